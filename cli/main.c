@@ -1,0 +1,57 @@
+/* main.c: `facerec <command> [options]`, dispatched from one table. */
+#include "cli.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const cli_command commands[] = {
+    {"detect", "find faces (boxes, scores, landmarks) in images", cmd_detect},
+    {"embed", "compute face embeddings", cmd_embed},
+};
+static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
+
+static void print_help(FILE *f) {
+    fprintf(f,
+            "facerec %s: face detection and recognition\n\n"
+            "usage: facerec <command> [options] [args]\n"
+            "       facerec <command> --help\n"
+            "       facerec --version\n\ncommands:\n",
+            fr_version());
+    for (int i = 0; i < n_commands; i++) fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
+}
+
+int cli_fail(fr_status status) {
+    const char *msg = fr_last_error();
+    fprintf(stderr, "facerec: %s\n", *msg ? msg : fr_status_name(status));
+    return 1;
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "facerec %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n(see 'facerec %s --help')\n", cmd);
+    va_end(ap);
+    return 2;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        print_help(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        print_help(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+        printf("facerec %s\n", fr_version());
+        return 0;
+    }
+    for (int i = 0; i < n_commands; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "facerec: unknown command '%s' (see 'facerec --help')\n", argv[1]);
+    return 2;
+}

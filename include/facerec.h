@@ -1,0 +1,190 @@
+/* facerec.h: the public API of libfacerec, a face recognition library in C.
+ *
+ * Data flow (each stage below has a section in this header):
+ *
+ *   file / frame -> fr_image -> detect (boxes, scores) -> landmarks -> align -> embed
+ *                -> gallery (enrolled people) -> decision (name or unknown)
+ *
+ * Conventions
+ *   - Every function that can fail returns fr_status. On failure, fr_last_error() gives a
+ *     message naming the file or object and the reason; the message is kept per thread.
+ *   - The library never prints and never exits. Logging goes to a callback you install.
+ *   - Handles (fr_engine, fr_gallery) are opaque. An fr_engine is immutable after
+ *     fr_engine_open(): one engine may serve many threads at once.
+ *   - Images are plain 8-bit RGB, row-major, 3 bytes per pixel, no padding between rows.
+ *   - Coordinates are in pixels of the image given, x to the right, y down.
+ *   - Distances between embeddings are Euclidean; embeddings are L2-normalised.
+ *
+ * Typical use:
+ *
+ *   fr_config cfg; fr_config_init(&cfg);
+ *   fr_engine *eng; fr_image *img; fr_face *faces; int n;
+ *   if (fr_engine_open(&cfg, &eng) != FR_OK) { puts(fr_last_error()); ... }
+ *   if (fr_image_load("photo.jpg", &img) != FR_OK) ...
+ *   if (fr_process(eng, img, &faces, &n) != FR_OK) ...
+ *   ... faces[i].x, .y, .w, .h, .score, .landmarks, .embedding ...
+ *   fr_faces_free(faces); fr_image_free(img); fr_engine_close(eng);
+ */
+#ifndef FACEREC_H
+#define FACEREC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------------------------------
+ * Status codes, errors, logging, version
+ * ------------------------------------------------------------------------------------- */
+
+typedef enum fr_status {
+    FR_OK = 0,
+    FR_E_ARG,         /* an argument is invalid */
+    FR_E_IO,          /* a file or device could not be opened, read or written */
+    FR_E_FORMAT,      /* data is malformed, truncated or of an unknown format */
+    FR_E_LIMIT,       /* data exceeds a size limit (e.g. image dimensions) */
+    FR_E_NOMEM,       /* out of memory */
+    FR_E_MODEL,       /* a model file is missing, of the wrong kind, or corrupt */
+    FR_E_UNSUPPORTED, /* a valid request this build cannot do */
+    FR_E_DB,          /* the gallery database is locked, corrupt or unusable */
+    FR_E_NOT_FOUND,   /* a named object (person, model, ...) does not exist */
+    FR_E_MISMATCH,    /* objects that must agree do not (e.g. gallery made by another model) */
+    FR_E_NO_FACE,     /* an operation that needs a face found none */
+    FR_E_INTERRUPTED  /* stopped by a signal or a vanished device */
+} fr_status;
+
+/* The message of the last failure in this thread ("" if none). Valid until the next call
+ * into the library from this thread. */
+const char *fr_last_error(void);
+
+/* A short constant name for a status ("ok", "io", "format", ...). */
+const char *fr_status_name(fr_status status);
+
+/* The library version, "MAJOR.MINOR.PATCH". */
+const char *fr_version(void);
+
+typedef enum fr_log_level { FR_LOG_DEBUG = 0, FR_LOG_INFO, FR_LOG_WARN } fr_log_level;
+typedef void (*fr_log_fn)(fr_log_level level, const char *message, void *user);
+
+/* Install a process-wide log callback (NULL: discard, the default). Call before use. */
+void fr_set_log(fr_log_fn fn, fr_log_level min_level, void *user);
+
+/* Worker threads used by the networks: $FACEREC_THREADS if set, else every core.
+ * n <= 0 restores that default. Call between inferences, not during one. */
+void fr_set_threads(int n);
+int fr_threads(void);
+
+/* ---------------------------------------------------------------------------------------
+ * Images: decode, encode, crop, resize, warp, mirror, draw
+ * ------------------------------------------------------------------------------------- */
+
+/* Decoders refuse images with more pixels than this before allocating anything. */
+#define FR_IMAGE_MAX_PIXELS (50u * 1000u * 1000u)
+/* ... and files larger than this. */
+#define FR_IMAGE_MAX_FILE_BYTES (256u * 1024u * 1024u)
+
+typedef struct fr_image {
+    int width, height;
+    uint8_t *rgb; /* width * height * 3 bytes */
+} fr_image;
+
+/* A new image, filled with black. */
+fr_status fr_image_new(int width, int height, fr_image **out);
+void fr_image_free(fr_image *img);
+
+/* Decode JPEG (EXIF orientation applied), PNG, PPM/PGM (P2, P3, P5, P6) or GIF (first frame),
+ * recognised by content, not by name. Grey and RGBA become RGB (alpha is dropped).
+ * `name` is only used in error messages. */
+fr_status fr_image_load(const char *path, fr_image **out);
+fr_status fr_image_decode(const void *data, size_t size, const char *name, fr_image **out);
+
+/* Encode by the extension of `path`: .jpg/.jpeg (quality 1..100, 0 = 90), .png, .ppm. */
+fr_status fr_image_save(const fr_image *img, const char *path, int quality);
+/* Encode to memory; free *out with free(). */
+fr_status fr_image_encode_jpeg(const fr_image *img, int quality, uint8_t **out, size_t *size);
+fr_status fr_image_encode_png(const fr_image *img, uint8_t **out, size_t *size);
+
+/* A copy of a rectangle; parts outside the image are black. */
+fr_status fr_image_crop(const fr_image *img, int x, int y, int w, int h, fr_image **out);
+/* Bilinear resize (pixel centres aligned, as most resizers do). */
+fr_status fr_image_resize(const fr_image *img, int w, int h, fr_image **out);
+/* Affine warp with bilinear sampling: output pixel (x, y) samples the source at
+ * (m[0]*x + m[1]*y + m[2], m[3]*x + m[4]*y + m[5]); outside the source is black. */
+fr_status fr_image_warp_affine(const fr_image *img, const float m[6], int w, int h,
+                               fr_image **out);
+/* Left-right mirror image. */
+fr_status fr_image_mirror(const fr_image *img, fr_image **out);
+
+/* Drawing for annotated output (clipped to the image). */
+void fr_image_draw_rect(fr_image *img, int x, int y, int w, int h, uint8_t r, uint8_t g,
+                        uint8_t b, int thickness);
+/* Text in a built-in 8x8 pixel font, each pixel drawn as scale x scale; top-left at (x, y). */
+void fr_image_draw_text(fr_image *img, int x, int y, const char *text, uint8_t r, uint8_t g,
+                        uint8_t b, int scale);
+
+/* ---------------------------------------------------------------------------------------
+ * The face record and the engine (detect -> landmarks -> align -> embed)
+ * ------------------------------------------------------------------------------------- */
+
+#define FR_MAX_LANDMARKS 68
+#define FR_MAX_EMBEDDING 512
+
+/* One face through the whole pipeline. */
+typedef struct fr_face {
+    float x, y, w, h;  /* bounding box */
+    float score;       /* detector confidence, 0..1 */
+    int n_landmarks;   /* 0, 5 or 68 */
+    float landmarks[FR_MAX_LANDMARKS][2];
+    int dim;           /* embedding length; 0 until embedded */
+    float embedding[FR_MAX_EMBEDDING];
+} fr_face;
+
+typedef struct fr_config {
+    const char *models_dir; /* NULL: $FACEREC_MODELS, then the install prefix, then the source tree */
+    const char *detector;   /* "ssd" (default) or "tiny" */
+    const char *landmarks;  /* "68" (default) or "68tiny" */
+    const char *model;      /* embedding model: "dlib-resnet" (default) */
+    const char *align;      /* "faceapi" (default) */
+    float min_score;        /* detection score threshold; 0: the detector's default */
+    int load_embedder;      /* 0: detection and landmarks only (faster to open) */
+} fr_config;
+
+void fr_config_init(fr_config *cfg);
+
+typedef struct fr_engine fr_engine;
+
+/* Load the networks the configuration names. A missing model file is an error naming the
+ * file and the setup command that fetches it. */
+fr_status fr_engine_open(const fr_config *cfg, fr_engine **out);
+void fr_engine_close(fr_engine *eng);
+
+/* The embedding model's identifier (e.g. "dlib-resnet") and its embedding length. */
+const char *fr_engine_model(const fr_engine *eng);
+int fr_engine_dim(const fr_engine *eng);
+
+/* Find every face with its landmarks. *faces is allocated (free with fr_faces_free);
+ * zero faces is not an error (*n_faces = 0). */
+fr_status fr_detect(fr_engine *eng, const fr_image *img, fr_face **faces, int *n_faces);
+/* Align and embed faces already detected in `img` (all in one batch). */
+fr_status fr_embed(fr_engine *eng, const fr_image *img, fr_face *faces, int n_faces);
+/* fr_detect then fr_embed. */
+fr_status fr_process(fr_engine *eng, const fr_image *img, fr_face **faces, int *n_faces);
+/* Embed the whole image as one face, without detection (parity with models' own demos). */
+fr_status fr_embed_image(fr_engine *eng, const fr_image *img, fr_face *face);
+void fr_faces_free(fr_face *faces);
+
+/* Euclidean distance between two embeddings of length dim. */
+float fr_distance(const float *a, const float *b, int dim);
+
+/* ---------------------------------------------------------------------------------------
+ * Gallery: enrolled people and their templates (SQLite), search, thresholds
+ * ------------------------------------------------------------------------------------- */
+
+/* (gallery API: see issue on the gallery) */
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FACEREC_H */

@@ -1,0 +1,142 @@
+/* nn.h: the neural-network runtime. Float32 NHWC tensors as flat arrays, one plain function
+ * per op (shapes in the comments), an arena for activations, and a process-wide thread pool.
+ *
+ * Conventions
+ *   - Activations are NHWC: element (n, y, x, c) of a (N,H,W,C) tensor is
+ *     data[((n*H + y)*W + x)*C + c].
+ *   - Convolution weights are HWIO, (KH,KW,Cin,Cout), as TensorFlow stores them; depthwise
+ *     weights are (KH,KW,C) (channel multiplier 1).
+ *   - Ops never allocate with malloc; scratch space comes from the caller's nn_arena.
+ *   - Ops cannot fail: shapes are validated when a network is loaded.
+ */
+#ifndef FR_NN_H
+#define FR_NN_H
+
+#include <stddef.h>
+
+/* ---- threads --------------------------------------------------------------------------- */
+
+/* Number of worker threads (including the caller) used by the ops: $FACEREC_THREADS if set,
+ * else the number of online cores. nn_set_threads(n) overrides it (n <= 0: back to default). */
+int nn_threads(void);
+void nn_set_threads(int n);
+
+/* Run fn(ctx, i) for i in [0, n) across the pool; returns when all are done. Safe to call
+ * from several application threads at once; a call from inside a task runs serially. */
+typedef void (*nn_task_fn)(void *ctx, int i);
+void nn_parallel_for(int n, nn_task_fn fn, void *ctx);
+
+/* ---- activation memory ----------------------------------------------------------------- */
+
+/* A stack allocator for one inference call: blocks are allocated once, reused after
+ * nn_arena_reset(), and never move, so pointers stay valid until reset or free. */
+typedef struct nn_arena nn_arena;
+nn_arena *nn_arena_new(size_t bytes_hint);
+/* 64-byte aligned; NULL when memory is exhausted. */
+float *nn_arena_alloc(nn_arena *a, size_t n_floats);
+size_t nn_arena_mark(const nn_arena *a);
+void nn_arena_reset(nn_arena *a, size_t mark); /* frees everything allocated after mark */
+void nn_arena_free(nn_arena *a);
+
+/* ---- activations, fused into ops or applied alone --------------------------------------- */
+
+typedef enum nn_act_kind {
+    NN_ACT_NONE = 0,
+    NN_ACT_RELU,
+    NN_ACT_RELU6,
+    NN_ACT_LEAKY, /* x < 0 ? alpha * x : x */
+    NN_ACT_PRELU  /* x < 0 ? slope[c] * x : x */
+} nn_act_kind;
+
+typedef struct nn_act {
+    nn_act_kind kind;
+    float alpha;        /* NN_ACT_LEAKY */
+    const float *slope; /* NN_ACT_PRELU: (C) */
+} nn_act;
+
+/* x is (P,C) (P = N*H*W pixels): x = act(x) */
+void nn_activate(float *x, size_t P, int C, nn_act act);
+
+/* ---- convolutions ----------------------------------------------------------------------- */
+
+typedef enum nn_pad_mode {
+    NN_PAD_VALID = 0,
+    NN_PAD_SAME,    /* TensorFlow SAME: the odd extra padding pixel goes bottom/right */
+    NN_PAD_EXPLICIT /* pad_top/left/bottom/right given */
+} nn_pad_mode;
+
+typedef struct nn_padding {
+    nn_pad_mode mode;
+    int top, left, bottom, right; /* NN_PAD_EXPLICIT only */
+} nn_padding;
+
+/* Output size and leading padding along one axis. */
+void nn_out_size(int in, int k, int stride, nn_padding pad, int axis_is_w, int *out,
+                 int *pad_before);
+
+typedef struct nn_conv {
+    int kh, kw, cin, cout;
+    int stride_h, stride_w;
+    nn_padding pad;
+    const float *weight; /* (KH,KW,Cin,Cout); depthwise: (KH,KW,C) */
+    const float *bias;   /* (Cout) or NULL; batch norm is folded in here at load time */
+    nn_act act;          /* applied to the output */
+} nn_conv;
+
+/* in is (N,H,W,Cin), out is (N,OH,OW,Cout). Through a GEMM (im2col skipped for 1x1 stride 1).
+ * Scratch for im2col comes from `scratch` and is released before returning. */
+void nn_conv2d(const nn_conv *cv, const float *in, int N, int H, int W, float *out, int *OH,
+               int *OW, nn_arena *scratch);
+
+/* in is (N,H,W,C), out is (N,OH,OW,C); cv->cin == cv->cout == C. */
+void nn_depthwise_conv2d(const nn_conv *cv, const float *in, int N, int H, int W, float *out,
+                         int *OH, int *OW);
+
+/* Fold a batch norm y = (x - mean) / sqrt(var + eps) * gamma + beta into a convolution's
+ * weight (KH,KW,Cin,Cout) or depthwise weight (KH,KW,C) and bias (Cout), in place.
+ * n_per_out is the number of weights per output channel (KH*KW*Cin, or KH*KW for depthwise),
+ * laid out with the output channel fastest. bias must be writable (C) (zeros if none before). */
+void nn_fold_batchnorm(float *weight, size_t n_per_out, float *bias, int C, const float *gamma,
+                       const float *beta, const float *mean, const float *var, float eps);
+
+/* x is (P,C): x[p,c] = x[p,c] * scale[c] + shift[c] (scale or shift may be NULL) */
+void nn_scale_shift(float *x, size_t P, int C, const float *scale, const float *shift);
+
+/* ---- pooling and shape ops ------------------------------------------------------------- */
+
+/* in is (N,H,W,C), out is (N,OH,OW,C). Padded cells are ignored (TF semantics). */
+void nn_maxpool2d(const float *in, int N, int H, int W, int C, int kh, int kw, int stride_h,
+                  int stride_w, nn_padding pad, float *out, int *OH, int *OW);
+void nn_avgpool2d(const float *in, int N, int H, int W, int C, int kh, int kw, int stride_h,
+                  int stride_w, nn_padding pad, float *out, int *OH, int *OW);
+
+/* out = a + b, n elements (out may alias a or b) */
+void nn_add(const float *a, const float *b, float *out, size_t n);
+
+/* ins[i] is (P,Cs[i]); out is (P, sum Cs): concatenation along channels */
+void nn_concat_channels(const float *const *ins, const int *Cs, int n_in, size_t P, float *out);
+
+/* in is (P,C), out is (P,Cout) with Cout >= C: extra channels are zero */
+void nn_pad_channels(const float *in, size_t P, int C, int Cout, float *out);
+
+/* in is (N,H,W,C), out is (N,OH,OW,C): bilinear resize with TensorFlow's two conventions
+ * (align_corners; half_pixel_centers), so that tfjs and TFLite graphs are matched exactly. */
+void nn_resize_bilinear(const float *in, int N, int H, int W, int C, int OH, int OW,
+                        int align_corners, int half_pixel_centers, float *out);
+
+/* in is (N,Cin), w is (Cin,Cout), b is (Cout) or NULL, out is (N,Cout) */
+void nn_dense(const float *in, int N, int Cin, const float *w, const float *b, int Cout,
+              float *out);
+
+/* in is (N,H,W,C), out is (N,C): the mean over H and W */
+void nn_spatial_mean(const float *in, int N, int H, int W, int C, float *out);
+
+/* x is (N,C): each row scaled to unit L2 norm (rows of zeros stay zero) */
+void nn_l2_normalize(float *x, int N, int C);
+
+/* elementwise on n values */
+void nn_sigmoid(float *x, size_t n);
+/* x is (R,C): softmax over each row */
+void nn_softmax(float *x, size_t R, int C);
+
+#endif

@@ -36,8 +36,44 @@ int cli_usage_error(const char *cmd, const char *fmt, ...);
     "  --threads N         worker threads (default: $FACEREC_THREADS or all cores)\n"
 int cli_parse_engine_option(int opt, const char *arg, fr_config *cfg);
 
+/* Write s as a JSON string literal. */
+void cli_json_string(FILE *f, const char *s);
+/* Write one face record as a JSON object (the embedding only if with_embedding). */
+void cli_json_face(FILE *f, const fr_face *face, int with_embedding);
+/* Load an image; on failure print the error and return 0. */
+int cli_load_image(const char *path, fr_image **img);
+
+/* Shared by the gallery commands (cli/recognition.c). */
+typedef struct cli_paths {
+    char **items;
+    int n, cap;
+} cli_paths;
+int cli_paths_add(cli_paths *list, const char *path); /* 0 when out of memory */
+void cli_paths_free(cli_paths *list);
+/* Whether a file name has an image extension (.jpg .jpeg .png .pgm .ppm .pnm .gif). */
+int cli_is_image_name(const char *name);
+int cli_is_dir(const char *path);
+/* The images and the sub-folders directly in dir, each sorted (either list may be NULL).
+ * Returns 0 after printing an error. */
+int cli_list_folder(const char *dir, cli_paths *images, cli_paths *folders);
+/* The last component of a path (in a static buffer). */
+const char *cli_base_name(const char *path);
+/* The index of the largest face. */
+int cli_largest_face(const fr_face *faces, int n);
+/* Open the engine for a gallery: its model unless --model changed cfg->model away from
+ * default_model; a gallery of another model is an error. Returns 0, or an exit status
+ * after printing the error. */
+int cli_open_engine_for_gallery(fr_config *cfg, const char *default_model, fr_gallery *g,
+                                fr_engine **eng);
+/* A progress bar on stderr when it is a terminal and the run has CLI_PROGRESS_MIN steps or
+ * more; clear it before printing a line. */
+#define CLI_PROGRESS_MIN 20
+void cli_progress(int done, int total, const char *label);
+void cli_progress_clear(void);
+
 /* Commands, one file each (cli/cmd_*.c). */
 int cmd_detect(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 #endif

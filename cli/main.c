@@ -8,6 +8,7 @@
 static const cli_command commands[] = {
     {"detect", "find faces (boxes, scores, landmarks) in images", cmd_detect},
     {"embed", "compute face embeddings", cmd_embed},
+    {"bench", "time the networks against the PyTorch peer and the targets", cmd_bench},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 

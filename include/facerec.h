@@ -13,7 +13,8 @@
  *     fr_engine_open(): one engine may serve many threads at once.
  *   - Images are plain 8-bit RGB, row-major, 3 bytes per pixel, no padding between rows.
  *   - Coordinates are in pixels of the image given, x to the right, y down.
- *   - Distances between embeddings are Euclidean; embeddings are L2-normalised.
+ *   - Distances between embeddings are Euclidean. Each model's vectors are as its authors
+ *     made them (dlib-resnet's are close to, but not exactly, unit length).
  *
  * Typical use:
  *
@@ -182,7 +183,127 @@ float fr_distance(const float *a, const float *b, int dim);
  * Gallery: enrolled people and their templates (SQLite), search, thresholds
  * ------------------------------------------------------------------------------------- */
 
-/* (gallery API: see issue on the gallery) */
+/* A gallery is one SQLite file (WAL mode: readers keep working while one process writes).
+ * It holds people, each with one or more templates (an embedding and where it came from),
+ * the embedding model they were made with, and the distance distributions measured by
+ * calibration. A handle is used by one thread at a time. A locked, corrupt or foreign
+ * database file is FR_E_DB with a message naming the file. */
+typedef struct fr_gallery fr_gallery;
+
+/* The default database file: $FACEREC_DB if set, else "facerec.db" in the current folder. */
+const char *fr_gallery_default_path(void);
+
+/* Open the gallery at `path` (NULL: fr_gallery_default_path()). With create = 0 a missing
+ * file is FR_E_NOT_FOUND; with create = 1 it is made. */
+fr_status fr_gallery_open(const char *path, int create, fr_gallery **out);
+void fr_gallery_close(fr_gallery *g);
+const char *fr_gallery_path(const fr_gallery *g);
+
+/* Bind the gallery to the embedding model that feeds it. An empty gallery records the model;
+ * one made by another model (name or dim) is FR_E_MISMATCH naming both. `model_version`
+ * identifies the implementation that computed the embeddings (recorded with each template). */
+fr_status fr_gallery_use_model(fr_gallery *g, const char *model, const char *model_version,
+                               int dim);
+
+/* One template to enroll. */
+typedef struct fr_template {
+    const float *embedding; /* the gallery's dim floats */
+    const char *source;     /* the file it came from */
+    uint8_t sha256[32];     /* of that file's bytes */
+    float x, y, w, h;       /* the face box in the source */
+    float quality;          /* e.g. the detector score */
+} fr_template;
+
+/* SHA-256 of a file's bytes. */
+fr_status fr_file_sha256(const char *path, uint8_t digest[32]);
+
+/* Whether a template from a file with this SHA-256 is enrolled; if so its person's name is
+ * written to name (truncated to name_size). */
+fr_status fr_gallery_find_source(fr_gallery *g, const uint8_t sha256[32], int *found,
+                                 char *name, size_t name_size);
+
+/* Add n >= 1 templates to the person `name`, created if new, in one transaction: after a
+ * crash either all of them are stored or none. A source already enrolled is FR_E_ARG. */
+fr_status fr_gallery_enroll(fr_gallery *g, const char *name, const fr_template *templates,
+                            int n);
+
+typedef struct fr_person {
+    char *name;
+    int n_templates;
+    int64_t added; /* Unix time of the first template */
+} fr_person;
+
+/* Every person, by name. Free with fr_people_free(). */
+fr_status fr_gallery_people(fr_gallery *g, fr_person **people, int *n_people);
+void fr_people_free(fr_person *people, int n_people);
+/* FR_E_NOT_FOUND if there is no such person; renaming onto an existing name is FR_E_ARG. */
+fr_status fr_gallery_remove(fr_gallery *g, const char *name);
+fr_status fr_gallery_rename(fr_gallery *g, const char *old_name, const char *new_name);
+
+typedef struct fr_gallery_info {
+    char model[64];          /* "" while no model is bound */
+    char model_version[32];
+    int dim;
+    int n_people;
+    int64_t n_templates;
+    int calibrated;          /* 1 if a calibration for this model is stored */
+    int64_t n_genuine_pairs, n_impostor_pairs;
+    char calibration_source[256];
+    int64_t calibrated_at;   /* Unix time */
+} fr_gallery_info;
+
+fr_status fr_gallery_get_info(fr_gallery *g, fr_gallery_info *info);
+
+/* The nearest people to a probe: a person's distance is that of their nearest template. */
+typedef struct fr_match {
+    const char *name; /* valid until the next call on the gallery */
+    float distance;
+} fr_match;
+
+/* Exact nearest-neighbour search of n_probes embeddings (row-major, the gallery's dim) over
+ * every template. matches[i * k + j] is the j-th nearest person of probe i, nearest first;
+ * *n_found = min(k, number of people) entries per probe are filled. The templates are read
+ * once into memory and re-read when the database has changed. */
+fr_status fr_gallery_search(fr_gallery *g, const float *probes, int n_probes, int k,
+                            fr_match *matches, int *n_found);
+
+/* A decision threshold and where it came from. */
+typedef enum fr_threshold_origin {
+    FR_THRESHOLD_MODEL_DEFAULT, /* no calibration: the model's documented default */
+    FR_THRESHOLD_CALIBRATED     /* read off the stored impostor distances */
+} fr_threshold_origin;
+
+typedef struct fr_threshold {
+    float distance;             /* same person when distance <= this */
+    fr_threshold_origin origin;
+    double far;                 /* per-comparison false-accept rate aimed at */
+    double frr;                 /* false-reject rate the calibration predicts (NaN if none) */
+    char note[320];             /* where the value came from, in words */
+} fr_threshold;
+
+/* The documented default distance threshold of an embedding model (FR_E_NOT_FOUND if none). */
+fr_status fr_model_default_threshold(const char *model, fr_threshold *out);
+
+/* The threshold for one comparison at false-accept rate `far` (verification). Uncalibrated
+ * galleries give the model's default. */
+fr_status fr_gallery_threshold(fr_gallery *g, double far, fr_threshold *out);
+
+/* Open-set identification: a target false-positive identification rate `fpir` (a stranger
+ * named as someone) over the gallery's N people becomes far = fpir / N. */
+fr_status fr_gallery_identify_threshold(fr_gallery *g, double fpir, fr_threshold *out);
+
+typedef struct fr_calibration_stats {
+    int64_t n_genuine_pairs, n_impostor_pairs;
+    float eer;          /* equal error rate */
+    float eer_distance; /* the threshold where it occurs */
+} fr_calibration_stats;
+
+/* Calibrate the gallery's model from labeled embeddings (row-major, n x dim; labels[i] is the
+ * person of row i): measures every same-person and every different-person pair and stores
+ * both distance distributions as quantiles, replacing any earlier calibration. `source`
+ * describes the data (e.g. its folder). */
+fr_status fr_gallery_calibrate(fr_gallery *g, const float *embeddings, const int *labels, int n,
+                               const char *source, fr_calibration_stats *stats);
 
 #ifdef __cplusplus
 }

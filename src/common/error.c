@@ -38,13 +38,15 @@ fr_status fr_error(fr_status status, const char *fmt, ...) {
 }
 
 fr_status fr_error_prefix(fr_status status, const char *fmt, ...) {
-    char prefix[512], previous[sizeof last_error];
+    char previous[sizeof last_error];
+    memcpy(previous, last_error, sizeof previous);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    int n = vsnprintf(last_error, sizeof last_error, fmt, ap);
     va_end(ap);
-    memcpy(previous, last_error, sizeof previous);
-    snprintf(last_error, sizeof last_error, "%s: %s", prefix, previous);
+    if (n >= 0 && (size_t)n < sizeof last_error)
+        snprintf(last_error + n, sizeof last_error - (size_t)n, ": %.*s",
+                 (int)(sizeof last_error - (size_t)n), previous);
     return status;
 }
 

@@ -31,7 +31,8 @@ fr_status landmark68_run(const landmark68 *net, const fr_image *img, fr_face *fa
 void landmark68_free(landmark68 *net);
 
 /* dlib ResNet-29 face descriptor: 150x150 RGB in, 128-d out (face-api's preprocessing:
- * pad to square, resize to 150, subtract the per-channel mean, divide by 256). */
+ * pad to square, resize to 150, subtract the per-channel mean, divide by 255). The
+ * descriptors are face-api's as they are, not L2-normalised. */
 typedef struct dlib_resnet dlib_resnet;
 fr_status dlib_resnet_load(const char *manifest_path, dlib_resnet **out);
 /* crops[i] are face crops of any size (each padded to square and resized to 150x150 as

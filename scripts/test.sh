@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# test.sh: the whole test suite from a clean clone: setup (packages, models), a release
+# build and its tests, then the same tests under AddressSanitizer + UBSan.
+#   scripts/test.sh             everything
+#   scripts/test.sh --quick     release build only
+set -euo pipefail
+here="$(cd "$(dirname "$0")/.." && pwd)"
+jobs="$(nproc 2>/dev/null || echo 2)"
+
+"$here/scripts/setup.sh"
+
+run_suite() { # build-folder, extra cmake args...
+  local dir="$1"; shift
+  cmake -S "$here" -B "$dir" "$@" >/dev/null
+  cmake --build "$dir" -j "$jobs"
+  ctest --test-dir "$dir" --output-on-failure -j 1
+}
+
+run_suite "$here/build" -DCMAKE_BUILD_TYPE=Release
+if [ "${1:-}" != "--quick" ]; then
+  # halt_on_error keeps a sanitizer report fatal; leaks are errors too.
+  export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
+  export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+  run_suite "$here/build-sanitize" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFACEREC_SANITIZE=ON
+fi

@@ -1,0 +1,44 @@
+/* face.h: the stages between an image and an embedding, each behind a small table of
+ * implementations found by name: a new network is one file plus one registry line.
+ *
+ *   detectors   image -> boxes + scores (+ the detector's own points)      detect.c
+ *   landmarks   image + boxes -> 68 points                                  pipeline.c
+ *   alignment   image + face -> the crop an embedder expects                align.c
+ *   embedders   crops -> embedding vectors                                  embed.c
+ */
+#ifndef FR_FACE_H
+#define FR_FACE_H
+
+#include "facerec.h"
+
+typedef struct fr_detector {
+    const char *name;
+    const char *model_file; /* relative to the models folder */
+    float default_min_score;
+    fr_status (*load)(const char *path, void **net);
+    /* faces: boxes and scores (and points if the detector has them), best first */
+    fr_status (*detect)(const void *net, const fr_image *img, float min_score, fr_face **faces,
+                        int *n_faces);
+    void (*free)(void *net);
+} fr_detector;
+
+/* NULL if no detector has that name. */
+const fr_detector *fr_detector_find(const char *name);
+/* Comma-separated names, for help and error messages. */
+const char *fr_detector_names(void);
+
+typedef struct fr_embedder {
+    const char *name;       /* the model id stored in galleries */
+    const char *model_file; /* relative to the models folder */
+    int dim;
+    const char *default_align;
+    fr_status (*load)(const char *path, void **net);
+    /* crops[i] are aligned face images; out is (n, dim) */
+    fr_status (*embed)(const void *net, const fr_image *const *crops, int n, float *out);
+    void (*free)(void *net);
+} fr_embedder;
+
+const fr_embedder *fr_embedder_find(const char *name);
+const char *fr_embedder_names(void);
+
+#endif

@@ -1,0 +1,207 @@
+/* pipeline.c: fr_engine, the loaded networks of one configuration, and the image -> faces
+ * pipeline: detect, 68 landmarks, align, embed. */
+#include "common/common.h"
+#include "face/align.h"
+#include "face/face.h"
+#include "nets/faceapi_nets.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef fr_status (*align_fn)(const fr_image *img, const fr_face *face, fr_image **crop);
+
+static const struct {
+    const char *name;
+    align_fn fn;
+} aligners[] = {
+    {"faceapi", align_faceapi},
+};
+
+struct fr_engine {
+    const fr_detector *detector;
+    void *detector_net;
+    float min_score;
+    landmark68 *landmarks; /* NULL: the detector's own points (if any) are used */
+    const fr_embedder *embedder; /* NULL when the configuration did not ask for one */
+    void *embedder_net;
+    align_fn align;
+};
+
+void fr_config_init(fr_config *cfg) {
+    memset(cfg, 0, sizeof *cfg);
+    cfg->detector = "ssd";
+    cfg->landmarks = "68";
+    cfg->model = "dlib-resnet";
+    cfg->align = NULL; /* the embedder's default */
+    cfg->load_embedder = 1;
+}
+
+static fr_status load_model(const char *models_dir, const char *relpath,
+                            fr_status (*load)(const char *, void **), void **net) {
+    char path[4096];
+    fr_status st = fr_model_path(models_dir, relpath, path, sizeof path);
+    if (st != FR_OK) return st;
+    return load(path, net);
+}
+
+static fr_status load_landmarks(const char *path, void **net) {
+    int tiny = strstr(path, "tiny") != NULL;
+    return landmark68_load(path, tiny, (landmark68 **)net);
+}
+
+fr_status fr_engine_open(const fr_config *cfg, fr_engine **out) {
+    *out = NULL;
+    fr_config defaults;
+    if (!cfg) {
+        fr_config_init(&defaults);
+        cfg = &defaults;
+    }
+    fr_engine *eng = calloc(1, sizeof *eng);
+    if (!eng) return fr_error(FR_E_NOMEM, "out of memory opening the engine");
+    fr_status st = FR_OK;
+
+    eng->detector = fr_detector_find(cfg->detector ? cfg->detector : "ssd");
+    if (!eng->detector) {
+        st = fr_error(FR_E_ARG, "unknown detector '%s' (known: %s)", cfg->detector,
+                      fr_detector_names());
+        goto fail;
+    }
+    eng->min_score = cfg->min_score > 0 ? cfg->min_score : eng->detector->default_min_score;
+    st = load_model(cfg->models_dir, eng->detector->model_file, eng->detector->load,
+                    &eng->detector_net);
+    if (st != FR_OK) goto fail;
+
+    const char *lm = cfg->landmarks ? cfg->landmarks : "68";
+    const char *lm_file = !strcmp(lm, "68")       ? "face-api/model/face_landmark_68_model-weights_manifest.json"
+                          : !strcmp(lm, "68tiny") ? "face-api/model/face_landmark_68_tiny_model-weights_manifest.json"
+                                                  : NULL;
+    if (!lm_file) {
+        st = fr_error(FR_E_ARG, "unknown landmark net '%s' (known: 68, 68tiny)", lm);
+        goto fail;
+    }
+    st = load_model(cfg->models_dir, lm_file, load_landmarks, (void **)&eng->landmarks);
+    if (st != FR_OK) goto fail;
+
+    if (cfg->load_embedder) {
+        eng->embedder = fr_embedder_find(cfg->model ? cfg->model : "dlib-resnet");
+        if (!eng->embedder) {
+            st = fr_error(FR_E_ARG, "unknown embedding model '%s' (known: %s)", cfg->model,
+                          fr_embedder_names());
+            goto fail;
+        }
+        const char *align = cfg->align ? cfg->align : eng->embedder->default_align;
+        for (size_t i = 0; i < sizeof aligners / sizeof aligners[0]; i++)
+            if (!strcmp(aligners[i].name, align)) eng->align = aligners[i].fn;
+        if (!eng->align) {
+            st = fr_error(FR_E_ARG, "unknown alignment '%s' (known: faceapi)", align);
+            goto fail;
+        }
+        st = load_model(cfg->models_dir, eng->embedder->model_file, eng->embedder->load,
+                        &eng->embedder_net);
+        if (st != FR_OK) goto fail;
+    }
+    *out = eng;
+    return FR_OK;
+fail:
+    fr_engine_close(eng);
+    return st;
+}
+
+void fr_engine_close(fr_engine *eng) {
+    if (!eng) return;
+    if (eng->detector_net) eng->detector->free(eng->detector_net);
+    landmark68_free(eng->landmarks);
+    if (eng->embedder_net) eng->embedder->free(eng->embedder_net);
+    free(eng);
+}
+
+const char *fr_engine_model(const fr_engine *eng) {
+    return eng->embedder ? eng->embedder->name : NULL;
+}
+
+int fr_engine_dim(const fr_engine *eng) { return eng->embedder ? eng->embedder->dim : 0; }
+
+fr_status fr_detect(fr_engine *eng, const fr_image *img, fr_face **faces, int *n_faces) {
+    *faces = NULL;
+    *n_faces = 0;
+    if (!img || !img->rgb || img->width <= 0 || img->height <= 0)
+        return fr_error(FR_E_ARG, "fr_detect: empty image");
+    fr_face *found = NULL;
+    int n = 0;
+    fr_status st = eng->detector->detect(eng->detector_net, img, eng->min_score, &found, &n);
+    if (st != FR_OK) return st;
+    if (n > 0 && eng->landmarks) {
+        st = landmark68_run(eng->landmarks, img, found, n);
+        if (st != FR_OK) {
+            free(found);
+            return st;
+        }
+    }
+    *faces = found;
+    *n_faces = n;
+    return FR_OK;
+}
+
+fr_status fr_embed(fr_engine *eng, const fr_image *img, fr_face *faces, int n_faces) {
+    if (!eng->embedder)
+        return fr_error(FR_E_ARG, "this engine was opened without an embedding model");
+    if (n_faces <= 0) return FR_OK;
+    for (int i = 0; i < n_faces; i++)
+        if (faces[i].n_landmarks != 68) {
+            fr_status st = landmark68_run(eng->landmarks, img, faces + i, 1);
+            if (st != FR_OK) return st;
+        }
+    fr_image **crops = calloc((size_t)n_faces, sizeof *crops);
+    float *vectors = malloc((size_t)n_faces * (size_t)eng->embedder->dim * sizeof *vectors);
+    fr_status st = crops && vectors ? FR_OK : fr_error(FR_E_NOMEM, "out of memory embedding faces");
+    for (int i = 0; i < n_faces && st == FR_OK; i++) st = eng->align(img, &faces[i], &crops[i]);
+    if (st == FR_OK)
+        st = eng->embedder->embed(eng->embedder_net, (const fr_image *const *)crops, n_faces, vectors);
+    if (st == FR_OK) {
+        int dim = eng->embedder->dim;
+        for (int i = 0; i < n_faces; i++) {
+            faces[i].dim = dim;
+            memcpy(faces[i].embedding, vectors + (size_t)i * dim, (size_t)dim * sizeof *vectors);
+        }
+    }
+    for (int i = 0; crops && i < n_faces; i++) fr_image_free(crops[i]);
+    free(crops);
+    free(vectors);
+    return st;
+}
+
+fr_status fr_process(fr_engine *eng, const fr_image *img, fr_face **faces, int *n_faces) {
+    fr_status st = fr_detect(eng, img, faces, n_faces);
+    if (st != FR_OK) return st;
+    st = fr_embed(eng, img, *faces, *n_faces);
+    if (st != FR_OK) {
+        fr_faces_free(*faces);
+        *faces = NULL;
+        *n_faces = 0;
+    }
+    return st;
+}
+
+fr_status fr_embed_image(fr_engine *eng, const fr_image *img, fr_face *face) {
+    if (!eng->embedder)
+        return fr_error(FR_E_ARG, "this engine was opened without an embedding model");
+    memset(face, 0, sizeof *face);
+    face->w = (float)img->width;
+    face->h = (float)img->height;
+    face->score = 1.0f;
+    fr_status st = eng->embedder->embed(eng->embedder_net, &img, 1, face->embedding);
+    if (st == FR_OK) face->dim = eng->embedder->dim;
+    return st;
+}
+
+void fr_faces_free(fr_face *faces) { free(faces); }
+
+float fr_distance(const float *a, const float *b, int dim) {
+    double sum = 0;
+    for (int i = 0; i < dim; i++) {
+        double d = (double)a[i] - (double)b[i];
+        sum += d * d;
+    }
+    return (float)sqrt(sum);
+}

@@ -1,0 +1,56 @@
+/* gallery.h: internals shared by the gallery's files (store, search, thresholds, hashing). */
+#ifndef FR_GALLERY_H
+#define FR_GALLERY_H
+
+#include "common/common.h"
+
+#include <sqlite3.h>
+
+struct fr_gallery {
+    sqlite3 *db;
+    char *path;
+    /* the bound model, read from the database ("" and 0 while none) */
+    char model[64];
+    char model_version[32];
+    int dim;
+    /* every template in memory for search, grouped by person: person p owns rows
+     * person_start[p] .. person_start[p+1]-1 of matrix (n_templates, dim) */
+    int loaded;
+    sqlite3_int64 loaded_data_version; /* PRAGMA data_version when loaded */
+    float *matrix;
+    float *sq_norms; /* (n_templates) */
+    int64_t n_templates;
+    int n_people;
+    char **names;
+    int64_t *person_start; /* (n_people + 1) */
+    float *tile;           /* search scratch, kept between searches */
+};
+
+/* A failed SQLite call as an fr_status with a message naming the database file and `what`
+ * was being done; locked and corrupt files get their own clear message. */
+fr_status gallery_db_error(const fr_gallery *g, int rc, const char *what);
+/* Run SQL without results. */
+fr_status gallery_exec(fr_gallery *g, const char *sql, const char *what);
+/* Prepare a statement (sqlite3_finalize it). */
+fr_status gallery_prepare(fr_gallery *g, const char *sql, sqlite3_stmt **stmt);
+/* A write transaction (BEGIN IMMEDIATE: waits for other writers up to the busy timeout);
+ * gallery_end commits if status is FR_OK and rolls back otherwise, returning the outcome. */
+fr_status gallery_begin(fr_gallery *g, const char *what);
+fr_status gallery_end(fr_gallery *g, fr_status status, const char *what);
+/* A text value of the meta table into out ("" if absent). */
+fr_status gallery_meta_get(fr_gallery *g, const char *key, char *out, size_t out_size);
+fr_status gallery_meta_set(fr_gallery *g, const char *key, const char *value);
+/* Drop the in-memory templates (after this handle changed the database). */
+void gallery_unload(fr_gallery *g);
+
+/* out[i * nb + j] = ||a_i - b_j||^2 for a (na, dim) and b (nb, dim), row-major, through one
+ * BLAS product (||a||^2 + ||b||^2 - 2 a.b; a_sq and b_sq are the squared norms). Clamped >= 0. */
+void gallery_sq_distances(const float *a, const float *a_sq, int na, const float *b,
+                          const float *b_sq, int nb, int dim, float *out);
+/* Squared norms of n rows of length dim. */
+void gallery_sq_norms(const float *rows, int64_t n, int dim, float *out);
+
+/* SHA-256 of a buffer. */
+void gallery_sha256(const void *data, size_t size, uint8_t digest[32]);
+
+#endif

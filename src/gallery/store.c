@@ -1,0 +1,492 @@
+/* store.c: the gallery database: opening (schema, WAL, errors), the model it is bound to,
+ * enrollment in one transaction per batch, and listing, renaming and removing people. */
+#include "gallery/gallery.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define GALLERY_FORMAT "facerec-gallery"
+#define GALLERY_SCHEMA "1"
+/* How long a writer waits for another one before the database counts as locked. */
+#define BUSY_TIMEOUT_MS 5000
+#define MAX_NAME_BYTES 255
+
+static const char *schema_sql =
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE people(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+    "  added INTEGER NOT NULL);"
+    /* embedding: dim float32 values in the machine's (little-endian) order */
+    "CREATE TABLE templates(id INTEGER PRIMARY KEY,"
+    "  person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,"
+    "  embedding BLOB NOT NULL, model TEXT NOT NULL, model_version TEXT NOT NULL,"
+    "  source TEXT NOT NULL, sha256 BLOB NOT NULL UNIQUE,"
+    "  x REAL NOT NULL, y REAL NOT NULL, w REAL NOT NULL, h REAL NOT NULL,"
+    "  quality REAL NOT NULL, added INTEGER NOT NULL);"
+    "CREATE INDEX templates_person ON templates(person_id);"
+    /* quantiles of the distances of same-person (genuine) and different-person (impostor)
+     * pairs measured by calibration, for the bound model */
+    "CREATE TABLE calibration(kind TEXT NOT NULL CHECK(kind IN ('genuine', 'impostor')),"
+    "  p REAL NOT NULL, distance REAL NOT NULL, PRIMARY KEY(kind, p)) WITHOUT ROWID;"
+    "INSERT INTO meta(key, value) VALUES('format', '" GALLERY_FORMAT "'),"
+    "  ('schema', '" GALLERY_SCHEMA "'), ('created', CAST(strftime('%s', 'now') AS TEXT));";
+
+fr_status gallery_db_error(const fr_gallery *g, int rc, const char *what) {
+    const char *detail = g->db ? sqlite3_errmsg(g->db) : sqlite3_errstr(rc);
+    switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return fr_error(FR_E_DB,
+                        "%s: the database is locked by another process (waited %d s) while %s",
+                        g->path, BUSY_TIMEOUT_MS / 1000, what);
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+        return fr_error(FR_E_DB, "%s: not a gallery database, or corrupt (%s) while %s", g->path,
+                        detail, what);
+    case SQLITE_NOMEM: return fr_error(FR_E_NOMEM, "%s: out of memory while %s", g->path, what);
+    case SQLITE_CANTOPEN:
+    case SQLITE_IOERR:
+    case SQLITE_FULL:
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+        return fr_error(FR_E_IO, "%s: %s while %s", g->path, detail, what);
+    default: return fr_error(FR_E_DB, "%s: %s while %s", g->path, detail, what);
+    }
+}
+
+fr_status gallery_exec(fr_gallery *g, const char *sql, const char *what) {
+    int rc = sqlite3_exec(g->db, sql, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? FR_OK : gallery_db_error(g, rc, what);
+}
+
+fr_status gallery_prepare(fr_gallery *g, const char *sql, sqlite3_stmt **stmt) {
+    int rc = sqlite3_prepare_v2(g->db, sql, -1, stmt, NULL);
+    return rc == SQLITE_OK ? FR_OK : gallery_db_error(g, rc, "preparing a query");
+}
+
+fr_status gallery_begin(fr_gallery *g, const char *what) {
+    return gallery_exec(g, "BEGIN IMMEDIATE", what);
+}
+
+fr_status gallery_end(fr_gallery *g, fr_status status, const char *what) {
+    if (status != FR_OK) {
+        sqlite3_exec(g->db, "ROLLBACK", NULL, NULL, NULL);
+        return status;
+    }
+    int rc = sqlite3_exec(g->db, "COMMIT", NULL, NULL, NULL);
+    if (rc == SQLITE_OK) return FR_OK;
+    status = gallery_db_error(g, rc, what);
+    sqlite3_exec(g->db, "ROLLBACK", NULL, NULL, NULL);
+    return status;
+}
+
+fr_status gallery_meta_get(fr_gallery *g, const char *key, char *out, size_t out_size) {
+    sqlite3_stmt *stmt;
+    fr_status st = gallery_prepare(g, "SELECT value FROM meta WHERE key = ?", &stmt);
+    if (st != FR_OK) return st;
+    sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
+    out[0] = '\0';
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        snprintf(out, out_size, "%s", (const char *)sqlite3_column_text(stmt, 0));
+        rc = SQLITE_DONE;
+    }
+    if (rc != SQLITE_DONE) st = gallery_db_error(g, rc, "reading the gallery's settings");
+    sqlite3_finalize(stmt);
+    return st;
+}
+
+fr_status gallery_meta_set(fr_gallery *g, const char *key, const char *value) {
+    sqlite3_stmt *stmt;
+    fr_status st = gallery_prepare(g, "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)", &stmt);
+    if (st != FR_OK) return st;
+    sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 2, value, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(stmt);
+    if (rc != SQLITE_DONE) st = gallery_db_error(g, rc, "writing the gallery's settings");
+    sqlite3_finalize(stmt);
+    return st;
+}
+
+/* A single integer from a query with no parameters. */
+static fr_status query_int(fr_gallery *g, const char *sql, const char *what, int64_t *out) {
+    sqlite3_stmt *stmt;
+    fr_status st = gallery_prepare(g, sql, &stmt);
+    if (st != FR_OK) return st;
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) *out = sqlite3_column_int64(stmt, 0);
+    else st = gallery_db_error(g, rc, what);
+    sqlite3_finalize(stmt);
+    return st;
+}
+
+/* Read the bound model (if any) from meta into the handle. */
+static fr_status read_model(fr_gallery *g) {
+    char dim[16];
+    fr_status st = gallery_meta_get(g, "model", g->model, sizeof g->model);
+    if (st == FR_OK) st = gallery_meta_get(g, "model_version", g->model_version, sizeof g->model_version);
+    if (st == FR_OK) st = gallery_meta_get(g, "dim", dim, sizeof dim);
+    if (st != FR_OK) return st;
+    g->dim = g->model[0] ? atoi(dim) : 0;
+    if (g->model[0] && (g->dim < 1 || g->dim > FR_MAX_EMBEDDING))
+        return fr_error(FR_E_DB, "%s: corrupt gallery: embedding length '%s'", g->path, dim);
+    return FR_OK;
+}
+
+/* Make the tables of a new, empty database, or check that an existing one is a gallery. */
+static fr_status prepare_schema(fr_gallery *g) {
+    int64_t n_objects;
+    fr_status st = query_int(g, "SELECT count(*) FROM sqlite_master", "reading the schema", &n_objects);
+    if (st != FR_OK) return st;
+    if (n_objects == 0) {
+        /* WAL: readers keep working while a writer enrolls; the mode is stored in the file */
+        st = gallery_exec(g, "PRAGMA journal_mode=WAL", "switching to write-ahead logging");
+        if (st == FR_OK) st = gallery_begin(g, "creating the gallery");
+        if (st != FR_OK) return st;
+        /* another process may have created it meanwhile */
+        st = query_int(g, "SELECT count(*) FROM sqlite_master", "reading the schema", &n_objects);
+        if (st == FR_OK && n_objects == 0) st = gallery_exec(g, schema_sql, "creating the gallery");
+        st = gallery_end(g, st, "creating the gallery");
+        if (st != FR_OK) return st;
+    }
+    int64_t has_meta;
+    st = query_int(g, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
+                   "reading the schema", &has_meta);
+    if (st != FR_OK) return st;
+    char format[32] = "", schema[16] = "";
+    if (has_meta) st = gallery_meta_get(g, "format", format, sizeof format);
+    if (st == FR_OK && has_meta) st = gallery_meta_get(g, "schema", schema, sizeof schema);
+    if (st != FR_OK) return st;
+    if (strcmp(format, GALLERY_FORMAT) != 0)
+        return fr_error(FR_E_DB, "%s: an SQLite database, but not a facerec gallery", g->path);
+    if (strcmp(schema, GALLERY_SCHEMA) != 0)
+        return fr_error(FR_E_DB, "%s: gallery schema version %s, this facerec reads version %s",
+                        g->path, schema, GALLERY_SCHEMA);
+    return read_model(g);
+}
+
+const char *fr_gallery_default_path(void) {
+    const char *env = getenv("FACEREC_DB");
+    return env && *env ? env : "facerec.db";
+}
+
+fr_status fr_gallery_open(const char *path, int create, fr_gallery **out) {
+    if (!out) return fr_error(FR_E_ARG, "fr_gallery_open: NULL output");
+    *out = NULL;
+    if (!path) path = fr_gallery_default_path();
+    struct stat sb;
+    if (!create && stat(path, &sb) != 0)
+        return fr_error(FR_E_NOT_FOUND, "%s: no gallery database there (enroll someone first)", path);
+    fr_gallery *g = calloc(1, sizeof *g);
+    if (!g || !(g->path = strdup(path))) {
+        free(g);
+        return fr_error(FR_E_NOMEM, "%s: out of memory opening the gallery", path);
+    }
+    int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
+    int rc = sqlite3_open_v2(path, &g->db, flags, NULL);
+    fr_status st = rc == SQLITE_OK ? FR_OK : gallery_db_error(g, rc, "opening the database");
+    if (st == FR_OK) {
+        sqlite3_busy_timeout(g->db, BUSY_TIMEOUT_MS);
+        /* FULL: a committed enrollment survives a power cut too, not only a crash */
+        st = gallery_exec(g, "PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL",
+                          "configuring the connection");
+    }
+    if (st == FR_OK) st = prepare_schema(g);
+    if (st != FR_OK) {
+        fr_gallery_close(g);
+        return st;
+    }
+    *out = g;
+    return FR_OK;
+}
+
+void fr_gallery_close(fr_gallery *g) {
+    if (!g) return;
+    gallery_unload(g);
+    sqlite3_close(g->db);
+    free(g->path);
+    free(g);
+}
+
+const char *fr_gallery_path(const fr_gallery *g) { return g ? g->path : ""; }
+
+fr_status fr_gallery_use_model(fr_gallery *g, const char *model, const char *model_version,
+                               int dim) {
+    if (!g || !model || !*model || !model_version)
+        return fr_error(FR_E_ARG, "fr_gallery_use_model: missing gallery or model name");
+    if (strlen(model) >= sizeof g->model || strlen(model_version) >= sizeof g->model_version)
+        return fr_error(FR_E_ARG, "%s: model name or version too long", model);
+    if (dim < 1 || dim > FR_MAX_EMBEDDING)
+        return fr_error(FR_E_ARG, "%s: embedding length %d out of range", model, dim);
+    if (!g->model[0]) {
+        fr_status st = gallery_begin(g, "recording the model");
+        /* another process may have bound it since we opened */
+        if (st == FR_OK) st = read_model(g);
+        if (st == FR_OK && !g->model[0]) {
+            char dim_text[16];
+            snprintf(dim_text, sizeof dim_text, "%d", dim);
+            st = gallery_meta_set(g, "model", model);
+            if (st == FR_OK) st = gallery_meta_set(g, "model_version", model_version);
+            if (st == FR_OK) st = gallery_meta_set(g, "dim", dim_text);
+        }
+        st = gallery_end(g, st, "recording the model");
+        if (st == FR_OK) st = read_model(g);
+        if (st != FR_OK) return st;
+    }
+    if (strcmp(g->model, model) != 0 || g->dim != dim)
+        return fr_error(FR_E_MISMATCH,
+                        "%s: this gallery holds embeddings of model '%s' (length %d), not of '%s' "
+                        "(length %d): use model '%s' with it, or another gallery",
+                        g->path, g->model, g->dim, model, dim, g->model);
+    if (strcmp(g->model_version, model_version) != 0)
+        fr_log(FR_LOG_INFO, "%s: made by %s version %s, now used with version %s", g->path,
+               g->model, g->model_version, model_version);
+    return FR_OK;
+}
+
+static fr_status check_name(const char *name) {
+    if (!name || !*name) return fr_error(FR_E_ARG, "a person's name must not be empty");
+    size_t len = strlen(name);
+    if (len > MAX_NAME_BYTES)
+        return fr_error(FR_E_ARG, "%.40s...: a name is at most %d bytes", name, MAX_NAME_BYTES);
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
+            return fr_error(FR_E_ARG, "'%s': a name must not hold control characters", name);
+    return FR_OK;
+}
+
+fr_status fr_gallery_find_source(fr_gallery *g, const uint8_t sha256[32], int *found,
+                                 char *name, size_t name_size) {
+    if (!g || !sha256 || !found) return fr_error(FR_E_ARG, "fr_gallery_find_source: NULL argument");
+    *found = 0;
+    sqlite3_stmt *stmt;
+    fr_status st = gallery_prepare(g,
+                                   "SELECT p.name FROM templates t JOIN people p ON p.id = t.person_id"
+                                   " WHERE t.sha256 = ?",
+                                   &stmt);
+    if (st != FR_OK) return st;
+    sqlite3_bind_blob(stmt, 1, sha256, 32, SQLITE_STATIC);
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        *found = 1;
+        if (name && name_size) snprintf(name, name_size, "%s", (const char *)sqlite3_column_text(stmt, 0));
+    } else if (rc != SQLITE_DONE) {
+        st = gallery_db_error(g, rc, "looking up a source file");
+    }
+    sqlite3_finalize(stmt);
+    return st;
+}
+
+/* The id of person `name`, created if new (inside the caller's transaction). */
+static fr_status person_id(fr_gallery *g, const char *name, int64_t now, int64_t *id) {
+    sqlite3_stmt *stmt;
+    fr_status st = gallery_prepare(g,
+                                   "INSERT INTO people(name, added) VALUES(?, ?)"
+                                   " ON CONFLICT(name) DO UPDATE SET name = name RETURNING id",
+                                   &stmt);
+    if (st != FR_OK) return st;
+    sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 2, now);
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        *id = sqlite3_column_int64(stmt, 0);
+        rc = sqlite3_step(stmt);
+    }
+    if (rc != SQLITE_DONE) st = gallery_db_error(g, rc, "adding a person");
+    sqlite3_finalize(stmt);
+    return st;
+}
+
+static fr_status insert_templates(fr_gallery *g, int64_t person, const fr_template *templates,
+                                  int n, int64_t now) {
+    sqlite3_stmt *stmt;
+    fr_status st = gallery_prepare(g,
+                                   "INSERT INTO templates(person_id, embedding, model, model_version,"
+                                   " source, sha256, x, y, w, h, quality, added)"
+                                   " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                   &stmt);
+    if (st != FR_OK) return st;
+    for (int i = 0; i < n && st == FR_OK; i++) {
+        const fr_template *t = &templates[i];
+        sqlite3_bind_int64(stmt, 1, person);
+        sqlite3_bind_blob(stmt, 2, t->embedding, (int)(g->dim * sizeof(float)), SQLITE_STATIC);
+        sqlite3_bind_text(stmt, 3, g->model, -1, SQLITE_STATIC);
+        sqlite3_bind_text(stmt, 4, g->model_version, -1, SQLITE_STATIC);
+        sqlite3_bind_text(stmt, 5, t->source, -1, SQLITE_STATIC);
+        sqlite3_bind_blob(stmt, 6, t->sha256, 32, SQLITE_STATIC);
+        sqlite3_bind_double(stmt, 7, t->x);
+        sqlite3_bind_double(stmt, 8, t->y);
+        sqlite3_bind_double(stmt, 9, t->w);
+        sqlite3_bind_double(stmt, 10, t->h);
+        sqlite3_bind_double(stmt, 11, t->quality);
+        sqlite3_bind_int64(stmt, 12, now);
+        int rc = sqlite3_step(stmt);
+        if ((rc & 0xff) == SQLITE_CONSTRAINT)
+            st = fr_error(FR_E_ARG, "%s: %s is already enrolled (same SHA-256)", g->path, t->source);
+        else if (rc != SQLITE_DONE)
+            st = gallery_db_error(g, rc, "storing a template");
+        sqlite3_reset(stmt);
+    }
+    sqlite3_finalize(stmt);
+    return st;
+}
+
+fr_status fr_gallery_enroll(fr_gallery *g, const char *name, const fr_template *templates,
+                            int n) {
+    if (!g || !templates || n < 1) return fr_error(FR_E_ARG, "fr_gallery_enroll: no templates given");
+    if (!g->model[0])
+        return fr_error(FR_E_ARG, "%s: no embedding model bound (fr_gallery_use_model)", g->path);
+    fr_status st = check_name(name);
+    if (st != FR_OK) return st;
+    for (int i = 0; i < n; i++) {
+        if (!templates[i].embedding || !templates[i].source)
+            return fr_error(FR_E_ARG, "%s: template %d has no embedding or source", name, i);
+        for (int k = 0; k < g->dim; k++)
+            if (!isfinite(templates[i].embedding[k]))
+                return fr_error(FR_E_ARG, "%s: %s: the embedding holds a non-finite value", name,
+                                templates[i].source);
+    }
+    int64_t now = (int64_t)time(NULL), id = 0;
+    st = gallery_begin(g, "enrolling");
+    if (st != FR_OK) return st;
+    st = person_id(g, name, now, &id);
+    if (st == FR_OK) st = insert_templates(g, id, templates, n, now);
+    st = gallery_end(g, st, "enrolling");
+    gallery_unload(g);
+    return st;
+}
+
+fr_status fr_gallery_people(fr_gallery *g, fr_person **people, int *n_people) {
+    if (!g || !people || !n_people) return fr_error(FR_E_ARG, "fr_gallery_people: NULL argument");
+    *people = NULL;
+    *n_people = 0;
+    sqlite3_stmt *stmt;
+    fr_status st = gallery_prepare(g,
+                                   "SELECT p.name, count(t.id), min(t.added) FROM people p"
+                                   " JOIN templates t ON t.person_id = p.id GROUP BY p.id"
+                                   " ORDER BY p.name",
+                                   &stmt);
+    if (st != FR_OK) return st;
+    fr_person *list = NULL;
+    int n = 0, cap = 0, rc;
+    while (st == FR_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        if (n == cap) {
+            cap = cap ? 2 * cap : 64;
+            fr_person *grown = realloc(list, (size_t)cap * sizeof *list);
+            if (!grown) {
+                st = fr_error(FR_E_NOMEM, "%s: out of memory listing people", g->path);
+                break;
+            }
+            list = grown;
+        }
+        list[n].name = strdup((const char *)sqlite3_column_text(stmt, 0));
+        list[n].n_templates = sqlite3_column_int(stmt, 1);
+        list[n].added = sqlite3_column_int64(stmt, 2);
+        if (!list[n].name) st = fr_error(FR_E_NOMEM, "%s: out of memory listing people", g->path);
+        else n++;
+    }
+    if (st == FR_OK && rc != SQLITE_DONE) st = gallery_db_error(g, rc, "listing people");
+    sqlite3_finalize(stmt);
+    if (st != FR_OK) {
+        fr_people_free(list, n);
+        return st;
+    }
+    *people = list;
+    *n_people = n;
+    return FR_OK;
+}
+
+void fr_people_free(fr_person *people, int n_people) {
+    for (int i = 0; people && i < n_people; i++) free(people[i].name);
+    free(people);
+}
+
+/* Run a one-row UPDATE/DELETE bound to the given names; FR_E_NOT_FOUND if no row changed. */
+static fr_status change_person(fr_gallery *g, const char *sql, const char *a, const char *b,
+                               const char *what, const char *missing) {
+    sqlite3_stmt *stmt;
+    fr_status st = gallery_prepare(g, sql, &stmt);
+    if (st != FR_OK) return st;
+    sqlite3_bind_text(stmt, 1, a, -1, SQLITE_STATIC);
+    if (b) sqlite3_bind_text(stmt, 2, b, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(stmt);
+    if (rc != SQLITE_DONE) st = gallery_db_error(g, rc, what);
+    else if (sqlite3_changes(g->db) == 0)
+        st = fr_error(FR_E_NOT_FOUND, "%s: no person named '%s'", g->path, missing);
+    sqlite3_finalize(stmt);
+    return st;
+}
+
+fr_status fr_gallery_remove(fr_gallery *g, const char *name) {
+    if (!g || !name) return fr_error(FR_E_ARG, "fr_gallery_remove: NULL argument");
+    fr_status st = gallery_begin(g, "removing a person");
+    if (st != FR_OK) return st;
+    st = change_person(g, "DELETE FROM people WHERE name = ?", name, NULL, "removing a person", name);
+    st = gallery_end(g, st, "removing a person");
+    gallery_unload(g);
+    return st;
+}
+
+fr_status fr_gallery_rename(fr_gallery *g, const char *old_name, const char *new_name) {
+    if (!g || !old_name) return fr_error(FR_E_ARG, "fr_gallery_rename: NULL argument");
+    fr_status st = check_name(new_name);
+    if (st != FR_OK) return st;
+    st = gallery_begin(g, "renaming a person");
+    if (st != FR_OK) return st;
+    sqlite3_stmt *stmt;
+    st = gallery_prepare(g, "SELECT 1 FROM people WHERE name = ?", &stmt);
+    if (st == FR_OK) {
+        sqlite3_bind_text(stmt, 1, new_name, -1, SQLITE_STATIC);
+        int rc = sqlite3_step(stmt);
+        if (rc == SQLITE_ROW)
+            st = fr_error(FR_E_ARG, "%s: '%s' is already enrolled: remove one of them first",
+                          g->path, new_name);
+        else if (rc != SQLITE_DONE)
+            st = gallery_db_error(g, rc, "renaming a person");
+        sqlite3_finalize(stmt);
+    }
+    if (st == FR_OK)
+        st = change_person(g, "UPDATE people SET name = ?2 WHERE name = ?1", old_name, new_name,
+                           "renaming a person", old_name);
+    st = gallery_end(g, st, "renaming a person");
+    gallery_unload(g);
+    return st;
+}
+
+fr_status fr_gallery_get_info(fr_gallery *g, fr_gallery_info *info) {
+    if (!g || !info) return fr_error(FR_E_ARG, "fr_gallery_get_info: NULL argument");
+    memset(info, 0, sizeof *info);
+    /* one snapshot for all the numbers */
+    fr_status st = gallery_exec(g, "BEGIN", "reading the gallery");
+    if (st != FR_OK) return st;
+    int64_t n_people = 0, n_calibration = 0;
+    char genuine[24] = "", impostor[24] = "", when[24] = "";
+    st = read_model(g);
+    if (st == FR_OK)
+        st = query_int(g, "SELECT count(*) FROM people", "counting people", &n_people);
+    if (st == FR_OK)
+        st = query_int(g, "SELECT count(*) FROM templates", "counting templates", &info->n_templates);
+    if (st == FR_OK)
+        st = query_int(g, "SELECT count(*) FROM calibration WHERE kind = 'impostor'",
+                       "reading the calibration", &n_calibration);
+    if (st == FR_OK) st = gallery_meta_get(g, "calibration_genuine_pairs", genuine, sizeof genuine);
+    if (st == FR_OK) st = gallery_meta_get(g, "calibration_impostor_pairs", impostor, sizeof impostor);
+    if (st == FR_OK) st = gallery_meta_get(g, "calibration_time", when, sizeof when);
+    if (st == FR_OK)
+        st = gallery_meta_get(g, "calibration_source", info->calibration_source,
+                              sizeof info->calibration_source);
+    sqlite3_exec(g->db, "COMMIT", NULL, NULL, NULL);
+    if (st != FR_OK) return st;
+    snprintf(info->model, sizeof info->model, "%s", g->model);
+    snprintf(info->model_version, sizeof info->model_version, "%s", g->model_version);
+    info->dim = g->dim;
+    info->n_people = (int)n_people;
+    info->calibrated = n_calibration > 0;
+    info->n_genuine_pairs = atoll(genuine);
+    info->n_impostor_pairs = atoll(impostor);
+    info->calibrated_at = atoll(when);
+    return FR_OK;
+}

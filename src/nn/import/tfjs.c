@@ -1,0 +1,367 @@
+/* tfjs.c: TensorFlow.js weight maps.
+ *
+ * The manifest is a JSON array of groups {"paths": [shard files], "weights": [specs]}. The
+ * shards of a group, concatenated in order, hold the group's weights back to back, each
+ * `count * element size` bytes, little-endian. A spec is {"name", "shape", "dtype"} with
+ * dtype float32 or int32, and optionally "quantization": {"dtype": "uint8"|"uint16", "min",
+ * "scale"} (stored q, value q * scale + min, rounded for int32 as tfjs does) or
+ * {"dtype": "float16"} (IEEE half precision). Every tensor becomes float32. */
+#include "nn/import/tfjs.h"
+
+#include "common/common.h"
+#include "common/json.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TFJS_MAX_SHARD_BYTES ((size_t)1 << 30)
+
+typedef enum stored_type {
+    STORED_FLOAT32,
+    STORED_INT32,
+    STORED_UINT8,
+    STORED_UINT16,
+    STORED_FLOAT16
+} stored_type;
+
+static const size_t stored_size[] = {4, 4, 1, 2, 2};
+
+/* One weight of the manifest, checked. `name` points into the parsed manifest. */
+typedef struct weight_spec {
+    const char *name;
+    int ndim;
+    int shape[NN_MAX_DIMS];
+    size_t count;
+    stored_type stored;
+    int is_int32;      /* dequantised values are rounded to integers */
+    double scale, min; /* uint8 / uint16 quantisation */
+    size_t bytes;
+} weight_spec;
+
+/* ---- decoding ---- */
+
+static uint32_t load_le32(const uint8_t *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint16_t load_le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+
+static float float_from_bits(uint32_t bits) {
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+/* IEEE 754 binary16 to binary32, exactly (subnormals, infinities and NaN included). */
+static float half_to_float(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16;
+    uint32_t exponent = (h >> 10) & 0x1F;
+    uint32_t mantissa = h & 0x3FF;
+    if (exponent == 0x1F) return float_from_bits(sign | 0x7F800000u | mantissa << 13);
+    if (exponent == 0) {
+        /* zero or subnormal: mantissa * 2^-24, exact in float */
+        float magnitude = ldexpf((float)mantissa, -24);
+        return sign ? -magnitude : magnitude;
+    }
+    return float_from_bits(sign | (exponent + 112) << 23 | mantissa << 13);
+}
+
+/* JavaScript's Math.round: the nearest integer, halves rounded up. */
+static double round_half_up(double x) {
+    double r = floor(x);
+    return x - r >= 0.5 ? r + 1 : r;
+}
+
+static float dequantize(const weight_spec *s, unsigned q) {
+    double v = (double)q * s->scale + s->min;
+    return (float)(s->is_int32 ? round_half_up(v) : v);
+}
+
+/* Converts s->count stored values at `src` to float32. */
+static void decode_tensor(const weight_spec *s, const uint8_t *src, float *dst) {
+    for (size_t i = 0; i < s->count; i++) {
+        switch (s->stored) {
+        case STORED_FLOAT32: dst[i] = float_from_bits(load_le32(src + 4 * i)); break;
+        case STORED_INT32: dst[i] = (float)(int32_t)load_le32(src + 4 * i); break;
+        case STORED_UINT8: dst[i] = dequantize(s, src[i]); break;
+        case STORED_UINT16: dst[i] = dequantize(s, load_le16(src + 2 * i)); break;
+        case STORED_FLOAT16: dst[i] = half_to_float(load_le16(src + 2 * i)); break;
+        }
+    }
+}
+
+/* ---- the manifest ---- */
+
+static fr_status parse_shape(const char *manifest, const char *name, const json_value *shape,
+                             weight_spec *s) {
+    if (json_kind(shape) != JSON_ARRAY)
+        return fr_error(FR_E_MODEL, "%s: tensor '%s': \"shape\" is missing or not an array",
+                        manifest, name);
+    if (json_len(shape) > NN_MAX_DIMS)
+        return fr_error(FR_E_UNSUPPORTED,
+                        "%s: tensor '%s' has %zu dimensions, at most %d are supported", manifest,
+                        name, json_len(shape), NN_MAX_DIMS);
+    s->ndim = (int)json_len(shape);
+    s->count = 1;
+    for (int d = 0; d < s->ndim; d++) {
+        const json_value *dim = json_at(shape, (size_t)d);
+        double v = json_number(dim);
+        if (json_kind(dim) != JSON_NUMBER || !(v >= 0 && v <= INT_MAX) || v != floor(v))
+            return fr_error(
+                FR_E_MODEL,
+                "%s: tensor '%s': dimension %d of \"shape\" is not a non-negative integer",
+                manifest, name, d);
+        s->shape[d] = (int)v;
+        if (!fr_mul_size(s->count, (size_t)s->shape[d], &s->count))
+            return fr_error(FR_E_MODEL, "%s: tensor '%s': shape too large", manifest, name);
+    }
+    return FR_OK;
+}
+
+static fr_status parse_quantization(const char *manifest, const json_value *q, weight_spec *s) {
+    const char *qtype = json_string(json_get(q, "dtype"));
+    if (json_kind(q) != JSON_OBJECT || !qtype)
+        return fr_error(FR_E_MODEL, "%s: tensor '%s': \"quantization\" needs a \"dtype\" string",
+                        manifest, s->name);
+    if (strcmp(qtype, "float16") == 0) {
+        if (s->is_int32)
+            return fr_error(FR_E_UNSUPPORTED,
+                            "%s: tensor '%s': float16 quantization of an int32 tensor", manifest,
+                            s->name);
+        s->stored = STORED_FLOAT16;
+        return FR_OK;
+    }
+    if (strcmp(qtype, "uint8") == 0)
+        s->stored = STORED_UINT8;
+    else if (strcmp(qtype, "uint16") == 0)
+        s->stored = STORED_UINT16;
+    else
+        return fr_error(FR_E_UNSUPPORTED, "%s: tensor '%s': unsupported quantization dtype \"%s\"",
+                        manifest, s->name, qtype);
+    const json_value *scale = json_get(q, "scale"), *min = json_get(q, "min");
+    s->scale = json_number(scale);
+    s->min = json_number(min);
+    if (json_kind(scale) != JSON_NUMBER || json_kind(min) != JSON_NUMBER)
+        return fr_error(FR_E_MODEL,
+                        "%s: tensor '%s': %s quantization needs numbers \"scale\" and \"min\"",
+                        manifest, s->name, qtype);
+    return FR_OK;
+}
+
+static fr_status parse_weight_spec(const char *manifest, size_t group, size_t index,
+                                   const json_value *spec, weight_spec *s) {
+    memset(s, 0, sizeof *s);
+    s->name = json_string(json_get(spec, "name"));
+    if (!s->name || !*s->name)
+        return fr_error(FR_E_MODEL, "%s: group %zu, weight %zu: missing \"name\"", manifest, group,
+                        index);
+    fr_status st = parse_shape(manifest, s->name, json_get(spec, "shape"), s);
+    if (st != FR_OK) return st;
+    const char *dtype = json_string(json_get(spec, "dtype"));
+    if (!dtype)
+        return fr_error(FR_E_MODEL, "%s: tensor '%s': missing \"dtype\"", manifest, s->name);
+    if (strcmp(dtype, "float32") == 0)
+        s->stored = STORED_FLOAT32;
+    else if (strcmp(dtype, "int32") == 0)
+        s->stored = STORED_INT32, s->is_int32 = 1;
+    else
+        return fr_error(FR_E_UNSUPPORTED, "%s: tensor '%s': unsupported dtype \"%s\"", manifest,
+                        s->name, dtype);
+    const json_value *q = json_get(spec, "quantization");
+    if (q && (st = parse_quantization(manifest, q, s)) != FR_OK) return st;
+    if (!fr_mul_size(s->count, stored_size[s->stored], &s->bytes))
+        return fr_error(FR_E_MODEL, "%s: tensor '%s': shape too large", manifest, s->name);
+    return FR_OK;
+}
+
+/* ---- the shards ---- */
+
+/* The folder part of a path ("" for a bare file name, else ending with '/'). */
+static size_t folder_length(const char *path) {
+    const char *slash = strrchr(path, '/');
+    return slash ? (size_t)(slash - path) + 1 : 0;
+}
+
+/* Reads and concatenates the shard files of a group into *data (malloc'd, *size bytes).
+ * On failure the message names the shard, the manifest and the first tensor of the group.
+ * *shard_path receives the path of the last shard (malloc'd, also on failure), for
+ * messages about the group's data as a whole. */
+static fr_status read_shards(const char *manifest, const json_value *paths,
+                             const char *first_tensor, uint8_t **data, size_t *size,
+                             char **shard_path) {
+    *data = NULL;
+    *size = 0;
+    *shard_path = NULL;
+    uint8_t *joined = NULL;
+    size_t joined_size = 0, folder = folder_length(manifest);
+    fr_status st = FR_OK;
+    for (size_t i = 0; i < json_len(paths) && st == FR_OK; i++) {
+        const char *file = json_string(json_at(paths, i));
+        if (!file || !*file) {
+            st = fr_error(FR_E_MODEL,
+                          "%s: \"paths\" of the group of tensor '%s' must hold file names",
+                          manifest, first_tensor);
+            break;
+        }
+        size_t path_len = folder + strlen(file) + 1;
+        char *path = malloc(path_len);
+        if (!path) {
+            st = fr_error(FR_E_NOMEM, "%s: out of memory", manifest);
+            break;
+        }
+        memcpy(path, manifest, folder);
+        memcpy(path + folder, file, path_len - folder);
+        free(*shard_path);
+        *shard_path = path;
+
+        uint8_t *shard;
+        size_t shard_size;
+        st = fr_read_file(path, TFJS_MAX_SHARD_BYTES, &shard, &shard_size);
+        if (st != FR_OK) {
+            st = fr_error_prefix(st == FR_E_NOMEM ? st : FR_E_MODEL,
+                                 "%s: shard of tensor '%s' and the tensors after it", manifest,
+                                 first_tensor);
+            break;
+        }
+        uint8_t *grown = NULL; /* one spare byte: realloc of 0 bytes may free */
+        if (shard_size >= SIZE_MAX - joined_size)
+            st = fr_error(FR_E_LIMIT,
+                          "%s: the shards of tensor '%s' and the tensors after it are too large",
+                          manifest, first_tensor);
+        else if (!(grown = realloc(joined, joined_size + shard_size + 1)))
+            st = fr_error(FR_E_NOMEM, "%s: out of memory joining the shards", manifest);
+        if (grown) {
+            memcpy(grown + joined_size, shard, shard_size);
+            joined = grown;
+            joined_size += shard_size;
+        }
+        free(shard);
+    }
+    if (st != FR_OK) {
+        free(joined);
+        return st;
+    }
+    *data = joined;
+    *size = joined_size;
+    return FR_OK;
+}
+
+/* Checks the specs of one group against its shards and decodes them into w->tensors. */
+static fr_status load_group(const char *manifest, size_t group, const json_value *g,
+                            nn_weights *w) {
+    const json_value *paths = json_get(g, "paths"), *specs = json_get(g, "weights");
+    if (json_kind(g) != JSON_OBJECT || json_kind(paths) != JSON_ARRAY ||
+        json_kind(specs) != JSON_ARRAY)
+        return fr_error(FR_E_MODEL, "%s: group %zu needs arrays \"paths\" and \"weights\"",
+                        manifest, group);
+    size_t n = json_len(specs);
+    if (n == 0) return FR_OK; /* nothing to read */
+    weight_spec *s = calloc(n, sizeof *s);
+    if (!s) return fr_error(FR_E_NOMEM, "%s: out of memory", manifest);
+    fr_status st = FR_OK;
+    size_t needed = 0;
+    for (size_t i = 0; i < n && st == FR_OK; i++) {
+        st = parse_weight_spec(manifest, group, i, json_at(specs, i), &s[i]);
+        if (st == FR_OK && (needed += s[i].bytes) < s[i].bytes)
+            st = fr_error(FR_E_MODEL, "%s: tensor '%s': group too large", manifest, s[i].name);
+    }
+    uint8_t *data = NULL;
+    size_t size = 0;
+    char *shard = NULL;
+    if (st == FR_OK) st = read_shards(manifest, paths, s[0].name, &data, &size, &shard);
+    if (st == FR_OK && size != needed) {
+        const char *file = shard ? shard : manifest;
+        if (size < needed) {
+            size_t offset = 0, i = 0;
+            while (offset + s[i].bytes <= size) offset += s[i++].bytes;
+            st = fr_error(FR_E_MODEL,
+                          "%s: truncated: tensor '%s' needs bytes %zu to %zu of the group's data, "
+                          "which has %zu (manifest %s)",
+                          file, s[i].name, offset, offset + s[i].bytes, size, manifest);
+        } else {
+            st = fr_error(FR_E_MODEL,
+                          "%s: the group's data has %zu bytes, but its tensors up to '%s' take %zu "
+                          "(manifest %s)",
+                          file, size, s[n - 1].name, needed, manifest);
+        }
+    }
+    size_t offset = 0;
+    for (size_t i = 0; i < n && st == FR_OK; i++) {
+        nn_tensor_entry *t = &w->tensors[w->count];
+        size_t float_bytes;
+        t->name = strdup(s[i].name);
+        t->data = fr_mul_size(s[i].count, sizeof(float), &float_bytes)
+                      ? malloc(float_bytes ? float_bytes : 1)
+                      : NULL;
+        w->count++; /* the entry is owned by w from here on, complete or not */
+        if (!t->name || !t->data) {
+            st = fr_error(FR_E_NOMEM, "%s: out of memory for tensor '%s'", manifest, s[i].name);
+            break;
+        }
+        t->ndim = s[i].ndim;
+        memcpy(t->shape, s[i].shape, sizeof t->shape);
+        t->count = s[i].count;
+        if (s[i].count) decode_tensor(&s[i], data + offset, t->data);
+        offset += s[i].bytes;
+    }
+    free(shard);
+    free(data);
+    free(s);
+    return st;
+}
+
+static int compare_entry_names(const void *a, const void *b) {
+    return strcmp((*(const nn_tensor_entry *const *)a)->name,
+                  (*(const nn_tensor_entry *const *)b)->name);
+}
+
+static fr_status check_unique_names(const char *manifest, const nn_weights *w) {
+    if (w->count < 2) return FR_OK;
+    const nn_tensor_entry **sorted = malloc((size_t)w->count * sizeof *sorted);
+    if (!sorted) return fr_error(FR_E_NOMEM, "%s: out of memory", manifest);
+    for (int i = 0; i < w->count; i++) sorted[i] = &w->tensors[i];
+    qsort(sorted, (size_t)w->count, sizeof *sorted, compare_entry_names);
+    fr_status st = FR_OK;
+    for (int i = 1; i < w->count && st == FR_OK; i++)
+        if (strcmp(sorted[i - 1]->name, sorted[i]->name) == 0)
+            st = fr_error(FR_E_MODEL, "%s: tensor '%s' appears twice", manifest, sorted[i]->name);
+    free(sorted);
+    return st;
+}
+
+fr_status nn_tfjs_load(const char *manifest_path, nn_weights **out) {
+    *out = NULL;
+    json_value *manifest;
+    fr_status st = json_parse_file(manifest_path, &manifest);
+    if (st != FR_OK)
+        return st == FR_E_NOMEM ? st : fr_error_prefix(FR_E_MODEL, "tfjs weights manifest");
+    if (json_kind(manifest) != JSON_ARRAY) {
+        json_free(manifest);
+        return fr_error(FR_E_MODEL, "%s: not a tfjs weights manifest (expected an array of groups)",
+                        manifest_path);
+    }
+    size_t total = 0;
+    for (size_t g = 0; g < json_len(manifest); g++)
+        total += json_len(json_get(json_at(manifest, g), "weights"));
+    if (total > INT_MAX) {
+        json_free(manifest);
+        return fr_error(FR_E_LIMIT, "%s: too many tensors (%zu)", manifest_path, total);
+    }
+    nn_weights *w = calloc(1, sizeof *w);
+    if (w) w->source = strdup(manifest_path);
+    if (w) w->tensors = calloc(total ? total : 1, sizeof *w->tensors);
+    if (!w || !w->source || !w->tensors)
+        st = fr_error(FR_E_NOMEM, "%s: out of memory", manifest_path);
+    for (size_t g = 0; g < json_len(manifest) && st == FR_OK; g++)
+        st = load_group(manifest_path, g, json_at(manifest, g), w);
+    if (st == FR_OK) st = check_unique_names(manifest_path, w);
+    json_free(manifest);
+    if (st != FR_OK) {
+        nn_weights_free(w);
+        return st;
+    }
+    *out = w;
+    return FR_OK;
+}

@@ -1,0 +1,53 @@
+/* weights.c: looking up named tensors in a weight set, with shape checks. */
+#include "nn/weights.h"
+
+#include "common/common.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Writes a shape as "[3,3,32,1]" (scalars as "[]") into out (size outsz). */
+static void format_shape(int ndim, const int *shape, char *out, size_t outsz) {
+    size_t len = 0;
+    out[len++] = '[';
+    for (int i = 0; i < ndim && len + 16 < outsz; i++)
+        len += (size_t)snprintf(out + len, outsz - len, "%s%d", i ? "," : "", shape[i]);
+    snprintf(out + len, outsz - len, "]");
+}
+
+const nn_tensor_entry *nn_weights_find(const nn_weights *w, const char *name) {
+    if (!w || !name) return NULL;
+    for (int i = 0; i < w->count; i++)
+        if (strcmp(w->tensors[i].name, name) == 0) return &w->tensors[i];
+    return NULL;
+}
+
+fr_status nn_weights_get(const nn_weights *w, const char *name, int ndim, const int *shape,
+                         float **data) {
+    *data = NULL;
+    const nn_tensor_entry *t = nn_weights_find(w, name);
+    if (!t) return fr_error(FR_E_MODEL, "%s: tensor '%s' not found", w->source, name);
+    int same = t->ndim == ndim;
+    for (int i = 0; same && i < ndim; i++) same = t->shape[i] == shape[i];
+    if (!same) {
+        char expected[128], found[128];
+        format_shape(ndim, shape, expected, sizeof expected);
+        format_shape(t->ndim, t->shape, found, sizeof found);
+        return fr_error(FR_E_MODEL, "%s: tensor '%s' has shape %s, expected %s", w->source, name,
+                        found, expected);
+    }
+    *data = t->data;
+    return FR_OK;
+}
+
+void nn_weights_free(nn_weights *w) {
+    if (!w) return;
+    for (int i = 0; i < w->count; i++) {
+        free(w->tensors[i].name);
+        free(w->tensors[i].data);
+    }
+    free(w->tensors);
+    free(w->source);
+    free(w);
+}

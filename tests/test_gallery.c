@@ -1,0 +1,594 @@
+/* test_gallery.c: the gallery store, search and thresholds on synthetic embeddings. */
+#include "facerec.h"
+#include "test.h"
+
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdint.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DIM 32
+
+/* A fresh database path in the scratch folder (any earlier file and its WAL removed). */
+static const char *fresh_db(const char *name) {
+    static char path[512];
+    snprintf(path, sizeof path, "%s/%s.db", FR_TEST_TMP_DIR, name);
+    char extra[600];
+    remove(path);
+    snprintf(extra, sizeof extra, "%s-wal", path);
+    remove(extra);
+    snprintf(extra, sizeof extra, "%s-shm", path);
+    remove(extra);
+    return path;
+}
+
+/* Deterministic pseudo-random numbers (xorshift), uniform in [-1, 1). */
+static float rnd(uint64_t *s) {
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return (float)((*s >> 11) * (1.0 / 9007199254740992.0)) * 2.0f - 1.0f;
+}
+
+static void normalize(float *v, int dim) {
+    double s = 0;
+    for (int k = 0; k < dim; k++) s += (double)v[k] * v[k];
+    float inv = (float)(1.0 / sqrt(s));
+    for (int k = 0; k < dim; k++) v[k] *= inv;
+}
+
+static void random_unit(float *v, int dim, uint64_t *s) {
+    for (int k = 0; k < dim; k++) v[k] = rnd(s);
+    normalize(v, dim);
+}
+
+/* A template whose source and SHA-256 are made unique by `serial`. */
+static fr_template make_template(const float *emb, unsigned serial, char *source, size_t size) {
+    fr_template t = {0};
+    t.embedding = emb;
+    snprintf(source, size, "photo%u.jpg", serial);
+    t.source = source;
+    for (int i = 0; i < 4; i++) t.sha256[i] = (uint8_t)(serial >> (8 * i));
+    t.x = 1, t.y = 2, t.w = 30, t.h = 40, t.quality = 0.9f;
+    return t;
+}
+
+static double brute_distance(const float *a, const float *b, int dim) {
+    double s = 0;
+    for (int k = 0; k < dim; k++) s += ((double)a[k] - b[k]) * ((double)a[k] - b[k]);
+    return sqrt(s);
+}
+
+TEST(sha256_known_vectors) {
+    static const struct { const char *text; const char *hex; } cases[] = {
+        {"", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+        {"abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
+        {"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+         "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"},
+    };
+    char path[512];
+    snprintf(path, sizeof path, "%s/sha256.txt", FR_TEST_TMP_DIR);
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        FILE *f = fopen(path, "wb");
+        CHECK(f);
+        fputs(cases[c].text, f);
+        fclose(f);
+        uint8_t digest[32];
+        CHECK_OK(fr_file_sha256(path, digest));
+        char hex[65];
+        for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+        CHECK(strcmp(hex, cases[c].hex) == 0);
+    }
+    uint8_t digest[32];
+    CHECK(fr_file_sha256(FR_TEST_TMP_DIR "/no-such-file", digest) == FR_E_IO);
+}
+
+TEST(enroll_list_rename_remove) {
+    const char *path = fresh_db("manage");
+    fr_gallery *g;
+    CHECK(fr_gallery_open(path, 0, &g) == FR_E_NOT_FOUND);
+    CHECK_OK(fr_gallery_open(path, 1, &g));
+    fr_template t[3];
+    float emb[3][DIM];
+    char src[3][32];
+    uint64_t s = 1;
+    for (int i = 0; i < 3; i++) {
+        random_unit(emb[i], DIM, &s);
+        t[i] = make_template(emb[i], (unsigned)i, src[i], sizeof src[i]);
+    }
+    CHECK(fr_gallery_enroll(g, "alice", t, 2) == FR_E_ARG); /* no model bound yet */
+    CHECK_OK(fr_gallery_use_model(g, "test-model", "1", DIM));
+    CHECK_OK(fr_gallery_enroll(g, "alice", t, 2));
+    CHECK_OK(fr_gallery_enroll(g, "bob", t + 2, 1));
+    CHECK(fr_gallery_enroll(g, "", t + 2, 1) == FR_E_ARG);
+    fr_person *people;
+    int n;
+    CHECK_OK(fr_gallery_people(g, &people, &n));
+    CHECK(n == 2);
+    CHECK(strcmp(people[0].name, "alice") == 0 && people[0].n_templates == 2);
+    CHECK(strcmp(people[1].name, "bob") == 0 && people[1].n_templates == 1);
+    CHECK(people[0].added > 0);
+    fr_people_free(people, n);
+
+    int found;
+    char name[64];
+    CHECK_OK(fr_gallery_find_source(g, t[1].sha256, &found, name, sizeof name));
+    CHECK(found && strcmp(name, "alice") == 0);
+
+    CHECK(fr_gallery_rename(g, "alice", "bob") == FR_E_ARG);
+    CHECK(fr_gallery_rename(g, "carol", "dave") == FR_E_NOT_FOUND);
+    CHECK_OK(fr_gallery_rename(g, "alice", "carol"));
+    CHECK(fr_gallery_remove(g, "alice") == FR_E_NOT_FOUND);
+    CHECK_OK(fr_gallery_remove(g, "bob"));
+    fr_gallery_close(g);
+
+    CHECK_OK(fr_gallery_open(path, 0, &g));
+    fr_gallery_info info;
+    CHECK_OK(fr_gallery_get_info(g, &info));
+    CHECK(strcmp(info.model, "test-model") == 0 && info.dim == DIM);
+    CHECK(info.n_people == 1 && info.n_templates == 2 && !info.calibrated);
+    CHECK_OK(fr_gallery_find_source(g, t[2].sha256, &found, name, sizeof name));
+    CHECK(!found); /* bob's template went with him */
+    fr_gallery_close(g);
+}
+
+TEST(batch_is_all_or_nothing) {
+    const char *path = fresh_db("batch");
+    fr_gallery *g;
+    CHECK_OK(fr_gallery_open(path, 1, &g));
+    CHECK_OK(fr_gallery_use_model(g, "test-model", "1", DIM));
+    float emb[3][DIM];
+    char src[3][32];
+    fr_template t[3];
+    uint64_t s = 2;
+    for (int i = 0; i < 3; i++) {
+        random_unit(emb[i], DIM, &s);
+        t[i] = make_template(emb[i], (unsigned)i, src[i], sizeof src[i]);
+    }
+    CHECK_OK(fr_gallery_enroll(g, "alice", t, 1));
+    /* a batch holding a new photo and one already enrolled stores neither */
+    fr_template dup[2] = {t[1], t[0]};
+    CHECK(fr_gallery_enroll(g, "bob", dup, 2) == FR_E_ARG);
+    CHECK(strstr(fr_last_error(), "already enrolled") != NULL);
+    fr_gallery_info info;
+    CHECK_OK(fr_gallery_get_info(g, &info));
+    CHECK(info.n_people == 1 && info.n_templates == 1);
+    int found;
+    CHECK_OK(fr_gallery_find_source(g, t[1].sha256, &found, NULL, 0));
+    CHECK(!found);
+    CHECK_OK(fr_gallery_enroll(g, "bob", t + 1, 2));
+    CHECK_OK(fr_gallery_get_info(g, &info));
+    CHECK(info.n_people == 2 && info.n_templates == 3);
+    float bad[DIM] = {NAN};
+    fr_template nan_template = make_template(bad, 99, src[0], sizeof src[0]);
+    CHECK(fr_gallery_enroll(g, "carol", &nan_template, 1) == FR_E_ARG);
+    fr_gallery_close(g);
+}
+
+TEST(model_mismatch_is_an_error) {
+    const char *path = fresh_db("mismatch");
+    fr_gallery *g;
+    CHECK_OK(fr_gallery_open(path, 1, &g));
+    CHECK_OK(fr_gallery_use_model(g, "model-a", "1", DIM));
+    fr_gallery_close(g);
+    CHECK_OK(fr_gallery_open(path, 0, &g));
+    CHECK_OK(fr_gallery_use_model(g, "model-a", "2", DIM)); /* a new version is only noted */
+    CHECK(fr_gallery_use_model(g, "model-b", "1", DIM) == FR_E_MISMATCH);
+    CHECK(strstr(fr_last_error(), "model-a") && strstr(fr_last_error(), "model-b"));
+    CHECK(strstr(fr_last_error(), path) != NULL);
+    CHECK(fr_gallery_use_model(g, "model-a", "1", DIM * 2) == FR_E_MISMATCH);
+    fr_gallery_close(g);
+}
+
+TEST(corrupt_and_foreign_files_are_errors) {
+    const char *path = fresh_db("garbage");
+    FILE *f = fopen(path, "wb");
+    CHECK(f);
+    for (int i = 0; i < 4096; i++) fputc((i * 7919) & 0xff, f);
+    fclose(f);
+    fr_gallery *g;
+    CHECK(fr_gallery_open(path, 0, &g) == FR_E_DB);
+    CHECK(strstr(fr_last_error(), path) && strstr(fr_last_error(), "corrupt"));
+
+    /* a valid SQLite file of something else */
+    path = fresh_db("foreign");
+    sqlite3 *db;
+    CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+    CHECK(sqlite3_exec(db, "CREATE TABLE t(x)", NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
+    CHECK(fr_gallery_open(path, 0, &g) == FR_E_DB);
+    CHECK(strstr(fr_last_error(), "not a facerec gallery") != NULL);
+
+    /* a gallery whose pages were overwritten after the header */
+    path = fresh_db("damaged");
+    CHECK_OK(fr_gallery_open(path, 1, &g));
+    CHECK_OK(fr_gallery_use_model(g, "test-model", "1", DIM));
+    float emb[DIM];
+    uint64_t s = 3;
+    char src[32];
+    for (unsigned i = 0; i < 200; i++) {
+        random_unit(emb, DIM, &s);
+        fr_template t = make_template(emb, i, src, sizeof src);
+        CHECK_OK(fr_gallery_enroll(g, src, &t, 1));
+    }
+    fr_gallery_close(g); /* the last connection checkpoints the WAL into the file */
+    f = fopen(path, "r+b");
+    CHECK(f);
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    CHECK(size > 3 * 4096);
+    fseek(f, 4096, SEEK_SET);
+    for (long i = 4096; i < size; i++) fputc(0xA5, f);
+    fclose(f);
+    fr_status st = fr_gallery_open(path, 0, &g);
+    if (st == FR_OK) {
+        fr_person *people;
+        int n;
+        st = fr_gallery_people(g, &people, &n);
+        if (st == FR_OK) fr_people_free(people, n);
+        fr_gallery_close(g);
+    }
+    CHECK(st == FR_E_DB);
+    CHECK(strstr(fr_last_error(), path) != NULL);
+}
+
+TEST(locked_database_is_an_error) {
+    const char *path = fresh_db("locked");
+    fr_gallery *g;
+    CHECK_OK(fr_gallery_open(path, 1, &g));
+    CHECK_OK(fr_gallery_use_model(g, "test-model", "1", DIM));
+    fr_gallery_close(g);
+    /* another writer holds the lock for longer than the busy timeout */
+    sqlite3 *db;
+    CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+    CHECK(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK);
+    CHECK_OK(fr_gallery_open(path, 0, &g)); /* readers are not blocked (WAL) */
+    fr_person *people;
+    int n;
+    CHECK_OK(fr_gallery_people(g, &people, &n));
+    fr_people_free(people, n);
+    float emb[DIM];
+    uint64_t s = 4;
+    random_unit(emb, DIM, &s);
+    char src[32];
+    fr_template t = make_template(emb, 1, src, sizeof src);
+    CHECK(fr_gallery_enroll(g, "alice", &t, 1) == FR_E_DB);
+    CHECK(strstr(fr_last_error(), "locked") && strstr(fr_last_error(), path));
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_close(db);
+    CHECK_OK(fr_gallery_enroll(g, "alice", &t, 1));
+    fr_gallery_close(g);
+}
+
+/* n_people people with 1..4 templates each; returns the embeddings and their owners. */
+static int fill_gallery(fr_gallery *g, int n_people, int dim, uint64_t seed, float **emb_out,
+                        int **owner_out) {
+    float *emb = malloc((size_t)n_people * 4 * dim * sizeof(float));
+    int *owner = malloc((size_t)n_people * 4 * sizeof(int));
+    int n = 0;
+    uint64_t s = seed;
+    char name[32], src[4][32];
+    for (int p = 0; p < n_people; p++) {
+        int m = 1 + p % 4;
+        fr_template t[4];
+        for (int i = 0; i < m; i++) {
+            random_unit(emb + (size_t)n * dim, dim, &s);
+            t[i] = make_template(emb + (size_t)n * dim, (unsigned)(seed * 100000 + n), src[i], sizeof src[i]);
+            owner[n++] = p;
+        }
+        snprintf(name, sizeof name, "person%d", p);
+        if (fr_gallery_enroll(g, name, t, m) != FR_OK) return -1;
+    }
+    *emb_out = emb;
+    *owner_out = owner;
+    return n;
+}
+
+/* Check search results against a brute-force loop over every template. */
+static int matches_brute_force(const float *probes, int n_probes, const float *emb, const int *owner,
+                               int n_templates, int n_people, const fr_match *m, int k, int found) {
+    double *best = malloc((size_t)n_people * sizeof(double));
+    int ok = found == (k < n_people ? k : n_people);
+    for (int i = 0; i < n_probes && ok; i++) {
+        for (int p = 0; p < n_people; p++) best[p] = INFINITY;
+        for (int t = 0; t < n_templates; t++) {
+            double d = brute_distance(probes + (size_t)i * DIM, emb + (size_t)t * DIM, DIM);
+            if (d < best[owner[t]]) best[owner[t]] = d;
+        }
+        for (int j = 0; j < found && ok; j++) {
+            const fr_match *mm = &m[(size_t)i * k + j];
+            int p = atoi(mm->name + strlen("person"));
+            ok = fabs(best[p] - mm->distance) < 1e-3;
+            /* nearest first, and nobody left out is nearer than the last one listed */
+            if (ok && j > 0) ok = mm->distance >= m[(size_t)i * k + j - 1].distance;
+            best[p] = -1; /* listed */
+        }
+        double last = m[(size_t)i * k + found - 1].distance;
+        for (int p = 0; p < n_people && ok; p++) ok = best[p] < 0 || best[p] >= last - 1e-3;
+        if (!ok) fprintf(stderr, "probe %d differs from the brute-force search\n", i);
+    }
+    free(best);
+    return ok;
+}
+
+TEST(search_equals_brute_force) {
+    const char *path = fresh_db("search");
+    fr_gallery *g;
+    CHECK_OK(fr_gallery_open(path, 1, &g));
+    CHECK_OK(fr_gallery_use_model(g, "test-model", "1", DIM));
+    const int n_people = 1800; /* 4500 templates: several tiles for a block of 256 probes */
+    float *emb;
+    int *owner;
+    int n = fill_gallery(g, n_people, DIM, 5, &emb, &owner);
+    CHECK(n > 4096);
+    const int n_probes = 300;
+    float *probes = malloc((size_t)n_probes * DIM * sizeof(float));
+    uint64_t s = 77;
+    for (int i = 0; i < n_probes; i++) {
+        float *p = probes + (size_t)i * DIM;
+        if (i % 3 == 0) { /* near an enrolled template */
+            const float *e = emb + (size_t)((i * 37) % n) * DIM;
+            for (int k = 0; k < DIM; k++) p[k] = e[k] + 0.05f * rnd(&s);
+            normalize(p, DIM);
+        } else {
+            random_unit(p, DIM, &s);
+        }
+    }
+    const int ks[] = {1, 5, n_people + 10};
+    int all_ok = 1;
+    for (int c = 0; c < 3; c++) {
+        int k = ks[c], found;
+        fr_match *m = malloc((size_t)n_probes * k * sizeof *m);
+        fr_status st = fr_gallery_search(g, probes, n_probes, k, m, &found);
+        if (st == FR_OK) all_ok &= matches_brute_force(probes, n_probes, emb, owner, n, n_people, m, k, found);
+        /* one probe at a time takes the matrix-vector path */
+        if (st == FR_OK && c < 2)
+            for (int i = 0; i < 5; i++) {
+                st = fr_gallery_search(g, probes + (size_t)i * DIM, 1, k, m, &found);
+                if (st == FR_OK) all_ok &= matches_brute_force(probes + (size_t)i * DIM, 1, emb, owner, n, n_people, m, k, found);
+            }
+        free(m);
+        CHECK_OK(st);
+    }
+    CHECK(all_ok);
+    /* probes near a template find its owner at a distance near 0.05 * sqrt(DIM/3) */
+    fr_match m1;
+    int found;
+    CHECK_OK(fr_gallery_search(g, emb, 1, 1, &m1, &found));
+    CHECK(found == 1 && strcmp(m1.name, "person0") == 0 && m1.distance < 1e-3);
+    free(probes);
+    free(emb);
+    free(owner);
+    fr_gallery_close(g);
+}
+
+TEST(search_sees_changes_by_others) {
+    const char *path = fresh_db("changes");
+    fr_gallery *reader, *writer;
+    CHECK_OK(fr_gallery_open(path, 1, &writer));
+    CHECK_OK(fr_gallery_use_model(writer, "test-model", "1", DIM));
+    float a[DIM], b[DIM];
+    uint64_t s = 9;
+    random_unit(a, DIM, &s);
+    random_unit(b, DIM, &s);
+    char src[32];
+    fr_template t = make_template(a, 1, src, sizeof src);
+    CHECK_OK(fr_gallery_enroll(writer, "alice", &t, 1));
+    CHECK_OK(fr_gallery_open(path, 0, &reader));
+    fr_match m[2];
+    int found;
+    CHECK_OK(fr_gallery_search(reader, b, 1, 2, m, &found));
+    CHECK(found == 1 && strcmp(m[0].name, "alice") == 0);
+    t = make_template(b, 2, src, sizeof src);
+    CHECK_OK(fr_gallery_enroll(writer, "bob", &t, 1));
+    CHECK_OK(fr_gallery_search(reader, b, 1, 2, m, &found));
+    CHECK(found == 2 && strcmp(m[0].name, "bob") == 0 && m[0].distance < 1e-3);
+    CHECK_OK(fr_gallery_rename(writer, "bob", "robert"));
+    CHECK_OK(fr_gallery_search(reader, b, 1, 1, m, &found));
+    CHECK(strcmp(m[0].name, "robert") == 0);
+    fr_gallery_close(reader);
+    fr_gallery_close(writer);
+}
+
+/* A child enrolls people of 5 templates each until it is killed. */
+#define CRASH_BATCH 5
+static void enroll_until_killed(const char *path) {
+    fr_gallery *g;
+    if (fr_gallery_open(path, 1, &g) != FR_OK || fr_gallery_use_model(g, "test-model", "1", DIM) != FR_OK)
+        _exit(3);
+    float emb[CRASH_BATCH][DIM];
+    char src[CRASH_BATCH][32], name[32];
+    uint64_t s = 11;
+    for (unsigned p = 0;; p++) {
+        fr_template t[CRASH_BATCH];
+        for (int i = 0; i < CRASH_BATCH; i++) {
+            random_unit(emb[i], DIM, &s);
+            t[i] = make_template(emb[i], p * CRASH_BATCH + (unsigned)i, src[i], sizeof src[i]);
+        }
+        snprintf(name, sizeof name, "person%u", p);
+        if (fr_gallery_enroll(g, name, t, CRASH_BATCH) != FR_OK) _exit(4);
+    }
+}
+
+TEST(killed_enrollment_leaves_whole_people) {
+    for (int round = 0; round < 3; round++) {
+        const char *path = fresh_db("crash");
+        pid_t child = fork();
+        CHECK(child >= 0);
+        if (child == 0) enroll_until_killed(path);
+        struct timespec wait = {0, 150000000L + round * 100000000L};
+        nanosleep(&wait, NULL);
+        kill(child, SIGKILL);
+        int status;
+        waitpid(child, &status, 0);
+        CHECK(WIFSIGNALED(status)); /* it was still enrolling */
+        fr_gallery *g;
+        CHECK_OK(fr_gallery_open(path, 0, &g));
+        fr_person *people;
+        int n;
+        CHECK_OK(fr_gallery_people(g, &people, &n));
+        int whole = 1;
+        for (int i = 0; i < n; i++) whole &= people[i].n_templates == CRASH_BATCH;
+        fr_people_free(people, n);
+        fr_gallery_info info;
+        CHECK_OK(fr_gallery_get_info(g, &info));
+        fr_gallery_close(g);
+        CHECK(n > 0 && whole && info.n_templates == (int64_t)n * CRASH_BATCH);
+        sqlite3 *db;
+        CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+        char *result = NULL;
+        sqlite3_stmt *stmt;
+        CHECK(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &stmt, NULL) == SQLITE_OK);
+        if (sqlite3_step(stmt) == SQLITE_ROW) result = strdup((const char *)sqlite3_column_text(stmt, 0));
+        sqlite3_finalize(stmt);
+        sqlite3_close(db);
+        CHECK(result && strcmp(result, "ok") == 0);
+        free(result);
+    }
+}
+
+/* Embeddings of n_people people with `per` photos each, scattered around a centre. */
+static float *clustered(int n_people, int per, float spread, uint64_t seed, int *labels) {
+    float *e = malloc((size_t)n_people * per * DIM * sizeof(float));
+    uint64_t s = seed;
+    float centre[DIM];
+    for (int p = 0; p < n_people; p++) {
+        random_unit(centre, DIM, &s);
+        for (int i = 0; i < per; i++) {
+            float *v = e + ((size_t)p * per + i) * DIM;
+            for (int k = 0; k < DIM; k++) v[k] = centre[k] + spread * rnd(&s);
+            normalize(v, DIM);
+            labels[p * per + i] = p;
+        }
+    }
+    return e;
+}
+
+TEST(calibrated_thresholds_hold_their_rates) {
+    fr_threshold th;
+    CHECK_OK(fr_model_default_threshold("dlib-resnet", &th));
+    CHECK(th.distance == 0.6f && th.origin == FR_THRESHOLD_MODEL_DEFAULT);
+    CHECK(fr_model_default_threshold("no-such-model", &th) == FR_E_NOT_FOUND);
+
+    const char *path = fresh_db("calibrate");
+    fr_gallery *g;
+    CHECK_OK(fr_gallery_open(path, 1, &g));
+    CHECK_OK(fr_gallery_use_model(g, "dlib-resnet", "1", DIM));
+    CHECK_OK(fr_gallery_threshold(g, 1e-3, &th));
+    CHECK(th.origin == FR_THRESHOLD_MODEL_DEFAULT && th.distance == 0.6f);
+
+    const int n_people = 60, per = 8, n = n_people * per;
+    int labels[60 * 8];
+    float *e = clustered(n_people, per, 0.12f, 21, labels);
+    int one_person[2] = {0, 0};
+    CHECK(fr_gallery_calibrate(g, e, one_person, 2, "one person", NULL) == FR_E_ARG);
+    fr_calibration_stats stats;
+    CHECK_OK(fr_gallery_calibrate(g, e, labels, n, "synthetic", &stats));
+    CHECK(stats.n_genuine_pairs == (int64_t)n_people * per * (per - 1) / 2);
+    CHECK(stats.n_impostor_pairs == (int64_t)n * (n - 1) / 2 - stats.n_genuine_pairs);
+
+    /* the empirical false-accept and false-reject rates at the thresholds read back */
+    const double fars[] = {1e-4, 1e-3, 1e-2, 0.1};
+    for (int c = 0; c < 4; c++) {
+        CHECK_OK(fr_gallery_threshold(g, fars[c], &th));
+        CHECK(th.origin == FR_THRESHOLD_CALIBRATED && th.far == fars[c]);
+        int64_t false_accepts = 0, false_rejects = 0;
+        for (int i = 0; i < n; i++)
+            for (int j = i + 1; j < n; j++) {
+                double d = brute_distance(e + (size_t)i * DIM, e + (size_t)j * DIM, DIM);
+                if (labels[i] != labels[j]) false_accepts += d <= th.distance;
+                else false_rejects += d > th.distance;
+            }
+        double far = (double)false_accepts / (double)stats.n_impostor_pairs;
+        double frr = (double)false_rejects / (double)stats.n_genuine_pairs;
+        CHECK(fabs(far - fars[c]) <= 0.1 * fars[c] + 2.0 / (double)stats.n_impostor_pairs);
+        CHECK(fabs(frr - th.frr) <= 0.02);
+    }
+    CHECK(stats.eer >= 0 && stats.eer < 0.5 && stats.eer_distance > 0);
+
+    /* open set: FPIR over N people is read at FAR = FPIR / N */
+    float emb[DIM];
+    uint64_t s = 5;
+    char src[32], name[32];
+    for (int p = 0; p < 20; p++) {
+        random_unit(emb, DIM, &s);
+        fr_template t = make_template(emb, (unsigned)p, src, sizeof src);
+        snprintf(name, sizeof name, "p%d", p);
+        CHECK_OK(fr_gallery_enroll(g, name, &t, 1));
+    }
+    fr_threshold open_set;
+    CHECK_OK(fr_gallery_identify_threshold(g, 0.01, &open_set));
+    CHECK_OK(fr_gallery_threshold(g, 0.01 / 20, &th));
+    CHECK(open_set.distance == th.distance && open_set.far == th.far);
+    CHECK(strstr(open_set.note, "FPIR") != NULL);
+    /* below what the pairs can resolve, the note says so */
+    CHECK_OK(fr_gallery_threshold(g, 1e-9, &th));
+    CHECK(strstr(th.note, "too few pairs") != NULL);
+    fr_gallery_info info;
+    CHECK_OK(fr_gallery_get_info(g, &info));
+    CHECK(info.calibrated && info.n_impostor_pairs == stats.n_impostor_pairs);
+    CHECK(strcmp(info.calibration_source, "synthetic") == 0);
+    free(e);
+    fr_gallery_close(g);
+}
+
+static double seconds(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+/* Timings for the record (the targets are for release builds on a quiet machine): load
+ * speed and many probes at once, with a spot check of the answers. */
+TEST(search_speed) {
+    const int dim = 128, n_people = 2500, per = 40, n_probes = 1000;
+    const char *path = fresh_db("speed");
+    fr_gallery *g;
+    CHECK_OK(fr_gallery_open(path, 1, &g));
+    CHECK_OK(fr_gallery_use_model(g, "test-model", "1", dim));
+    float *emb = malloc((size_t)per * dim * sizeof(float));
+    uint64_t s = 13;
+    char name[32], src[40][32];
+    double t0 = seconds();
+    for (int p = 0; p < n_people; p++) {
+        fr_template t[40];
+        for (int i = 0; i < per; i++) {
+            random_unit(emb + (size_t)i * dim, dim, &s);
+            t[i] = make_template(emb + (size_t)i * dim, (unsigned)(p * per + i), src[i], sizeof src[i]);
+        }
+        snprintf(name, sizeof name, "person%d", p);
+        CHECK_OK(fr_gallery_enroll(g, name, t, per));
+    }
+    double t_enroll = seconds() - t0;
+    fr_gallery_close(g);
+    float *probes = malloc((size_t)n_probes * dim * sizeof(float));
+    for (int i = 0; i < n_probes; i++) random_unit(probes + (size_t)i * dim, dim, &s);
+    CHECK_OK(fr_gallery_open(path, 0, &g));
+    fr_match *m = malloc((size_t)n_probes * sizeof *m);
+    int found;
+    t0 = seconds();
+    CHECK_OK(fr_gallery_search(g, probes, 1, 1, m, &found)); /* loads */
+    double t_load = seconds() - t0;
+    t0 = seconds();
+    CHECK_OK(fr_gallery_search(g, probes, 1, 1, m, &found));
+    double t_one = seconds() - t0;
+    t0 = seconds();
+    CHECK_OK(fr_gallery_search(g, probes, n_probes, 1, m, &found));
+    double t_many = seconds() - t0;
+    printf("  %d templates: enroll %.0f/s, load %.2fM templates/s, 1 probe %.2f ms, "
+           "%d probes %.0f ms\n", n_people * per, n_people * per / t_enroll,
+           n_people * per / t_load / 1e6, t_one * 1e3, n_probes, t_many * 1e3);
+    CHECK(found == 1 && m[0].distance > 0 && m[0].distance < 2);
+    free(m);
+    free(probes);
+    free(emb);
+    fr_gallery_close(g);
+}
+
+TEST_MAIN(CASE(sha256_known_vectors), CASE(enroll_list_rename_remove), CASE(batch_is_all_or_nothing),
+          CASE(model_mismatch_is_an_error), CASE(corrupt_and_foreign_files_are_errors),
+          CASE(locked_database_is_an_error), CASE(search_equals_brute_force),
+          CASE(search_sees_changes_by_others), CASE(killed_enrollment_leaves_whole_people),
+          CASE(calibrated_thresholds_hold_their_rates), CASE(search_speed))

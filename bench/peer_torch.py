@@ -22,9 +22,14 @@ import statistics
 import sys
 import time
 
-import numpy as np
-import torch
-import torch.nn.functional as F
+# libgomp's default busy-waiting makes multi-threaded torch 10-50x slower as soon as another
+# process competes for the cores; facerec's thread pool sleeps on condition variables, so the
+# peer waits passively too (set OMP_WAIT_POLICY to override). Must precede importing torch.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 
 DESCRIPTOR_MANIFEST = "face_recognition_model-weights_manifest.json"
 SSD_MANIFEST = "ssd_mobilenetv1_model-weights_manifest.json"

@@ -74,6 +74,14 @@ void cli_progress_clear(void);
 /* Commands, one file each (cli/cmd_*.c). */
 int cmd_detect(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
+int cmd_enroll(int argc, char **argv);
+int cmd_identify(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_calibrate(int argc, char **argv);
+int cmd_list(int argc, char **argv); /* cmd_manage.c: list, remove, rename, info */
+int cmd_remove(int argc, char **argv);
+int cmd_rename(int argc, char **argv);
+int cmd_info(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 
 #endif

@@ -8,6 +8,14 @@
 static const cli_command commands[] = {
     {"detect", "find faces (boxes, scores, landmarks) in images", cmd_detect},
     {"embed", "compute face embeddings", cmd_embed},
+    {"enroll", "enroll people from photos or folders into the gallery", cmd_enroll},
+    {"identify", "name the faces in images (or unknown)", cmd_identify},
+    {"verify", "whether two images show the same person", cmd_verify},
+    {"list", "list the enrolled people", cmd_list},
+    {"remove", "remove enrolled people", cmd_remove},
+    {"rename", "rename an enrolled person", cmd_rename},
+    {"info", "the gallery's model, counts, calibration and thresholds", cmd_info},
+    {"calibrate", "measure distance distributions on labeled photos for the thresholds", cmd_calibrate},
     {"bench", "time the networks against the PyTorch peer and the targets", cmd_bench},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);

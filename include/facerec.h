@@ -150,6 +150,7 @@ typedef struct fr_config {
     const char *align;      /* "faceapi" (default) */
     float min_score;        /* detection score threshold; 0: the detector's default */
     int load_embedder;      /* 0: detection and landmarks only (faster to open) */
+    int flip;               /* 1: embed each aligned face and its mirror image, and average */
 } fr_config;
 
 void fr_config_init(fr_config *cfg);

@@ -1,6 +1,7 @@
 /* test_ssd_tiny.c: the SSD-MobileNetV1 and tiny face detectors against face-api.js itself
  * (tests/data/faceapi/sample*.json, made by running face-api.js on the demo images), plus
- * images without faces, tiny images and bad arguments. */
+ * an image without faces, tiny and very thin images, bad arguments, and concurrent calls on
+ * one loaded net. */
 #include "test.h"
 
 #include "common/common.h"
@@ -57,13 +58,13 @@ static void check_faces(const char *fixture, const char *net, const json_value *
     for (size_t e = 0; e < n_expected; e++) {
         const json_value *face = json_at(expected, e), *box = json_get(face, "box");
         CHECK(json_len(box) == 4);
-        double want[4], err = 0;
+        double want[4];
         for (int k = 0; k < 4; k++) want[k] = json_number(json_at(box, (size_t)k));
         int best = -1;
         double best_err = 1e30;
         for (int i = 0; i < n; i++) {
             const float got[4] = {faces[i].x, faces[i].y, faces[i].w, faces[i].h};
-            err = 0;
+            double err = 0;
             for (int k = 0; k < 4; k++) err = FR_MAX(err, fabs(got[k] - want[k]));
             if (err < best_err) best_err = err, best = i;
         }

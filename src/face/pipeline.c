@@ -26,6 +26,7 @@ struct fr_engine {
     const fr_embedder *embedder; /* NULL when the configuration did not ask for one */
     void *embedder_net;
     align_fn align;
+    int flip; /* average each face's embedding with its mirror image's */
 };
 
 void fr_config_init(fr_config *cfg) {
@@ -100,6 +101,7 @@ fr_status fr_engine_open(const fr_config *cfg, fr_engine **out) {
         st = load_model(cfg->models_dir, eng->embedder->model_file, eng->embedder->load,
                         &eng->embedder_net);
         if (st != FR_OK) goto fail;
+        eng->flip = cfg->flip != 0;
     }
     *out = eng;
     return FR_OK;
@@ -152,20 +154,27 @@ fr_status fr_embed(fr_engine *eng, const fr_image *img, fr_face *faces, int n_fa
             fr_status st = landmark68_run(eng->landmarks, img, faces + i, 1);
             if (st != FR_OK) return st;
         }
-    fr_image **crops = calloc((size_t)n_faces, sizeof *crops);
-    float *vectors = malloc((size_t)n_faces * (size_t)eng->embedder->dim * sizeof *vectors);
+    /* with flip, crops n_faces .. 2 n_faces - 1 are the mirror images of the first n_faces */
+    int n_crops = eng->flip ? 2 * n_faces : n_faces;
+    fr_image **crops = calloc((size_t)n_crops, sizeof *crops);
+    float *vectors = malloc((size_t)n_crops * (size_t)eng->embedder->dim * sizeof *vectors);
     fr_status st = crops && vectors ? FR_OK : fr_error(FR_E_NOMEM, "out of memory embedding faces");
     for (int i = 0; i < n_faces && st == FR_OK; i++) st = eng->align(img, &faces[i], &crops[i]);
+    for (int i = n_faces; i < n_crops && st == FR_OK; i++)
+        st = fr_image_mirror(crops[i - n_faces], &crops[i]);
     if (st == FR_OK)
-        st = eng->embedder->embed(eng->embedder_net, (const fr_image *const *)crops, n_faces, vectors);
+        st = eng->embedder->embed(eng->embedder_net, (const fr_image *const *)crops, n_crops, vectors);
     if (st == FR_OK) {
         int dim = eng->embedder->dim;
         for (int i = 0; i < n_faces; i++) {
             faces[i].dim = dim;
-            memcpy(faces[i].embedding, vectors + (size_t)i * dim, (size_t)dim * sizeof *vectors);
+            const float *v = vectors + (size_t)i * dim;
+            const float *mirrored = vectors + (size_t)(i + n_faces) * dim;
+            for (int k = 0; k < dim; k++)
+                faces[i].embedding[k] = eng->flip ? 0.5f * (v[k] + mirrored[k]) : v[k];
         }
     }
-    for (int i = 0; crops && i < n_faces; i++) fr_image_free(crops[i]);
+    for (int i = 0; crops && i < n_crops; i++) fr_image_free(crops[i]);
     free(crops);
     free(vectors);
     return st;

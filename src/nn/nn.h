@@ -84,7 +84,8 @@ typedef struct nn_conv {
 } nn_conv;
 
 /* in is (N,H,W,Cin), out is (N,OH,OW,Cout). Through a GEMM (im2col skipped for 1x1 stride 1).
- * Scratch for im2col comes from `scratch` and is released before returning. */
+ * Scratch for im2col comes from `scratch` and is released before returning (with scratch
+ * NULL, or exhausted, a slower path without scratch is taken). */
 void nn_conv2d(const nn_conv *cv, const float *in, int N, int H, int W, float *out, int *OH,
                int *OW, nn_arena *scratch);
 

@@ -1,0 +1,157 @@
+/* cmd_manage.c: facerec list | remove NAME... | rename OLD NEW | info  (each with --db F) */
+#include "cli.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define DB_HELP "  --db FILE           gallery database (default: $FACEREC_DB, else facerec.db)\n"
+
+/* Parse --db (and --fpir for info); returns -1 to go on, else the exit status. */
+static int parse_options(int argc, char **argv, const char *usage, const char **db_path,
+                         double *fpir) {
+    static const struct option options[] = {{"db", required_argument, 0, 'd'},
+                                            {"fpir", required_argument, 0, 'f'},
+                                            {"help", no_argument, 0, 'h'},
+                                            {0, 0, 0, 0}};
+    int opt;
+    char *end;
+    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        switch (opt) {
+        case 'd': *db_path = optarg; break;
+        case 'f':
+            if (!fpir) return cli_usage_error(argv[0], "unknown option");
+            *fpir = strtod(optarg, &end);
+            if (*end || !(*fpir > 0 && *fpir <= 1))
+                return cli_usage_error(argv[0], "--fpir wants a rate in (0, 1]");
+            break;
+        case 'h': fputs(usage, stdout); return 0;
+        default: return cli_usage_error(argv[0], "unknown option");
+        }
+    }
+    return -1;
+}
+
+static void format_time(int64_t t, char *out, size_t size) {
+    time_t tt = (time_t)t;
+    struct tm tm;
+    if (!localtime_r(&tt, &tm) || !strftime(out, size, "%Y-%m-%d %H:%M", &tm))
+        snprintf(out, size, "?");
+}
+
+int cmd_list(int argc, char **argv) {
+    static const char *usage = "usage: facerec list [--db FILE]\n"
+                               "The enrolled people: name, templates, when first enrolled.\n\n" DB_HELP;
+    const char *db_path = NULL;
+    int status = parse_options(argc, argv, usage, &db_path, NULL);
+    if (status >= 0) return status;
+    if (optind != argc) return cli_usage_error("list", "takes no arguments");
+    fr_gallery *g;
+    fr_status st = fr_gallery_open(db_path, 0, &g);
+    fr_person *people = NULL;
+    int n = 0;
+    if (st == FR_OK) st = fr_gallery_people(g, &people, &n);
+    if (st == FR_OK) {
+        for (int i = 0; i < n; i++) {
+            char when[32];
+            format_time(people[i].added, when, sizeof when);
+            printf("%-32s %5d template%s  %s\n", people[i].name, people[i].n_templates,
+                   people[i].n_templates == 1 ? " " : "s", when);
+        }
+        fr_people_free(people, n);
+    }
+    fr_gallery_close(g);
+    return st == FR_OK ? 0 : cli_fail(st);
+}
+
+int cmd_remove(int argc, char **argv) {
+    static const char *usage = "usage: facerec remove [--db FILE] NAME...\n"
+                               "Remove people and all their templates.\n\n" DB_HELP;
+    const char *db_path = NULL;
+    int status = parse_options(argc, argv, usage, &db_path, NULL);
+    if (status >= 0) return status;
+    if (optind >= argc) return cli_usage_error("remove", "no name given");
+    fr_gallery *g;
+    fr_status st = fr_gallery_open(db_path, 0, &g);
+    if (st != FR_OK) return cli_fail(st);
+    int failures = 0;
+    for (int a = optind; a < argc; a++) {
+        st = fr_gallery_remove(g, argv[a]);
+        if (st == FR_OK) printf("removed %s\n", argv[a]);
+        else failures += cli_fail(st);
+    }
+    fr_gallery_close(g);
+    return failures ? 1 : 0;
+}
+
+int cmd_rename(int argc, char **argv) {
+    static const char *usage = "usage: facerec rename [--db FILE] OLD NEW\n"
+                               "Rename an enrolled person.\n\n" DB_HELP;
+    const char *db_path = NULL;
+    int status = parse_options(argc, argv, usage, &db_path, NULL);
+    if (status >= 0) return status;
+    if (argc - optind != 2) return cli_usage_error("rename", "give OLD and NEW names");
+    fr_gallery *g;
+    fr_status st = fr_gallery_open(db_path, 0, &g);
+    if (st == FR_OK) st = fr_gallery_rename(g, argv[optind], argv[optind + 1]);
+    if (st == FR_OK) printf("renamed %s to %s\n", argv[optind], argv[optind + 1]);
+    fr_gallery_close(g);
+    return st == FR_OK ? 0 : cli_fail(st);
+}
+
+static void print_threshold(const char *what, const fr_threshold *th) {
+    printf("%-12s %.4f %s: %s\n", "threshold", th->distance, what, th->note);
+    if (th->origin == FR_THRESHOLD_CALIBRATED && th->frr == th->frr)
+        printf("%-12s %.2f%% of genuine pairs rejected at it\n", "", 100 * th->frr);
+}
+
+int cmd_info(int argc, char **argv) {
+    static const char *usage =
+        "usage: facerec info [--db FILE] [--fpir R]\n"
+        "The gallery's model, counts, calibration and the thresholds in force.\n\n" DB_HELP
+        "  --fpir R            the identification target to show the threshold for (default 0.01)\n";
+    const char *db_path = NULL;
+    double fpir = 0.01;
+    int status = parse_options(argc, argv, usage, &db_path, &fpir);
+    if (status >= 0) return status;
+    if (optind != argc) return cli_usage_error("info", "takes no arguments");
+    fr_gallery *g;
+    fr_status st = fr_gallery_open(db_path, 0, &g);
+    fr_gallery_info info;
+    if (st == FR_OK) st = fr_gallery_get_info(g, &info);
+    if (st != FR_OK) {
+        fr_gallery_close(g);
+        return cli_fail(st);
+    }
+    printf("%-12s %s\n", "gallery", fr_gallery_path(g));
+    if (!info.model[0]) {
+        printf("%-12s none yet (bound by the first enroll or calibrate)\n", "model");
+        fr_gallery_close(g);
+        return 0;
+    }
+    printf("%-12s %s (embeddings of %d floats, made by facerec %s)\n", "model", info.model,
+           info.dim, info.model_version);
+    printf("%-12s %d\n%-12s %lld\n", "people", info.n_people, "templates",
+           (long long)info.n_templates);
+    if (info.calibrated) {
+        char when[32];
+        format_time(info.calibrated_at, when, sizeof when);
+        printf("%-12s %lld same-person and %lld different-person pairs from %s (%s)\n",
+               "calibration", (long long)info.n_genuine_pairs, (long long)info.n_impostor_pairs,
+               info.calibration_source, when);
+    } else {
+        printf("%-12s none (facerec calibrate --dir FOLDER measures one)\n", "calibration");
+    }
+    fr_threshold id_th, verify_th;
+    st = fr_gallery_identify_threshold(g, fpir, &id_th);
+    if (st == FR_OK) st = fr_gallery_threshold(g, 0.001, &verify_th);
+    if (st == FR_OK) {
+        char what[64];
+        snprintf(what, sizeof what, "for identify (FPIR %g)", fpir);
+        print_threshold(what, &id_th);
+        print_threshold("for verify (FAR 0.001)", &verify_th);
+    }
+    fr_gallery_close(g);
+    return st == FR_OK ? 0 : cli_fail(st);
+}

@@ -1,0 +1,151 @@
+/* eval.h: accuracy evaluation of the pipeline (not installed; used by `facerec eval`).
+ *
+ *   protocol   which image pairs are compared, and in which fold      pairs.c
+ *   embed      one embedding per image, in parallel, cached on disk     extract.c
+ *   metrics    verification (k-fold accuracy, ROC, AUC, EER, TAR@FAR)  metrics.c
+ *              and open-set identification (rank-1, FNIR at FPIR)
+ *   plot       the ROC curve as an image                                roc_plot.c
+ *
+ * Scores are Euclidean distances between embeddings: a pair is called "same person" when its
+ * distance is <= the threshold. */
+#ifndef FR_EVAL_H
+#define FR_EVAL_H
+
+#include "common/common.h"
+
+#define EVAL_MAX_FOLDS 32
+
+/* ---- protocol --------------------------------------------------------------------------- */
+
+/* Two images (indices into the protocol's image list), whether they show the same person,
+ * and the fold the pair belongs to. */
+typedef struct eval_pair {
+    int a, b;
+    int same;
+    int fold;
+} eval_pair;
+
+/* A verification protocol. With test_fold < 0 every fold is tested in turn with the threshold
+ * chosen on the others (LFW View 2); with test_fold = k only fold k is tested, with the
+ * threshold chosen on all the others (LFW View 1: fold 0 train, fold 1 test). */
+typedef struct eval_protocol {
+    char **images; /* unique image paths, sorted */
+    int n_images;
+    eval_pair *pairs;
+    int n_pairs;
+    int n_folds;
+    int test_fold;
+} eval_protocol;
+
+/* Read an LFW pairs file, recognised by its first line:
+ *   "K<TAB>N"  View 2: K folds, each N matched lines "name<TAB>i<TAB>j" then N mismatched
+ *              lines "name1<TAB>i<TAB>name2<TAB>j"
+ *   "N"        View 1: N matched then N mismatched lines (one fold)
+ * Image i of person name is dir/name/name_iiii.jpg. The pairs are appended to *protocol with
+ * folds numbered from protocol->n_folds on, which grows by the file's fold count, so a View 1
+ * train file then its test file give folds 0 and 1. *view is set to 1 or 2. Errors name the
+ * file and line. */
+fr_status eval_protocol_read_pairs(const char *path, const char *dir, eval_protocol *protocol,
+                                   int *view);
+
+/* Every same-person pair of a labeled image list and as many different-person pairs drawn at
+ * random (distinct, fixed seed; all of them if there are fewer), the pairs of each kind dealt
+ * into n_folds folds at random. Free *pairs with free(). */
+fr_status eval_folder_pairs(const int *labels, int n_images, int n_folds, uint64_t seed,
+                            eval_pair **pairs, int *n_pairs);
+
+void eval_protocol_free(eval_protocol *protocol);
+
+/* ---- embeddings ------------------------------------------------------------------------- */
+
+typedef struct eval_embeddings {
+    int n, dim;
+    float *vectors;    /* (n, dim) */
+    uint8_t *no_face;  /* (n): 1 where no face was detected and the centre crop was embedded */
+    int n_no_face;
+    int n_cached;      /* read from the cache */
+    int n_computed;    /* computed by this run */
+} eval_embeddings;
+
+/* Called (from the worker threads, one call at a time) after each image. */
+typedef void (*eval_progress_fn)(int done, int total, void *user);
+
+/* One embedding per image with the engine configured by cfg, by n_workers threads at once.
+ * The face used is the detected face nearest the image centre; with none detected, a centre
+ * square half the image's shorter side is landmarked, aligned and embedded instead. Results
+ * are cached in the SQLite file cache_path (NULL: no cache) by the SHA-256 of each file's
+ * bytes and the configuration (model, detector, landmarks, alignment, flip, min score,
+ * library version). */
+fr_status eval_embed_images(const fr_config *cfg, const char *const *paths, int n,
+                            const char *cache_path, int n_workers, eval_progress_fn progress,
+                            void *progress_user, eval_embeddings *out);
+void eval_embeddings_free(eval_embeddings *e);
+
+/* The default cache file: $XDG_CACHE_HOME/facerec/embeddings.db, else
+ * $HOME/.cache/facerec/embeddings.db. */
+fr_status eval_default_cache_path(char *out, size_t out_size);
+
+/* ---- metrics ---------------------------------------------------------------------------- */
+
+/* The far_targets at which the true-accept rate is reported. */
+#define EVAL_N_FAR_TARGETS 2
+extern const double eval_far_targets[EVAL_N_FAR_TARGETS];
+
+typedef struct eval_verification {
+    int n_folds_tested;
+    double fold_accuracy[EVAL_MAX_FOLDS];  /* of the tested folds, in fold order */
+    double fold_threshold[EVAL_MAX_FOLDS]; /* chosen on the other folds */
+    double accuracy_mean;
+    double accuracy_std;    /* sample standard deviation over the tested folds (0 if one) */
+    double threshold_mean;
+    /* over the pairs of the tested folds, one threshold for all: */
+    int n_genuine, n_impostor;
+    double auc;             /* P(a genuine distance < an impostor distance), ties half */
+    double eer;             /* equal error rate (interpolated where FAR meets FRR) */
+    double eer_threshold;
+    double tar_at_far[EVAL_N_FAR_TARGETS];       /* at FAR <= eval_far_targets[i] */
+    double threshold_at_far[EVAL_N_FAR_TARGETS];
+} eval_verification;
+
+/* The threshold that maximises accuracy over n pairs, and that accuracy. The first maximum
+ * from the low side is taken, placed midway between the neighbouring distances. */
+fr_status eval_best_threshold(const float *distances, const int *same, int n,
+                              double *threshold, double *accuracy);
+
+/* Verification figures of the pairs' distances under the protocol's folds (see
+ * eval_protocol). fold[i] in 0 .. n_folds - 1; test_fold < 0: cross-validation. */
+fr_status eval_verify(const float *distances, const int *same, const int *fold, int n,
+                      int n_folds, int test_fold, eval_verification *out);
+
+/* One point of a ROC curve: accepting every pair with distance <= threshold. */
+typedef struct eval_roc_point {
+    double far, tar, threshold;
+} eval_roc_point;
+
+/* The ROC curve: one point per distinct distance, FAR rising. Free *points with free(). */
+fr_status eval_roc(const float *distances, const int *same, int n, eval_roc_point **points,
+                   int *n_points);
+
+typedef struct eval_identification {
+    int n_enrolled, n_mated, n_nonmated;
+    double rank1;        /* share of mated probes whose nearest enrolled face is their own */
+    double fpir_target;
+    double threshold;    /* the largest distance threshold with FPIR <= fpir_target */
+    double fpir;         /* non-mated probes whose nearest distance is <= threshold */
+    double fnir;         /* mated probes not named correctly at rank 1 within threshold */
+} eval_identification;
+
+/* Open-set 1:N identification: gallery (n_gallery, dim) with labels, probes (n_probes, dim)
+ * with the label of their person, or -1 for people not enrolled. */
+fr_status eval_identify(const float *gallery, const int *gallery_labels, int n_gallery,
+                        const float *probes, const int *probe_labels, int n_probes, int dim,
+                        double fpir_target, eval_identification *out);
+
+/* ---- plot ------------------------------------------------------------------------------- */
+
+/* Draw the ROC curve (TAR against FAR on a log axis, with grid and labels) into a new
+ * image; title is printed above the plot. */
+fr_status eval_roc_plot(const eval_roc_point *points, int n_points, int n_impostor,
+                        const char *title, fr_image **out);
+
+#endif

@@ -43,6 +43,11 @@ QUANTIZED_BYTES = {"uint8": 1, "uint16": 2}
 RAW_DTYPES = {"float32": "<f4", "int32": "<i4"}
 
 
+def read_bytes(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
 def load_weight_map(manifest_path):
     """Every tensor of a tfjs weights manifest, as float32 numpy arrays keyed by name.
     Quantised tensors are dequantised as q * scale + min."""
@@ -51,7 +56,7 @@ def load_weight_map(manifest_path):
         groups = json.load(f)
     weights = {}
     for group in groups:
-        data = b"".join(open(os.path.join(folder, p), "rb").read() for p in group["paths"])
+        data = b"".join(read_bytes(os.path.join(folder, p)) for p in group["paths"])
         offset = 0
         for entry in group["weights"]:
             count = int(np.prod(entry["shape"], dtype=np.int64))

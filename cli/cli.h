@@ -83,5 +83,9 @@ int cmd_remove(int argc, char **argv);
 int cmd_rename(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_watch(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_import_keras_csv(int argc, char **argv);
 
 #endif

@@ -17,6 +17,10 @@ static const cli_command commands[] = {
     {"info", "the gallery's model, counts, calibration and thresholds", cmd_info},
     {"calibrate", "measure distance distributions on labeled photos for the thresholds", cmd_calibrate},
     {"bench", "time the networks against the PyTorch peer and the targets", cmd_bench},
+    {"train", "fine-tune the embedding on your own people (triplet loss)", cmd_train},
+    {"watch", "recognise and greet people live from a camera, video file or stream", cmd_watch},
+    {"eval", "measure accuracy on LFW or a folder of people (verification, 1:N)", cmd_eval},
+    {"import-keras-csv", "convert the original nn4.small2 CSV weights into a model file", cmd_import_keras_csv},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 

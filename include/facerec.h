@@ -146,8 +146,9 @@ typedef struct fr_config {
     const char *models_dir; /* NULL: $FACEREC_MODELS, then the install prefix, then the source tree */
     const char *detector;   /* "ssd" (default) or "tiny" */
     const char *landmarks;  /* "68" (default) or "68tiny" */
-    const char *model;      /* embedding model: "dlib-resnet" (default) */
-    const char *align;      /* "faceapi" (default) */
+    const char *model;      /* embedding model: "dlib-resnet" (default) or "mobilefacenet" */
+    const char *align;      /* NULL: the model's default ("faceapi" for dlib-resnet,
+                             * "similarity" for mobilefacenet); also "dlib-chip" */
     float min_score;        /* detection score threshold; 0: the detector's default */
     int load_embedder;      /* 0: detection and landmarks only (faster to open) */
     int flip;               /* 1: embed each aligned face and its mirror image, and average */

@@ -12,7 +12,9 @@ here="$(cd "$(dirname "$0")/.." && pwd)"
 models="${FACEREC_MODELS_DEST:-$here/models}"
 
 packages=(build-essential cmake pkg-config libjpeg62-turbo-dev libpng-dev libgif-dev
-          libopenblas-dev libsqlite3-dev libjpeg-turbo-progs)
+          libopenblas-dev libsqlite3-dev libjpeg-turbo-progs
+          libavformat-dev libavcodec-dev libswscale-dev libavutil-dev libavdevice-dev libespeak-ng-dev libsdl2-dev ffmpeg espeak-ng-data)
+packages+=(opencv-data) # the Haar cascade of --detector haar (copied into models/ below)
 bench_packages=(python3-torch python3-numpy)
 
 want_bench=0 models_only=0
@@ -83,4 +85,9 @@ for pin in "${pins[@]}"; do
   rm -f "$models/.download/$tarball"
 done
 rmdir "$models/.download" 2>/dev/null || true
+# the Haar cascade of --detector haar, from Debian's opencv-data
+cascade=/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml
+if [ -f "$cascade" ] && ! cmp -s "$cascade" "$models/opencv/haarcascade_frontalface_default.xml"; then
+  mkdir -p "$models/opencv" && cp "$cascade" "$models/opencv/"
+fi
 echo "setup: models ready in $models"

@@ -409,6 +409,38 @@ TEST(resize_bilinear_matches_tensorflow) {
     CHECK(out[0] == 0 && out[1] == 0.25f && out[2] == 0.75f && out[3] == 1);
 }
 
+/* A byte image inside a zero canvas resizes to the same bits as the canvas built in floats. */
+TEST(resize_canvas_matches_resize_of_the_built_canvas) {
+    /* image H, W; offset y, x; canvas CH, CW; output OH, OW */
+    const int cases[][8] = {{7, 5, 0, 0, 7, 7, 4, 4},     {5, 9, 2, 0, 9, 9, 13, 13},
+                            {6, 6, 0, 0, 6, 6, 6, 6},     {1, 30, 0, 0, 30, 30, 8, 8},
+                            {30, 2, 0, 14, 30, 30, 7, 9}, {4, 4, 3, 5, 11, 10, 5, 17}};
+    int failed = 0;
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++)
+        for (int m = 0; m < 3; m++) {
+            const int *c = cases[k];
+            int H = c[0], W = c[1], C = k % 2 ? 3 : 2, CH = c[4], CW = c[5], OH = c[6], OW = c[7];
+            size_t stride = (size_t)W * C + 3; /* rows need not be packed */
+            uint8_t *img = malloc((size_t)H * stride);
+            for (size_t i = 0; i < (size_t)H * stride; i++) img[i] = (uint8_t)(i * 37 % 251);
+            float *canvas = calloc((size_t)CH * CW * C, sizeof(float));
+            for (int y = 0; y < H; y++)
+                for (int x = 0; x < W * C; x++)
+                    canvas[((size_t)(y + c[2]) * CW + c[3]) * C + x] = img[y * stride + x];
+            float *got = malloc((size_t)OH * OW * C * sizeof(float));
+            float *want = malloc((size_t)OH * OW * C * sizeof(float));
+            int align = m == 1, half = m == 2;
+            nn_resize_bilinear(canvas, 1, CH, CW, C, OH, OW, align, half, want);
+            nn_resize_bilinear_canvas(img, stride, H, W, C, c[2], c[3], CH, CW, OH, OW, align,
+                                      half, got);
+            int ok = memcmp(got, want, (size_t)OH * OW * C * sizeof(float)) == 0;
+            if (!ok) fprintf(stderr, "  canvas case %zu mode %d\n", k, m);
+            failed += !ok;
+            free(img), free(canvas), free(got), free(want);
+        }
+    CHECK(failed == 0);
+}
+
 /* ---- elementwise, dense, reductions ---- */
 
 TEST(activations_match_reference) {
@@ -566,6 +598,35 @@ TEST(arena_is_aligned_stable_and_stack_like) {
     nn_arena_free(NULL);
 }
 
+TEST(arena_pool_keeps_warm_arenas) {
+    nn_arena_pool *pool = nn_arena_pool_new(2);
+    CHECK(pool != NULL);
+    nn_arena *a = nn_arena_pool_take(pool, 4000);
+    float *p = a ? nn_arena_alloc(a, 1000) : NULL;
+    CHECK(p != NULL);
+    nn_arena_pool_give(pool, a);
+    nn_arena *again = nn_arena_pool_take(pool, 4000); /* the same arena, reset */
+    CHECK(again == a && nn_arena_mark(again) == 0 && nn_arena_alloc(again, 1000) == p);
+    nn_arena *other = nn_arena_pool_take(pool, 100); /* none kept: a new one */
+    CHECK(other != NULL && other != again);
+    nn_arena_pool_give(pool, again);
+    nn_arena_pool_give(pool, other);
+    /* a plan larger than the kept arena's first block: one block that holds it */
+    nn_arena *big = nn_arena_pool_take(pool, (size_t)6 << 20);
+    float *x = big ? nn_arena_alloc(big, 1000) : NULL, *y = big ? nn_arena_alloc(big, 1000) : NULL;
+    float *z = big ? nn_arena_alloc(big, ((size_t)6 << 20) / 4 - 2100) : NULL;
+    CHECK(x && y == x + 1008 && z == y + 1008); /* sizes rounded to 64 bytes, in one block */
+    CHECK((uintptr_t)x % ((size_t)2 << 20) == 0); /* big blocks are huge-page aligned */
+    /* more arenas given back than kept: the extra ones are freed (no leak under ASan) */
+    nn_arena *extra[3];
+    for (int i = 0; i < 3; i++) CHECK((extra[i] = nn_arena_pool_take(pool, 64)) != NULL);
+    for (int i = 0; i < 3; i++) nn_arena_pool_give(pool, extra[i]);
+    nn_arena_pool_give(pool, big);
+    nn_arena_pool_give(pool, NULL);
+    nn_arena_pool_free(pool);
+    nn_arena_pool_free(NULL);
+}
+
 /* ---- thread pool ---- */
 
 typedef struct count_ctx {
@@ -713,6 +774,8 @@ TEST_MAIN(CASE(out_size_follows_tensorflow), CASE(conv2d_matches_reference_on_ma
           CASE(resize_bilinear_matches_tensorflow), CASE(activations_match_reference),
           CASE(add_scale_shift_concat_pad_match_reference), CASE(dense_matches_reference),
           CASE(reductions_and_normalisations_match_reference),
-          CASE(arena_is_aligned_stable_and_stack_like), CASE(parallel_for_runs_each_task_once),
+          CASE(resize_canvas_matches_resize_of_the_built_canvas),
+          CASE(arena_is_aligned_stable_and_stack_like), CASE(arena_pool_keeps_warm_arenas),
+          CASE(parallel_for_runs_each_task_once),
           CASE(results_do_not_depend_on_thread_count),
           CASE(concurrent_callers_get_correct_results))

@@ -208,6 +208,24 @@ TEST(tiny_images_work) {
     CHECK(ok);
 }
 
+/* A very long image is padded to a square that is never built (60000 x 60000 x 3 floats
+ * would be 43 GB): the input is sampled from the image directly. */
+TEST(long_images_work) {
+    detectors d;
+    int loaded = load_both(&d);
+    if (!loaded) SKIP("face-api models not found under %s", FR_TEST_MODELS_DIR);
+    CHECK(loaded == 1);
+    fr_image *img = NULL;
+    int n_ssd = -1, n_tiny = -1;
+    CHECK_OK(fr_image_new(60000, 4, &img));
+    if (img) {
+        for (size_t i = 0; i < (size_t)60000 * 4 * 3; i++) img->rgb[i] = (uint8_t)(i * 37 % 251);
+        detect_both(&d, img, &n_ssd, &n_tiny);
+    }
+    fr_image_free(img);
+    free_both(&d);
+}
+
 TEST(bad_arguments_are_errors) {
     ssd_mobilenet *ssd = NULL;
     tiny_face_detector *tiny = NULL;
@@ -309,4 +327,5 @@ TEST(concurrent_calls_agree) {
 }
 
 TEST_MAIN(CASE(ssd_matches_faceapi), CASE(tiny_matches_faceapi), CASE(uniform_grey_has_no_face),
-          CASE(tiny_images_work), CASE(bad_arguments_are_errors), CASE(concurrent_calls_agree))
+          CASE(tiny_images_work), CASE(long_images_work), CASE(bad_arguments_are_errors),
+          CASE(concurrent_calls_agree))

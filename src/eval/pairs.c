@@ -163,13 +163,14 @@ fr_status eval_protocol_read_pairs(const char *path, const char *dir, eval_proto
     text[size] = '\0';
 
     pairs_reader r = {path, dir, NULL, 0, 0};
-    int n_folds = 0, per_fold = 0, expected = 0, line_no = 0;
+    int n_folds = 0, per_fold = 0, expected = 0, line_no = 0, last_line = 1;
     char *line = text, *fields[PAIRS_MAX_FIELDS];
     while (st == FR_OK && line) {
         char *next = strchr(line, '\n');
         if (next) *next++ = '\0';
         line_no++;
         int n_fields = split_fields(line, fields, PAIRS_MAX_FIELDS);
+        if (n_fields > 0) last_line = line_no;
         if (line_no == 1) {
             /* the header: "N" (View 1) or "K N" (View 2) */
             if (n_fields == 1 && (per_fold = parse_positive(fields[0]))) {
@@ -191,7 +192,7 @@ fr_status eval_protocol_read_pairs(const char *path, const char *dir, eval_proto
             }
             expected = 2 * n_folds * per_fold;
         } else if (n_fields == 0) {
-            continue; /* blank lines (e.g. at the end) */
+            /* blank lines (e.g. at the end) are skipped */
         } else if (r.n == expected) {
             st = fr_error(FR_E_FORMAT, "%s:%d: more pairs than the %d announced on line 1", path,
                           line_no, expected);
@@ -209,11 +210,9 @@ fr_status eval_protocol_read_pairs(const char *path, const char *dir, eval_proto
         }
         line = next;
     }
-    if (st == FR_OK && line_no == 0)
-        st = fr_error(FR_E_FORMAT, "%s: empty pairs file", path);
     if (st == FR_OK && r.n < expected)
         st = fr_error(FR_E_FORMAT, "%s:%d: the file ends after %d pairs, line 1 announced %d",
-                      path, line_no, r.n, expected);
+                      path, last_line, r.n, expected);
     free(text);
     if (st == FR_OK) st = add_pairs(protocol, r.pairs, r.n, path);
     if (st == FR_OK) {

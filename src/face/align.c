@@ -5,6 +5,7 @@
 #include "nets/faceapi_input.h"
 
 #include <math.h>
+#include <string.h>
 
 /* ---- face-api ------------------------------------------------------------------------- */
 
@@ -65,4 +66,97 @@ fr_status align_faceapi(const fr_image *img, const fr_face *face, fr_image **cro
     fr_status st = align_faceapi_box(face, img->width, img->height, box);
     if (st != FR_OK) return st;
     return align_faceapi_crop(img, box, crop);
+}
+
+/* ---- similarity (5-point) alignment ------------------------------------------------------ */
+
+const float align_arcface_template[5][2] = {{38.2946f, 51.6963f},
+                                            {73.5318f, 51.5014f},
+                                            {56.0252f, 71.7366f},
+                                            {41.5493f, 92.3655f},
+                                            {70.7299f, 92.2041f}};
+
+/* 1.4495 * align_arcface_template + (-7.194, -29.055), see align.h */
+#define DLIB_CHIP_SCALE 1.44945f
+#define DLIB_CHIP_X(x) (DLIB_CHIP_SCALE * (x) - 7.19446f)
+#define DLIB_CHIP_Y(y) (DLIB_CHIP_SCALE * (y) - 29.05516f)
+const float align_dlib_chip_template[5][2] = {
+    {DLIB_CHIP_X(38.2946f), DLIB_CHIP_Y(51.6963f)}, {DLIB_CHIP_X(73.5318f), DLIB_CHIP_Y(51.5014f)},
+    {DLIB_CHIP_X(56.0252f), DLIB_CHIP_Y(71.7366f)}, {DLIB_CHIP_X(41.5493f), DLIB_CHIP_Y(92.3655f)},
+    {DLIB_CHIP_X(70.7299f), DLIB_CHIP_Y(92.2041f)}};
+
+fr_status align_five_points(const fr_face *face, float pts[5][2]) {
+    if (!face || !pts) return fr_error(FR_E_ARG, "align_five_points: NULL argument");
+    if (face->n_landmarks == 5) {
+        memcpy(pts, face->landmarks, 5 * sizeof pts[0]);
+        return FR_OK;
+    }
+    if (face->n_landmarks != 68)
+        return fr_error(FR_E_ARG, "similarity alignment needs 5 or 68 landmarks, the face has %d",
+                        face->n_landmarks);
+    double eye[2][2];
+    landmarks_centre(face, 36, 6, eye[0]);
+    landmarks_centre(face, 42, 6, eye[1]);
+    for (int k = 0; k < 2; k++) {
+        pts[k][0] = (float)eye[k][0];
+        pts[k][1] = (float)eye[k][1];
+    }
+    const int single[3] = {30, 48, 54}; /* nose tip, mouth corners */
+    for (int k = 0; k < 3; k++) {
+        pts[2 + k][0] = face->landmarks[single[k]][0];
+        pts[2 + k][1] = face->landmarks[single[k]][1];
+    }
+    return FR_OK;
+}
+
+fr_status align_similarity_matrix(const float pts[5][2], const float tpl[5][2], float m[6]) {
+    /* With both point sets centred (p, q), the least-squares q ~ [a -b; b a] p has
+     * a = sum(p . q) / sum |p|^2 and b = sum(p x q) / sum |p|^2 (Umeyama's solution in 2-D). */
+    double pc[2] = {0, 0}, qc[2] = {0, 0};
+    for (int i = 0; i < 5; i++)
+        for (int d = 0; d < 2; d++) {
+            pc[d] += pts[i][d] / 5.0;
+            qc[d] += tpl[i][d] / 5.0;
+        }
+    double dot = 0, cross = 0, norm = 0;
+    for (int i = 0; i < 5; i++) {
+        double px = pts[i][0] - pc[0], py = pts[i][1] - pc[1];
+        double qx = tpl[i][0] - qc[0], qy = tpl[i][1] - qc[1];
+        dot += px * qx + py * qy;
+        cross += px * qy - py * qx;
+        norm += px * px + py * py;
+    }
+    if (!(norm > 1e-9))
+        return fr_error(FR_E_ARG, "similarity alignment: the five face points coincide");
+    double a = dot / norm, b = cross / norm, det = a * a + b * b;
+    if (!(det > 1e-18)) return fr_error(FR_E_ARG, "similarity alignment: degenerate face points");
+    /* chip = S image + t with S = [a -b; b a] and t = qc - S pc; so image = S^-1 (chip - t),
+     * S^-1 = [a b; -b a] / det */
+    double ia = a / det, ib = b / det;
+    double tx = qc[0] - (a * pc[0] - b * pc[1]), ty = qc[1] - (b * pc[0] + a * pc[1]);
+    m[0] = (float)ia;
+    m[1] = (float)ib;
+    m[2] = (float)(-(ia * tx + ib * ty));
+    m[3] = (float)-ib;
+    m[4] = (float)ia;
+    m[5] = (float)(-(-ib * tx + ia * ty));
+    return FR_OK;
+}
+
+static fr_status warp_to_template(const fr_image *img, const fr_face *face,
+                                  const float tpl[5][2], int size, fr_image **crop) {
+    if (!img || !face || !crop) return fr_error(FR_E_ARG, "similarity alignment: NULL argument");
+    float pts[5][2], m[6];
+    fr_status st = align_five_points(face, pts);
+    if (st == FR_OK) st = align_similarity_matrix(pts, tpl, m);
+    if (st == FR_OK) st = fr_image_warp_affine(img, m, size, size, crop);
+    return st;
+}
+
+fr_status align_similarity(const fr_image *img, const fr_face *face, fr_image **crop) {
+    return warp_to_template(img, face, align_arcface_template, 112, crop);
+}
+
+fr_status align_dlib_chip(const fr_image *img, const fr_face *face, fr_image **crop) {
+    return warp_to_template(img, face, align_dlib_chip_template, 150, crop);
 }

@@ -28,4 +28,31 @@ fr_status align_faceapi_crop(const fr_image *img, const float box[4], fr_image *
 /* align_faceapi_box then align_faceapi_crop. */
 fr_status align_faceapi(const fr_image *img, const fr_face *face, fr_image **crop);
 
+/* Similarity alignment ("similarity", "dlib-chip"): five points of the face (eye centres,
+ * nose tip, mouth corners, in image order left to right) are mapped onto a template by the
+ * rotation + uniform scale + translation that is closest in least squares (Umeyama's closed
+ * form; no reflection), and the chip is warped with it (bilinear, black outside the image).
+ * The points come from 68 landmarks (eye centres = mean of 36-41 and of 42-47, nose tip 30,
+ * mouth corners 48 and 54) or are the face's 5 landmarks as they are.
+ *
+ * "similarity": the 112x112 ArcFace template (insightface's), the input of MobileFaceNet.
+ * "dlib-chip": a 150x150 chip for the dlib ResNet, rotation-normalised like dlib's
+ *   get_face_chip_details(shape, 150, 0.25). Its template is the ArcFace template scaled by
+ *   1.4495 and moved by (-7.194, -29.055): the least-squares fit of the ArcFace points onto
+ *   the same five points of dlib's mean face shape placed with dlib's 25% padding
+ *   ((u + 0.25) / 1.5 * 150); the fit is within 2.6 px of dlib's points (the mouth is
+ *   lower relative to the eyes in dlib's mean face). */
+extern const float align_arcface_template[5][2];
+extern const float align_dlib_chip_template[5][2];
+
+/* The five points of a face with 5 or 68 landmarks (FR_E_ARG otherwise). */
+fr_status align_five_points(const fr_face *face, float pts[5][2]);
+
+/* The least-squares similarity taking pts (image) onto tpl (chip), inverted: m maps chip
+ * pixels to image pixels, as fr_image_warp_affine wants. FR_E_ARG if the points coincide. */
+fr_status align_similarity_matrix(const float pts[5][2], const float tpl[5][2], float m[6]);
+
+fr_status align_similarity(const fr_image *img, const fr_face *face, fr_image **crop);
+fr_status align_dlib_chip(const fr_image *img, const fr_face *face, fr_image **crop);
+
 #endif

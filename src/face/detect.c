@@ -1,8 +1,11 @@
 /* detect.c: the detector registry. */
 #include "face/face.h"
 
+#include "common/common.h"
+#include "face/haar.h"
 #include "nets/faceapi_nets.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* face-api's defaults: SSD keeps 100 boxes at IoU 0.5; the tiny detector runs at 416 px
@@ -25,11 +28,49 @@ static fr_status tiny_detect(const void *net, const fr_image *img, float min_sco
 }
 static void tiny_free(void *net) { tiny_face_detector_free(net); }
 
+/* The original demo's detectMultiScale(gray, 1.3, 5). A cascade gives no confidence: every
+ * face scores 1, and faces come in the order of the most raw detections behind them. */
+static fr_status haar_load_any(const char *path, void **net) {
+    return haar_load(path, (haar_cascade **)net);
+}
+static int by_neighbors(const void *a, const void *b) {
+    return ((const haar_box *)b)->neighbors - ((const haar_box *)a)->neighbors;
+}
+static fr_status haar_detect_any(const void *net, const fr_image *img, float min_score,
+                                 fr_face **faces, int *n) {
+    const haar_options opt = {HAAR_DEFAULT_SCALE_FACTOR, HAAR_DEFAULT_MIN_NEIGHBORS, 0, 0};
+    haar_box *boxes;
+    int n_boxes;
+    *faces = NULL;
+    *n = 0;
+    (void)min_score; /* every face scores 1 */
+    fr_status st = haar_detect(net, img, &opt, &boxes, &n_boxes);
+    if (st != FR_OK || n_boxes == 0) {
+        free(boxes);
+        return st;
+    }
+    qsort(boxes, (size_t)n_boxes, sizeof *boxes, by_neighbors);
+    *faces = calloc((size_t)n_boxes, sizeof **faces);
+    if (!*faces) {
+        free(boxes);
+        return fr_error(FR_E_NOMEM, "out of memory for %d faces", n_boxes);
+    }
+    for (int i = 0; i < n_boxes; i++)
+        (*faces)[i] = (fr_face){.x = (float)boxes[i].x, .y = (float)boxes[i].y,
+                                .w = (float)boxes[i].w, .h = (float)boxes[i].h, .score = 1.0f};
+    *n = n_boxes;
+    free(boxes);
+    return FR_OK;
+}
+static void haar_free_any(void *net) { haar_free(net); }
+
 static const fr_detector detectors[] = {
     {"ssd", "face-api/model/ssd_mobilenetv1_model-weights_manifest.json", 0.5f, ssd_load,
      ssd_detect, ssd_free},
     {"tiny", "face-api/model/tiny_face_detector_model-weights_manifest.json", 0.5f, tiny_load,
      tiny_detect, tiny_free},
+    /* scripts/setup.sh copies it there from Debian's opencv-data */
+    {"haar", HAAR_DEFAULT_CASCADE, 0.0f, haar_load_any, haar_detect_any, haar_free_any},
 };
 
 const fr_detector *fr_detector_find(const char *name) {
@@ -38,4 +79,4 @@ const fr_detector *fr_detector_find(const char *name) {
     return NULL;
 }
 
-const char *fr_detector_names(void) { return "ssd, tiny"; }
+const char *fr_detector_names(void) { return "ssd, tiny, haar"; }

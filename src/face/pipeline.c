@@ -4,6 +4,8 @@
 #include "face/align.h"
 #include "face/face.h"
 #include "nets/faceapi_nets.h"
+#include "nn/import/frmodel.h"
+#include "train/train.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -16,6 +18,8 @@ static const struct {
     align_fn fn;
 } aligners[] = {
     {"faceapi", align_faceapi},
+    {"similarity", align_similarity},
+    {"dlib-chip", align_dlib_chip},
 };
 
 struct fr_engine {
@@ -27,6 +31,7 @@ struct fr_engine {
     void *embedder_net;
     align_fn align;
     int flip; /* average each face's embedding with its mirror image's */
+    train_head *head; /* a trained projection applied to the embedder's output, or NULL */
 };
 
 void fr_config_init(fr_config *cfg) {
@@ -85,9 +90,26 @@ fr_status fr_engine_open(const fr_config *cfg, fr_engine **out) {
     if (st != FR_OK) goto fail;
 
     if (cfg->load_embedder) {
-        eng->embedder = fr_embedder_find(cfg->model ? cfg->model : "dlib-resnet");
+        const char *model = cfg->model ? cfg->model : "dlib-resnet";
+        /* a head file made by `facerec train` runs on top of the base model it names */
+        if (!fr_embedder_find(model) && train_head_is_file(model)) {
+            st = train_head_load(model, &eng->head);
+            if (st != FR_OK) goto fail;
+            model = eng->head->base;
+        }
+        /* a model file written by an importer (nn/import/frmodel.h) names its network, and
+         * that name is the model id the engine reports to galleries */
+        const char *model_file = NULL;
+        frmodel_info model_info;
+        if (!eng->head && !fr_embedder_find(model) && frmodel_is_file(model)) {
+            st = frmodel_read_info(model, &model_info);
+            if (st != FR_OK) goto fail;
+            model_file = model;
+            model = model_info.model_id;
+        }
+        eng->embedder = fr_embedder_find(model);
         if (!eng->embedder) {
-            st = fr_error(FR_E_ARG, "unknown embedding model '%s' (known: %s)", cfg->model,
+            st = fr_error(FR_E_ARG, "unknown embedding model '%s' (known: %s)", model,
                           fr_embedder_names());
             goto fail;
         }
@@ -95,11 +117,17 @@ fr_status fr_engine_open(const fr_config *cfg, fr_engine **out) {
         for (size_t i = 0; i < sizeof aligners / sizeof aligners[0]; i++)
             if (!strcmp(aligners[i].name, align)) eng->align = aligners[i].fn;
         if (!eng->align) {
-            st = fr_error(FR_E_ARG, "unknown alignment '%s' (known: faceapi)", align);
+            st = fr_error(FR_E_ARG, "unknown alignment '%s' (known: faceapi, similarity, dlib-chip)", align);
             goto fail;
         }
-        st = load_model(cfg->models_dir, eng->embedder->model_file, eng->embedder->load,
-                        &eng->embedder_net);
+        if (eng->head && eng->head->dim != eng->embedder->dim) {
+            st = fr_error(FR_E_MISMATCH, "%s: the head takes embeddings of length %d, %s gives %d",
+                          cfg->model, eng->head->dim, model, eng->embedder->dim);
+            goto fail;
+        }
+        st = model_file ? eng->embedder->load(model_file, &eng->embedder_net)
+                        : load_model(cfg->models_dir, eng->embedder->model_file,
+                                     eng->embedder->load, &eng->embedder_net);
         if (st != FR_OK) goto fail;
         eng->flip = cfg->flip != 0;
     }
@@ -115,10 +143,12 @@ void fr_engine_close(fr_engine *eng) {
     if (eng->detector_net) eng->detector->free(eng->detector_net);
     landmark68_free(eng->landmarks);
     if (eng->embedder_net) eng->embedder->free(eng->embedder_net);
+    train_head_free(eng->head);
     free(eng);
 }
 
 const char *fr_engine_model(const fr_engine *eng) {
+    if (eng->head) return eng->head->id;
     return eng->embedder ? eng->embedder->name : NULL;
 }
 
@@ -163,7 +193,7 @@ fr_status fr_embed(fr_engine *eng, const fr_image *img, fr_face *faces, int n_fa
     for (int i = n_faces; i < n_crops && st == FR_OK; i++)
         st = fr_image_mirror(crops[i - n_faces], &crops[i]);
     if (st == FR_OK)
-        st = eng->embedder->embed(eng->embedder_net, (const fr_image *const *)crops, n_crops, vectors);
+        st = fr_engine_embed_crops(eng, (const fr_image *const *)crops, n_crops, vectors);
     if (st == FR_OK) {
         int dim = eng->embedder->dim;
         for (int i = 0; i < n_faces; i++) {
@@ -177,6 +207,22 @@ fr_status fr_embed(fr_engine *eng, const fr_image *img, fr_face *faces, int n_fa
     for (int i = 0; crops && i < n_crops; i++) fr_image_free(crops[i]);
     free(crops);
     free(vectors);
+    return st;
+}
+
+fr_status fr_engine_align(const fr_engine *eng, const fr_image *img, const fr_face *face,
+                          fr_image **crop) {
+    if (!eng->embedder)
+        return fr_error(FR_E_ARG, "this engine was opened without an embedding model");
+    return eng->align(img, face, crop);
+}
+
+fr_status fr_engine_embed_crops(const fr_engine *eng, const fr_image *const *crops, int n,
+                                float *out) {
+    if (!eng->embedder)
+        return fr_error(FR_E_ARG, "this engine was opened without an embedding model");
+    fr_status st = eng->embedder->embed(eng->embedder_net, crops, n, out);
+    if (st == FR_OK && eng->head) st = train_head_apply(eng->head, out, n);
     return st;
 }
 
@@ -199,7 +245,7 @@ fr_status fr_embed_image(fr_engine *eng, const fr_image *img, fr_face *face) {
     face->w = (float)img->width;
     face->h = (float)img->height;
     face->score = 1.0f;
-    fr_status st = eng->embedder->embed(eng->embedder_net, &img, 1, face->embedding);
+    fr_status st = fr_engine_embed_crops(eng, &img, 1, face->embedding);
     if (st == FR_OK) face->dim = eng->embedder->dim;
     return st;
 }

@@ -294,8 +294,8 @@ fr_status fr_gallery_identify_threshold(fr_gallery *g, double fpir, fr_threshold
     st = fr_gallery_threshold(g, far, out);
     if (st != FR_OK || out->origin != FR_THRESHOLD_CALIBRATED) return st;
     char note[sizeof out->note];
-    if (snprintf(note, sizeof note, "FPIR %.2g over %lld people; %s", fpir, (long long)n_people,
-                 out->note) > 0)
+    if (snprintf(note, sizeof note, "FPIR %.2g over %lld %s; %s", fpir, (long long)n_people,
+                 n_people == 1 ? "person" : "people", out->note) > 0)
         memcpy(out->note, note, sizeof note);
     return FR_OK;
 }

@@ -7,6 +7,10 @@
 
 #include <stddef.h>
 
+/* Arena room to plan for the im2col scratch of a chain's 3x3 convs (a tile of rows per
+ * thread; more only chains another block). */
+#define CONV_CHAIN_SCRATCH_FLOATS ((size_t)1 << 20)
+
 typedef struct conv_chain_layer {
     nn_conv conv;
     int depthwise;   /* nn_depthwise_conv2d instead of nn_conv2d */

@@ -34,6 +34,9 @@
 #define N_RESIDUAL 14
 /* activations and im2col scratch of one face, about 1.4M floats */
 #define ARENA_FLOATS_PER_FACE 1600000
+/* Faces run through the network at once: enough for efficient GEMMs, and a bound on the
+ * memory the network's arenas keep. Larger calls run in batches of this many. */
+#define MAX_BATCH 16
 
 static const struct residual_spec {
     const char *name;
@@ -56,6 +59,7 @@ struct dlib_resnet {
     nn_conv conv_in;     /* conv32_down */
     residual_block blocks[N_RESIDUAL];
     const float *fc; /* (256,128) */
+    nn_arena_pool *arenas; /* kept between calls */
 };
 
 /* Load `prefix`/conv/{filters,bias} and `prefix`/scale/{weights,biases}, and fold the scale
@@ -114,6 +118,8 @@ fr_status dlib_resnet_load(const char *manifest_path, dlib_resnet **out) {
     if (!net) return fr_error(FR_E_NOMEM, "%s: no memory for the descriptor net", manifest_path);
     fr_status st = nn_tfjs_load(manifest_path, &net->weights);
     if (st == FR_OK) st = load_params(net);
+    if (st == FR_OK && !(net->arenas = nn_arena_pool_new(FACEAPI_ARENAS_KEPT)))
+        st = fr_error(FR_E_NOMEM, "%s: no memory for the descriptor net", manifest_path);
     if (st != FR_OK) {
         dlib_resnet_free(net);
         return st;
@@ -125,6 +131,7 @@ fr_status dlib_resnet_load(const char *manifest_path, dlib_resnet **out) {
 void dlib_resnet_free(dlib_resnet *net) {
     if (!net) return;
     if (net->weights) nn_weights_free(net->weights);
+    nn_arena_pool_free(net->arenas);
     free(net);
 }
 
@@ -178,6 +185,42 @@ static fr_status residual_forward(const residual_block *blk, const float *in, in
     return FR_OK;
 }
 
+/* crops[0..n) through the network as one batch (n <= MAX_BATCH), in arena a. */
+static fr_status embed_batch(const dlib_resnet *net, const fr_image *const *crops, int n,
+                             float *out, nn_arena *a) {
+    const size_t per_face = (size_t)INPUT_SIZE * INPUT_SIZE;
+    float *x = nn_arena_alloc(a, (size_t)n * per_face * 3);
+    if (!x) return fr_error(FR_E_NOMEM, "no memory for %d descriptor inputs", n);
+    for (int i = 0; i < n; i++) {
+        faceapi_rect whole = {0, 0, crops[i]->width, crops[i]->height};
+        faceapi_to_square(crops[i], whole, INPUT_SIZE, 1, x + (size_t)i * per_face * 3);
+    }
+    faceapi_normalize(x, (size_t)n * per_face);
+
+    int H, W, C = 32, pad_before;
+    nn_out_size(INPUT_SIZE, 7, 2, net->conv_in.pad, 0, &H, &pad_before);
+    float *conv = nn_arena_alloc(a, (size_t)n * H * H * C);
+    nn_out_size(H, 3, 2, (nn_padding){.mode = NN_PAD_VALID}, 0, &H, &pad_before);
+    float *pooled = nn_arena_alloc(a, (size_t)n * H * H * C);
+    if (!conv || !pooled)
+        return fr_error(FR_E_NOMEM, "no memory for the descriptor net's activations");
+    nn_conv2d(&net->conv_in, x, n, INPUT_SIZE, INPUT_SIZE, conv, &H, &W, a);
+    nn_maxpool2d(conv, n, H, W, C, 3, 3, 2, 2, (nn_padding){.mode = NN_PAD_VALID}, pooled, &H,
+                 &W);
+    x = pooled;
+    fr_status st = FR_OK;
+    for (int i = 0; i < N_RESIDUAL && st == FR_OK; i++) {
+        st = residual_forward(&net->blocks[i], x, n, H, W, a, &x, &H, &W);
+        C = net->blocks[i].cout;
+    }
+    if (st != FR_OK) return st;
+    float *mean = nn_arena_alloc(a, (size_t)n * C);
+    if (!mean) return fr_error(FR_E_NOMEM, "no memory for %d descriptors", n);
+    nn_spatial_mean(x, n, H, W, C, mean);
+    nn_dense(mean, n, C, net->fc, NULL, DESCRIPTOR_DIM, out);
+    return FR_OK;
+}
+
 fr_status dlib_resnet_embed(const dlib_resnet *net, const fr_image *const *crops, int n,
                             float *out) {
     if (!net || n < 0 || (n > 0 && (!crops || !out)))
@@ -187,42 +230,16 @@ fr_status dlib_resnet_embed(const dlib_resnet *net, const fr_image *const *crops
             return fr_error(FR_E_ARG, "dlib_resnet_embed: face crop %d is empty", i);
     if (n == 0) return FR_OK;
 
-    const size_t per_face = (size_t)INPUT_SIZE * INPUT_SIZE;
-    nn_arena *a = nn_arena_new((size_t)n * ARENA_FLOATS_PER_FACE * sizeof(float));
-    float *x = a ? nn_arena_alloc(a, (size_t)n * per_face * 3) : NULL;
-    fr_status st = x ? FR_OK : fr_error(FR_E_NOMEM, "no memory for %d descriptor inputs", n);
-    for (int i = 0; i < n && st == FR_OK; i++) {
-        faceapi_rect whole = {0, 0, crops[i]->width, crops[i]->height};
-        st = faceapi_to_square(crops[i], whole, INPUT_SIZE, 1, x + (size_t)i * per_face * 3, a);
+    int batch = FR_MIN(n, MAX_BATCH);
+    nn_arena *a = nn_arena_pool_take(net->arenas,
+                                     (size_t)batch * ARENA_FLOATS_PER_FACE * sizeof(float));
+    if (!a) return fr_error(FR_E_NOMEM, "no memory for %d descriptors", n);
+    fr_status st = FR_OK;
+    for (int i = 0; i < n && st == FR_OK; i += batch) {
+        st = embed_batch(net, crops + i, FR_MIN(batch, n - i), out + (size_t)i * DESCRIPTOR_DIM,
+                         a);
+        nn_arena_reset(a, 0);
     }
-    if (st == FR_OK) faceapi_normalize(x, (size_t)n * per_face);
-
-    int H, W, C = 32, pad_before;
-    float *conv = NULL, *pooled = NULL;
-    if (st == FR_OK) {
-        nn_out_size(INPUT_SIZE, 7, 2, net->conv_in.pad, 0, &H, &pad_before);
-        conv = nn_arena_alloc(a, (size_t)n * H * H * C);
-        nn_out_size(H, 3, 2, (nn_padding){.mode = NN_PAD_VALID}, 0, &H, &pad_before);
-        pooled = nn_arena_alloc(a, (size_t)n * H * H * C);
-        if (!conv || !pooled)
-            st = fr_error(FR_E_NOMEM, "no memory for the descriptor net's activations");
-    }
-    if (st == FR_OK) {
-        nn_conv2d(&net->conv_in, x, n, INPUT_SIZE, INPUT_SIZE, conv, &H, &W, a);
-        nn_maxpool2d(conv, n, H, W, C, 3, 3, 2, 2, (nn_padding){.mode = NN_PAD_VALID}, pooled,
-                     &H, &W);
-        x = pooled;
-    }
-    for (int i = 0; i < N_RESIDUAL && st == FR_OK; i++) {
-        st = residual_forward(&net->blocks[i], x, n, H, W, a, &x, &H, &W);
-        C = net->blocks[i].cout;
-    }
-    float *mean = st == FR_OK ? nn_arena_alloc(a, (size_t)n * C) : NULL;
-    if (st == FR_OK && !mean) st = fr_error(FR_E_NOMEM, "no memory for %d descriptors", n);
-    if (st == FR_OK) {
-        nn_spatial_mean(x, n, H, W, C, mean);
-        nn_dense(mean, n, C, net->fc, NULL, DESCRIPTOR_DIM, out);
-    }
-    nn_arena_free(a);
+    nn_arena_pool_give(net->arenas, a);
     return st;
 }

@@ -4,7 +4,6 @@
 #include "common/common.h"
 
 #include <math.h>
-#include <string.h>
 
 int faceapi_clip_box(double x, double y, double w, double h, int img_w, int img_h,
                      faceapi_rect *out) {
@@ -21,8 +20,7 @@ int faceapi_clip_box(double x, double y, double w, double h, int img_w, int img_
     return 1;
 }
 
-fr_status faceapi_to_square(const fr_image *img, faceapi_rect r, int size, int centered,
-                            float *out, nn_arena *scratch) {
+void faceapi_to_square(const fr_image *img, faceapi_rect r, int size, int centered, float *out) {
     int side = FR_MAX(r.w, r.h);
     int diff = side - FR_MIN(r.w, r.h);
     /* padToSquare: Math.round(diff / 2) zero rows (or columns) after the image, the rest
@@ -31,24 +29,10 @@ fr_status faceapi_to_square(const fr_image *img, faceapi_rect r, int size, int c
     int before = diff - after;
     int off_x = r.h > r.w ? before : 0;
     int off_y = r.h > r.w ? 0 : before;
-
-    size_t mark = nn_arena_mark(scratch);
-    size_t n_square;
-    float *square = out;
-    if (side != size) {
-        if (!fr_mul_size((size_t)side * (size_t)side, 3, &n_square) ||
-            !(square = nn_arena_alloc(scratch, n_square)))
-            return fr_error(FR_E_NOMEM, "no memory for a %dx%d face input", side, side);
-    }
-    memset(square, 0, (size_t)side * (size_t)side * 3 * sizeof *square);
-    for (int y = 0; y < r.h; y++) {
-        const uint8_t *src = img->rgb + ((size_t)(r.y + y) * (size_t)img->width + (size_t)r.x) * 3;
-        float *dst = square + ((size_t)(off_y + y) * (size_t)side + (size_t)off_x) * 3;
-        for (int i = 0; i < r.w * 3; i++) dst[i] = src[i];
-    }
-    if (side != size) nn_resize_bilinear(square, 1, side, side, 3, size, size, 0, 0, out);
-    nn_arena_reset(scratch, mark);
-    return FR_OK;
+    size_t stride = (size_t)img->width * 3;
+    const uint8_t *region = img->rgb + (size_t)r.y * stride + (size_t)r.x * 3;
+    nn_resize_bilinear_canvas(region, stride, r.h, r.w, 3, off_y, off_x, side, side, size, size,
+                              0, 0, out);
 }
 
 void faceapi_normalize(float *x, size_t P) {

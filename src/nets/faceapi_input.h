@@ -17,6 +17,9 @@
 
 #include <stddef.h>
 
+/* Warm arenas each face-api network keeps for callers on several threads (nn_arena_pool). */
+#define FACEAPI_ARENAS_KEPT 4
+
 typedef struct faceapi_rect {
     int x, y, w, h;
 } faceapi_rect;
@@ -29,10 +32,9 @@ int faceapi_clip_box(double x, double y, double w, double h, int img_w, int img_
 
 /* The region r of img (which must lie inside the image), padded to a square and resized:
  * out is (size,size,3) with RGB values in 0..255. `centered`: padding split over both sides
- * (the larger half after the image), else all after it. The padded square is built in
- * `scratch` and released before returning; FR_E_NOMEM if it does not fit. */
-fr_status faceapi_to_square(const fr_image *img, faceapi_rect r, int size, int centered,
-                            float *out, nn_arena *scratch);
+ * (the larger half after the image), else all after it. The padded square is never built:
+ * each output pixel samples the region directly, with zeros outside it. */
+void faceapi_to_square(const fr_image *img, faceapi_rect r, int size, int centered, float *out);
 
 /* x is (P,3): x = (x - mean_rgb) / 255 with face-api's mean RGB (122.782, 117.001, 104.298). */
 void faceapi_normalize(float *x, size_t P);

@@ -30,6 +30,9 @@
 #define N_OUT 136
 /* activations of one face through the full net, about 0.8M floats */
 #define ARENA_FLOATS_PER_FACE 900000
+/* Faces run through the network at once (a bound on the memory its arenas keep); larger
+ * calls run in batches of this many. */
+#define MAX_BATCH 16
 
 typedef struct separable_conv {
     nn_conv depthwise; /* 3x3, no bias */
@@ -48,6 +51,7 @@ struct landmark68 {
     int n_blocks, n_convs; /* 4 and 4, or 3 and 3 for the tiny net */
     dense_block blocks[MAX_BLOCKS];
     const float *fc_w, *fc_b; /* (C,136), (136); C the last block's channels */
+    nn_arena_pool *arenas;    /* kept between calls */
 };
 
 /* A k x k convolution with TF SAME padding (depthwise when weight is (k,k,cin)). */
@@ -120,6 +124,8 @@ fr_status landmark68_load(const char *manifest_path, int tiny, landmark68 **out)
     net->n_blocks = net->n_convs = tiny ? 3 : 4;
     fr_status st = nn_tfjs_load(manifest_path, &net->weights);
     if (st == FR_OK) st = load_params(net);
+    if (st == FR_OK && !(net->arenas = nn_arena_pool_new(FACEAPI_ARENAS_KEPT)))
+        st = fr_error(FR_E_NOMEM, "%s: no memory for the landmark net", manifest_path);
     if (st != FR_OK) {
         landmark68_free(net);
         return st;
@@ -131,6 +137,7 @@ fr_status landmark68_load(const char *manifest_path, int tiny, landmark68 **out)
 void landmark68_free(landmark68 *net) {
     if (!net) return;
     if (net->weights) nn_weights_free(net->weights);
+    nn_arena_pool_free(net->arenas);
     free(net);
 }
 
@@ -173,6 +180,52 @@ static fr_status dense_block_forward(const dense_block *blk, int n_convs, const 
     return FR_OK;
 }
 
+/* faces[0..n), cut from img as crops[0..n), through the network as one batch
+ * (n <= MAX_BATCH), in arena a. */
+static fr_status landmarks_batch(const landmark68 *net, const fr_image *img,
+                                 const faceapi_rect *crops, fr_face *faces, int n, nn_arena *a) {
+    const size_t per_face = (size_t)INPUT_SIZE * INPUT_SIZE;
+    float *x = nn_arena_alloc(a, (size_t)n * per_face * 3);
+    if (!x) return fr_error(FR_E_NOMEM, "no memory for %d landmark inputs", n);
+    for (int i = 0; i < n; i++)
+        faceapi_to_square(img, crops[i], INPUT_SIZE, 1, x + (size_t)i * per_face * 3);
+    faceapi_normalize(x, (size_t)n * per_face);
+
+    int H = INPUT_SIZE, W = INPUT_SIZE;
+    fr_status st = FR_OK;
+    for (int b = 0; b < net->n_blocks && st == FR_OK; b++)
+        st = dense_block_forward(&net->blocks[b], net->n_convs, x, n, H, W, a, &x, &H, &W);
+    if (st != FR_OK) return st;
+
+    int C = net->blocks[net->n_blocks - 1].cout;
+    float *pooled = nn_arena_alloc(a, (size_t)n * C);
+    float *pts = nn_arena_alloc(a, (size_t)n * N_OUT);
+    if (!pooled || !pts) return fr_error(FR_E_NOMEM, "no memory for the landmark net's outputs");
+    /* face-api pools with a window the size of the map (7 or 14), stride 2, valid */
+    int ph, pw;
+    nn_avgpool2d(x, n, H, W, C, H, W, 2, 2, (nn_padding){.mode = NN_PAD_VALID}, pooled, &ph,
+                 &pw);
+    nn_dense(pooled, n, C, net->fc_w, net->fc_b, N_OUT, pts);
+    for (int i = 0; i < n; i++) {
+        /* postProcess: out * 112 minus the padding, over the crop's size scaled to 112,
+         * gives positions relative to the crop (float32, as in tfjs) */
+        double w = crops[i].w, h = crops[i].h, scale = INPUT_SIZE / FR_MAX(w, h);
+        double sw_d = w * scale, sh_d = h * scale;
+        float sw = (float)sw_d, sh = (float)sh_d;
+        float pad_x = (float)(sw_d < sh_d ? (sh_d - sw_d) / 2 : 0.0);
+        float pad_y = (float)(sh_d < sw_d ? (sw_d - sh_d) / 2 : 0.0);
+        fr_face *f = &faces[i];
+        for (int k = 0; k < 68; k++) {
+            float rx = (pts[i * N_OUT + 2 * k] * INPUT_SIZE - pad_x) / sw;
+            float ry = (pts[i * N_OUT + 2 * k + 1] * INPUT_SIZE - pad_y) / sh;
+            f->landmarks[k][0] = (float)(rx * w + f->x);
+            f->landmarks[k][1] = (float)(ry * h + f->y);
+        }
+        f->n_landmarks = 68;
+    }
+    return FR_OK;
+}
+
 fr_status landmark68_run(const landmark68 *net, const fr_image *img, fr_face *faces, int n_faces) {
     if (!net || !img || (!faces && n_faces > 0) || n_faces < 0)
         return fr_error(FR_E_ARG, "landmark68_run: invalid argument");
@@ -189,48 +242,15 @@ fr_status landmark68_run(const landmark68 *net, const fr_image *img, fr_face *fa
         }
     }
 
-    const size_t per_face = (size_t)INPUT_SIZE * INPUT_SIZE;
-    nn_arena *a = nn_arena_new((size_t)n_faces * ARENA_FLOATS_PER_FACE * sizeof(float));
-    float *x = a ? nn_arena_alloc(a, (size_t)n_faces * per_face * 3) : NULL;
-    fr_status st = x ? FR_OK : fr_error(FR_E_NOMEM, "no memory for %d landmark inputs", n_faces);
-    for (int i = 0; i < n_faces && st == FR_OK; i++)
-        st = faceapi_to_square(img, crops[i], INPUT_SIZE, 1, x + (size_t)i * per_face * 3, a);
-    if (st == FR_OK) faceapi_normalize(x, (size_t)n_faces * per_face);
-
-    int H = INPUT_SIZE, W = INPUT_SIZE;
-    for (int b = 0; b < net->n_blocks && st == FR_OK; b++)
-        st = dense_block_forward(&net->blocks[b], net->n_convs, x, n_faces, H, W, a, &x, &H, &W);
-
-    int C = net->blocks[net->n_blocks - 1].cout;
-    float *pooled = st == FR_OK ? nn_arena_alloc(a, (size_t)n_faces * C) : NULL;
-    float *pts = st == FR_OK ? nn_arena_alloc(a, (size_t)n_faces * N_OUT) : NULL;
-    if (st == FR_OK && (!pooled || !pts))
-        st = fr_error(FR_E_NOMEM, "no memory for the landmark net's outputs");
-    if (st == FR_OK) {
-        /* face-api pools with a window the size of the map (7 or 14), stride 2, valid */
-        int ph, pw;
-        nn_avgpool2d(x, n_faces, H, W, C, H, W, 2, 2, (nn_padding){.mode = NN_PAD_VALID}, pooled,
-                     &ph, &pw);
-        nn_dense(pooled, n_faces, C, net->fc_w, net->fc_b, N_OUT, pts);
-        for (int i = 0; i < n_faces; i++) {
-            /* postProcess: out * 112 minus the padding, over the crop's size scaled to 112,
-             * gives positions relative to the crop (float32, as in tfjs) */
-            double w = crops[i].w, h = crops[i].h, scale = INPUT_SIZE / FR_MAX(w, h);
-            double sw_d = w * scale, sh_d = h * scale;
-            float sw = (float)sw_d, sh = (float)sh_d;
-            float pad_x = (float)(sw_d < sh_d ? (sh_d - sw_d) / 2 : 0.0);
-            float pad_y = (float)(sh_d < sw_d ? (sw_d - sh_d) / 2 : 0.0);
-            fr_face *f = &faces[i];
-            for (int k = 0; k < 68; k++) {
-                float rx = (pts[i * N_OUT + 2 * k] * INPUT_SIZE - pad_x) / sw;
-                float ry = (pts[i * N_OUT + 2 * k + 1] * INPUT_SIZE - pad_y) / sh;
-                f->landmarks[k][0] = (float)(rx * w + f->x);
-                f->landmarks[k][1] = (float)(ry * h + f->y);
-            }
-            f->n_landmarks = 68;
-        }
+    int batch = FR_MIN(n_faces, MAX_BATCH);
+    nn_arena *a = nn_arena_pool_take(net->arenas,
+                                     (size_t)batch * ARENA_FLOATS_PER_FACE * sizeof(float));
+    fr_status st = a ? FR_OK : fr_error(FR_E_NOMEM, "no memory for %d faces' landmarks", n_faces);
+    for (int i = 0; i < n_faces && st == FR_OK; i += batch) {
+        st = landmarks_batch(net, img, crops + i, faces + i, FR_MIN(batch, n_faces - i), a);
+        nn_arena_reset(a, 0);
     }
-    nn_arena_free(a);
+    nn_arena_pool_give(net->arenas, a);
     free(crops);
     return st;
 }

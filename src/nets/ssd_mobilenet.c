@@ -45,6 +45,8 @@ struct ssd_mobilenet {
     ssd_head heads[N_HEADS];
     const float *anchors;  /* (5118,4): y0, x0, y1, x1 relative to the input square */
     size_t max_activation; /* floats */
+    size_t arena_bytes;    /* what one call takes from its arena */
+    nn_arena_pool *arenas; /* kept between calls */
 };
 
 /* heads[i] reads the output of layers[head_input[i]]: pairs 11 and 13, extras 1, 3, 5, 7. */
@@ -173,6 +175,12 @@ static fr_status build(ssd_mobilenet *net) {
         FR_OK)
         return st;
     net->anchors = anchors;
+    /* input, two activation buffers, the heads' outputs and scores, and im2col scratch */
+    net->arena_bytes = (SSD_INPUT_SIZE * SSD_INPUT_SIZE * 3 + 2 * net->max_activation +
+                        SSD_ANCHORS * (4 + SSD_CLASSES + 1) + CONV_CHAIN_SCRATCH_FLOATS) *
+                       sizeof(float);
+    if (!(net->arenas = nn_arena_pool_new(FACEAPI_ARENAS_KEPT)))
+        return fr_error(FR_E_NOMEM, "%s: out of memory", net->weights->source);
     return FR_OK;
 }
 
@@ -195,6 +203,7 @@ void ssd_mobilenet_free(ssd_mobilenet *net) {
     if (!net) return;
     nn_weights_free(net->weights);
     free(net->depthwise_bias);
+    nn_arena_pool_free(net->arenas);
     free(net);
 }
 
@@ -248,11 +257,7 @@ fr_status ssd_mobilenet_detect(const ssd_mobilenet *net, const fr_image *img, fl
         return fr_error(FR_E_ARG, "ssd_mobilenet_detect: max_faces %d < 1", max_faces);
 
     const size_t input_floats = (size_t)SSD_INPUT_SIZE * SSD_INPUT_SIZE * 3;
-    const size_t square = (size_t)FR_MAX(img->width, img->height);
-    /* everything in one block: input, two activation buffers, outputs, padded square */
-    nn_arena *arena = nn_arena_new((input_floats + 2 * net->max_activation +
-                                    SSD_ANCHORS * (4 + SSD_CLASSES + 1) + square * square * 3) *
-                                   sizeof(float));
+    nn_arena *arena = nn_arena_pool_take(net->arenas, net->arena_bytes);
     nms_box *boxes = malloc(SSD_ANCHORS * sizeof *boxes);
     int *keep = malloc(SSD_ANCHORS * sizeof *keep);
     fr_status st = FR_OK;
@@ -271,7 +276,7 @@ fr_status ssd_mobilenet_detect(const ssd_mobilenet *net, const fr_image *img, fl
         goto done;
     }
     faceapi_rect whole = {0, 0, img->width, img->height};
-    if ((st = faceapi_to_square(img, whole, SSD_INPUT_SIZE, 0, input, arena)) != FR_OK) goto done;
+    faceapi_to_square(img, whole, SSD_INPUT_SIZE, 0, input);
     for (size_t i = 0; i < input_floats; i++) input[i] = input[i] / 127.5f - 1.0f;
 
     forward(net, input, buf_a, buf_b, enc, logits, arena);
@@ -318,6 +323,6 @@ fr_status ssd_mobilenet_detect(const ssd_mobilenet *net, const fr_image *img, fl
 done:
     free(boxes);
     free(keep);
-    nn_arena_free(arena);
+    nn_arena_pool_give(net->arenas, arena);
     return st;
 }

@@ -40,6 +40,7 @@ enum { N_SEPARABLE = 5, N_LAYERS = 1 + 2 * N_SEPARABLE + 1 };
 struct tiny_face_detector {
     nn_weights *weights;
     conv_chain_layer layers[N_LAYERS];
+    nn_arena_pool *arenas; /* kept between calls */
 };
 
 static fr_status get_tensor(const nn_weights *w, const char *name, int ndim, int d0, int d1,
@@ -111,6 +112,8 @@ fr_status tiny_face_detector_load(const char *manifest_path, tiny_face_detector 
     if (!net) return fr_error(FR_E_NOMEM, "%s: out of memory", manifest_path);
     fr_status st = nn_tfjs_load(manifest_path, &net->weights);
     if (st == FR_OK) st = build(net);
+    if (st == FR_OK && !(net->arenas = nn_arena_pool_new(FACEAPI_ARENAS_KEPT)))
+        st = fr_error(FR_E_NOMEM, "%s: out of memory", manifest_path);
     if (st != FR_OK) {
         tiny_face_detector_free(net);
         return fr_error_prefix(st, "tiny face detector");
@@ -122,6 +125,7 @@ fr_status tiny_face_detector_load(const char *manifest_path, tiny_face_detector 
 void tiny_face_detector_free(tiny_face_detector *net) {
     if (!net) return;
     nn_weights_free(net->weights);
+    nn_arena_pool_free(net->arenas);
     free(net);
 }
 
@@ -174,10 +178,9 @@ fr_status tiny_face_detector_detect(const tiny_face_detector *net, const fr_imag
     const int cells = H, n_boxes = cells * cells * TINY_ANCHORS;
     const size_t input_floats = (size_t)input_size * (size_t)input_size * 3;
 
-    const size_t square = (size_t)FR_MAX(img->width, img->height);
-    /* everything in one block: input, two activation buffers, padded square */
-    nn_arena *arena =
-        nn_arena_new((input_floats + 2 * max_activation + square * square * 3) * sizeof(float));
+    nn_arena *arena = nn_arena_pool_take(
+        net->arenas,
+        (input_floats + 2 * max_activation + CONV_CHAIN_SCRATCH_FLOATS) * sizeof(float));
     nms_box *boxes = malloc((size_t)n_boxes * sizeof *boxes);
     float *scores = malloc((size_t)n_boxes * sizeof *scores);
     int *keep = malloc((size_t)n_boxes * sizeof *keep);
@@ -194,7 +197,7 @@ fr_status tiny_face_detector_detect(const tiny_face_detector *net, const fr_imag
         goto done;
     }
     faceapi_rect whole = {0, 0, img->width, img->height};
-    if ((st = faceapi_to_square(img, whole, input_size, 0, input, arena)) != FR_OK) goto done;
+    faceapi_to_square(img, whole, input_size, 0, input);
     for (size_t p = 0; p < input_floats / 3; p++)
         for (int c = 0; c < 3; c++) input[3 * p + c] = (input[3 * p + c] - mean_rgb[c]) / 255.0f;
 
@@ -232,6 +235,6 @@ done:
     free(boxes);
     free(scores);
     free(keep);
-    nn_arena_free(arena);
+    nn_arena_pool_give(net->arenas, arena);
     return st;
 }

@@ -1,15 +1,25 @@
-/* arena.c: the stack allocator for activations and scratch (nn_arena_*).
+/* arena.c: the stack allocator for activations and scratch (nn_arena_*), and the pools of
+ * warm arenas that networks keep between calls (nn_arena_pool_*).
  *
  * Memory is a chain of blocks that are never moved or shrunk. A position in the arena is a
  * byte offset in the concatenation of the blocks, so a mark is one number; an allocation
  * that does not fit in the rest of the current block starts the next block (the rest is
- * skipped). After a reset the same sequence of allocations reuses the same blocks. */
+ * skipped). After a reset the same sequence of allocations reuses the same blocks.
+ *
+ * Blocks of HUGE_BLOCK bytes or more are aligned to and sized in 2 MB and advised to use
+ * transparent huge pages: a network's activations then fault in a few dozen huge pages
+ * rather than thousands of 4 KB ones, and cost fewer TLB misses. */
+#define _DEFAULT_SOURCE /* madvise(MADV_HUGEPAGE) */
 #include "common/common.h"
 #include "nn/nn.h"
 
+#include <pthread.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
 #define ARENA_ALIGN 64
+#define HUGE_PAGE ((size_t)2 << 20)
+#define HUGE_BLOCK ((size_t)4 << 20)
 
 typedef struct arena_block {
     struct arena_block *next;
@@ -23,16 +33,25 @@ struct nn_arena {
     arena_block *current; /* NULL before the first allocation of a cycle */
     size_t used;          /* bytes of current in use */
     size_t hint;          /* smallest block size */
+    nn_arena *next_kept;  /* in a pool's list of kept arenas */
 };
 
 static arena_block *block_new(size_t capacity, size_t base) {
     arena_block *b = malloc(sizeof *b);
     if (!b) return NULL;
-    b->data = aligned_alloc(ARENA_ALIGN, capacity);
+    size_t align = ARENA_ALIGN;
+    if (capacity >= HUGE_BLOCK && capacity <= SIZE_MAX - HUGE_PAGE) {
+        align = HUGE_PAGE;
+        capacity = (capacity + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+    }
+    b->data = aligned_alloc(align, capacity);
     if (!b->data) {
         free(b);
         return NULL;
     }
+#ifdef MADV_HUGEPAGE
+    if (align == HUGE_PAGE) madvise(b->data, capacity, MADV_HUGEPAGE); /* only advice */
+#endif
     b->next = NULL;
     b->base = base;
     b->capacity = capacity;
@@ -120,4 +139,72 @@ void nn_arena_free(nn_arena *a) {
     if (!a) return;
     blocks_free(a->first);
     free(a);
+}
+
+/* ---- pools ---- */
+
+struct nn_arena_pool {
+    pthread_mutex_t lock;
+    nn_arena *kept; /* most recently given back first: its memory is the warmest */
+    int n_kept, max_kept;
+};
+
+nn_arena_pool *nn_arena_pool_new(int max_kept) {
+    nn_arena_pool *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    if (pthread_mutex_init(&p->lock, NULL) != 0) {
+        free(p);
+        return NULL;
+    }
+    p->max_kept = max_kept;
+    return p;
+}
+
+nn_arena *nn_arena_pool_take(nn_arena_pool *p, size_t bytes_hint) {
+    pthread_mutex_lock(&p->lock);
+    nn_arena *a = p->kept;
+    if (a) {
+        p->kept = a->next_kept;
+        p->n_kept--;
+    }
+    pthread_mutex_unlock(&p->lock);
+    if (!a) return nn_arena_new(bytes_hint);
+    a->next_kept = NULL;
+    size_t hint = round_up(bytes_hint);
+    if (hint > (a->first ? a->first->capacity : 0)) {
+        /* more than this arena's first block: replace its blocks by one that holds it */
+        blocks_free(a->first);
+        a->first = NULL;
+        a->hint = hint;
+        if (hint > 0 && !(a->first = block_new(hint, 0))) {
+            free(a);
+            return NULL;
+        }
+    }
+    return a;
+}
+
+void nn_arena_pool_give(nn_arena_pool *p, nn_arena *a) {
+    if (!a) return;
+    nn_arena_reset(a, 0);
+    pthread_mutex_lock(&p->lock);
+    int keep = p->n_kept < p->max_kept;
+    if (keep) {
+        a->next_kept = p->kept;
+        p->kept = a;
+        p->n_kept++;
+    }
+    pthread_mutex_unlock(&p->lock);
+    if (!keep) nn_arena_free(a);
+}
+
+void nn_arena_pool_free(nn_arena_pool *p) {
+    if (!p) return;
+    while (p->kept) {
+        nn_arena *next = p->kept->next_kept;
+        nn_arena_free(p->kept);
+        p->kept = next;
+    }
+    pthread_mutex_destroy(&p->lock);
+    free(p);
 }

@@ -117,27 +117,85 @@ void nn_conv2d(const nn_conv *cv, const float *in, int N, int H, int W, float *o
         nn_parallel_for(N * geom.OH, conv_row_without_scratch, &geom);
 }
 
-/* Output channels [c0, c0 + n) of one output pixel: the taps are summed in acc, which stays
- * in registers when n is the constant DEPTHWISE_BLOCK (the calls below are inlined). */
-#define DEPTHWISE_BLOCK 16
+/* The depthwise convolution keeps up to 4 output pixels x 8 channels of sums in vector
+ * registers while it runs over the taps: each weight vector loaded serves all the pixels.
+ * The sums start from the bias and add the taps in (ky, kx) order without fused
+ * multiply-adds, so every path (vector, scalar, edge) gives the same bits. */
+typedef float f8 __attribute__((vector_size(32))); /* GCC/Clang vector extension */
 
-static inline void depthwise_channels(const conv_geom *g, const float *image, int oy, int ox,
-                                      int ky0, int ky1, int kx0, int kx1, int c0, int n,
-                                      float *o) {
+static inline f8 load8(const float *p) {
+    f8 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* Output pixels ox .. ox + n_px - 1 of row oy (n_px <= 4), channels [c0, c0 + 8), over the
+ * taps ky in [ky0, ky1) and kx in [kx0, kx1), inside the image for each of these pixels.
+ * Always inlined with constant n_px (and kx1 - kx0 for 3x3 kernels), so that the loops
+ * unroll and the sums stay in registers. */
+static inline __attribute__((always_inline)) void
+depthwise_vector(const conv_geom *g, const float *image, int oy, int ox, int n_px, int ky0,
+                 int ky1, int kx0, int kx1, int c0, float *out_row) {
     const nn_conv *cv = g->cv;
-    int C = cv->cin;
-    float acc[DEPTHWISE_BLOCK];
-    for (int c = 0; c < n; c++) acc[c] = cv->bias ? cv->bias[c0 + c] : 0.0f;
+    size_t C = (size_t)cv->cin, step = (size_t)cv->stride_w * C;
+    f8 acc[4];
+#pragma GCC unroll 4
+    for (int p = 0; p < n_px; p++) acc[p] = cv->bias ? load8(cv->bias + c0) : (f8){0};
     for (int ky = ky0; ky < ky1; ky++) {
-        int iy = oy * cv->stride_h - g->pad_top + ky;
-        for (int kx = kx0; kx < kx1; kx++) {
-            int ix = ox * cv->stride_w - g->pad_left + kx;
-            const float *x = image + ((size_t)iy * g->W + ix) * C + c0;
-            const float *w = cv->weight + ((size_t)ky * cv->kw + kx) * C + c0;
-            for (int c = 0; c < n; c++) acc[c] += x[c] * w[c];
+        int iy = oy * cv->stride_h - g->pad_top + ky, ix = ox * cv->stride_w - g->pad_left;
+        const float *x = image + ((size_t)iy * g->W + ix + kx0) * C + c0;
+        const float *w = cv->weight + ((size_t)ky * cv->kw + kx0) * C + c0;
+#pragma GCC unroll 3
+        for (int kx = kx0; kx < kx1; kx++, x += C, w += C) {
+            f8 wv = load8(w);
+#pragma GCC unroll 4
+            for (int p = 0; p < n_px; p++) acc[p] += load8(x + p * step) * wv;
         }
     }
-    for (int c = 0; c < n; c++) o[c0 + c] = acc[c];
+#pragma GCC unroll 4
+    for (int p = 0; p < n_px; p++) memcpy(out_row + (ox + p) * C + c0, &acc[p], sizeof(f8));
+}
+
+/* depthwise_vector over every block of 8 channels, for a given n_px and taps. */
+static inline __attribute__((always_inline)) void
+depthwise_blocks(const conv_geom *g, const float *image, int oy, int ox, int n_px, int ky0,
+                 int ky1, int kx0, int kx1, float *out_row) {
+    for (int c0 = 0; c0 + 8 <= g->cv->cin; c0 += 8)
+        depthwise_vector(g, image, oy, ox, n_px, ky0, ky1, kx0, kx1, c0, out_row);
+}
+
+/* Pixels ox .. ox + n_px - 1 whose windows are whole horizontally: 3x3 kernels (all of
+ * ours) get their own copy of the loops with the tap count fixed. */
+static void depthwise_group(const conv_geom *g, const float *image, int oy, int ox, int n_px,
+                            int ky0, int ky1, float *out_row) {
+    int kw = g->cv->kw;
+    switch (kw == 3 ? n_px : -n_px) {
+    case 4: depthwise_blocks(g, image, oy, ox, 4, ky0, ky1, 0, 3, out_row); break;
+    case 2: depthwise_blocks(g, image, oy, ox, 2, ky0, ky1, 0, 3, out_row); break;
+    case 1: depthwise_blocks(g, image, oy, ox, 1, ky0, ky1, 0, 3, out_row); break;
+    case -4: depthwise_blocks(g, image, oy, ox, 4, ky0, ky1, 0, kw, out_row); break;
+    case -2: depthwise_blocks(g, image, oy, ox, 2, ky0, ky1, 0, kw, out_row); break;
+    default: depthwise_blocks(g, image, oy, ox, 1, ky0, ky1, 0, kw, out_row); break;
+    }
+}
+
+/* The same sums one channel at a time: channels [c0, C) of output pixel ox. */
+static void depthwise_scalar(const conv_geom *g, const float *image, int oy, int ox, int ky0,
+                             int ky1, int kx0, int kx1, int c0, float *out_row) {
+    const nn_conv *cv = g->cv;
+    size_t C = (size_t)cv->cin;
+    for (size_t c = (size_t)c0; c < C; c++) {
+        float acc = cv->bias ? cv->bias[c] : 0.0f;
+        for (int ky = ky0; ky < ky1; ky++) {
+            int iy = oy * cv->stride_h - g->pad_top + ky;
+            for (int kx = kx0; kx < kx1; kx++) {
+                int ix = ox * cv->stride_w - g->pad_left + kx;
+                acc += image[((size_t)iy * g->W + ix) * C + c] *
+                       cv->weight[((size_t)ky * cv->kw + kx) * C + c];
+            }
+        }
+        out_row[(size_t)ox * C + c] = acc;
+    }
 }
 
 static void depthwise_row(const conv_geom *g, int r) {
@@ -146,13 +204,27 @@ static void depthwise_row(const conv_geom *g, int r) {
     nn_valid_taps(oy, cv->stride_h, g->pad_top, cv->kh, g->H, &ky0, &ky1);
     const float *image = g->in + (size_t)n * g->H * g->W * C;
     float *out_row = g->out + (size_t)r * g->OW * C;
-    for (int ox = 0; ox < g->OW; ox++) {
-        int kx0, kx1, c0 = 0;
+    int c_vec = C / 8 * 8; /* channels done 8 at a time; the rest one at a time */
+    int ox = 0;
+    while (ox < g->OW) {
+        int kx0, kx1;
         nn_valid_taps(ox, cv->stride_w, g->pad_left, cv->kw, g->W, &kx0, &kx1);
-        float *o = out_row + (size_t)ox * C;
-        for (; c0 + DEPTHWISE_BLOCK <= C; c0 += DEPTHWISE_BLOCK)
-            depthwise_channels(g, image, oy, ox, ky0, ky1, kx0, kx1, c0, DEPTHWISE_BLOCK, o);
-        if (c0 < C) depthwise_channels(g, image, oy, ox, ky0, ky1, kx0, kx1, c0, C - c0, o);
+        int n_px = 1;
+        if (kx0 == 0 && kx1 == cv->kw) { /* a group of pixels whose windows are whole */
+            while (n_px < 4 && ox + n_px < g->OW) {
+                nn_valid_taps(ox + n_px, cv->stride_w, g->pad_left, cv->kw, g->W, &kx0, &kx1);
+                if (kx1 != cv->kw) break;
+                n_px++;
+            }
+            if (n_px == 3) n_px = 2;
+            depthwise_group(g, image, oy, ox, n_px, ky0, ky1, out_row);
+            kx0 = 0, kx1 = cv->kw;
+        } else {
+            depthwise_blocks(g, image, oy, ox, 1, ky0, ky1, kx0, kx1, out_row);
+        }
+        for (int p = 0; p < n_px && c_vec < C; p++)
+            depthwise_scalar(g, image, oy, ox + p, ky0, ky1, kx0, kx1, c_vec, out_row);
+        ox += n_px;
     }
     nn_bias_act(out_row, (size_t)g->OW, C, (size_t)C, NULL, cv->act);
 }

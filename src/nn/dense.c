@@ -1,22 +1,27 @@
 /* dense.c: the tiled GEMM driver shared by nn_conv2d and nn_dense, and nn_dense.
  *
- * The output (M,N) is cut into tiles of rows (and of columns when there are few rows); each
- * tile is one single-threaded OpenBLAS sgemm followed by the bias/activation epilogue while
- * the tile is still in cache. The tiles are fixed by the shape, so the result does not
- * depend on the number of threads. When the rows of A are gathered (im2col), each thread
- * builds one tile of rows at a time in its own buffer, which bounds the scratch memory. */
+ * The output (M,N) is cut into tiles of rows and columns; each tile is one single-threaded
+ * OpenBLAS sgemm followed by the bias/activation epilogue while the tile is still in cache.
+ * The tiles are fixed by the shape, so the result does not depend on the number of threads.
+ * When A is given (1x1 convs, dense layers) a few large tiles keep OpenBLAS's packing of A
+ * and B low. When the rows of A are gathered (im2col), each thread builds one tile of rows at
+ * a time in its own buffer, which bounds the scratch memory. */
 #include "common/common.h"
 #include "nn/kernels.h"
 
 #include <cblas.h>
+#include <math.h>
 #include <stdatomic.h>
 
-/* Rows per tile: as many as fill TILE_A_FLOATS of A (96 KB, which stays in L2 beside
- * OpenBLAS's packed panels), at least 64 (to amortise packing B in each sgemm call) and at
- * most 512. Measured on the 3x3 convs of the ResNet and MobileNet shapes, this is 15-20%
+/* Rows per tile of a gathered A: as many as fill TILE_A_FLOATS of A (96 KB, which stays in
+ * L2 beside OpenBLAS's packed panels), at least 64 (to amortise packing B in each sgemm
+ * call) and at most 512. Measured on the 3x3 convs of the ResNet and MobileNet shapes, this is 15-20%
  * faster than 256+ row tiles for K=288, N=32, and as fast elsewhere. */
 #define TILE_A_FLOATS 24576
 #define MIN_PARALLEL_FLOPS (1u << 20) /* below this, one tile on the calling thread */
+
+/* n rounded up to a multiple of 16 (the kernels block rows and columns by 16) */
+static size_t round16(size_t n) { return (n + 15) / 16 * 16; }
 
 typedef struct gemm_job {
     const nn_gemm *g;
@@ -56,24 +61,41 @@ static void gemm_task(void *ctx, int i) {
     }
 }
 
+/* Tiles of a GEMM whose A is given: each sgemm call packs its tile's rows of A and columns
+ * of B, so the GRID_TILES tiles are shaped to pack as little as possible in all, M * K *
+ * (column tiles) + K * N * (row tiles): rows / columns in the ratio of M to N. At most
+ * MAX_TILE_ROWS rows, so that the epilogue finds the tile still in cache. */
+#define GRID_TILES 8
+#define MAX_TILE_ROWS 2048
+
+static void grid_tiles(const nn_gemm *g, size_t *tile_rows, int *tile_cols) {
+    double r = sqrt(GRID_TILES * (double)g->M / g->N);
+    size_t row_tiles = (size_t)FR_CLAMP(r + 0.5, 1.0, (double)GRID_TILES);
+    size_t col_tiles = (GRID_TILES + row_tiles - 1) / row_tiles;
+    *tile_rows = FR_MIN(round16((g->M + row_tiles - 1) / row_tiles), (size_t)MAX_TILE_ROWS);
+    *tile_cols = (int)FR_MIN(round16((g->N + col_tiles - 1) / col_tiles), (size_t)g->N);
+}
+
 int nn_gemm_run(const nn_gemm *g, nn_arena *scratch) {
     if (g->M == 0 || g->N == 0) return 1;
     gemm_job j = {.g = g};
     atomic_init(&j.next_tile, 0);
     double flops = 2.0 * g->K * g->N * (double)g->M;
+    j.tile_cols = g->N;
     if (flops < MIN_PARALLEL_FLOPS) {
         j.tile_rows = g->M;
+    } else if (g->A) {
+        grid_tiles(g, &j.tile_rows, &j.tile_cols);
     } else {
         size_t rows = TILE_A_FLOATS / (size_t)g->K / 16 * 16; /* the kernels block rows by 16 */
         j.tile_rows = FR_CLAMP(rows, 64, 512);
+        if (g->M <= 3 * j.tile_rows && g->N >= 64) { /* under 4 row tiles: column tiles too */
+            int col_tiles = FR_MIN(4, g->N / 32);
+            j.tile_cols = (int)round16((size_t)(g->N + col_tiles - 1) / col_tiles);
+        }
     }
     if (j.tile_rows > g->M) j.tile_rows = g->M;
     j.row_tiles = (int)((g->M + j.tile_rows - 1) / j.tile_rows);
-    j.tile_cols = g->N;
-    if (j.row_tiles < 4 && flops >= MIN_PARALLEL_FLOPS && g->N >= 64) {
-        int col_tiles = FR_MIN(4, g->N / 32);
-        j.tile_cols = ((g->N + col_tiles - 1) / col_tiles + 15) / 16 * 16;
-    }
     j.col_tiles = (g->N + j.tile_cols - 1) / j.tile_cols;
     int n_tiles = j.row_tiles * j.col_tiles;
     int n_tasks = FR_MIN(nn_threads(), n_tiles);

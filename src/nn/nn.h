@@ -13,6 +13,7 @@
 #define FR_NN_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* ---- threads --------------------------------------------------------------------------- */
 
@@ -37,6 +38,19 @@ float *nn_arena_alloc(nn_arena *a, size_t n_floats);
 size_t nn_arena_mark(const nn_arena *a);
 void nn_arena_reset(nn_arena *a, size_t mark); /* frees everything allocated after mark */
 void nn_arena_free(nn_arena *a);
+
+/* Warm arenas kept by a loaded network between calls, so that its activation memory is
+ * allocated (and faulted in) once rather than on every call, while the network itself stays
+ * immutable: each call takes an arena, and gives it back when done. Thread-safe. */
+typedef struct nn_arena_pool nn_arena_pool;
+/* Keeps at most max_kept arenas (callers beyond that many at once get fresh ones). */
+nn_arena_pool *nn_arena_pool_new(int max_kept);
+/* A kept arena whose first block holds bytes_hint (replaced if smaller), else a new one;
+ * NULL when memory is exhausted. */
+nn_arena *nn_arena_pool_take(nn_arena_pool *p, size_t bytes_hint);
+/* Reset a and keep it, or free it when the pool is full. a may be NULL. */
+void nn_arena_pool_give(nn_arena_pool *p, nn_arena *a);
+void nn_arena_pool_free(nn_arena_pool *p); /* and the arenas it keeps */
 
 /* ---- activations, fused into ops or applied alone --------------------------------------- */
 
@@ -125,6 +139,13 @@ void nn_pad_channels(const float *in, size_t P, int C, int Cout, float *out);
 void nn_resize_bilinear(const float *in, int N, int H, int W, int C, int OH, int OW,
                         int align_corners, int half_pixel_centers, float *out);
 
+/* in is an (H,W,C) byte image (rows `stride` bytes apart) placed at (off_y, off_x) in a
+ * (CH,CW,C) canvas of zeros; out is (OH,OW,C): nn_resize_bilinear of that canvas, to the same
+ * bits, without building it (so its cost does not grow with the canvas). */
+void nn_resize_bilinear_canvas(const uint8_t *in, size_t stride, int H, int W, int C, int off_y,
+                               int off_x, int CH, int CW, int OH, int OW, int align_corners,
+                               int half_pixel_centers, float *out);
+
 /* in is (N,Cin), w is (Cin,Cout), b is (Cout) or NULL, out is (N,Cout) */
 void nn_dense(const float *in, int N, int Cin, const float *w, const float *b, int Cout,
               float *out);
@@ -139,5 +160,33 @@ void nn_l2_normalize(float *x, int N, int C);
 void nn_sigmoid(float *x, size_t n);
 /* x is (R,C): softmax over each row */
 void nn_softmax(float *x, size_t R, int C);
+
+/* ---- tensors of any rank (up to NN_MAX_RANK), for graphs read from model files -------- */
+
+#define NN_MAX_RANK 6
+
+typedef enum nn_binary_op { NN_BINARY_ADD, NN_BINARY_SUB, NN_BINARY_MUL, NN_BINARY_DIV } nn_binary_op;
+
+/* out = a op b with broadcasting: a is (as[0..rank)), b is (bs[...]), out is (os[...]) where
+ * as[d] and bs[d] are each os[d] or 1 (shapes of lower rank are padded with leading 1s by
+ * the caller). out may alias a or b when it has their shape. */
+void nn_binary(nn_binary_op op, const float *a, const int *as, const float *b, const int *bs,
+               const int *os, int rank, float *out);
+
+typedef enum nn_unary_op { NN_UNARY_ABS, NN_UNARY_NEG, NN_UNARY_EXP } nn_unary_op;
+
+/* out = op(in), n elements (out may alias in) */
+void nn_unary(nn_unary_op op, const float *in, float *out, size_t n);
+
+typedef enum nn_reduce_op { NN_REDUCE_SUM, NN_REDUCE_MAX, NN_REDUCE_MEAN } nn_reduce_op;
+
+/* in is (shape[0..rank)); out has the same shape with 1 on each axis d whose bit
+ * (1 << d) is set in axes: the sum, maximum or mean over those axes. */
+void nn_reduce(nn_reduce_op op, const float *in, const int *shape, int rank, unsigned axes,
+               float *out);
+
+/* in is (shape[0..rank)); out is (shape[d] + pad[2d] + pad[2d+1] for each d): in placed
+ * after pad[2d] zeros along each axis d, zeros elsewhere. */
+void nn_pad(const float *in, const int *shape, int rank, const int *pad, float *out);
 
 #endif

@@ -9,6 +9,7 @@
 #include "nn/kernels.h"
 
 #include <math.h>
+#include <stdint.h>
 
 typedef struct resize_job {
     const float *in;
@@ -68,6 +69,82 @@ static void resize_task(void *ctx, int i) {
     size_t r0 = (size_t)i * j->split.per_task;
     size_t r1 = FR_MIN(r0 + j->split.per_task, (size_t)j->N * j->OH);
     for (size_t r = r0; r < r1; r++) resize_row(j, (int)r, top, bottom);
+}
+
+/* ---- a byte image inside a zero canvas ---- */
+
+typedef struct canvas_job {
+    const uint8_t *in;
+    size_t stride;
+    int H, W, C, off_y, off_x, CH, CW, OH, OW, half_pixel_centers;
+    float scale_y, scale_x;
+    float *out;
+    nn_split split; /* output rows per task */
+} canvas_job;
+
+/* Where a canvas coordinate (row or column) reads the image: the index of a pixel inside
+ * it, and 1 there or 0 where the canvas is zero (the pixel read is then any valid one and
+ * multiplied by 0: exact, and free of branches). */
+typedef struct canvas_coord {
+    int index;
+    float inside;
+} canvas_coord;
+
+static canvas_coord canvas_coord_at(int canvas_index, int offset, int size) {
+    int i = canvas_index - offset;
+    canvas_coord cc = {i >= 0 && i < size ? i : 0, i >= 0 && i < size ? 1.0f : 0.0f};
+    return cc;
+}
+
+#define CANVAS_COLUMNS 128 /* columns whose samples are worked out at once */
+
+/* The same float operations as resize_row, on the canvas's values. */
+static void canvas_task(void *ctx, int i) {
+    const canvas_job *j = ctx;
+    int oy0 = i * (int)j->split.per_task, oy1 = FR_MIN(oy0 + (int)j->split.per_task, j->OH);
+    canvas_coord lower[CANVAS_COLUMNS], upper[CANVAS_COLUMNS];
+    float lerp[CANVAS_COLUMNS];
+    for (int ox0 = 0; ox0 < j->OW; ox0 += CANVAS_COLUMNS) {
+        int n = FR_MIN(CANVAS_COLUMNS, j->OW - ox0);
+        for (int k = 0; k < n; k++) {
+            sample sx = sample_at(ox0 + k, j->scale_x, j->half_pixel_centers, j->CW);
+            lower[k] = canvas_coord_at(sx.lower, j->off_x, j->W);
+            upper[k] = canvas_coord_at(sx.upper, j->off_x, j->W);
+            lerp[k] = sx.lerp;
+        }
+        for (int oy = oy0; oy < oy1; oy++) {
+            sample sy = sample_at(oy, j->scale_y, j->half_pixel_centers, j->CH);
+            canvas_coord y0 = canvas_coord_at(sy.lower, j->off_y, j->H);
+            canvas_coord y1 = canvas_coord_at(sy.upper, j->off_y, j->H);
+            const uint8_t *row0 = j->in + (size_t)y0.index * j->stride;
+            const uint8_t *row1 = j->in + (size_t)y1.index * j->stride;
+            float *o = j->out + ((size_t)oy * j->OW + ox0) * j->C;
+            for (int k = 0; k < n; k++) {
+                size_t lo = (size_t)lower[k].index * j->C, up = (size_t)upper[k].index * j->C;
+                float m00 = y0.inside * lower[k].inside, m01 = y0.inside * upper[k].inside;
+                float m10 = y1.inside * lower[k].inside, m11 = y1.inside * upper[k].inside;
+                for (int c = 0; c < j->C; c++, o++) {
+                    float a = (float)row0[lo + c] * m00, b = (float)row0[up + c] * m01;
+                    float top = a + (b - a) * lerp[k];
+                    a = (float)row1[lo + c] * m10, b = (float)row1[up + c] * m11;
+                    float bottom = a + (b - a) * lerp[k];
+                    *o = top + (bottom - top) * sy.lerp;
+                }
+            }
+        }
+    }
+}
+
+void nn_resize_bilinear_canvas(const uint8_t *in, size_t stride, int H, int W, int C, int off_y,
+                               int off_x, int CH, int CW, int OH, int OW, int align_corners,
+                               int half_pixel_centers, float *out) {
+    canvas_job j = {.in = in, .stride = stride, .H = H, .W = W, .C = C, .off_y = off_y,
+                    .off_x = off_x, .CH = CH, .CW = CW, .OH = OH, .OW = OW,
+                    .half_pixel_centers = half_pixel_centers,
+                    .scale_y = resize_scale(CH, OH, align_corners),
+                    .scale_x = resize_scale(CW, OW, align_corners), .out = out};
+    j.split = nn_split_work((size_t)OH, (size_t)OW * C * 16);
+    nn_parallel_for(j.split.n_tasks, canvas_task, &j);
 }
 
 void nn_resize_bilinear(const float *in, int N, int H, int W, int C, int OH, int OW,

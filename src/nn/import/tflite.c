@@ -21,7 +21,7 @@
 enum { MODEL_VERSION = 0, MODEL_OPERATOR_CODES = 1, MODEL_SUBGRAPHS = 2, MODEL_BUFFERS = 4 };
 enum { OPCODE_DEPRECATED_BUILTIN = 0, OPCODE_BUILTIN = 3 };
 enum { SUBGRAPH_TENSORS = 0, SUBGRAPH_INPUTS = 1, SUBGRAPH_OUTPUTS = 2, SUBGRAPH_OPERATORS = 3 };
-enum { TENSOR_SHAPE = 0, TENSOR_TYPE = 1, TENSOR_BUFFER = 2, TENSOR_NAME = 3 };
+enum { TENSOR_SHAPE = 0, TENSOR_TYPE = 1, TENSOR_BUFFER = 2, TENSOR_NAME = 3, TENSOR_SPARSITY = 6 };
 enum { BUFFER_DATA = 0, BUFFER_OFFSET = 1, BUFFER_SIZE = 2 };
 enum { OPERATOR_OPCODE = 0, OPERATOR_INPUTS = 1, OPERATOR_OUTPUTS = 2, OPERATOR_OPTIONS_TYPE = 3,
        OPERATOR_OPTIONS = 4 };
@@ -294,6 +294,11 @@ static fr_status parse_tensor(parse_ctx *c, size_t start, uint32_t i, tflite_ten
         return malformed(c, "NUL byte in the name of tensor", (long)i);
 
     out->type = (tflite_type)type;
+    int64_t sparsity = fb_field(&t, f, TENSOR_SPARSITY, 4);
+    if (sparsity < 0) return malformed(c, "tensor", (long)i);
+    if (sparsity > 0)
+        return fr_error(FR_E_UNSUPPORTED, "%s: tensor '%s' is stored sparse (for DENSIFY), "
+                        "which is not supported", c->m->source, out->name);
     if (ndim > NN_MAX_DIMS)
         return fr_error(FR_E_MODEL, "%s: tensor '%s' has %u dimensions (at most %d supported)",
                         c->m->source, out->name, ndim, NN_MAX_DIMS);

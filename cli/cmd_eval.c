@@ -1,0 +1,513 @@
+/* cmd_eval.c: facerec eval lfw|identify|folder: accuracy of the pipeline on labeled faces. */
+#include "cli.h"
+#include "eval/eval.h"
+
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char *usage =
+    "usage: facerec eval lfw --dir DIR [--pairs FILE] [options]\n"
+    "       facerec eval identify --dir DIR [options]\n"
+    "       facerec eval folder DIR [options]\n"
+    "Measure the pipeline's accuracy.\n\n"
+    "  lfw       LFW verification. View 2 (pairs.txt, the default): 10 folds, each fold's\n"
+    "            threshold chosen on the other nine. View 1 (pairsDevTest.txt): threshold\n"
+    "            chosen on the training file (--train, default pairsDevTrain.txt beside it).\n"
+    "  identify  open-set 1:N on a folder per person (LFW): the first image of everyone with\n"
+    "            two or more is enrolled; their other images and everyone else's are probes.\n"
+    "  folder    verification on a folder per person: every same-person pair and as many\n"
+    "            different-person pairs (fixed seed), 10 folds.\n\n"
+    "  --dir DIR           the data set (a folder per person)\n"
+    "  --pairs FILE        LFW pairs file (default DIR/pairs.txt)\n"
+    "  --train FILE        View 1 training pairs (default pairsDevTrain.txt beside --pairs)\n"
+    "  --flip              embed each face and its mirror image, and average\n"
+    "  --roc FILE.png      draw the ROC curve (lfw, folder)\n"
+    "  --fpir P            identify: false-positive identification rate aimed at (default 0.01)\n"
+    "  --cache DIR         embedding cache folder (default $XDG_CACHE_HOME/facerec or\n"
+    "                      ~/.cache/facerec)\n"
+    "  --no-cache          neither read nor write the cache\n"
+    "  --json              print one JSON object\n" CLI_ENGINE_HELP
+    "\nA face is the detected face nearest the image centre; where none is detected the\n"
+    "centre of the image is used, and counted in the report.\n";
+
+#define FOLDER_SEED 20240601u
+#define FOLDER_FOLDS 10
+
+typedef struct eval_cli {
+    fr_config cfg;
+    const char *dir, *pairs, *train, *roc, *cache_dir;
+    int json, no_cache;
+    double fpir;
+    char cache_path[4096];
+    struct timespec started;
+} eval_cli;
+
+static double seconds_since(const struct timespec *t0) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) + 1e-9 * (double)(t.tv_nsec - t0->tv_nsec);
+}
+
+/* The progress bar with the time left, from the rate so far. */
+static void show_progress(int done, int total, void *user) {
+    const struct timespec *t0 = user;
+    double elapsed = seconds_since(t0);
+    int left = done > 0 ? (int)lround(elapsed / done * (total - done)) : 0;
+    char label[64];
+    snprintf(label, sizeof label, "embedding, %d:%02d left", left / 60, left % 60);
+    cli_progress(done, total, label);
+}
+
+/* Embed every image with the command's pipeline, the networks on one thread per image and as
+ * many images at once as there are threads. */
+static fr_status embed_all(eval_cli *ec, char *const *paths, int n, eval_embeddings *out,
+                           double *seconds) {
+    const char *cache = NULL;
+    if (!ec->no_cache) {
+        fr_status st = FR_OK;
+        if (ec->cache_dir) {
+            if (snprintf(ec->cache_path, sizeof ec->cache_path, "%s/embeddings.db",
+                         ec->cache_dir) >= (int)sizeof ec->cache_path)
+                st = fr_error(FR_E_ARG, "%s: path too long", ec->cache_dir);
+        } else {
+            st = eval_default_cache_path(ec->cache_path, sizeof ec->cache_path);
+        }
+        if (st != FR_OK) return st;
+        cache = ec->cache_path;
+    }
+    int workers = fr_threads();
+    fr_set_threads(1);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    fr_status st = eval_embed_images(&ec->cfg, (const char *const *)paths, n, cache, workers,
+                                     show_progress, &t0, out);
+    cli_progress_clear();
+    fr_set_threads(workers);
+    *seconds = seconds_since(&t0);
+    return st;
+}
+
+/* ---- output ------------------------------------------------------------------------------ */
+
+static void json_number(double v) {
+    if (isfinite(v)) printf("%.6g", v);
+    else fputs("null", stdout);
+}
+
+static void json_field(const char *name, double v) {
+    printf(", \"%s\": ", name);
+    json_number(v);
+}
+
+static void print_pipeline(const eval_cli *ec, const eval_embeddings *e, double embed_seconds) {
+    const fr_config *c = &ec->cfg;
+    if (ec->json) {
+        fputs(", \"model\": ", stdout);
+        cli_json_string(stdout, c->model ? c->model : "dlib-resnet");
+        fputs(", \"detector\": ", stdout);
+        cli_json_string(stdout, c->detector ? c->detector : "ssd");
+        fputs(", \"landmarks\": ", stdout);
+        cli_json_string(stdout, c->landmarks ? c->landmarks : "68");
+        fputs(", \"align\": ", stdout);
+        cli_json_string(stdout, c->align ? c->align : "default");
+        printf(", \"flip\": %s, \"images\": %d, \"no_face_images\": %d, \"cached\": %d, "
+               "\"computed\": %d, \"embed_seconds\": %.1f", c->flip ? "true" : "false", e->n,
+               e->n_no_face, e->n_cached, e->n_computed, embed_seconds);
+        return;
+    }
+    printf("pipeline: model %s, detector %s, landmarks %s, align %s, flip %s\n",
+           c->model ? c->model : "dlib-resnet", c->detector ? c->detector : "ssd",
+           c->landmarks ? c->landmarks : "68", c->align ? c->align : "default",
+           c->flip ? "on" : "off");
+    printf("images: %d (%d computed, %d from the cache) in %.1f s; no face detected in %d "
+           "(centre used)\n", e->n, e->n_computed, e->n_cached, embed_seconds, e->n_no_face);
+}
+
+static void print_verification(const eval_cli *ec, const eval_verification *v, int no_face_pairs) {
+    int folds = v->n_folds_tested;
+    double stderr_mean = v->accuracy_std / sqrt((double)folds);
+    if (ec->json) {
+        json_field("accuracy", v->accuracy_mean);
+        json_field("accuracy_std", v->accuracy_std);
+        json_field("accuracy_stderr", stderr_mean);
+        fputs(", \"fold_accuracy\": [", stdout);
+        for (int k = 0; k < folds; k++) {
+            if (k) fputs(", ", stdout);
+            json_number(v->fold_accuracy[k]);
+        }
+        fputs("], \"fold_threshold\": [", stdout);
+        for (int k = 0; k < folds; k++) {
+            if (k) fputs(", ", stdout);
+            json_number(v->fold_threshold[k]);
+        }
+        fputc(']', stdout);
+        json_field("threshold_mean", v->threshold_mean);
+        printf(", \"genuine_pairs\": %d, \"impostor_pairs\": %d, \"no_face_pairs\": %d",
+               v->n_genuine, v->n_impostor, no_face_pairs);
+        json_field("auc", v->auc);
+        json_field("eer", v->eer);
+        json_field("eer_threshold", v->eer_threshold);
+        for (int i = 0; i < EVAL_N_FAR_TARGETS; i++) {
+            char name[64];
+            snprintf(name, sizeof name, "tar_at_far_%g", eval_far_targets[i]);
+            json_field(name, v->tar_at_far[i]);
+            snprintf(name, sizeof name, "threshold_at_far_%g", eval_far_targets[i]);
+            json_field(name, v->threshold_at_far[i]);
+        }
+        return;
+    }
+    printf("pairs with a centre-crop image: %d\n", no_face_pairs);
+    if (folds > 1)
+        printf("accuracy: %.2f%% +- %.2f%% (standard deviation over %d folds; standard error "
+               "%.2f%%)\n", 100 * v->accuracy_mean, 100 * v->accuracy_std, folds,
+               100 * stderr_mean);
+    else
+        printf("accuracy: %.2f%%\n", 100 * v->accuracy_mean);
+    printf("threshold: %.4f (%s)\n", v->threshold_mean,
+           folds > 1 ? "mean of the folds' thresholds" : "chosen on the training pairs");
+    printf("over %d same-person and %d different-person pairs:\n", v->n_genuine, v->n_impostor);
+    printf("  AUC %.5f, equal error rate %.2f%% at distance %.4f\n", v->auc, 100 * v->eer,
+           v->eer_threshold);
+    for (int i = 0; i < EVAL_N_FAR_TARGETS; i++) {
+        double far = eval_far_targets[i];
+        printf("  TAR %.2f%% at FAR <= %g%% (distance <= %.4f)%s\n", 100 * v->tar_at_far[i],
+               100 * far, v->threshold_at_far[i],
+               far * v->n_impostor < 1 ? " (fewer impostor pairs than 1/FAR: no false accept)"
+                                       : "");
+    }
+}
+
+/* The ROC curve of the tested pairs, drawn to ec->roc. */
+static fr_status write_roc(const eval_cli *ec, const float *distances, const int *same, int n,
+                           int n_impostor, const char *title) {
+    eval_roc_point *points;
+    int n_points;
+    fr_status st = eval_roc(distances, same, n, &points, &n_points);
+    if (st != FR_OK) return st;
+    fr_image *img;
+    st = eval_roc_plot(points, n_points, n_impostor, title, &img);
+    free(points);
+    if (st != FR_OK) return st;
+    st = fr_image_save(img, ec->roc, 0);
+    fr_image_free(img);
+    return st;
+}
+
+/* Verification of the protocol's pairs: embed, measure, print. */
+static int run_verification(eval_cli *ec, const eval_protocol *p, const char *name,
+                            const char *source) {
+    eval_embeddings e;
+    double embed_seconds;
+    fr_status st = embed_all(ec, p->images, p->n_images, &e, &embed_seconds);
+    if (st != FR_OK) return cli_fail(st);
+    /* the tested pairs (every pair under cross-validation) come after the others: fold and
+     * same are kept for all, distances for all */
+    float *distances = malloc((size_t)p->n_pairs * sizeof *distances);
+    int *same = malloc((size_t)p->n_pairs * sizeof *same);
+    int *fold = malloc((size_t)p->n_pairs * sizeof *fold);
+    float *tested = malloc((size_t)p->n_pairs * sizeof *tested);
+    int *tested_same = malloc((size_t)p->n_pairs * sizeof *tested_same);
+    if (!distances || !same || !fold || !tested || !tested_same) {
+        st = fr_error(FR_E_NOMEM, "out of memory for %d pairs", p->n_pairs);
+        goto done;
+    }
+    int no_face_pairs = 0, n_tested = 0;
+    for (int i = 0; i < p->n_pairs; i++) {
+        const eval_pair *q = &p->pairs[i];
+        distances[i] = fr_distance(e.vectors + (size_t)q->a * e.dim,
+                                   e.vectors + (size_t)q->b * e.dim, e.dim);
+        same[i] = q->same;
+        fold[i] = q->fold;
+        if (p->test_fold < 0 || q->fold == p->test_fold) {
+            no_face_pairs += e.no_face[q->a] || e.no_face[q->b];
+            tested[n_tested] = distances[i];
+            tested_same[n_tested++] = q->same;
+        }
+    }
+    eval_verification v;
+    st = eval_verify(distances, same, fold, p->n_pairs, p->n_folds, p->test_fold, &v);
+    if (st != FR_OK) goto done;
+    if (ec->roc) {
+        char title[128];
+        snprintf(title, sizeof title, "%s, %s%s", name, ec->cfg.model ? ec->cfg.model : "dlib-resnet",
+                 ec->cfg.flip ? " + flip" : "");
+        st = write_roc(ec, tested, tested_same, n_tested, v.n_impostor, title);
+        if (st != FR_OK) goto done;
+    }
+    if (ec->json) {
+        fputs("{\"protocol\": ", stdout);
+        cli_json_string(stdout, name);
+        fputs(", \"source\": ", stdout);
+        cli_json_string(stdout, source);
+        printf(", \"pairs\": %d, \"folds\": %d", n_tested, v.n_folds_tested);
+    } else {
+        printf("%s (%s): %d pairs tested%s\n", name, source, n_tested,
+               p->test_fold < 0 ? ", each fold with the threshold of the others" : "");
+    }
+    print_pipeline(ec, &e, embed_seconds);
+    print_verification(ec, &v, no_face_pairs);
+    if (ec->json) {
+        if (ec->roc) {
+            fputs(", \"roc\": ", stdout);
+            cli_json_string(stdout, ec->roc);
+        }
+        printf(", \"seconds\": %.1f}\n", seconds_since(&ec->started));
+    } else {
+        if (ec->roc) printf("ROC curve: %s\n", ec->roc);
+        printf("time: %.1f s\n", seconds_since(&ec->started));
+    }
+done:
+    free(distances), free(same), free(fold), free(tested), free(tested_same);
+    eval_embeddings_free(&e);
+    return st == FR_OK ? 0 : cli_fail(st);
+}
+
+/* ---- the three evaluations ---------------------------------------------------------------- */
+
+static int eval_lfw(eval_cli *ec) {
+    if (!ec->dir) return cli_usage_error("eval", "lfw needs --dir (the LFW folder)");
+    char default_pairs[4096], default_train[4096];
+    const char *pairs = ec->pairs;
+    if (!pairs) {
+        snprintf(default_pairs, sizeof default_pairs, "%s/pairs.txt", ec->dir);
+        pairs = default_pairs;
+    }
+    eval_protocol p;
+    memset(&p, 0, sizeof p);
+    int view;
+    fr_status st = eval_protocol_read_pairs(pairs, ec->dir, &p, &view);
+    if (st != FR_OK) return cli_fail(st);
+    p.test_fold = -1;
+    if (view == 1) {
+        /* View 1: the threshold comes from the training file, read first as fold 0 */
+        const char *train = ec->train;
+        if (!train) {
+            const char *slash = strrchr(pairs, '/');
+            snprintf(default_train, sizeof default_train, "%.*spairsDevTrain.txt",
+                     slash ? (int)(slash - pairs + 1) : 0, pairs);
+            train = default_train;
+        }
+        if (!strcmp(train, pairs)) {
+            eval_protocol_free(&p);
+            return cli_usage_error("eval", "%s is a View 1 file: give the pairs to test with "
+                                   "--pairs and those that choose the threshold with --train",
+                                   pairs);
+        }
+        eval_protocol_free(&p);
+        st = eval_protocol_read_pairs(train, ec->dir, &p, &view);
+        if (st == FR_OK) st = eval_protocol_read_pairs(pairs, ec->dir, &p, &view);
+        if (st != FR_OK) {
+            eval_protocol_free(&p);
+            return cli_fail(st);
+        }
+        p.test_fold = p.n_folds - 1;
+    } else if (p.n_folds < 2) {
+        eval_protocol_free(&p);
+        return cli_usage_error("eval", "%s: cross-validation needs two folds or more", pairs);
+    }
+    char source[4200];
+    snprintf(source, sizeof source, "%s", cli_base_name(pairs));
+    int rc = run_verification(ec, &p, view == 1 ? "LFW View 1" : "LFW View 2", source);
+    eval_protocol_free(&p);
+    return rc;
+}
+
+/* Everyone's images, person by person: paths (sorted in each person) and labels. */
+static int list_people(const char *dir, cli_paths *images, int **labels, int **first_of,
+                       int *n_people) {
+    cli_paths folders = {0};
+    if (!cli_list_folder(dir, NULL, &folders)) return 0;
+    int ok = 1;
+    *labels = NULL;
+    *first_of = malloc(((size_t)folders.n + 1) * sizeof **first_of);
+    *n_people = 0;
+    ok = *first_of != NULL;
+    for (int f = 0; ok && f < folders.n; f++) {
+        cli_paths person = {0};
+        ok = cli_list_folder(folders.items[f], &person, NULL);
+        if (ok && person.n > 0) {
+            (*first_of)[(*n_people)++] = images->n;
+            for (int i = 0; ok && i < person.n; i++) ok = cli_paths_add(images, person.items[i]);
+        }
+        cli_paths_free(&person);
+    }
+    cli_paths_free(&folders);
+    if (ok) {
+        (*first_of)[*n_people] = images->n;
+        *labels = malloc(((size_t)images->n + 1) * sizeof **labels);
+        ok = *labels != NULL;
+        for (int p = 0; ok && p < *n_people; p++)
+            for (int i = (*first_of)[p]; i < (*first_of)[p + 1]; i++) (*labels)[i] = p;
+    }
+    if (!ok) fprintf(stderr, "facerec eval: %s: could not list the people's images\n", dir);
+    if (ok && images->n == 0) {
+        fprintf(stderr, "facerec eval: %s: no folders of images found\n", dir);
+        ok = 0;
+    }
+    return ok;
+}
+
+static int eval_folder(eval_cli *ec) {
+    if (!ec->dir) return cli_usage_error("eval", "folder needs the data set's folder");
+    cli_paths images = {0};
+    int *labels = NULL, *first_of = NULL, n_people = 0;
+    if (!list_people(ec->dir, &images, &labels, &first_of, &n_people)) {
+        cli_paths_free(&images);
+        free(labels), free(first_of);
+        return 1;
+    }
+    eval_protocol p;
+    memset(&p, 0, sizeof p);
+    fr_status st = eval_folder_pairs(labels, images.n, FOLDER_FOLDS, FOLDER_SEED, &p.pairs,
+                                     &p.n_pairs);
+    free(labels), free(first_of);
+    if (st != FR_OK) {
+        cli_paths_free(&images);
+        return cli_fail(st);
+    }
+    /* the protocol takes over the image list */
+    p.images = images.items;
+    p.n_images = images.n;
+    p.n_folds = FOLDER_FOLDS;
+    p.test_fold = -1;
+    char source[4200];
+    snprintf(source, sizeof source, "%s, %d people", cli_base_name(ec->dir), n_people);
+    int rc = run_verification(ec, &p, "folder", source);
+    eval_protocol_free(&p);
+    return rc;
+}
+
+static int eval_identify_cmd(eval_cli *ec) {
+    if (!ec->dir) return cli_usage_error("eval", "identify needs --dir (a folder per person)");
+    cli_paths images = {0};
+    int *labels = NULL, *first_of = NULL, n_people = 0, rc = 1;
+    eval_embeddings e = {0};
+    float *enrolled = NULL, *probes = NULL;
+    int *enrolled_labels = NULL, *probe_labels = NULL;
+    if (!list_people(ec->dir, &images, &labels, &first_of, &n_people)) goto done;
+    double embed_seconds;
+    fr_status st = embed_all(ec, images.items, images.n, &e, &embed_seconds);
+    if (st != FR_OK) {
+        rc = cli_fail(st);
+        goto done;
+    }
+    size_t row = (size_t)e.dim * sizeof(float);
+    enrolled = malloc((size_t)n_people * row);
+    probes = malloc((size_t)images.n * row);
+    enrolled_labels = malloc((size_t)n_people * sizeof(int));
+    probe_labels = malloc((size_t)images.n * sizeof(int));
+    if (!enrolled || !probes || !enrolled_labels || !probe_labels) {
+        rc = cli_fail(fr_error(FR_E_NOMEM, "out of memory for %d probes", images.n));
+        goto done;
+    }
+    /* the first image of everyone with two or more is enrolled; a person with one image is
+     * a stranger to the gallery */
+    int n_enrolled = 0, n_probes = 0;
+    for (int p = 0; p < n_people; p++) {
+        int first = first_of[p], count = first_of[p + 1] - first;
+        int start = first;
+        if (count >= 2) {
+            memcpy(enrolled + (size_t)n_enrolled * e.dim, e.vectors + (size_t)first * e.dim, row);
+            enrolled_labels[n_enrolled++] = p;
+            start = first + 1;
+        }
+        for (int i = start; i < first + count; i++) {
+            memcpy(probes + (size_t)n_probes * e.dim, e.vectors + (size_t)i * e.dim, row);
+            probe_labels[n_probes++] = count >= 2 ? p : -1;
+        }
+    }
+    eval_identification id;
+    st = eval_identify(enrolled, enrolled_labels, n_enrolled, probes, probe_labels, n_probes,
+                       e.dim, ec->fpir, &id);
+    if (st != FR_OK) {
+        rc = cli_fail(st);
+        goto done;
+    }
+    if (ec->json) {
+        fputs("{\"protocol\": \"identify\", \"source\": ", stdout);
+        cli_json_string(stdout, cli_base_name(ec->dir));
+        printf(", \"people\": %d, \"enrolled\": %d, \"mated_probes\": %d, "
+               "\"nonmated_probes\": %d", n_people, id.n_enrolled, id.n_mated, id.n_nonmated);
+        print_pipeline(ec, &e, embed_seconds);
+        json_field("rank1", id.rank1);
+        json_field("fpir_target", id.fpir_target);
+        json_field("threshold", id.threshold);
+        json_field("fpir", id.fpir);
+        json_field("fnir", id.fnir);
+        printf(", \"seconds\": %.1f}\n", seconds_since(&ec->started));
+    } else {
+        printf("open-set identification (%s): %d people, %d enrolled (first image of each "
+               "with two or more)\n", cli_base_name(ec->dir), n_people, id.n_enrolled);
+        printf("probes: %d of enrolled people, %d of people not enrolled\n", id.n_mated,
+               id.n_nonmated);
+        print_pipeline(ec, &e, embed_seconds);
+        printf("rank-1 identification rate: %.2f%%\n", 100 * id.rank1);
+        printf("FNIR %.2f%% at FPIR %.2f%% (aimed at %g%%), threshold distance <= %.4f\n",
+               100 * id.fnir, 100 * id.fpir, 100 * id.fpir_target, id.threshold);
+        printf("time: %.1f s\n", seconds_since(&ec->started));
+    }
+    rc = 0;
+done:
+    free(enrolled), free(probes), free(enrolled_labels), free(probe_labels);
+    eval_embeddings_free(&e);
+    cli_paths_free(&images);
+    free(labels), free(first_of);
+    return rc;
+}
+
+int cmd_eval(int argc, char **argv) {
+    static const struct option options[] = {
+        {"dir", required_argument, 0, 'd'},   {"pairs", required_argument, 0, 'p'},
+        {"train", required_argument, 0, 't'}, {"flip", no_argument, 0, 'f'},
+        {"roc", required_argument, 0, 'r'},   {"fpir", required_argument, 0, 'F'},
+        {"cache", required_argument, 0, 'c'}, {"no-cache", no_argument, 0, 'n'},
+        {"json", no_argument, 0, 'j'},        {"help", no_argument, 0, 'h'},
+        CLI_ENGINE_LONG_OPTIONS,              {0, 0, 0, 0}};
+    if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    if (argc < 2) return cli_usage_error("eval", "which evaluation? lfw, identify or folder");
+    const char *what = argv[1];
+    eval_cli ec;
+    memset(&ec, 0, sizeof ec);
+    fr_config_init(&ec.cfg);
+    ec.fpir = 0.01;
+    clock_gettime(CLOCK_MONOTONIC, &ec.started);
+    int opt;
+    optind = 1;
+    /* the options follow the evaluation's name */
+    while ((opt = getopt_long(argc - 1, argv + 1, "", options, NULL)) != -1) {
+        if (cli_parse_engine_option(opt, optarg, &ec.cfg)) continue;
+        switch (opt) {
+        case 'd': ec.dir = optarg; break;
+        case 'p': ec.pairs = optarg; break;
+        case 't': ec.train = optarg; break;
+        case 'f': ec.cfg.flip = 1; break;
+        case 'r': ec.roc = optarg; break;
+        case 'F': {
+            char *end;
+            ec.fpir = strtod(optarg, &end);
+            if (*end || !(ec.fpir > 0 && ec.fpir < 1))
+                return cli_usage_error("eval", "--fpir wants a rate between 0 and 1");
+            break;
+        }
+        case 'c': ec.cache_dir = optarg; break;
+        case 'n': ec.no_cache = 1; break;
+        case 'j': ec.json = 1; break;
+        case 'h': fputs(usage, stdout); return 0;
+        default: return cli_usage_error("eval", "unknown option");
+        }
+    }
+    int n_args = argc - 1 - optind;
+    char **args = argv + 1 + optind;
+    if (!strcmp(what, "folder") && n_args == 1 && !ec.dir) ec.dir = args[0], n_args = 0;
+    if (n_args > 0) return cli_usage_error("eval", "unexpected argument '%s'", args[0]);
+    if (!strcmp(what, "lfw")) return eval_lfw(&ec);
+    if (!strcmp(what, "identify")) return eval_identify_cmd(&ec);
+    if (!strcmp(what, "folder")) return eval_folder(&ec);
+    return cli_usage_error("eval", "unknown evaluation '%s' (lfw, identify or folder)", what);
+}

@@ -1,0 +1,323 @@
+/* cmd_train.c: facerec train --data DIR --out FILE [options]: fine-tune the embedding on
+ * photos of one's own people with the triplet loss. */
+#include "cli.h"
+
+#include "face/face.h"
+#include "train/train.h"
+
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char *usage =
+    "usage: facerec train --data FOLDER --out FILE [options]\n"
+    "Fine-tune the face embedding on photos of your own people (FOLDER holds one sub-folder of\n"
+    "photos per person) with FaceNet's triplet loss and the Adam optimiser. The result is a\n"
+    "model file that every command takes with --model FILE; it records its base model.\n\n"
+    "  --head              train a projection on top of the frozen base embedding (default):\n"
+    "                      each photo and its augmented copies are embedded once\n"
+    "  --full              fine-tune the whole network (not supported yet)\n"
+    "  --epochs N          passes over the photos (default 20)\n"
+    "  --lr X              Adam's learning rate (default 0.001)\n"
+    "  --beta1 B, --beta2 B, --eps E   Adam's other settings (default 0.9, 0.999, 1e-8)\n"
+    "  --weight-decay W    decoupled weight decay (default 0)\n"
+    "  --alpha A           the triplet loss's margin (default 0.2, FaceNet's)\n"
+    "  --batch PxK         P people of up to K photos per batch (default 10x6)\n"
+    "  --augment N         augmented copies of each photo: mirrored, shifted, scaled, brighter\n"
+    "                      or darker (default 2; 0: none)\n"
+    "  --hidden N          add a residual ReLU layer of N units to the projection (default 0)\n"
+    "  --val FOLDER        people to measure verification accuracy on after each epoch (use\n"
+    "                      other people than the training ones)\n"
+    "  --curve FILE.png    the loss / accuracy chart (default: FILE with the extension .png)\n"
+    "  --seed N            random seed: the same seed gives the same model (default 1)\n"
+    "  --cache FILE        keep the embeddings in FILE (and FILE.val for --val) and reuse them\n"
+    "                      while the photos and settings are the same\n"
+    "  --model NAME        the base embedding model (default dlib-resnet)\n" CLI_ENGINE_HELP;
+
+typedef struct people {
+    cli_paths photos;
+    int *labels;
+    int n_people;
+} people;
+
+static void people_free(people *p) {
+    cli_paths_free(&p->photos);
+    free(p->labels);
+}
+
+/* The photos in each sub-folder of dir, labeled by folder. */
+static int list_people(const char *dir, people *set) {
+    cli_paths folders = {0};
+    int ok = cli_list_folder(dir, NULL, &folders);
+    for (int f = 0; ok && f < folders.n; f++) {
+        cli_paths photos = {0};
+        ok = cli_list_folder(folders.items[f], &photos, NULL);
+        int *labels = ok ? realloc(set->labels, ((size_t)set->photos.n + photos.n + 1) * sizeof *labels)
+                         : NULL;
+        if (ok && !labels) {
+            fprintf(stderr, "facerec train: out of memory\n");
+            ok = 0;
+        }
+        if (labels) set->labels = labels;
+        for (int i = 0; ok && i < photos.n; i++) {
+            set->labels[set->photos.n] = set->n_people;
+            ok = cli_paths_add(&set->photos, photos.items[i]);
+        }
+        set->n_people += ok && photos.n > 0;
+        cli_paths_free(&photos);
+    }
+    cli_paths_free(&folders);
+    if (ok && set->n_people < 2) {
+        fprintf(stderr, "facerec train: %s: needs two sub-folders of photos or more, one per person\n",
+                dir);
+        ok = 0;
+    }
+    return ok;
+}
+
+static void on_photo(int done, int total, const char *path, int face_found, void *user) {
+    (void)user;
+    if (!face_found) {
+        cli_progress_clear();
+        printf("%s: left out: %s\n", path, fr_last_error());
+    }
+    cli_progress(done, total, path);
+}
+
+/* The embeddings of a folder's photos, read from the cache file `cache` (may be NULL) when it
+ * holds them, else computed (and written there). */
+static fr_status embed_folder(const fr_engine *eng, const fr_config *cfg, const char *dir,
+                              const people *set, const train_augment_config *aug, uint64_t seed,
+                              const char *cache, train_set *out) {
+    char settings[512];
+    snprintf(settings, sizeof settings, "%s|%s|%s|%s|%g", fr_engine_model(eng),
+             cfg->detector ? cfg->detector : "", cfg->landmarks ? cfg->landmarks : "",
+             cfg->align ? cfg->align : "", (double)cfg->min_score);
+    const char *const *paths = (const char *const *)set->photos.items;
+    uint32_t key = train_set_key(settings, paths, set->labels, set->photos.n, aug, seed);
+    if (cache && train_set_load(cache, key, out) == FR_OK) {
+        printf("%s: %d photos of %d people, %d embeddings read from %s\n", dir, out->n_photos,
+               set->n_people, out->n_photos * out->copies, cache);
+        return FR_OK;
+    }
+    fr_status st = train_set_embed(eng, paths, set->labels, set->photos.n, set->n_people, aug,
+                                   seed, on_photo, NULL, out);
+    cli_progress_clear();
+    if (st == FR_OK)
+        printf("%s: %d photos of %d people, %d embeddings\n", dir, out->n_photos,
+               set->n_people, out->n_photos * out->copies);
+    if (st == FR_OK && cache) st = train_set_save(out, key, cache);
+    return st;
+}
+
+static void on_epoch(const train_epoch_stats *s, void *user) {
+    int epochs = *(const int *)user;
+    if (s->epoch == 0) {
+        if (!isnan(s->val_accuracy))
+            printf("before training: validation accuracy %.2f%% (EER %.2f%%)\n",
+                   100 * s->val_accuracy, 100 * s->val_eer);
+        return;
+    }
+    printf("epoch %3d/%d  loss %.4f  active triplets %5.1f%% (%d)", s->epoch, epochs, s->loss,
+           100 * s->active_share, s->n_triplets);
+    if (!isnan(s->val_accuracy))
+        printf("  validation accuracy %.2f%% (EER %.2f%%)", 100 * s->val_accuracy, 100 * s->val_eer);
+    printf("\n");
+    fflush(stdout);
+}
+
+static double seconds_since(const struct timespec *t0) {
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0->tv_nsec);
+}
+
+/* Parse a number option; returns 0 after printing a usage error. */
+static int parse_number(const char *name, const char *arg, double lo, double hi, double *out) {
+    char *end;
+    double v = strtod(arg, &end);
+    if (end == arg || *end || !(v >= lo && v <= hi)) {
+        cli_usage_error("train", "%s: '%s' is not a number in [%g, %g]", name, arg, lo, hi);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+int cmd_train(int argc, char **argv) {
+    enum { O_DATA = 0x200, O_OUT, O_HEAD, O_FULL, O_EPOCHS, O_LR, O_BETA1, O_BETA2, O_EPS,
+           O_DECAY, O_ALPHA, O_BATCH, O_AUGMENT, O_HIDDEN, O_VAL, O_CURVE, O_SEED, O_CACHE };
+    static const struct option options[] = {
+        {"data", required_argument, 0, O_DATA}, {"out", required_argument, 0, O_OUT},
+        {"head", no_argument, 0, O_HEAD}, {"full", no_argument, 0, O_FULL},
+        {"epochs", required_argument, 0, O_EPOCHS}, {"lr", required_argument, 0, O_LR},
+        {"beta1", required_argument, 0, O_BETA1}, {"beta2", required_argument, 0, O_BETA2},
+        {"eps", required_argument, 0, O_EPS}, {"weight-decay", required_argument, 0, O_DECAY},
+        {"alpha", required_argument, 0, O_ALPHA}, {"batch", required_argument, 0, O_BATCH},
+        {"augment", required_argument, 0, O_AUGMENT}, {"hidden", required_argument, 0, O_HIDDEN},
+        {"val", required_argument, 0, O_VAL}, {"curve", required_argument, 0, O_CURVE},
+        {"seed", required_argument, 0, O_SEED}, {"cache", required_argument, 0, O_CACHE},
+        {"help", no_argument, 0, 'h'},
+        CLI_ENGINE_LONG_OPTIONS, {0, 0, 0, 0}};
+    fr_config cfg;
+    fr_config_init(&cfg);
+    train_config tc;
+    train_config_defaults(&tc);
+    train_augment_config aug;
+    train_augment_defaults(&aug);
+    const char *data = NULL, *out = NULL, *val_dir = NULL, *curve = NULL, *cache = NULL;
+    int full = 0, hidden = 0, opt;
+    double v;
+    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        if (cli_parse_engine_option(opt, optarg, &cfg)) continue;
+        switch (opt) {
+        case O_DATA: data = optarg; break;
+        case O_OUT: out = optarg; break;
+        case O_HEAD: full = 0; break;
+        case O_FULL: full = 1; break;
+        case O_VAL: val_dir = optarg; break;
+        case O_CURVE: curve = optarg; break;
+        case O_CACHE: cache = optarg; break;
+        case O_EPOCHS:
+            if (!parse_number("--epochs", optarg, 1, 100000, &v)) return 2;
+            tc.epochs = (int)v;
+            break;
+        case O_LR:
+            if (!parse_number("--lr", optarg, 1e-9, 10, &v)) return 2;
+            tc.adam.lr = (float)v;
+            break;
+        case O_BETA1:
+            if (!parse_number("--beta1", optarg, 0, 0.999999, &v)) return 2;
+            tc.adam.beta1 = (float)v;
+            break;
+        case O_BETA2:
+            if (!parse_number("--beta2", optarg, 0, 0.999999999, &v)) return 2;
+            tc.adam.beta2 = (float)v;
+            break;
+        case O_EPS:
+            if (!parse_number("--eps", optarg, 1e-30, 1, &v)) return 2;
+            tc.adam.eps = (float)v;
+            break;
+        case O_DECAY:
+            if (!parse_number("--weight-decay", optarg, 0, 1, &v)) return 2;
+            tc.adam.weight_decay = (float)v;
+            break;
+        case O_ALPHA:
+            if (!parse_number("--alpha", optarg, 1e-6, 4, &v)) return 2;
+            tc.alpha = (float)v;
+            break;
+        case O_AUGMENT:
+            if (!parse_number("--augment", optarg, 0, 31, &v)) return 2;
+            aug.copies = (int)v;
+            break;
+        case O_HIDDEN:
+            if (!parse_number("--hidden", optarg, 0, 4096, &v)) return 2;
+            hidden = (int)v;
+            break;
+        case O_SEED:
+            if (!parse_number("--seed", optarg, 0, 9007199254740992.0, &v)) return 2;
+            tc.seed = (uint64_t)v;
+            break;
+        case O_BATCH: {
+            int P, K;
+            char extra;
+            if (sscanf(optarg, "%dx%d%c", &P, &K, &extra) != 2 || P < 2 || K < 2 || P > 1000 ||
+                K > 1000)
+                return cli_usage_error("train", "--batch: '%s' is not PxK with P, K >= 2", optarg);
+            tc.people_per_batch = P;
+            tc.photos_per_person = K;
+            break;
+        }
+        case 'h': fputs(usage, stdout); return 0;
+        default: return cli_usage_error("train", "unknown option");
+        }
+    }
+    if (!data) return cli_usage_error("train", "--data FOLDER is required");
+    if (!out) return cli_usage_error("train", "--out FILE is required");
+    if (optind != argc) return cli_usage_error("train", "unexpected argument '%s'", argv[optind]);
+    const char *base = cfg.model ? cfg.model : "dlib-resnet";
+    if (full) {
+        fprintf(stderr, "facerec train: --full: fine-tuning the whole %s network is not supported "
+                        "yet (the backward passes of its ops are there, its training graph is "
+                        "not); use --head\n", base);
+        return 1;
+    }
+    if (!fr_embedder_find(base)) {
+        if (train_head_is_file(base))
+            fprintf(stderr, "facerec train: --model %s: a trained head; give its base model "
+                            "instead\n", base);
+        else
+            fprintf(stderr, "facerec train: --model %s: unknown base model (known: %s)\n", base,
+                    fr_embedder_names());
+        return 2;
+    }
+    char curve_path[4096];
+    if (!curve) {
+        const char *slash = strrchr(out, '/'), *dot = strrchr(out, '.');
+        int stem = dot && (!slash || dot > slash + 1) ? (int)(dot - out) : (int)strlen(out);
+        snprintf(curve_path, sizeof curve_path, "%.*s.png", stem, out);
+        curve = curve_path;
+    }
+
+    people train_people = {0}, val_people = {0};
+    train_set train = {0}, val = {0};
+    train_head *head = NULL;
+    fr_engine *eng = NULL;
+    train_epoch_stats *history = NULL;
+    fr_image *chart = NULL;
+    int status = 1;
+    if (!list_people(data, &train_people) || (val_dir && !list_people(val_dir, &val_people)))
+        goto done;
+    fr_status st = fr_engine_open(&cfg, &eng);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    char val_cache[4096];
+    if (cache) snprintf(val_cache, sizeof val_cache, "%s.val", cache);
+    if (st == FR_OK)
+        st = embed_folder(eng, &cfg, data, &train_people, &aug, tc.seed, cache, &train);
+    if (st == FR_OK && val_dir)
+        st = embed_folder(eng, &cfg, val_dir, &val_people, NULL, 0, cache ? val_cache : NULL, &val);
+    double embed_seconds = seconds_since(&t0);
+    if (st == FR_OK) {
+        printf("embedded in %.1f s\n", embed_seconds);
+        train_rng rng = {tc.seed};
+        st = train_head_new(base, fr_engine_dim(eng), hidden, &rng, &head);
+    }
+    if (st == FR_OK && !(history = calloc((size_t)tc.epochs + 1, sizeof *history)))
+        st = fr_error(FR_E_NOMEM, "out of memory");
+    if (st == FR_OK) {
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        st = train_head_fit(head, &train, val_dir ? &val : NULL, &tc, on_epoch, &tc.epochs,
+                            history);
+    }
+    if (st == FR_OK) {
+        printf("trained in %.1f s (%.1f s in all)\n", seconds_since(&t0),
+               embed_seconds + seconds_since(&t0));
+        st = train_head_save(head, out);
+    }
+    if (st == FR_OK) {
+        char title[160];
+        snprintf(title, sizeof title, "%s on %s", head->id, cli_base_name(data));
+        st = train_curve_plot(history, tc.epochs + 1, title, &chart);
+    }
+    if (st == FR_OK) st = fr_image_save(chart, curve, 0);
+    if (st != FR_OK) {
+        cli_fail(st);
+        goto done;
+    }
+    printf("wrote %s (model %s on top of %s; use it with --model %s)\n", out, head->id, base, out);
+    printf("wrote %s\n", curve);
+    status = 0;
+done:
+    fr_image_free(chart);
+    free(history);
+    train_head_free(head);
+    train_set_free(&train);
+    train_set_free(&val);
+    fr_engine_close(eng);
+    people_free(&train_people);
+    people_free(&val_people);
+    return status;
+}

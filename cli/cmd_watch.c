@@ -1,0 +1,286 @@
+/* cmd_watch.c: facerec watch [--source SRC] [options]: live recognition from a camera, a
+ * video file or a stream, greeting the people it knows. */
+#include "cli.h"
+#include "live/live.h"
+
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *usage =
+    "usage: facerec watch [options]\n"
+    "Watch a camera, a video file or a stream; follow the faces, name the enrolled people\n"
+    "and greet each (\"Welcome Anna, have a nice day.\") once per cooldown. Strangers are\n"
+    "never named. A window shows the boxes and names (ESC or q quits).\n\n"
+    "  --source SRC        /dev/videoN (default /dev/video0), a video file or a URL (rtsp://...)\n"
+    "  --size WxH          frame size to ask a camera for (default: the camera's)\n"
+    "  --db FILE           gallery database (default: $FACEREC_DB, else facerec.db)\n"
+    "  --threshold T       distance threshold (default: from the calibration and --fpir)\n"
+    "  --fpir R            target share of strangers named as someone (default 0.01)\n"
+    "  --detect-every N    detect faces on every Nth frame (default 1)\n"
+    "  --votes N           consecutive agreeing recognitions before naming (default 5)\n"
+    "  --recheck N         frames between re-checks of a recognised face (default 10)\n"
+    "  --cooldown S        seconds before greeting the same person again (default 60)\n"
+    "  --voice NAME        espeak-ng voice (default en)\n"
+    "  --no-speech         do not speak\n"
+    "  --speak-to FILE     write the speech to a WAV file instead of the sound device\n"
+    "  --snapshots DIR     save the annotated frame of each greeting in DIR\n"
+    "  --no-window         no preview window (also when there is no display)\n"
+    "  --events FILE       JSON lines of events (greet, track, identify, lost, corrupt, ...)\n"
+    "                      to FILE, or - for stdout\n"
+    "  --models DIR        models folder (default: $FACEREC_MODELS, install prefix, source tree)\n"
+    "  --detector NAME     face detector: tiny (default here: the fastest) or ssd\n"
+    "  --landmarks NAME    landmark net: 68 (default) or 68tiny\n"
+    "  --model NAME        embedding model: dlib-resnet (default)\n"
+    "  --align NAME        alignment: faceapi (default)\n"
+    "  --min-score S       detection score threshold (default: the detector's)\n"
+    "  --threads N         worker threads (default: $FACEREC_THREADS or all cores)\n";
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig) {
+    (void)sig;
+    stop_requested = 1;
+}
+
+static const char *event_names[] = {
+    [LIVE_EVENT_START] = "start",       [LIVE_EVENT_TRACK] = "track",
+    [LIVE_EVENT_IDENTIFY] = "identify", [LIVE_EVENT_GREET] = "greet",
+    [LIVE_EVENT_LOST] = "lost",         [LIVE_EVENT_CORRUPT] = "corrupt",
+    [LIVE_EVENT_WARNING] = "warning",   [LIVE_EVENT_END] = "end",
+};
+
+typedef struct watch_output {
+    FILE *events;            /* NULL: no event log */
+    char end_reason[1024];   /* the END event, written with the statistics at the end */
+    double end_t;
+    long long end_frame;
+} watch_output;
+
+static void write_event(FILE *f, const live_event *e) {
+    fprintf(f, "{\"t\": %.3f, \"frame\": %lld, \"event\": \"%s\"", e->t, (long long)e->frame,
+            event_names[e->kind]);
+    if (e->track) fprintf(f, ", \"track\": %d", e->track);
+    if (e->kind == LIVE_EVENT_IDENTIFY || e->kind == LIVE_EVENT_GREET) {
+        fputs(", \"name\": ", f);
+        if (e->name) cli_json_string(f, e->name);
+        else fputs("null", f);
+        if (isnan(e->distance)) fputs(", \"distance\": null", f);
+        else fprintf(f, ", \"distance\": %.5f", e->distance);
+    }
+    if (e->track || e->kind == LIVE_EVENT_START)
+        fprintf(f, ", \"box\": [%.1f, %.1f, %.1f, %.1f]", e->box[0], e->box[1], e->box[2],
+                e->box[3]);
+    if (e->sentence) {
+        fputs(", \"sentence\": ", f);
+        cli_json_string(f, e->sentence);
+    }
+    if (e->snapshot) {
+        fputs(", \"snapshot\": ", f);
+        cli_json_string(f, e->snapshot);
+    }
+    if (e->message) {
+        fputs(e->kind == LIVE_EVENT_START ? ", \"source\": " : ", \"message\": ", f);
+        cli_json_string(f, e->message);
+    }
+    fputs("}\n", f);
+    fflush(f);
+}
+
+static void on_event(const live_event *e, void *user) {
+    watch_output *out = user;
+    if (e->kind == LIVE_EVENT_END) { /* written last, with the statistics */
+        snprintf(out->end_reason, sizeof out->end_reason, "%s", e->message ? e->message : "");
+        out->end_t = e->t;
+        out->end_frame = (long long)e->frame;
+        return;
+    }
+    if (e->kind == LIVE_EVENT_WARNING) fprintf(stderr, "facerec watch: warning: %s\n", e->message);
+    if (e->kind == LIVE_EVENT_CORRUPT) fprintf(stderr, "facerec watch: skipped: %s\n", e->message);
+    if (e->kind == LIVE_EVENT_GREET)
+        fprintf(stderr, "facerec watch: %.2f s: greeted %s (distance %.3f): %s\n", e->t, e->name,
+                e->distance, e->sentence);
+    if (out->events) write_event(out->events, e);
+}
+
+static double per_frame(double ms, int64_t frames) { return frames ? ms / (double)frames : 0; }
+
+static void write_end(watch_output *out, const live_stats *s) {
+    double fps = s->seconds > 0 ? (double)s->frames / s->seconds : 0;
+    fprintf(stderr,
+            "facerec watch: %lld frames in %.2f s (%.1f fps), %lld greetings, %lld corrupt "
+            "frames skipped; ms per frame: decode %.2f, detect %.2f, embed %.2f, search %.2f, "
+            "draw %.2f, display %.2f\n",
+            (long long)s->frames, s->seconds, fps, (long long)s->greetings, (long long)s->corrupt,
+            per_frame(s->ms_decode, s->frames), per_frame(s->ms_detect, s->frames),
+            per_frame(s->ms_embed, s->frames), per_frame(s->ms_search, s->frames),
+            per_frame(s->ms_draw, s->frames), per_frame(s->ms_display, s->frames));
+    if (!out->events) return;
+    FILE *f = out->events;
+    fprintf(f, "{\"t\": %.3f, \"frame\": %lld, \"event\": \"end\", \"reason\": ", out->end_t,
+            out->end_frame);
+    cli_json_string(f, out->end_reason);
+    fprintf(f,
+            ", \"frames\": %lld, \"corrupt\": %lld, \"detections\": %lld, \"embeddings\": %lld, "
+            "\"greetings\": %lld, \"seconds\": %.3f, \"fps\": %.2f, \"ms_per_frame\": "
+            "{\"decode\": %.3f, \"detect\": %.3f, \"embed\": %.3f, \"search\": %.3f, "
+            "\"draw\": %.3f, \"display\": %.3f}}\n",
+            (long long)s->frames, (long long)s->corrupt, (long long)s->detections,
+            (long long)s->embeddings, (long long)s->greetings, s->seconds, fps,
+            per_frame(s->ms_decode, s->frames), per_frame(s->ms_detect, s->frames),
+            per_frame(s->ms_embed, s->frames), per_frame(s->ms_search, s->frames),
+            per_frame(s->ms_draw, s->frames), per_frame(s->ms_display, s->frames));
+    fflush(f);
+}
+
+/* A positive integer option; 0 if invalid. */
+static int parse_count(const char *arg) {
+    char *end;
+    long v = strtol(arg, &end, 10);
+    return *end || v < 1 || v > 1000000 ? 0 : (int)v;
+}
+
+/* The gallery's threshold unless --threshold gave one; 0 on success, else an exit status. */
+static int choose_threshold(fr_gallery *g, double fpir, float *threshold) {
+    fr_gallery_info info;
+    fr_status st = fr_gallery_get_info(g, &info);
+    if (st != FR_OK) return cli_fail(st);
+    if (info.n_people == 0) {
+        fprintf(stderr, "facerec watch: %s: nobody is enrolled yet (facerec enroll)\n",
+                fr_gallery_path(g));
+        return 1;
+    }
+    if (*threshold >= 0) return 0;
+    fr_threshold th;
+    st = fr_gallery_identify_threshold(g, fpir, &th);
+    if (st != FR_OK) return cli_fail(st);
+    *threshold = th.distance;
+    return 0;
+}
+
+static int run_watch(fr_config *cfg, const char *default_model, const char *db_path,
+                     double fpir, live_options *o, watch_output *out) {
+    fr_gallery *g;
+    fr_status st = fr_gallery_open(db_path, 0, &g);
+    if (st != FR_OK) return cli_fail(st);
+    int status = choose_threshold(g, fpir, &o->threshold);
+    fr_engine *eng = NULL;
+    if (!status) status = cli_open_engine_for_gallery(cfg, default_model, g, &eng);
+    if (status) {
+        fr_gallery_close(g);
+        return status;
+    }
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    o->stop = &stop_requested;
+    o->on_event = on_event;
+    o->user = out;
+    live_stats stats;
+    st = live_watch(eng, g, o, &stats);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    if (stats.frames > 0 || out->end_reason[0]) write_end(out, &stats);
+    if (st != FR_OK) status = cli_fail(st);
+    fr_engine_close(eng);
+    fr_gallery_close(g);
+    return status;
+}
+
+int cmd_watch(int argc, char **argv) {
+    enum { SIZE = 0x200, DETECT_EVERY, VOTES, RECHECK, COOLDOWN, VOICE, NO_SPEECH, SPEAK_TO,
+           SNAPSHOTS, NO_WINDOW, EVENTS };
+    static const struct option options[] = {
+        {"source", required_argument, 0, 's'}, {"db", required_argument, 0, 'd'},
+        {"threshold", required_argument, 0, 't'}, {"fpir", required_argument, 0, 'f'},
+        {"size", required_argument, 0, SIZE}, {"detect-every", required_argument, 0, DETECT_EVERY},
+        {"votes", required_argument, 0, VOTES}, {"recheck", required_argument, 0, RECHECK},
+        {"cooldown", required_argument, 0, COOLDOWN}, {"voice", required_argument, 0, VOICE},
+        {"no-speech", no_argument, 0, NO_SPEECH}, {"speak-to", required_argument, 0, SPEAK_TO},
+        {"snapshots", required_argument, 0, SNAPSHOTS}, {"no-window", no_argument, 0, NO_WINDOW},
+        {"events", required_argument, 0, EVENTS}, {"help", no_argument, 0, 'h'},
+        CLI_ENGINE_LONG_OPTIONS, {0, 0, 0, 0}};
+    fr_config cfg;
+    fr_config_init(&cfg);
+    cfg.detector = "tiny"; /* the fastest detector available: video wants speed */
+    const char *default_model = cfg.model, *db_path = NULL, *events_path = NULL;
+    live_options o;
+    live_options_init(&o);
+    o.source = "/dev/video0";
+    o.threshold = -1;
+    double fpir = 0.01;
+    char *end;
+    int opt, w, h;
+    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        if (cli_parse_engine_option(opt, optarg, &cfg)) continue;
+        switch (opt) {
+        case 's': o.source = optarg; break;
+        case 'd': db_path = optarg; break;
+        case 't':
+            o.threshold = strtof(optarg, &end);
+            if (*end || !(o.threshold >= 0))
+                return cli_usage_error("watch", "--threshold wants a distance >= 0");
+            break;
+        case 'f':
+            fpir = strtod(optarg, &end);
+            if (*end || !(fpir > 0 && fpir <= 1))
+                return cli_usage_error("watch", "--fpir wants a rate in (0, 1]");
+            break;
+        case SIZE:
+            if (sscanf(optarg, "%dx%d", &w, &h) != 2 || w < 1 || h < 1)
+                return cli_usage_error("watch", "--size wants WIDTHxHEIGHT, e.g. 640x480");
+            o.size = optarg;
+            break;
+        case DETECT_EVERY:
+            if (!(o.detect_every = parse_count(optarg)))
+                return cli_usage_error("watch", "--detect-every wants a count >= 1");
+            break;
+        case VOTES:
+            if (!(o.votes = parse_count(optarg)))
+                return cli_usage_error("watch", "--votes wants a count >= 1");
+            break;
+        case RECHECK:
+            if (!(o.recheck = parse_count(optarg)))
+                return cli_usage_error("watch", "--recheck wants a count >= 1");
+            break;
+        case COOLDOWN:
+            o.cooldown = strtod(optarg, &end);
+            if (*end || !(o.cooldown >= 0))
+                return cli_usage_error("watch", "--cooldown wants seconds >= 0");
+            break;
+        case VOICE: o.voice = optarg; break;
+        case NO_SPEECH: o.speech = 0; break;
+        case SPEAK_TO: o.speak_to = optarg; break;
+        case SNAPSHOTS: o.snapshots_dir = optarg; break;
+        case NO_WINDOW: o.window = 0; break;
+        case EVENTS: events_path = optarg; break;
+        case 'h': fputs(usage, stdout); return 0;
+        default: return cli_usage_error("watch", "unknown option");
+        }
+    }
+    if (optind < argc) return cli_usage_error("watch", "unexpected argument '%s'", argv[optind]);
+    if (!o.speech && o.speak_to)
+        return cli_usage_error("watch", "--no-speech and --speak-to contradict each other");
+    if (o.snapshots_dir && !cli_is_dir(o.snapshots_dir))
+        return cli_usage_error("watch", "--snapshots: %s is not a folder", o.snapshots_dir);
+
+    watch_output out;
+    memset(&out, 0, sizeof out);
+    if (events_path) {
+        out.events = strcmp(events_path, "-") ? fopen(events_path, "w") : stdout;
+        if (!out.events) {
+            perror(events_path);
+            return 1;
+        }
+    }
+    int status = run_watch(&cfg, default_model, db_path, fpir, &o, &out);
+    if (out.events && out.events != stdout && fclose(out.events) != 0) {
+        perror(events_path);
+        status = 1;
+    }
+    return status;
+}

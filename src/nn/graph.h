@@ -1,0 +1,104 @@
+/* graph.h: a small evaluator of neural-network graphs read from model files (TFLite), over
+ * the ops of nn.h.
+ *
+ * Two objects:
+ *   nn_graph          the loaded model: tensors, weights (converted to our layouts) and the
+ *                     operators in execution order. Immutable after loading, so one graph
+ *                     may be shared by many threads.
+ *   nn_graph_session  one caller's state: the input shapes, the shapes of every tensor
+ *                     planned from them, and the activation memory (one nn_arena). Use one
+ *                     session per thread; reuse it across calls to avoid re-planning.
+ *
+ * Typical use:
+ *
+ *   nn_graph *g;  nn_graph_session *s;
+ *   nn_graph_load_tflite("MobileFaceNet.tflite", &g);
+ *   nn_graph_session_new(g, &s);
+ *   nn_graph_set_input_shape(s, 0, 4, (int[]){16, 112, 112, 3});  // batch 16
+ *   float *x = nn_graph_input(s, 0);           // write 16*112*112*3 floats here
+ *   nn_graph_run(s);
+ *   int rank, shape[NN_MAX_RANK];
+ *   const float *y = nn_graph_output(s, 0, &rank, shape);          // (16, 192)
+ *   nn_graph_session_free(s);  nn_graph_free(g);
+ *
+ * Tensors are float32 at run time (NHWC like the rest of nn/); constants of other types
+ * (int32 shapes and axes, float16 weights through DEQUANTIZE) are read at load. Loading
+ * converts convolution weights from TFLite's OHWI to HWIO and fuses known patterns into
+ * the ops of nn.h: a PReLU spelled with RELU/ABS/SUB/MUL/ADD or RELU/NEG/MUL/ADD becomes one
+ * PReLU activation, and an activation whose input only feeds it is fused into the
+ * convolution or fully connected layer before it (a RELU or RELU6 also into an ADD, SUB,
+ * MUL or DIV). An operator the evaluator does not run,
+ * or one with options it does not support, is an error naming it and the file.
+ *
+ * Shapes: the file's shapes are those the model was exported with (e.g. batch 2). A session
+ * re-plans every shape from the input shapes it is given, operator by operator; a RESHAPE
+ * whose target's first dimension is the file's batch keeps the new batch there.
+ */
+#ifndef FR_NN_GRAPH_H
+#define FR_NN_GRAPH_H
+
+#include "facerec.h"
+#include "nn/nn.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct nn_graph nn_graph;
+typedef struct nn_graph_session nn_graph_session;
+
+/* Load the main graph of a .tflite file. */
+fr_status nn_graph_load_tflite(const char *path, nn_graph **out);
+/* The same from a file image of `size` bytes (malloc'd; freed here in every case); `name`
+ * is used in messages. */
+fr_status nn_graph_load_tflite_buffer(uint8_t *data, size_t size, const char *name,
+                                      nn_graph **out);
+void nn_graph_free(nn_graph *g);
+
+/* The file the graph came from (for messages). */
+const char *nn_graph_source(const nn_graph *g);
+
+int nn_graph_n_inputs(const nn_graph *g);
+int nn_graph_n_outputs(const nn_graph *g);
+/* Names and the shapes stored in the file of input / output i (rank written, shape filled). */
+const char *nn_graph_input_name(const nn_graph *g, int i);
+const char *nn_graph_output_name(const nn_graph *g, int i);
+void nn_graph_input_file_shape(const nn_graph *g, int i, int *rank, int shape[NN_MAX_RANK]);
+void nn_graph_output_file_shape(const nn_graph *g, int i, int *rank, int shape[NN_MAX_RANK]);
+/* The index of the output called `name`, or -1. */
+int nn_graph_find_output(const nn_graph *g, const char *name);
+
+/* The number of operators after fusion, and the name of operator i as run ("CONV_2D+PRELU",
+ * "DEPTHWISE_CONV_2D", "ADD", ...). */
+int nn_graph_n_ops(const nn_graph *g);
+const char *nn_graph_op_name(const nn_graph *g, int i);
+
+/* A session starts with the file's input shapes planned. */
+fr_status nn_graph_session_new(const nn_graph *g, nn_graph_session **out);
+void nn_graph_session_free(nn_graph_session *s);
+
+/* Set the shape of input i and re-plan every tensor's shape and the activation memory. An
+ * operator that cannot take the new shapes is an error naming it (the session then keeps
+ * no plan until a valid shape is set). Pointers from nn_graph_input/output become invalid. */
+fr_status nn_graph_set_input_shape(nn_graph_session *s, int i, int rank, const int *shape);
+
+/* Where to write input i (as many floats as its planned shape holds). */
+float *nn_graph_input(nn_graph_session *s, int i);
+
+/* Run every operator. */
+fr_status nn_graph_run(nn_graph_session *s);
+
+/* Output i of the last run and its planned shape; valid until the next run or re-plan. */
+const float *nn_graph_output(const nn_graph_session *s, int i, int *rank,
+                             int shape[NN_MAX_RANK]);
+
+/* For tests that compare a graph op by op against a reference: give every tensor its own
+ * memory (no reuse), re-planned now, so that each operator's result survives the run. */
+fr_status nn_graph_keep_intermediates(nn_graph_session *s);
+
+/* The result of operator i (after fusion) of the last run, the name of its output tensor
+ * and its planned shape; NULL unless nn_graph_keep_intermediates() was called (or i is the
+ * producer of a graph output). */
+const float *nn_graph_op_output(const nn_graph_session *s, int i, const char **tensor_name,
+                                int *rank, int shape[NN_MAX_RANK]);
+
+#endif

@@ -1,0 +1,300 @@
+/* train.h: fine-tuning face embeddings with the triplet loss, as FaceNet trains them, on a CPU
+ * (not installed; used by `facerec train`).
+ *
+ *   backward   the backward passes of the nn ops (gradients of a loss through each op)  backward.c
+ *   triplet    online triplet selection in a batch of P people x K photos, the loss     triplet.c
+ *   adam       the Adam optimiser (with optional decoupled weight decay)                adam.c
+ *   head       a learned projection on a frozen base embedding: forward, backward, file  head.c
+ *   augment    random flips, shifts, scalings and brightness changes of faces           augment.c
+ *   dataset    a folder per person -> base embeddings of each photo and its copies       dataset.c
+ *   trainer    the training loop: epochs of P x K batches, validation accuracy            trainer.c
+ *   curve      the loss / accuracy curve as an image                                     curve.c
+ *
+ * Backward functions follow the forward op's layout (see src/nn/nn.h): given the forward's
+ * inputs and the gradient of the loss with respect to its output (dout), they write the
+ * gradient with respect to the input (din, overwritten; NULL: not wanted) and ADD the
+ * gradients of the parameters into their buffers (so that a batch accumulates), except where
+ * a comment says otherwise. */
+#ifndef FR_TRAIN_H
+#define FR_TRAIN_H
+
+#include "common/common.h"
+#include "nn/nn.h"
+
+/* ---- backward passes -------------------------------------------------------------------- */
+
+/* nn_dense: in is (N,Cin), w is (Cin,Cout), dout is (N,Cout); din is (N,Cin), dw (Cin,Cout)
+ * and db (Cout) accumulate (each may be NULL). */
+void train_dense_backward(const float *in, int N, int Cin, const float *w, int Cout,
+                          const float *dout, float *din, float *dw, float *db);
+
+/* An activation applied to x (P,C) (the values before it): dx = dout * act'(x). For PReLU,
+ * dslope (C) accumulates the slopes' gradient (may be NULL). dx may alias dout. The
+ * derivative at 0 (and at 6 for ReLU6) is taken from the side that TensorFlow takes: 0. */
+void train_activation_backward(const float *x, size_t P, int C, nn_act act, const float *dout,
+                               float *dx, float *dslope);
+
+/* nn_l2_normalize: x is (N,C) before, y is (N,C) after it, dy is (N,C); dx is (N,C)
+ * (dx = (dy - y (y . dy)) / |x|; zero rows get zero gradient). */
+void train_l2_normalize_backward(const float *x, const float *y, const float *dy, int N, int C,
+                                 float *dx);
+
+/* nn_conv2d without its activation (apply train_activation_backward to the output first):
+ * in is (N,H,W,Cin), dout is (N,OH,OW,Cout); din is (N,H,W,Cin); dweight (KH,KW,Cin,Cout) and
+ * dbias (Cout) accumulate (each may be NULL). */
+void train_conv2d_backward(const nn_conv *cv, const float *in, int N, int H, int W,
+                           const float *dout, float *din, float *dweight, float *dbias);
+
+/* nn_depthwise_conv2d without its activation: in is (N,H,W,C), dout is (N,OH,OW,C); din is
+ * (N,H,W,C); dweight (KH,KW,C) and dbias (C) accumulate (each may be NULL). */
+void train_depthwise_conv2d_backward(const nn_conv *cv, const float *in, int N, int H, int W,
+                                     const float *dout, float *din, float *dweight,
+                                     float *dbias);
+
+/* nn_maxpool2d: in is (N,H,W,C), dout is (N,OH,OW,C); din is (N,H,W,C). Each output's
+ * gradient goes to the first maximum of its window, as the forward picks it. */
+void train_maxpool2d_backward(const float *in, int N, int H, int W, int C, int kh, int kw,
+                              int stride_h, int stride_w, nn_padding pad, const float *dout,
+                              float *din);
+
+/* nn_avgpool2d: dout is (N,OH,OW,C); din is (N,H,W,C) (padded cells are not counted). */
+void train_avgpool2d_backward(int N, int H, int W, int C, int kh, int kw, int stride_h,
+                              int stride_w, nn_padding pad, const float *dout, float *din);
+
+/* nn_add: out = a + b, n elements; da and db accumulate dout (either may be NULL). */
+void train_add_backward(const float *dout, size_t n, float *da, float *db);
+
+/* nn_concat_channels: dout is (P, sum Cs); dins[i] is (P,Cs[i]) (entries may be NULL). */
+void train_concat_channels_backward(const float *dout, const int *Cs, int n_in, size_t P,
+                                    float *const *dins);
+
+/* nn_scale_shift (a folded batch norm): x is (P,C) before the op, dout is (P,C); dx is (P,C)
+ * (may alias dout); dscale and dshift (C) accumulate (each may be NULL). */
+void train_scale_shift_backward(const float *x, size_t P, int C, const float *scale,
+                                const float *dout, float *dx, float *dscale, float *dshift);
+
+/* ---- random numbers ------------------------------------------------------------------- */
+
+/* A seeded generator (splitmix64), so that a run is the same for the same --seed. */
+typedef struct train_rng {
+    uint64_t state;
+} train_rng;
+
+uint64_t train_rng_next(train_rng *r);
+/* uniform in [0, n) (n >= 1) */
+int train_rng_below(train_rng *r, int n);
+/* uniform in [lo, hi) */
+float train_rng_uniform(train_rng *r, float lo, float hi);
+
+/* ---- triplets ----------------------------------------------------------------------------- */
+
+typedef struct train_triplet {
+    int anchor, positive, negative; /* rows of the batch */
+} train_triplet;
+
+/* The squared Euclidean distance between rows. */
+float train_squared_distance(const float *a, const float *b, int dim);
+
+/* FaceNet's online selection in a batch of embeddings emb (B,dim) with person labels (B):
+ * every anchor-positive pair (a, p), a != p, of the same person, each with a semi-hard
+ * negative n of another person, d(a,p) < d(a,n) < d(a,p) + alpha (squared distances), drawn
+ * at random among those. Pairs without one are left out. triplets must hold the number of
+ * ordered same-person pairs; *n_triplets are written, *n_pairs counts every pair. */
+void train_mine_triplets(const float *emb, const int *labels, int B, int dim, float alpha,
+                         train_rng *rng, train_triplet *triplets, int *n_triplets,
+                         int *n_pairs);
+
+/* The triplet loss: the sum over triplets of max(|f(a) - f(p)|^2 - |f(a) - f(n)|^2 + alpha, 0).
+ * demb (B,dim), if not NULL, is overwritten with its gradient. *n_active (may be NULL) counts
+ * the triplets with a positive loss. */
+double train_triplet_loss(const float *emb, int B, int dim, const train_triplet *triplets,
+                          int n_triplets, float alpha, float *demb, int *n_active);
+
+/* ---- Adam ------------------------------------------------------------------------------- */
+
+typedef struct train_adam_config {
+    float lr, beta1, beta2, eps;
+    float weight_decay; /* decoupled (AdamW): p -= lr * weight_decay * p; 0: none */
+} train_adam_config;
+
+/* Kingma & Ba's defaults (lr 1e-3, betas 0.9 and 0.999, eps 1e-8), no weight decay. */
+void train_adam_defaults(train_adam_config *cfg);
+
+/* One step t >= 1 on n parameters p with gradient g; m and v (n) are the moment estimates,
+ * zero before the first step. */
+void train_adam_step(const train_adam_config *cfg, long t, float *p, const float *g, float *m,
+                     float *v, size_t n);
+
+/* ---- the head: a projection trained on top of a frozen base embedding ------------------ *
+ *
+ *   x = the base model's embedding, L2-normalised                          (B,D)
+ *   z = x W + b  [+ relu(x W1 + b1) W2 + b2   when hidden > 0]             (B,D)
+ *   y = z / |z|                                                            (B,D)
+ *
+ * W starts as the identity, b, W2 and b2 as zeros (W1 small random), so an untrained head
+ * gives the base model's (normalised) embedding. The parameters are one array, in the order
+ * W, b, W1, b1, W2, b2, so that the optimiser sees one vector.
+ *
+ * File: a facerec model file (nn/import/frmodel.h) with model id "head", input (1,1,D), the
+ * base model's name as its preprocessing id (the head's input is that model's embedding of
+ * the aligned face) and the tensors "head/kernel" (D,D), "head/bias" (D), and with a hidden
+ * layer "head/hidden/kernel" (D,H), "head/hidden/bias" (H), "head/output/kernel" (H,D),
+ * "head/output/bias" (D). */
+
+#define TRAIN_HEAD_MODEL_ID "head"
+
+typedef struct train_head {
+    char base[64]; /* the base embedding model's name */
+    char id[96];   /* "<base>+head-<CRC-32 of the parameters>": the name galleries record */
+    int dim, hidden;
+    size_t n_params;
+    float *params;
+    float *w, *b, *w1, *b1, *w2, *b2; /* views into params (w1..b2 NULL without hidden) */
+} train_head;
+
+/* An untrained head (see above) for a base model of embedding length dim. */
+fr_status train_head_new(const char *base, int dim, int hidden, train_rng *rng,
+                         train_head **out);
+void train_head_free(train_head *h);
+/* Recompute h->id after the parameters changed. */
+void train_head_update_id(train_head *h);
+
+fr_status train_head_save(const train_head *h, const char *path);
+fr_status train_head_load(const char *path, train_head **out);
+/* Whether path is a model file holding a head (0 for anything else, without an error). */
+int train_head_is_file(const char *path);
+
+/* The intermediate values of one forward pass, kept for the backward pass. */
+typedef struct train_head_pass {
+    int rows; /* capacity */
+    float *x, *hidden_pre, *hidden, *z, *y; /* (B,D), (B,H), (B,H), (B,D), (B,D) */
+    float *dz, *dhidden;                    /* backward scratch (B,D), (B,H) */
+} train_head_pass;
+
+fr_status train_head_pass_new(const train_head *h, int rows, train_head_pass **out);
+void train_head_pass_free(train_head_pass *p);
+
+/* in is (B,dim) base embeddings (B <= pass->rows); the outputs are pass->y (B,dim). */
+void train_head_forward(const train_head *h, const float *in, int B, train_head_pass *pass);
+/* dy is (B,dim), the loss's gradient w.r.t. pass->y; grad (h->n_params) accumulates. */
+void train_head_backward(const train_head *h, train_head_pass *pass, int B, const float *dy,
+                         float *grad);
+/* Inference: x (n,dim) base embeddings are replaced by the head's outputs. */
+fr_status train_head_apply(const train_head *h, float *x, int n);
+
+
+/* ---- augmentation ----------------------------------------------------------------------- */
+
+typedef struct train_augment_config {
+    int copies;       /* augmented copies of each photo, besides the photo itself */
+    float shift;      /* largest shift of the face in its crop, a share of the face box */
+    float scale;      /* largest relative change of the face's size in its crop */
+    float brightness; /* largest relative change of the brightness */
+} train_augment_config;
+
+/* 2 copies; shifts up to 5%, scalings up to 5%, brightness changes up to 20%. */
+void train_augment_defaults(train_augment_config *cfg);
+
+/* One random change of a face: each copy is mirrored with probability 1/2, shifted,
+ * scaled and made brighter or darker uniformly within the configured limits. */
+typedef struct train_augmentation {
+    int mirror;
+    float dx, dy;     /* shift, a share of the face box's width and height */
+    float scale;      /* the face's size in the crop is multiplied by this */
+    float brightness; /* pixel values are multiplied by this */
+} train_augmentation;
+
+void train_augment_draw(const train_augment_config *cfg, train_rng *rng, train_augmentation *a);
+
+/* The aligned crop of face (with 68 landmarks) in img as eng's embedder expects it, with the
+ * augmentation applied: the shift and scale move the landmarks and box that the alignment
+ * reads (so the face moves in its crop as under a less exact alignment, with real pixels
+ * around it), then the crop is mirrored and its brightness changed. */
+fr_status train_augmented_crop(const fr_engine *eng, const fr_image *img, const fr_face *face,
+                               const train_augmentation *a, fr_image **crop);
+
+/* ---- the data: a folder per person -> base embeddings --------------------------------- */
+
+/* The base embeddings of labeled photos: row (i * copies + c) of embeddings is photo i's
+ * copy c, copy 0 being the photo itself and the others its augmented copies. */
+typedef struct train_set {
+    int n_photos;    /* photos with a face (the others are left out) */
+    int copies, dim;
+    int n_people;    /* labels are 0 .. n_people - 1 */
+    int *labels;     /* (n_photos) */
+    int *source;     /* (n_photos): the index of each photo in the list given */
+    float *embeddings;
+} train_set;
+
+/* Called after each photo: face_found is 0 when the photo was left out (unreadable, or no
+ * face); the message for an unreadable one is in fr_last_error(). */
+typedef void (*train_photo_fn)(int done, int total, const char *path, int face_found,
+                               void *user);
+
+/* Find the subject's face in each photo (paths[i], of person labels[i] in 0 .. n_people - 1)
+ * with eng as `facerec eval` does (see dataset.c), align it, augment it (aug NULL: no copies)
+ * with random draws seeded by seed and the photo's index, and embed every copy (in batches).
+ * Running out of memory is an error; a photo that cannot be read is left out and reported
+ * through fn. */
+fr_status train_set_embed(const fr_engine *eng, const char *const *paths, const int *labels,
+                          int n, int n_people, const train_augment_config *aug, uint64_t seed,
+                          train_photo_fn fn, void *user, train_set *out);
+void train_set_free(train_set *s);
+
+/* The embeddings depend on the photos, the engine and the augmentation only, so they can be
+ * kept in a cache file between runs (e.g. to try other training settings). The key is a
+ * digest of the library version, `settings` (the engine's configuration in words: model,
+ * detector, landmarks, ...), every photo's path, size, modification time and label, the
+ * augmentation and the seed. */
+uint32_t train_set_key(const char *settings, const char *const *paths, const int *labels,
+                       int n, const train_augment_config *aug, uint64_t seed);
+/* The file is a facerec model file (nn/import/frmodel.h) of model id "train-cache". */
+fr_status train_set_save(const train_set *s, uint32_t key, const char *path);
+/* FR_E_NOT_FOUND (with a message) when there is no such file or it was made for another key. */
+fr_status train_set_load(const char *path, uint32_t key, train_set *out);
+
+/* ---- training --------------------------------------------------------------------------- */
+
+typedef struct train_config {
+    int epochs;
+    int people_per_batch, photos_per_person; /* P x K */
+    float alpha;                             /* the triplet loss's margin */
+    train_adam_config adam;
+    uint64_t seed;
+} train_config;
+
+/* 20 epochs of 10 x 6 batches, alpha 0.2 (FaceNet's), Adam with lr 1e-3, seed 1. */
+void train_config_defaults(train_config *cfg);
+
+typedef struct train_epoch_stats {
+    int epoch;            /* 0: before training (validation only) */
+    double loss;          /* mean over the anchor-positive pairs of each batch (NaN at 0) */
+    double active_share;  /* share of anchor-positive pairs with a semi-hard negative */
+    int n_triplets;       /* triplets trained on in the epoch */
+    double val_accuracy;  /* verification accuracy on the validation set (NaN: none) */
+    double val_eer;       /* its equal error rate */
+} train_epoch_stats;
+
+typedef void (*train_epoch_fn)(const train_epoch_stats *s, void *user);
+
+/* Train head h on train's embeddings: each epoch has about n_photos / (P K) batches of P
+ * people (of those with two photos or more) and up to K photos each, each photo as a random
+ * one of its copies; triplets mined online in each batch, their loss's gradient through the
+ * head, one Adam step per batch. With val (may be NULL), its verification accuracy (every
+ * same-person pair and as many different-person pairs, 10-fold) before training and after
+ * each epoch. history (cfg->epochs + 1 entries) receives each epoch's figures, fn (may be
+ * NULL) too as they come. h->id is updated at the end. */
+fr_status train_head_fit(train_head *h, const train_set *train, const train_set *val,
+                         const train_config *cfg, train_epoch_fn fn, void *user,
+                         train_epoch_stats *history);
+
+/* The verification accuracy of a labeled set's embeddings through head h (NULL: as they
+ * are), as train_head_fit measures it on the validation set. */
+fr_status train_verification(const train_head *h, const train_set *set, double *accuracy,
+                             double *eer);
+
+/* The loss and validation accuracy per epoch drawn as a chart (title above it). */
+fr_status train_curve_plot(const train_epoch_stats *history, int n, const char *title,
+                           fr_image **out);
+
+#endif

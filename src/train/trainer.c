@@ -1,0 +1,221 @@
+/* trainer.c: the training loop of the head: P x K batches, online triplet mining, the triplet
+ * loss's gradient through the head, Adam; validation by verification accuracy. */
+#include "train/train.h"
+
+#include "eval/eval.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The validation pairs are drawn once, with a fixed seed, so every epoch is measured on the
+ * same pairs: as `facerec eval folder` draws them (10 folds, fewer when a tiny set has fewer
+ * same-person pairs than that). */
+#define VAL_FOLDS 10
+#define VAL_SEED 20240601u
+
+void train_config_defaults(train_config *cfg) {
+    cfg->epochs = 20;
+    cfg->people_per_batch = 10;
+    cfg->photos_per_person = 6;
+    cfg->alpha = 0.2f;
+    train_adam_defaults(&cfg->adam);
+    cfg->seed = 1;
+}
+
+fr_status train_verification(const train_head *h, const train_set *set, double *accuracy,
+                             double *eer) {
+    int n = set->n_photos, dim = set->dim;
+    float *rows = malloc((size_t)n * dim * sizeof *rows);
+    if (!rows) return fr_error(FR_E_NOMEM, "out of memory for the validation embeddings");
+    for (int i = 0; i < n; i++)
+        memcpy(rows + (size_t)i * dim, set->embeddings + (size_t)i * set->copies * dim,
+               (size_t)dim * sizeof *rows);
+    fr_status st = h ? train_head_apply(h, rows, n) : FR_OK;
+    long same_pairs = 0;
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++) same_pairs += set->labels[i] == set->labels[j];
+    int folds = (int)FR_MIN(same_pairs, VAL_FOLDS);
+    if (st == FR_OK && folds < 2)
+        st = fr_error(FR_E_ARG, "validation needs two same-person pairs or more (found %ld)",
+                      same_pairs);
+    eval_pair *pairs = NULL;
+    int n_pairs = 0;
+    if (st == FR_OK) st = eval_folder_pairs(set->labels, n, folds, VAL_SEED, &pairs, &n_pairs);
+    float *distances = st == FR_OK ? malloc((size_t)n_pairs * sizeof *distances) : NULL;
+    int *same = st == FR_OK ? malloc((size_t)n_pairs * sizeof *same) : NULL;
+    int *fold = st == FR_OK ? malloc((size_t)n_pairs * sizeof *fold) : NULL;
+    if (st == FR_OK && (!distances || !same || !fold))
+        st = fr_error(FR_E_NOMEM, "out of memory for the validation pairs");
+    for (int i = 0; st == FR_OK && i < n_pairs; i++) {
+        distances[i] = fr_distance(rows + (size_t)pairs[i].a * dim,
+                                   rows + (size_t)pairs[i].b * dim, dim);
+        same[i] = pairs[i].same;
+        fold[i] = pairs[i].fold;
+    }
+    eval_verification v;
+    if (st == FR_OK) st = eval_verify(distances, same, fold, n_pairs, folds, -1, &v);
+    if (st == FR_OK) {
+        *accuracy = v.accuracy_mean;
+        *eer = v.eer;
+    }
+    free(rows);
+    free(pairs);
+    free(distances);
+    free(same);
+    free(fold);
+    return st;
+}
+
+/* Partial Fisher-Yates: the first k entries of a (n) become a uniform random choice. */
+static void choose(int *a, int n, int k, train_rng *rng) {
+    for (int i = 0; i < k && i < n - 1; i++) {
+        int j = i + train_rng_below(rng, n - i), t = a[i];
+        a[i] = a[j];
+        a[j] = t;
+    }
+}
+
+/* Training state: the photos of each person, the batch and the optimiser's moments. */
+typedef struct trainer {
+    int *by_person;   /* photo indices grouped by person */
+    int *first;       /* (n_people + 1): person p's photos are by_person[first[p] ..] */
+    int *eligible;    /* people with two photos or more */
+    int n_eligible;
+    float *batch;     /* (B,dim) */
+    int *labels;      /* (B) */
+    train_triplet *triplets;
+    float *dy, *grad, *m, *v;
+    train_head_pass *pass;
+} trainer;
+
+static void trainer_free(trainer *t) {
+    free(t->by_person);
+    free(t->first);
+    free(t->eligible);
+    free(t->batch);
+    free(t->labels);
+    free(t->triplets);
+    free(t->dy);
+    free(t->grad);
+    free(t->m);
+    free(t->v);
+    train_head_pass_free(t->pass);
+}
+
+static fr_status trainer_init(trainer *t, const train_head *h, const train_set *set, int P,
+                              int K) {
+    memset(t, 0, sizeof *t);
+    int n = set->n_photos, np = set->n_people, B = P * K;
+    t->by_person = malloc((size_t)(n ? n : 1) * sizeof *t->by_person);
+    t->first = calloc((size_t)np + 1, sizeof *t->first);
+    t->eligible = malloc((size_t)np * sizeof *t->eligible);
+    t->batch = malloc((size_t)B * h->dim * sizeof *t->batch);
+    t->labels = malloc((size_t)B * sizeof *t->labels);
+    t->triplets = malloc((size_t)B * (K - 1 > 0 ? K - 1 : 1) * sizeof *t->triplets);
+    t->dy = malloc((size_t)B * h->dim * sizeof *t->dy);
+    t->grad = malloc(h->n_params * sizeof *t->grad);
+    t->m = calloc(h->n_params, sizeof *t->m);
+    t->v = calloc(h->n_params, sizeof *t->v);
+    if (!t->by_person || !t->first || !t->eligible || !t->batch || !t->labels ||
+        !t->triplets || !t->dy || !t->grad || !t->m || !t->v) {
+        trainer_free(t);
+        return fr_error(FR_E_NOMEM, "out of memory for training");
+    }
+    fr_status st = train_head_pass_new(h, B, &t->pass);
+    if (st != FR_OK) {
+        trainer_free(t);
+        return st;
+    }
+    /* counting sort of the photos by person */
+    for (int i = 0; i < n; i++) t->first[set->labels[i] + 1]++;
+    for (int p = 0; p < np; p++) t->first[p + 1] += t->first[p];
+    int *fill = malloc((size_t)np * sizeof *fill);
+    if (!fill) {
+        trainer_free(t);
+        return fr_error(FR_E_NOMEM, "out of memory for training");
+    }
+    memcpy(fill, t->first, (size_t)np * sizeof *fill);
+    for (int i = 0; i < n; i++) t->by_person[fill[set->labels[i]]++] = i;
+    free(fill);
+    for (int p = 0; p < np; p++)
+        if (t->first[p + 1] - t->first[p] >= 2) t->eligible[t->n_eligible++] = p;
+    return FR_OK;
+}
+
+/* Fill the batch: P people, up to K photos each, each photo a random one of its copies.
+ * Returns the batch size. */
+static int sample_batch(trainer *t, const train_set *set, int P, int K, train_rng *rng) {
+    int B = 0, dim = set->dim;
+    choose(t->eligible, t->n_eligible, P, rng);
+    for (int i = 0; i < P; i++) {
+        int person = t->eligible[i], *photos = t->by_person + t->first[person];
+        int count = t->first[person + 1] - t->first[person], k = FR_MIN(K, count);
+        choose(photos, count, k, rng);
+        for (int j = 0; j < k; j++, B++) {
+            size_t row = (size_t)photos[j] * set->copies + train_rng_below(rng, set->copies);
+            memcpy(t->batch + (size_t)B * dim, set->embeddings + row * dim,
+                   (size_t)dim * sizeof *t->batch);
+            t->labels[B] = person;
+        }
+    }
+    return B;
+}
+
+fr_status train_head_fit(train_head *h, const train_set *train, const train_set *val,
+                         const train_config *cfg, train_epoch_fn fn, void *user,
+                         train_epoch_stats *history) {
+    if (train->dim != h->dim || (val && val->dim != h->dim))
+        return fr_error(FR_E_MISMATCH, "training: embeddings of length %d for a head of %d",
+                        train->dim, h->dim);
+    if (cfg->epochs < 1 || cfg->people_per_batch < 2 || cfg->photos_per_person < 2 ||
+        !(cfg->alpha > 0) || !(cfg->adam.lr > 0))
+        return fr_error(FR_E_ARG, "training: invalid settings (epochs %d, batch %dx%d, "
+                                  "alpha %g, learning rate %g)",
+                        cfg->epochs, cfg->people_per_batch, cfg->photos_per_person,
+                        (double)cfg->alpha, (double)cfg->adam.lr);
+    trainer t;
+    int P = cfg->people_per_batch, K = cfg->photos_per_person;
+    fr_status st = trainer_init(&t, h, train, P, K);
+    if (st != FR_OK) return st;
+    if (t.n_eligible < 2) {
+        trainer_free(&t);
+        return fr_error(FR_E_ARG, "training needs two people or more with two photos or more "
+                                  "each (found %d)", t.n_eligible);
+    }
+    P = FR_MIN(P, t.n_eligible);
+    int batches = FR_MAX(1, (train->n_photos + P * K - 1) / (P * K));
+    train_rng rng = {cfg->seed};
+    long step = 0;
+    for (int epoch = 0; epoch <= cfg->epochs && st == FR_OK; epoch++) {
+        train_epoch_stats s = {epoch, NAN, NAN, 0, NAN, NAN};
+        long n_pairs_sum = 0;
+        double loss_sum = 0.0;
+        for (int b = 0; epoch > 0 && b < batches; b++) {
+            int B = sample_batch(&t, train, P, K, &rng), n_triplets, n_pairs;
+            train_head_forward(h, t.batch, B, t.pass);
+            train_mine_triplets(t.pass->y, t.labels, B, h->dim, cfg->alpha, &rng, t.triplets,
+                                &n_triplets, &n_pairs);
+            loss_sum += train_triplet_loss(t.pass->y, B, h->dim, t.triplets, n_triplets,
+                                           cfg->alpha, t.dy, NULL);
+            n_pairs_sum += n_pairs;
+            s.n_triplets += n_triplets;
+            if (n_triplets == 0) continue; /* nothing to learn from this batch */
+            memset(t.grad, 0, h->n_params * sizeof *t.grad);
+            train_head_backward(h, t.pass, B, t.dy, t.grad);
+            train_adam_step(&cfg->adam, ++step, h->params, t.grad, t.m, t.v, h->n_params);
+        }
+        if (epoch > 0 && n_pairs_sum > 0) {
+            s.loss = loss_sum / (double)n_pairs_sum;
+            s.active_share = (double)s.n_triplets / (double)n_pairs_sum;
+        }
+        if (val) st = train_verification(h, val, &s.val_accuracy, &s.val_eer);
+        if (st == FR_OK) {
+            if (history) history[epoch] = s;
+            if (fn) fn(&s, user);
+        }
+    }
+    trainer_free(&t);
+    train_head_update_id(h);
+    return st;
+}

@@ -1,0 +1,320 @@
+/* test_recognition_cli.c: enroll, identify, verify, calibrate and the gallery management
+ * commands end to end through the facerec binary, on the shared ORL and LFW photos. */
+#include "common/json.h"
+#include "facerec.h"
+#include "test.h"
+
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#define ORL FR_TEST_DATA_DIR "/orl_faces"
+#define LFW FR_TEST_DATA_DIR "/lfw-deepfunneled"
+#define WORK FR_TEST_TMP_DIR "/recognition"
+
+static char out_text[1 << 20], err_text[1 << 16];
+
+static void read_text(const char *path, char *buf, size_t size) {
+    buf[0] = '\0';
+    FILE *f = fopen(path, "rb");
+    if (!f) return;
+    size_t n = fread(buf, 1, size - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+}
+
+/* Run `facerec ARGS`; stdout and stderr land in out_text and err_text. Returns the exit status. */
+static int run(const char *args) {
+    static char cmd[1 << 16];
+    snprintf(cmd, sizeof cmd, "'%s' %s >'%s/out.txt' 2>'%s/err.txt'", FR_TEST_CLI, args, WORK, WORK);
+    int status = system(cmd);
+    read_text(WORK "/out.txt", out_text, sizeof out_text);
+    read_text(WORK "/err.txt", err_text, sizeof err_text);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static int exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+static void remove_db(const char *path) {
+    char extra[600];
+    remove(path);
+    snprintf(extra, sizeof extra, "%s-wal", path);
+    remove(extra);
+    snprintf(extra, sizeof extra, "%s-shm", path);
+    remove(extra);
+}
+
+/* ORL photos are tight 92x112 face crops, in which the SSD detector finds no face; with a
+ * black border of half the width around them it does. Writes ORL s<person>/<index> so. */
+static int write_padded_orl(int person, int index, const char *out_path) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/s%d/%d.pgm", ORL, person, index);
+    fr_image *img, *padded;
+    if (fr_image_load(path, &img) != FR_OK) return 0;
+    int border = img->width / 2;
+    fr_status st = fr_image_crop(img, -border, -border, img->width + 2 * border,
+                                 img->height + 2 * border, &padded);
+    fr_image_free(img);
+    if (st != FR_OK) return 0;
+    st = fr_image_save(padded, out_path, 0);
+    fr_image_free(padded);
+    return st == FR_OK;
+}
+
+/* The ORL protocol of the acceptance target, in WORK/orl:
+ *   calib/s31..s40/<i>.png   every photo of s31-s40 (calibration only)
+ *   enroll/s1..s20.png       photo 1 of s1-s20
+ *   probe/s<p>_<i>.png       photos 2-10 of s1-s30 (s21-s30 are strangers) */
+static int prepare_orl(void) {
+    if (exists(WORK "/orl/ready")) return 1;
+    mkdir(WORK, 0755);
+    mkdir(WORK "/orl", 0755);
+    mkdir(WORK "/orl/calib", 0755);
+    mkdir(WORK "/orl/enroll", 0755);
+    mkdir(WORK "/orl/probe", 0755);
+    char path[512];
+    for (int p = 31; p <= 40; p++) {
+        snprintf(path, sizeof path, "%s/orl/calib/s%d", WORK, p);
+        mkdir(path, 0755);
+        for (int i = 1; i <= 10; i++) {
+            snprintf(path, sizeof path, "%s/orl/calib/s%d/%d.png", WORK, p, i);
+            if (!write_padded_orl(p, i, path)) return 0;
+        }
+    }
+    for (int p = 1; p <= 30; p++) {
+        snprintf(path, sizeof path, "%s/orl/enroll/s%d.png", WORK, p);
+        if (p <= 20 && !write_padded_orl(p, 1, path)) return 0;
+        for (int i = 2; i <= 10; i++) {
+            snprintf(path, sizeof path, "%s/orl/probe/s%d_%d.png", WORK, p, i);
+            if (!write_padded_orl(p, i, path)) return 0;
+        }
+    }
+    FILE *f = fopen(WORK "/orl/ready", "w");
+    if (f) fclose(f);
+    return f != NULL;
+}
+
+#define ORL_DB WORK "/orl.db"
+
+/* Calibrate on s31-s40, enroll photo 1 of s1-s20, identify photos 2-10 of s1-s30. */
+TEST(orl_acceptance) {
+    if (!exists(ORL "/s1/1.pgm")) SKIP("ORL faces not found in %s", ORL);
+    if (!exists(FR_TEST_MODELS_DIR "/face-api/model")) SKIP("models not set up (scripts/setup.sh)");
+    CHECK(prepare_orl());
+    remove_db(ORL_DB);
+    CHECK(run("info --db " ORL_DB) == 1 && strstr(err_text, "no gallery"));
+    CHECK(run("calibrate --db " ORL_DB " --dir " WORK "/orl/calib") == 0);
+    printf("  %s", strstr(out_text, ORL_DB ": calibrated") ? strstr(out_text, ORL_DB ": calibrated") : out_text);
+    CHECK(run("enroll --db " ORL_DB " " WORK "/orl/enroll") == 0);
+    CHECK(strstr(out_text, "enrolled 20 photos of 20 people") != NULL);
+    CHECK(strstr(out_text, "/enroll/s7.png: enrolled as s7") != NULL);
+    /* the same photos again are recognised by their SHA-256 */
+    CHECK(run("enroll --db " ORL_DB " " WORK "/orl/enroll") == 0);
+    CHECK(strstr(out_text, "skipped 20 already enrolled") != NULL);
+    CHECK(run("info --db " ORL_DB) == 0);
+    CHECK(strstr(out_text, "people       20") && strstr(out_text, "calibrated on"));
+
+    char args[1 << 15];
+    int n = snprintf(args, sizeof args, "identify --json --db %s", ORL_DB);
+    for (int p = 1; p <= 30; p++)
+        for (int i = 2; i <= 10; i++)
+            n += snprintf(args + n, sizeof args - (size_t)n, " %s/orl/probe/s%d_%d.png", WORK, p, i);
+    CHECK(run(args) == 0);
+    /* the threshold in force, and the model's default for comparison (no calibration) */
+    fr_gallery *g;
+    fr_threshold calibrated, fallback;
+    CHECK_OK(fr_gallery_open(ORL_DB, 0, &g));
+    CHECK_OK(fr_gallery_identify_threshold(g, 0.01, &calibrated));
+    fr_gallery_close(g);
+    CHECK_OK(fr_model_default_threshold("dlib-resnet", &fallback));
+    int named[2] = {0}, enrolled = 0, unknown[2] = {0}, misnamed[2] = {0}, strangers = 0, no_face = 0;
+    for (char *line = out_text, *next; *line; line = next) {
+        next = strchr(line, '\n');
+        CHECK(next);
+        *next++ = '\0';
+        json_value *v;
+        CHECK_OK(json_parse(line, strlen(line), "identify output", &v));
+        const char *image = json_string(json_get(v, "image"));
+        int person = atoi(strrchr(image, '/') + 2);
+        char expected[16];
+        snprintf(expected, sizeof expected, "s%d", person);
+        const json_value *faces = json_get(v, "faces");
+        enrolled += person <= 20;
+        strangers += person > 20;
+        no_face += json_len(faces) == 0;
+        /* the largest face is the person's; ORL photos hold one */
+        const json_value *face = json_len(faces) ? json_at(faces, 0) : NULL;
+        for (int t = 0; face && t < 2; t++) {
+            float threshold = t == 0 ? calibrated.distance : fallback.distance;
+            double d = json_number(json_get(face, "distance"));
+            const char *nearest = json_string(json_get(json_at(json_get(face, "candidates"), 0), "name"));
+            int accepted = d <= threshold;
+            if (t == 0) /* identify's own decision is the calibrated one */
+                CHECK(accepted == (json_kind(json_get(face, "identity")) == JSON_STRING));
+            if (person <= 20) named[t] += accepted && !strcmp(nearest, expected);
+            else unknown[t] += !accepted, misnamed[t] += accepted;
+        }
+        json_free(v);
+    }
+    CHECK(enrolled == 180 && strangers == 90);
+    printf("  calibrated threshold %.4f: %d/%d enrolled photos named correctly (%.1f%%), "
+           "%d/%d strangers unknown (%.1f%%), %d named as someone; %d photos without a detected face\n",
+           calibrated.distance, named[0], enrolled, 100.0 * named[0] / enrolled, unknown[0], strangers,
+           100.0 * unknown[0] / strangers, misnamed[0], no_face);
+    printf("  default threshold %.4f: %d/%d named correctly (%.1f%%), %d/%d strangers unknown (%.1f%%)\n",
+           fallback.distance, named[1], enrolled, 100.0 * named[1] / enrolled, unknown[1], strangers,
+           100.0 * unknown[1] / strangers);
+    CHECK(named[0] >= 0.95 * enrolled);
+    /* strangers whose face the detector missed are not named either */
+    CHECK(misnamed[0] <= 0.05 * strangers);
+}
+
+/* Plain output, verify, and the management commands on the ORL gallery made above. */
+TEST(orl_commands) {
+    if (!exists(ORL_DB)) SKIP("needs the gallery of orl_acceptance");
+    CHECK(run("identify --db " ORL_DB " " WORK "/orl/probe/s2_2.png " WORK "/orl/probe/s25_2.png") == 0);
+    CHECK(strstr(out_text, "/probe/s2_2.png,s2,0.") != NULL);
+    CHECK(strstr(out_text, "/probe/s25_2.png,unknown,0.") != NULL);
+    CHECK(run("identify --show-distances --db " ORL_DB " " WORK "/orl/probe/s2_2.png") == 0);
+    CHECK(strstr(out_text, "\n    s2,0.") && strstr(out_text, "\n    s20,"));
+    /* an image without a face, and one that is not an image */
+    fr_image *black;
+    CHECK_OK(fr_image_new(200, 200, &black));
+    CHECK_OK(fr_image_save(black, WORK "/black.png", 0));
+    fr_image_free(black);
+    FILE *f = fopen(WORK "/broken.jpg", "wb");
+    CHECK(f);
+    fputs("not a jpeg", f);
+    fclose(f);
+    CHECK(run("identify --db " ORL_DB " " WORK "/black.png") == 0);
+    CHECK(strstr(out_text, "/black.png,no_faces\n") != NULL);
+    CHECK(run("identify --db " ORL_DB " " WORK "/broken.jpg " WORK "/orl/probe/s2_2.png") == 1);
+    CHECK(strstr(err_text, "broken.jpg") && strstr(out_text, "s2_2.png,s2,"));
+    CHECK(run("identify --db " ORL_DB " --threshold 0 " WORK "/orl/probe/s2_2.png") == 0);
+    CHECK(strstr(out_text, ",unknown,") != NULL);
+
+    CHECK(run("verify --db " ORL_DB " " WORK "/orl/probe/s2_2.png " WORK "/orl/probe/s2_3.png") == 0);
+    CHECK(strstr(out_text, "same person: distance") != NULL);
+    CHECK(run("verify --json --db " ORL_DB " " WORK "/orl/probe/s2_2.png " WORK "/orl/probe/s9_3.png") == 0);
+    json_value *v;
+    CHECK_OK(json_parse(out_text, strlen(out_text), "verify output", &v));
+    int same = json_bool(json_get(v, "same"));
+    double d = json_number(json_get(v, "distance")), t = json_number(json_get(v, "threshold"));
+    json_free(v);
+    CHECK(!same && d > t && t > 0.3 && t < 0.7);
+    CHECK(run("verify --db " ORL_DB " " WORK "/black.png " WORK "/orl/probe/s2_3.png") == 1);
+    CHECK(strstr(err_text, "no face") != NULL);
+
+    /* enroll more photos into an existing person, by --name */
+    CHECK(run("enroll --db " ORL_DB " --name s2 " WORK "/orl/probe/s2_2.png " WORK "/orl/probe/s2_3.png " WORK "/black.png") == 0);
+    CHECK(strstr(out_text, "s2_3.png: enrolled as s2") && strstr(out_text, "black.png: no face found"));
+    CHECK(run("list --db " ORL_DB) == 0);
+    CHECK(strstr(out_text, "\ns2 ") && strstr(out_text, "3 templates"));
+    CHECK(run("rename --db " ORL_DB " s2 alice") == 0);
+    CHECK(run("rename --db " ORL_DB " s3 alice") == 1 && strstr(err_text, "already enrolled"));
+    CHECK(run("identify --db " ORL_DB " " WORK "/orl/probe/s2_4.png") == 0);
+    CHECK(strstr(out_text, ",alice,") != NULL);
+    CHECK(run("remove --db " ORL_DB " alice") == 0);
+    CHECK(run("remove --db " ORL_DB " alice") == 1 && strstr(err_text, "no person named 'alice'"));
+    CHECK(run("info --db " ORL_DB) == 0 && strstr(out_text, "people       19"));
+    /* the default database comes from FACEREC_DB */
+    setenv("FACEREC_DB", ORL_DB, 1);
+    CHECK(run("list") == 0);
+    unsetenv("FACEREC_DB");
+    CHECK(strstr(out_text, "s20 ") != NULL);
+}
+
+TEST(uncalibrated_gallery_uses_the_model_default) {
+    if (!exists(ORL "/s1/1.pgm")) SKIP("ORL faces not found in %s", ORL);
+    if (!exists(FR_TEST_MODELS_DIR "/face-api/model")) SKIP("models not set up (scripts/setup.sh)");
+    CHECK(prepare_orl());
+    const char *db = WORK "/uncalibrated.db";
+    remove_db(db);
+    CHECK(run("enroll --db " WORK "/uncalibrated.db " WORK "/orl/enroll/s1.png " WORK "/orl/enroll/s2.png") == 0);
+    CHECK(run("info --db " WORK "/uncalibrated.db") == 0);
+    CHECK(strstr(out_text, "threshold    0.6000") && strstr(out_text, "not calibrated"));
+    CHECK(run("identify --json --db " WORK "/uncalibrated.db " WORK "/orl/probe/s1_2.png") == 0);
+    CHECK(strstr(out_text, "\"identity\": \"s1\"") != NULL);
+}
+
+TEST(database_errors) {
+    if (!exists(FR_TEST_MODELS_DIR "/face-api/model")) SKIP("models not set up (scripts/setup.sh)");
+    mkdir(WORK, 0755);
+    fr_image *black;
+    CHECK_OK(fr_image_new(100, 100, &black));
+    CHECK_OK(fr_image_save(black, WORK "/black.png", 0));
+    fr_image_free(black);
+    const char *garbage = WORK "/garbage.db";
+    FILE *f = fopen(garbage, "wb");
+    CHECK(f);
+    for (int i = 0; i < 8192; i++) fputc((i * 131) & 0xff, f);
+    fclose(f);
+    CHECK(run("list --db " WORK "/garbage.db") == 1);
+    CHECK(strstr(err_text, garbage) && strstr(err_text, "corrupt"));
+    CHECK(run("enroll --db " WORK "/garbage.db " WORK "/black.png") == 1);
+    CHECK(strstr(err_text, "corrupt") != NULL);
+
+    /* a gallery made by another embedding model */
+    const char *other = WORK "/other-model.db";
+    remove_db(other);
+    fr_gallery *g;
+    CHECK_OK(fr_gallery_open(other, 1, &g));
+    CHECK_OK(fr_gallery_use_model(g, "other-model", "1", 64));
+    fr_gallery_close(g);
+    CHECK(run("enroll --db " WORK "/other-model.db " WORK "/black.png") == 1);
+    CHECK(strstr(err_text, "other-model") && strstr(err_text, "dlib-resnet"));
+    CHECK(run("identify --db " WORK "/no-such.db " WORK "/black.png") == 1);
+    CHECK(strstr(err_text, "no-such.db") != NULL);
+    CHECK(run("identify") == 2);
+}
+
+/* LFW: people with several photos are recognised from one, people with one photo are not
+ * named as anyone. */
+TEST(lfw_people) {
+    if (!exists(LFW "/Aaron_Peirsol/Aaron_Peirsol_0001.jpg")) SKIP("LFW not found in %s", LFW);
+    if (!exists(FR_TEST_MODELS_DIR "/face-api/model")) SKIP("models not set up (scripts/setup.sh)");
+    static const char *known[] = {"Aaron_Peirsol", "Abdullah_Gul", "Adrien_Brody", "Al_Gore",
+                                  "Alejandro_Toledo", "Ali_Naimi", "Alvaro_Uribe", "Amelie_Mauresmo",
+                                  "Andre_Agassi", "Angelina_Jolie"};
+    static const char *strangers[] = {"Aaron_Eckhart", "Aaron_Guiel", "Aaron_Patterson",
+                                      "Aaron_Tippin", "Abba_Eban", "Abbas_Kiarostami",
+                                      "Abdel_Aziz_Al-Hakim", "Abdel_Madi_Shabneh",
+                                      "Abdul_Majeed_Shobokshi", "Abdulaziz_Kamilov"};
+    const char *db = WORK "/lfw.db";
+    remove_db(db);
+    char args[8192];
+    for (int i = 0; i < 10; i++) {
+        snprintf(args, sizeof args, "enroll --db %s --name %s %s/%s/%s_0001.jpg", db, known[i], LFW,
+                 known[i], known[i]);
+        CHECK(run(args) == 0);
+    }
+    int n = snprintf(args, sizeof args, "identify --db %s", db);
+    for (int i = 0; i < 10; i++)
+        n += snprintf(args + n, sizeof args - (size_t)n, " %s/%s/%s_0002.jpg %s/%s/%s_0001.jpg", LFW,
+                      known[i], known[i], LFW, strangers[i], strangers[i]);
+    CHECK(run(args) == 0);
+    int named = 0, not_named = 0;
+    for (int i = 0; i < 10; i++) {
+        char expect[256];
+        snprintf(expect, sizeof expect, "%s_0002.jpg,%s,", known[i], known[i]);
+        named += strstr(out_text, expect) != NULL;
+        /* a stranger's line says unknown or no_faces (a photo may hold several faces) */
+        snprintf(expect, sizeof expect, "%s_0001.jpg,", strangers[i]);
+        int ok = 1;
+        for (const char *at = strstr(out_text, expect); at; at = strstr(at + 1, expect)) {
+            const char *verdict = at + strlen(expect);
+            ok &= !strncmp(verdict, "unknown,", 8) || !strncmp(verdict, "no_faces", 8);
+        }
+        not_named += ok;
+    }
+    printf("  LFW, default threshold: %d/10 known people named, %d/10 strangers not named\n",
+           named, not_named);
+    /* uncalibrated, dlib's 0.6 accepts roughly 1% of impostor pairs: over 10 people some
+     * strangers may be named */
+    CHECK(named >= 9 && not_named >= 8);
+}
+
+TEST_MAIN(CASE(database_errors), CASE(orl_acceptance), CASE(orl_commands),
+          CASE(uncalibrated_gallery_uses_the_model_default), CASE(lfw_people))

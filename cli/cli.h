@@ -25,14 +25,16 @@ int cli_usage_error(const char *cmd, const char *fmt, ...);
     {"models", required_argument, 0, 0x100}, {"detector", required_argument, 0, 0x101},        \
     {"model", required_argument, 0, 0x102}, {"align", required_argument, 0, 0x103},            \
     {"landmarks", required_argument, 0, 0x104}, {"min-score", required_argument, 0, 0x105},    \
-    {"threads", required_argument, 0, 0x106}
+    {"threads", required_argument, 0, 0x106}, {"pad", required_argument, 0, 0x107}
 #define CLI_ENGINE_HELP                                                                        \
     "  --models DIR        models folder (default: $FACEREC_MODELS, install prefix, source tree)\n" \
-    "  --detector NAME     face detector: ssd (default) or tiny\n"                             \
+    "  --detector NAME     face detector: ssd (default), tiny or haar\n"                      \
     "  --landmarks NAME    landmark net: 68 (default) or 68tiny\n"                             \
-    "  --model NAME        embedding model: dlib-resnet (default)\n"                           \
-    "  --align NAME        alignment: faceapi (default)\n"                                     \
+    "  --model NAME|FILE   embedding model: dlib-resnet (default), mobilefacenet, or a model\n" \
+    "                      file (facerec import-keras-csv, facerec train)\n"                \
+    "  --align NAME        alignment: dlib-chip, similarity or faceapi (default: the model's)\n" \
     "  --min-score S       detection score threshold (default: the detector's)\n"              \
+    "  --pad N             grow each detected box by N pixels on every side (default 0)\n"   \
     "  --threads N         worker threads (default: $FACEREC_THREADS or all cores)\n"
 int cli_parse_engine_option(int opt, const char *arg, fr_config *cfg);
 

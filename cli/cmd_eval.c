@@ -114,16 +114,18 @@ static void print_pipeline(const eval_cli *ec, const eval_embeddings *e, double 
         fputs(", \"align\": ", stdout);
         cli_json_string(stdout, c->align ? c->align : "default");
         printf(", \"flip\": %s, \"images\": %d, \"no_face_images\": %d, \"cached\": %d, "
-               "\"computed\": %d, \"embed_seconds\": %.1f", c->flip ? "true" : "false", e->n,
-               e->n_no_face, e->n_cached, e->n_computed, embed_seconds);
+               "\"computed\": %d, \"faces_cached\": %d, \"embed_seconds\": %.1f",
+               c->flip ? "true" : "false", e->n, e->n_no_face, e->n_cached, e->n_computed,
+               e->n_faces_cached, embed_seconds);
         return;
     }
     printf("pipeline: model %s, detector %s, landmarks %s, align %s, flip %s\n",
            c->model ? c->model : "dlib-resnet", c->detector ? c->detector : "ssd",
            c->landmarks ? c->landmarks : "68", c->align ? c->align : "default",
            c->flip ? "on" : "off");
-    printf("images: %d (%d computed, %d from the cache) in %.1f s; no face detected in %d "
-           "(centre used)\n", e->n, e->n_computed, e->n_cached, embed_seconds, e->n_no_face);
+    printf("images: %d (%d computed, of which %d on faces found before; %d from the cache) in "
+           "%.1f s; no face detected in %d (centre used)\n", e->n, e->n_computed,
+           e->n_faces_cached, e->n_cached, embed_seconds, e->n_no_face);
 }
 
 static void print_verification(const eval_cli *ec, const eval_verification *v, int no_face_pairs) {
@@ -203,8 +205,8 @@ static int run_verification(eval_cli *ec, const eval_protocol *p, const char *na
     double embed_seconds;
     fr_status st = embed_all(ec, p->images, p->n_images, &e, &embed_seconds);
     if (st != FR_OK) return cli_fail(st);
-    /* the tested pairs (every pair under cross-validation) come after the others: fold and
-     * same are kept for all, distances for all */
+    /* every pair's distance, and apart those of the tested pairs (all of them under
+     * cross-validation) for the ROC curve */
     float *distances = malloc((size_t)p->n_pairs * sizeof *distances);
     int *same = malloc((size_t)p->n_pairs * sizeof *same);
     int *fold = malloc((size_t)p->n_pairs * sizeof *fold);
@@ -361,7 +363,8 @@ static int eval_folder(eval_cli *ec) {
     }
     eval_protocol p;
     memset(&p, 0, sizeof p);
-    fr_status st = eval_folder_pairs(labels, images.n, FOLDER_FOLDS, FOLDER_SEED, &p.pairs,
+    p.n_folds = FOLDER_FOLDS;
+    fr_status st = eval_folder_pairs(labels, images.n, &p.n_folds, FOLDER_SEED, &p.pairs,
                                      &p.n_pairs);
     free(labels), free(first_of);
     if (st != FR_OK) {
@@ -371,8 +374,11 @@ static int eval_folder(eval_cli *ec) {
     /* the protocol takes over the image list */
     p.images = images.items;
     p.n_images = images.n;
-    p.n_folds = FOLDER_FOLDS;
     p.test_fold = -1;
+    if (p.n_folds < 2) {
+        eval_protocol_free(&p);
+        return cli_usage_error("eval", "%s: too few pairs for two folds", ec->dir);
+    }
     char source[4200];
     snprintf(source, sizeof source, "%s, %d people", cli_base_name(ec->dir), n_people);
     int rc = run_verification(ec, &p, "folder", source);

@@ -147,11 +147,16 @@ typedef struct fr_config {
     const char *detector;   /* "ssd" (default) or "tiny" */
     const char *landmarks;  /* "68" (default) or "68tiny" */
     const char *model;      /* embedding model: "dlib-resnet" (default) or "mobilefacenet" */
-    const char *align;      /* NULL: the model's default ("faceapi" for dlib-resnet,
-                             * "similarity" for mobilefacenet); also "dlib-chip" */
+    const char *align;      /* NULL: the model's default ("dlib-chip" for dlib-resnet,
+                             * "similarity" for mobilefacenet); also "faceapi" (face-api.js's
+                             * crop, for parity with it) */
     float min_score;        /* detection score threshold; 0: the detector's default */
     int load_embedder;      /* 0: detection and landmarks only (faster to open) */
     int flip;               /* 1: embed each aligned face and its mirror image, and average */
+    int retry_padded;       /* 1 (default): when no face is found, look again with a border
+                             * around the image, for photos that are one tight face */
+    int box_pad;            /* pixels added around each detected box (the original demo used
+                             * 50 with the Haar detector); 0 (default): none */
 } fr_config;
 
 void fr_config_init(fr_config *cfg);

@@ -46,20 +46,15 @@ static void remove_db(const char *path) {
     remove(extra);
 }
 
-/* ORL photos are tight 92x112 face crops, in which the SSD detector finds no face; with a
- * black border of half the width around them it does. Writes ORL s<person>/<index> so. */
-static int write_padded_orl(int person, int index, const char *out_path) {
+/* Writes ORL s<person>/<index> (a tight 92x112 grey face crop, PGM) as a PNG: the photos
+ * go through the pipeline as they are, with its retry for faces that fill the frame. */
+static int write_orl(int person, int index, const char *out_path) {
     char path[512];
     snprintf(path, sizeof path, "%s/s%d/%d.pgm", ORL, person, index);
-    fr_image *img, *padded;
+    fr_image *img;
     if (fr_image_load(path, &img) != FR_OK) return 0;
-    int border = img->width / 2;
-    fr_status st = fr_image_crop(img, -border, -border, img->width + 2 * border,
-                                 img->height + 2 * border, &padded);
+    fr_status st = fr_image_save(img, out_path, 0);
     fr_image_free(img);
-    if (st != FR_OK) return 0;
-    st = fr_image_save(padded, out_path, 0);
-    fr_image_free(padded);
     return st == FR_OK;
 }
 
@@ -80,15 +75,15 @@ static int prepare_orl(void) {
         mkdir(path, 0755);
         for (int i = 1; i <= 10; i++) {
             snprintf(path, sizeof path, "%s/orl/calib/s%d/%d.png", WORK, p, i);
-            if (!write_padded_orl(p, i, path)) return 0;
+            if (!write_orl(p, i, path)) return 0;
         }
     }
     for (int p = 1; p <= 30; p++) {
         snprintf(path, sizeof path, "%s/orl/enroll/s%d.png", WORK, p);
-        if (p <= 20 && !write_padded_orl(p, 1, path)) return 0;
+        if (p <= 20 && !write_orl(p, 1, path)) return 0;
         for (int i = 2; i <= 10; i++) {
             snprintf(path, sizeof path, "%s/orl/probe/s%d_%d.png", WORK, p, i);
-            if (!write_padded_orl(p, i, path)) return 0;
+            if (!write_orl(p, i, path)) return 0;
         }
     }
     FILE *f = fopen(WORK "/orl/ready", "w");

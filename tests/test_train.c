@@ -621,6 +621,31 @@ TEST(training_separates_people_it_never_saw) {
     }
     fr_image_free(chart);
     CHECK(blue > 100 && red > 100);
+    /* the embeddings cache: read back only under the key it was written with */
+    char cache[512];
+    snprintf(cache, sizeof cache, "%s/synthetic.cache", FR_TEST_TMP_DIR);
+    CHECK_OK(train_set_save(&train, 0x1234abcdu, cache));
+    train_set back;
+    CHECK(train_set_load(cache, 0x1234abceu, &back) == FR_E_NOT_FOUND);
+    CHECK_OK(train_set_load(cache, 0x1234abcdu, &back));
+    int same = back.n_photos == train.n_photos && back.copies == 1 && back.dim == 16 &&
+               back.n_people == 12 &&
+               !memcmp(back.labels, train.labels, (size_t)train.n_photos * sizeof(int)) &&
+               !memcmp(back.source, train.source, (size_t)train.n_photos * sizeof(int)) &&
+               !memcmp(back.embeddings, train.embeddings, (size_t)train.n_photos * 16 * sizeof(float));
+    train_set_free(&back);
+    CHECK(same);
+    const char *paths[] = {cache, FR_TEST_FIXTURES_DIR};
+    int labels[] = {0, 1};
+    train_augment_config aug;
+    train_augment_defaults(&aug);
+    uint32_t key = train_set_key("dlib-resnet|ssd", paths, labels, 2, &aug, 1);
+    CHECK(key == train_set_key("dlib-resnet|ssd", paths, labels, 2, &aug, 1));
+    CHECK(key != train_set_key("dlib-resnet|tiny", paths, labels, 2, &aug, 1));
+    CHECK(key != train_set_key("dlib-resnet|ssd", paths, labels, 2, &aug, 2));
+    CHECK(key != train_set_key("dlib-resnet|ssd", paths, labels, 2, NULL, 1));
+    labels[1] = 0;
+    CHECK(key != train_set_key("dlib-resnet|ssd", paths, labels, 2, &aug, 1));
     /* too few people to train on is an error, not a crash */
     train.n_people = 1;
     for (int i = 0; i < train.n_photos; i++) train.labels[i] = 0;

@@ -62,8 +62,9 @@ fr_status fr_model_path(const char *models_dir, const char *relpath, char *out, 
     struct stat st;
     if (stat(out, &st) != 0)
         return fr_error(FR_E_MODEL,
-                        "%s: model file not found (run scripts/setup.sh to fetch the models, "
-                        "or point --models or FACEREC_MODELS at a models folder)",
+                        "%s: model file not found (scripts/setup.sh fetches the pretrained "
+                        "models, facerec import-keras-csv makes nn4small2.frmodel; --models "
+                        "or FACEREC_MODELS point at another models folder)",
                         out);
     return FR_OK;
 }

@@ -50,8 +50,9 @@ fr_status eval_protocol_read_pairs(const char *path, const char *dir, eval_proto
 
 /* Every same-person pair of a labeled image list and as many different-person pairs drawn at
  * random (distinct, fixed seed; all of them if there are fewer), the pairs of each kind dealt
- * into n_folds folds at random. Free *pairs with free(). */
-fr_status eval_folder_pairs(const int *labels, int n_images, int n_folds, uint64_t seed,
+ * into *n_folds folds at random; *n_folds is lowered to the count of the scarcer kind when
+ * that is smaller (every fold then holds both kinds). Free *pairs with free(). */
+fr_status eval_folder_pairs(const int *labels, int n_images, int *n_folds, uint64_t seed,
                             eval_pair **pairs, int *n_pairs);
 
 void eval_protocol_free(eval_protocol *protocol);
@@ -65,6 +66,8 @@ typedef struct eval_embeddings {
     int n_no_face;
     int n_cached;      /* read from the cache */
     int n_computed;    /* computed by this run */
+    int n_faces_cached; /* of those, how many reused the face (box and landmarks) found by an
+                         * earlier run with the same detector and landmark net */
 } eval_embeddings;
 
 /* Called (from the worker threads, one call at a time) after each image. */
@@ -75,7 +78,8 @@ typedef void (*eval_progress_fn)(int done, int total, void *user);
  * square half the image's shorter side is landmarked, aligned and embedded instead. Results
  * are cached in the SQLite file cache_path (NULL: no cache) by the SHA-256 of each file's
  * bytes and the configuration (model, detector, landmarks, alignment, flip, min score,
- * library version). */
+ * library version); so are the faces found, by detector, landmark net, min score and library
+ * version, so that another model, alignment or flip on the same detector only re-embeds. */
 fr_status eval_embed_images(const fr_config *cfg, const char *const *paths, int n,
                             const char *cache_path, int n_workers, eval_progress_fn progress,
                             void *progress_user, eval_embeddings *out);
@@ -113,7 +117,8 @@ fr_status eval_best_threshold(const float *distances, const int *same, int n,
                               double *threshold, double *accuracy);
 
 /* Verification figures of the pairs' distances under the protocol's folds (see
- * eval_protocol). fold[i] in 0 .. n_folds - 1; test_fold < 0: cross-validation. */
+ * eval_protocol). fold[i] in 0 .. n_folds - 1; test_fold < 0: cross-validation, where folds
+ * without pairs are not tested. */
 fr_status eval_verify(const float *distances, const int *same, const int *fold, int n,
                       int n_folds, int test_fold, eval_verification *out);
 

@@ -305,6 +305,7 @@ static fr_status process_image(extract_run *run, int i) {
         *no_face = st == FR_OK && source == FACE_CENTRE;
         pthread_mutex_lock(&run->lock);
         if (st == FR_OK) run->out->n_computed++;
+        if (st == FR_OK) run->out->n_faces_cached += have_face;
         if (st == FR_OK && run->db) st = cache_put(run, digest, vector, *no_face);
         if (st == FR_OK && run->db && !have_face) st = face_cache_put(run, digest, &face, source);
         pthread_mutex_unlock(&run->lock);

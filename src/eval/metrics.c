@@ -174,6 +174,7 @@ fr_status eval_verify(const float *distances, const int *same, const int *fold, 
         scored *train;
         int m, g, imp, test_count = 0;
         for (int i = 0; i < n; i++) test_count += fold[i] == f;
+        if (test_count == 0 && test_fold < 0) continue;
         if (test_count == 0) return fr_error(FR_E_ARG, "eval_verify: fold %d has no pairs", f);
         st = sorted_pairs(distances, same, fold, n, -1, f, &train, &m, &g, &imp);
         if (st != FR_OK) break;
@@ -191,6 +192,7 @@ fr_status eval_verify(const float *distances, const int *same, const int *fold, 
     }
     if (st != FR_OK) return st;
     int folds = out->n_folds_tested;
+    if (folds == 0) return fr_error(FR_E_ARG, "eval_verify: no pairs");
     double sum = 0, sum_t = 0, sq = 0;
     for (int k = 0; k < folds; k++) {
         sum += out->fold_accuracy[k];

@@ -261,12 +261,13 @@ static void deal_folds(eval_pair *pairs, int n, int n_folds, uint64_t *state) {
     for (int i = 0; i < n; i++) pairs[i].fold = i % n_folds;
 }
 
-fr_status eval_folder_pairs(const int *labels, int n_images, int n_folds, uint64_t seed,
+fr_status eval_folder_pairs(const int *labels, int n_images, int *n_folds, uint64_t seed,
                             eval_pair **pairs, int *n_pairs) {
     *pairs = NULL;
     *n_pairs = 0;
-    if (n_folds < 1 || n_folds > EVAL_MAX_FOLDS)
-        return fr_error(FR_E_ARG, "eval_folder_pairs: %d folds (1 to %d)", n_folds, EVAL_MAX_FOLDS);
+    if (*n_folds < 1 || *n_folds > EVAL_MAX_FOLDS)
+        return fr_error(FR_E_ARG, "eval_folder_pairs: %d folds (1 to %d)", *n_folds,
+                        EVAL_MAX_FOLDS);
     int64_t n_genuine = 0, n_impostor = 0;
     for (int i = 0; i < n_images; i++)
         for (int j = i + 1; j < n_images; j++) {
@@ -278,6 +279,7 @@ fr_status eval_folder_pairs(const int *labels, int n_images, int n_folds, uint64
                         "(found %lld same-person and %lld different-person pairs)",
                         (long long)n_genuine, (long long)n_impostor);
     int64_t want_impostor = FR_MIN(n_genuine, n_impostor);
+    if (want_impostor < *n_folds) *n_folds = (int)want_impostor;
     if (n_genuine + want_impostor > INT_MAX / 2)
         return fr_error(FR_E_LIMIT, "%lld same-person pairs is more than supported",
                         (long long)n_genuine);
@@ -312,8 +314,8 @@ fr_status eval_folder_pairs(const int *labels, int n_images, int n_folds, uint64
             n_drawn = unique;
         }
     }
-    deal_folds(all, (int)n_genuine, n_folds, &state);
-    deal_folds(impostors, n_drawn, n_folds, &state);
+    deal_folds(all, (int)n_genuine, *n_folds, &state);
+    deal_folds(impostors, n_drawn, *n_folds, &state);
     *pairs = all;
     *n_pairs = n_total;
     return FR_OK;

@@ -108,6 +108,8 @@ static fr_status xml_element(xml_doc *d, const char **pp, int depth, int *index)
     for (;;) {
         p = skip_space(p);
         if (*p == '>' || (*p == '/' && p[1] == '>')) break;
+        if (!*p)
+            return fr_error(FR_E_MODEL, "%s: unexpected end of the XML in a tag", d->name);
         while (xml_is_name_char(*p)) p++;
         p = skip_space(p);
         char quote = p[1];
@@ -566,6 +568,7 @@ static void scan_row(void *ctx, int r) {
     const scale_pass *s = ctx;
     int y = r * s->step;
     uint8_t *hits = s->hits + (size_t)r * s->cols;
+    memset(hits, 0, (size_t)s->cols);
     for (int col = 0; col < s->cols; col++) {
         int result = eval_window(s, (size_t)y * s->stride + (size_t)col * s->step);
         hits[col] = result > 0;

@@ -31,6 +31,8 @@ struct fr_engine {
     void *embedder_net;
     align_fn align;
     int flip; /* average each face's embedding with its mirror image's */
+    int retry_padded; /* see fr_config.retry_padded */
+    float box_pad;    /* see fr_config.box_pad */
     train_head *head; /* a trained projection applied to the embedder's output, or NULL */
 };
 
@@ -41,6 +43,7 @@ void fr_config_init(fr_config *cfg) {
     cfg->model = "dlib-resnet";
     cfg->align = NULL; /* the embedder's default */
     cfg->load_embedder = 1;
+    cfg->retry_padded = 1;
 }
 
 static fr_status load_model(const char *models_dir, const char *relpath,
@@ -74,6 +77,8 @@ fr_status fr_engine_open(const fr_config *cfg, fr_engine **out) {
         goto fail;
     }
     eng->min_score = cfg->min_score > 0 ? cfg->min_score : eng->detector->default_min_score;
+    eng->retry_padded = cfg->retry_padded != 0;
+    eng->box_pad = cfg->box_pad > 0 ? (float)cfg->box_pad : 0.0f;
     st = load_model(cfg->models_dir, eng->detector->model_file, eng->detector->load,
                     &eng->detector_net);
     if (st != FR_OK) goto fail;
@@ -154,25 +159,63 @@ const char *fr_engine_model(const fr_engine *eng) {
 
 int fr_engine_dim(const fr_engine *eng) { return eng->embedder ? eng->embedder->dim : 0; }
 
+/* Detection and landmarks on one image, as the detector sees it. */
+static fr_status detect_once(fr_engine *eng, const fr_image *img, fr_face **faces, int *n_faces) {
+    fr_face *found = NULL;
+    int n = 0;
+    fr_status st = eng->detector->detect(eng->detector_net, img, eng->min_score, &found, &n);
+    if (st == FR_OK && n > 0 && eng->landmarks) st = landmark68_run(eng->landmarks, img, found, n);
+    if (st != FR_OK) {
+        free(found);
+        return st;
+    }
+    *faces = found;
+    *n_faces = n;
+    return FR_OK;
+}
+
+static fr_status detect_in_border(fr_engine *eng, const fr_image *img, fr_face **faces,
+                                  int *n_faces);
+
 fr_status fr_detect(fr_engine *eng, const fr_image *img, fr_face **faces, int *n_faces) {
     *faces = NULL;
     *n_faces = 0;
     if (!img || !img->rgb || img->width <= 0 || img->height <= 0)
         return fr_error(FR_E_ARG, "fr_detect: empty image");
-    fr_face *found = NULL;
-    int n = 0;
-    fr_status st = eng->detector->detect(eng->detector_net, img, eng->min_score, &found, &n);
+    fr_status st = detect_once(eng, img, faces, n_faces);
+    if (st == FR_OK && *n_faces == 0 && eng->retry_padded)
+        st = detect_in_border(eng, img, faces, n_faces);
+    /* the original demo's margin around each box, kept inside the image */
+    for (int i = 0; st == FR_OK && eng->box_pad > 0 && i < *n_faces; i++) {
+        fr_face *f = &(*faces)[i];
+        float x0 = FR_MAX(0.0f, f->x - eng->box_pad), y0 = FR_MAX(0.0f, f->y - eng->box_pad);
+        float x1 = FR_MIN((float)img->width, f->x + f->w + eng->box_pad);
+        float y1 = FR_MIN((float)img->height, f->y + f->h + eng->box_pad);
+        f->x = x0, f->y = y0, f->w = x1 - x0, f->h = y1 - y0;
+    }
+    return st;
+}
+
+/* Detectors trained on scenes miss a face that fills the whole frame (ID photos, face
+ * crops such as ORL's): look again with a black border of half the image around it. */
+static fr_status detect_in_border(fr_engine *eng, const fr_image *img, fr_face **faces,
+                                  int *n_faces) {
+    int pad = FR_MAX(img->width, img->height) / 2;
+    fr_image *padded;
+    fr_status st = fr_image_crop(img, -pad, -pad, img->width + 2 * pad, img->height + 2 * pad, &padded);
     if (st != FR_OK) return st;
-    if (n > 0 && eng->landmarks) {
-        st = landmark68_run(eng->landmarks, img, found, n);
-        if (st != FR_OK) {
-            free(found);
-            return st;
+    st = detect_once(eng, padded, faces, n_faces);
+    fr_image_free(padded);
+    for (int i = 0; st == FR_OK && i < *n_faces; i++) {
+        fr_face *f = &(*faces)[i];
+        f->x -= (float)pad;
+        f->y -= (float)pad;
+        for (int k = 0; k < f->n_landmarks; k++) {
+            f->landmarks[k][0] -= (float)pad;
+            f->landmarks[k][1] -= (float)pad;
         }
     }
-    *faces = found;
-    *n_faces = n;
-    return FR_OK;
+    return st;
 }
 
 fr_status fr_embed(fr_engine *eng, const fr_image *img, fr_face *faces, int n_faces) {

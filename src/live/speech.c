@@ -97,9 +97,9 @@ static void *speak_queue(void *arg) {
         s->head = (s->head + 1) % SPEECH_QUEUE;
         s->count--;
         pthread_mutex_unlock(&s->lock);
+        /* synchronous mode: returns once the sentence is written out or played */
         espeak_ng_STATUS es = espeak_ng_Synthesize(sentence, strlen(sentence) + 1, 0, POS_CHARACTER,
                                                    0, espeakCHARS_UTF8, NULL, s);
-        if (es == ENS_OK) es = espeak_ng_Synchronize();
         if (es != ENS_OK && es != ENS_SPEECH_STOPPED) {
             char msg[200];
             espeak_ng_GetStatusCodeMessage(es, msg, sizeof msg);

@@ -122,12 +122,8 @@ void nn_conv2d(const nn_conv *cv, const float *in, int N, int H, int W, float *o
  * The sums start from the bias and add the taps in (ky, kx) order without fused
  * multiply-adds, so every path (vector, scalar, edge) gives the same bits. */
 typedef float f8 __attribute__((vector_size(32))); /* GCC/Clang vector extension */
-
-static inline f8 load8(const float *p) {
-    f8 v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
+/* 8 floats at any float address: *(const f8_at *)p loads them, *(f8_at *)p stores them */
+typedef float f8_at __attribute__((vector_size(32), aligned(4), may_alias));
 
 /* Output pixels ox .. ox + n_px - 1 of row oy (n_px <= 4), channels [c0, c0 + 8), over the
  * taps ky in [ky0, ky1) and kx in [kx0, kx1), inside the image for each of these pixels.
@@ -138,22 +134,23 @@ depthwise_vector(const conv_geom *g, const float *image, int oy, int ox, int n_p
                  int ky1, int kx0, int kx1, int c0, float *out_row) {
     const nn_conv *cv = g->cv;
     size_t C = (size_t)cv->cin, step = (size_t)cv->stride_w * C;
-    f8 acc[4];
+    f8 acc[4], start = {0};
+    if (cv->bias) start = *(const f8_at *)(cv->bias + c0);
 #pragma GCC unroll 4
-    for (int p = 0; p < n_px; p++) acc[p] = cv->bias ? load8(cv->bias + c0) : (f8){0};
+    for (int p = 0; p < n_px; p++) acc[p] = start;
     for (int ky = ky0; ky < ky1; ky++) {
         int iy = oy * cv->stride_h - g->pad_top + ky, ix = ox * cv->stride_w - g->pad_left;
         const float *x = image + ((size_t)iy * g->W + ix + kx0) * C + c0;
         const float *w = cv->weight + ((size_t)ky * cv->kw + kx0) * C + c0;
 #pragma GCC unroll 3
         for (int kx = kx0; kx < kx1; kx++, x += C, w += C) {
-            f8 wv = load8(w);
+            f8 wv = *(const f8_at *)w;
 #pragma GCC unroll 4
-            for (int p = 0; p < n_px; p++) acc[p] += load8(x + p * step) * wv;
+            for (int p = 0; p < n_px; p++) acc[p] += *(const f8_at *)(x + p * step) * wv;
         }
     }
 #pragma GCC unroll 4
-    for (int p = 0; p < n_px; p++) memcpy(out_row + (ox + p) * C + c0, &acc[p], sizeof(f8));
+    for (int p = 0; p < n_px; p++) *(f8_at *)(out_row + (ox + p) * C + c0) = acc[p];
 }
 
 /* depthwise_vector over every block of 8 channels, for a given n_px and taps. */

@@ -5,106 +5,94 @@
 #include "face/face.h"
 #include "nn/import/frmodel.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-/* Crops are embedded in batches of this many (the descriptor nets are fastest per face in
- * batches; see bench/README.md). */
+/* A photo's copies are embedded as one batch of at most this many crops. */
 #define EMBED_BATCH 32
 
 /* The face of a photo's subject, chosen as `facerec eval` chooses it (src/eval/extract.c),
  * so that a photo's unaugmented embedding is the one evaluation computes: the detected face
- * nearest the centre; else, when a second look with the photo in the middle of a black
- * canvas twice its size finds one (detectors miss faces that fill the frame, as ORL's do),
- * that face in the padded photo; else a centre square half the shorter side, landmarked as
- * if detected. *img may be replaced by the padded photo. */
+ * nearest the centre (fr_detect already looks again with a border around photos that are one
+ * tight face), else a centre square half the shorter side, landmarked as if detected. */
 #define CENTRE_CROP_SHARE 0.5f
 
-static fr_status subject_face(const fr_engine *eng, fr_image **img, fr_face *face) {
+static fr_status subject_face(const fr_engine *eng, const fr_image *img, fr_face *face) {
     fr_engine *e = (fr_engine *)eng; /* detection does not change the engine */
     fr_face *faces = NULL;
     int n = 0;
-    fr_status st = fr_detect(e, *img, &faces, &n);
-    if (st == FR_OK && n == 0) {
-        fr_image *padded;
-        fr_faces_free(faces);
-        faces = NULL;
-        st = fr_image_new(2 * (*img)->width, 2 * (*img)->height, &padded);
-        if (st == FR_OK) {
-            size_t row = (size_t)(*img)->width * 3;
-            for (int y = 0; y < (*img)->height; y++)
-                memcpy(padded->rgb + ((size_t)(y + (*img)->height / 2) * padded->width +
-                                      (*img)->width / 2) * 3,
-                       (*img)->rgb + (size_t)y * row, row);
-            st = fr_detect(e, padded, &faces, &n);
-        }
-        if (st == FR_OK && n > 0) {
-            fr_image_free(*img);
-            *img = padded;
-        } else if (st == FR_OK) {
-            fr_image_free(padded);
-        }
-    }
+    fr_status st = fr_detect(e, img, &faces, &n);
     if (st == FR_OK && n > 0) {
         int best = 0;
         double best_d = 0;
         for (int i = 0; i < n; i++) {
-            double dx = faces[i].x + faces[i].w / 2 - (*img)->width / 2.0;
-            double dy = faces[i].y + faces[i].h / 2 - (*img)->height / 2.0;
+            double dx = faces[i].x + faces[i].w / 2 - img->width / 2.0;
+            double dy = faces[i].y + faces[i].h / 2 - img->height / 2.0;
             if (i == 0 || dx * dx + dy * dy < best_d) best = i, best_d = dx * dx + dy * dy;
         }
         *face = faces[best];
     } else if (st == FR_OK) {
-        float side = CENTRE_CROP_SHARE * (float)FR_MIN((*img)->width, (*img)->height);
+        float side = CENTRE_CROP_SHARE * (float)FR_MIN(img->width, img->height);
         memset(face, 0, sizeof *face);
-        face->x = ((float)(*img)->width - side) / 2;
-        face->y = ((float)(*img)->height - side) / 2;
+        face->x = ((float)img->width - side) / 2;
+        face->y = ((float)img->height - side) / 2;
         face->w = face->h = side;
         /* fr_embed landmarks it (and embeds it once more than needed, for these rare photos) */
-        st = fr_embed(e, *img, face, 1);
+        st = fr_embed(e, img, face, 1);
     }
     fr_faces_free(faces);
     return st;
 }
 
-typedef struct pending {
-    fr_image *crops[EMBED_BATCH];
-    int n;
-    size_t first_row; /* the embeddings row of crops[0] */
-} pending;
-
-static fr_status flush(const fr_engine *eng, pending *p, train_set *set) {
-    fr_status st = FR_OK;
-    if (p->n > 0)
-        st = fr_engine_embed_crops(eng, (const fr_image *const *)p->crops, p->n,
-                                   set->embeddings + p->first_row * set->dim);
-    for (int i = 0; i < p->n; i++) fr_image_free(p->crops[i]);
-    p->first_row += (size_t)p->n;
-    p->n = 0;
-    return st;
-}
-
-/* The crops of photo i (each copy), appended to the pending batch, which has room for them
- * all: a photo's crops are embedded together or dropped together. */
-static fr_status photo_crops(const fr_engine *eng, const char *path, int index, int copies,
-                             const train_augment_config *aug, uint64_t seed, pending *p) {
-    fr_image *img;
+/* The embeddings of photo i's copies, written to rows (copies, dim). */
+static fr_status embed_photo(const fr_engine *eng, const char *path, int index, int copies,
+                             const train_augment_config *aug, uint64_t seed, float *rows) {
+    fr_image *img, *crops[EMBED_BATCH] = {NULL};
     fr_status st = fr_image_load(path, &img);
     if (st != FR_OK) return st;
     fr_face face;
-    st = subject_face(eng, &img, &face);
+    st = subject_face(eng, img, &face);
     /* each photo draws from its own generator, so its copies do not depend on the others */
     train_rng rng = {seed ^ (0x9e3779b97f4a7c15ull * (uint64_t)(index + 1))};
     for (int c = 0; c < copies && st == FR_OK; c++) {
         train_augmentation a = {0, 0.0f, 0.0f, 1.0f, 1.0f};
         if (c > 0) train_augment_draw(aug, &rng, &a);
-        st = train_augmented_crop(eng, img, &face, &a, &p->crops[p->n]);
-        if (st == FR_OK) p->n++;
+        st = train_augmented_crop(eng, img, &face, &a, &crops[c]);
     }
+    if (st == FR_OK) st = fr_engine_embed_crops(eng, (const fr_image *const *)crops, copies, rows);
+    for (int c = 0; c < copies; c++) fr_image_free(crops[c]);
     fr_image_free(img);
     return st != FR_OK && st != FR_E_NOMEM ? fr_error_prefix(st, "%s", path) : st;
+}
+
+typedef struct embed_job {
+    const fr_engine *eng;
+    const char *const *paths;
+    int n, copies, dim;
+    const train_augment_config *aug;
+    uint64_t seed;
+    float *rows;        /* (n * copies, dim), photo i's copies from row i * copies */
+    fr_status *status;  /* (n) */
+    pthread_mutex_t lock; /* for the callback */
+    int done;
+    train_photo_fn fn;
+    void *user;
+} embed_job;
+
+/* One photo per task: the ops inside run on the task's thread (the pool does not nest),
+ * which keeps both cores busy through the serial parts (decoding, alignment) too. */
+static void embed_task(void *ctx, int i) {
+    embed_job *j = ctx;
+    fr_status st = embed_photo(j->eng, j->paths[i], i, j->copies, j->aug, j->seed,
+                               j->rows + (size_t)i * j->copies * j->dim);
+    j->status[i] = st;
+    pthread_mutex_lock(&j->lock);
+    j->done++;
+    if (j->fn) j->fn(j->done, j->n, j->paths[i], st == FR_OK, j->user);
+    pthread_mutex_unlock(&j->lock);
 }
 
 fr_status train_set_embed(const fr_engine *eng, const char *const *paths, const int *labels,
@@ -118,44 +106,43 @@ fr_status train_set_embed(const fr_engine *eng, const char *const *paths, const 
     if (copies > EMBED_BATCH)
         return fr_error(FR_E_ARG, "at most %d augmented copies of a photo, not %d",
                         EMBED_BATCH - 1, copies - 1);
+    for (int i = 0; i < n; i++)
+        if (labels[i] < 0 || labels[i] >= n_people)
+            return fr_error(FR_E_ARG, "%s: person %d outside 0 .. %d", paths[i], labels[i],
+                            n_people - 1);
     out->copies = copies;
     out->dim = dim;
     out->n_people = n_people;
-    size_t rows;
+    size_t bytes;
+    embed_job j = {.eng = eng, .paths = paths, .n = n, .copies = copies, .dim = dim,
+                   .aug = aug, .seed = seed, .fn = fn, .user = user};
     out->labels = malloc((size_t)n * sizeof *out->labels);
     out->source = malloc((size_t)n * sizeof *out->source);
-    out->embeddings = fr_mul_size((size_t)n * copies, (size_t)dim * sizeof(float), &rows)
-                          ? malloc(rows) : NULL;
-    if (!out->labels || !out->source || !out->embeddings) {
+    j.status = malloc((size_t)n * sizeof *j.status);
+    out->embeddings = fr_mul_size((size_t)n * copies, (size_t)dim * sizeof(float), &bytes)
+                          ? malloc(bytes) : NULL;
+    if (!out->labels || !out->source || !j.status || !out->embeddings) {
+        free(j.status);
         train_set_free(out);
         return fr_error(FR_E_NOMEM, "out of memory for the embeddings of %d photos", n);
     }
-    pending p = {.n = 0};
+    j.rows = out->embeddings;
+    pthread_mutex_init(&j.lock, NULL);
+    nn_parallel_for(n, embed_task, &j);
+    pthread_mutex_destroy(&j.lock);
+    /* keep the photos that were embedded, in their order; running out of memory is fatal */
     fr_status st = FR_OK;
-    for (int i = 0; i < n && st == FR_OK; i++) {
-        if (labels[i] < 0 || labels[i] >= n_people) {
-            st = fr_error(FR_E_ARG, "%s: person %d outside 0 .. %d", paths[i], labels[i],
-                          n_people - 1);
-            break;
-        }
-        if (p.n + copies > EMBED_BATCH && (st = flush(eng, &p, out)) != FR_OK) break;
-        int before = p.n;
-        st = photo_crops(eng, paths[i], i, copies, aug, seed, &p);
-        int found = st == FR_OK;
-        if (found) {
-            out->labels[out->n_photos] = labels[i];
-            out->source[out->n_photos] = i;
-            out->n_photos++;
-        } else if (st != FR_E_NOMEM) {
-            /* the photo is left out: drop the crops it had queued, keep going */
-            for (int c = before; c < p.n; c++) fr_image_free(p.crops[c]);
-            p.n = before;
-            st = FR_OK;
-        }
-        if (fn) fn(i + 1, n, paths[i], found, user);
+    size_t row = (size_t)copies * dim;
+    for (int i = 0; i < n; i++) {
+        if (j.status[i] == FR_E_NOMEM) st = fr_error(FR_E_NOMEM, "out of memory embedding %s", paths[i]);
+        if (j.status[i] != FR_OK) continue;
+        int k = out->n_photos++;
+        out->labels[k] = labels[i];
+        out->source[k] = i;
+        if (k != i) memmove(out->embeddings + k * row, out->embeddings + i * row, row * sizeof(float));
     }
-    if (st == FR_OK) st = flush(eng, &p, out);
-    for (int i = 0; i < p.n; i++) fr_image_free(p.crops[i]);
+    free(j.status);
+    if (st == FR_OK && out->n_photos == 0) st = fr_error(FR_E_ARG, "none of the %d photos could be read", n);
     if (st != FR_OK) train_set_free(out);
     return st;
 }

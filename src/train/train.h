@@ -226,8 +226,8 @@ typedef struct train_set {
     float *embeddings;
 } train_set;
 
-/* Called after each photo: face_found is 0 when the photo was left out (unreadable, or no
- * face); the message for an unreadable one is in fr_last_error(). */
+/* Called after each photo: face_found is 0 when the photo was left out (it could not be read
+ * or aligned); the reason is then in fr_last_error(). */
 typedef void (*train_photo_fn)(int done, int total, const char *path, int face_found,
                                void *user);
 

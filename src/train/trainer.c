@@ -9,8 +9,7 @@
 #include <string.h>
 
 /* The validation pairs are drawn once, with a fixed seed, so every epoch is measured on the
- * same pairs: as `facerec eval folder` draws them (10 folds, fewer when a tiny set has fewer
- * same-person pairs than that). */
+ * same pairs: as `facerec eval folder` draws them (10 folds, fewer for a tiny set). */
 #define VAL_FOLDS 10
 #define VAL_SEED 20240601u
 
@@ -32,16 +31,11 @@ fr_status train_verification(const train_head *h, const train_set *set, double *
         memcpy(rows + (size_t)i * dim, set->embeddings + (size_t)i * set->copies * dim,
                (size_t)dim * sizeof *rows);
     fr_status st = h ? train_head_apply(h, rows, n) : FR_OK;
-    long same_pairs = 0;
-    for (int i = 0; i < n; i++)
-        for (int j = i + 1; j < n; j++) same_pairs += set->labels[i] == set->labels[j];
-    int folds = (int)FR_MIN(same_pairs, VAL_FOLDS);
-    if (st == FR_OK && folds < 2)
-        st = fr_error(FR_E_ARG, "validation needs two same-person pairs or more (found %ld)",
-                      same_pairs);
     eval_pair *pairs = NULL;
-    int n_pairs = 0;
-    if (st == FR_OK) st = eval_folder_pairs(set->labels, n, folds, VAL_SEED, &pairs, &n_pairs);
+    int n_pairs = 0, folds = VAL_FOLDS;
+    if (st == FR_OK) st = eval_folder_pairs(set->labels, n, &folds, VAL_SEED, &pairs, &n_pairs);
+    if (st == FR_OK && folds < 2)
+        st = fr_error(FR_E_ARG, "validation needs two same-person pairs or more");
     float *distances = st == FR_OK ? malloc((size_t)n_pairs * sizeof *distances) : NULL;
     int *same = st == FR_OK ? malloc((size_t)n_pairs * sizeof *same) : NULL;
     int *fold = st == FR_OK ? malloc((size_t)n_pairs * sizeof *fold) : NULL;

@@ -9,7 +9,7 @@ CascadeClassifier(haarcascade_frontalface_default.xml).detectMultiScale(gray, 1.
 Use Debian's interpreter (a pyenv `python3` may lack cv2):
 
     /usr/bin/python3 tests/reference/haar_reference.py [--data ../shared/data]
-        [--cascade /usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml]
+        [--cascade models/opencv/haarcascade_frontalface_default.xml]
         [--out tests/data/original/haar_reference.json]
 
 The LFW sample is every 150th person folder (sorted by name), first image of each.
@@ -30,16 +30,13 @@ def main():
     root = os.path.dirname(os.path.dirname(here))
     ap = argparse.ArgumentParser()
     ap.add_argument('--data', default=os.path.join(root, '..', 'shared', 'data'))
-    ap.add_argument('--cascade', default=os.path.join(cv2.data.haarcascades if hasattr(cv2, 'data') else
-                                                      '/usr/share/opencv4/haarcascades',
+    ap.add_argument('--cascade', default=os.path.join(root, 'models', 'opencv',
                                                       'haarcascade_frontalface_default.xml'))
     ap.add_argument('--out', default=os.path.join(root, 'tests', 'data', 'original', 'haar_reference.json'))
     args = ap.parse_args()
-    if not os.path.exists(args.cascade):
-        args.cascade = '/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml'
     cascade = cv2.CascadeClassifier(args.cascade)
     if cascade.empty():
-        sys.exit('haar_reference: cannot load %s (apt-get install opencv-data)' % args.cascade)
+        sys.exit('haar_reference: cannot load %s (scripts/setup.sh copies it from opencv-data)' % args.cascade)
     images = sorted('dlib-faces-detection/' + f for f in os.listdir(os.path.join(args.data, 'dlib-faces-detection'))
                     if f.endswith('.jpg'))
     people = sorted(os.listdir(os.path.join(args.data, 'lfw-deepfunneled')))

@@ -19,8 +19,8 @@ static const char *usage =
     "  --head              train a projection on top of the frozen base embedding (default):\n"
     "                      each photo and its augmented copies are embedded once\n"
     "  --full              fine-tune the whole network (not supported yet)\n"
-    "  --epochs N          passes over the photos (default 20)\n"
-    "  --lr X              Adam's learning rate (default 0.001)\n"
+    "  --epochs N          passes over the photos (default 5)\n"
+    "  --lr X              Adam's learning rate (default 0.0001)\n"
     "  --beta1 B, --beta2 B, --eps E   Adam's other settings (default 0.9, 0.999, 1e-8)\n"
     "  --weight-decay W    decoupled weight decay (default 0)\n"
     "  --alpha A           the triplet loss's margin (default 0.2, FaceNet's)\n"
@@ -28,8 +28,8 @@ static const char *usage =
     "  --augment N         augmented copies of each photo: mirrored, shifted, scaled, brighter\n"
     "                      or darker (default 2; 0: none)\n"
     "  --hidden N          add a residual ReLU layer of N units to the projection (default 0)\n"
-    "  --val FOLDER        people to measure verification accuracy on after each epoch (use\n"
-    "                      other people than the training ones)\n"
+    "  --val FOLDER        people to measure verification accuracy on after each epoch (other\n"
+    "                      people than the training ones); the head of the best epoch is kept\n"
     "  --curve FILE.png    the loss / accuracy chart (default: FILE with the extension .png)\n"
     "  --seed N            random seed: the same seed gives the same model (default 1)\n"
     "  --cache FILE        keep the embeddings in FILE (and FILE.val for --val) and reuse them\n"
@@ -91,10 +91,13 @@ static void on_photo(int done, int total, const char *path, int face_found, void
 static fr_status embed_folder(const fr_engine *eng, const fr_config *cfg, const char *dir,
                               const people *set, const train_augment_config *aug, uint64_t seed,
                               const char *cache, train_set *out) {
+    /* the alignment by name, also when it is the model's default (which may change) */
+    const fr_embedder *embedder = fr_embedder_find(fr_engine_model(eng));
+    const char *align = cfg->align ? cfg->align : embedder ? embedder->default_align : "";
     char settings[512];
-    snprintf(settings, sizeof settings, "%s|%s|%s|%s|%g", fr_engine_model(eng),
-             cfg->detector ? cfg->detector : "", cfg->landmarks ? cfg->landmarks : "",
-             cfg->align ? cfg->align : "", (double)cfg->min_score);
+    snprintf(settings, sizeof settings, "%s|%s|%s|%s|%g|%d", fr_engine_model(eng),
+             cfg->detector ? cfg->detector : "", cfg->landmarks ? cfg->landmarks : "", align,
+             (double)cfg->min_score, cfg->retry_padded);
     const char *const *paths = (const char *const *)set->photos.items;
     uint32_t key = train_set_key(settings, paths, set->labels, set->photos.n, aug, seed);
     if (cache && train_set_load(cache, key, out) == FR_OK) {
@@ -267,7 +270,7 @@ int cmd_train(int argc, char **argv) {
     fr_engine *eng = NULL;
     train_epoch_stats *history = NULL;
     fr_image *chart = NULL;
-    int status = 1;
+    int status = 1, best_epoch = 0;
     if (!list_people(data, &train_people) || (val_dir && !list_people(val_dir, &val_people)))
         goto done;
     fr_status st = fr_engine_open(&cfg, &eng);
@@ -290,11 +293,15 @@ int cmd_train(int argc, char **argv) {
     if (st == FR_OK) {
         clock_gettime(CLOCK_MONOTONIC, &t0);
         st = train_head_fit(head, &train, val_dir ? &val : NULL, &tc, on_epoch, &tc.epochs,
-                            history);
+                            history, &best_epoch);
     }
     if (st == FR_OK) {
         printf("trained in %.1f s (%.1f s in all)\n", seconds_since(&t0),
                embed_seconds + seconds_since(&t0));
+        if (val_dir)
+            printf("kept the head of epoch %d, the best on %s (validation accuracy %.2f%%%s)\n",
+                   best_epoch, val_dir, 100 * history[best_epoch].val_accuracy,
+                   best_epoch == 0 ? ": training did not improve on the base model" : "");
         st = train_head_save(head, out);
     }
     if (st == FR_OK) {

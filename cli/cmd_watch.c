@@ -12,8 +12,9 @@
 static const char *usage =
     "usage: facerec watch [options]\n"
     "Watch a camera, a video file or a stream; follow the faces, name the enrolled people\n"
-    "and greet each (\"Welcome Anna, have a nice day.\") once per cooldown. Strangers are\n"
-    "never named. A window shows the boxes and names (ESC or q quits).\n\n"
+    "and greet each (\"Welcome Anna, have a nice day.\") when recognised in view, at most\n"
+    "once per cooldown. Strangers are never named. A window shows the boxes and names\n"
+    "(ESC or q quits). Ends with frames per second and milliseconds per stage on stderr.\n\n"
     "  --source SRC        /dev/videoN (default /dev/video0), a video file or a URL (rtsp://...)\n"
     "  --size WxH          frame size to ask a camera for (default: the camera's)\n"
     "  --db FILE           gallery database (default: $FACEREC_DB, else facerec.db)\n"

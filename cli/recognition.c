@@ -73,8 +73,10 @@ int cli_list_folder(const char *dir, cli_paths *images, cli_paths *folders) {
     }
     closedir(d);
     if (!ok) fprintf(stderr, "facerec: %s: out of memory listing the folder\n", dir);
-    if (images) qsort(images->items, (size_t)images->n, sizeof(char *), compare_strings);
-    if (folders) qsort(folders->items, (size_t)folders->n, sizeof(char *), compare_strings);
+    if (images && images->n > 0)
+        qsort(images->items, (size_t)images->n, sizeof(char *), compare_strings);
+    if (folders && folders->n > 0)
+        qsort(folders->items, (size_t)folders->n, sizeof(char *), compare_strings);
     return ok;
 }
 

@@ -1,14 +1,25 @@
 #!/usr/bin/env bash
 # benchmarks.sh: run the accuracy evaluations and `facerec bench`, and write BENCHMARKS.md at
 # the repository root from their output (the file is generated: edit this script instead).
-#   scripts/benchmarks.sh [BUILD_DIR]        default BUILD_DIR: build (a Release build)
+#   scripts/benchmarks.sh [--quick] [--no-bench] [BUILD_DIR]
+#     BUILD_DIR   a Release build (default: build)
+#     --quick     only the default pipeline, with and without flip, and ORL
+#     --no-bench  leave out `facerec bench`
 # Environment: FACEREC_DATA, the shared data folder (default: ../shared/data beside the
 # repository); FACEREC_EVAL_CACHE, the embedding cache folder (default: the eval default).
 # Rows whose configuration this build does not offer (e.g. a model not added yet) are listed
 # as not available, with the reason.
 set -uo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
-build="${1:-$here/build}"
+quick=0; with_bench=1; build="$here/build"
+for arg in "$@"; do
+  case "$arg" in
+    --quick) quick=1 ;;
+    --no-bench) with_bench=0 ;;
+    -*) echo "benchmarks.sh: unknown option $arg" >&2; exit 2 ;;
+    *) build="$arg" ;;
+  esac
+done
 facerec="$build/facerec"
 data="${FACEREC_DATA:-$here/../shared/data}"
 out="$here/BENCHMARKS.md"
@@ -71,6 +82,8 @@ if [ $have_lfw = 1 ]; then
   L='--dir $DATA/lfw-deepfunneled'
   verify_row "default (ssd, faceapi align, dlib-resnet)" "lfw $L" lfw --dir "$lfw"
   verify_row "+ flip" "lfw $L --flip" lfw --dir "$lfw" --flip
+fi
+if [ $have_lfw = 1 ] && [ $quick = 0 ]; then
   verify_row "tiny detector" "lfw $L --detector tiny" lfw --dir "$lfw" --detector tiny
   verify_row "tiny detector + flip" "lfw $L --detector tiny --flip" lfw --dir "$lfw" --detector tiny --flip
   verify_row "68tiny landmarks" "lfw $L --landmarks 68tiny" lfw --dir "$lfw" --landmarks 68tiny
@@ -90,7 +103,7 @@ if [ $have_orl = 1 ]; then
 fi
 
 bench_text=""
-if "$facerec" bench --help >/dev/null 2>&1; then
+if [ $with_bench = 1 ] && "$facerec" bench --help >/dev/null 2>&1; then
   echo "benchmarks.sh: bench ..." >&2
   bench_text="$("$facerec" bench 2>&1)" || bench_text="(facerec bench failed:)
 $bench_text"
@@ -114,7 +127,8 @@ fi
     echo "detected (the image centre is used instead) and the pairs they are in. dlib's published figure"
     echo "for its ResNet model is 99.38%."
   else
-    echo "LFW not found: the shared data folder ($data) is absent or lacks lfw-deepfunneled; LFW rows skipped."
+    echo "LFW not found: the shared data folder (\$FACEREC_DATA, default ../shared/data beside the repository)"
+    echo "is absent or lacks lfw-deepfunneled; the LFW rows are skipped."
   fi
   [ $have_orl = 1 ] || echo "ORL not found in the shared data folder; its row is skipped."
   echo
@@ -141,6 +155,8 @@ fi
     echo '```'
     echo "$bench_text"
     echo '```'
+  elif [ $with_bench = 0 ]; then
+    echo "Left out (run without --no-bench)."
   else
     echo "This build has no \`facerec bench\` command."
   fi

@@ -593,21 +593,25 @@ TEST(training_separates_people_it_never_saw) {
     train_epoch_stats history[26], history2[26];
     epochs_seen seen = {0, -1};
     CHECK_OK(train_head_new("synthetic", 16, 0, &rng, &h));
-    CHECK_OK(train_head_fit(h, &train, &val, &cfg, count_epoch, &seen, history));
+    int best_epoch = -1;
+    CHECK_OK(train_head_fit(h, &train, &val, &cfg, count_epoch, &seen, history, &best_epoch));
     CHECK(seen.calls == 26 && seen.last_epoch == 25);
     fprintf(stderr, "  synthetic validation accuracy %.3f -> %.3f, active %.2f -> %.2f\n",
             history[0].val_accuracy, history[25].val_accuracy, history[1].active_share,
             history[25].active_share);
     CHECK(isnan(history[0].loss) && !isnan(history[1].loss));
     CHECK(history[0].val_accuracy < 0.8);
-    CHECK(history[25].val_accuracy > history[0].val_accuracy + 0.1);
+    CHECK(history[best_epoch].val_accuracy > history[0].val_accuracy + 0.1);
     double acc, eer;
     CHECK_OK(train_verification(h, &val, &acc, &eer));
-    CHECK_NEAR(acc, history[25].val_accuracy, 1e-12);
+    /* the head kept is the best epoch's */
+    CHECK(best_epoch > 0);
+    for (int e = 0; e <= 25; e++) CHECK(history[e].val_accuracy <= history[best_epoch].val_accuracy);
+    CHECK_NEAR(acc, history[best_epoch].val_accuracy, 1e-12);
     /* the same seed gives the same head */
     rng.state = 1;
     CHECK_OK(train_head_new("synthetic", 16, 0, &rng, &again));
-    CHECK_OK(train_head_fit(again, &train, &val, &cfg, NULL, NULL, history2));
+    CHECK_OK(train_head_fit(again, &train, &val, &cfg, NULL, NULL, history2, NULL));
     CHECK(!memcmp(again->params, h->params, h->n_params * sizeof(float)));
     CHECK(!strcmp(again->id, h->id));
     /* the curve */
@@ -649,7 +653,7 @@ TEST(training_separates_people_it_never_saw) {
     /* too few people to train on is an error, not a crash */
     train.n_people = 1;
     for (int i = 0; i < train.n_photos; i++) train.labels[i] = 0;
-    CHECK(train_head_fit(h, &train, NULL, &cfg, NULL, NULL, history) == FR_E_ARG);
+    CHECK(train_head_fit(h, &train, NULL, &cfg, NULL, NULL, history, NULL) == FR_E_ARG);
     train_head_free(h);
     train_head_free(again);
     train_set_free(&train);
@@ -735,6 +739,7 @@ TEST(train_command_writes_a_model_every_command_accepts) {
     CHECK(strstr(text, "4 photos of 2 people, 8 embeddings") != NULL);
     CHECK(strstr(text, "before training: validation accuracy") != NULL);
     CHECK(strstr(text, "epoch   2/2") != NULL);
+    CHECK(strstr(text, "kept the head of epoch") != NULL);
     CHECK(stat(curve, &sb) == 0 && sb.st_size > 1000);
     CHECK(train_head_is_file(out));
 

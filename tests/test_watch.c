@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #define LFW FR_TEST_DATA_DIR "/lfw-deepfunneled"
 #define WORK FR_TEST_TMP_DIR "/watch"
@@ -278,15 +279,17 @@ TEST(capture_refuses_what_it_cannot_read) {
     CHECK(strstr(fr_last_error(), "camera /dev/video-missing") != NULL);
 }
 
-/* Overwrite the start-of-image marker of the k-th JPEG frame (from 0) in an MJPEG file. */
+/* Overwrite the headers of the k-th JPEG frame (from 0) in an MJPEG file (its markers up to
+ * the scan: the decoder finds no image in what is left). */
 static int break_jpeg_frame(const char *path, int k) {
     uint8_t *data;
     size_t size;
     if (fr_read_file(path, 64u << 20, &data, &size) != FR_OK) return 0;
     int seen = 0, done = 0;
     for (size_t i = 0; i + 3 < size && !done; i++) {
-        if (data[i] == 0xFF && data[i + 1] == 0xD8 && data[i + 2] == 0xFF && seen++ == k) {
-            memset(data + i, 0x55, 64);
+        if (data[i] == 0xFF && data[i + 1] == 0xD8 && data[i + 2] == 0xFF && seen++ == k &&
+            i + 600 < size) {
+            memset(data + i, 0x55, 600);
             done = 1;
         }
     }
@@ -407,9 +410,9 @@ TEST(watch_greets_the_enrolled_person_once) {
     CHECK(shell("'" FR_TEST_CLI "' enroll --db '" WORK "/watch.db' --name 'Colin Powell' '" LFW
                 "/Colin_Powell/Colin_Powell_0001.jpg'") == 0);
     const char *video = WORK "/stranger-then-powell.mp4";
-    /* 10 frames per second keeps the run short under sanitizers */
+    /* 5 frames per second keeps the run short under sanitizers */
     CHECK(make_video(LFW "/George_W_Bush/George_W_Bush_0001.jpg", 4,
-                     LFW "/Colin_Powell/Colin_Powell_0002.jpg", 6, 10, video));
+                     LFW "/Colin_Powell/Colin_Powell_0002.jpg", 6, 5, video));
     mkdir(WORK "/snapshots", 0755);
     remove(WORK "/greeting.wav");
     int rc = shell("'" FR_TEST_CLI "' watch --source '" WORK "/stranger-then-powell.mp4' --db '" WORK
@@ -419,11 +422,12 @@ TEST(watch_greets_the_enrolled_person_once) {
     CHECK(rc == 0);
     event_counts c;
     CHECK(read_events(WORK "/events.jsonl", &c));
-    CHECK(c.end == 1 && c.frames == 100 && c.corrupt == 0);
+    CHECK(c.end == 1 && c.frames == 50 && c.corrupt == 0);
     CHECK(c.greet == 1);
     CHECK(!strcmp(c.greet_name, "Colin Powell"));
     CHECK(!strcmp(c.sentence, "Welcome Colin Powell, have a nice day."));
-    CHECK(c.greet_t >= 4.0 && c.greet_t < 6.0);
+    /* the stranger's track is re-checked within 10 frames of the cut, then 5 votes */
+    CHECK(c.greet_t >= 4.0 && c.greet_t <= 7.0);
     CHECK(c.greet_distance > 0 && c.greet_distance < 0.6);
     CHECK(c.identify_named == 1 && c.identify_stranger == 1);
     fr_image *snap;
@@ -436,13 +440,32 @@ TEST(watch_greets_the_enrolled_person_once) {
     CHECK(read_wav(WORK "/greeting.wav", &w));
     CHECK(w.seconds > 1.0 && w.seconds < 5.0 && w.rms > 500 && w.voiced_share > 0.5);
 
-    /* the same video again with a cooldown shorter than it: still one greeting, he stays */
+    /* again, detecting on every 5th frame, with a cooldown shorter than his stay: still one
+     * greeting, as he stays in view */
     CHECK(shell("'" FR_TEST_CLI "' watch --source '" WORK "/stranger-then-powell.mp4' --db '" WORK
-                "/watch.db' --no-window --no-speech --cooldown 1 --detect-every 2 --events -") == 0);
+                "/watch.db' --no-window --no-speech --cooldown 1 --detect-every 5 --events -") == 0);
     int greets = 0;
     for (const char *p = out_text; (p = strstr(p, "\"event\": \"greet\"")); p++) greets++;
     CHECK(greets == 1);
     CHECK(strstr(out_text, "\"event\": \"end\"") != NULL);
+
+    /* a live stream whose server goes away: a clear message, a clean exit, the frames counted */
+    CHECK(shell("ffmpeg -y -loglevel error -f lavfi -i color=c=gray:size=160x120:rate=10 "
+                "-frames:v 8 -c:v mpeg4 -f mpegts '" WORK "/live.ts'") == 0);
+    char cmd[2048];
+    int port = 20000 + (int)(getpid() % 20000), tries = 0;
+    do { /* the server may need a moment before it listens */
+        snprintf(cmd, sizeof cmd,
+                 "(timeout 30 ffmpeg -loglevel error -re -i '%s/live.ts' -c copy -f mpegts "
+                 "'tcp://127.0.0.1:%d?listen=1' &) ; sleep %d; '%s' watch --source "
+                 "tcp://127.0.0.1:%d --db '%s/watch.db' --no-window --no-speech --events '%s/lost.jsonl'",
+                 WORK, port, 1 + tries, FR_TEST_CLI, port, WORK, WORK);
+        rc = shell(cmd);
+    } while (rc != 0 && strstr(err_text, "refused") && ++tries < 3);
+    CHECK(rc == 1);
+    CHECK(strstr(err_text, "the stream was lost") != NULL);
+    CHECK(read_events(WORK "/lost.jsonl", &c));
+    CHECK(c.end == 1 && c.frames == 8 && c.greet == 0);
 
     /* failures are clear */
     CHECK(shell("'" FR_TEST_CLI "' watch --source /dev/video-missing --db '" WORK

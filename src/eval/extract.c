@@ -228,9 +228,8 @@ static fr_status embed_file(extract_run *run, const uint8_t *data, size_t size, 
     if (known) {
         *face = *known;
         *source = known_source;
-        if (*source == FACE_DETECTED_PADDED) {
-            fr_image *padded;
-            st = pad_image(img, &padded);
+        fr_image *padded;
+        if (*source == FACE_DETECTED_PADDED && (st = pad_image(img, &padded)) == FR_OK) {
             fr_image_free(img);
             img = padded;
         }

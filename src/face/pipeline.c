@@ -164,7 +164,8 @@ static fr_status detect_once(fr_engine *eng, const fr_image *img, fr_face **face
     fr_face *found = NULL;
     int n = 0;
     fr_status st = eng->detector->detect(eng->detector_net, img, eng->min_score, &found, &n);
-    if (st == FR_OK && n > 0 && eng->landmarks) st = landmark68_run(eng->landmarks, img, found, n);
+    if (st == FR_OK && n > 0 && eng->landmarks && !eng->detector->points_align)
+        st = landmark68_run(eng->landmarks, img, found, n);
     if (st != FR_OK) {
         free(found);
         return st;
@@ -223,7 +224,9 @@ fr_status fr_embed(fr_engine *eng, const fr_image *img, fr_face *faces, int n_fa
         return fr_error(FR_E_ARG, "this engine was opened without an embedding model");
     if (n_faces <= 0) return FR_OK;
     for (int i = 0; i < n_faces; i++)
-        if (faces[i].n_landmarks != 68) {
+        /* a detector's 5 points serve the similarity alignments, not face-api's */
+        if (faces[i].n_landmarks != 68 &&
+            (faces[i].n_landmarks != 5 || eng->align == align_faceapi)) {
             fr_status st = landmark68_run(eng->landmarks, img, faces + i, 1);
             if (st != FR_OK) return st;
         }

@@ -251,6 +251,10 @@ fr_status live_capture_read(live_capture *cap, fr_image **frame, double *t) {
             if (cap->device) /* cameras do not end by themselves */
                 return fr_error(FR_E_INTERRUPTED, "%s: the camera stopped delivering frames",
                                 cap->source);
+            /* nor do live streams (no duration, unlike a file fetched over HTTP) */
+            if (cap->network && cap->format->duration == AV_NOPTS_VALUE)
+                return fr_error(FR_E_INTERRUPTED, "%s: the stream was lost (it ended)",
+                                cap->source);
             cap->draining = 1;
             avcodec_send_packet(cap->decoder, NULL);
             continue;

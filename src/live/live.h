@@ -113,9 +113,9 @@ void live_greeting_sentence(const char *const *names, int n, char *out, size_t s
 
 typedef struct live_speech live_speech;
 
-/* espeak-ng speaking queued sentences in its own thread, to the sound device, or to a WAV
- * file when wav_path is given (16-bit mono PCM). voice: an espeak-ng voice name (NULL: the
- * default). espeak-ng keeps process-wide state: open one live_speech at a time. */
+/* espeak-ng speaking queued sentences in its own thread, to the sound device (FR_E_UNSUPPORTED
+ * when there is none), or to a WAV file when wav_path is given (16-bit mono PCM). voice: an
+ * espeak-ng voice name (NULL: "en"). Several may be open: they take turns on the one engine. */
 fr_status live_speech_open(const char *voice, const char *wav_path, live_speech **out);
 /* Queue a sentence; returns at once. */
 fr_status live_speech_say(live_speech *s, const char *sentence);

@@ -1,15 +1,22 @@
 /* speech.c: greetings spoken by espeak-ng in a thread of their own, fed through a queue, so
- * the video never waits for the voice. Output goes to the sound device, or to a WAV file
- * through espeak-ng's synchronous mode and its sample callback. */
+ * the video never waits for the voice. espeak-ng runs in its synchronous mode and hands its
+ * samples to a callback, which writes them to a WAV file or queues them on the sound device
+ * (SDL2 audio).
+ *
+ * espeak-ng is one process-wide engine, and version 1.51 hangs when it is initialised again
+ * after espeak_ng_Terminate(). So it is initialised once per process and kept, and every use
+ * of it holds espeak_lock: the only global state here, forced by the engine's own. */
 #include "live/live.h"
 
 #include <espeak-ng/espeak_ng.h>
 #include <espeak-ng/speak_lib.h>
+#include <SDL2/SDL.h>
 
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Sentences waiting to be spoken; greetings are rare, so a full queue means trouble. */
 #define SPEECH_QUEUE 16
@@ -21,9 +28,11 @@ struct live_speech {
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t wake;
+    char *voice;
     char *queue[SPEECH_QUEUE]; /* a ring: count sentences from head */
     int head, count;
     int closing;
+    SDL_AudioDeviceID device; /* 0 when writing a WAV file */
     /* WAV output (NULL: the sound device) */
     FILE *wav;
     char *wav_path;
@@ -66,22 +75,77 @@ static void record_failure(live_speech *s, fr_status status, const char *fmt, co
     snprintf(s->failure_message, sizeof s->failure_message, fmt, arg);
 }
 
+/* The process-wide engine: initialised once, never terminated (see the top of the file). */
+static pthread_once_t espeak_once = PTHREAD_ONCE_INIT;
+static espeak_ng_STATUS espeak_status;
+static pthread_mutex_t espeak_lock = PTHREAD_MUTEX_INITIALIZER;
+
 /* espeak-ng hands over synthesized samples here; user_data of the events is the speech. */
 static int on_samples(short *samples, int n, espeak_EVENT *events) {
     live_speech *s = events ? events[0].user_data : NULL;
-    if (!s || !s->wav || !samples || n <= 0) return 0;
+    if (!s || !samples || n <= 0) return 0;
+    if (s->device) {
+        if (SDL_QueueAudio(s->device, samples, (Uint32)n * sizeof *samples) != 0) {
+            record_failure(s, FR_E_IO, "sound device: %s", SDL_GetError());
+            return 1; /* abort the synthesis */
+        }
+        return 0;
+    }
     uint8_t buf[2 * 4096];
     for (int done = 0; done < n;) {
         int chunk = FR_MIN(n - done, 4096);
         for (int i = 0; i < chunk; i++) put_le(buf + 2 * i, (uint16_t)samples[done + i], 2);
         if (fwrite(buf, 2, (size_t)chunk, s->wav) != (size_t)chunk) {
             record_failure(s, FR_E_IO, "%s: write error", s->wav_path);
-            return 1; /* abort the synthesis */
+            return 1;
         }
         done += chunk;
         s->data_bytes += 2 * (uint64_t)chunk;
     }
     return 0;
+}
+
+static void start_espeak(void) {
+    espeak_ng_InitializePath(NULL);
+    espeak_ng_ERROR_CONTEXT context = NULL;
+    espeak_status = espeak_ng_Initialize(&context);
+    espeak_ng_ClearErrorContext(&context);
+    if (espeak_status == ENS_OK)
+        espeak_status = espeak_ng_InitializeOutput(ENOUTPUT_MODE_SYNCHRONOUS, SPEECH_BUFFER_MS, NULL);
+    if (espeak_status == ENS_OK) espeak_SetSynthCallback(on_samples);
+}
+
+/* Select a voice; the caller holds espeak_lock. */
+static fr_status select_voice(const char *voice) {
+    espeak_ng_STATUS es = espeak_ng_SetVoiceByName(voice);
+    if (es == ENS_VOICE_NOT_FOUND)
+        return fr_error(FR_E_NOT_FOUND, "espeak-ng has no voice '%s' (espeak-ng --voices lists them)",
+                        voice);
+    return es == ENS_OK ? FR_OK : espeak_failure(es, FR_E_UNSUPPORTED, "cannot load the voice");
+}
+
+static void sleep_ms(long ms) {
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static void speak(live_speech *s, const char *sentence) {
+    pthread_mutex_lock(&espeak_lock);
+    fr_status st = select_voice(s->voice);
+    /* synchronous mode: returns once every sample went through on_samples */
+    espeak_ng_STATUS es = st == FR_OK ? espeak_ng_Synthesize(sentence, strlen(sentence) + 1, 0,
+                                                             POS_CHARACTER, 0, espeakCHARS_UTF8,
+                                                             NULL, s)
+                                      : ENS_OK;
+    pthread_mutex_unlock(&espeak_lock);
+    if (st != FR_OK) record_failure(s, st, "%s", fr_last_error());
+    if (es != ENS_OK && es != ENS_SPEECH_STOPPED) {
+        char msg[200];
+        espeak_ng_GetStatusCodeMessage(es, msg, sizeof msg);
+        record_failure(s, FR_E_IO, "espeak-ng: speaking failed: %s", msg);
+    }
+    /* one sentence after the other: wait until the device has played this one */
+    while (s->device && SDL_GetQueuedAudioSize(s->device) > 0) sleep_ms(20);
 }
 
 static void *speak_queue(void *arg) {
@@ -97,14 +161,7 @@ static void *speak_queue(void *arg) {
         s->head = (s->head + 1) % SPEECH_QUEUE;
         s->count--;
         pthread_mutex_unlock(&s->lock);
-        /* synchronous mode: returns once the sentence is written out or played */
-        espeak_ng_STATUS es = espeak_ng_Synthesize(sentence, strlen(sentence) + 1, 0, POS_CHARACTER,
-                                                   0, espeakCHARS_UTF8, NULL, s);
-        if (es != ENS_OK && es != ENS_SPEECH_STOPPED) {
-            char msg[200];
-            espeak_ng_GetStatusCodeMessage(es, msg, sizeof msg);
-            record_failure(s, FR_E_IO, "espeak-ng: speaking failed: %s", msg);
-        }
+        speak(s, sentence);
         free(sentence);
     }
 }
@@ -131,37 +188,56 @@ static fr_status finish_wav(live_speech *s) {
     return ok ? FR_OK : fr_error(FR_E_IO, "%s: write error", s->wav_path);
 }
 
+static fr_status open_device(live_speech *s) {
+    if (SDL_InitSubSystem(SDL_INIT_AUDIO) != 0)
+        return fr_error(FR_E_UNSUPPORTED, "no sound device: %s", SDL_GetError());
+    SDL_AudioSpec want;
+    SDL_zero(want);
+    want.freq = s->sample_rate;
+    want.format = AUDIO_S16SYS;
+    want.channels = 1;
+    want.samples = 1024;
+    s->device = SDL_OpenAudioDevice(NULL, 0, &want, NULL, 0);
+    if (!s->device) {
+        fr_status st = fr_error(FR_E_UNSUPPORTED, "no sound device: %s", SDL_GetError());
+        SDL_QuitSubSystem(SDL_INIT_AUDIO);
+        return st;
+    }
+    SDL_PauseAudioDevice(s->device, 0);
+    return FR_OK;
+}
+
+static void close_device(live_speech *s) {
+    if (!s->device) return;
+    SDL_CloseAudioDevice(s->device);
+    SDL_QuitSubSystem(SDL_INIT_AUDIO);
+    s->device = 0;
+}
+
+static void free_speech(live_speech *s) {
+    if (s->wav) fclose(s->wav);
+    close_device(s);
+    free(s->wav_path);
+    free(s->voice);
+    free(s);
+}
+
 fr_status live_speech_open(const char *voice, const char *wav_path, live_speech **out) {
     *out = NULL;
+    pthread_once(&espeak_once, start_espeak);
+    if (espeak_status != ENS_OK)
+        return espeak_failure(espeak_status, FR_E_UNSUPPORTED,
+                              "cannot start (is espeak-ng-data installed?)");
     live_speech *s = calloc(1, sizeof *s);
-    if (!s) return fr_error(FR_E_NOMEM, "out of memory for speech");
-    espeak_ng_InitializePath(NULL);
-    espeak_ng_ERROR_CONTEXT context = NULL;
-    espeak_ng_STATUS es = espeak_ng_Initialize(&context);
-    espeak_ng_ClearErrorContext(&context);
-    if (es != ENS_OK) {
+    if (!s || !(s->voice = strdup(voice ? voice : "en"))) {
         free(s);
-        return espeak_failure(es, FR_E_UNSUPPORTED, "cannot start (is espeak-ng-data installed?)");
+        return fr_error(FR_E_NOMEM, "out of memory for speech");
     }
-    fr_status st = FR_OK;
-    espeak_ng_OUTPUT_MODE mode = wav_path ? ENOUTPUT_MODE_SYNCHRONOUS
-                                          : ENOUTPUT_MODE_SYNCHRONOUS | ENOUTPUT_MODE_SPEAK_AUDIO;
-    es = espeak_ng_InitializeOutput(mode, SPEECH_BUFFER_MS, NULL);
-    if (es != ENS_OK)
-        st = espeak_failure(es, wav_path ? FR_E_IO : FR_E_UNSUPPORTED,
-                            wav_path ? "cannot start synthesis" : "no sound device");
-    if (st == FR_OK) {
-        espeak_SetSynthCallback(on_samples);
-        const char *name = voice ? voice : "en";
-        es = espeak_ng_SetVoiceByName(name);
-        if (es == ENS_VOICE_NOT_FOUND)
-            st = fr_error(FR_E_NOT_FOUND, "espeak-ng has no voice '%s' (espeak-ng --voices lists them)",
-                          name);
-        else if (es != ENS_OK)
-            st = espeak_failure(es, FR_E_UNSUPPORTED, "cannot load the voice");
-    }
+    pthread_mutex_lock(&espeak_lock);
+    fr_status st = select_voice(s->voice);
     s->sample_rate = espeak_ng_GetSampleRate();
-    if (st == FR_OK && wav_path) st = open_wav(s, wav_path);
+    pthread_mutex_unlock(&espeak_lock);
+    if (st == FR_OK) st = wav_path ? open_wav(s, wav_path) : open_device(s);
     if (st == FR_OK) {
         pthread_mutex_init(&s->lock, NULL);
         pthread_cond_init(&s->wake, NULL);
@@ -172,10 +248,7 @@ fr_status live_speech_open(const char *voice, const char *wav_path, live_speech 
         }
     }
     if (st != FR_OK) {
-        if (s->wav) fclose(s->wav);
-        free(s->wav_path);
-        free(s);
-        espeak_ng_Terminate();
+        free_speech(s);
         return st;
     }
     *out = s;
@@ -208,7 +281,6 @@ fr_status live_speech_close(live_speech *s) {
     pthread_cond_signal(&s->wake);
     pthread_mutex_unlock(&s->lock);
     pthread_join(s->thread, NULL);
-    espeak_ng_Terminate();
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->wake);
     fr_status st = s->failure != FR_OK ? fr_error(s->failure, "%s", s->failure_message) : FR_OK;
@@ -216,7 +288,6 @@ fr_status live_speech_close(live_speech *s) {
         fr_status wst = finish_wav(s);
         if (st == FR_OK) st = wst;
     }
-    free(s->wav_path);
-    free(s);
+    free_speech(s);
     return st;
 }

@@ -151,6 +151,8 @@ static fr_status recognise(watch *w, const fr_image *img, const fr_face *faces) 
         if (vote != LIVE_VOTE_SETTLED) continue;
         emit(w, LIVE_EVENT_IDENTIFY, tr, name, distance, NULL);
         if (!name) continue; /* strangers are never named */
+        /* gather the people settled now at the front of the scratch arrays (n_settled <= k:
+         * nothing still to be read is overwritten) */
         int settled;
         w->names[n_settled] = live_greeter_identity(w->greeter, tr->id, &settled);
         w->embed_track[n_settled] = w->embed_track[k];
@@ -179,7 +181,7 @@ static fr_status detection_round(watch *w, const fr_image *img) {
     w->stats->ms_detect += now_ms() - t0;
     if (st != FR_OK) return st;
     w->stats->detections += n;
-    st = reserve_scratch(w, FR_MAX(n, w->tracker.n + n));
+    st = reserve_scratch(w, n); /* a track per detection at most is embedded */
     for (int i = 0; st == FR_OK && i < n; i++) {
         w->boxes[i][0] = faces[i].x;
         w->boxes[i][1] = faces[i].y;
@@ -210,8 +212,13 @@ static void annotate(const watch *w, fr_image *img) {
         const char *name = live_greeter_identity(w->greeter, tr->id, &settled);
         uint8_t r = 255, g = 255, b = 0;
         const char *label = "?";
-        if (settled && name) r = 0, label = name;
-        else if (settled) g = 0, label = "unknown";
+        if (settled && name) {
+            r = 0;
+            label = name;
+        } else if (settled) {
+            g = 0;
+            label = "unknown";
+        }
         int x = (int)lroundf(tr->box[0]), y = (int)lroundf(tr->box[1]);
         fr_image_draw_rect(img, x, y, (int)lroundf(tr->box[2]), (int)lroundf(tr->box[3]), r, g,
                            b, 3);
@@ -219,8 +226,9 @@ static void annotate(const watch *w, fr_image *img) {
     }
 }
 
-/* Say the greeting, save the snapshot and report it. */
-static fr_status deliver_greeting(watch *w, const fr_image *annotated) {
+/* Say the greeting, save the snapshot and report it. What fails here (a full disk, speech
+ * falling behind) is a warning: the watch goes on. */
+static void deliver_greeting(watch *w, const fr_image *annotated) {
     pending_greeting *pg = &w->greeting;
     w->stats->greetings += pg->n;
     char snapshot[4096];
@@ -249,7 +257,6 @@ static fr_status deliver_greeting(watch *w, const fr_image *annotated) {
         w->o->on_event(&e, w->o->user);
     }
     pg->n = 0;
-    return FR_OK;
 }
 
 /* Open speech and the window as asked; what the machine cannot do (no sound device, no
@@ -288,8 +295,8 @@ static fr_status process_frame(watch *w, fr_image *frame, int *quit) {
         annotate(w, frame);
         w->stats->ms_draw += now_ms() - t0;
     }
-    if (w->greeting.n > 0) st = deliver_greeting(w, frame);
-    if (st == FR_OK && w->window) {
+    if (w->greeting.n > 0) deliver_greeting(w, frame);
+    if (w->window) {
         double t0 = now_ms();
         st = live_window_show(w->window, frame);
         *quit = live_window_poll_quit(w->window);
@@ -360,8 +367,8 @@ fr_status live_watch(fr_engine *eng, fr_gallery *gallery, const live_options *o,
     w.dim = fr_engine_dim(eng);
     live_tracker_init(&w.tracker, TRACK_MIN_IOU, TRACK_MAX_MISSES);
 
-    double start = now_ms();
     live_capture *cap = NULL;
+    int started = 0;
     fr_status st = live_capture_open(o->source, o->size, o->stop, &cap);
     if (st == FR_OK) st = live_greeter_new(o->votes, o->cooldown, &w.greeter);
     if (st == FR_OK) {
@@ -377,18 +384,20 @@ fr_status live_watch(fr_engine *eng, fr_gallery *gallery, const live_options *o,
             e.message = o->source;
             o->on_event(&e, o->user);
         }
+        started = 1;
         st = open_outputs(&w, &info);
     }
     if (st == FR_OK) {
+        double start = now_ms();
         st = run(&w, cap);
-        if (st != FR_OK) { /* the message outlives the calls below */
-            char msg[1024];
-            snprintf(msg, sizeof msg, "%s", fr_last_error());
-            emit(&w, LIVE_EVENT_END, NULL, NULL, NAN, msg);
-            fr_error(st, "%s", msg);
-        }
+        stats->seconds = (now_ms() - start) / 1e3;
     }
-    stats->seconds = (now_ms() - start) / 1e3;
+    if (st != FR_OK && started) { /* the message outlives the calls below */
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", fr_last_error());
+        emit(&w, LIVE_EVENT_END, NULL, NULL, NAN, msg);
+        fr_error(st, "%s", msg);
+    }
     if (w.speech) {
         char msg[1024];
         snprintf(msg, sizeof msg, "%s", fr_last_error());

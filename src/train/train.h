@@ -263,7 +263,7 @@ typedef struct train_config {
     uint64_t seed;
 } train_config;
 
-/* 20 epochs of 10 x 6 batches, alpha 0.2 (FaceNet's), Adam with lr 1e-3, seed 1. */
+/* 5 epochs of 10 x 6 batches, alpha 0.2 (FaceNet's), Adam with lr 1e-4, seed 1. */
 void train_config_defaults(train_config *cfg);
 
 typedef struct train_epoch_stats {
@@ -282,11 +282,13 @@ typedef void (*train_epoch_fn)(const train_epoch_stats *s, void *user);
  * one of its copies; triplets mined online in each batch, their loss's gradient through the
  * head, one Adam step per batch. With val (may be NULL), its verification accuracy (every
  * same-person pair and as many different-person pairs, 10-fold) before training and after
- * each epoch. history (cfg->epochs + 1 entries) receives each epoch's figures, fn (may be
- * NULL) too as they come. h->id is updated at the end. */
+ * each epoch, and h ends as it was after the epoch of best validation accuracy (the first
+ * such; 0 keeps the untrained head), written to *best_epoch (may be NULL). history
+ * (cfg->epochs + 1 entries) receives each epoch's figures, fn (may be NULL) too as they
+ * come. h->id is updated at the end. */
 fr_status train_head_fit(train_head *h, const train_set *train, const train_set *val,
                          const train_config *cfg, train_epoch_fn fn, void *user,
-                         train_epoch_stats *history);
+                         train_epoch_stats *history, int *best_epoch);
 
 /* The verification accuracy of a labeled set's embeddings through head h (NULL: as they
  * are), as train_head_fit measures it on the validation set. */

@@ -2,6 +2,7 @@
  * input (truncated JPEG, garbage, a PNG claiming 100000x100000 pixels, a missing file),
  * each of which must end with an error naming the file, a non-zero exit and bounded memory. */
 #define _DEFAULT_SOURCE /* wait4 */
+#include "common/json.h"
 #include "facerec.h"
 #include "test.h"
 
@@ -156,4 +157,43 @@ TEST(missing_model_names_file_and_fix) {
     CHECK(strstr(out, "scripts/setup.sh") != NULL);
 }
 
-TEST_MAIN(CASE(help_and_version), CASE(bad_images_are_refused), CASE(missing_model_names_file_and_fix))
+/* The whole chain from the command line against face-api.js itself: every face of the demo
+ * photo found, each descriptor within 0.001 (L2) of the reference's. */
+TEST(embed_matches_faceapi) {
+    if (!have_models()) SKIP("models absent (run scripts/setup.sh)");
+    json_value *fixture;
+    CHECK_OK(json_parse_file(FR_TEST_FIXTURES_DIR "/faceapi/sample1.json", &fixture));
+    static char out[1 << 20];
+    int status;
+    long rss;
+    const char *args[] = {"embed", "--json", "--detector", "ssd", "--model", "dlib-resnet",
+                          "--align", "faceapi", FR_TEST_MODELS_DIR "/face-api/demo/sample1.jpg", NULL};
+    int ran = run_cli(args, out, sizeof out, &status, &rss);
+    json_value *got = NULL;
+    fr_status parsed = ran && status == 0 ? json_parse(out, strlen(out), "facerec embed output", &got)
+                                          : FR_E_IO;
+    const json_value *want = json_get(fixture, "descriptors");
+    const json_value *faces = json_get(got, "faces");
+    int ok = parsed == FR_OK && json_len(faces) == json_len(want) && json_len(want) == 3;
+    for (size_t i = 0; ok && i < json_len(want); i++) {
+        const json_value *emb = json_get(json_at(faces, i), "embedding");
+        const json_value *ref = json_at(want, i);
+        ok = json_len(emb) == 128 && json_len(ref) == 128;
+        double d2 = 0;
+        for (size_t k = 0; ok && k < 128; k++) {
+            double d = json_number(json_at(emb, k)) - json_number(json_at(ref, k));
+            d2 += d * d;
+        }
+        if (ok && sqrt(d2) >= 0.001) {
+            fprintf(stderr, "  face %zu: distance %g to face-api.js's descriptor\n", i, sqrt(d2));
+            ok = 0;
+        }
+    }
+    json_free(got);
+    json_free(fixture);
+    if (!ok) fprintf(stderr, "  exit %d, output starts: %.300s\n", status, out);
+    CHECK(ok);
+}
+
+TEST_MAIN(CASE(help_and_version), CASE(bad_images_are_refused), CASE(missing_model_names_file_and_fix),
+          CASE(embed_matches_faceapi))

@@ -351,6 +351,18 @@ TEST(no_face_gives_none) {
     if (st == FR_OK) st = fr_image_new(30, 20, &tiny);
     if (st == FR_OK) st = mtcnn_detect(m, tiny, 0, MTCNN_DEFAULT_MIN_SCORE, &faces, &n4);
     if (st == FR_OK) free(faces), fr_image_free(tiny);
+    /* odd shapes are no error: slivers, one pixel, P-Net's smallest input */
+    static const int sizes[][2] = {{1, 1}, {12, 12}, {41, 900}, {900, 41}, {3, 200}};
+    for (size_t i = 0; st == FR_OK && i < sizeof sizes / sizeof sizes[0]; i++) {
+        fr_image *odd;
+        int n;
+        if ((st = fr_image_new(sizes[i][0], sizes[i][1], &odd)) != FR_OK) break;
+        memset(odd->rgb, 128, (size_t)sizes[i][0] * sizes[i][1] * 3);
+        st = mtcnn_detect(m, odd, 12, 0.0f, &faces, &n);
+        if (st == FR_OK) free(faces), st = blazeface_detect(s, odd, 0.0f, &faces, &n);
+        if (st == FR_OK) free(faces);
+        fr_image_free(odd);
+    }
     mtcnn_free(m);
     blazeface_free(s);
     blazeface_free(f);

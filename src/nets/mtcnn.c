@@ -396,7 +396,7 @@ fr_status mtcnn_detect(const mtcnn *net, const fr_image *img, int min_face, floa
     }
     if (st == FR_OK) {
         apply_offsets(&c, 1.0f);
-        qsort(c.v, (size_t)c.n, sizeof *c.v, by_score_desc);
+        if (c.n > 1) qsort(c.v, (size_t)c.n, sizeof *c.v, by_score_desc);
         suppress_contained(&c, ONET_MIN_OVERLAP);
     }
     if (st == FR_OK && c.n > 0) {

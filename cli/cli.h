@@ -28,7 +28,8 @@ int cli_usage_error(const char *cmd, const char *fmt, ...);
     {"threads", required_argument, 0, 0x106}, {"pad", required_argument, 0, 0x107}
 #define CLI_ENGINE_HELP                                                                        \
     "  --models DIR        models folder (default: $FACEREC_MODELS, install prefix, source tree)\n" \
-    "  --detector NAME     face detector: ssd (default), tiny or haar\n"                      \
+    "  --detector NAME     face detector: ssd (default), mtcnn, blazeface, blazeface-full,\n" \
+    "                      tiny or haar\n"                                                  \
     "  --landmarks NAME    landmark net: 68 (default) or 68tiny\n"                             \
     "  --model NAME|FILE   embedding model: dlib-resnet (default), mobilefacenet, or a model\n" \
     "                      file (facerec import-keras-csv, facerec train)\n"                \

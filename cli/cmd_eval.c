@@ -112,7 +112,7 @@ static void print_pipeline(const eval_cli *ec, const eval_embeddings *e, double 
         fputs(", \"landmarks\": ", stdout);
         cli_json_string(stdout, c->landmarks ? c->landmarks : "68");
         fputs(", \"align\": ", stdout);
-        cli_json_string(stdout, c->align ? c->align : "default");
+        cli_json_string(stdout, e->align);
         printf(", \"flip\": %s, \"images\": %d, \"no_face_images\": %d, \"cached\": %d, "
                "\"computed\": %d, \"faces_cached\": %d, \"embed_seconds\": %.1f",
                c->flip ? "true" : "false", e->n, e->n_no_face, e->n_cached, e->n_computed,
@@ -121,8 +121,7 @@ static void print_pipeline(const eval_cli *ec, const eval_embeddings *e, double 
     }
     printf("pipeline: model %s, detector %s, landmarks %s, align %s, flip %s\n",
            c->model ? c->model : "dlib-resnet", c->detector ? c->detector : "ssd",
-           c->landmarks ? c->landmarks : "68", c->align ? c->align : "default",
-           c->flip ? "on" : "off");
+           c->landmarks ? c->landmarks : "68", e->align, c->flip ? "on" : "off");
     printf("images: %d (%d computed, of which %d on faces found before; %d from the cache) in "
            "%.1f s; no face detected in %d (centre used)\n", e->n, e->n_computed,
            e->n_faces_cached, e->n_cached, embed_seconds, e->n_no_face);

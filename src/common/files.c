@@ -68,3 +68,15 @@ fr_status fr_model_path(const char *models_dir, const char *relpath, char *out, 
                         out);
     return FR_OK;
 }
+
+fr_status fr_data_path(const char *relpath, char *out, size_t outsz) {
+    const char *dirs[2] = {FACEREC_DATA_INSTALL_DIR, FACEREC_DATA_SOURCE_DIR};
+    struct stat st;
+    for (int i = 0; i < 2; i++) {
+        int n = snprintf(out, outsz, "%s/%s", dirs[i], relpath);
+        if (n < 0 || (size_t)n >= outsz) return fr_error(FR_E_ARG, "%s/%s: path too long", dirs[i], relpath);
+        if (stat(out, &st) == 0 && S_ISREG(st.st_mode)) return FR_OK;
+    }
+    return fr_error(FR_E_NOT_FOUND, "%s: not shipped with facerec (looked in %s and %s)", relpath,
+                    dirs[0], dirs[1]);
+}

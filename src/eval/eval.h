@@ -61,6 +61,7 @@ void eval_protocol_free(eval_protocol *protocol);
 
 typedef struct eval_embeddings {
     int n, dim;
+    char align[64];    /* the alignment used, by name ("default" if unknown) */
     float *vectors;    /* (n, dim) */
     uint8_t *no_face;  /* (n): 1 where no face was detected and the centre crop was embedded */
     int n_no_face;

@@ -1,6 +1,7 @@
 /* extract.c: one embedding per image for the evaluations, computed by several threads on one
  * engine and cached in SQLite by file content and pipeline configuration. */
 #include "eval/eval.h"
+#include "face/face.h"
 #include "gallery/gallery.h"
 
 #include <errno.h>
@@ -362,12 +363,17 @@ fr_status eval_embed_images(const fr_config *cfg, const char *const *paths, int 
         fr_engine_close(run.eng);
         return fr_error(FR_E_ARG, "eval_embed_images: the configuration loads no embedding model");
     }
+    /* the alignment by name, also when it is the model's default (which may change) */
+    const fr_embedder *embedder = fr_embedder_find(cfg->model ? cfg->model : "dlib-resnet");
+    if (!embedder) embedder = fr_embedder_find(fr_engine_model(run.eng));
+    snprintf(out->align, sizeof out->align, "%s",
+             cfg->align ? cfg->align : embedder ? embedder->default_align : "default");
     /* everything that changes the vectors is in the key; the library version stands for the
      * implementation of the networks */
     snprintf(run.key, sizeof run.key, "%s|detector=%s|landmarks=%s|align=%s|flip=%d|min_score=%g|%s",
              fr_engine_model(run.eng), cfg->detector ? cfg->detector : "ssd",
-             cfg->landmarks ? cfg->landmarks : "68", cfg->align ? cfg->align : "default",
-             cfg->flip != 0, (double)cfg->min_score, fr_version());
+             cfg->landmarks ? cfg->landmarks : "68", out->align, cfg->flip != 0,
+             (double)cfg->min_score, fr_version());
     snprintf(run.face_key, sizeof run.face_key, "detector=%s|landmarks=%s|min_score=%g|%s",
              cfg->detector ? cfg->detector : "ssd", cfg->landmarks ? cfg->landmarks : "68",
              (double)cfg->min_score, fr_version());

@@ -76,6 +76,8 @@ static fr_status mtcnn_detect_any(const void *net, const fr_image *img, float mi
 }
 static void mtcnn_free_any(void *net) { mtcnn_free(net); }
 
+/* BlazeFace's keypoints have no mouth corners: its faces get the 68-point net's points (see
+ * nets/tflite_nets.h). */
 static fr_status blazeface_load_any(const char *path, void **net) {
     return blazeface_load(path, (blazeface **)net);
 }

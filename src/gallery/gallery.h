@@ -50,6 +50,27 @@ void gallery_sq_distances(const float *a, const float *a_sq, int na, const float
 /* Squared norms of n rows of length dim. */
 void gallery_sq_norms(const float *rows, int64_t n, int dim, float *out);
 
+/* A calibration (threshold.c): both distance distributions as quantiles, with the pair
+ * counts they came from. */
+#define GALLERY_MAX_QUANTILES 300
+typedef struct gallery_quantiles {
+    double p[GALLERY_MAX_QUANTILES]; /* increasing probabilities in (0, 1) */
+    float d[GALLERY_MAX_QUANTILES];  /* the distance below which a share p of the pairs lies */
+    int n;
+} gallery_quantiles;
+
+typedef struct gallery_calibration {
+    char model[64];
+    int dim;
+    char source[256];
+    int64_t n_genuine_pairs, n_impostor_pairs;
+    gallery_quantiles genuine, impostor;
+} gallery_calibration;
+
+/* Read a calibration file written by fr_calibration_export(): FR_E_FORMAT naming the file and
+ * line if it is malformed or truncated. */
+fr_status gallery_read_calibration_file(const char *path, gallery_calibration *out);
+
 /* SHA-256 of a buffer. */
 void gallery_sha256(const void *data, size_t size, uint8_t digest[32]);
 

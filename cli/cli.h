@@ -28,11 +28,12 @@ int cli_usage_error(const char *cmd, const char *fmt, ...);
     {"threads", required_argument, 0, 0x106}, {"pad", required_argument, 0, 0x107}
 #define CLI_ENGINE_HELP                                                                        \
     "  --models DIR        models folder (default: $FACEREC_MODELS, install prefix, source tree)\n" \
-    "  --detector NAME     face detector: ssd (default), mtcnn, blazeface, blazeface-full,\n" \
+    "  --detector NAME     face detector: mtcnn (default), ssd, blazeface, blazeface-full,\n" \
     "                      tiny or haar\n"                                                  \
-    "  --landmarks NAME    landmark net: 68 (default) or 68tiny\n"                             \
-    "  --model NAME|FILE   embedding model: dlib-resnet (default), mobilefacenet, or a model\n" \
-    "                      file (facerec import-keras-csv, facerec train)\n"                \
+    "  --landmarks NAME    landmark net, when the detector's points do not suffice:\n"      \
+    "                      68 (default) or 68tiny\n"                                        \
+    "  --model NAME|FILE   embedding model: mobilefacenet (default), dlib-resnet, nn4small2,\n" \
+    "                      or a model file (facerec import-keras-csv, facerec train)\n"     \
     "  --align NAME        alignment: dlib-chip, similarity or faceapi (default: the model's)\n" \
     "  --min-score S       detection score threshold (default: the detector's)\n"              \
     "  --pad N             grow each detected box by N pixels on every side (default 0)\n"   \

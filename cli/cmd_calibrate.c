@@ -1,5 +1,6 @@
-/* cmd_calibrate.c: facerec calibrate [--db F] --dir D */
+/* cmd_calibrate.c: facerec calibrate [--db F | --export FILE] [--source TEXT] --dir D */
 #include "cli.h"
+#include "eval/eval.h"
 
 #include <getopt.h>
 #include <stdlib.h>
@@ -11,7 +12,11 @@ static const char *usage =
     "same-person and every different-person pair. The gallery keeps both distributions;\n"
     "identify and verify read their thresholds off them.\n\n"
     "  --db FILE           gallery database (default: $FACEREC_DB, else facerec.db)\n"
-    "  --dir FOLDER        the labeled photos\n" CLI_ENGINE_HELP;
+    "  --dir FOLDER        the labeled photos\n"
+    "  --export FILE       write the calibration of the model to FILE instead of a gallery (the\n"
+    "                      form shipped in data/calibration, which galleries without a\n"
+    "                      calibration of their own use; scripts/calibrations.sh remakes them)\n"
+    "  --source TEXT       what the photos are, as recorded (default: the folder)\n" CLI_ENGINE_HELP;
 
 /* The photos of all people, with the person index of each. */
 typedef struct labeled {
@@ -47,62 +52,69 @@ static int list_labeled(const char *dir, labeled *set) {
     return ok;
 }
 
-/* Embed the largest face of every photo once; photos without one are reported and left
- * out. Returns the number embedded, -1 on a fatal error. */
-static int embed_all(fr_engine *eng, const labeled *set, float *embeddings, int *labels) {
-    int dim = fr_engine_dim(eng), n = 0, several = 0;
-    for (int i = 0; i < set->photos.n; i++) {
-        const char *path = set->photos.items[i];
-        cli_progress(i, set->photos.n, path);
-        fr_image *img;
-        fr_face *faces = NULL;
-        int n_faces = 0;
-        fr_status st = fr_image_load(path, &img);
-        if (st == FR_OK) {
-            st = fr_process(eng, img, &faces, &n_faces);
-            fr_image_free(img);
-        }
-        if (st == FR_E_NOMEM) {
-            cli_progress_clear();
-            cli_fail(st);
-            return -1;
-        }
-        if (st != FR_OK || n_faces == 0) {
-            cli_progress_clear();
-            if (st != FR_OK) printf("%s: unreadable: %s\n", path, fr_last_error());
-            else printf("%s: no face found, left out\n", path);
-        } else {
-            several += n_faces > 1;
-            memcpy(embeddings + (size_t)n * dim, faces[cli_largest_face(faces, n_faces)].embedding,
-                   (size_t)dim * sizeof(float));
-            labels[n++] = set->labels[i];
-        }
-        fr_faces_free(faces);
-    }
+static void show_progress(int done, int total, void *user) {
+    (void)user;
+    cli_progress(done, total, "embedding");
+}
+
+/* Embed every photo once with the evaluation's embedder (as many photos at once as there are
+ * threads, cached on disk like `facerec eval`: the face nearest the photo's centre); photos
+ * without a detected face are reported and left out. Writes the embedded rows and their
+ * labels to embeddings and labels; returns how many, -1 on an error. */
+static int embed_all(const fr_config *cfg, const labeled *set, float *embeddings, int *labels) {
+    char cache[4096];
+    fr_status st = eval_default_cache_path(cache, sizeof cache);
+    eval_embeddings e = {0};
+    int workers = fr_threads();
+    fr_set_threads(1);
+    if (st == FR_OK)
+        st = eval_embed_images(cfg, (const char *const *)set->photos.items, set->photos.n, cache,
+                               workers, show_progress, NULL, &e);
     cli_progress_clear();
-    if (several) printf("%d photos held several faces: the largest was used\n", several);
+    fr_set_threads(workers);
+    if (st != FR_OK) {
+        cli_fail(st);
+        return -1;
+    }
+    int n = 0;
+    for (int i = 0; i < e.n; i++) {
+        if (e.no_face[i]) {
+            printf("%s: no face found, left out\n", set->photos.items[i]);
+            continue;
+        }
+        memcpy(embeddings + (size_t)n * e.dim, e.vectors + (size_t)i * e.dim, (size_t)e.dim * sizeof(float));
+        labels[n++] = set->labels[i];
+    }
+    if (e.n_cached) printf("%d of %d embeddings read from the cache %s\n", e.n_cached, e.n, cache);
+    eval_embeddings_free(&e);
     return n;
 }
 
 int cmd_calibrate(int argc, char **argv) {
     static const struct option options[] = {
         {"db", required_argument, 0, 'd'}, {"dir", required_argument, 0, 'D'},
+        {"export", required_argument, 0, 'e'}, {"source", required_argument, 0, 's'},
         {"help", no_argument, 0, 'h'}, CLI_ENGINE_LONG_OPTIONS, {0, 0, 0, 0}};
     fr_config cfg;
     fr_config_init(&cfg);
-    const char *default_model = cfg.model, *db_path = NULL, *dir = NULL;
+    const char *default_model = cfg.model, *db_path = NULL, *dir = NULL, *export_path = NULL,
+               *source = NULL;
     int opt;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         if (cli_parse_engine_option(opt, optarg, &cfg)) continue;
         switch (opt) {
         case 'd': db_path = optarg; break;
         case 'D': dir = optarg; break;
+        case 'e': export_path = optarg; break;
+        case 's': source = optarg; break;
         case 'h': fputs(usage, stdout); return 0;
         default: return cli_usage_error("calibrate", "unknown option");
         }
     }
     if (!dir) return cli_usage_error("calibrate", "--dir FOLDER is required");
     if (optind != argc) return cli_usage_error("calibrate", "unexpected argument '%s'", argv[optind]);
+    if (db_path && export_path) return cli_usage_error("calibrate", "--db and --export exclude each other");
+    if (!source) source = dir;
 
     labeled set = {0};
     if (!list_labeled(dir, &set)) {
@@ -110,15 +122,20 @@ int cmd_calibrate(int argc, char **argv) {
         free(set.labels);
         return 1;
     }
-    fr_gallery *g;
-    fr_status st = fr_gallery_open(db_path, 1, &g);
+    fr_gallery *g = NULL;
+    fr_status st = export_path ? FR_OK : fr_gallery_open(db_path, 1, &g);
     if (st != FR_OK) {
         cli_paths_free(&set.photos);
         free(set.labels);
         return cli_fail(st);
     }
     fr_engine *eng = NULL;
-    int status = cli_open_engine_for_gallery(&cfg, default_model, g, &eng);
+    int status = 0;
+    if (g) {
+        status = cli_open_engine_for_gallery(&cfg, default_model, g, &eng);
+    } else if ((st = fr_engine_open(&cfg, &eng)) != FR_OK) {
+        status = cli_fail(st);
+    }
     float *embeddings = NULL;
     int *labels = NULL;
     if (!status) {
@@ -129,21 +146,23 @@ int cmd_calibrate(int argc, char **argv) {
             status = 1;
         }
     }
-    int n = status ? -1 : embed_all(eng, &set, embeddings, labels);
+    int n = status ? -1 : embed_all(&cfg, &set, embeddings, labels);
     if (n < 0 && !status) status = 1;
     fr_calibration_stats stats;
     if (!status) {
-        st = fr_gallery_calibrate(g, embeddings, labels, n, dir, &stats);
+        st = g ? fr_gallery_calibrate(g, embeddings, labels, n, source, &stats)
+               : fr_calibration_export(fr_engine_model(eng), fr_engine_dim(eng), embeddings, labels,
+                                       n, source, export_path, &stats);
         if (st != FR_OK) status = cli_fail(st);
     }
     if (!status) {
         printf("%s: calibrated %s on %d photos of %d people: %lld same-person and %lld "
                "different-person pairs\n",
-               fr_gallery_path(g), fr_engine_model(eng), n, set.n_people,
+               g ? fr_gallery_path(g) : export_path, fr_engine_model(eng), n, set.n_people,
                (long long)stats.n_genuine_pairs, (long long)stats.n_impostor_pairs);
         printf("equal error rate %.2f%% at distance %.4f\n", 100 * stats.eer, stats.eer_distance);
         static const double fars[] = {1e-2, 1e-3, 1e-4, 1e-5, 1e-6};
-        for (int i = 0; i < 5 && !status; i++) {
+        for (int i = 0; i < 5 && !status && g; i++) {
             fr_threshold th;
             st = fr_gallery_threshold(g, fars[i], &th);
             if (st != FR_OK) {

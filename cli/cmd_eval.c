@@ -106,9 +106,9 @@ static void print_pipeline(const eval_cli *ec, const eval_embeddings *e, double 
     const fr_config *c = &ec->cfg;
     if (ec->json) {
         fputs(", \"model\": ", stdout);
-        cli_json_string(stdout, c->model ? c->model : "dlib-resnet");
+        cli_json_string(stdout, c->model ? c->model : FR_DEFAULT_MODEL);
         fputs(", \"detector\": ", stdout);
-        cli_json_string(stdout, c->detector ? c->detector : "ssd");
+        cli_json_string(stdout, c->detector ? c->detector : FR_DEFAULT_DETECTOR);
         fputs(", \"landmarks\": ", stdout);
         cli_json_string(stdout, c->landmarks ? c->landmarks : "68");
         fputs(", \"align\": ", stdout);
@@ -120,7 +120,7 @@ static void print_pipeline(const eval_cli *ec, const eval_embeddings *e, double 
         return;
     }
     printf("pipeline: model %s, detector %s, landmarks %s, align %s, flip %s\n",
-           c->model ? c->model : "dlib-resnet", c->detector ? c->detector : "ssd",
+           c->model ? c->model : FR_DEFAULT_MODEL, c->detector ? c->detector : FR_DEFAULT_DETECTOR,
            c->landmarks ? c->landmarks : "68", e->align, c->flip ? "on" : "off");
     printf("images: %d (%d computed, of which %d on faces found before; %d from the cache) in "
            "%.1f s; no face detected in %d (centre used)\n", e->n, e->n_computed,
@@ -233,7 +233,7 @@ static int run_verification(eval_cli *ec, const eval_protocol *p, const char *na
     if (st != FR_OK) goto done;
     if (ec->roc) {
         char title[128];
-        snprintf(title, sizeof title, "%s, %s%s", name, ec->cfg.model ? ec->cfg.model : "dlib-resnet",
+        snprintf(title, sizeof title, "%s, %s%s", name, ec->cfg.model ? ec->cfg.model : FR_DEFAULT_MODEL,
                  ec->cfg.flip ? " + flip" : "");
         st = write_roc(ec, tested, tested_same, n_tested, v.n_impostor, title);
         if (st != FR_OK) goto done;

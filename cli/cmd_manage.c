@@ -102,7 +102,7 @@ int cmd_rename(int argc, char **argv) {
 
 static void print_threshold(const char *what, const fr_threshold *th) {
     printf("%-12s %.4f %s: %s\n", "threshold", th->distance, what, th->note);
-    if (th->origin == FR_THRESHOLD_CALIBRATED && th->frr == th->frr)
+    if (th->origin != FR_THRESHOLD_MODEL_DEFAULT && th->frr == th->frr)
         printf("%-12s %.2f%% of genuine pairs rejected at it\n", "", 100 * th->frr);
 }
 
@@ -140,12 +140,15 @@ int cmd_info(int argc, char **argv) {
         printf("%-12s %lld same-person and %lld different-person pairs from %s (%s)\n",
                "calibration", (long long)info.n_genuine_pairs, (long long)info.n_impostor_pairs,
                info.calibration_source, when);
-    } else {
-        printf("%-12s none (facerec calibrate --dir FOLDER measures one)\n", "calibration");
     }
     fr_threshold id_th, verify_th;
     st = fr_gallery_identify_threshold(g, fpir, &id_th);
     if (st == FR_OK) st = fr_gallery_threshold(g, 0.001, &verify_th);
+    if (!info.calibrated)
+        printf("%-12s none of its own (facerec calibrate --dir FOLDER measures one)%s\n",
+               "calibration",
+               st == FR_OK && verify_th.origin == FR_THRESHOLD_SHIPPED
+                   ? "; the model's calibration shipped with facerec is used" : "");
     if (st == FR_OK) {
         char what[64];
         snprintf(what, sizeof what, "for identify (FPIR %g)", fpir);

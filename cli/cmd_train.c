@@ -240,7 +240,7 @@ int cmd_train(int argc, char **argv) {
     if (!data) return cli_usage_error("train", "--data FOLDER is required");
     if (!out) return cli_usage_error("train", "--out FILE is required");
     if (optind != argc) return cli_usage_error("train", "unexpected argument '%s'", argv[optind]);
-    const char *base = cfg.model ? cfg.model : "dlib-resnet";
+    const char *base = cfg.model ? cfg.model : FR_DEFAULT_MODEL;
     if (full) {
         fprintf(stderr, "facerec train: --full: fine-tuning the whole %s network is not supported "
                         "yet (the backward passes of its ops are there, its training graph is "

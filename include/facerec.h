@@ -142,12 +142,17 @@ typedef struct fr_face {
     float embedding[FR_MAX_EMBEDDING];
 } fr_face;
 
+/* The default pipeline: the most accurate on LFW of the configurations measured
+ * (BENCHMARKS.md): MTCNN's 5 points, the similarity warp, MobileFaceNet. */
+#define FR_DEFAULT_DETECTOR "mtcnn"
+#define FR_DEFAULT_MODEL "mobilefacenet"
+
 typedef struct fr_config {
     const char *models_dir; /* NULL: $FACEREC_MODELS, then the install prefix, then the source tree */
-    const char *detector;   /* "ssd" (default), "mtcnn", "blazeface", "blazeface-full", "tiny"
+    const char *detector;   /* "mtcnn" (default), "ssd", "blazeface", "blazeface-full", "tiny"
                              * or "haar" */
     const char *landmarks;  /* "68" (default) or "68tiny" */
-    const char *model;      /* embedding model: "dlib-resnet" (default), "mobilefacenet",
+    const char *model;      /* embedding model: "mobilefacenet" (default), "dlib-resnet",
                              * "nn4small2", or a model file (import-keras-csv, train) */
     const char *align;      /* NULL: the model's default ("dlib-chip" for dlib-resnet,
                              * "similarity" for mobilefacenet); also "faceapi" (face-api.js's

@@ -153,7 +153,8 @@ TEST(missing_model_names_file_and_fix) {
     const char *args[] = {"detect", "--models", FR_TEST_TMP_DIR "/no-models-here", "x.jpg", NULL};
     CHECK(run_cli(args, out, sizeof out, &status, &rss));
     CHECK(status != 0);
-    CHECK(strstr(out, "ssd_mobilenetv1_model-weights_manifest.json") != NULL);
+    CHECK(strstr(out, FR_TEST_TMP_DIR "/no-models-here/") != NULL);
+    CHECK(strstr(out, "model file not found") != NULL);
     CHECK(strstr(out, "scripts/setup.sh") != NULL);
 }
 

@@ -762,13 +762,15 @@ TEST(train_command_writes_a_model_every_command_accepts) {
     if (st == FR_OK) st = fr_process(base, img, &faces_base, &n_base);
     if (st == FR_OK) st = fr_process(tuned, img, &faces_tuned, &n_tuned);
     int ok = st == FR_OK && n_base == 1 && n_tuned == 1 && head &&
-             !strcmp(fr_engine_model(tuned), head->id) && fr_engine_dim(tuned) == 128 &&
-             !strncmp(head->id, "dlib-resnet+head-", 17);
+             !strcmp(fr_engine_model(tuned), head->id) &&
+             fr_engine_dim(tuned) == fr_engine_dim(base) &&
+             !strncmp(head->id, FR_DEFAULT_MODEL "+head-", strlen(FR_DEFAULT_MODEL "+head-"));
     if (ok) {
-        float expect[128];
-        memcpy(expect, faces_base[0].embedding, sizeof expect);
+        int dim = fr_engine_dim(base);
+        float expect[FR_MAX_EMBEDDING];
+        memcpy(expect, faces_base[0].embedding, (size_t)dim * sizeof *expect);
         ok = train_head_apply(head, expect, 1) == FR_OK;
-        for (int i = 0; ok && i < 128; i++)
+        for (int i = 0; ok && i < dim; i++)
             ok = fabsf(expect[i] - faces_tuned[0].embedding[i]) < 1e-5f;
     }
     if (st != FR_OK) fprintf(stderr, "  %s\n", fr_last_error());

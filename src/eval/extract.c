@@ -136,10 +136,11 @@ static fr_status cache_put(extract_run *run, const uint8_t digest[32], const flo
 /* Where the embedded face came from. */
 enum face_source { FACE_DETECTED = 0, FACE_DETECTED_PADDED = 1, FACE_CENTRE = 2 };
 
-/* A face's geometry as cached: box, score, then the 68 landmarks. */
-#define GEOMETRY_FLOATS (5 + 2 * FR_MAX_LANDMARKS)
+/* A face's geometry as cached: box, score, number of landmarks (5 or 68), then the landmarks
+ * (room for 68). */
+#define GEOMETRY_FLOATS (6 + 2 * FR_MAX_LANDMARKS)
 
-/* Under run->lock. *found = 1 and face filled (box, score, 68 landmarks) if cached. */
+/* Under run->lock. *found = 1 and face filled (box, score, landmarks) if cached. */
 static fr_status face_cache_get(extract_run *run, const uint8_t digest[32], int *found,
                                 fr_face *face, int *source) {
     *found = 0;
@@ -147,14 +148,18 @@ static fr_status face_cache_get(extract_run *run, const uint8_t digest[32], int 
     sqlite3_bind_text(run->face_lookup, 2, run->face_key, -1, SQLITE_STATIC);
     int rc = sqlite3_step(run->face_lookup);
     fr_status st = FR_OK;
-    if (rc == SQLITE_ROW &&
-        sqlite3_column_bytes(run->face_lookup, 1) == GEOMETRY_FLOATS * (int)sizeof(float)) {
-        float g[GEOMETRY_FLOATS];
+    float g[GEOMETRY_FLOATS];
+    int usable = rc == SQLITE_ROW &&
+                 sqlite3_column_bytes(run->face_lookup, 1) == GEOMETRY_FLOATS * (int)sizeof(float);
+    if (usable) { /* a damaged entry counts as absent */
         memcpy(g, sqlite3_column_blob(run->face_lookup, 1), sizeof g);
+        usable = g[5] >= 0 && g[5] <= FR_MAX_LANDMARKS;
+    }
+    if (usable) {
         memset(face, 0, sizeof *face);
         face->x = g[0], face->y = g[1], face->w = g[2], face->h = g[3], face->score = g[4];
-        face->n_landmarks = FR_MAX_LANDMARKS;
-        memcpy(face->landmarks, g + 5, sizeof face->landmarks);
+        face->n_landmarks = (int)g[5];
+        memcpy(face->landmarks, g + 6, sizeof face->landmarks);
         *source = sqlite3_column_int(run->face_lookup, 0);
         *found = 1;
     } else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
@@ -167,9 +172,9 @@ static fr_status face_cache_get(extract_run *run, const uint8_t digest[32], int 
 /* Under run->lock. */
 static fr_status face_cache_put(extract_run *run, const uint8_t digest[32], const fr_face *face,
                                 int source) {
-    if (face->n_landmarks != FR_MAX_LANDMARKS) return FR_OK; /* only full landmark sets */
-    float g[GEOMETRY_FLOATS] = {face->x, face->y, face->w, face->h, face->score};
-    memcpy(g + 5, face->landmarks, sizeof face->landmarks);
+    float g[GEOMETRY_FLOATS] = {face->x, face->y, face->w, face->h, face->score,
+                                (float)face->n_landmarks};
+    memcpy(g + 6, face->landmarks, sizeof face->landmarks);
     sqlite3_bind_blob(run->face_store, 1, digest, 32, SQLITE_STATIC);
     sqlite3_bind_text(run->face_store, 2, run->face_key, -1, SQLITE_STATIC);
     sqlite3_bind_int(run->face_store, 3, source);
@@ -364,18 +369,18 @@ fr_status eval_embed_images(const fr_config *cfg, const char *const *paths, int 
         return fr_error(FR_E_ARG, "eval_embed_images: the configuration loads no embedding model");
     }
     /* the alignment by name, also when it is the model's default (which may change) */
-    const fr_embedder *embedder = fr_embedder_find(cfg->model ? cfg->model : "dlib-resnet");
+    const fr_embedder *embedder = fr_embedder_find(cfg->model ? cfg->model : FR_DEFAULT_MODEL);
     if (!embedder) embedder = fr_embedder_find(fr_engine_model(run.eng));
     snprintf(out->align, sizeof out->align, "%s",
              cfg->align ? cfg->align : embedder ? embedder->default_align : "default");
     /* everything that changes the vectors is in the key; the library version stands for the
      * implementation of the networks */
     snprintf(run.key, sizeof run.key, "%s|detector=%s|landmarks=%s|align=%s|flip=%d|min_score=%g|%s",
-             fr_engine_model(run.eng), cfg->detector ? cfg->detector : "ssd",
+             fr_engine_model(run.eng), cfg->detector ? cfg->detector : FR_DEFAULT_DETECTOR,
              cfg->landmarks ? cfg->landmarks : "68", out->align, cfg->flip != 0,
              (double)cfg->min_score, fr_version());
     snprintf(run.face_key, sizeof run.face_key, "detector=%s|landmarks=%s|min_score=%g|%s",
-             cfg->detector ? cfg->detector : "ssd", cfg->landmarks ? cfg->landmarks : "68",
+             cfg->detector ? cfg->detector : FR_DEFAULT_DETECTOR, cfg->landmarks ? cfg->landmarks : "68",
              (double)cfg->min_score, fr_version());
     out->n = n;
     out->dim = run.dim;

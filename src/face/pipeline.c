@@ -38,9 +38,9 @@ struct fr_engine {
 
 void fr_config_init(fr_config *cfg) {
     memset(cfg, 0, sizeof *cfg);
-    cfg->detector = "ssd";
+    cfg->detector = FR_DEFAULT_DETECTOR;
     cfg->landmarks = "68";
-    cfg->model = "dlib-resnet";
+    cfg->model = FR_DEFAULT_MODEL;
     cfg->align = NULL; /* the embedder's default */
     cfg->load_embedder = 1;
     cfg->retry_padded = 1;
@@ -70,7 +70,7 @@ fr_status fr_engine_open(const fr_config *cfg, fr_engine **out) {
     if (!eng) return fr_error(FR_E_NOMEM, "out of memory opening the engine");
     fr_status st = FR_OK;
 
-    eng->detector = fr_detector_find(cfg->detector ? cfg->detector : "ssd");
+    eng->detector = fr_detector_find(cfg->detector ? cfg->detector : FR_DEFAULT_DETECTOR);
     if (!eng->detector) {
         st = fr_error(FR_E_ARG, "unknown detector '%s' (known: %s)", cfg->detector,
                       fr_detector_names());
@@ -95,7 +95,7 @@ fr_status fr_engine_open(const fr_config *cfg, fr_engine **out) {
     if (st != FR_OK) goto fail;
 
     if (cfg->load_embedder) {
-        const char *model = cfg->model ? cfg->model : "dlib-resnet";
+        const char *model = cfg->model ? cfg->model : FR_DEFAULT_MODEL;
         /* a head file made by `facerec train` runs on top of the base model it names */
         if (!fr_embedder_find(model) && train_head_is_file(model)) {
             st = train_head_load(model, &eng->head);

@@ -1,14 +1,20 @@
-/* cmd_bench.c: facerec bench: speed of the four face-api networks with 1 and 2 threads, next
- * to the PyTorch peer (bench/peer_torch.py) and the performance targets.
+/* cmd_bench.c: facerec bench: speed of the networks (face-api's four, MobileFaceNet, MTCNN,
+ * BlazeFace, nn4.small2, the Haar cascade) and of gallery search with 1 and 2 threads, next to
+ * the PyTorch peer (bench/peer_torch.py) and the performance targets.
  *
  * Unlike the other commands, this one calls the networks directly (src/nets) so that each is
  * timed on its own. Inputs are real faces: the faces SSD finds in face-api's demo photo
- * sample1.jpg, cut out as 150x150 crops for the descriptor, and a 640x480 frame made from the
- * same photo for the detectors and the landmark net. */
+ * sample1.jpg, cut out as square crops for the embedding nets, and a 640x480 frame made from
+ * the same photo for the detectors and the landmark net. The gallery is a temporary SQLite
+ * file of synthetic unit-norm templates, grown to each size in turn and deleted at the end. */
 #include "cli.h"
 #include "common/common.h"
 #include "common/json.h"
+#include "face/haar.h"
+#include "gallery/gallery.h"
 #include "nets/faceapi_nets.h"
+#include "nets/original_nets.h"
+#include "nets/tflite_nets.h"
 #include "nn/nn.h"
 
 #include <errno.h>
@@ -26,7 +32,10 @@ static const char *usage =
     "Time the networks (median of N runs after warm-up) with 1 and 2 threads, next to the\n"
     "PyTorch peer bench/peer_torch.py and the performance targets.\n\n"
     "  --models DIR   models folder (default: $FACEREC_MODELS, install prefix, source tree)\n"
-    "  --repeat N     timed runs per figure (default 15)\n"
+    "  --repeat N     timed runs per figure (default 15; at most 3 for the slowest gallery\n"
+    "                 figures)\n"
+    "  --gallery-size N  largest synthetic gallery searched: 10000, 100000 or 1000000\n"
+    "                 (default 1000000; building the 1M-template SQLite file takes a while)\n"
     "  --no-peer      do not run the PyTorch peer\n"
     "  --check        also compare our face descriptors with the peer's on the same crops\n"
     "                 (exit status 1 when they differ by more than 1e-3 in distance)\n"
@@ -36,6 +45,10 @@ static const char *usage =
 
 enum { BENCH_FRAME_W = 640, BENCH_FRAME_H = 480, CROP_SIZE = 150, DESCRIPTOR_DIM = 128,
        BATCH = 16, WARMUP_RUNS = 2, MAX_FACES = 100 };
+/* the synthetic gallery: templates of GALLERY_DIM floats, TEMPLATES_PER_PERSON per person,
+ * searched for the nearest person (k = 1) by one probe or by GALLERY_PROBES at once */
+enum { GALLERY_DIM = 128, TEMPLATES_PER_PERSON = 10, GALLERY_PROBES = 1000,
+       GALLERY_SMALL = 10000, GALLERY_MEDIUM = 100000, GALLERY_LARGE = 1000000 };
 #define DETECT_MIN_SCORE 0.5f
 #define SSD_IOU 0.5f
 #define TINY_IOU 0.4f
@@ -58,6 +71,22 @@ typedef struct bench {
     fr_image *crops[BATCH];         /* 150x150 face crops: n_crops distinct, then repeated */
     int n_crops;
     float descriptors[BATCH * DESCRIPTOR_DIM];
+    mobilefacenet *mobilefacenet;
+    fr_image *crops112[BATCH];      /* the crops at MobileFaceNet's 112x112, repeated likewise */
+    float mobilefacenet_out[BATCH * MOBILEFACENET_DIM];
+    nn4small2 *nn4small2;           /* NULL when models/nn4small2.frmodel is not there */
+    fr_image *crops96[BATCH];       /* the crops at nn4.small2's 96x96 */
+    float nn4small2_out[BATCH * NN4SMALL2_DIM];
+    mtcnn *mtcnn;
+    blazeface *blazeface_short, *blazeface_full;
+    haar_cascade *haar;
+    /* the synthetic gallery (a temporary folder holding one SQLite file) */
+    char gallery_dir[4096], gallery_path[4096];
+    fr_gallery *gallery;
+    int64_t gallery_size, max_gallery_size;
+    uint64_t random_state;
+    float *probes;                  /* (GALLERY_PROBES, GALLERY_DIM), unit norm */
+    fr_match *matches;              /* (GALLERY_PROBES) */
 } bench;
 
 /* One timed run; *n_faces is the number of faces it processed (for per-face figures). */
@@ -94,8 +123,82 @@ static fr_status run_tiny(bench *b, int *n_faces) {
     return st;
 }
 
+static fr_status run_mobilefacenet(bench *b, int n, int *n_faces) {
+    *n_faces = n;
+    return mobilefacenet_embed(b->mobilefacenet, (const fr_image *const *)b->crops112, n,
+                               b->mobilefacenet_out);
+}
+static fr_status run_mobilefacenet_batch1(bench *b, int *n_faces) {
+    return run_mobilefacenet(b, 1, n_faces);
+}
+static fr_status run_mobilefacenet_batch16(bench *b, int *n_faces) {
+    return run_mobilefacenet(b, BATCH, n_faces);
+}
+
+static fr_status run_nn4small2(bench *b, int n, int *n_faces) {
+    *n_faces = n;
+    return nn4small2_embed(b->nn4small2, (const fr_image *const *)b->crops96, n, b->nn4small2_out);
+}
+static fr_status run_nn4small2_batch1(bench *b, int *n_faces) { return run_nn4small2(b, 1, n_faces); }
+static fr_status run_nn4small2_batch16(bench *b, int *n_faces) {
+    return run_nn4small2(b, BATCH, n_faces);
+}
+
+static fr_status run_mtcnn(bench *b, int *n_faces) {
+    fr_face *faces = NULL;
+    fr_status st = mtcnn_detect(b->mtcnn, b->frame, MTCNN_DEFAULT_MIN_FACE, MTCNN_DEFAULT_MIN_SCORE,
+                                &faces, n_faces);
+    free(faces);
+    return st;
+}
+
+static fr_status run_blazeface(const blazeface *net, bench *b, int *n_faces) {
+    fr_face *faces = NULL;
+    fr_status st = blazeface_detect(net, b->frame, BLAZEFACE_DEFAULT_MIN_SCORE, &faces, n_faces);
+    free(faces);
+    return st;
+}
+static fr_status run_blazeface_short(bench *b, int *n_faces) {
+    return run_blazeface(b->blazeface_short, b, n_faces);
+}
+static fr_status run_blazeface_full(bench *b, int *n_faces) {
+    return run_blazeface(b->blazeface_full, b, n_faces);
+}
+
+static fr_status run_haar(bench *b, int *n_faces) {
+    /* the detector registry's settings: the original demo's detectMultiScale(gray, 1.3, 5) */
+    const haar_options opt = {.scale_factor = HAAR_DEFAULT_SCALE_FACTOR,
+                              .min_neighbors = HAAR_DEFAULT_MIN_NEIGHBORS};
+    haar_box *boxes = NULL;
+    fr_status st = haar_detect(b->haar, b->frame, &opt, &boxes, n_faces);
+    free(boxes);
+    return st;
+}
+
+static fr_status run_search(bench *b, int n_probes) {
+    int n_found;
+    return fr_gallery_search(b->gallery, b->probes, n_probes, 1, b->matches, &n_found);
+}
+static fr_status run_search_1(bench *b, int *n_faces) {
+    *n_faces = 1;
+    return run_search(b, 1);
+}
+static fr_status run_search_1000(bench *b, int *n_faces) {
+    *n_faces = GALLERY_PROBES;
+    return run_search(b, GALLERY_PROBES);
+}
+/* Reading every template from SQLite: the in-memory copy is dropped, and the next search
+ * (one probe) reads them all again. */
+static fr_status run_gallery_load(bench *b, int *n_faces) {
+    gallery_unload(b->gallery);
+    return run_search_1(b, n_faces);
+}
+
 /* One row of the table. Keys are also the JSON keys; peer_key names the peer's figure. */
-enum { ROW_DESCRIPTOR_1, ROW_DESCRIPTOR_16, ROW_SSD, ROW_LANDMARKS, ROW_TINY, N_ROWS };
+enum { ROW_DESCRIPTOR_1, ROW_DESCRIPTOR_16, ROW_SSD, ROW_LANDMARKS, ROW_TINY,
+       ROW_MOBILEFACENET_1, ROW_MOBILEFACENET_16, ROW_NN4SMALL2_1, ROW_NN4SMALL2_16, ROW_MTCNN,
+       ROW_BLAZEFACE_SHORT, ROW_BLAZEFACE_FULL, ROW_HAAR, ROW_SEARCH_10K, ROW_SEARCH_100K,
+       ROW_SEARCH_1000_100K, ROW_LOAD_100K, ROW_SEARCH_1M, ROW_LOAD_1M, N_ROWS };
 
 typedef struct row_info {
     const char *key;
@@ -105,6 +208,9 @@ typedef struct row_info {
     const char *peer_key;  /* NULL: the peer has no counterpart */
     double max_ms;         /* target: at most this many ms (0: none) */
     double min_ratio;      /* target: peer ms / our ms at least this (0: none) */
+    int64_t gallery_size;  /* the synthetic gallery this row searches (0: none) */
+    int max_repeat;        /* slow rows: at most this many timed runs, 1 warm-up (0: no cap) */
+    const char *target_note; /* said after the target */
 } row_info;
 
 static const row_info rows[N_ROWS] = {
@@ -117,11 +223,39 @@ static const row_info rows[N_ROWS] = {
     [ROW_LANDMARKS] = {"landmarks68_ms_per_face", "landmarks 68, per face", run_landmarks, 1,
                        NULL, 0, 0},
     [ROW_TINY] = {"tiny_640x480_ms", "tiny detector 640x480", run_tiny, 0, NULL, 0, 0},
+    [ROW_MOBILEFACENET_1] = {"mobilefacenet_batch1_ms", "MobileFaceNet, batch 1",
+                             run_mobilefacenet_batch1, 1, NULL, 0, 0},
+    [ROW_MOBILEFACENET_16] = {"mobilefacenet_batch16_ms_per_face",
+                              "MobileFaceNet, batch 16, per face", run_mobilefacenet_batch16, 1,
+                              NULL, 4.0, 0},
+    [ROW_NN4SMALL2_1] = {"nn4small2_batch1_ms", "nn4.small2, batch 1", run_nn4small2_batch1, 1,
+                         NULL, 0, 0},
+    [ROW_NN4SMALL2_16] = {"nn4small2_batch16_ms_per_face", "nn4.small2, batch 16, per face",
+                          run_nn4small2_batch16, 1, NULL, 0, 0},
+    [ROW_MTCNN] = {"mtcnn_640x480_ms", "MTCNN detect 640x480", run_mtcnn, 0, NULL, 40.0, 0},
+    [ROW_BLAZEFACE_SHORT] = {"blazeface_short_640x480_ms", "BlazeFace short 640x480",
+                             run_blazeface_short, 0, NULL, 3.0, 0},
+    [ROW_BLAZEFACE_FULL] = {"blazeface_full_640x480_ms", "BlazeFace full 640x480",
+                            run_blazeface_full, 0, NULL, 0, 0},
+    [ROW_HAAR] = {"haar_640x480_ms", "Haar cascade 640x480", run_haar, 0, NULL, 0, 0},
+    [ROW_SEARCH_10K] = {"search_1_probe_10k_ms", "search 1 probe, 10k templates", run_search_1,
+                        0, NULL, 0, 0, GALLERY_SMALL},
+    [ROW_SEARCH_100K] = {"search_1_probe_100k_ms", "search 1 probe, 100k templates",
+                         run_search_1, 0, NULL, 0, 0, GALLERY_MEDIUM},
+    [ROW_SEARCH_1000_100K] = {"search_1000_probes_100k_ms", "search 1000 probes, 100k templ.",
+                              run_search_1000, 0, NULL, 1000.0, 0, GALLERY_MEDIUM, 3},
+    [ROW_LOAD_100K] = {"gallery_load_100k_ms", "load 100k templates from SQLite",
+                       run_gallery_load, 0, NULL, 100.0, 0, GALLERY_MEDIUM, 3, "(>= 1M/s)"},
+    [ROW_SEARCH_1M] = {"search_1_probe_1m_ms", "search 1 probe, 1M templates", run_search_1, 0,
+                       NULL, 30.0, 0, GALLERY_LARGE},
+    [ROW_LOAD_1M] = {"gallery_load_1m_ms", "load 1M templates from SQLite", run_gallery_load, 0,
+                     NULL, 1000.0, 0, GALLERY_LARGE, 3, "(>= 1M/s)"},
 };
 
 typedef struct timing {
     int valid;
     double median_ms, iqr_ms;
+    int repeat, warmup; /* the runs it came from */
 } timing;
 
 static double now_ms(void) {
@@ -145,19 +279,26 @@ static double quantile(const double *sorted, int n, double q) {
 }
 
 static fr_status measure(bench *b, const row_info *row, int repeat, timing *out) {
+    int warmup = WARMUP_RUNS;
+    if (row->max_repeat > 0 && repeat > row->max_repeat) {
+        repeat = row->max_repeat;
+        warmup = 1;
+    }
     double *times = malloc((size_t)repeat * sizeof *times);
     if (!times) return fr_error(FR_E_NOMEM, "bench: out of memory");
     fr_status st = FR_OK;
     int n_faces = 1;
-    for (int i = 0; i < WARMUP_RUNS + repeat && st == FR_OK; i++) {
+    for (int i = 0; i < warmup + repeat && st == FR_OK; i++) {
         double start = now_ms();
         st = row->run(b, &n_faces);
-        if (i >= WARMUP_RUNS) times[i - WARMUP_RUNS] = now_ms() - start;
+        if (i >= warmup) times[i - warmup] = now_ms() - start;
     }
     if (st == FR_OK) {
         qsort(times, (size_t)repeat, sizeof *times, compare_doubles);
         double per = row->per_face && n_faces > 0 ? n_faces : 1;
         out->valid = 1;
+        out->repeat = repeat;
+        out->warmup = warmup;
         out->median_ms = quantile(times, repeat, 0.5) / per;
         out->iqr_ms = (quantile(times, repeat, 0.75) - quantile(times, repeat, 0.25)) / per;
     } else {

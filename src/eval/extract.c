@@ -134,7 +134,7 @@ static fr_status cache_put(extract_run *run, const uint8_t digest[32], const flo
 }
 
 /* Where the embedded face came from. */
-enum face_source { FACE_DETECTED = 0, FACE_DETECTED_PADDED = 1, FACE_CENTRE = 2 };
+enum face_source { FACE_DETECTED = 0, FACE_CENTRE = 2 };
 
 /* A face's geometry as cached: box, score, number of landmarks (5 or 68), then the landmarks
  * (room for 68). */
@@ -209,18 +209,6 @@ static int nearest_centre(const fr_face *faces, int n, const fr_image *img) {
     return best;
 }
 
-/* The image in the middle of a black canvas twice its size: detectors miss faces that fill
- * the whole frame (e.g. ORL's), and find them once there is room around them. */
-static fr_status pad_image(const fr_image *img, fr_image **out) {
-    fr_status st = fr_image_new(2 * img->width, 2 * img->height, out);
-    if (st != FR_OK) return st;
-    size_t row = (size_t)img->width * 3;
-    for (int y = 0; y < img->height; y++)
-        memcpy((*out)->rgb + ((size_t)(y + img->height / 2) * (*out)->width + img->width / 2) * 3,
-               img->rgb + (size_t)y * row, row);
-    return FR_OK;
-}
-
 /* Embed the face of an image file. `known` is its face from the cache (NULL: detect it);
  * *face and *source are the face used and where it came from. */
 static fr_status embed_file(extract_run *run, const uint8_t *data, size_t size, const char *path,
@@ -234,32 +222,12 @@ static fr_status embed_file(extract_run *run, const uint8_t *data, size_t size, 
     if (known) {
         *face = *known;
         *source = known_source;
-        fr_image *padded;
-        if (*source == FACE_DETECTED_PADDED && (st = pad_image(img, &padded)) == FR_OK) {
-            fr_image_free(img);
-            img = padded;
-        }
-        if (st == FR_OK) st = fr_embed(run->eng, img, face, 1);
+        st = fr_embed(run->eng, img, face, 1);
         goto done;
     }
+    /* fr_detect itself looks again inside a border when a face fills the whole frame */
     *source = FACE_DETECTED;
     st = fr_detect(run->eng, img, &faces, &n);
-    if (st == FR_OK && n == 0) {
-        /* a second look with room around the picture; the face is then embedded from the
-         * padded image, whose border is black as outside any crop */
-        fr_image *padded;
-        fr_faces_free(faces);
-        faces = NULL;
-        st = pad_image(img, &padded);
-        if (st == FR_OK) st = fr_detect(run->eng, padded, &faces, &n);
-        if (st == FR_OK && n > 0) {
-            fr_image_free(img);
-            img = padded;
-            *source = FACE_DETECTED_PADDED;
-        } else if (st == FR_OK) {
-            fr_image_free(padded);
-        }
-    }
     if (st == FR_OK && n > 0) {
         *face = faces[nearest_centre(faces, n, img)];
     } else if (st == FR_OK) {

@@ -8,7 +8,8 @@
 
 static const char *usage =
     "usage: facerec calibrate [options] --dir FOLDER\n"
-    "Measure the model's distances on labeled photos (one sub-folder per person): every\n"
+    "Measure the model's distances on labeled photos (one sub-folder per person; the face\n"
+    "nearest each photo's centre, embeddings cached like facerec eval's): every\n"
     "same-person and every different-person pair. The gallery keeps both distributions;\n"
     "identify and verify read their thresholds off them.\n\n"
     "  --db FILE           gallery database (default: $FACEREC_DB, else facerec.db)\n"

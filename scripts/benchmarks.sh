@@ -3,8 +3,8 @@
 # the repository root from their output (the file is generated: edit this script instead).
 #   scripts/benchmarks.sh [--quick] [--no-bench] [BUILD_DIR]
 #     BUILD_DIR   a Release build (default: build)
-#     --quick     only the default pipeline and the faceapi and dlib-chip alignments, each
-#                 with and without flip, and ORL
+#     --quick     only the default pipeline and dlib-resnet's alignments, with and
+#                 without flip, the default 1:N identification, and ORL
 #     --no-bench  leave out `facerec bench`
 # Environment: FACEREC_DATA, the shared data folder (default: ../shared/data beside the
 # repository); FACEREC_EVAL_CACHE, the embedding cache folder (default: the eval default).
@@ -81,25 +81,23 @@ have_orl=0; [ -d "$orl/s1" ] && have_orl=1
 
 if [ $have_lfw = 1 ]; then
   L='--dir $DATA/lfw-deepfunneled'
-  verify_row "default pipeline (ssd, 68 landmarks, dlib-resnet, its default alignment)" "lfw $L" lfw --dir "$lfw"
+  D='--detector ssd --model dlib-resnet'
+  verify_row "default pipeline (mtcnn 5 points, similarity warp, mobilefacenet)" "lfw $L" lfw --dir "$lfw"
   verify_row "default + flip" "lfw $L --flip" lfw --dir "$lfw" --flip
-  verify_row "faceapi align (face-api.js's crop)" "lfw $L --align faceapi" lfw --dir "$lfw" --align faceapi
-  verify_row "faceapi align + flip" "lfw $L --align faceapi --flip" lfw --dir "$lfw" --align faceapi --flip
-  verify_row "dlib-chip align" "lfw $L --align dlib-chip" lfw --dir "$lfw" --align dlib-chip
-  verify_row "dlib-chip align + flip" "lfw $L --align dlib-chip --flip" lfw --dir "$lfw" --align dlib-chip --flip
+  verify_row "dlib-resnet (ssd, 68 landmarks, dlib-chip)" "lfw $L $D" lfw --dir "$lfw" $D
+  verify_row "dlib-resnet + flip" "lfw $L $D --flip" lfw --dir "$lfw" $D --flip
+  verify_row "dlib-resnet, face-api.js's crop" "lfw $L $D --align faceapi" lfw --dir "$lfw" $D --align faceapi
+  verify_row "dlib-resnet, face-api.js's crop + flip" "lfw $L $D --align faceapi --flip" lfw --dir "$lfw" $D --align faceapi --flip
+  verify_row "dlib-resnet, similarity warp" "lfw $L $D --align similarity" lfw --dir "$lfw" $D --align similarity
+  identify_row "default" "identify $L" identify --dir "$lfw"
 fi
 if [ $have_lfw = 1 ] && [ $quick = 0 ]; then
-  verify_row "tiny detector" "lfw $L --detector tiny" lfw --dir "$lfw" --detector tiny
-  verify_row "tiny detector + flip" "lfw $L --detector tiny --flip" lfw --dir "$lfw" --detector tiny --flip
-  verify_row "68tiny landmarks" "lfw $L --landmarks 68tiny" lfw --dir "$lfw" --landmarks 68tiny
-  verify_row "similarity align" "lfw $L --align similarity" lfw --dir "$lfw" --align similarity
-  verify_row "similarity align + flip" "lfw $L --align similarity --flip" lfw --dir "$lfw" --align similarity --flip
-  verify_row "mobilefacenet" "lfw $L --model mobilefacenet" lfw --dir "$lfw" --model mobilefacenet
-  verify_row "mobilefacenet + flip" "lfw $L --model mobilefacenet --flip" lfw --dir "$lfw" --model mobilefacenet --flip
+  verify_row "dlib-resnet with mtcnn" "lfw $L --model dlib-resnet" lfw --dir "$lfw" --model dlib-resnet
+  verify_row "blazeface-full detector" "lfw $L --detector blazeface-full" lfw --dir "$lfw" --detector blazeface-full
+  verify_row "ssd detector" "lfw $L --detector ssd" lfw --dir "$lfw" --detector ssd
   verify_row "View 1 (DevTest, threshold on DevTrain)" "lfw $L --pairs \$DATA/lfw-deepfunneled/pairsDevTest.txt" \
     lfw --dir "$lfw" --pairs "$lfw/pairsDevTest.txt"
-  identify_row "default" "identify $L" identify --dir "$lfw"
-  identify_row "+ flip" "identify $L --flip" identify --dir "$lfw" --flip
+  identify_row "dlib-resnet" "identify $L $D" identify --dir "$lfw" $D
 fi
 if [ $have_orl = 1 ]; then
   verify_row "ORL, default" 'folder $DATA/orl_faces' folder "$orl"

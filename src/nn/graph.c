@@ -297,7 +297,8 @@ static fr_status build_node(load_ctx *c, int op, gnode *n) {
     gtensor *k;
     n->op_index = op;
     snprintf(n->name, sizeof n->name, "%s", tflite_op_name(o->builtin_code));
-    if (o->n_outputs != 1) return op_error(c, op, "%s", "operators must have one output");
+    if (o->n_outputs != 1 || o->outputs[0] < 0)
+        return op_error(c, op, "%s", "operators must have one output");
     n->output = o->outputs[0];
     int n_binary_inputs = 2;
     switch (o->builtin_code) {
@@ -630,8 +631,9 @@ static fr_status build_graph(load_ctx *c) {
         const tflite_operator *o = &m->operators[op];
         if (o->builtin_code == TFLITE_OP_DEQUANTIZE) {
             /* float16 weights: the result is a constant */
-            int in = o->n_inputs == 1 ? o->inputs[0] : -1, out = o->outputs[0];
-            if (o->n_outputs != 1 || in < 0 || !g->tensors[in].is_const ||
+            int in = o->n_inputs == 1 ? o->inputs[0] : -1;
+            int out = o->n_outputs == 1 ? o->outputs[0] : -1;
+            if (in < 0 || out < 0 || !g->tensors[in].is_const ||
                 m->tensors[in].type != TFLITE_FLOAT16 || g->tensors[out].is_const)
                 return op_error(c, op, "%s", "only float16 constants can be dequantized");
             gtensor *dst = &g->tensors[out];

@@ -608,6 +608,9 @@ static fr_status build_graph(load_ctx *c) {
     const tflite_model *m = c->m;
     nn_graph *g = c->g;
     fr_status st;
+    if (m->n_inputs < 1 || m->n_outputs < 1)
+        return fr_error(FR_E_MODEL, "%s: the graph has no %s", g->source,
+                        m->n_inputs < 1 ? "input" : "output");
     g->n_tensors = m->n_tensors;
     g->tensors = calloc((size_t)m->n_tensors + 1, sizeof *g->tensors);
     g->nodes = calloc((size_t)m->n_operators + 1, sizeof *g->nodes);

@@ -44,6 +44,8 @@ int cli_parse_engine_option(int opt, const char *arg, fr_config *cfg);
 void cli_json_string(FILE *f, const char *s);
 /* Write one face record as a JSON object (the embedding only if with_embedding). */
 void cli_json_face(FILE *f, const fr_face *face, int with_embedding);
+/* One line {"image": PATH, "faces": [...]} for an image's faces. */
+void cli_json_image(FILE *f, const char *path, const fr_face *faces, int n, int with_embedding);
 /* Load an image; on failure print the error and return 0. */
 int cli_load_image(const char *path, fr_image **img);
 

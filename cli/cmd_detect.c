@@ -96,14 +96,7 @@ int cmd_detect(int argc, char **argv) {
             continue;
         }
         if (json) {
-            fputs("{\"image\": ", stdout);
-            cli_json_string(stdout, argv[a]);
-            fputs(", \"faces\": [", stdout);
-            for (int i = 0; i < n; i++) {
-                if (i) fputs(", ", stdout);
-                cli_json_face(stdout, &faces[i], 0);
-            }
-            fputs("]}\n", stdout);
+            cli_json_image(stdout, argv[a], faces, n, 0);
         } else {
             printf("%s: %d face%s\n", argv[a], n, n == 1 ? "" : "s");
             for (int i = 0; i < n; i++)

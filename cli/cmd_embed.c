@@ -62,14 +62,7 @@ int cmd_embed(int argc, char **argv) {
         }
         const fr_face *list = no_detect ? &single : faces;
         if (json) {
-            fputs("{\"image\": ", stdout);
-            cli_json_string(stdout, argv[a]);
-            fputs(", \"faces\": [", stdout);
-            for (int i = 0; i < n; i++) {
-                if (i) fputs(", ", stdout);
-                cli_json_face(stdout, &list[i], 1);
-            }
-            fputs("]}\n", stdout);
+            cli_json_image(stdout, argv[a], list, n, 1);
         } else {
             if (n == 0) printf("%s,no_faces\n", argv[a]);
             for (int i = 0; i < n; i++) print_face(argv[a], i + 1, &list[i]);

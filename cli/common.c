@@ -55,3 +55,14 @@ int cli_load_image(const char *path, fr_image **img) {
     if (st != FR_OK) cli_fail(st);
     return st == FR_OK;
 }
+
+void cli_json_image(FILE *f, const char *path, const fr_face *faces, int n, int with_embedding) {
+    fputs("{\"image\": ", f);
+    cli_json_string(f, path);
+    fputs(", \"faces\": [", f);
+    for (int i = 0; i < n; i++) {
+        if (i) fputs(", ", f);
+        cli_json_face(f, &faces[i], with_embedding);
+    }
+    fputs("]}\n", f);
+}

@@ -77,6 +77,16 @@ int cli_open_engine_for_gallery(fr_config *cfg, const char *default_model, fr_ga
 void cli_progress(int done, int total, const char *label);
 void cli_progress_clear(void);
 
+/* The photos of a folder of people (one sub-folder each), with the person index of each
+ * photo. On failure prints why (as `facerec CMD: ...`) and returns 0. */
+typedef struct cli_people {
+    cli_paths photos;
+    int *labels;
+    int n_people;
+} cli_people;
+int cli_list_people(const char *cmd, const char *dir, cli_people *set);
+void cli_people_free(cli_people *set);
+
 /* Commands, one file each (cli/cmd_*.c). */
 int cmd_detect(int argc, char **argv);
 int cmd_embed(int argc, char **argv);

@@ -19,40 +19,6 @@ static const char *usage =
     "                      calibration of their own use; scripts/calibrations.sh remakes them)\n"
     "  --source TEXT       what the photos are, as recorded (default: the folder)\n" CLI_ENGINE_HELP;
 
-/* The photos of all people, with the person index of each. */
-typedef struct labeled {
-    cli_paths photos;
-    int *labels;
-    int n_people;
-} labeled;
-
-static int list_labeled(const char *dir, labeled *set) {
-    cli_paths folders = {0};
-    int ok = cli_list_folder(dir, NULL, &folders);
-    for (int f = 0; ok && f < folders.n; f++) {
-        cli_paths photos = {0};
-        ok = cli_list_folder(folders.items[f], &photos, NULL);
-        int *labels = ok ? realloc(set->labels, (size_t)(set->photos.n + photos.n + 1) * sizeof *labels) : NULL;
-        if (ok && !labels) {
-            fprintf(stderr, "facerec calibrate: out of memory\n");
-            ok = 0;
-        }
-        if (labels) set->labels = labels;
-        for (int i = 0; ok && i < photos.n; i++) {
-            set->labels[set->photos.n] = set->n_people;
-            ok = cli_paths_add(&set->photos, photos.items[i]);
-        }
-        set->n_people += ok && photos.n > 0;
-        cli_paths_free(&photos);
-    }
-    cli_paths_free(&folders);
-    if (ok && set->n_people < 2) {
-        fprintf(stderr, "facerec calibrate: %s: needs at least two sub-folders of photos, one per person\n", dir);
-        ok = 0;
-    }
-    return ok;
-}
-
 static void show_progress(int done, int total, void *user) {
     (void)user;
     cli_progress(done, total, "embedding");
@@ -62,7 +28,7 @@ static void show_progress(int done, int total, void *user) {
  * threads, cached on disk like `facerec eval`: the face nearest the photo's centre); photos
  * without a detected face are reported and left out. Writes the embedded rows and their
  * labels to embeddings and labels; returns how many, -1 on an error. */
-static int embed_all(const fr_config *cfg, const labeled *set, float *embeddings, int *labels) {
+static int embed_all(const fr_config *cfg, const cli_people *set, float *embeddings, int *labels) {
     char cache[4096];
     fr_status st = eval_default_cache_path(cache, sizeof cache);
     eval_embeddings e = {0};
@@ -117,17 +83,15 @@ int cmd_calibrate(int argc, char **argv) {
     if (db_path && export_path) return cli_usage_error("calibrate", "--db and --export exclude each other");
     if (!source) source = dir;
 
-    labeled set = {0};
-    if (!list_labeled(dir, &set)) {
-        cli_paths_free(&set.photos);
-        free(set.labels);
+    cli_people set = {0};
+    if (!cli_list_people("calibrate", dir, &set)) {
+        cli_people_free(&set);
         return 1;
     }
     fr_gallery *g = NULL;
     fr_status st = export_path ? FR_OK : fr_gallery_open(db_path, 1, &g);
     if (st != FR_OK) {
-        cli_paths_free(&set.photos);
-        free(set.labels);
+        cli_people_free(&set);
         return cli_fail(st);
     }
     fr_engine *eng = NULL;
@@ -179,7 +143,6 @@ int cmd_calibrate(int argc, char **argv) {
     free(labels);
     fr_engine_close(eng);
     fr_gallery_close(g);
-    cli_paths_free(&set.photos);
-    free(set.labels);
+    cli_people_free(&set);
     return status;
 }

@@ -36,47 +36,6 @@ static const char *usage =
     "                      while the photos and settings are the same\n"
     "(--model names the base embedding model)\n" CLI_ENGINE_HELP;
 
-typedef struct people {
-    cli_paths photos;
-    int *labels;
-    int n_people;
-} people;
-
-static void people_free(people *p) {
-    cli_paths_free(&p->photos);
-    free(p->labels);
-}
-
-/* The photos in each sub-folder of dir, labeled by folder. */
-static int list_people(const char *dir, people *set) {
-    cli_paths folders = {0};
-    int ok = cli_list_folder(dir, NULL, &folders);
-    for (int f = 0; ok && f < folders.n; f++) {
-        cli_paths photos = {0};
-        ok = cli_list_folder(folders.items[f], &photos, NULL);
-        int *labels = ok ? realloc(set->labels, ((size_t)set->photos.n + photos.n + 1) * sizeof *labels)
-                         : NULL;
-        if (ok && !labels) {
-            fprintf(stderr, "facerec train: out of memory\n");
-            ok = 0;
-        }
-        if (labels) set->labels = labels;
-        for (int i = 0; ok && i < photos.n; i++) {
-            set->labels[set->photos.n] = set->n_people;
-            ok = cli_paths_add(&set->photos, photos.items[i]);
-        }
-        set->n_people += ok && photos.n > 0;
-        cli_paths_free(&photos);
-    }
-    cli_paths_free(&folders);
-    if (ok && set->n_people < 2) {
-        fprintf(stderr, "facerec train: %s: needs two sub-folders of photos or more, one per person\n",
-                dir);
-        ok = 0;
-    }
-    return ok;
-}
-
 static void on_photo(int done, int total, const char *path, int face_found, void *user) {
     (void)user;
     if (!face_found) {
@@ -89,7 +48,7 @@ static void on_photo(int done, int total, const char *path, int face_found, void
 /* The embeddings of a folder's photos, read from the cache file `cache` (may be NULL) when it
  * holds them, else computed (and written there). */
 static fr_status embed_folder(const fr_engine *eng, const fr_config *cfg, const char *dir,
-                              const people *set, const train_augment_config *aug, uint64_t seed,
+                              const cli_people *set, const train_augment_config *aug, uint64_t seed,
                               const char *cache, train_set *out) {
     /* the alignment by name, also when it is the model's default (which may change) */
     const fr_embedder *embedder = fr_embedder_find(fr_engine_model(eng));
@@ -264,14 +223,15 @@ int cmd_train(int argc, char **argv) {
         curve = curve_path;
     }
 
-    people train_people = {0}, val_people = {0};
+    cli_people train_people = {0}, val_people = {0};
     train_set train = {0}, val = {0};
     train_head *head = NULL;
     fr_engine *eng = NULL;
     train_epoch_stats *history = NULL;
     fr_image *chart = NULL;
     int status = 1, best_epoch = 0;
-    if (!list_people(data, &train_people) || (val_dir && !list_people(val_dir, &val_people)))
+    if (!cli_list_people("train", data, &train_people) ||
+        (val_dir && !cli_list_people("train", val_dir, &val_people)))
         goto done;
     fr_status st = fr_engine_open(&cfg, &eng);
     struct timespec t0;
@@ -324,7 +284,7 @@ done:
     train_set_free(&train);
     train_set_free(&val);
     fr_engine_close(eng);
-    people_free(&train_people);
-    people_free(&val_people);
+    cli_people_free(&train_people);
+    cli_people_free(&val_people);
     return status;
 }

@@ -134,3 +134,37 @@ void cli_progress_clear(void) {
     fflush(stderr);
     progress_shown = 0;
 }
+
+int cli_list_people(const char *cmd, const char *dir, cli_people *set) {
+    cli_paths folders = {0};
+    int ok = cli_list_folder(dir, NULL, &folders);
+    for (int f = 0; ok && f < folders.n; f++) {
+        cli_paths photos = {0};
+        ok = cli_list_folder(folders.items[f], &photos, NULL);
+        int *labels = ok ? realloc(set->labels, ((size_t)set->photos.n + photos.n + 1) * sizeof *labels)
+                         : NULL;
+        if (ok && !labels) {
+            fprintf(stderr, "facerec %s: out of memory\n", cmd);
+            ok = 0;
+        }
+        if (labels) set->labels = labels;
+        for (int i = 0; ok && i < photos.n; i++) {
+            set->labels[set->photos.n] = set->n_people;
+            ok = cli_paths_add(&set->photos, photos.items[i]);
+        }
+        set->n_people += ok && photos.n > 0;
+        cli_paths_free(&photos);
+    }
+    cli_paths_free(&folders);
+    if (ok && set->n_people < 2) {
+        fprintf(stderr, "facerec %s: %s: needs two sub-folders of photos or more, one per person\n",
+                cmd, dir);
+        ok = 0;
+    }
+    return ok;
+}
+
+void cli_people_free(cli_people *set) {
+    cli_paths_free(&set->photos);
+    free(set->labels);
+}

@@ -3,6 +3,8 @@
 # time on seeds made from the real model files.
 #   scripts/fuzz.sh            60 seconds per target
 #   scripts/fuzz.sh 300        300 seconds per target
+#   FACEREC_FUZZ_RUNS=N        instead: N inputs from a fixed seed, the same inputs on every
+#                              machine (scripts/test.sh uses this, so a test run is repeatable)
 # Needs clang and the models of scripts/setup.sh. Exits non-zero on the first crash; the
 # crashing input is left in the build folder (crash-*).
 set -euo pipefail
@@ -33,5 +35,7 @@ fi
 cd "$build"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-"$build/tests/fuzz_tflite" -max_total_time="$seconds" -max_len=1048576 -rss_limit_mb=4096 -malloc_limit_mb=4200 -timeout=10 \
+if [ -n "${FACEREC_FUZZ_RUNS:-}" ]; then budget=(-runs="$FACEREC_FUZZ_RUNS" -seed=1)
+else budget=(-max_total_time="$seconds"); fi
+"$build/tests/fuzz_tflite" "${budget[@]}" -max_len=1048576 -rss_limit_mb=4096 -malloc_limit_mb=4200 -timeout=10 \
   -print_final_stats=1 "$corpus"

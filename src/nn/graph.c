@@ -120,21 +120,6 @@ static const char *shape_text(int rank, const int *shape, char *buf, size_t size
 
 /* ---- loading: constants ---- */
 
-/* IEEE 754 binary16 to binary32, exactly. */
-static float half_to_float(uint16_t h) {
-    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exponent = (h >> 10) & 0x1Fu,
-             mantissa = h & 0x3FFu, bits;
-    if (exponent == 0) {
-        float magnitude = ldexpf((float)mantissa, -24);
-        return sign ? -magnitude : magnitude;
-    }
-    bits = exponent == 0x1F ? sign | 0x7F800000u | mantissa << 13
-                            : sign | (exponent + 112) << 23 | mantissa << 13;
-    float f;
-    memcpy(&f, &bits, sizeof f);
-    return f;
-}
-
 typedef struct load_ctx {
     const tflite_model *m;
     nn_graph *g;
@@ -164,7 +149,7 @@ static fr_status load_constant(load_ctx *c, int t) {
         memcpy(dst->data, src->data, n * sizeof *dst->data);
     } else if (src->type == TFLITE_FLOAT16) {
         for (size_t i = 0; i < n; i++)
-            dst->data[i] = half_to_float((uint16_t)(src->data[2 * i] | src->data[2 * i + 1] << 8));
+            dst->data[i] = nn_half_to_float((uint16_t)(src->data[2 * i] | src->data[2 * i + 1] << 8));
     } else {
         return fr_error(FR_E_UNSUPPORTED, "%s: constant tensor '%s' has type %s (FLOAT32, "
                         "FLOAT16 and INT32 are supported)", c->g->source, src->name,

@@ -3,6 +3,7 @@
 
 #include "common/common.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,4 +51,18 @@ void nn_weights_free(nn_weights *w) {
     free(w->tensors);
     free(w->source);
     free(w);
+}
+
+float nn_half_to_float(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exponent = (h >> 10) & 0x1Fu,
+             mantissa = h & 0x3FFu, bits;
+    if (exponent == 0) { /* zero or subnormal: mantissa * 2^-24, exact in float */
+        float magnitude = ldexpf((float)mantissa, -24);
+        return sign ? -magnitude : magnitude;
+    }
+    bits = exponent == 0x1F ? sign | 0x7F800000u | mantissa << 13
+                            : sign | (exponent + 112) << 23 | mantissa << 13;
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
 }

@@ -7,6 +7,7 @@
 #include "facerec.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define NN_MAX_DIMS 6
 
@@ -35,5 +36,9 @@ fr_status nn_weights_get(const nn_weights *w, const char *name, int ndim, const 
 const nn_tensor_entry *nn_weights_find(const nn_weights *w, const char *name);
 
 void nn_weights_free(nn_weights *w);
+
+/* IEEE 754 binary16 to binary32, exactly (subnormals, infinities and NaN included): the
+ * float16 weights of tfjs weight maps and TFLite files. */
+float nn_half_to_float(uint16_t h);
 
 #endif

@@ -54,20 +54,6 @@ static float float_from_bits(uint32_t bits) {
     return f;
 }
 
-/* IEEE 754 binary16 to binary32, exactly (subnormals, infinities and NaN included). */
-static float half_to_float(uint16_t h) {
-    uint32_t sign = (uint32_t)(h & 0x8000) << 16;
-    uint32_t exponent = (h >> 10) & 0x1F;
-    uint32_t mantissa = h & 0x3FF;
-    if (exponent == 0x1F) return float_from_bits(sign | 0x7F800000u | mantissa << 13);
-    if (exponent == 0) {
-        /* zero or subnormal: mantissa * 2^-24, exact in float */
-        float magnitude = ldexpf((float)mantissa, -24);
-        return sign ? -magnitude : magnitude;
-    }
-    return float_from_bits(sign | (exponent + 112) << 23 | mantissa << 13);
-}
-
 /* JavaScript's Math.round: the nearest integer, halves rounded up. */
 static double round_half_up(double x) {
     double r = floor(x);
@@ -87,7 +73,7 @@ static void decode_tensor(const weight_spec *s, const uint8_t *src, float *dst) 
         case STORED_INT32: dst[i] = (float)(int32_t)load_le32(src + 4 * i); break;
         case STORED_UINT8: dst[i] = dequantize(s, src[i]); break;
         case STORED_UINT16: dst[i] = dequantize(s, load_le16(src + 2 * i)); break;
-        case STORED_FLOAT16: dst[i] = half_to_float(load_le16(src + 2 * i)); break;
+        case STORED_FLOAT16: dst[i] = nn_half_to_float(load_le16(src + 2 * i)); break;
         }
     }
 }

@@ -2,14 +2,13 @@
  * into one contiguous matrix, grouped by person; probes are compared in tiles through one BLAS
  * product per tile (||a - b||^2 = ||a||^2 + ||b||^2 - 2 a.b), and each person keeps the
  * distance of their nearest template. */
-#define _DEFAULT_SOURCE /* madvise(MADV_HUGEPAGE) */
 #include "gallery/gallery.h"
+#include "nn/nn.h"
 
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 /* Probes compared per tile, and the tile size in floats (a few MB, cache-friendly). */
 #define PROBE_BLOCK 256
@@ -121,18 +120,10 @@ static int find_person(const int64_t *ids, int n, int64_t id) {
     return -1;
 }
 
-/* Memory for the template matrix. Large matrices go on huge pages where the system offers
- * them: a million templates fill 512 MB, and faulting that in 4 kB pages costs more than
- * reading the database. */
+/* Memory for the template matrix: a million templates fill 512 MB, which go on huge pages. */
 static float *alloc_matrix(size_t bytes) {
-    const size_t huge = (size_t)2 << 20;
-    if (bytes < huge) return malloc(bytes ? bytes : 1);
-    void *p = NULL;
-    if (posix_memalign(&p, huge, (bytes + huge - 1) / huge * huge) != 0) return NULL;
-#ifdef MADV_HUGEPAGE
-    madvise(p, (bytes + huge - 1) / huge * huge, MADV_HUGEPAGE); /* only advice: may fail */
-#endif
-    return p;
+    if (bytes < ((size_t)2 << 20)) return malloc(bytes ? bytes : 1);
+    return nn_alloc_huge(&bytes);
 }
 
 /* Read every embedding in one table scan straight into its person's rows of the matrix. */

@@ -36,22 +36,25 @@ struct nn_arena {
     nn_arena *next_kept;  /* in a pool's list of kept arenas */
 };
 
+void *nn_alloc_huge(size_t *bytes) {
+    if (*bytes > SIZE_MAX - HUGE_PAGE) return NULL;
+    *bytes = (*bytes + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+    void *p = aligned_alloc(HUGE_PAGE, *bytes ? *bytes : HUGE_PAGE);
+#ifdef MADV_HUGEPAGE
+    if (p) madvise(p, *bytes, MADV_HUGEPAGE); /* only advice: may fail */
+#endif
+    return p;
+}
+
 static arena_block *block_new(size_t capacity, size_t base) {
     arena_block *b = malloc(sizeof *b);
     if (!b) return NULL;
-    size_t align = ARENA_ALIGN;
-    if (capacity >= HUGE_BLOCK && capacity <= SIZE_MAX - HUGE_PAGE) {
-        align = HUGE_PAGE;
-        capacity = (capacity + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
-    }
-    b->data = aligned_alloc(align, capacity);
+    b->data = capacity >= HUGE_BLOCK ? nn_alloc_huge(&capacity)
+                                     : aligned_alloc(ARENA_ALIGN, capacity);
     if (!b->data) {
         free(b);
         return NULL;
     }
-#ifdef MADV_HUGEPAGE
-    if (align == HUGE_PAGE) madvise(b->data, capacity, MADV_HUGEPAGE); /* only advice */
-#endif
     b->next = NULL;
     b->base = base;
     b->capacity = capacity;

@@ -52,6 +52,11 @@ nn_arena *nn_arena_pool_take(nn_arena_pool *p, size_t bytes_hint);
 void nn_arena_pool_give(nn_arena_pool *p, nn_arena *a);
 void nn_arena_pool_free(nn_arena_pool *p); /* and the arenas it keeps */
 
+/* Memory for a large buffer, 2 MB aligned and advised to use huge pages (faulting in
+ * hundreds of MB in 4 kB pages costs more than filling them). *bytes is rounded up to a
+ * multiple of 2 MB. NULL when memory is exhausted; free with free(). */
+void *nn_alloc_huge(size_t *bytes);
+
 /* ---- activations, fused into ops or applied alone --------------------------------------- */
 
 typedef enum nn_act_kind {

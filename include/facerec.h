@@ -121,6 +121,9 @@ fr_status fr_image_mirror(const fr_image *img, fr_image **out);
 /* Drawing for annotated output (clipped to the image). */
 void fr_image_draw_rect(fr_image *img, int x, int y, int w, int h, uint8_t r, uint8_t g,
                         uint8_t b, int thickness);
+/* A straight line `thickness` pixels wide from (x0, y0) to (x1, y1) (clipped). */
+void fr_image_draw_line(fr_image *img, float x0, float y0, float x1, float y1, uint8_t r,
+                        uint8_t g, uint8_t b, int thickness);
 /* Text in a built-in 8x8 pixel font, each pixel drawn as scale x scale; top-left at (x, y). */
 void fr_image_draw_text(fr_image *img, int x, int y, const char *text, uint8_t r, uint8_t g,
                         uint8_t b, int scale);

@@ -25,18 +25,6 @@ static double plot_y(const plot_area *a, double tar) {
     return a->y0 + a->h - (t - a->tar_min) / (1.0 - a->tar_min) * a->h;
 }
 
-/* A line of `thickness` pixels from (x0, y0) to (x1, y1), one square per step. */
-static void draw_line(fr_image *img, double x0, double y0, double x1, double y1, int thickness,
-                      uint8_t r, uint8_t g, uint8_t b) {
-    int steps = (int)ceil(FR_MAX(fabs(x1 - x0), fabs(y1 - y0))) + 1;
-    for (int i = 0; i <= steps; i++) {
-        double t = (double)i / steps;
-        int x = (int)lround(x0 + t * (x1 - x0)) - thickness / 2;
-        int y = (int)lround(y0 + t * (y1 - y0)) - thickness / 2;
-        fr_image_draw_rect(img, x, y, thickness, thickness, r, g, b, thickness);
-    }
-}
-
 static void draw_text_centred(fr_image *img, int cx, int y, const char *text, int scale) {
     int w = (int)strlen(text) * 8 * scale;
     fr_image_draw_text(img, cx - w / 2, y, text, 0, 0, 0, scale);
@@ -88,8 +76,9 @@ fr_status eval_roc_plot(const eval_roc_point *points, int n_points, int n_impost
 
     /* the curve, with the points left of the axis drawn on its edge */
     for (int i = 1; i < n_points; i++)
-        draw_line(img, plot_x(&a, points[i - 1].far), plot_y(&a, points[i - 1].tar),
-                  plot_x(&a, points[i].far), plot_y(&a, points[i].tar), 2, 200, 30, 30);
+        fr_image_draw_line(img, (float)plot_x(&a, points[i - 1].far),
+                           (float)plot_y(&a, points[i - 1].tar), (float)plot_x(&a, points[i].far),
+                           (float)plot_y(&a, points[i].tar), 200, 30, 30, 2);
 
     if (title) draw_text_centred(img, PLOT_W / 2, 12, title, 2);
     fr_image_draw_text(img, a.x0 - 40, a.y0 - 16, "true accept rate", 0, 0, 0, 1);

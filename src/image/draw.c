@@ -1,5 +1,7 @@
-/* draw.c: rectangles and text for annotated output, clipped to the image. */
+/* draw.c: rectangles, lines and text for annotated output, clipped to the image. */
 #include "image/image_internal.h"
+
+#include <math.h>
 
 /* A fill of [x0, x1) x [y0, y1), in 64 bits so that no sum of the caller's ints overflows. */
 static void fill(fr_image *img, int64_t x0, int64_t y0, int64_t x1, int64_t y1, uint8_t r,
@@ -142,5 +144,17 @@ void fr_image_draw_text(fr_image *img, int x, int y, const char *text, uint8_t r
                     fill(img, pen_x + col * s, pen_y + row * s, pen_x + (col + 1) * s,
                          pen_y + (row + 1) * s, r, g, b);
         pen_x += 8 * s;
+    }
+}
+
+void fr_image_draw_line(fr_image *img, float x0, float y0, float x1, float y1, uint8_t r,
+                        uint8_t g, uint8_t b, int thickness) {
+    /* one thickness x thickness square per pixel step along the longer axis */
+    int steps = (int)ceilf(fmaxf(fabsf(x1 - x0), fabsf(y1 - y0))) + 1;
+    for (int i = 0; i <= steps; i++) {
+        float t = (float)i / (float)steps;
+        int x = (int)lroundf(x0 + t * (x1 - x0)) - thickness / 2;
+        int y = (int)lroundf(y0 + t * (y1 - y0)) - thickness / 2;
+        fr_image_draw_rect(img, x, y, thickness, thickness, r, g, b, thickness);
     }
 }

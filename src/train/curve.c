@@ -23,31 +23,19 @@ static double py(const panel *p, double value) {
     return p->y0 + p->h - t * p->h;
 }
 
-/* A line `thickness` pixels wide, one square per step. */
-static void line(fr_image *img, double x0, double y0, double x1, double y1, int thickness,
-                 const uint8_t rgb[3]) {
-    int steps = (int)ceil(FR_MAX(fabs(x1 - x0), fabs(y1 - y0))) + 1;
-    for (int i = 0; i <= steps; i++) {
-        double t = (double)i / steps;
-        int x = (int)lround(x0 + t * (x1 - x0)) - thickness / 2;
-        int y = (int)lround(y0 + t * (y1 - y0)) - thickness / 2;
-        fr_image_draw_rect(img, x, y, thickness, thickness, rgb[0], rgb[1], rgb[2], thickness);
-    }
-}
-
 static void frame(fr_image *img, const panel *p, const char *label, const char *format) {
     static const uint8_t grid[3] = {220, 220, 220}, ink[3] = {0, 0, 0};
     char text[32];
     for (int i = 0; i <= 4; i++) {
         double v = p->lo + (p->hi - p->lo) * i / 4.0;
-        line(img, p->x0, py(p, v), p->x0 + p->w, py(p, v), 1, grid);
+        fr_image_draw_line(img, p->x0, py(p, v), p->x0 + p->w, py(p, v), grid[0], grid[1], grid[2], 1);
         snprintf(text, sizeof text, format, v);
         fr_image_draw_text(img, p->x0 - 8 - 8 * (int)strlen(text), (int)py(p, v) - 4, text, 0, 0,
                            0, 1);
     }
     int every = FR_MAX(1, (p->epochs + 9) / 10);
     for (int e = 0; e <= p->epochs; e += every) {
-        line(img, px(p, e), p->y0, px(p, e), p->y0 + p->h, 1, grid);
+        fr_image_draw_line(img, px(p, e), p->y0, px(p, e), p->y0 + p->h, grid[0], grid[1], grid[2], 1);
         snprintf(text, sizeof text, "%d", e);
         fr_image_draw_text(img, (int)px(p, e) - 4 * (int)strlen(text), p->y0 + p->h + 6, text,
                            0, 0, 0, 1);
@@ -65,7 +53,8 @@ static void series(fr_image *img, const panel *p, const train_epoch_stats *h, in
         if (isnan(v)) continue;
         if (last >= 0) {
             double u = *(const double *)((const char *)&h[last] + offset);
-            line(img, px(p, h[last].epoch), py(p, u), px(p, h[e].epoch), py(p, v), 2, rgb);
+            fr_image_draw_line(img, px(p, h[last].epoch), py(p, u), px(p, h[e].epoch), py(p, v), rgb[0],
+                               rgb[1], rgb[2], 2);
         }
         fr_image_draw_rect(img, (int)px(p, h[e].epoch) - 2, (int)py(p, v) - 2, 5, 5, rgb[0],
                            rgb[1], rgb[2], 3);

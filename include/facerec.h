@@ -13,8 +13,9 @@
  *     fr_engine_open(): one engine may serve many threads at once.
  *   - Images are plain 8-bit RGB, row-major, 3 bytes per pixel, no padding between rows.
  *   - Coordinates are in pixels of the image given, x to the right, y down.
- *   - Distances between embeddings are Euclidean. Each model's vectors are as its authors
- *     made them (dlib-resnet's are close to, but not exactly, unit length).
+ *   - Embeddings are unit vectors (FaceNet's convention; dlib-resnet's descriptors, which
+ *     its authors leave unnormalised, are normalised too: measured better on LFW), and
+ *     distances between them are Euclidean, from 0 to 2.
  *
  * Typical use:
  *
@@ -156,10 +157,13 @@ typedef struct fr_config {
                              * or "haar" */
     const char *landmarks;  /* "68" (default) or "68tiny" */
     const char *model;      /* embedding model: "mobilefacenet" (default), "dlib-resnet",
-                             * "nn4small2", or a model file (import-keras-csv, train) */
+                             * "nn4small2", "fusion" (mobilefacenet and dlib-resnet, each in
+                             * its own alignment, distances combined with weights 0.3 / 0.7;
+                             * "fusion:W" gives mobilefacenet the weight W), or a model file
+                             * (import-keras-csv, train) */
     const char *align;      /* NULL: the model's default ("dlib-chip" for dlib-resnet,
                              * "similarity" for mobilefacenet); also "faceapi" (face-api.js's
-                             * crop, for parity with it) */
+                             * crop, for parity with it); not for a fusion */
     float min_score;        /* detection score threshold; 0: the detector's default */
     int load_embedder;      /* 0: detection and landmarks only (faster to open) */
     int flip;               /* 1: embed each aligned face and its mirror image, and average */

@@ -3,8 +3,8 @@
 # the repository root from their output (the file is generated: edit this script instead).
 #   scripts/benchmarks.sh [--quick] [--no-bench] [BUILD_DIR]
 #     BUILD_DIR   a Release build (default: build)
-#     --quick     only the default pipeline and dlib-resnet's alignments, with and
-#                 without flip, the default 1:N identification, and ORL
+#     --quick     only the default pipeline, dlib-resnet's alignments and the fusion, with
+#                 and without flip, the default 1:N identification, and ORL
 #     --no-bench  leave out `facerec bench`
 # Environment: FACEREC_DATA, the shared data folder (default: ../shared/data beside the
 # repository); FACEREC_EVAL_CACHE, the embedding cache folder (default: the eval default).
@@ -89,15 +89,24 @@ if [ $have_lfw = 1 ]; then
   verify_row "dlib-resnet, face-api.js's crop" "lfw $L $D --align faceapi" lfw --dir "$lfw" $D --align faceapi
   verify_row "dlib-resnet, face-api.js's crop + flip" "lfw $L $D --align faceapi --flip" lfw --dir "$lfw" $D --align faceapi --flip
   verify_row "dlib-resnet, similarity warp" "lfw $L $D --align similarity" lfw --dir "$lfw" $D --align similarity
+  verify_row "dlib-resnet with mtcnn's 5 points, dlib-chip" "lfw $L --model dlib-resnet" lfw --dir "$lfw" --model dlib-resnet
+  verify_row "dlib-resnet with mtcnn's 5 points + flip" "lfw $L --model dlib-resnet --flip" lfw --dir "$lfw" --model dlib-resnet --flip
+  verify_row "fusion: mobilefacenet 0.3 + dlib-resnet 0.7 (mtcnn)" "lfw $L --model fusion" lfw --dir "$lfw" --model fusion
+  verify_row "fusion + flip" "lfw $L --model fusion --flip" lfw --dir "$lfw" --model fusion --flip
   identify_row "default" "identify $L" identify --dir "$lfw"
 fi
 if [ $have_lfw = 1 ] && [ $quick = 0 ]; then
-  verify_row "dlib-resnet with mtcnn" "lfw $L --model dlib-resnet" lfw --dir "$lfw" --model dlib-resnet
   verify_row "blazeface-full detector" "lfw $L --detector blazeface-full" lfw --dir "$lfw" --detector blazeface-full
   verify_row "ssd detector" "lfw $L --detector ssd" lfw --dir "$lfw" --detector ssd
   verify_row "View 1 (DevTest, threshold on DevTrain)" "lfw $L --pairs \$DATA/lfw-deepfunneled/pairsDevTest.txt" \
     lfw --dir "$lfw" --pairs "$lfw/pairsDevTest.txt"
+  # the fusion's weight is chosen here, on View 1: the largest AUC
+  for w in 0.1 0.2 0.3 0.4 0.5 0.6 0.7 0.8 0.9; do
+    verify_row "View 1, fusion:$w" "lfw $L --pairs \$DATA/lfw-deepfunneled/pairsDevTest.txt --model fusion:$w" \
+      lfw --dir "$lfw" --pairs "$lfw/pairsDevTest.txt" --model "fusion:$w"
+  done
   identify_row "dlib-resnet" "identify $L $D" identify --dir "$lfw" $D
+  identify_row "fusion" "identify $L --model fusion" identify --dir "$lfw" --model fusion
 fi
 if [ $have_orl = 1 ]; then
   verify_row "ORL, default" 'folder $DATA/orl_faces' folder "$orl"

@@ -339,8 +339,12 @@ fr_status eval_embed_images(const fr_config *cfg, const char *const *paths, int 
     /* the alignment by name, also when it is the model's default (which may change) */
     const fr_embedder *embedder = fr_embedder_find(cfg->model ? cfg->model : FR_DEFAULT_MODEL);
     if (!embedder) embedder = fr_embedder_find(fr_engine_model(run.eng));
+    const char *model = cfg->model ? cfg->model : FR_DEFAULT_MODEL;
     snprintf(out->align, sizeof out->align, "%s",
-             cfg->align ? cfg->align : embedder ? embedder->default_align : "default");
+             cfg->align              ? cfg->align
+             : embedder              ? embedder->default_align
+             : fr_fusion_find(model) ? "each member's own"
+                                     : "default");
     /* everything that changes the vectors is in the key; the library version stands for the
      * implementation of the networks */
     snprintf(run.key, sizeof run.key, "%s|detector=%s|landmarks=%s|align=%s|flip=%d|min_score=%g|%s",

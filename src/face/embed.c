@@ -51,4 +51,23 @@ const fr_embedder *fr_embedder_find(const char *name) {
     return NULL;
 }
 
-const char *fr_embedder_names(void) { return "dlib-resnet, mobilefacenet, nn4small2 (or a model FILE)"; }
+/* mobilefacenet's weight is the one of 0.1, 0.2, ... 0.9 with the largest area under the ROC
+ * curve on LFW View 1 (pairsDevTest.txt, threshold on pairsDevTrain.txt), never chosen on
+ * View 2 (BENCHMARKS.md: scripts/benchmarks.sh lists every weight). */
+static const fr_fusion fusions[] = {
+    {"fusion", {"mobilefacenet", "dlib-resnet"}, {0.3f, 0.7f}},
+};
+
+const fr_fusion *fr_fusion_find(const char *name) {
+    for (size_t i = 0; i < sizeof fusions / sizeof fusions[0]; i++) {
+        size_t n = strlen(fusions[i].name);
+        if (!strncmp(fusions[i].name, name, n) && (name[n] == '\0' || name[n] == ':'))
+            return &fusions[i];
+    }
+    return NULL;
+}
+
+const char *fr_embedder_names(void) {
+    return "dlib-resnet, mobilefacenet, nn4small2, fusion[:W] (mobilefacenet with weight W, and "
+           "dlib-resnet), or a model FILE";
+}

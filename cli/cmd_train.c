@@ -1,8 +1,10 @@
 /* cmd_train.c: facerec train --data DIR --out FILE [options]: fine-tune the embedding on
- * photos of one's own people with the triplet loss. */
+ * photos of one's own people with the triplet loss: a head on the frozen base model, or the
+ * whole network (--full). */
 #include "cli.h"
 
 #include "face/face.h"
+#include "nn/import/frmodel.h"
 #include "train/train.h"
 
 #include <getopt.h>
@@ -18,22 +20,27 @@ static const char *usage =
     "model file that every command takes with --model FILE; it records its base model.\n\n"
     "  --head              train a projection on top of the frozen base embedding (default):\n"
     "                      each photo and its augmented copies are embedded once\n"
-    "  --full              fine-tune the whole network (not supported yet)\n"
+    "  --full              fine-tune the whole network (dlib-resnet, the default with --full,\n"
+    "                      or a model file fine-tuned from it): each photo and its augmented\n"
+    "                      copies are aligned once and kept in memory, and every batch runs\n"
+    "                      through the network forward and backward (minutes per epoch for a\n"
+    "                      few hundred photos)\n"
     "  --epochs N          passes over the photos (default 5)\n"
-    "  --lr X              Adam's learning rate (default 0.0001)\n"
+    "  --lr X              Adam's learning rate (default 0.0001; with --full 0.00001)\n"
     "  --beta1 B, --beta2 B, --eps E   Adam's other settings (default 0.9, 0.999, 1e-8)\n"
     "  --weight-decay W    decoupled weight decay (default 0)\n"
     "  --alpha A           the triplet loss's margin (default 0.2, FaceNet's)\n"
     "  --batch PxK         P people of up to K photos per batch (default 10x6)\n"
     "  --augment N         augmented copies of each photo: mirrored, shifted, scaled, brighter\n"
     "                      or darker (default 2; 0: none)\n"
-    "  --hidden N          add a residual ReLU layer of N units to the projection (default 0)\n"
+    "  --hidden N          add a residual ReLU layer of N units to the projection (default 0;\n"
+    "                      --head only)\n"
     "  --val FOLDER        people to measure verification accuracy on after each epoch (other\n"
-    "                      people than the training ones); the head of the best epoch is kept\n"
+    "                      people than the training ones); the model of the best epoch is kept\n"
     "  --curve FILE.png    the loss / accuracy chart (default: FILE with the extension .png)\n"
     "  --seed N            random seed: the same seed gives the same model (default 1)\n"
     "  --cache FILE        keep the embeddings in FILE (and FILE.val for --val) and reuse them\n"
-    "                      while the photos and settings are the same\n"
+    "                      while the photos and settings are the same (--head only)\n"
     "(--model names the base embedding model)\n" CLI_ENGINE_HELP;
 
 static void on_photo(int done, int total, const char *path, int face_found, void *user) {
@@ -72,6 +79,39 @@ static fr_status embed_folder(const fr_engine *eng, const fr_config *cfg, const 
                set->n_people, out->n_photos * out->copies);
     if (st == FR_OK && cache) st = train_set_save(out, key, cache);
     return st;
+}
+
+/* The aligned crops of a folder's photos (for --full). */
+static fr_status align_folder(const fr_engine *eng, const char *dir, const cli_people *set,
+                              const train_augment_config *aug, uint64_t seed, train_crops *out) {
+    fr_status st = train_crops_align(eng, (const char *const *)set->photos.items, set->labels,
+                                     set->photos.n, set->n_people, aug, seed, on_photo, NULL, out);
+    cli_progress_clear();
+    if (st == FR_OK)
+        printf("%s: %d photos of %d people, %d aligned crops\n", dir, out->n_photos,
+               set->n_people, out->n_photos * out->copies);
+    return st;
+}
+
+/* The parameters --full starts from: the base model's file (its weights manifest in the
+ * models folder, or a model file fine-tuned from it); 0 after printing why there are none. */
+static int full_base_path(const char *base, const char *models_dir, char *path, size_t size) {
+    frmodel_info info;
+    const fr_embedder *e = fr_embedder_find(base);
+    if (e && !strcmp(e->name, TRAIN_FULL_BASE)) {
+        fr_status st = fr_model_path(models_dir, e->model_file, path, size);
+        if (st != FR_OK) cli_fail(st);
+        return st == FR_OK;
+    }
+    if (!e && frmodel_is_file(base) && frmodel_read_info(base, &info) == FR_OK &&
+        !strncmp(info.model_id, TRAIN_FULL_BASE "+", strlen(TRAIN_FULL_BASE) + 1)) {
+        snprintf(path, size, "%s", base);
+        return 1;
+    }
+    fprintf(stderr, "facerec train: --full: the whole network can be fine-tuned for %s only, not "
+                    "for %s (use --head to train a projection on top of it)\n",
+            TRAIN_FULL_BASE, base);
+    return 0;
 }
 
 static void on_epoch(const train_epoch_stats *s, void *user) {
@@ -125,12 +165,13 @@ int cmd_train(int argc, char **argv) {
         CLI_ENGINE_LONG_OPTIONS, {0, 0, 0, 0}};
     fr_config cfg;
     fr_config_init(&cfg);
+    cfg.model = NULL; /* the default base depends on --full */
     train_config tc;
     train_config_defaults(&tc);
     train_augment_config aug;
     train_augment_defaults(&aug);
     const char *data = NULL, *out = NULL, *val_dir = NULL, *curve = NULL, *cache = NULL;
-    int full = 0, hidden = 0, opt;
+    int full = 0, hidden = 0, lr_given = 0, opt;
     double v;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         if (cli_parse_engine_option(opt, optarg, &cfg)) continue;
@@ -149,6 +190,7 @@ int cmd_train(int argc, char **argv) {
         case O_LR:
             if (!parse_number("--lr", optarg, 1e-9, 10, &v)) return 2;
             tc.adam.lr = (float)v;
+            lr_given = 1;
             break;
         case O_BETA1:
             if (!parse_number("--beta1", optarg, 0, 0.999999, &v)) return 2;
@@ -199,14 +241,16 @@ int cmd_train(int argc, char **argv) {
     if (!data) return cli_usage_error("train", "--data FOLDER is required");
     if (!out) return cli_usage_error("train", "--out FILE is required");
     if (optind != argc) return cli_usage_error("train", "unexpected argument '%s'", argv[optind]);
-    const char *base = cfg.model ? cfg.model : FR_DEFAULT_MODEL;
+    if (!cfg.model) cfg.model = full ? TRAIN_FULL_BASE : FR_DEFAULT_MODEL;
+    const char *base = cfg.model;
+    char base_path[4096];
     if (full) {
-        fprintf(stderr, "facerec train: --full: fine-tuning the whole %s network is not supported "
-                        "yet (the backward passes of its ops are there, its training graph is "
-                        "not); use --head\n", base);
-        return 1;
-    }
-    if (!fr_embedder_find(base)) {
+        if (hidden || cache)
+            return cli_usage_error("train", "%s applies to --head only",
+                                   hidden ? "--hidden" : "--cache");
+        if (!full_base_path(base, cfg.models_dir, base_path, sizeof base_path)) return 2;
+        if (!lr_given) tc.adam.lr = TRAIN_FULL_DEFAULT_LR;
+    } else if (!fr_embedder_find(base)) {
         if (train_head_is_file(base))
             fprintf(stderr, "facerec train: --model %s: a trained head; give its base model "
                             "instead\n", base);
@@ -225,7 +269,9 @@ int cmd_train(int argc, char **argv) {
 
     cli_people train_people = {0}, val_people = {0};
     train_set train = {0}, val = {0};
+    train_crops faces = {0}, val_faces = {0};
     train_head *head = NULL;
+    train_full *net = NULL;
     fr_engine *eng = NULL;
     train_epoch_stats *history = NULL;
     fr_image *chart = NULL;
@@ -238,35 +284,46 @@ int cmd_train(int argc, char **argv) {
     clock_gettime(CLOCK_MONOTONIC, &t0);
     char val_cache[4096];
     if (cache) snprintf(val_cache, sizeof val_cache, "%s.val", cache);
-    if (st == FR_OK)
+    if (st == FR_OK && full) {
+        st = align_folder(eng, data, &train_people, &aug, tc.seed, &faces);
+        if (st == FR_OK && val_dir)
+            st = align_folder(eng, val_dir, &val_people, NULL, 0, &val_faces);
+    } else if (st == FR_OK) {
         st = embed_folder(eng, &cfg, data, &train_people, &aug, tc.seed, cache, &train);
-    if (st == FR_OK && val_dir)
-        st = embed_folder(eng, &cfg, val_dir, &val_people, NULL, 0, cache ? val_cache : NULL, &val);
-    double embed_seconds = seconds_since(&t0);
+        if (st == FR_OK && val_dir)
+            st = embed_folder(eng, &cfg, val_dir, &val_people, NULL, 0, cache ? val_cache : NULL,
+                              &val);
+    }
+    double prepare_seconds = seconds_since(&t0);
     if (st == FR_OK) {
-        printf("embedded in %.1f s\n", embed_seconds);
+        printf("%s in %.1f s\n", full ? "aligned" : "embedded", prepare_seconds);
         train_rng rng = {tc.seed};
-        st = train_head_new(base, fr_engine_dim(eng), hidden, &rng, &head);
+        st = full ? train_full_load(base_path, &net)
+                  : train_head_new(base, fr_engine_dim(eng), hidden, &rng, &head);
     }
     if (st == FR_OK && !(history = calloc((size_t)tc.epochs + 1, sizeof *history)))
         st = fr_error(FR_E_NOMEM, "out of memory");
     if (st == FR_OK) {
         clock_gettime(CLOCK_MONOTONIC, &t0);
-        st = train_head_fit(head, &train, val_dir ? &val : NULL, &tc, on_epoch, &tc.epochs,
-                            history, &best_epoch);
+        st = full ? train_full_fit(net, &faces, val_dir ? &val_faces : NULL, &tc, on_epoch,
+                                   &tc.epochs, history, &best_epoch)
+                  : train_head_fit(head, &train, val_dir ? &val : NULL, &tc, on_epoch, &tc.epochs,
+                                   history, &best_epoch);
     }
+    const char *id = full ? (net ? net->id : "") : (head ? head->id : "");
     if (st == FR_OK) {
         printf("trained in %.1f s (%.1f s in all)\n", seconds_since(&t0),
-               embed_seconds + seconds_since(&t0));
+               prepare_seconds + seconds_since(&t0));
         if (val_dir)
-            printf("kept the head of epoch %d, the best on %s (validation accuracy %.2f%%%s)\n",
-                   best_epoch, val_dir, 100 * history[best_epoch].val_accuracy,
+            printf("kept the %s of epoch %d, the best on %s (validation accuracy %.2f%%%s)\n",
+                   full ? "network" : "head", best_epoch, val_dir,
+                   100 * history[best_epoch].val_accuracy,
                    best_epoch == 0 ? ": training did not improve on the base model" : "");
-        st = train_head_save(head, out);
+        st = full ? train_full_save(net, out) : train_head_save(head, out);
     }
     if (st == FR_OK) {
         char title[160];
-        snprintf(title, sizeof title, "%s on %s", head->id, cli_base_name(data));
+        snprintf(title, sizeof title, "%s on %s", id, cli_base_name(data));
         st = train_curve_plot(history, tc.epochs + 1, title, &chart);
     }
     if (st == FR_OK) st = fr_image_save(chart, curve, 0);
@@ -274,15 +331,19 @@ int cmd_train(int argc, char **argv) {
         cli_fail(st);
         goto done;
     }
-    printf("wrote %s (model %s on top of %s; use it with --model %s)\n", out, head->id, base, out);
+    printf("wrote %s (model %s, %s %s; use it with --model %s)\n", out, id,
+           full ? "fine-tuned from" : "on top of", base, out);
     printf("wrote %s\n", curve);
     status = 0;
 done:
     fr_image_free(chart);
     free(history);
     train_head_free(head);
+    train_full_free(net);
     train_set_free(&train);
     train_set_free(&val);
+    train_crops_free(&faces);
+    train_crops_free(&val_faces);
     fr_engine_close(eng);
     cli_people_free(&train_people);
     cli_people_free(&val_people);

@@ -46,7 +46,8 @@ struct fr_engine {
     int retry_padded; /* see fr_config.retry_padded */
     float box_pad;    /* see fr_config.box_pad */
     train_head *head; /* a trained projection applied to the embedder's output, or NULL */
-    /* eng->model when it is not a registry name: a fusion's name with its weight */
+    /* eng->model when it is not a registry name: a fusion's name with its weight, or a
+     * fine-tuned network's id */
     char model_id[FRMODEL_MAX_ID + 1];
 };
 
@@ -145,6 +146,15 @@ static fr_status open_single(fr_engine *eng, const fr_config *cfg, const char *m
         model_file = model;
         model = model_info.model_id;
     }
+    /* a network fine-tuned by `facerec train --full` is "<network>+<suffix>": it runs on
+     * <network>'s code, and galleries record the whole id */
+    char network[FRMODEL_MAX_ID + 1];
+    const char *plus = model_file ? strchr(model, '+') : NULL;
+    if (plus && !fr_embedder_find(model)) {
+        snprintf(eng->model_id, sizeof eng->model_id, "%s", model);
+        snprintf(network, sizeof network, "%.*s", (int)(plus - model), model);
+        model = network;
+    }
     const fr_embedder *embedder = fr_embedder_find(model);
     if (!embedder)
         return fr_error(FR_E_ARG, "unknown embedding model '%s' (known: %s)", model,
@@ -152,7 +162,7 @@ static fr_status open_single(fr_engine *eng, const fr_config *cfg, const char *m
     if (eng->head && eng->head->dim != embedder->dim)
         return fr_error(FR_E_MISMATCH, "%s: the head takes embeddings of length %d, %s gives %d",
                         cfg->model, eng->head->dim, model, embedder->dim);
-    eng->model = embedder->name;
+    eng->model = eng->model_id[0] ? eng->model_id : embedder->name;
     return open_member(eng, cfg, embedder, model_file, 1.0f);
 }
 

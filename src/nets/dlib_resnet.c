@@ -17,26 +17,32 @@
  * 3x3/2 valid conv1 and adds a 2x2/2 average pool of x, its channels padded with zeros;
  * where the pool is one pixel larger than the convs' output, face-api pads that output with
  * a row of zeros at the bottom and a column at the right.
- * Output: the 128-d descriptor as face-api computes it (not normalised).
+ * Output: the 128-d descriptor as face-api computes it (not normalised); a fine-tuned network
+ * read from a model file (nets/dlib_resnet.h) gives it L2-normalised.
+ *
+ * The folded parameters live in one array (the layout in nets/dlib_resnet.h), read from
+ * face-api's weight map or from our model file, and one forward pass serves inference and
+ * training (which asks it to keep the activations).
  */
+#include "nets/dlib_resnet.h"
+
 #include "common/common.h"
 #include "nets/faceapi_input.h"
-#include "nets/faceapi_nets.h"
+#include "nn/import/frmodel.h"
 #include "nn/import/tfjs.h"
-#include "nn/nn.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define INPUT_SIZE 150
-#define DESCRIPTOR_DIM 128
-#define N_RESIDUAL 14
+#define N_RESIDUAL DLIB_RESNET_BLOCKS
 /* activations and im2col scratch of one face, about 1.4M floats */
 #define ARENA_FLOATS_PER_FACE 1600000
 /* Faces run through the network at once: enough for efficient GEMMs, and a bound on the
  * memory the network's arenas keep. Larger calls run in batches of this many. */
 #define MAX_BATCH 16
+/* how an image becomes the input, recorded in model files */
+#define PREPROCESSING "faceapi-square-150,mean-rgb,div255"
 
 static const struct residual_spec {
     const char *name;
@@ -49,25 +55,68 @@ static const struct residual_spec {
     {"conv256_2", 256, 256, 0},   {"conv256_down_out", 256, 256, 1},
 };
 
-typedef struct residual_block {
-    int cin, cout, down;
-    nn_conv conv1, conv2;
-} residual_block;
-
 struct dlib_resnet {
-    nn_weights *weights; /* owns every parameter below */
-    nn_conv conv_in;     /* conv32_down */
-    residual_block blocks[N_RESIDUAL];
-    const float *fc; /* (256,128) */
+    float *params; /* dlib_resnet_param_count() floats */
+    dlib_resnet_params view;
+    int unit; /* a fine-tuned network: its descriptors are L2-normalised */
     nn_arena_pool *arenas; /* kept between calls */
 };
 
-/* Load `prefix`/conv/{filters,bias} and `prefix`/scale/{weights,biases}, and fold the scale
- * into the conv: w' = w * s (per output channel), b' = b * s + t. */
-static fr_status load_conv(const nn_weights *w, const char *prefix, int k, int cin, int cout,
-                           int stride, nn_pad_mode pad, nn_act_kind act, nn_conv *cv) {
+/* conv i's face-api layer prefix: "conv32_down", or block j's "<block>/conv1" and "/conv2". */
+static void conv_name(int i, char *out, size_t outsz) {
+    if (i == 0)
+        snprintf(out, outsz, "conv32_down");
+    else
+        snprintf(out, outsz, "%s/conv%d", residual_specs[(i - 1) / 2].name, 1 + (i - 1) % 2);
+}
+
+/* The shape of every conv, weights and biases pointing into params in the layout order
+ * (params NULL: offsets from 0, to count them). Returns the number of floats. */
+static size_t layout(const float *params, dlib_resnet_params *v) {
+    size_t at = 0;
+    memset(v, 0, sizeof *v);
+    for (int i = 0; i < DLIB_RESNET_CONVS; i++) {
+        nn_conv *cv = &v->convs[i];
+        if (i == 0) {
+            *cv = (nn_conv){.kh = 7, .kw = 7, .cin = 3, .cout = 32, .stride_h = 2,
+                            .stride_w = 2, .pad = {.mode = NN_PAD_VALID},
+                            .act = {.kind = NN_ACT_RELU}};
+        } else {
+            const struct residual_spec *s = &residual_specs[(i - 1) / 2];
+            int second = (i - 1) % 2, stride = s->down && !second ? 2 : 1;
+            v->down[(i - 1) / 2] = s->down;
+            *cv = (nn_conv){.kh = 3, .kw = 3, .cin = second ? s->cout : s->cin,
+                            .cout = s->cout, .stride_h = stride, .stride_w = stride,
+                            .pad = {.mode = s->down && !second ? NN_PAD_VALID : NN_PAD_SAME},
+                            .act = {.kind = second ? NN_ACT_NONE : NN_ACT_RELU}};
+        }
+        cv->weight = params ? params + at : NULL;
+        at += (size_t)cv->kh * cv->kw * cv->cin * cv->cout;
+        cv->bias = params ? params + at : NULL;
+        at += (size_t)cv->cout;
+    }
+    v->fc = params ? params + at : NULL;
+    return at + (size_t)DLIB_RESNET_FEATURES * DLIB_RESNET_DIM;
+}
+
+size_t dlib_resnet_param_count(void) {
+    dlib_resnet_params v;
+    return layout(NULL, &v);
+}
+
+void dlib_resnet_params_view(const float *params, dlib_resnet_params *view) {
+    layout(params, view);
+}
+
+const float *dlib_resnet_param_data(const dlib_resnet *net) { return net->params; }
+
+/* Load face-api's `prefix`/conv/{filters,bias} and `prefix`/scale/{weights,biases}, fold
+ * the scale into the conv, w' = w * s (per output channel), b' = b * s + t, and copy both
+ * to cv's place in the parameter array. */
+static fr_status load_tfjs_conv(const nn_weights *w, const char *prefix, const nn_conv *cv) {
     char name[96];
     float *filters, *bias, *scale, *shift;
+    int k = cv->kh, cin = cv->cin, cout = cv->cout;
     fr_status st;
     snprintf(name, sizeof name, "%s/conv/filters", prefix);
     if ((st = nn_weights_get(w, name, 4, (const int[]){k, k, cin, cout}, &filters)) != FR_OK)
@@ -80,46 +129,123 @@ static fr_status load_conv(const nn_weights *w, const char *prefix, int k, int c
     if ((st = nn_weights_get(w, name, 1, (const int[]){cout}, &shift)) != FR_OK) return st;
     nn_scale_shift(filters, (size_t)k * k * cin, cout, scale, NULL);
     nn_scale_shift(bias, 1, cout, scale, shift);
-    *cv = (nn_conv){.kh = k, .kw = k, .cin = cin, .cout = cout, .stride_h = stride,
-                    .stride_w = stride, .pad = {.mode = pad}, .weight = filters, .bias = bias,
-                    .act = {.kind = act}};
+    memcpy((float *)cv->weight, filters, (size_t)k * k * cin * cout * sizeof(float));
+    memcpy((float *)cv->bias, bias, (size_t)cout * sizeof(float));
     return FR_OK;
 }
 
-static fr_status load_params(dlib_resnet *net) {
-    const nn_weights *w = net->weights;
-    fr_status st = load_conv(w, "conv32_down", 7, 3, 32, 2, NN_PAD_VALID, NN_ACT_RELU,
-                             &net->conv_in);
-    for (int i = 0; i < N_RESIDUAL && st == FR_OK; i++) {
-        const struct residual_spec *spec = &residual_specs[i];
-        residual_block *blk = &net->blocks[i];
-        char prefix[64];
-        blk->cin = spec->cin;
-        blk->cout = spec->cout;
-        blk->down = spec->down;
-        snprintf(prefix, sizeof prefix, "%s/conv1", spec->name);
-        st = load_conv(w, prefix, 3, spec->cin, spec->cout, spec->down ? 2 : 1,
-                       spec->down ? NN_PAD_VALID : NN_PAD_SAME, NN_ACT_RELU, &blk->conv1);
-        snprintf(prefix, sizeof prefix, "%s/conv2", spec->name);
-        if (st == FR_OK)
-            st = load_conv(w, prefix, 3, spec->cout, spec->cout, 1, NN_PAD_SAME, NN_ACT_NONE,
-                           &blk->conv2);
-    }
+/* The final matrix "fc" (256,128), under the same name in both kinds of file. */
+static fr_status load_fc(const nn_weights *w, dlib_resnet *net) {
     float *fc;
-    if (st == FR_OK) st = nn_weights_get(w, "fc", 2, (const int[]){256, DESCRIPTOR_DIM}, &fc);
-    if (st == FR_OK) net->fc = fc;
+    fr_status st = nn_weights_get(w, "fc", 2, (const int[]){DLIB_RESNET_FEATURES, DLIB_RESNET_DIM},
+                                  &fc);
+    if (st == FR_OK)
+        memcpy((float *)net->view.fc, fc,
+               (size_t)DLIB_RESNET_FEATURES * DLIB_RESNET_DIM * sizeof *fc);
     return st;
 }
 
-fr_status dlib_resnet_load(const char *manifest_path, dlib_resnet **out) {
-    if (!manifest_path || !out) return fr_error(FR_E_ARG, "dlib_resnet_load: NULL argument");
+static fr_status load_tfjs(dlib_resnet *net, const char *manifest_path) {
+    nn_weights *w = NULL;
+    fr_status st = nn_tfjs_load(manifest_path, &w);
+    for (int i = 0; i < DLIB_RESNET_CONVS && st == FR_OK; i++) {
+        char prefix[64];
+        conv_name(i, prefix, sizeof prefix);
+        st = load_tfjs_conv(w, prefix, &net->view.convs[i]);
+    }
+    if (st == FR_OK) st = load_fc(w, net);
+    if (w) nn_weights_free(w);
+    return st;
+}
+
+/* A model file's tensors: conv i's "<name>/filters" and "<name>/bias", then "fc". */
+static void tensor_names(int i, char *weight, char *bias, size_t sz) {
+    char prefix[64];
+    conv_name(i, prefix, sizeof prefix);
+    snprintf(weight, sz, "%s/filters", prefix);
+    snprintf(bias, sz, "%s/bias", prefix);
+}
+
+static int is_dlib_model_id(const char *id) {
+    size_t n = strlen(DLIB_RESNET_MODEL_ID);
+    return !strncmp(id, DLIB_RESNET_MODEL_ID, n) && (id[n] == '\0' || id[n] == '+');
+}
+
+static fr_status load_frmodel(dlib_resnet *net, const char *path) {
+    frmodel_info info;
+    nn_weights *w;
+    fr_status st = frmodel_read(path, &info, &w);
+    if (st != FR_OK) return st;
+    if (!is_dlib_model_id(info.model_id) || info.input_h != DLIB_RESNET_INPUT ||
+        info.input_w != DLIB_RESNET_INPUT || info.input_c != 3) {
+        nn_weights_free(w);
+        return fr_error(FR_E_MODEL, "%s: not a %s model (model id '%s', input %dx%dx%d)", path,
+                        DLIB_RESNET_MODEL_ID, info.model_id, info.input_h, info.input_w,
+                        info.input_c);
+    }
+    net->unit = strchr(info.model_id, '+') != NULL;
+    if (w->count != 2 * DLIB_RESNET_CONVS + 1)
+        st = fr_error(FR_E_MODEL, "%s: a %s model has %d tensors, this file %d", path,
+                      DLIB_RESNET_MODEL_ID, 2 * DLIB_RESNET_CONVS + 1, w->count);
+    for (int i = 0; i < DLIB_RESNET_CONVS && st == FR_OK; i++) {
+        const nn_conv *cv = &net->view.convs[i];
+        char wname[96], bname[96];
+        float *data;
+        tensor_names(i, wname, bname, sizeof wname);
+        st = nn_weights_get(w, wname, 4, (const int[]){cv->kh, cv->kw, cv->cin, cv->cout}, &data);
+        if (st == FR_OK)
+            memcpy((float *)cv->weight, data,
+                   (size_t)cv->kh * cv->kw * cv->cin * cv->cout * sizeof *data);
+        if (st == FR_OK) st = nn_weights_get(w, bname, 1, (const int[]){cv->cout}, &data);
+        if (st == FR_OK) memcpy((float *)cv->bias, data, (size_t)cv->cout * sizeof *data);
+    }
+    if (st == FR_OK) st = load_fc(w, net);
+    nn_weights_free(w);
+    return st;
+}
+
+fr_status dlib_resnet_save(const float *params, const char *model_id, const char *path) {
+    if (!params || !model_id || !path || !is_dlib_model_id(model_id) ||
+        strlen(model_id) > FRMODEL_MAX_ID)
+        return fr_error(FR_E_ARG, "dlib_resnet_save: invalid argument (model id '%s')",
+                        model_id ? model_id : "");
+    frmodel_info info = {.input_h = DLIB_RESNET_INPUT, .input_w = DLIB_RESNET_INPUT,
+                         .input_c = 3};
+    snprintf(info.model_id, sizeof info.model_id, "%s", model_id);
+    snprintf(info.preprocessing, sizeof info.preprocessing, "%s", PREPROCESSING);
+    dlib_resnet_params v;
+    layout(params, &v);
+    nn_tensor_entry t[2 * DLIB_RESNET_CONVS + 1];
+    char names[2 * DLIB_RESNET_CONVS][96];
+    for (int i = 0; i < DLIB_RESNET_CONVS; i++) {
+        const nn_conv *cv = &v.convs[i];
+        tensor_names(i, names[2 * i], names[2 * i + 1], sizeof names[0]);
+        t[2 * i] = (nn_tensor_entry){names[2 * i], 4, {cv->kh, cv->kw, cv->cin, cv->cout},
+                                     (size_t)cv->kh * cv->kw * cv->cin * cv->cout,
+                                     (float *)cv->weight};
+        t[2 * i + 1] = (nn_tensor_entry){names[2 * i + 1], 1, {cv->cout}, (size_t)cv->cout,
+                                         (float *)cv->bias};
+    }
+    t[2 * DLIB_RESNET_CONVS] = (nn_tensor_entry){"fc", 2, {DLIB_RESNET_FEATURES, DLIB_RESNET_DIM},
+                                                 (size_t)DLIB_RESNET_FEATURES * DLIB_RESNET_DIM,
+                                                 (float *)v.fc};
+    return frmodel_write(path, &info, t, 2 * DLIB_RESNET_CONVS + 1);
+}
+
+fr_status dlib_resnet_load(const char *path, dlib_resnet **out) {
+    if (!path || !out) return fr_error(FR_E_ARG, "dlib_resnet_load: NULL argument");
     *out = NULL;
     dlib_resnet *net = calloc(1, sizeof *net);
-    if (!net) return fr_error(FR_E_NOMEM, "%s: no memory for the descriptor net", manifest_path);
-    fr_status st = nn_tfjs_load(manifest_path, &net->weights);
-    if (st == FR_OK) st = load_params(net);
+    size_t count = dlib_resnet_param_count();
+    if (net) net->params = malloc(count * sizeof *net->params);
+    if (!net || !net->params) {
+        free(net);
+        return fr_error(FR_E_NOMEM, "%s: no memory for the descriptor net", path);
+    }
+    layout(net->params, &net->view);
+    fr_status st = frmodel_is_file(path) ? load_frmodel(net, path) : load_tfjs(net, path);
     if (st == FR_OK && !(net->arenas = nn_arena_pool_new(FACEAPI_ARENAS_KEPT)))
-        st = fr_error(FR_E_NOMEM, "%s: no memory for the descriptor net", manifest_path);
+        st = fr_error(FR_E_NOMEM, "%s: no memory for the descriptor net", path);
     if (st != FR_OK) {
         dlib_resnet_free(net);
         return st;
@@ -130,7 +256,7 @@ fr_status dlib_resnet_load(const char *manifest_path, dlib_resnet **out) {
 
 void dlib_resnet_free(dlib_resnet *net) {
     if (!net) return;
-    if (net->weights) nn_weights_free(net->weights);
+    free(net->params);
     nn_arena_pool_free(net->arenas);
     free(net);
 }
@@ -147,78 +273,109 @@ static void add_padded(const float *src, int N, int OH, int OW, int C, float *ds
         }
 }
 
-/* in is (N,H,W,Cin), *out is (N,OH,OW,Cout), allocated from a before the temporaries, which
- * are released again. */
-static fr_status residual_forward(const residual_block *blk, const float *in, int N, int H,
-                                  int W, nn_arena *a, float **out, int *OH, int *OW) {
+/* Block i on in (N,H,W,Cin): *out is (N,OH,OW,Cout), allocated from a before the
+ * temporaries, which are released again unless the trace keeps them. */
+static fr_status residual_forward(const dlib_resnet_params *p, int i, const float *in, int N,
+                                  int H, int W, nn_arena *a, dlib_resnet_block_trace *bt,
+                                  float **out, int *OH, int *OW) {
+    const nn_conv *conv1 = &p->convs[1 + 2 * i], *conv2 = &p->convs[2 + 2 * i];
+    int cin = conv1->cin, cout = conv1->cout, down = p->down[i];
     int ch, cw, ph = H, pw = W, pad_before; /* the convs' output size; the block's */
-    nn_out_size(H, 3, blk->conv1.stride_h, blk->conv1.pad, 0, &ch, &pad_before);
-    nn_out_size(W, 3, blk->conv1.stride_w, blk->conv1.pad, 1, &cw, &pad_before);
-    if (blk->down) {
+    nn_out_size(H, 3, conv1->stride_h, conv1->pad, 0, &ch, &pad_before);
+    nn_out_size(W, 3, conv1->stride_w, conv1->pad, 1, &cw, &pad_before);
+    if (down) {
         ph = H / 2;
         pw = W / 2;
     }
-    size_t n_conv = (size_t)N * ch * cw * blk->cout, n_out = (size_t)N * ph * pw * blk->cout;
+    if (ch < 1 || cw < 1)
+        return fr_error(FR_E_ARG, "descriptor net: a %dx%d input is too small", H, W);
+    size_t n_conv = (size_t)N * ch * cw * cout, n_out = (size_t)N * ph * pw * cout;
     float *result = nn_arena_alloc(a, n_out);
     size_t mark = nn_arena_mark(a);
     float *t1 = nn_arena_alloc(a, n_conv), *t2 = nn_arena_alloc(a, n_conv);
-    float *pooled = blk->down ? nn_arena_alloc(a, (size_t)N * ph * pw * blk->cin) : NULL;
-    if (!result || !t1 || !t2 || (blk->down && !pooled))
+    float *pooled = down ? nn_arena_alloc(a, (size_t)N * ph * pw * cin) : NULL;
+    if (!result || !t1 || !t2 || (down && !pooled))
         return fr_error(FR_E_NOMEM, "no memory for the descriptor net's activations");
 
     int h, w;
-    nn_conv2d(&blk->conv1, in, N, H, W, t1, &h, &w, a);
-    nn_conv2d(&blk->conv2, t1, N, h, w, t2, &h, &w, a);
-    if (blk->down) {
-        nn_avgpool2d(in, N, H, W, blk->cin, 2, 2, 2, 2, (nn_padding){.mode = NN_PAD_VALID},
-                     pooled, &h, &w);
-        nn_pad_channels(pooled, (size_t)N * ph * pw, blk->cin, blk->cout, result);
-        add_padded(t2, N, ch, cw, blk->cout, result, ph, pw);
+    nn_conv2d(conv1, in, N, H, W, t1, &h, &w, a);
+    nn_conv2d(conv2, t1, N, h, w, t2, &h, &w, a);
+    if (down) {
+        nn_avgpool2d(in, N, H, W, cin, 2, 2, 2, 2, (nn_padding){.mode = NN_PAD_VALID}, pooled,
+                     &h, &w);
+        nn_pad_channels(pooled, (size_t)N * ph * pw, cin, cout, result);
+        add_padded(t2, N, ch, cw, cout, result, ph, pw);
     } else {
         nn_add(t2, in, result, n_out);
     }
-    nn_activate(result, (size_t)N * ph * pw, blk->cout, (nn_act){.kind = NN_ACT_RELU});
-    nn_arena_reset(a, mark);
+    nn_activate(result, (size_t)N * ph * pw, cout, (nn_act){.kind = NN_ACT_RELU});
+    if (bt)
+        *bt = (dlib_resnet_block_trace){in, t1, result, H, W, ch, cw, ph, pw};
+    else
+        nn_arena_reset(a, mark);
     *out = result;
     *OH = ph;
     *OW = pw;
     return FR_OK;
 }
 
+fr_status dlib_resnet_forward(const dlib_resnet_params *p, const float *x, int N, int size,
+                              nn_arena *a, dlib_resnet_trace *trace, float *out) {
+    if (size < DLIB_RESNET_MIN_INPUT)
+        return fr_error(FR_E_ARG, "descriptor net: input %dx%d is smaller than %dx%d", size,
+                        size, DLIB_RESNET_MIN_INPUT, DLIB_RESNET_MIN_INPUT);
+    size_t mark = nn_arena_mark(a);
+    int H, W, C = 32, pad_before;
+    nn_out_size(size, 7, 2, p->convs[0].pad, 0, &H, &pad_before);
+    float *conv = nn_arena_alloc(a, (size_t)N * H * H * C);
+    int PH;
+    nn_out_size(H, 3, 2, (nn_padding){.mode = NN_PAD_VALID}, 0, &PH, &pad_before);
+    float *pooled = nn_arena_alloc(a, (size_t)N * PH * PH * C);
+    if (!conv || !pooled)
+        return fr_error(FR_E_NOMEM, "no memory for the descriptor net's activations");
+    nn_conv2d(&p->convs[0], x, N, size, size, conv, &H, &W, a);
+    if (trace) *trace = (dlib_resnet_trace){.N = N, .size = size, .input = x, .conv = conv,
+                                            .CH = H, .CW = W, .pooled = pooled};
+    nn_maxpool2d(conv, N, H, W, C, 3, 3, 2, 2, (nn_padding){.mode = NN_PAD_VALID}, pooled, &H,
+                 &W);
+    if (trace) trace->PH = H, trace->PW = W;
+    float *act = pooled;
+    fr_status st = FR_OK;
+    for (int i = 0; i < N_RESIDUAL && st == FR_OK; i++) {
+        st = residual_forward(p, i, act, N, H, W, a, trace ? &trace->blocks[i] : NULL, &act, &H,
+                              &W);
+        C = p->convs[2 + 2 * i].cout;
+    }
+    float *mean = st == FR_OK ? nn_arena_alloc(a, (size_t)N * C) : NULL;
+    if (st == FR_OK && !mean) st = fr_error(FR_E_NOMEM, "no memory for %d descriptors", N);
+    if (st == FR_OK) {
+        nn_spatial_mean(act, N, H, W, C, mean);
+        nn_dense(mean, N, C, p->fc, NULL, DLIB_RESNET_DIM, out);
+        if (trace) trace->features = mean;
+    }
+    if (!trace || st != FR_OK) nn_arena_reset(a, mark);
+    return st;
+}
+
+void dlib_resnet_input(const fr_image *const *crops, int n, float *x) {
+    const size_t per_face = (size_t)DLIB_RESNET_INPUT * DLIB_RESNET_INPUT;
+    for (int i = 0; i < n; i++) {
+        faceapi_rect whole = {0, 0, crops[i]->width, crops[i]->height};
+        faceapi_to_square(crops[i], whole, DLIB_RESNET_INPUT, 1, x + (size_t)i * per_face * 3);
+    }
+    faceapi_normalize(x, (size_t)n * per_face);
+}
+
 /* crops[0..n) through the network as one batch (n <= MAX_BATCH), in arena a. */
 static fr_status embed_batch(const dlib_resnet *net, const fr_image *const *crops, int n,
                              float *out, nn_arena *a) {
-    const size_t per_face = (size_t)INPUT_SIZE * INPUT_SIZE;
+    const size_t per_face = (size_t)DLIB_RESNET_INPUT * DLIB_RESNET_INPUT;
     float *x = nn_arena_alloc(a, (size_t)n * per_face * 3);
     if (!x) return fr_error(FR_E_NOMEM, "no memory for %d descriptor inputs", n);
-    for (int i = 0; i < n; i++) {
-        faceapi_rect whole = {0, 0, crops[i]->width, crops[i]->height};
-        faceapi_to_square(crops[i], whole, INPUT_SIZE, 1, x + (size_t)i * per_face * 3);
-    }
-    faceapi_normalize(x, (size_t)n * per_face);
-
-    int H, W, C = 32, pad_before;
-    nn_out_size(INPUT_SIZE, 7, 2, net->conv_in.pad, 0, &H, &pad_before);
-    float *conv = nn_arena_alloc(a, (size_t)n * H * H * C);
-    nn_out_size(H, 3, 2, (nn_padding){.mode = NN_PAD_VALID}, 0, &H, &pad_before);
-    float *pooled = nn_arena_alloc(a, (size_t)n * H * H * C);
-    if (!conv || !pooled)
-        return fr_error(FR_E_NOMEM, "no memory for the descriptor net's activations");
-    nn_conv2d(&net->conv_in, x, n, INPUT_SIZE, INPUT_SIZE, conv, &H, &W, a);
-    nn_maxpool2d(conv, n, H, W, C, 3, 3, 2, 2, (nn_padding){.mode = NN_PAD_VALID}, pooled, &H,
-                 &W);
-    x = pooled;
-    fr_status st = FR_OK;
-    for (int i = 0; i < N_RESIDUAL && st == FR_OK; i++) {
-        st = residual_forward(&net->blocks[i], x, n, H, W, a, &x, &H, &W);
-        C = net->blocks[i].cout;
-    }
-    if (st != FR_OK) return st;
-    float *mean = nn_arena_alloc(a, (size_t)n * C);
-    if (!mean) return fr_error(FR_E_NOMEM, "no memory for %d descriptors", n);
-    nn_spatial_mean(x, n, H, W, C, mean);
-    nn_dense(mean, n, C, net->fc, NULL, DESCRIPTOR_DIM, out);
-    return FR_OK;
+    dlib_resnet_input(crops, n, x);
+    fr_status st = dlib_resnet_forward(&net->view, x, n, DLIB_RESNET_INPUT, a, NULL, out);
+    if (st == FR_OK && net->unit) nn_l2_normalize(out, n, DLIB_RESNET_DIM);
+    return st;
 }
 
 fr_status dlib_resnet_embed(const dlib_resnet *net, const fr_image *const *crops, int n,
@@ -236,7 +393,7 @@ fr_status dlib_resnet_embed(const dlib_resnet *net, const fr_image *const *crops
     if (!a) return fr_error(FR_E_NOMEM, "no memory for %d descriptors", n);
     fr_status st = FR_OK;
     for (int i = 0; i < n && st == FR_OK; i += batch) {
-        st = embed_batch(net, crops + i, FR_MIN(batch, n - i), out + (size_t)i * DESCRIPTOR_DIM,
+        st = embed_batch(net, crops + i, FR_MIN(batch, n - i), out + (size_t)i * DLIB_RESNET_DIM,
                          a);
         nn_arena_reset(a, 0);
     }

@@ -34,7 +34,9 @@ void landmark68_free(landmark68 *net);
  * pad to square, resize to 150, subtract the per-channel mean, divide by 255). The
  * descriptors are face-api's as they are, not L2-normalised. */
 typedef struct dlib_resnet dlib_resnet;
-fr_status dlib_resnet_load(const char *manifest_path, dlib_resnet **out);
+/* path: face-api's weights manifest, or a model file of nets/dlib_resnet.h (e.g. a network
+ * fine-tuned by `facerec train --full`, whose descriptors are L2-normalised). */
+fr_status dlib_resnet_load(const char *path, dlib_resnet **out);
 /* crops[i] are face crops of any size (each padded to square and resized to 150x150 as
  * face-api does); out is (n,128). All crops run as one batch. */
 fr_status dlib_resnet_embed(const dlib_resnet *net, const fr_image *const *crops, int n,

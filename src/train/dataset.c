@@ -1,5 +1,6 @@
-/* dataset.c: labeled photos -> the base embeddings of each face and its augmented copies,
- * computed once before training (the base model is frozen, so they never change). */
+/* dataset.c: labeled photos -> the aligned crops of each face and its augmented copies, and
+ * for the head their base embeddings, computed once before training (the base model is
+ * frozen, so they never change). */
 #include "train/train.h"
 
 #include "face/face.h"
@@ -47,10 +48,10 @@ static fr_status subject_face(const fr_engine *eng, const fr_image *img, fr_face
     return st;
 }
 
-/* The embeddings of photo i's copies, written to rows (copies, dim). */
-static fr_status embed_photo(const fr_engine *eng, const char *path, int index, int copies,
-                             const train_augment_config *aug, uint64_t seed, float *rows) {
-    fr_image *img, *crops[EMBED_BATCH] = {NULL};
+/* The aligned crops of photo i's copies: crops[0..copies), copy 0 the photo itself. */
+static fr_status photo_crops(const fr_engine *eng, const char *path, int index, int copies,
+                             const train_augment_config *aug, uint64_t seed, fr_image **crops) {
+    fr_image *img;
     fr_status st = fr_image_load(path, &img);
     if (st != FR_OK) return st;
     fr_face face;
@@ -62,32 +63,44 @@ static fr_status embed_photo(const fr_engine *eng, const char *path, int index, 
         if (c > 0) train_augment_draw(aug, &rng, &a);
         st = train_augmented_crop(eng, img, &face, &a, &crops[c]);
     }
-    if (st == FR_OK) st = fr_engine_embed_crops(eng, (const fr_image *const *)crops, copies, rows);
-    for (int c = 0; c < copies; c++) fr_image_free(crops[c]);
     fr_image_free(img);
-    return st != FR_OK && st != FR_E_NOMEM ? fr_error_prefix(st, "%s", path) : st;
+    if (st != FR_OK)
+        for (int c = 0; c < copies; c++) {
+            fr_image_free(crops[c]);
+            crops[c] = NULL;
+        }
+    return st;
 }
 
-typedef struct embed_job {
+/* The photos' copies, each photo a task: embedded into rows (n * copies, dim), or their
+ * crops kept in crops (n * copies); photo i's from row i * copies. */
+typedef struct photo_job {
     const fr_engine *eng;
     const char *const *paths;
     int n, copies, dim;
     const train_augment_config *aug;
     uint64_t seed;
-    float *rows;        /* (n * copies, dim), photo i's copies from row i * copies */
-    fr_status *status;  /* (n) */
+    float *rows;          /* or NULL */
+    fr_image **crops;     /* or NULL */
+    fr_status *status;    /* (n) */
     pthread_mutex_t lock; /* for the callback */
     int done;
     train_photo_fn fn;
     void *user;
-} embed_job;
+} photo_job;
 
 /* One photo per task: the ops inside run on the task's thread (the pool does not nest),
  * which keeps both cores busy through the serial parts (decoding, alignment) too. */
-static void embed_task(void *ctx, int i) {
-    embed_job *j = ctx;
-    fr_status st = embed_photo(j->eng, j->paths[i], i, j->copies, j->aug, j->seed,
-                               j->rows + (size_t)i * j->copies * j->dim);
+static void photo_task(void *ctx, int i) {
+    photo_job *j = ctx;
+    fr_image *own[EMBED_BATCH] = {NULL};
+    fr_image **crops = j->crops ? j->crops + (size_t)i * j->copies : own;
+    fr_status st = photo_crops(j->eng, j->paths[i], i, j->copies, j->aug, j->seed, crops);
+    if (st == FR_OK && j->rows)
+        st = fr_engine_embed_crops(j->eng, (const fr_image *const *)crops, j->copies,
+                                   j->rows + (size_t)i * j->copies * j->dim);
+    for (int c = 0; !j->crops && c < j->copies; c++) fr_image_free(own[c]);
+    if (st != FR_OK && st != FR_E_NOMEM) st = fr_error_prefix(st, "%s", j->paths[i]);
     j->status[i] = st;
     pthread_mutex_lock(&j->lock);
     j->done++;
@@ -95,26 +108,67 @@ static void embed_task(void *ctx, int i) {
     pthread_mutex_unlock(&j->lock);
 }
 
-fr_status train_set_embed(const fr_engine *eng, const char *const *paths, const int *labels,
-                          int n, int n_people, const train_augment_config *aug, uint64_t seed,
-                          train_photo_fn fn, void *user, train_set *out) {
-    memset(out, 0, sizeof *out);
-    int dim = fr_engine_dim(eng);
-    if (n <= 0 || n_people <= 0 || dim <= 0)
-        return fr_error(FR_E_ARG, "train_set_embed: no photos, no people or no embedding model");
-    int copies = 1 + (aug ? aug->copies : 0);
-    if (copies > EMBED_BATCH)
+/* Check the arguments shared by train_set_embed and train_crops_align; *copies is the
+ * number of copies of a photo (itself and its augmented ones). */
+static fr_status check_photos(const char *const *paths, const int *labels, int n, int n_people,
+                              const train_augment_config *aug, int *copies) {
+    if (n <= 0 || n_people <= 0)
+        return fr_error(FR_E_ARG, "training: no photos or no people");
+    *copies = 1 + (aug ? aug->copies : 0);
+    if (*copies > EMBED_BATCH)
         return fr_error(FR_E_ARG, "at most %d augmented copies of a photo, not %d",
-                        EMBED_BATCH - 1, copies - 1);
+                        EMBED_BATCH - 1, *copies - 1);
     for (int i = 0; i < n; i++)
         if (labels[i] < 0 || labels[i] >= n_people)
             return fr_error(FR_E_ARG, "%s: person %d outside 0 .. %d", paths[i], labels[i],
                             n_people - 1);
+    return FR_OK;
+}
+
+/* Run j over its photos, then keep the photos that worked, in their order, in labels/source
+ * (n) and the rows or crops of j. Returns the number kept in *kept; running out of memory,
+ * or no photo at all, is an error. */
+static fr_status run_photos(photo_job *j, const int *labels, int *out_labels, int *out_source,
+                            int *kept) {
+    pthread_mutex_init(&j->lock, NULL);
+    nn_parallel_for(j->n, photo_task, j);
+    pthread_mutex_destroy(&j->lock);
+    fr_status st = FR_OK;
+    size_t row = (size_t)j->copies * j->dim;
+    int k = 0;
+    for (int i = 0; i < j->n; i++) {
+        if (j->status[i] == FR_E_NOMEM)
+            st = fr_error(FR_E_NOMEM, "out of memory for the photo %s", j->paths[i]);
+        if (j->status[i] != FR_OK) continue;
+        out_labels[k] = labels[i];
+        out_source[k] = i;
+        if (k != i && j->rows)
+            memmove(j->rows + k * row, j->rows + i * row, row * sizeof(float));
+        if (k != i && j->crops)
+            for (int c = 0; c < j->copies; c++) {
+                j->crops[(size_t)k * j->copies + c] = j->crops[(size_t)i * j->copies + c];
+                j->crops[(size_t)i * j->copies + c] = NULL;
+            }
+        k++;
+    }
+    *kept = k;
+    if (st == FR_OK && k == 0) st = fr_error(FR_E_ARG, "none of the %d photos could be read", j->n);
+    return st;
+}
+
+fr_status train_set_embed(const fr_engine *eng, const char *const *paths, const int *labels,
+                          int n, int n_people, const train_augment_config *aug, uint64_t seed,
+                          train_photo_fn fn, void *user, train_set *out) {
+    memset(out, 0, sizeof *out);
+    int dim = fr_engine_dim(eng), copies;
+    if (dim <= 0) return fr_error(FR_E_ARG, "train_set_embed: no embedding model");
+    fr_status st = check_photos(paths, labels, n, n_people, aug, &copies);
+    if (st != FR_OK) return st;
     out->copies = copies;
     out->dim = dim;
     out->n_people = n_people;
     size_t bytes;
-    embed_job j = {.eng = eng, .paths = paths, .n = n, .copies = copies, .dim = dim,
+    photo_job j = {.eng = eng, .paths = paths, .n = n, .copies = copies, .dim = dim,
                    .aug = aug, .seed = seed, .fn = fn, .user = user};
     out->labels = malloc((size_t)n * sizeof *out->labels);
     out->source = malloc((size_t)n * sizeof *out->source);
@@ -127,24 +181,47 @@ fr_status train_set_embed(const fr_engine *eng, const char *const *paths, const 
         return fr_error(FR_E_NOMEM, "out of memory for the embeddings of %d photos", n);
     }
     j.rows = out->embeddings;
-    pthread_mutex_init(&j.lock, NULL);
-    nn_parallel_for(n, embed_task, &j);
-    pthread_mutex_destroy(&j.lock);
-    /* keep the photos that were embedded, in their order; running out of memory is fatal */
-    fr_status st = FR_OK;
-    size_t row = (size_t)copies * dim;
-    for (int i = 0; i < n; i++) {
-        if (j.status[i] == FR_E_NOMEM) st = fr_error(FR_E_NOMEM, "out of memory embedding %s", paths[i]);
-        if (j.status[i] != FR_OK) continue;
-        int k = out->n_photos++;
-        out->labels[k] = labels[i];
-        out->source[k] = i;
-        if (k != i) memmove(out->embeddings + k * row, out->embeddings + i * row, row * sizeof(float));
-    }
+    st = run_photos(&j, labels, out->labels, out->source, &out->n_photos);
     free(j.status);
-    if (st == FR_OK && out->n_photos == 0) st = fr_error(FR_E_ARG, "none of the %d photos could be read", n);
     if (st != FR_OK) train_set_free(out);
     return st;
+}
+
+fr_status train_crops_align(const fr_engine *eng, const char *const *paths, const int *labels,
+                            int n, int n_people, const train_augment_config *aug, uint64_t seed,
+                            train_photo_fn fn, void *user, train_crops *out) {
+    memset(out, 0, sizeof *out);
+    int copies;
+    fr_status st = check_photos(paths, labels, n, n_people, aug, &copies);
+    if (st != FR_OK) return st;
+    out->copies = copies;
+    out->n_people = n_people;
+    photo_job j = {.eng = eng, .paths = paths, .n = n, .copies = copies, .aug = aug,
+                   .seed = seed, .fn = fn, .user = user};
+    out->labels = malloc((size_t)n * sizeof *out->labels);
+    out->source = malloc((size_t)n * sizeof *out->source);
+    out->crops = calloc((size_t)n * copies, sizeof *out->crops);
+    j.status = malloc((size_t)n * sizeof *j.status);
+    if (!out->labels || !out->source || !out->crops || !j.status) {
+        free(j.status);
+        train_crops_free(out);
+        return fr_error(FR_E_NOMEM, "out of memory for the crops of %d photos", n);
+    }
+    j.crops = out->crops;
+    out->n_photos = n; /* so that train_crops_free sees every crop until they are compacted */
+    st = run_photos(&j, labels, out->labels, out->source, &out->n_photos);
+    free(j.status);
+    if (st != FR_OK) train_crops_free(out);
+    return st;
+}
+
+void train_crops_free(train_crops *c) {
+    for (size_t i = 0; c->crops && i < (size_t)c->n_photos * c->copies; i++)
+        fr_image_free(c->crops[i]);
+    free(c->labels);
+    free(c->source);
+    free(c->crops);
+    memset(c, 0, sizeof *c);
 }
 
 void train_set_free(train_set *s) {

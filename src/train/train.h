@@ -5,8 +5,10 @@
  *   triplet    online triplet selection in a batch of P people x K photos, the loss     triplet.c
  *   adam       the Adam optimiser (with optional decoupled weight decay)                adam.c
  *   head       a learned projection on a frozen base embedding: forward, backward, file  head.c
+ *   full       the whole dlib-resnet network trained: forward, backward, file             full.c
  *   augment    random flips, shifts, scalings and brightness changes of faces           augment.c
- *   dataset    a folder per person -> base embeddings of each photo and its copies       dataset.c
+ *   dataset    a folder per person -> aligned crops, or base embeddings, of each photo   dataset.c
+ *              and its copies
  *   trainer    the training loop: epochs of P x K batches, validation accuracy            trainer.c
  *   curve      the loss / accuracy curve as an image                                     curve.c
  *
@@ -183,6 +185,63 @@ void train_head_backward(const train_head *h, train_head_pass *pass, int B, cons
 fr_status train_head_apply(const train_head *h, float *x, int n);
 
 
+/* ---- the whole network: dlib-resnet fine-tuned end to end ------------------------------ *
+ *
+ *   x = the aligned crop as the network's input (nets/dlib_resnet.h)       (B,150,150,3)
+ *   z = dlib-resnet(x) with the parameters being trained                    (B,128)
+ *   y = z / |z|                                                             (B,128)
+ *
+ * Every convolution's weights and bias (batch norm folded in, as the network runs) and the
+ * final matrix are trained: one array in the network's layout (nets/dlib_resnet.h).
+ *
+ * File: the network's own model file (nets/dlib_resnet.h) with model id
+ * "dlib-resnet+full-<CRC-32 of the parameters>", which every command reads with --model FILE
+ * (its descriptors are y, L2-normalised) and galleries record as the model. */
+
+#define TRAIN_FULL_BASE "dlib-resnet" /* the one base model that can be trained whole */
+/* Adam's learning rate for the whole network unless told (train_config_defaults' is the
+ * head's): larger steps move the pretrained network away from what generalises */
+#define TRAIN_FULL_DEFAULT_LR 1e-5f
+
+typedef struct train_full {
+    char base[64]; /* TRAIN_FULL_BASE */
+    char id[96];   /* "<base>+full-<CRC-32 of the parameters>" */
+    int dim;
+    size_t n_params;
+    float *params;
+} train_full;
+
+/* The network with all parameters zero (to be filled by the caller, e.g. in tests). */
+fr_status train_full_new(train_full **out);
+/* The network read from path: face-api's weights manifest or a model file of the network
+ * (as dlib_resnet_load reads them). */
+fr_status train_full_load(const char *path, train_full **out);
+void train_full_free(train_full *f);
+/* Recompute f->id after the parameters changed. */
+void train_full_update_id(train_full *f);
+fr_status train_full_save(const train_full *f, const char *path);
+
+/* The activations of one forward pass over up to `rows` inputs of size x size (150 for
+ * aligned crops; smaller sizes, down to DLIB_RESNET_MIN_INPUT, run the same network), kept
+ * for the backward pass, and its scratch. */
+typedef struct train_full_pass train_full_pass;
+fr_status train_full_pass_new(int rows, int size, train_full_pass **out);
+void train_full_pass_free(train_full_pass *p);
+
+/* x is (B,size,size,3) network input (B <= rows); y (B,128) the unit embeddings. */
+fr_status train_full_forward(const train_full *f, const float *x, int B, train_full_pass *pass,
+                             float *y);
+/* The same for aligned crops (each made the network's input as inference makes it). */
+fr_status train_full_forward_crops(const train_full *f, const fr_image *const *crops, int B,
+                                   train_full_pass *pass, float *y);
+/* dy is (B,128), the loss's gradient w.r.t. the last forward's y; grad (f->n_params)
+ * accumulates. The batch is split in fixed chunks that run in parallel, each with its own
+ * gradient, added in order: the result does not depend on the number of threads. */
+fr_status train_full_backward(const train_full *f, train_full_pass *pass, const float *dy,
+                              float *grad);
+/* Inference: the unit embeddings y (n,128) of aligned crops, as the saved model gives them. */
+fr_status train_full_embed(const train_full *f, const fr_image *const *crops, int n, float *y);
+
 /* ---- augmentation ----------------------------------------------------------------------- */
 
 typedef struct train_augment_config {
@@ -241,6 +300,22 @@ fr_status train_set_embed(const fr_engine *eng, const char *const *paths, const 
                           train_photo_fn fn, void *user, train_set *out);
 void train_set_free(train_set *s);
 
+/* The aligned crops of labeled photos, for training the whole network: crops[i * copies + c]
+ * is photo i's copy c (copy 0 the photo itself). */
+typedef struct train_crops {
+    int n_photos, copies, n_people;
+    int *labels; /* (n_photos) */
+    int *source; /* (n_photos): the index of each photo in the list given */
+    fr_image **crops;
+} train_crops;
+
+/* As train_set_embed, but keeping each copy's aligned crop (in eng's alignment) instead of
+ * embedding it: the same faces, augmentations and left-out photos. */
+fr_status train_crops_align(const fr_engine *eng, const char *const *paths, const int *labels,
+                            int n, int n_people, const train_augment_config *aug, uint64_t seed,
+                            train_photo_fn fn, void *user, train_crops *out);
+void train_crops_free(train_crops *c);
+
 /* The embeddings depend on the photos, the engine and the augmentation only, so they can be
  * kept in a cache file between runs (e.g. to try other training settings). The key is a
  * digest of the library version, `settings` (the engine's configuration in words: model,
@@ -289,6 +364,32 @@ typedef void (*train_epoch_fn)(const train_epoch_stats *s, void *user);
 fr_status train_head_fit(train_head *h, const train_set *train, const train_set *val,
                          const train_config *cfg, train_epoch_fn fn, void *user,
                          train_epoch_stats *history, int *best_epoch);
+
+/* The same loop for the whole network, on the crops of train (and val, may be NULL), one
+ * forward and backward pass of the network per batch. f->id is updated at the end. */
+fr_status train_full_fit(train_full *f, const train_crops *train, const train_crops *val,
+                         const train_config *cfg, train_epoch_fn fn, void *user,
+                         train_epoch_stats *history, int *best_epoch);
+
+/* The loop behind both: a model with unit embeddings of the items of a labeled training set
+ * (photo i's copy c is item i * copies + c), its parameters one array for Adam. */
+typedef struct train_model {
+    float *params;
+    size_t n_params;
+    int dim;
+    int n_photos, copies, n_people;
+    const int *labels; /* (n_photos) */
+    void *self;
+    /* y (B,dim): the unit embeddings of items[0..B), keeping what backward needs */
+    fr_status (*forward)(void *self, const int *items, int B, float *y);
+    /* grad (n_params) accumulates the gradient for dy (B,dim) w.r.t. the last forward's y */
+    fr_status (*backward)(void *self, const float *dy, int B, float *grad);
+    /* the validation accuracy with the current parameters (NULL: no validation) */
+    fr_status (*validate)(void *self, double *accuracy, double *eer);
+} train_model;
+
+fr_status train_fit(const train_model *m, const train_config *cfg, train_epoch_fn fn,
+                    void *user, train_epoch_stats *history, int *best_epoch);
 
 /* The verification accuracy of a labeled set's embeddings through head h (NULL: as they
  * are), as train_head_fit measures it on the validation set. */

@@ -244,7 +244,7 @@ TEST(fresh_gallery_uses_the_shipped_calibration) {
     fr_status st = fr_gallery_threshold(g, 1e-3, &th);
     fr_gallery_close(g);
     CHECK_OK(st);
-    CHECK(th.origin == FR_THRESHOLD_MODEL_DEFAULT && th.distance == 0.6f);
+    CHECK(th.origin == FR_THRESHOLD_MODEL_DEFAULT && th.distance == 0.42f);
 }
 
 TEST(own_calibration_overrides_the_shipped_one) {

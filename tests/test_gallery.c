@@ -469,7 +469,7 @@ static float *clustered(int n_people, int per, float spread, uint64_t seed, int 
 TEST(calibrated_thresholds_hold_their_rates) {
     fr_threshold th;
     CHECK_OK(fr_model_default_threshold("dlib-resnet", &th));
-    CHECK(th.distance == 0.6f && th.origin == FR_THRESHOLD_MODEL_DEFAULT);
+    CHECK(th.distance == 0.42f && th.origin == FR_THRESHOLD_MODEL_DEFAULT);
     CHECK(fr_model_default_threshold("no-such-model", &th) == FR_E_NOT_FOUND);
 
     const char *path = fresh_db("calibrate");
@@ -477,7 +477,7 @@ TEST(calibrated_thresholds_hold_their_rates) {
     CHECK_OK(fr_gallery_open(path, 1, &g));
     CHECK_OK(fr_gallery_use_model(g, "dlib-resnet", "1", DIM));
     CHECK_OK(fr_gallery_threshold(g, 1e-3, &th));
-    CHECK(th.origin == FR_THRESHOLD_MODEL_DEFAULT && th.distance == 0.6f);
+    CHECK(th.origin == FR_THRESHOLD_MODEL_DEFAULT && th.distance == 0.42f);
 
     const int n_people = 60, per = 8, n = n_people * per;
     int labels[60 * 8];

@@ -32,8 +32,9 @@ int cli_usage_error(const char *cmd, const char *fmt, ...);
     "                      tiny or haar\n"                                                  \
     "  --landmarks NAME    landmark net, when the detector's points do not suffice:\n"      \
     "                      68 (default) or 68tiny\n"                                        \
-    "  --model NAME|FILE   embedding model: mobilefacenet (default), dlib-resnet, nn4small2,\n" \
-    "                      or a model file (facerec import-keras-csv, facerec train)\n"     \
+    "  --model NAME|FILE   embedding model: fusion (default: mobilefacenet + dlib-resnet),\n" \
+    "                      mobilefacenet (the fastest), dlib-resnet, nn4small2, or a model\n" \
+    "                      file (facerec import-keras-csv, facerec train)\n"               \
     "  --align NAME        alignment: dlib-chip, similarity or faceapi (default: the model's)\n" \
     "  --min-score S       detection score threshold (default: the detector's)\n"              \
     "  --pad N             grow each detected box by N pixels on every side (default 0)\n"   \

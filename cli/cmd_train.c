@@ -41,7 +41,8 @@ static const char *usage =
     "  --seed N            random seed: the same seed gives the same model (default 1)\n"
     "  --cache FILE        keep the embeddings in FILE (and FILE.val for --val) and reuse them\n"
     "                      while the photos and settings are the same (--head only)\n"
-    "(--model names the base embedding model)\n" CLI_ENGINE_HELP;
+    "(--model names the base embedding model: mobilefacenet for --head, dlib-resnet for --full;\n"
+    "a fusion cannot be trained)\n" CLI_ENGINE_HELP;
 
 static void on_photo(int done, int total, const char *path, int face_found, void *user) {
     (void)user;
@@ -241,7 +242,7 @@ int cmd_train(int argc, char **argv) {
     if (!data) return cli_usage_error("train", "--data FOLDER is required");
     if (!out) return cli_usage_error("train", "--out FILE is required");
     if (optind != argc) return cli_usage_error("train", "unexpected argument '%s'", argv[optind]);
-    if (!cfg.model) cfg.model = full ? TRAIN_FULL_BASE : FR_DEFAULT_MODEL;
+    if (!cfg.model) cfg.model = full ? TRAIN_FULL_BASE : TRAIN_HEAD_BASE;
     const char *base = cfg.model;
     char base_path[4096];
     if (full) {
@@ -254,6 +255,9 @@ int cmd_train(int argc, char **argv) {
         if (train_head_is_file(base))
             fprintf(stderr, "facerec train: --model %s: a trained head; give its base model "
                             "instead\n", base);
+        else if (fr_fusion_find(base))
+            fprintf(stderr, "facerec train: --model %s: a fusion of several networks; train on "
+                            "one of them (e.g. --model mobilefacenet)\n", base);
         else
             fprintf(stderr, "facerec train: --model %s: unknown base model (known: %s)\n", base,
                     fr_embedder_names());

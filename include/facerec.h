@@ -146,21 +146,22 @@ typedef struct fr_face {
     float embedding[FR_MAX_EMBEDDING];
 } fr_face;
 
-/* The default pipeline: the most accurate on LFW of the configurations measured
- * (BENCHMARKS.md): MTCNN's 5 points, the similarity warp, MobileFaceNet. */
+/* The default pipeline: the most accurate of the configurations measured on LFW at low
+ * false-accept rates and in 1:N search (BENCHMARKS.md): MTCNN's 5 points, then MobileFaceNet
+ * and dlib's ResNet fused, each in its own alignment. */
 #define FR_DEFAULT_DETECTOR "mtcnn"
-#define FR_DEFAULT_MODEL "mobilefacenet"
+#define FR_DEFAULT_MODEL "fusion"
 
 typedef struct fr_config {
     const char *models_dir; /* NULL: $FACEREC_MODELS, then the install prefix, then the source tree */
     const char *detector;   /* "mtcnn" (default), "ssd", "blazeface", "blazeface-full", "tiny"
                              * or "haar" */
     const char *landmarks;  /* "68" (default) or "68tiny" */
-    const char *model;      /* embedding model: "mobilefacenet" (default), "dlib-resnet",
-                             * "nn4small2", "fusion" (mobilefacenet and dlib-resnet, each in
-                             * its own alignment, distances combined with weights 0.3 / 0.7;
-                             * "fusion:W" gives mobilefacenet the weight W), or a model file
-                             * (import-keras-csv, train) */
+    const char *model;      /* embedding model: "fusion" (default: mobilefacenet and
+                             * dlib-resnet, each in its own alignment, distances combined with
+                             * weights 0.3 / 0.7; "fusion:W" gives mobilefacenet the weight W),
+                             * "mobilefacenet" (the fastest), "dlib-resnet", "nn4small2", or a
+                             * model file (import-keras-csv, train) */
     const char *align;      /* NULL: the model's default ("dlib-chip" for dlib-resnet,
                              * "similarity" for mobilefacenet); also "faceapi" (face-api.js's
                              * crop, for parity with it); not for a fusion */

@@ -3,8 +3,8 @@
 # the repository root from their output (the file is generated: edit this script instead).
 #   scripts/benchmarks.sh [--quick] [--no-bench] [BUILD_DIR]
 #     BUILD_DIR   a Release build (default: build)
-#     --quick     only the default pipeline, dlib-resnet's alignments and the fusion, with
-#                 and without flip, the default 1:N identification, and ORL
+#     --quick     only the default pipeline, mobilefacenet alone and dlib-resnet's
+#                 alignments, with and without flip, the default 1:N identification, and ORL
 #     --no-bench  leave out `facerec bench`
 # Environment: FACEREC_DATA, the shared data folder (default: ../shared/data beside the
 # repository); FACEREC_EVAL_CACHE, the embedding cache folder (default: the eval default).
@@ -82,8 +82,11 @@ have_orl=0; [ -d "$orl/s1" ] && have_orl=1
 if [ $have_lfw = 1 ]; then
   L='--dir $DATA/lfw-deepfunneled'
   D='--detector ssd --model dlib-resnet'
-  verify_row "default pipeline (mtcnn 5 points, similarity warp, mobilefacenet)" "lfw $L" lfw --dir "$lfw"
+  M='--model mobilefacenet'
+  verify_row "default pipeline: mtcnn's 5 points, mobilefacenet 0.3 + dlib-resnet 0.7 fused" "lfw $L" lfw --dir "$lfw"
   verify_row "default + flip" "lfw $L --flip" lfw --dir "$lfw" --flip
+  verify_row "mobilefacenet alone (mtcnn, similarity warp)" "lfw $L $M" lfw --dir "$lfw" $M
+  verify_row "mobilefacenet + flip" "lfw $L $M --flip" lfw --dir "$lfw" $M --flip
   verify_row "dlib-resnet (ssd, 68 landmarks, dlib-chip)" "lfw $L $D" lfw --dir "$lfw" $D
   verify_row "dlib-resnet + flip" "lfw $L $D --flip" lfw --dir "$lfw" $D --flip
   verify_row "dlib-resnet, face-api.js's crop" "lfw $L $D --align faceapi" lfw --dir "$lfw" $D --align faceapi
@@ -91,25 +94,24 @@ if [ $have_lfw = 1 ]; then
   verify_row "dlib-resnet, similarity warp" "lfw $L $D --align similarity" lfw --dir "$lfw" $D --align similarity
   verify_row "dlib-resnet with mtcnn's 5 points, dlib-chip" "lfw $L --model dlib-resnet" lfw --dir "$lfw" --model dlib-resnet
   verify_row "dlib-resnet with mtcnn's 5 points + flip" "lfw $L --model dlib-resnet --flip" lfw --dir "$lfw" --model dlib-resnet --flip
-  verify_row "fusion: mobilefacenet 0.3 + dlib-resnet 0.7 (mtcnn)" "lfw $L --model fusion" lfw --dir "$lfw" --model fusion
-  verify_row "fusion + flip" "lfw $L --model fusion --flip" lfw --dir "$lfw" --model fusion --flip
-  identify_row "default" "identify $L" identify --dir "$lfw"
+  identify_row "default (fusion)" "identify $L" identify --dir "$lfw"
 fi
 if [ $have_lfw = 1 ] && [ $quick = 0 ]; then
-  verify_row "blazeface-full detector" "lfw $L --detector blazeface-full" lfw --dir "$lfw" --detector blazeface-full
-  verify_row "ssd detector" "lfw $L --detector ssd" lfw --dir "$lfw" --detector ssd
-  verify_row "View 1 (DevTest, threshold on DevTrain)" "lfw $L --pairs \$DATA/lfw-deepfunneled/pairsDevTest.txt" \
-    lfw --dir "$lfw" --pairs "$lfw/pairsDevTest.txt"
+  verify_row "mobilefacenet, blazeface-full detector" "lfw $L $M --detector blazeface-full" lfw --dir "$lfw" $M --detector blazeface-full
+  verify_row "mobilefacenet, ssd detector" "lfw $L $M --detector ssd" lfw --dir "$lfw" $M --detector ssd
+  verify_row "mobilefacenet, View 1 (DevTest, threshold on DevTrain)" "lfw $L $M --pairs \$DATA/lfw-deepfunneled/pairsDevTest.txt" \
+    lfw --dir "$lfw" $M --pairs "$lfw/pairsDevTest.txt"
   # the fusion's weight is chosen here, on View 1: the largest AUC
   for w in 0.1 0.2 0.3 0.4 0.5 0.6 0.7 0.8 0.9; do
     verify_row "View 1, fusion:$w" "lfw $L --pairs \$DATA/lfw-deepfunneled/pairsDevTest.txt --model fusion:$w" \
       lfw --dir "$lfw" --pairs "$lfw/pairsDevTest.txt" --model "fusion:$w"
   done
   identify_row "dlib-resnet" "identify $L $D" identify --dir "$lfw" $D
-  identify_row "fusion" "identify $L --model fusion" identify --dir "$lfw" --model fusion
+  identify_row "mobilefacenet" "identify $L $M" identify --dir "$lfw" $M
 fi
 if [ $have_orl = 1 ]; then
   verify_row "ORL, default" 'folder $DATA/orl_faces' folder "$orl"
+  verify_row "ORL, mobilefacenet" 'folder $DATA/orl_faces --model mobilefacenet' folder "$orl" --model mobilefacenet
 fi
 
 bench_text=""

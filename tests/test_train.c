@@ -747,6 +747,7 @@ TEST(train_command_writes_a_model_every_command_accepts) {
     fr_config cfg;
     fr_config_init(&cfg);
     cfg.models_dir = FR_TEST_MODELS_DIR;
+    cfg.model = TRAIN_HEAD_BASE;
     fr_engine *base = NULL, *tuned = NULL;
     CHECK_OK(fr_engine_open(&cfg, &base));
     cfg.model = out;
@@ -764,7 +765,7 @@ TEST(train_command_writes_a_model_every_command_accepts) {
     int ok = st == FR_OK && n_base == 1 && n_tuned == 1 && head &&
              !strcmp(fr_engine_model(tuned), head->id) &&
              fr_engine_dim(tuned) == fr_engine_dim(base) &&
-             !strncmp(head->id, FR_DEFAULT_MODEL "+head-", strlen(FR_DEFAULT_MODEL "+head-"));
+             !strncmp(head->id, TRAIN_HEAD_BASE "+head-", strlen(TRAIN_HEAD_BASE "+head-"));
     if (ok) {
         int dim = fr_engine_dim(base);
         float expect[FR_MAX_EMBEDDING];

@@ -248,6 +248,11 @@ TEST(train_full_command_writes_a_model_and_refuses_other_bases) {
                            FR_TEST_TMP_DIR "/never.frmodel", NULL};
     CHECK(run_cli(other, out, sizeof out) == 2);
     CHECK(strstr(out, "mobilefacenet") && strstr(out, "dlib-resnet"));
+    /* a head trains on one network, not on a fusion */
+    const char *fused[] = {"train", "--model", "fusion", "--data", ".", "--out",
+                           FR_TEST_TMP_DIR "/never.frmodel", NULL};
+    CHECK(run_cli(fused, out, sizeof out) == 2);
+    CHECK(strstr(out, "fusion of several networks") != NULL);
 
     struct stat sb;
     char lfw[512];

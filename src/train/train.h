@@ -199,6 +199,8 @@ fr_status train_head_apply(const train_head *h, float *x, int n);
  * (its descriptors are y, L2-normalised) and galleries record as the model. */
 
 #define TRAIN_FULL_BASE "dlib-resnet" /* the one base model that can be trained whole */
+/* A head's default base: training works on one network, and this is the best single one. */
+#define TRAIN_HEAD_BASE "mobilefacenet"
 /* Adam's learning rate for the whole network unless told (train_config_defaults' is the
  * head's): larger steps move the pretrained network away from what generalises */
 #define TRAIN_FULL_DEFAULT_LR 1e-5f

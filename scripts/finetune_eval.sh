@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# finetune_eval.sh: does `facerec train` help on people it never saw? People are split, never
+# photos. Prints one Markdown table of verification accuracy before and after training
+# (the README's "When it helps" quotes it). About half an hour on two cores.
+#   scripts/finetune_eval.sh [BUILD_DIR]
+#     BUILD_DIR   a Release build (default: build)
+# Environment: FACEREC_DATA, the shared data folder (default: ../shared/data beside the
+# repository).
+#
+# LFW: the people with two photos or more who are absent from pairsDevTest.txt train (every
+# eighth of them by name is kept apart for --val); the test is pairsDevTest.txt (its threshold
+# chosen on pairsDevTrain.txt). --full trains on a subset (every fourth training person, four
+# photos each), as it runs the whole network for every batch.
+# ORL: s1-s15 train, s16-s20 validate, s21-s40 are tested with `facerec eval folder`.
+set -euo pipefail
+here="$(cd "$(dirname "$0")/.." && pwd)"
+build="${1:-$here/build}"
+facerec="$build/facerec"
+data="${FACEREC_DATA:-$here/../shared/data}"
+lfw="$data/lfw-deepfunneled"
+orl="$data/orl_faces"
+[ -x "$facerec" ] || { echo "finetune_eval.sh: $facerec not built" >&2; exit 1; }
+[ -f "$lfw/pairsDevTest.txt" ] || { echo "finetune_eval.sh: LFW not found at $lfw (set FACEREC_DATA)" >&2; exit 1; }
+[ -d "$orl/s1" ] || { echo "finetune_eval.sh: ORL not found at $orl (set FACEREC_DATA)" >&2; exit 1; }
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+# ---- the splits (symbolic links to the photos) ----
+awk 'NF == 3 { print $1 } NF == 4 { print $1; print $3 }' "$lfw/pairsDevTest.txt" | sort -u >"$work/test_people"
+mkdir -p "$work/lfw/train" "$work/lfw/val" "$work/lfw/small" "$work/orl/train" "$work/orl/val" "$work/orl/test"
+i=0
+for dir in "$lfw"/*/; do
+  person="$(basename "$dir")"
+  [ "$(ls "$dir" | wc -l)" -ge 2 ] || continue
+  grep -qxF "$person" "$work/test_people" && continue
+  if [ $((i % 8)) -eq 0 ]; then
+    ln -s "$dir" "$work/lfw/val/$person"
+  else
+    ln -s "$dir" "$work/lfw/train/$person"
+    if [ $((i % 4)) -eq 1 ]; then
+      mkdir "$work/lfw/small/$person"
+      for photo in $(ls "$dir" | head -n 4); do ln -s "$dir$photo" "$work/lfw/small/$person/$photo"; done
+    fi
+  fi
+  i=$((i + 1))
+done
+for n in $(seq 1 40); do
+  if [ "$n" -le 15 ]; then part=train; elif [ "$n" -le 20 ]; then part=val; else part=test; fi
+  ln -s "$orl/s$n" "$work/orl/$part/s$n"
+done
+echo "finetune_eval.sh: LFW $(ls "$work/lfw/train" | wc -l) training people, $(ls "$work/lfw/val" | wc -l) for --val, $(ls "$work/lfw/small" | wc -l) in the --full subset" >&2
+
+field() { # json, name
+  sed -n "s/.*\"$2\": \"\\{0,1\\}\\([^,\"}]*\\).*/\\1/p" <<<"$1" | head -n 1
+}
+pct() { awk -v x="$1" 'BEGIN { printf "%.2f", 100 * x }'; }
+
+rows=()
+# A row: label, data set (lfw|orl), base model, alignment ("" for the model's), training
+# options for `facerec train` (mode, epochs, lr)...
+row() {
+  local label="$1" set="$2" model="$3" align="$4"; shift 4
+  local align_args=() eval_before eval_after
+  [ -n "$align" ] && align_args=(--align "$align")
+  local out="$work/model_${#rows[@]}.frmodel" train_dir="$work/$set/train"
+  [[ " $* " == *" --full "* && $set == lfw ]] && train_dir="$work/lfw/small"
+  echo "finetune_eval.sh: $label ..." >&2
+  local start=$SECONDS
+  "$facerec" train --model "$model" "${align_args[@]}" --data "$train_dir" --val "$work/$set/val" \
+    --out "$out" "$@" >"$work/train.log" 2>&1 || { tail -n 3 "$work/train.log" >&2; exit 1; }
+  local seconds=$((SECONDS - start))
+  local kept; kept="$(sed -n 's/^kept the [a-z]* of epoch \([0-9]*\).*/\1/p' "$work/train.log")"
+  if [ "$set" = lfw ]; then
+    eval_before="$("$facerec" eval lfw --dir "$lfw" --pairs "$lfw/pairsDevTest.txt" --model "$model" "${align_args[@]}" --json)"
+    eval_after="$("$facerec" eval lfw --dir "$lfw" --pairs "$lfw/pairsDevTest.txt" --model "$out" "${align_args[@]}" --json)"
+  else
+    eval_before="$("$facerec" eval folder "$work/orl/test" --model "$model" "${align_args[@]}" --json)"
+    eval_after="$("$facerec" eval folder "$work/orl/test" --model "$out" "${align_args[@]}" --json)"
+  fi
+  rows+=("| $label | \`--model $model${align:+ --align $align} $*\` | $(pct "$(field "$eval_before" accuracy)") | $(pct "$(field "$eval_after" accuracy)") | $(field "$eval_before" auc) | $(field "$eval_after" auc) | ${kept:-0} | $seconds s |")
+}
+
+row "LFW, dlib-resnet, head" lfw dlib-resnet "" --head --epochs 10 --lr 1e-5
+row "LFW, mobilefacenet, head" lfw mobilefacenet "" --head --epochs 10 --lr 1e-5
+row "LFW, dlib-resnet fed the 112-pixel similarity warp, head" lfw dlib-resnet similarity --head --epochs 10 --lr 1e-4
+row "LFW, the same mismatched crops, whole network" lfw dlib-resnet similarity --full --epochs 2 --lr 1e-5
+row "ORL, dlib-resnet, head" orl dlib-resnet "" --head --epochs 10 --lr 1e-5
+row "ORL, mobilefacenet, head" orl mobilefacenet "" --head --epochs 10 --lr 1e-5
+
+echo "| held-out people | training | accuracy before % | after % | AUC before | AUC after | epoch kept (0: none better on --val) | training time |"
+echo "|---|---|---|---|---|---|---|---|"
+printf '%s\n' "${rows[@]}"

@@ -4,6 +4,7 @@
 #include "cli.h"
 
 #include <dirent.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -103,7 +104,15 @@ int cli_open_engine_for_gallery(fr_config *cfg, const char *default_model, fr_ga
     fr_status st = fr_gallery_get_info(g, &info);
     if (st != FR_OK) return cli_fail(st);
     /* without --model, use the gallery's */
-    if (cfg->model == default_model && info.model[0]) cfg->model = info.model;
+    if (cfg->model == default_model && info.model[0]) {
+        /* a trained model is known by its id; its file is needed to run it */
+        if (strchr(info.model, '+')) {
+            fprintf(stderr, "facerec: %s holds embeddings of the trained model %s: give its file "
+                            "with --model FILE\n", fr_gallery_path(g), info.model);
+            return 1;
+        }
+        cfg->model = info.model;
+    }
     st = fr_engine_open(cfg, eng);
     if (st != FR_OK) return cli_fail(st);
     /* the model implementation ships with the library: its version names the implementation */

@@ -298,6 +298,22 @@ TEST(train_full_command_writes_a_model_and_refuses_other_bases) {
     CHECK_OK(fr_engine_open(&cfg, &eng));
     CHECK(!strncmp(fr_engine_model(eng), "dlib-resnet+full-", 17));
     fr_engine_close(eng);
+    /* a gallery records it by id; later commands ask for its file */
+    char db[512], photo[1200];
+    snprintf(db, sizeof db, "%s/e2e_full.db", FR_TEST_TMP_DIR);
+    snprintf(photo, sizeof photo, "%s/%s/%s_0001.jpg", dir, people[0], people[0]);
+    remove(db);
+    const char *enroll[] = {"enroll", "--model", model, "--db", db, dir, "--models",
+                            FR_TEST_MODELS_DIR, NULL};
+    CHECK(run_cli(enroll, out, sizeof out) == 0);
+    const char *identify[] = {"identify", "--threshold", "0.5", "--db", db, photo, "--models",
+                              FR_TEST_MODELS_DIR, NULL};
+    CHECK(run_cli(identify, out, sizeof out) == 1);
+    CHECK(strstr(out, "trained model dlib-resnet+full-") && strstr(out, "--model FILE"));
+    const char *with_file[] = {"identify", "--model", model, "--threshold", "0.5", "--db", db,
+                               photo, "--models", FR_TEST_MODELS_DIR, NULL};
+    CHECK(run_cli(with_file, out, sizeof out) == 0);
+    CHECK(strstr(out, people[0]) != NULL);
 }
 
 TEST_MAIN(CASE(whole_network_gradient_matches_finite_differences),

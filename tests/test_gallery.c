@@ -176,10 +176,20 @@ TEST(model_mismatch_is_an_error) {
     CHECK_OK(fr_gallery_open(path, 0, &g));
     CHECK_OK(fr_gallery_use_model(g, "model-a", "2", DIM)); /* a new version is only noted */
     CHECK(fr_gallery_use_model(g, "model-b", "1", DIM) == FR_E_MISMATCH);
+
     CHECK(strstr(fr_last_error(), "model-a") && strstr(fr_last_error(), "model-b"));
     CHECK(strstr(fr_last_error(), path) != NULL);
     CHECK(fr_gallery_use_model(g, "model-a", "1", DIM * 2) == FR_E_MISMATCH);
     fr_gallery_close(g);
+    /* dlib-resnet's embeddings became unit vectors in 0.2.0: older templates are refused */
+    CHECK_OK(fr_gallery_open(fresh_db("old-dlib"), 1, &g));
+    CHECK_OK(fr_gallery_use_model(g, "dlib-resnet", "0.1.0", 128));
+    CHECK_OK(fr_gallery_use_model(g, "dlib-resnet", "0.1.5", 128));
+    fr_status st = fr_gallery_use_model(g, "dlib-resnet", "0.2.0", 128);
+    int refused = st == FR_E_MISMATCH && strstr(fr_last_error(), "enroll the people again");
+    st = fr_gallery_use_model(g, "dlib-resnet", "0.10.0", 128);
+    fr_gallery_close(g);
+    CHECK(refused && st == FR_E_MISMATCH);
 }
 
 TEST(corrupt_and_foreign_files_are_errors) {

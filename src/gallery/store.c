@@ -213,6 +213,24 @@ void fr_gallery_close(fr_gallery *g) {
 
 const char *fr_gallery_path(const fr_gallery *g) { return g ? g->path : ""; }
 
+/* Library versions whose embeddings of a model differ from those of every earlier version:
+ * templates made before then cannot be compared with new probes. */
+static const struct {
+    const char *model, *since;
+} embedding_changes[] = {
+    {"dlib-resnet", "0.2.0"}, /* normalised to unit length */
+};
+
+/* a < b for "MAJOR.MINOR.PATCH" versions */
+static int version_before(const char *a, const char *b) {
+    int va[3] = {0}, vb[3] = {0};
+    sscanf(a, "%d.%d.%d", &va[0], &va[1], &va[2]);
+    sscanf(b, "%d.%d.%d", &vb[0], &vb[1], &vb[2]);
+    for (int i = 0; i < 3; i++)
+        if (va[i] != vb[i]) return va[i] < vb[i];
+    return 0;
+}
+
 fr_status fr_gallery_use_model(fr_gallery *g, const char *model, const char *model_version,
                                int dim) {
     if (!g || !model || !*model || !model_version)
@@ -241,6 +259,14 @@ fr_status fr_gallery_use_model(fr_gallery *g, const char *model, const char *mod
                         "%s: this gallery holds embeddings of model '%s' (length %d), not of '%s' "
                         "(length %d): use model '%s' with it, or another gallery",
                         g->path, g->model, g->dim, model, dim, g->model);
+    for (size_t i = 0; i < sizeof embedding_changes / sizeof embedding_changes[0]; i++)
+        if (!strcmp(embedding_changes[i].model, g->model) &&
+            version_before(g->model_version, embedding_changes[i].since) &&
+            !version_before(model_version, embedding_changes[i].since))
+            return fr_error(FR_E_MISMATCH,
+                            "%s: its %s templates were made by version %s, whose embeddings "
+                            "version %s changed: enroll the people again in a new gallery",
+                            g->path, g->model, g->model_version, embedding_changes[i].since);
     if (strcmp(g->model_version, model_version) != 0)
         fr_log(FR_LOG_INFO, "%s: made by %s version %s, now used with version %s", g->path,
                g->model, g->model_version, model_version);

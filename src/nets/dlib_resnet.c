@@ -17,8 +17,8 @@
  * 3x3/2 valid conv1 and adds a 2x2/2 average pool of x, its channels padded with zeros;
  * where the pool is one pixel larger than the convs' output, face-api pads that output with
  * a row of zeros at the bottom and a column at the right.
- * Output: the 128-d descriptor as face-api computes it (not normalised); a fine-tuned network
- * read from a model file (nets/dlib_resnet.h) gives it L2-normalised.
+ * Output: the 128-d descriptor as face-api computes it (not normalised; the engine makes
+ * every embedding a unit vector).
  *
  * The folded parameters live in one array (the layout in nets/dlib_resnet.h), read from
  * face-api's weight map or from our model file, and one forward pass serves inference and
@@ -58,7 +58,6 @@ static const struct residual_spec {
 struct dlib_resnet {
     float *params; /* dlib_resnet_param_count() floats */
     dlib_resnet_params view;
-    int unit; /* a fine-tuned network: its descriptors are L2-normalised */
     nn_arena_pool *arenas; /* kept between calls */
 };
 
@@ -183,7 +182,6 @@ static fr_status load_frmodel(dlib_resnet *net, const char *path) {
                         DLIB_RESNET_MODEL_ID, info.model_id, info.input_h, info.input_w,
                         info.input_c);
     }
-    net->unit = strchr(info.model_id, '+') != NULL;
     if (w->count != 2 * DLIB_RESNET_CONVS + 1)
         st = fr_error(FR_E_MODEL, "%s: a %s model has %d tensors, this file %d", path,
                       DLIB_RESNET_MODEL_ID, 2 * DLIB_RESNET_CONVS + 1, w->count);
@@ -374,7 +372,6 @@ static fr_status embed_batch(const dlib_resnet *net, const fr_image *const *crop
     if (!x) return fr_error(FR_E_NOMEM, "no memory for %d descriptor inputs", n);
     dlib_resnet_input(crops, n, x);
     fr_status st = dlib_resnet_forward(&net->view, x, n, DLIB_RESNET_INPUT, a, NULL, out);
-    if (st == FR_OK && net->unit) nn_l2_normalize(out, n, DLIB_RESNET_DIM);
     return st;
 }
 

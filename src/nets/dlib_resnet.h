@@ -12,8 +12,7 @@
  * (nn/import/frmodel.h) that dlib_resnet_load reads, with tensors named after face-api's
  * layers ("conv32_down/filters", "conv64_down/conv1/bias", ..., "fc"). Its model id is
  * "dlib-resnet" (the stock parameters, giving face-api's descriptors) or
- * "dlib-resnet+<suffix>" (a fine-tuned network, e.g. by `facerec train --full`: trained on
- * unit vectors, so its descriptors are L2-normalised). */
+ * "dlib-resnet+<suffix>" (a fine-tuned network, e.g. by `facerec train --full`). */
 #ifndef FR_NETS_DLIB_RESNET_H
 #define FR_NETS_DLIB_RESNET_H
 

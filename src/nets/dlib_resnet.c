@@ -364,14 +364,23 @@ void dlib_resnet_input(const fr_image *const *crops, int n, float *x) {
     faceapi_normalize(x, (size_t)n * per_face);
 }
 
-/* crops[0..n) through the network as one batch (n <= MAX_BATCH), in arena a. */
-static fr_status embed_batch(const dlib_resnet *net, const fr_image *const *crops, int n,
-                             float *out, nn_arena *a) {
-    const size_t per_face = (size_t)DLIB_RESNET_INPUT * DLIB_RESNET_INPUT;
-    float *x = nn_arena_alloc(a, (size_t)n * per_face * 3);
-    if (!x) return fr_error(FR_E_NOMEM, "no memory for %d descriptor inputs", n);
-    dlib_resnet_input(crops, n, x);
-    fr_status st = dlib_resnet_forward(&net->view, x, n, DLIB_RESNET_INPUT, a, NULL, out);
+size_t dlib_resnet_arena_bytes(int n) {
+    return (size_t)FR_MIN(n, MAX_BATCH) * ARENA_FLOATS_PER_FACE * sizeof(float);
+}
+
+fr_status dlib_resnet_run(const dlib_resnet_params *p, const fr_image *const *crops, int n,
+                          nn_arena *a, float *out) {
+    const size_t per_face = (size_t)DLIB_RESNET_INPUT * DLIB_RESNET_INPUT * 3;
+    fr_status st = FR_OK;
+    for (int i = 0; i < n && st == FR_OK; i += MAX_BATCH) {
+        int m = FR_MIN(MAX_BATCH, n - i);
+        float *x = nn_arena_alloc(a, (size_t)m * per_face);
+        if (!x) return fr_error(FR_E_NOMEM, "no memory for %d descriptor inputs", m);
+        dlib_resnet_input(crops + i, m, x);
+        st = dlib_resnet_forward(p, x, m, DLIB_RESNET_INPUT, a, NULL,
+                                 out + (size_t)i * DLIB_RESNET_DIM);
+        nn_arena_reset(a, 0);
+    }
     return st;
 }
 
@@ -384,16 +393,9 @@ fr_status dlib_resnet_embed(const dlib_resnet *net, const fr_image *const *crops
             return fr_error(FR_E_ARG, "dlib_resnet_embed: face crop %d is empty", i);
     if (n == 0) return FR_OK;
 
-    int batch = FR_MIN(n, MAX_BATCH);
-    nn_arena *a = nn_arena_pool_take(net->arenas,
-                                     (size_t)batch * ARENA_FLOATS_PER_FACE * sizeof(float));
+    nn_arena *a = nn_arena_pool_take(net->arenas, dlib_resnet_arena_bytes(n));
     if (!a) return fr_error(FR_E_NOMEM, "no memory for %d descriptors", n);
-    fr_status st = FR_OK;
-    for (int i = 0; i < n && st == FR_OK; i += batch) {
-        st = embed_batch(net, crops + i, FR_MIN(batch, n - i), out + (size_t)i * DLIB_RESNET_DIM,
-                         a);
-        nn_arena_reset(a, 0);
-    }
+    fr_status st = dlib_resnet_run(&net->view, crops, n, a, out);
     nn_arena_pool_give(net->arenas, a);
     return st;
 }

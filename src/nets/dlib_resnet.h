@@ -76,4 +76,11 @@ typedef struct dlib_resnet_trace {
 fr_status dlib_resnet_forward(const dlib_resnet_params *p, const float *x, int N, int size,
                               nn_arena *a, dlib_resnet_trace *trace, float *out);
 
+/* crops[0..n) (any sizes) through the network with parameters p, in batches, in arena a of
+ * dlib_resnet_arena_bytes(n) bytes or more (left empty): out is (n,128), face-api's
+ * descriptors (not normalised). */
+fr_status dlib_resnet_run(const dlib_resnet_params *p, const fr_image *const *crops, int n,
+                          nn_arena *a, float *out);
+size_t dlib_resnet_arena_bytes(int n);
+
 #endif

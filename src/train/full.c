@@ -21,8 +21,6 @@
 /* The backward pass runs in chunks of this many images, in parallel (a fixed split, so the
  * gradient does not depend on the number of threads). */
 #define CHUNK 8
-/* Inference batches for train_full_embed. */
-#define EMBED_BATCH 16
 
 static fr_status full_alloc(train_full **out) {
     *out = NULL;
@@ -282,22 +280,13 @@ fr_status train_full_backward(const train_full *f, train_full_pass *pass, const 
 
 fr_status train_full_embed(const train_full *f, const fr_image *const *crops, int n, float *y) {
     if (n <= 0) return FR_OK;
-    const size_t per_face = (size_t)DLIB_RESNET_INPUT * DLIB_RESNET_INPUT * 3;
-    int batch = FR_MIN(n, EMBED_BATCH);
-    float *x = malloc((size_t)batch * per_face * sizeof *x);
-    nn_arena *a = nn_arena_new((size_t)batch * 1600000 * sizeof(float));
-    fr_status st = x && a ? FR_OK : fr_error(FR_E_NOMEM, "out of memory embedding %d faces", n);
+    nn_arena *a = nn_arena_new(dlib_resnet_arena_bytes(n));
+    if (!a) return fr_error(FR_E_NOMEM, "out of memory embedding %d faces", n);
     dlib_resnet_params view;
     dlib_resnet_params_view(f->params, &view);
-    for (int i = 0; i < n && st == FR_OK; i += batch) {
-        int m = FR_MIN(batch, n - i);
-        float *out = y + (size_t)i * DLIB_RESNET_DIM;
-        dlib_resnet_input(crops + i, m, x);
-        st = dlib_resnet_forward(&view, x, m, DLIB_RESNET_INPUT, a, NULL, out);
-        if (st == FR_OK) nn_l2_normalize(out, m, DLIB_RESNET_DIM);
-    }
+    fr_status st = dlib_resnet_run(&view, crops, n, a, y);
+    if (st == FR_OK) nn_l2_normalize(y, n, DLIB_RESNET_DIM);
     nn_arena_free(a);
-    free(x);
     return st;
 }
 

@@ -71,6 +71,12 @@ typedef struct eval_embeddings {
                          * earlier run with the same detector and landmark net */
 } eval_embeddings;
 
+/* The face of a photo's subject, as every evaluation (and training) chooses it: the detected
+ * face nearest the image centre (LFW photos are centred on their subject; fr_detect already
+ * looks again inside a border when a face fills the frame); with none detected, *centred = 1
+ * and a centre square half the image's shorter side, without landmarks. */
+fr_status eval_subject_face(fr_engine *eng, const fr_image *img, fr_face *face, int *centred);
+
 /* Called (from the worker threads, one call at a time) after each image. */
 typedef void (*eval_progress_fn)(int done, int total, void *user);
 

@@ -196,17 +196,30 @@ fr_status eval_default_cache_path(char *out, size_t out_size) {
 
 /* ---- one image ------------------------------------------------------------------------------ */
 
-/* The detected face nearest the image centre (LFW pictures are centred on their subject). */
-static int nearest_centre(const fr_face *faces, int n, const fr_image *img) {
-    int best = 0;
-    double best_d = 0;
-    for (int i = 0; i < n; i++) {
-        double dx = faces[i].x + faces[i].w / 2 - img->width / 2.0;
-        double dy = faces[i].y + faces[i].h / 2 - img->height / 2.0;
-        double d = dx * dx + dy * dy;
-        if (i == 0 || d < best_d) best = i, best_d = d;
+fr_status eval_subject_face(fr_engine *eng, const fr_image *img, fr_face *face, int *centred) {
+    fr_face *faces = NULL;
+    int n = 0;
+    fr_status st = fr_detect(eng, img, &faces, &n);
+    *centred = st == FR_OK && n == 0;
+    if (st == FR_OK && n > 0) {
+        int best = 0;
+        double best_d = 0;
+        for (int i = 0; i < n; i++) {
+            double dx = faces[i].x + faces[i].w / 2 - img->width / 2.0;
+            double dy = faces[i].y + faces[i].h / 2 - img->height / 2.0;
+            double d = dx * dx + dy * dy;
+            if (i == 0 || d < best_d) best = i, best_d = d;
+        }
+        *face = faces[best];
+    } else if (st == FR_OK) {
+        float side = CENTRE_CROP_SHARE * (float)FR_MIN(img->width, img->height);
+        memset(face, 0, sizeof *face);
+        face->x = (img->width - side) / 2;
+        face->y = (img->height - side) / 2;
+        face->w = face->h = side;
     }
-    return best;
+    fr_faces_free(faces);
+    return st;
 }
 
 /* Embed the face of an image file. `known` is its face from the cache (NULL: detect it);
@@ -217,32 +230,17 @@ static fr_status embed_file(extract_run *run, const uint8_t *data, size_t size, 
     fr_image *img;
     fr_status st = fr_image_decode(data, size, path, &img);
     if (st != FR_OK) return st;
-    fr_face *faces = NULL;
-    int n = 0;
     if (known) {
         *face = *known;
         *source = known_source;
-        st = fr_embed(run->eng, img, face, 1);
-        goto done;
+    } else {
+        int centred;
+        st = eval_subject_face(run->eng, img, face, &centred);
+        *source = centred ? FACE_CENTRE : FACE_DETECTED;
     }
-    /* fr_detect itself looks again inside a border when a face fills the whole frame */
-    *source = FACE_DETECTED;
-    st = fr_detect(run->eng, img, &faces, &n);
-    if (st == FR_OK && n > 0) {
-        *face = faces[nearest_centre(faces, n, img)];
-    } else if (st == FR_OK) {
-        /* no face: landmark and align a centre square, as if the detector had found it */
-        float side = CENTRE_CROP_SHARE * (float)FR_MIN(img->width, img->height);
-        memset(face, 0, sizeof *face);
-        face->x = (img->width - side) / 2;
-        face->y = (img->height - side) / 2;
-        face->w = face->h = side;
-        *source = FACE_CENTRE;
-    }
+    /* a centre square is landmarked, aligned and embedded as if the detector had found it */
     if (st == FR_OK) st = fr_embed(run->eng, img, face, 1);
-done:
     if (st == FR_OK) memcpy(vector, face->embedding, (size_t)run->dim * sizeof *vector);
-    fr_faces_free(faces);
     fr_image_free(img);
     return st != FR_OK ? fr_error_prefix(st, "%s", path) : FR_OK;
 }

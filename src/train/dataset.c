@@ -3,6 +3,7 @@
  * frozen, so they never change). */
 #include "train/train.h"
 
+#include "eval/eval.h"
 #include "face/face.h"
 #include "nn/import/frmodel.h"
 
@@ -15,36 +16,14 @@
 /* A photo's copies are embedded as one batch of at most this many crops. */
 #define EMBED_BATCH 32
 
-/* The face of a photo's subject, chosen as `facerec eval` chooses it (src/eval/extract.c),
- * so that a photo's unaugmented embedding is the one evaluation computes: the detected face
- * nearest the centre (fr_detect already looks again with a border around photos that are one
- * tight face), else a centre square half the shorter side, landmarked as if detected. */
-#define CENTRE_CROP_SHARE 0.5f
-
+/* The face of a photo's subject, chosen as `facerec eval` chooses it, so that a photo's
+ * unaugmented embedding is the one evaluation computes; a centre square (no face detected) is
+ * landmarked by fr_embed (which embeds it once more than needed, for these rare photos). */
 static fr_status subject_face(const fr_engine *eng, const fr_image *img, fr_face *face) {
     fr_engine *e = (fr_engine *)eng; /* detection does not change the engine */
-    fr_face *faces = NULL;
-    int n = 0;
-    fr_status st = fr_detect(e, img, &faces, &n);
-    if (st == FR_OK && n > 0) {
-        int best = 0;
-        double best_d = 0;
-        for (int i = 0; i < n; i++) {
-            double dx = faces[i].x + faces[i].w / 2 - img->width / 2.0;
-            double dy = faces[i].y + faces[i].h / 2 - img->height / 2.0;
-            if (i == 0 || dx * dx + dy * dy < best_d) best = i, best_d = dx * dx + dy * dy;
-        }
-        *face = faces[best];
-    } else if (st == FR_OK) {
-        float side = CENTRE_CROP_SHARE * (float)FR_MIN(img->width, img->height);
-        memset(face, 0, sizeof *face);
-        face->x = ((float)img->width - side) / 2;
-        face->y = ((float)img->height - side) / 2;
-        face->w = face->h = side;
-        /* fr_embed landmarks it (and embeds it once more than needed, for these rare photos) */
-        st = fr_embed(e, img, face, 1);
-    }
-    fr_faces_free(faces);
+    int centred;
+    fr_status st = eval_subject_face(e, img, face, &centred);
+    if (st == FR_OK && centred) st = fr_embed(e, img, face, 1);
     return st;
 }
 

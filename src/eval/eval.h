@@ -86,7 +86,8 @@ typedef void (*eval_progress_fn)(int done, int total, void *user);
  * are cached in the SQLite file cache_path (NULL: no cache) by the SHA-256 of each file's
  * bytes and the configuration (model, detector, landmarks, alignment, flip, min score,
  * library version); so are the faces found, by detector, landmark net, min score and library
- * version, so that another model, alignment or flip on the same detector only re-embeds. */
+ * version, so that another model, alignment or flip on the same detector only re-embeds. A
+ * fusion's members are embedded and cached one by one, as if each were evaluated alone. */
 fr_status eval_embed_images(const fr_config *cfg, const char *const *paths, int n,
                             const char *cache_path, int n_workers, eval_progress_fn progress,
                             void *progress_user, eval_embeddings *out);

@@ -5,6 +5,7 @@
 #include "gallery/gallery.h"
 
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -313,12 +314,10 @@ void eval_embeddings_free(eval_embeddings *e) {
     memset(e, 0, sizeof *e);
 }
 
-fr_status eval_embed_images(const fr_config *cfg, const char *const *paths, int n,
-                            const char *cache_path, int n_workers, eval_progress_fn progress,
-                            void *progress_user, eval_embeddings *out) {
-    memset(out, 0, sizeof *out);
-    if (!cfg || !paths || n < 0) return fr_error(FR_E_ARG, "eval_embed_images: bad argument");
-    n_workers = FR_CLAMP(n_workers, 1, 64);
+/* One model's embeddings (not a fusion's). */
+static fr_status embed_single(const fr_config *cfg, const char *const *paths, int n,
+                              const char *cache_path, int n_workers, eval_progress_fn progress,
+                              void *progress_user, eval_embeddings *out) {
     extract_run run;
     memset(&run, 0, sizeof run);
     run.paths = paths;
@@ -337,12 +336,8 @@ fr_status eval_embed_images(const fr_config *cfg, const char *const *paths, int 
     /* the alignment by name, also when it is the model's default (which may change) */
     const fr_embedder *embedder = fr_embedder_find(cfg->model ? cfg->model : FR_DEFAULT_MODEL);
     if (!embedder) embedder = fr_embedder_find(fr_engine_model(run.eng));
-    const char *model = cfg->model ? cfg->model : FR_DEFAULT_MODEL;
     snprintf(out->align, sizeof out->align, "%s",
-             cfg->align              ? cfg->align
-             : embedder              ? embedder->default_align
-             : fr_fusion_find(model) ? "each member's own"
-                                     : "default");
+             cfg->align ? cfg->align : embedder ? embedder->default_align : "default");
     /* everything that changes the vectors is in the key; the library version stands for the
      * implementation of the networks */
     snprintf(run.key, sizeof run.key, "%s|detector=%s|landmarks=%s|align=%s|flip=%d|min_score=%g|%s",
@@ -380,4 +375,73 @@ fr_status eval_embed_images(const fr_config *cfg, const char *const *paths, int 
     }
     for (int i = 0; i < n; i++) out->n_no_face += out->no_face[i];
     return FR_OK;
+}
+
+/* A fusion's embeddings are its members' unit embeddings, each scaled by the square root of
+ * its weight, one after the other, as the engine joins them (face/face.h). Each member is
+ * embedded and cached under its own key: evaluating another weight, or a member alone, embeds
+ * nothing again. */
+static fr_status embed_fused(const fr_config *cfg, const fr_fusion *fusion, const char *model,
+                             const char *const *paths, int n, const char *cache_path,
+                             int n_workers, eval_progress_fn progress, void *progress_user,
+                             eval_embeddings *out) {
+    if (cfg->align)
+        return fr_error(FR_E_ARG, "%s: each member model uses its own alignment; no alignment "
+                        "can be chosen", fusion->name);
+    float weights[FR_MAX_FUSED];
+    fr_status st = fr_fusion_weights(fusion, model, weights);
+    if (st != FR_OK) return st;
+    eval_embeddings part[FR_MAX_FUSED];
+    memset(part, 0, sizeof part);
+    int n_members = 0, dim = 0;
+    for (; st == FR_OK && n_members < FR_MAX_FUSED && fusion->members[n_members]; n_members++) {
+        fr_config member = *cfg;
+        member.model = fusion->members[n_members];
+        st = embed_single(&member, paths, n, cache_path, n_workers, progress, progress_user,
+                          &part[n_members]);
+        dim += part[n_members].dim;
+    }
+    out->n = n;
+    out->dim = dim;
+    snprintf(out->align, sizeof out->align, "each member's own");
+    if (st == FR_OK) {
+        out->vectors = malloc((size_t)(n > 0 ? n : 1) * (size_t)dim * sizeof(float));
+        out->no_face = calloc((size_t)(n > 0 ? n : 1), 1);
+        if (!out->vectors || !out->no_face)
+            st = fr_error(FR_E_NOMEM, "out of memory for %d embeddings", n);
+    }
+    for (int j = 0, offset = 0; st == FR_OK && j < n_members; offset += part[j].dim, j++) {
+        float scale = sqrtf(weights[j]);
+        for (int i = 0; i < n; i++) {
+            const float *v = part[j].vectors + (size_t)i * part[j].dim;
+            float *o = out->vectors + (size_t)i * dim + offset;
+            for (int k = 0; k < part[j].dim; k++) o[k] = scale * v[k];
+            out->no_face[i] |= part[j].no_face[i];
+        }
+        /* an image counts as computed when any member computed it */
+        out->n_computed = FR_MAX(out->n_computed, part[j].n_computed);
+        out->n_faces_cached = FR_MAX(out->n_faces_cached, part[j].n_faces_cached);
+    }
+    for (int j = 0; j < n_members; j++) eval_embeddings_free(&part[j]);
+    if (st != FR_OK) {
+        eval_embeddings_free(out);
+        return st;
+    }
+    out->n_cached = n - out->n_computed;
+    for (int i = 0; i < n; i++) out->n_no_face += out->no_face[i];
+    return FR_OK;
+}
+
+fr_status eval_embed_images(const fr_config *cfg, const char *const *paths, int n,
+                            const char *cache_path, int n_workers, eval_progress_fn progress,
+                            void *progress_user, eval_embeddings *out) {
+    memset(out, 0, sizeof *out);
+    if (!cfg || !paths || n < 0) return fr_error(FR_E_ARG, "eval_embed_images: bad argument");
+    n_workers = FR_CLAMP(n_workers, 1, 64);
+    const char *model = cfg->model ? cfg->model : FR_DEFAULT_MODEL;
+    const fr_fusion *fusion = fr_fusion_find(model);
+    if (fusion)
+        return embed_fused(cfg, fusion, model, paths, n, cache_path, n_workers, progress,
+                           progress_user, out);
+    return embed_single(cfg, paths, n, cache_path, n_workers, progress, progress_user, out);
 }

@@ -1,10 +1,13 @@
 /* embed.c: the embedder registry. */
 #include "face/face.h"
 
+#include "common/common.h"
+
 #include "nets/faceapi_nets.h"
 #include "nets/original_nets.h"
 #include "nets/tflite_nets.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static fr_status dlib_load(const char *path, void **net) {
@@ -65,6 +68,22 @@ const fr_fusion *fr_fusion_find(const char *name) {
             return &fusions[i];
     }
     return NULL;
+}
+
+fr_status fr_fusion_weights(const fr_fusion *fusion, const char *model,
+                            float weights[FR_MAX_FUSED]) {
+    memcpy(weights, fusion->weights, FR_MAX_FUSED * sizeof weights[0]);
+    const char *w = model + strlen(fusion->name);
+    if (*w == ':') {
+        char *end;
+        double first = strtod(w + 1, &end);
+        if (end == w + 1 || *end || !(first > 0 && first < 1))
+            return fr_error(FR_E_ARG, "%s: the weight after ':' must be a number between 0 and 1",
+                            model);
+        weights[0] = (float)first;
+        weights[1] = (float)(1 - first);
+    }
+    return FR_OK;
 }
 
 const char *fr_embedder_names(void) {

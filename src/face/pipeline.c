@@ -108,22 +108,12 @@ static fr_status open_fusion(fr_engine *eng, const fr_config *cfg, const fr_fusi
         return fr_error(FR_E_ARG, "%s: each member model uses its own alignment; no alignment "
                         "can be chosen", fusion->name);
     float weights[FR_MAX_FUSED];
-    memcpy(weights, fusion->weights, sizeof weights);
-    const char *w = model + strlen(fusion->name);
-    if (*w == ':') {
-        char *end;
-        double first = strtod(w + 1, &end);
-        if (end == w + 1 || *end || !(first > 0 && first < 1))
-            return fr_error(FR_E_ARG, "%s: the weight after ':' must be a number between 0 and 1",
-                            model);
-        weights[0] = (float)first;
-        weights[1] = (float)(1 - first);
-    }
+    fr_status st = fr_fusion_weights(fusion, model, weights);
+    if (st != FR_OK) return st;
     if (strlen(model) >= sizeof eng->model_id)
         return fr_error(FR_E_ARG, "%s: the model name is too long", model);
     snprintf(eng->model_id, sizeof eng->model_id, "%s", model);
     eng->model = eng->model_id;
-    fr_status st = FR_OK;
     for (int i = 0; i < FR_MAX_FUSED && fusion->members[i] && st == FR_OK; i++)
         st = open_member(eng, cfg, fr_embedder_find(fusion->members[i]), NULL, weights[i]);
     return st;

@@ -25,7 +25,8 @@ int cli_usage_error(const char *cmd, const char *fmt, ...);
     {"models", required_argument, 0, 0x100}, {"detector", required_argument, 0, 0x101},        \
     {"model", required_argument, 0, 0x102}, {"align", required_argument, 0, 0x103},            \
     {"landmarks", required_argument, 0, 0x104}, {"min-score", required_argument, 0, 0x105},    \
-    {"threads", required_argument, 0, 0x106}, {"pad", required_argument, 0, 0x107}
+    {"threads", required_argument, 0, 0x106}, {"pad", required_argument, 0, 0x107},    \
+    {"no-flip", no_argument, 0, 0x108}
 #define CLI_ENGINE_HELP                                                                        \
     "  --models DIR        models folder (default: $FACEREC_MODELS, install prefix, source tree)\n" \
     "  --detector NAME     face detector: mtcnn (default), ssd, blazeface, blazeface-full,\n" \
@@ -38,6 +39,8 @@ int cli_usage_error(const char *cmd, const char *fmt, ...);
     "  --align NAME        alignment: dlib-chip, similarity or faceapi (default: the model's)\n" \
     "  --min-score S       detection score threshold (default: the detector's)\n"              \
     "  --pad N             grow each detected box by N pixels on every side (default 0)\n"   \
+    "  --no-flip           embed the face alone, not also its mirror image: twice as fast,\n" \
+    "                      a little less accurate\n"                                       \
     "  --threads N         worker threads (default: $FACEREC_THREADS or all cores)\n"
 int cli_parse_engine_option(int opt, const char *arg, fr_config *cfg);
 

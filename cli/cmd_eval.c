@@ -23,7 +23,6 @@ static const char *usage =
     "  --dir DIR           the data set (a folder per person)\n"
     "  --pairs FILE        LFW pairs file (default DIR/pairs.txt)\n"
     "  --train FILE        View 1 training pairs (default pairsDevTrain.txt beside --pairs)\n"
-    "  --flip              embed each face and its mirror image, and average\n"
     "  --roc FILE.png      draw the ROC curve (lfw, folder)\n"
     "  --fpir P            identify: false-positive identification rate aimed at (default 0.01)\n"
     "  --cache DIR         embedding cache folder (default $XDG_CACHE_HOME/facerec or\n"
@@ -466,7 +465,7 @@ done:
 int cmd_eval(int argc, char **argv) {
     static const struct option options[] = {
         {"dir", required_argument, 0, 'd'},   {"pairs", required_argument, 0, 'p'},
-        {"train", required_argument, 0, 't'}, {"flip", no_argument, 0, 'f'},
+        {"train", required_argument, 0, 't'},
         {"roc", required_argument, 0, 'r'},   {"fpir", required_argument, 0, 'F'},
         {"cache", required_argument, 0, 'c'}, {"no-cache", no_argument, 0, 'n'},
         {"json", no_argument, 0, 'j'},        {"help", no_argument, 0, 'h'},
@@ -491,7 +490,6 @@ int cmd_eval(int argc, char **argv) {
         case 'd': ec.dir = optarg; break;
         case 'p': ec.pairs = optarg; break;
         case 't': ec.train = optarg; break;
-        case 'f': ec.cfg.flip = 1; break;
         case 'r': ec.roc = optarg; break;
         case 'F': {
             char *end;

@@ -159,7 +159,7 @@ typedef struct fr_config {
     const char *landmarks;  /* "68" (default) or "68tiny" */
     const char *model;      /* embedding model: "fusion" (default: mobilefacenet and
                              * dlib-resnet, each in its own alignment, distances combined with
-                             * weights 0.3 / 0.7; "fusion:W" gives mobilefacenet the weight W),
+                             * weights 0.12 / 0.88; "fusion:W" gives mobilefacenet the weight W),
                              * "mobilefacenet" (the fastest), "dlib-resnet", "nn4small2", or a
                              * model file (import-keras-csv, train) */
     const char *align;      /* NULL: the model's default ("dlib-chip" for dlib-resnet,
@@ -167,7 +167,8 @@ typedef struct fr_config {
                              * crop, for parity with it); not for a fusion */
     float min_score;        /* detection score threshold; 0: the detector's default */
     int load_embedder;      /* 0: detection and landmarks only (faster to open) */
-    int flip;               /* 1: embed each aligned face and its mirror image, and average */
+    int flip;               /* 1 (default): embed each aligned face and its mirror image, and
+                             * average (more accurate); 0: the face alone, twice as fast */
     int retry_padded;       /* 1 (default): when no face is found, look again with a border
                              * around the image, for photos that are one tight face */
     int box_pad;            /* pixels added around each detected box (the original demo used

@@ -169,7 +169,7 @@ TEST(embed_matches_faceapi) {
     int status;
     long rss;
     const char *args[] = {"embed", "--json", "--detector", "ssd", "--model", "dlib-resnet",
-                          "--align", "faceapi", FR_TEST_MODELS_DIR "/face-api/demo/sample1.jpg", NULL};
+                          "--align", "faceapi", "--no-flip", FR_TEST_MODELS_DIR "/face-api/demo/sample1.jpg", NULL};
     int ran = run_cli(args, out, sizeof out, &status, &rss);
     json_value *got = NULL;
     fr_status parsed = ran && status == 0 ? json_parse(out, strlen(out), "facerec embed output", &got)

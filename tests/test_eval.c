@@ -362,14 +362,24 @@ TEST(lfw_view1_subset_end_to_end) {
     CHECK(json_number_after(out, "cached") == images);
     CHECK(json_number_after(out, "computed") == 0);
     CHECK_NEAR(json_number_after(out, "accuracy"), accuracy, 0);
-    /* with flip, every embedding is new but made on the faces found before */
+    /* without flip, every embedding is new but made on the faces found before */
     snprintf(cmd, sizeof cmd, "'%s' eval lfw --dir '%s' --pairs '%s' --train '%s' --cache '%s' "
-             "--flip --json --models '%s'", FR_TEST_CLI, lfw, small_test, small_train, cache,
+             "--no-flip --json --models '%s'", FR_TEST_CLI, lfw, small_test, small_train, cache,
              FR_TEST_MODELS_DIR);
     CHECK(run_cli(cmd, out, sizeof out) == 0);
     CHECK(json_number_after(out, "computed") == images);
     CHECK(json_number_after(out, "faces_cached") == images);
     CHECK(json_number_after(out, "accuracy") >= 0.8);
+    /* the fused default cached each member alone: a member, or another weight, embeds nothing */
+    const char *reuse[] = {"--model mobilefacenet", "--model fusion:0.5"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(cmd, sizeof cmd, "'%s' eval lfw --dir '%s' --pairs '%s' --train '%s' --cache "
+                 "'%s' %s --json --models '%s'", FR_TEST_CLI, lfw, small_test, small_train, cache,
+                 reuse[i], FR_TEST_MODELS_DIR);
+        CHECK(run_cli(cmd, out, sizeof out) == 0);
+        CHECK(json_number_after(out, "computed") == 0);
+        CHECK(json_number_after(out, "cached") == images);
+    }
     /* a View 1 file cannot be its own training set */
     snprintf(cmd, sizeof cmd, "'%s' eval lfw --dir '%s' --pairs '%s' --train '%s' 2>&1",
              FR_TEST_CLI, lfw, small_test, small_test);

@@ -59,6 +59,7 @@ void fr_config_init(fr_config *cfg) {
     cfg->align = NULL; /* the embedder's default */
     cfg->load_embedder = 1;
     cfg->retry_padded = 1;
+    cfg->flip = 1;
 }
 
 static fr_status load_model(const char *models_dir, const char *relpath,

@@ -219,6 +219,7 @@ static const struct {
     const char *model, *since;
 } embedding_changes[] = {
     {"dlib-resnet", "0.2.0"}, /* normalised to unit length */
+    {"fusion", "0.3.0"},      /* members weighted 0.12 / 0.88, not 0.3 / 0.7 */
 };
 
 /* a < b for "MAJOR.MINOR.PATCH" versions */

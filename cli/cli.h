@@ -26,7 +26,7 @@ int cli_usage_error(const char *cmd, const char *fmt, ...);
     {"model", required_argument, 0, 0x102}, {"align", required_argument, 0, 0x103},            \
     {"landmarks", required_argument, 0, 0x104}, {"min-score", required_argument, 0, 0x105},    \
     {"threads", required_argument, 0, 0x106}, {"pad", required_argument, 0, 0x107},    \
-    {"no-flip", no_argument, 0, 0x108}
+    {"no-flip", no_argument, 0, 0x108}, {"align-scale", required_argument, 0, 0x109}
 #define CLI_ENGINE_HELP                                                                        \
     "  --models DIR        models folder (default: $FACEREC_MODELS, install prefix, source tree)\n" \
     "  --detector NAME     face detector: mtcnn (default), ssd, blazeface, blazeface-full,\n" \
@@ -37,6 +37,8 @@ int cli_usage_error(const char *cmd, const char *fmt, ...);
     "                      mobilefacenet (the fastest), dlib-resnet, nn4small2, or a model\n" \
     "                      file (facerec import-keras-csv, facerec train)\n"               \
     "  --align NAME        alignment: dlib-chip, similarity or faceapi (default: the model's)\n" \
+    "  --align-scale S     the face's size in a warped crop against the template's: 1.1 is\n" \
+    "                      10% closer, 0.9 leaves more margin (default 1)\n"              \
     "  --min-score S       detection score threshold (default: the detector's)\n"              \
     "  --pad N             grow each detected box by N pixels on every side (default 0)\n"   \
     "  --no-flip           embed the face alone, not also its mirror image: twice as fast,\n" \

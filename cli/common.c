@@ -1,6 +1,7 @@
 /* common.c: option parsing and output helpers shared by the subcommands. */
 #include "cli.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +16,12 @@ int cli_parse_engine_option(int opt, const char *arg, fr_config *cfg) {
     case 0x106: fr_set_threads(atoi(arg)); return 1;
     case 0x107: cfg->box_pad = atoi(arg); return 1;
     case 0x108: cfg->flip = 0; return 1;
+    case 0x109: {
+        char *end;
+        cfg->align_scale = strtof(arg, &end);
+        if (end == arg || *end) cfg->align_scale = NAN; /* the engine refuses it, by value */
+        return 1;
+    }
     default: return 0;
     }
 }

@@ -165,6 +165,9 @@ typedef struct fr_config {
     const char *align;      /* NULL: the model's default ("dlib-chip" for dlib-resnet,
                              * "similarity" for mobilefacenet); also "faceapi" (face-api.js's
                              * crop, for parity with it); not for a fusion */
+    float align_scale;      /* the face's size in a similarity-warped crop relative to the
+                             * model's template, about the crop's centre: 1.1 crops 10% closer,
+                             * 0.9 leaves more margin; 0 (default): 1; not for a fusion */
     float min_score;        /* detection score threshold; 0: the detector's default */
     int load_embedder;      /* 0: detection and landmarks only (faster to open) */
     int flip;               /* 1 (default): embed each aligned face and its mirror image, and

@@ -140,6 +140,24 @@ TEST(fusion_refusals_name_the_problem) {
     cfg.align = "similarity";
     CHECK(fr_engine_open(&cfg, &eng) == FR_E_ARG && !eng);
     CHECK(strstr(fr_last_error(), "own alignment") != NULL);
+    cfg.align = NULL;
+    cfg.align_scale = 1.1f;
+    CHECK(fr_engine_open(&cfg, &eng) == FR_E_ARG && !eng);
+    CHECK(strstr(fr_last_error(), "alignment scale") != NULL);
+    /* the evaluation, which embeds member by member, refuses it the same way */
+    eval_embeddings e;
+    const char *paths[] = {SAMPLE1};
+    CHECK(eval_embed_images(&cfg, paths, 1, NULL, 1, NULL, NULL, &e) == FR_E_ARG);
+    CHECK(strstr(fr_last_error(), "alignment scale") != NULL);
+    cfg.align_scale = 0;
+    /* face-api's crop has no scale */
+    cfg.model = "dlib-resnet";
+    cfg.align = "faceapi";
+    cfg.align_scale = 1.1f;
+    CHECK(fr_engine_open(&cfg, &eng) == FR_E_ARG && !eng);
+    CHECK(strstr(fr_last_error(), "no scale") != NULL);
+    cfg.align_scale = 0;
+    cfg.model = "fusion";
     /* training fine-tunes one network: the stages one at a time refuse a fusion */
     cfg.align = NULL;
     CHECK_OK(fr_engine_open(&cfg, &eng));

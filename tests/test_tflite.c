@@ -435,6 +435,47 @@ TEST(similarity_alignment_of_68_points) {
     CHECK(align_similarity(NULL, &face, &chip) == FR_E_ARG);
 }
 
+/* At scale s the template's points lie s times as far from the crop's centre c: with a face
+ * at twice the template's size moved by (100, 50), chip pixel u samples image x = 2 (c + (u - c)
+ * / s) + 100, whose red is x / 2. Scale 1 is align_similarity to the bit; odd scales refuse. */
+TEST(alignment_scale_moves_the_template_about_the_centre) {
+    fr_face face;
+    memset(&face, 0, sizeof face);
+    face.n_landmarks = 5;
+    const float(*tpl)[2] = align_arcface_template;
+    for (int k = 0; k < 5; k++) {
+        face.landmarks[k][0] = 2 * tpl[k][0] + 100;
+        face.landmarks[k][1] = 2 * tpl[k][1] + 50;
+    }
+    fr_image *img, *chip = NULL, *plain = NULL, *same = NULL;
+    CHECK_OK(fr_image_new(400, 400, &img));
+    for (int y = 0; y < 400; y++)
+        for (int x = 0; x < 400; x++) {
+            img->rgb[((size_t)y * 400 + x) * 3] = (uint8_t)FR_MIN(x / 2, 255);
+            img->rgb[((size_t)y * 400 + x) * 3 + 1] = (uint8_t)FR_MIN(y / 2, 255);
+        }
+    const float s = 1.25f, c = 56.0f;
+    fr_status st = align_warp(img, &face, tpl, 112, s, &chip);
+    if (st == FR_OK) st = align_similarity(img, &face, &plain);
+    if (st == FR_OK) st = align_warp(img, &face, tpl, 112, 1.0f, &same);
+    fr_image *refused = NULL;
+    CHECK(align_warp(img, &face, tpl, 112, 3.0f, &refused) == FR_E_ARG && !refused);
+    CHECK(strstr(fr_last_error(), "scale 3") != NULL);
+    fr_image_free(img);
+    CHECK_OK(st);
+    int ok = chip->width == 112 && chip->height == 112;
+    for (int v = 0; v < 112 && ok; v += 11)
+        for (int u = 0; u < 112 && ok; u += 13) {
+            const uint8_t *p = chip->rgb + ((size_t)v * 112 + u) * 3;
+            ok = fabs(p[0] - (c + (u - c) / s + 50)) <= 1 && fabs(p[1] - (c + (v - c) / s + 25)) <= 1;
+        }
+    CHECK(ok);
+    CHECK(!memcmp(plain->rgb, same->rgb, (size_t)112 * 112 * 3));
+    fr_image_free(chip);
+    fr_image_free(plain);
+    fr_image_free(same);
+}
+
 /* 5 points are used as they are; the dlib chip is 150x150 */
 TEST(dlib_chip_alignment) {
     fr_face face;
@@ -466,4 +507,4 @@ TEST_MAIN(CASE(graph_ops_match_reference), CASE(graph_fusion),
           CASE(reader_refuses_truncated), CASE(reader_survives_flipped_bytes),
           CASE(reader_refuses_wrong_magic), CASE(graph_refuses_unsupported_ops),
           CASE(graph_refuses_bad_shapes), CASE(similarity_transform_recovers_a_known_one),
-          CASE(similarity_alignment_of_68_points), CASE(dlib_chip_alignment))
+          CASE(similarity_alignment_of_68_points), CASE(alignment_scale_moves_the_template_about_the_centre), CASE(dlib_chip_alignment))

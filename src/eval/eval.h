@@ -61,7 +61,8 @@ void eval_protocol_free(eval_protocol *protocol);
 
 typedef struct eval_embeddings {
     int n, dim;
-    char align[64];    /* the alignment used, by name ("default" if unknown) */
+    char align[64];    /* the alignment used, by name ("default" if unknown), with "*S" after
+                        * it for a scale S other than 1 */
     float *vectors;    /* (n, dim) */
     uint8_t *no_face;  /* (n): 1 where no face was detected and the centre crop was embedded */
     int n_no_face;

@@ -333,11 +333,15 @@ static fr_status embed_single(const fr_config *cfg, const char *const *paths, in
         fr_engine_close(run.eng);
         return fr_error(FR_E_ARG, "eval_embed_images: the configuration loads no embedding model");
     }
-    /* the alignment by name, also when it is the model's default (which may change) */
+    /* the alignment by name, also when it is the model's default (which may change), with
+     * its scale when not 1 */
     const fr_embedder *embedder = fr_embedder_find(cfg->model ? cfg->model : FR_DEFAULT_MODEL);
     if (!embedder) embedder = fr_embedder_find(fr_engine_model(run.eng));
-    snprintf(out->align, sizeof out->align, "%s",
-             cfg->align ? cfg->align : embedder ? embedder->default_align : "default");
+    const char *align = cfg->align ? cfg->align : embedder ? embedder->default_align : "default";
+    if (cfg->align_scale == 0 || cfg->align_scale == 1.0f)
+        snprintf(out->align, sizeof out->align, "%s", align);
+    else
+        snprintf(out->align, sizeof out->align, "%s*%g", align, (double)cfg->align_scale);
     /* everything that changes the vectors is in the key; the library version stands for the
      * implementation of the networks */
     snprintf(run.key, sizeof run.key, "%s|detector=%s|landmarks=%s|align=%s|flip=%d|min_score=%g|%s",
@@ -385,11 +389,8 @@ static fr_status embed_fused(const fr_config *cfg, const fr_fusion *fusion, cons
                              const char *const *paths, int n, const char *cache_path,
                              int n_workers, eval_progress_fn progress, void *progress_user,
                              eval_embeddings *out) {
-    if (cfg->align)
-        return fr_error(FR_E_ARG, "%s: each member model uses its own alignment; no alignment "
-                        "can be chosen", fusion->name);
     float weights[FR_MAX_FUSED];
-    fr_status st = fr_fusion_weights(fusion, model, weights);
+    fr_status st = fr_fusion_weights(fusion, cfg, model, weights);
     if (st != FR_OK) return st;
     eval_embeddings part[FR_MAX_FUSED];
     memset(part, 0, sizeof part);

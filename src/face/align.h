@@ -1,6 +1,6 @@
 /* align.h: face alignment, the crop of a detected face that an embedding network expects.
- * Each alignment is one function with the signature of align_faceapi(); the pipeline picks
- * one by name (face/pipeline.c).
+ * The pipeline picks one by name (face/pipeline.c): face-api's crop, or a similarity warp onto
+ * a template at a scale.
  *
  * face-api ("faceapi"): no warp, an axis-aligned square-ish crop placed by the 68 landmarks,
  * as face-api.js computes its descriptors (FaceLandmarks.align with useDlibAlignment, then
@@ -52,6 +52,15 @@ fr_status align_five_points(const fr_face *face, float pts[5][2]);
  * pixels to image pixels, as fr_image_warp_affine wants. FR_E_ARG if the points coincide. */
 fr_status align_similarity_matrix(const float pts[5][2], const float tpl[5][2], float m[6]);
 
+/* The similarity alignment onto tpl in a size x size crop, with the template's points moved
+ * `scale` times as far from the crop's centre: above 1 the face fills more of the crop (less
+ * margin), below 1 less. FR_E_ARG outside [ALIGN_SCALE_MIN, ALIGN_SCALE_MAX]. */
+#define ALIGN_SCALE_MIN 0.5
+#define ALIGN_SCALE_MAX 2.0
+fr_status align_warp(const fr_image *img, const fr_face *face, const float tpl[5][2], int size,
+                     float scale, fr_image **crop);
+
+/* align_warp at scale 1 onto the ArcFace template (112) and dlib's chip (150). */
 fr_status align_similarity(const fr_image *img, const fr_face *face, fr_image **crop);
 fr_status align_dlib_chip(const fr_image *img, const fr_face *face, fr_image **crop);
 

@@ -13,22 +13,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef fr_status (*align_fn)(const fr_image *img, const fr_face *face, fr_image **crop);
-
-static const struct {
+typedef struct aligner {
     const char *name;
-    align_fn fn;
-} aligners[] = {
-    {"faceapi", align_faceapi},
-    {"similarity", align_similarity},
-    {"dlib-chip", align_dlib_chip},
+    const float (*tpl)[2]; /* the similarity warp's template; NULL: face-api's crop */
+    int size;              /* the warp's crop, size x size */
+} aligner;
+
+static const aligner aligners[] = {
+    {"faceapi", NULL, 0},
+    {"similarity", align_arcface_template, 112},
+    {"dlib-chip", align_dlib_chip_template, 150},
 };
 
 /* An embedding network of the engine and the alignment it reads (a fusion has several). */
 typedef struct engine_member {
     const fr_embedder *embedder;
     void *net;
-    align_fn align;
+    const aligner *align;
+    float align_scale; /* see fr_config.align_scale */
     float scale; /* the square root of its weight in a fusion; 1 alone */
     int offset;  /* where its values start in the embedding */
 } engine_member;
@@ -86,10 +88,16 @@ static fr_status open_member(fr_engine *eng, const fr_config *cfg, const fr_embe
     engine_member *m = &eng->members[eng->n_members];
     const char *align = cfg->align ? cfg->align : embedder->default_align;
     for (size_t i = 0; i < sizeof aligners / sizeof aligners[0]; i++)
-        if (!strcmp(aligners[i].name, align)) m->align = aligners[i].fn;
+        if (!strcmp(aligners[i].name, align)) m->align = &aligners[i];
     if (!m->align)
         return fr_error(FR_E_ARG, "unknown alignment '%s' (known: faceapi, similarity, dlib-chip)",
                         align);
+    m->align_scale = cfg->align_scale == 0 ? 1.0f : cfg->align_scale;
+    if (!(m->align_scale >= ALIGN_SCALE_MIN && m->align_scale <= ALIGN_SCALE_MAX))
+        return fr_error(FR_E_ARG, "alignment scale %g: it must lie between %g and %g",
+                        (double)m->align_scale, ALIGN_SCALE_MIN, ALIGN_SCALE_MAX);
+    if (!m->align->tpl && m->align_scale != 1.0f)
+        return fr_error(FR_E_ARG, "the faceapi alignment has no scale: it crops as face-api.js does");
     fr_status st = model_file ? embedder->load(model_file, &m->net)
                               : load_model(cfg->models_dir, embedder->model_file, embedder->load,
                                            &m->net);
@@ -105,11 +113,8 @@ static fr_status open_member(fr_engine *eng, const fr_config *cfg, const fr_embe
 /* model: the fusion's name, or "<name>:W" (see fr_fusion_find). */
 static fr_status open_fusion(fr_engine *eng, const fr_config *cfg, const fr_fusion *fusion,
                              const char *model) {
-    if (cfg->align)
-        return fr_error(FR_E_ARG, "%s: each member model uses its own alignment; no alignment "
-                        "can be chosen", fusion->name);
     float weights[FR_MAX_FUSED];
-    fr_status st = fr_fusion_weights(fusion, model, weights);
+    fr_status st = fr_fusion_weights(fusion, cfg, model, weights);
     if (st != FR_OK) return st;
     if (strlen(model) >= sizeof eng->model_id)
         return fr_error(FR_E_ARG, "%s: the model name is too long", model);
@@ -282,6 +287,13 @@ static fr_status detect_in_border(fr_engine *eng, const fr_image *img, fr_face *
     return st;
 }
 
+/* The crop of a face that member m's network reads. */
+static fr_status member_align(const engine_member *m, const fr_image *img, const fr_face *face,
+                              fr_image **crop) {
+    if (!m->align->tpl) return align_faceapi(img, face, crop);
+    return align_warp(img, face, m->align->tpl, m->align->size, m->align_scale, crop);
+}
+
 /* Member m's unit embeddings of crops: out is (n, m's dim), through the head if any. */
 static fr_status member_embed_crops(const fr_engine *eng, const engine_member *m,
                                     const fr_image *const *crops, int n, float *out) {
@@ -300,7 +312,7 @@ static fr_status member_embed_faces(const fr_engine *eng, const engine_member *m
     fr_image **crops = calloc((size_t)n_crops, sizeof *crops);
     float *vectors = malloc((size_t)n_crops * (size_t)dim * sizeof *vectors);
     fr_status st = crops && vectors ? FR_OK : fr_error(FR_E_NOMEM, "out of memory embedding faces");
-    for (int i = 0; i < n_faces && st == FR_OK; i++) st = m->align(img, &faces[i], &crops[i]);
+    for (int i = 0; i < n_faces && st == FR_OK; i++) st = member_align(m, img, &faces[i], &crops[i]);
     for (int i = n_faces; i < n_crops && st == FR_OK; i++)
         st = fr_image_mirror(crops[i - n_faces], &crops[i]);
     if (st == FR_OK) st = member_embed_crops(eng, m, (const fr_image *const *)crops, n_crops, vectors);
@@ -324,7 +336,7 @@ fr_status fr_embed(fr_engine *eng, const fr_image *img, fr_face *faces, int n_fa
         return fr_error(FR_E_ARG, "this engine was opened without an embedding model");
     if (n_faces <= 0) return FR_OK;
     int needs_68 = 0; /* face-api's alignment reads 68 points; the others do with 5 */
-    for (int j = 0; j < eng->n_members; j++) needs_68 |= eng->members[j].align == align_faceapi;
+    for (int j = 0; j < eng->n_members; j++) needs_68 |= eng->members[j].align->tpl == NULL;
     for (int i = 0; i < n_faces; i++)
         if (faces[i].n_landmarks != 68 && (faces[i].n_landmarks != 5 || needs_68)) {
             fr_status st = landmark68_run(eng->landmarks, img, faces + i, 1);
@@ -351,7 +363,7 @@ static fr_status single_member(const fr_engine *eng) {
 fr_status fr_engine_align(const fr_engine *eng, const fr_image *img, const fr_face *face,
                           fr_image **crop) {
     fr_status st = single_member(eng);
-    return st == FR_OK ? eng->members[0].align(img, face, crop) : st;
+    return st == FR_OK ? member_align(&eng->members[0], img, face, crop) : st;
 }
 
 fr_status fr_engine_embed_crops(const fr_engine *eng, const fr_image *const *crops, int n,

@@ -102,6 +102,16 @@ fi
 if [ $have_lfw = 1 ] && [ $quick = 0 ]; then
   verify_row "mobilefacenet, blazeface-full detector" "lfw $L $M --detector blazeface-full" lfw --dir "$lfw" $M --detector blazeface-full
   verify_row "mobilefacenet, ssd detector" "lfw $L $M --detector ssd" lfw --dir "$lfw" $M --detector ssd
+  # margins and scale: the face smaller (more margin) or larger in each model's own warp
+  for s in 0.92 1.08; do
+    verify_row "dlib-resnet (mtcnn), dlib-chip at scale $s" "lfw $L --model dlib-resnet --align-scale $s" \
+      lfw --dir "$lfw" --model dlib-resnet --align-scale $s
+  done
+  for s in 0.95 1.05; do
+    verify_row "mobilefacenet, similarity warp at scale $s" "lfw $L $M --align-scale $s" \
+      lfw --dir "$lfw" $M --align-scale $s
+  done
+  verify_row "fusion:0.3 (more weight on mobilefacenet), flip" "lfw $L --model fusion:0.3" lfw --dir "$lfw" --model fusion:0.3
   verify_row "mobilefacenet, View 1 (DevTest, threshold on DevTrain)" "lfw $L $M --pairs \$DATA/lfw-deepfunneled/pairsDevTest.txt" \
     lfw --dir "$lfw" $M --pairs "$lfw/pairsDevTest.txt"
   verify_row "default, View 1 (DevTest, threshold on DevTrain)" "lfw $L --pairs \$DATA/lfw-deepfunneled/pairsDevTest.txt" \
@@ -117,6 +127,7 @@ if [ $have_lfw = 1 ] && [ $quick = 0 ]; then
     verify_row "View 1 training pairs, fusion:$w without flip" "lfw $L $T --model fusion:$w $N" \
       lfw --dir "$lfw" --pairs "$lfw/pairsDevTrain.txt" --train "$lfw/pairsDevTest.txt" --model "fusion:$w" $N
   done
+  identify_row "fusion:0.3 (more weight on mobilefacenet)" "identify $L --model fusion:0.3" identify --dir "$lfw" --model fusion:0.3
   identify_row "dlib-resnet" "identify $L $D" identify --dir "$lfw" $D
   identify_row "mobilefacenet" "identify $L $M" identify --dir "$lfw" $M
 fi

@@ -390,7 +390,7 @@ static fr_status embed_fused(const fr_config *cfg, const fr_fusion *fusion, cons
                              int n_workers, eval_progress_fn progress, void *progress_user,
                              eval_embeddings *out) {
     float weights[FR_MAX_FUSED];
-    fr_status st = fr_fusion_weights(fusion, cfg, model, weights);
+    fr_status st = fr_fusion_resolve(fusion, cfg, model, weights);
     if (st != FR_OK) return st;
     eval_embeddings part[FR_MAX_FUSED];
     memset(part, 0, sizeof part);

@@ -143,19 +143,25 @@ fr_status align_similarity_matrix(const float pts[5][2], const float tpl[5][2], 
     return FR_OK;
 }
 
+fr_status align_check_scale(float scale) {
+    if (!(scale >= ALIGN_SCALE_MIN && scale <= ALIGN_SCALE_MAX))
+        return fr_error(FR_E_ARG, "alignment scale %g: it must lie between %g and %g",
+                        (double)scale, ALIGN_SCALE_MIN, ALIGN_SCALE_MAX);
+    return FR_OK;
+}
+
 fr_status align_warp(const fr_image *img, const fr_face *face, const float tpl[5][2], int size,
                      float scale, fr_image **crop) {
     if (!img || !face || !tpl || !crop)
         return fr_error(FR_E_ARG, "similarity alignment: NULL argument");
-    if (!(scale >= ALIGN_SCALE_MIN && scale <= ALIGN_SCALE_MAX))
-        return fr_error(FR_E_ARG, "alignment scale %g: it must lie between %g and %g",
-                        (double)scale, ALIGN_SCALE_MIN, ALIGN_SCALE_MAX);
+    fr_status st = align_check_scale(scale);
+    if (st != FR_OK) return st;
     float scaled[5][2], pts[5][2], m[6];
     float centre = size / 2.0f;
     for (int i = 0; i < 5; i++) /* at scale 1 exactly the template, to the last bit */
         for (int d = 0; d < 2; d++)
             scaled[i][d] = scale == 1.0f ? tpl[i][d] : centre + scale * (tpl[i][d] - centre);
-    fr_status st = align_five_points(face, pts);
+    st = align_five_points(face, pts);
     if (st == FR_OK) st = align_similarity_matrix(pts, (const float(*)[2])scaled, m);
     if (st == FR_OK) st = fr_image_warp_affine(img, m, size, size, crop);
     return st;

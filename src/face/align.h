@@ -54,9 +54,11 @@ fr_status align_similarity_matrix(const float pts[5][2], const float tpl[5][2], 
 
 /* The similarity alignment onto tpl in a size x size crop, with the template's points moved
  * `scale` times as far from the crop's centre: above 1 the face fills more of the crop (less
- * margin), below 1 less. FR_E_ARG outside [ALIGN_SCALE_MIN, ALIGN_SCALE_MAX]. */
+ * margin), below 1 less. FR_E_ARG outside [ALIGN_SCALE_MIN, ALIGN_SCALE_MAX], as
+ * align_check_scale says. */
 #define ALIGN_SCALE_MIN 0.5
 #define ALIGN_SCALE_MAX 2.0
+fr_status align_check_scale(float scale);
 fr_status align_warp(const fr_image *img, const fr_face *face, const float tpl[5][2], int size,
                      float scale, fr_image **crop);
 

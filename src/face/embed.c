@@ -72,7 +72,7 @@ const fr_fusion *fr_fusion_find(const char *name) {
     return NULL;
 }
 
-fr_status fr_fusion_weights(const fr_fusion *fusion, const fr_config *cfg, const char *model,
+fr_status fr_fusion_resolve(const fr_fusion *fusion, const fr_config *cfg, const char *model,
                             float weights[FR_MAX_FUSED]) {
     if (cfg->align || (cfg->align_scale != 0 && cfg->align_scale != 1.0f))
         return fr_error(FR_E_ARG, "%s: each member model uses its own alignment; no alignment "

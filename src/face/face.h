@@ -58,10 +58,10 @@ typedef struct fr_fusion {
 /* name is a fusion's name, or "<name>:W" to give its first member the weight W (0 < W < 1)
  * and the second 1 - W. */
 const fr_fusion *fr_fusion_find(const char *name);
-/* The members' weights of model, a name fr_fusion_find found as fusion, opened with cfg;
- * FR_E_ARG for a weight after ':' that is not between 0 and 1, or for a configuration that
- * chooses an alignment (each member has its own). */
-fr_status fr_fusion_weights(const fr_fusion *fusion, const fr_config *cfg, const char *model,
+/* Check that cfg may open fusion (found by fr_fusion_find for model) and give its members'
+ * weights: FR_E_ARG for a configuration that chooses an alignment or its scale (each member
+ * has its own), or for a weight after ':' that is not between 0 and 1. */
+fr_status fr_fusion_resolve(const fr_fusion *fusion, const fr_config *cfg, const char *model,
                             float weights[FR_MAX_FUSED]);
 
 /* The engine's stages one at a time (pipeline.c), for code that works on aligned crops

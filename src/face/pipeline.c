@@ -93,14 +93,12 @@ static fr_status open_member(fr_engine *eng, const fr_config *cfg, const fr_embe
         return fr_error(FR_E_ARG, "unknown alignment '%s' (known: faceapi, similarity, dlib-chip)",
                         align);
     m->align_scale = cfg->align_scale == 0 ? 1.0f : cfg->align_scale;
-    if (!(m->align_scale >= ALIGN_SCALE_MIN && m->align_scale <= ALIGN_SCALE_MAX))
-        return fr_error(FR_E_ARG, "alignment scale %g: it must lie between %g and %g",
-                        (double)m->align_scale, ALIGN_SCALE_MIN, ALIGN_SCALE_MAX);
+    fr_status st = align_check_scale(m->align_scale);
+    if (st != FR_OK) return st;
     if (!m->align->tpl && m->align_scale != 1.0f)
         return fr_error(FR_E_ARG, "the faceapi alignment has no scale: it crops as face-api.js does");
-    fr_status st = model_file ? embedder->load(model_file, &m->net)
-                              : load_model(cfg->models_dir, embedder->model_file, embedder->load,
-                                           &m->net);
+    st = model_file ? embedder->load(model_file, &m->net)
+                    : load_model(cfg->models_dir, embedder->model_file, embedder->load, &m->net);
     if (st != FR_OK) return st;
     m->embedder = embedder;
     m->scale = sqrtf(weight);
@@ -114,7 +112,7 @@ static fr_status open_member(fr_engine *eng, const fr_config *cfg, const fr_embe
 static fr_status open_fusion(fr_engine *eng, const fr_config *cfg, const fr_fusion *fusion,
                              const char *model) {
     float weights[FR_MAX_FUSED];
-    fr_status st = fr_fusion_weights(fusion, cfg, model, weights);
+    fr_status st = fr_fusion_resolve(fusion, cfg, model, weights);
     if (st != FR_OK) return st;
     if (strlen(model) >= sizeof eng->model_id)
         return fr_error(FR_E_ARG, "%s: the model name is too long", model);

@@ -198,7 +198,8 @@ fr_status fr_detect(fr_engine *eng, const fr_image *img, fr_face **faces, int *n
 fr_status fr_embed(fr_engine *eng, const fr_image *img, fr_face *faces, int n_faces);
 /* fr_detect then fr_embed. */
 fr_status fr_process(fr_engine *eng, const fr_image *img, fr_face **faces, int *n_faces);
-/* Embed the whole image as one face, without detection (parity with models' own demos). */
+/* Embed the whole image as one face, without detection or alignment (parity with models' own
+ * demos); with flip, averaged with its mirror image like any face. */
 fr_status fr_embed_image(fr_engine *eng, const fr_image *img, fr_face *face);
 void fr_faces_free(fr_face *faces);
 

@@ -123,6 +123,45 @@ TEST(evaluation_joins_members_as_the_engine_does) {
         }
 }
 
+/* With flip, a whole image embedded as one face (fr_embed_image) is the mean of its own and
+ * its mirror image's embeddings without flip, made unit again, member by member. */
+TEST(whole_image_embedding_flips_like_a_face) {
+    if (!have_models()) SKIP("models absent (run scripts/setup.sh)");
+    fr_config cfg;
+    fr_config_init(&cfg);
+    cfg.models_dir = FR_TEST_MODELS_DIR;
+    fr_engine *flipped = NULL, *plain = NULL;
+    fr_image *img = NULL, *mirror = NULL;
+    fr_face f, a, b;
+    fr_status st = fr_engine_open(&cfg, &flipped);
+    cfg.flip = 0;
+    if (st == FR_OK) st = fr_engine_open(&cfg, &plain);
+    if (st == FR_OK) st = fr_image_load(SAMPLE1, &img);
+    if (st == FR_OK) st = fr_image_mirror(img, &mirror);
+    if (st == FR_OK) st = fr_embed_image(flipped, img, &f);
+    if (st == FR_OK) st = fr_embed_image(plain, img, &a);
+    if (st == FR_OK) st = fr_embed_image(plain, mirror, &b);
+    CHECK_OK(st);
+    const fr_fusion *fusion = fr_fusion_find("fusion");
+    double worst = 0, moved = 0;
+    for (int j = 0, offset = 0; j < FR_MAX_FUSED; j++) {
+        int dim = fr_embedder_find(fusion->members[j])->dim;
+        double sq = 0;
+        for (int k = offset; k < offset + dim; k++) sq += pow(a.embedding[k] + b.embedding[k], 2);
+        for (int k = offset; k < offset + dim; k++) {
+            double want = sqrt(fusion->weights[j]) * (a.embedding[k] + b.embedding[k]) / sqrt(sq);
+            worst = fmax(worst, fabs(f.embedding[k] - want));
+            moved = fmax(moved, fabs(f.embedding[k] - a.embedding[k]));
+        }
+        offset += dim;
+    }
+    CHECK(f.dim == a.dim && worst < 1e-5 && moved > 1e-3);
+    fr_image_free(img);
+    fr_image_free(mirror);
+    fr_engine_close(flipped);
+    fr_engine_close(plain);
+}
+
 TEST(fusion_refusals_name_the_problem) {
     fr_config cfg;
     fr_config_init(&cfg);
@@ -175,4 +214,5 @@ TEST(fusion_refusals_name_the_problem) {
 }
 
 TEST_MAIN(CASE(every_model_gives_unit_vectors), CASE(fusion_joins_its_members),
-          CASE(evaluation_joins_members_as_the_engine_does), CASE(fusion_refusals_name_the_problem))
+          CASE(evaluation_joins_members_as_the_engine_does),
+          CASE(whole_image_embedding_flips_like_a_face), CASE(fusion_refusals_name_the_problem))

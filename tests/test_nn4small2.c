@@ -206,7 +206,8 @@ static void check_set(const char *set, const char *shared) {
         json_free(ref);
         SKIP("models/face-api not unpacked (run scripts/setup.sh); sample1 not checked");
     }
-    const char *embed_args[] = {"embed", "--no-detect", "--json", "--model", model, sample, NULL};
+    const char *embed_args[] = {"embed", "--no-detect", "--no-flip", "--json", "--model", model,
+                                sample, NULL};
     status = run_cli(embed_args, out, sizeof out, err, sizeof err);
     if (status != 0) fprintf(stderr, "%s", err);
     CHECK(status == 0);

@@ -301,29 +301,51 @@ static fr_status member_embed_crops(const fr_engine *eng, const engine_member *m
     return st;
 }
 
-/* Member m's part of each face's embedding: align, (mirror), embed in one batch. */
+/* Member m's unit embeddings of n aligned crops, out (n, m's dim); with flip each is the mean
+ * of the crop's and its mirror image's, made unit again (all 2n crops in one batch). */
+static fr_status member_embed_flipped(const fr_engine *eng, const engine_member *m,
+                                      const fr_image *const *crops, int n, float *out) {
+    if (!eng->flip) return member_embed_crops(eng, m, crops, n, out);
+    int dim = m->embedder->dim;
+    /* batch[n .. 2n) are the mirror images of batch[0 .. n) = crops */
+    const fr_image **batch = calloc(2 * (size_t)n, sizeof *batch);
+    fr_image **mirrors = calloc((size_t)n, sizeof *mirrors);
+    float *vectors = malloc(2 * (size_t)n * (size_t)dim * sizeof *vectors);
+    fr_status st = batch && mirrors && vectors ? FR_OK
+                                               : fr_error(FR_E_NOMEM, "out of memory embedding faces");
+    for (int i = 0; i < n && st == FR_OK; i++) {
+        st = fr_image_mirror(crops[i], &mirrors[i]);
+        batch[i] = crops[i];
+        batch[n + i] = mirrors[i];
+    }
+    if (st == FR_OK) st = member_embed_crops(eng, m, batch, 2 * n, vectors);
+    for (int i = 0; i < n && st == FR_OK; i++) {
+        float *v = out + (size_t)i * dim;
+        for (int k = 0; k < dim; k++)
+            v[k] = vectors[(size_t)i * dim + k] + vectors[(size_t)(n + i) * dim + k];
+        nn_l2_normalize(v, 1, dim);
+    }
+    for (int i = 0; mirrors && i < n; i++) fr_image_free(mirrors[i]);
+    free(batch);
+    free(mirrors);
+    free(vectors);
+    return st;
+}
+
+/* Member m's part of each face's embedding: align, then embed (with flip) in one batch. */
 static fr_status member_embed_faces(const fr_engine *eng, const engine_member *m,
                                     const fr_image *img, fr_face *faces, int n_faces) {
     int dim = m->embedder->dim;
-    /* with flip, crops n_faces .. 2 n_faces - 1 are the mirror images of the first n_faces */
-    int n_crops = eng->flip ? 2 * n_faces : n_faces;
-    fr_image **crops = calloc((size_t)n_crops, sizeof *crops);
-    float *vectors = malloc((size_t)n_crops * (size_t)dim * sizeof *vectors);
+    fr_image **crops = calloc((size_t)n_faces, sizeof *crops);
+    float *vectors = malloc((size_t)n_faces * (size_t)dim * sizeof *vectors);
     fr_status st = crops && vectors ? FR_OK : fr_error(FR_E_NOMEM, "out of memory embedding faces");
     for (int i = 0; i < n_faces && st == FR_OK; i++) st = member_align(m, img, &faces[i], &crops[i]);
-    for (int i = n_faces; i < n_crops && st == FR_OK; i++)
-        st = fr_image_mirror(crops[i - n_faces], &crops[i]);
-    if (st == FR_OK) st = member_embed_crops(eng, m, (const fr_image *const *)crops, n_crops, vectors);
-    for (int i = 0; i < n_faces && st == FR_OK; i++) {
-        float *v = vectors + (size_t)i * dim;
-        if (eng->flip) {
-            const float *mirrored = vectors + (size_t)(i + n_faces) * dim;
-            for (int k = 0; k < dim; k++) v[k] += mirrored[k];
-            nn_l2_normalize(v, 1, dim);
-        }
-        for (int k = 0; k < dim; k++) faces[i].embedding[m->offset + k] = m->scale * v[k];
-    }
-    for (int i = 0; crops && i < n_crops; i++) fr_image_free(crops[i]);
+    if (st == FR_OK)
+        st = member_embed_flipped(eng, m, (const fr_image *const *)crops, n_faces, vectors);
+    for (int i = 0; i < n_faces && st == FR_OK; i++)
+        for (int k = 0; k < dim; k++)
+            faces[i].embedding[m->offset + k] = m->scale * vectors[(size_t)i * dim + k];
+    for (int i = 0; crops && i < n_faces; i++) fr_image_free(crops[i]);
     free(crops);
     free(vectors);
     return st;
@@ -392,7 +414,7 @@ fr_status fr_embed_image(fr_engine *eng, const fr_image *img, fr_face *face) {
     for (int j = 0; j < eng->n_members; j++) {
         const engine_member *m = &eng->members[j];
         float *v = face->embedding + m->offset;
-        fr_status st = member_embed_crops(eng, m, &img, 1, v);
+        fr_status st = member_embed_flipped(eng, m, &img, 1, v);
         if (st != FR_OK) return st;
         for (int k = 0; k < m->embedder->dim; k++) v[k] *= m->scale;
     }

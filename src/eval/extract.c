@@ -16,8 +16,20 @@
 /* The centre crop used when no face is detected: a square this share of the shorter side. */
 #define CENTRE_CROP_SHARE 0.5f
 
+/* A face's geometry as cached: box, score, number of landmarks (5 or 68), then the landmarks
+ * (room for 68). */
+#define GEOMETRY_FLOATS (6 + 2 * FR_MAX_LANDMARKS)
+
+/* The faces found by the first member of a fusion, for the next to embed without detecting
+ * again (with or without the cache): geometry (n, GEOMETRY_FLOATS), source[i] < 0 if none. */
+typedef struct shared_faces {
+    float *geometry;
+    int *source;
+} shared_faces;
+
 typedef struct extract_run {
     fr_engine *eng;
+    shared_faces *shared; /* NULL when embedding one model */
     const char *const *paths;
     int n, dim;
     /* the cache (NULL when off), used under lock */
@@ -137,9 +149,21 @@ static fr_status cache_put(extract_run *run, const uint8_t digest[32], const flo
 /* Where the embedded face came from. */
 enum face_source { FACE_DETECTED = 0, FACE_CENTRE = 2 };
 
-/* A face's geometry as cached: box, score, number of landmarks (5 or 68), then the landmarks
- * (room for 68). */
-#define GEOMETRY_FLOATS (6 + 2 * FR_MAX_LANDMARKS)
+static void geometry_of(const fr_face *face, float g[GEOMETRY_FLOATS]) {
+    g[0] = face->x, g[1] = face->y, g[2] = face->w, g[3] = face->h, g[4] = face->score;
+    g[5] = (float)face->n_landmarks;
+    memcpy(g + 6, face->landmarks, sizeof face->landmarks);
+}
+
+/* 0 for a damaged geometry (a landmark count out of range). */
+static int face_of(const float g[GEOMETRY_FLOATS], fr_face *face) {
+    if (!(g[5] >= 0 && g[5] <= FR_MAX_LANDMARKS)) return 0;
+    memset(face, 0, sizeof *face);
+    face->x = g[0], face->y = g[1], face->w = g[2], face->h = g[3], face->score = g[4];
+    face->n_landmarks = (int)g[5];
+    memcpy(face->landmarks, g + 6, sizeof face->landmarks);
+    return 1;
+}
 
 /* Under run->lock. *found = 1 and face filled (box, score, landmarks) if cached. */
 static fr_status face_cache_get(extract_run *run, const uint8_t digest[32], int *found,
@@ -154,13 +178,9 @@ static fr_status face_cache_get(extract_run *run, const uint8_t digest[32], int 
                  sqlite3_column_bytes(run->face_lookup, 1) == GEOMETRY_FLOATS * (int)sizeof(float);
     if (usable) { /* a damaged entry counts as absent */
         memcpy(g, sqlite3_column_blob(run->face_lookup, 1), sizeof g);
-        usable = g[5] >= 0 && g[5] <= FR_MAX_LANDMARKS;
+        usable = face_of(g, face);
     }
     if (usable) {
-        memset(face, 0, sizeof *face);
-        face->x = g[0], face->y = g[1], face->w = g[2], face->h = g[3], face->score = g[4];
-        face->n_landmarks = (int)g[5];
-        memcpy(face->landmarks, g + 6, sizeof face->landmarks);
         *source = sqlite3_column_int(run->face_lookup, 0);
         *found = 1;
     } else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
@@ -173,9 +193,8 @@ static fr_status face_cache_get(extract_run *run, const uint8_t digest[32], int 
 /* Under run->lock. */
 static fr_status face_cache_put(extract_run *run, const uint8_t digest[32], const fr_face *face,
                                 int source) {
-    float g[GEOMETRY_FLOATS] = {face->x, face->y, face->w, face->h, face->score,
-                                (float)face->n_landmarks};
-    memcpy(g + 6, face->landmarks, sizeof face->landmarks);
+    float g[GEOMETRY_FLOATS];
+    geometry_of(face, g);
     sqlite3_bind_blob(run->face_store, 1, digest, 32, SQLITE_STATIC);
     sqlite3_bind_text(run->face_store, 2, run->face_key, -1, SQLITE_STATIC);
     sqlite3_bind_int(run->face_store, 3, source);
@@ -263,10 +282,15 @@ static fr_status process_image(extract_run *run, int i) {
         pthread_mutex_unlock(&run->lock);
     }
     if (st == FR_OK && !found) {
-        /* the face found by an earlier run with the same detector saves detecting again */
+        /* the face found by a fusion's earlier member, or by an earlier run with the same
+         * detector, saves detecting again */
         fr_face known, face;
         int have_face = 0, known_source = 0, source;
-        if (run->db) {
+        float *shared = run->shared ? run->shared->geometry + (size_t)i * GEOMETRY_FLOATS : NULL;
+        if (shared && run->shared->source[i] >= 0) {
+            have_face = face_of(shared, &known);
+            known_source = run->shared->source[i];
+        } else if (run->db) {
             pthread_mutex_lock(&run->lock);
             st = face_cache_get(run, digest, &have_face, &known, &known_source);
             pthread_mutex_unlock(&run->lock);
@@ -281,6 +305,10 @@ static fr_status process_image(extract_run *run, int i) {
         if (st == FR_OK && run->db) st = cache_put(run, digest, vector, *no_face);
         if (st == FR_OK && run->db && !have_face) st = face_cache_put(run, digest, &face, source);
         pthread_mutex_unlock(&run->lock);
+        if (st == FR_OK && shared && run->shared->source[i] < 0) {
+            geometry_of(&face, shared);
+            run->shared->source[i] = source;
+        }
     }
     free(data);
     return st;
@@ -317,9 +345,10 @@ void eval_embeddings_free(eval_embeddings *e) {
 /* One model's embeddings (not a fusion's). */
 static fr_status embed_single(const fr_config *cfg, const char *const *paths, int n,
                               const char *cache_path, int n_workers, eval_progress_fn progress,
-                              void *progress_user, eval_embeddings *out) {
+                              void *progress_user, shared_faces *shared, eval_embeddings *out) {
     extract_run run;
     memset(&run, 0, sizeof run);
+    run.shared = shared;
     run.paths = paths;
     run.n = n;
     run.cache_path = cache_path;
@@ -394,14 +423,21 @@ static fr_status embed_fused(const fr_config *cfg, const fr_fusion *fusion, cons
     if (st != FR_OK) return st;
     eval_embeddings part[FR_MAX_FUSED];
     memset(part, 0, sizeof part);
+    shared_faces shared = {malloc((size_t)(n > 0 ? n : 1) * GEOMETRY_FLOATS * sizeof(float)),
+                           malloc((size_t)(n > 0 ? n : 1) * sizeof(int))};
+    if (!shared.geometry || !shared.source)
+        st = fr_error(FR_E_NOMEM, "out of memory for the faces of %d images", n);
+    for (int i = 0; st == FR_OK && i < n; i++) shared.source[i] = -1;
     int n_members = 0, dim = 0;
     for (; st == FR_OK && n_members < FR_MAX_FUSED && fusion->members[n_members]; n_members++) {
         fr_config member = *cfg;
         member.model = fusion->members[n_members];
         st = embed_single(&member, paths, n, cache_path, n_workers, progress, progress_user,
-                          &part[n_members]);
+                          &shared, &part[n_members]);
         dim += part[n_members].dim;
     }
+    free(shared.geometry);
+    free(shared.source);
     out->n = n;
     out->dim = dim;
     snprintf(out->align, sizeof out->align, "each member's own");
@@ -444,5 +480,5 @@ fr_status eval_embed_images(const fr_config *cfg, const char *const *paths, int 
     if (fusion)
         return embed_fused(cfg, fusion, model, paths, n, cache_path, n_workers, progress,
                            progress_user, out);
-    return embed_single(cfg, paths, n, cache_path, n_workers, progress, progress_user, out);
+    return embed_single(cfg, paths, n, cache_path, n_workers, progress, progress_user, NULL, out);
 }

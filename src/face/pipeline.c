@@ -351,9 +351,15 @@ static fr_status member_embed_faces(const fr_engine *eng, const engine_member *m
     return st;
 }
 
+static fr_status has_embedding(const fr_engine *eng) {
+    return eng->n_members > 0
+               ? FR_OK
+               : fr_error(FR_E_ARG, "this engine was opened without an embedding model");
+}
+
 fr_status fr_embed(fr_engine *eng, const fr_image *img, fr_face *faces, int n_faces) {
-    if (eng->n_members == 0)
-        return fr_error(FR_E_ARG, "this engine was opened without an embedding model");
+    fr_status has = has_embedding(eng);
+    if (has != FR_OK) return has;
     if (n_faces <= 0) return FR_OK;
     int needs_68 = 0; /* face-api's alignment reads 68 points; the others do with 5 */
     for (int j = 0; j < eng->n_members; j++) needs_68 |= eng->members[j].align->tpl == NULL;
@@ -372,8 +378,8 @@ fr_status fr_embed(fr_engine *eng, const fr_image *img, fr_face *faces, int n_fa
 
 /* The stages one at a time serve training, which fine-tunes one network. */
 static fr_status single_member(const fr_engine *eng) {
-    if (eng->n_members == 0)
-        return fr_error(FR_E_ARG, "this engine was opened without an embedding model");
+    fr_status st = has_embedding(eng);
+    if (st != FR_OK) return st;
     if (eng->n_members > 1)
         return fr_error(FR_E_ARG, "%s fuses %d models; this needs a single model", eng->model,
                         eng->n_members);
@@ -405,8 +411,8 @@ fr_status fr_process(fr_engine *eng, const fr_image *img, fr_face **faces, int *
 }
 
 fr_status fr_embed_image(fr_engine *eng, const fr_image *img, fr_face *face) {
-    if (eng->n_members == 0)
-        return fr_error(FR_E_ARG, "this engine was opened without an embedding model");
+    fr_status has = has_embedding(eng);
+    if (has != FR_OK) return has;
     memset(face, 0, sizeof *face);
     face->w = (float)img->width;
     face->h = (float)img->height;

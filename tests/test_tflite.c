@@ -388,6 +388,18 @@ TEST(similarity_transform_recovers_a_known_one) {
     CHECK_NEAR(m[5], ty, 1e-3);
 }
 
+/* A size x size image whose pixel (x, y) has red x / 2 and green y / 2 (clamped at 255), so a
+ * warped chip shows where each of its pixels was sampled. */
+static fr_status half_coordinates_image(int size, fr_image **out) {
+    fr_status st = fr_image_new(size, size, out);
+    for (int y = 0; st == FR_OK && y < size; y++)
+        for (int x = 0; x < size; x++) {
+            (*out)->rgb[((size_t)y * size + x) * 3] = (uint8_t)FR_MIN(x / 2, 255);
+            (*out)->rgb[((size_t)y * size + x) * 3 + 1] = (uint8_t)FR_MIN(y / 2, 255);
+        }
+    return st;
+}
+
 /* 68 landmarks: eye centres, nose tip and mouth corners; the warp puts them on the template. */
 TEST(similarity_alignment_of_68_points) {
     fr_face face;
@@ -414,12 +426,7 @@ TEST(similarity_alignment_of_68_points) {
     /* an image whose pixel (x, y) has red = x / 2 (clamped), green = y / 2: the chip samples
      * image (2u + 100, 2v + 50), so its red is u + 50 and green v + 25 */
     fr_image *img, *chip;
-    CHECK_OK(fr_image_new(400, 400, &img));
-    for (int y = 0; y < 400; y++)
-        for (int x = 0; x < 400; x++) {
-            img->rgb[((size_t)y * 400 + x) * 3] = (uint8_t)FR_MIN(x / 2, 255);
-            img->rgb[((size_t)y * 400 + x) * 3 + 1] = (uint8_t)FR_MIN(y / 2, 255);
-        }
+    CHECK_OK(half_coordinates_image(400, &img));
     fr_status st = align_similarity(img, &face, &chip);
     fr_image_free(img);
     CHECK_OK(st);
@@ -448,12 +455,7 @@ TEST(alignment_scale_moves_the_template_about_the_centre) {
         face.landmarks[k][1] = 2 * tpl[k][1] + 50;
     }
     fr_image *img, *chip = NULL, *plain = NULL, *same = NULL;
-    CHECK_OK(fr_image_new(400, 400, &img));
-    for (int y = 0; y < 400; y++)
-        for (int x = 0; x < 400; x++) {
-            img->rgb[((size_t)y * 400 + x) * 3] = (uint8_t)FR_MIN(x / 2, 255);
-            img->rgb[((size_t)y * 400 + x) * 3 + 1] = (uint8_t)FR_MIN(y / 2, 255);
-        }
+    CHECK_OK(half_coordinates_image(400, &img));
     const float s = 1.25f, c = 56.0f;
     fr_status st = align_warp(img, &face, tpl, 112, s, &chip);
     if (st == FR_OK) st = align_similarity(img, &face, &plain);

@@ -252,7 +252,7 @@ int cmd_train(int argc, char **argv) {
         if (!full_base_path(base, cfg.models_dir, base_path, sizeof base_path)) return 2;
         if (!lr_given) tc.adam.lr = TRAIN_FULL_DEFAULT_LR;
     } else if (!fr_embedder_find(base)) {
-        if (train_head_is_file(base))
+        if (embed_head_is_file(base))
             fprintf(stderr, "facerec train: --model %s: a trained head; give its base model "
                             "instead\n", base);
         else if (fr_fusion_find(base))
@@ -274,7 +274,7 @@ int cmd_train(int argc, char **argv) {
     cli_people train_people = {0}, val_people = {0};
     train_set train = {0}, val = {0};
     train_crops faces = {0}, val_faces = {0};
-    train_head *head = NULL;
+    embed_head *head = NULL;
     train_full *net = NULL;
     fr_engine *eng = NULL;
     train_epoch_stats *history = NULL;
@@ -342,7 +342,7 @@ int cmd_train(int argc, char **argv) {
 done:
     fr_image_free(chart);
     free(history);
-    train_head_free(head);
+    embed_head_free(head);
     train_full_free(net);
     train_set_free(&train);
     train_set_free(&val);

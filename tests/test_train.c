@@ -452,7 +452,7 @@ TEST(adam_steps_as_kingma_and_ba) {
 /* ---- the head ------------------------------------------------------------------------- */
 
 typedef struct head_ctx {
-    train_head *h;
+    embed_head *h;
     train_head_pass *pass;
     const float *in;
     int B;
@@ -463,14 +463,14 @@ typedef struct head_ctx {
 
 static double head_loss(void *p) {
     head_ctx *c = p;
-    train_head_forward(c->h, c->in, c->B, c->pass);
-    return train_triplet_loss(c->pass->y, c->B, c->h->dim, c->t, c->n, c->alpha, NULL, NULL);
+    embed_head_forward(c->h, c->in, c->B, c->pass->forward);
+    return train_triplet_loss(c->pass->forward->y, c->B, c->h->dim, c->t, c->n, c->alpha, NULL, NULL);
 }
 
 TEST(head_gradient_through_loss_normalisation_relu_and_dense_matches) {
     enum { B = 6, D = 6, H = 5 };
     train_rng rng = {3};
-    train_head *h;
+    embed_head *h;
     CHECK_OK(train_head_new("dlib-resnet", D, H, &rng, &h));
     /* move away from the identity start so that every part has a gradient */
     for (size_t i = 0; i < h->n_params; i++) h->params[i] += train_rng_uniform(&rng, -0.3f, 0.3f);
@@ -482,48 +482,48 @@ TEST(head_gradient_through_loss_normalisation_relu_and_dense_matches) {
     head_ctx c = {h, pass, in, B, t, 4, 10.0f};
     head_loss(&c);
     int active;
-    train_triplet_loss(pass->y, B, D, t, 4, c.alpha, dy, &active);
+    train_triplet_loss(pass->forward->y, B, D, t, 4, c.alpha, dy, &active);
     CHECK(active == 4);
     float *grad = calloc(h->n_params, sizeof(float));
     train_head_backward(h, pass, B, dy, grad);
     double err = grad_error(head_loss, &c, h->params, grad, h->n_params, 1e-3f, 400);
     free(grad);
     train_head_pass_free(pass);
-    train_head_free(h);
+    embed_head_free(h);
     CHECK(err < 5e-3);
 }
 
 TEST(untrained_head_is_the_normalised_base_and_file_round_trips) {
     enum { D = 8, N = 3 };
     train_rng rng = {11};
-    train_head *h, *back = NULL;
+    embed_head *h, *back = NULL;
     CHECK_OK(train_head_new("dlib-resnet", D, 4, &rng, &h));
     float x[N * D], y[N * D];
     fill(x, N * D, -1, 1);
     memcpy(y, x, sizeof x);
-    CHECK_OK(train_head_apply(h, y, N));
+    CHECK_OK(embed_head_apply(h, y, N));
     nn_l2_normalize(x, N, D);
     for (int i = 0; i < N * D; i++) CHECK_NEAR(y[i], x[i], 1e-6);
 
     char path[512];
     snprintf(path, sizeof path, "%s/head_roundtrip.frmodel", FR_TEST_TMP_DIR);
     for (size_t i = 0; i < h->n_params; i++) h->params[i] += 0.01f * (float)(i % 7);
-    train_head_update_id(h);
+    embed_head_update_id(h);
     CHECK_OK(train_head_save(h, path));
-    CHECK(train_head_is_file(path));
-    CHECK_OK(train_head_load(path, &back));
+    CHECK(embed_head_is_file(path));
+    CHECK_OK(embed_head_load(path, &back));
     CHECK(back->dim == D && back->hidden == 4 && back->n_params == h->n_params);
     CHECK(!memcmp(back->params, h->params, h->n_params * sizeof(float)));
     CHECK(!strcmp(back->base, "dlib-resnet") && !strcmp(back->id, h->id));
     CHECK(!strncmp(h->id, "dlib-resnet+head-", 17));
-    train_head_free(back);
+    embed_head_free(back);
     /* another head has another id */
     h->params[0] += 0.5f;
     char old_id[sizeof h->id];
     strcpy(old_id, h->id);
-    train_head_update_id(h);
+    embed_head_update_id(h);
     CHECK(strcmp(old_id, h->id) != 0);
-    train_head_free(h);
+    embed_head_free(h);
 
     /* a damaged file is refused with its name */
     FILE *f = fopen(path, "r+b");
@@ -532,9 +532,9 @@ TEST(untrained_head_is_the_normalised_base_and_file_round_trips) {
     fputc(0x5a, f);
     fclose(f);
     back = NULL;
-    CHECK(train_head_load(path, &back) == FR_E_MODEL && back == NULL);
+    CHECK(embed_head_load(path, &back) == FR_E_MODEL && back == NULL);
     CHECK(strstr(fr_last_error(), "head_roundtrip.frmodel") != NULL);
-    CHECK(!train_head_is_file(FR_TEST_FIXTURES_DIR));
+    CHECK(!embed_head_is_file(FR_TEST_FIXTURES_DIR));
 }
 
 /* ---- training on synthetic people ------------------------------------------------------ */
@@ -589,7 +589,7 @@ TEST(training_separates_people_it_never_saw) {
     cfg.people_per_batch = 6;
     cfg.photos_per_person = 4;
     train_rng rng = {1};
-    train_head *h = NULL, *again = NULL;
+    embed_head *h = NULL, *again = NULL;
     train_epoch_stats history[26], history2[26];
     epochs_seen seen = {0, -1};
     CHECK_OK(train_head_new("synthetic", 16, 0, &rng, &h));
@@ -654,8 +654,8 @@ TEST(training_separates_people_it_never_saw) {
     train.n_people = 1;
     for (int i = 0; i < train.n_photos; i++) train.labels[i] = 0;
     CHECK(train_head_fit(h, &train, NULL, &cfg, NULL, NULL, history, NULL) == FR_E_ARG);
-    train_head_free(h);
-    train_head_free(again);
+    embed_head_free(h);
+    embed_head_free(again);
     train_set_free(&train);
     train_set_free(&val);
 }
@@ -741,7 +741,7 @@ TEST(train_command_writes_a_model_every_command_accepts) {
     CHECK(strstr(text, "epoch   2/2") != NULL);
     CHECK(strstr(text, "kept the head of epoch") != NULL);
     CHECK(stat(curve, &sb) == 0 && sb.st_size > 1000);
-    CHECK(train_head_is_file(out));
+    CHECK(embed_head_is_file(out));
 
     /* the file is a model: the engine runs the base then the head */
     fr_config cfg;
@@ -752,13 +752,13 @@ TEST(train_command_writes_a_model_every_command_accepts) {
     CHECK_OK(fr_engine_open(&cfg, &base));
     cfg.model = out;
     fr_status st = fr_engine_open(&cfg, &tuned);
-    train_head *head = NULL;
+    embed_head *head = NULL;
     fr_image *img = NULL;
     fr_face *faces_base = NULL, *faces_tuned = NULL;
     int n_base = 0, n_tuned = 0;
     char photo[1200];
     snprintf(photo, sizeof photo, "%s/Colin_Powell/Colin_Powell_0001.jpg", lfw);
-    if (st == FR_OK) st = train_head_load(out, &head);
+    if (st == FR_OK) st = embed_head_load(out, &head);
     if (st == FR_OK) st = fr_image_load(photo, &img);
     if (st == FR_OK) st = fr_process(base, img, &faces_base, &n_base);
     if (st == FR_OK) st = fr_process(tuned, img, &faces_tuned, &n_tuned);
@@ -770,7 +770,7 @@ TEST(train_command_writes_a_model_every_command_accepts) {
         int dim = fr_engine_dim(base);
         float expect[FR_MAX_EMBEDDING];
         memcpy(expect, faces_base[0].embedding, (size_t)dim * sizeof *expect);
-        ok = train_head_apply(head, expect, 1) == FR_OK;
+        ok = embed_head_apply(head, expect, 1) == FR_OK;
         for (int i = 0; ok && i < dim; i++)
             ok = fabsf(expect[i] - faces_tuned[0].embedding[i]) < 1e-5f;
     }
@@ -778,7 +778,7 @@ TEST(train_command_writes_a_model_every_command_accepts) {
     fr_faces_free(faces_base);
     fr_faces_free(faces_tuned);
     fr_image_free(img);
-    train_head_free(head);
+    embed_head_free(head);
     fr_engine_close(base);
     fr_engine_close(tuned);
     CHECK(ok);

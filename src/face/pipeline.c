@@ -3,10 +3,10 @@
 #include "common/common.h"
 #include "face/align.h"
 #include "face/face.h"
+#include "face/head.h"
 #include "nets/faceapi_nets.h"
 #include "nn/nn.h"
 #include "nn/import/frmodel.h"
-#include "train/train.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -47,7 +47,7 @@ struct fr_engine {
     int flip; /* average each face's embedding with its mirror image's */
     int retry_padded; /* see fr_config.retry_padded */
     float box_pad;    /* see fr_config.box_pad */
-    train_head *head; /* a trained projection applied to the embedder's output, or NULL */
+    embed_head *head; /* a trained projection applied to the embedder's output, or NULL */
     /* eng->model when it is not a registry name: a fusion's name with its weight, or a
      * fine-tuned network's id */
     char model_id[FRMODEL_MAX_ID + 1];
@@ -127,8 +127,8 @@ static fr_status open_fusion(fr_engine *eng, const fr_config *cfg, const fr_fusi
 static fr_status open_single(fr_engine *eng, const fr_config *cfg, const char *model) {
     fr_status st;
     /* a head file made by `facerec train` runs on top of the base model it names */
-    if (!fr_embedder_find(model) && train_head_is_file(model)) {
-        if ((st = train_head_load(model, &eng->head)) != FR_OK) return st;
+    if (!fr_embedder_find(model) && embed_head_is_file(model)) {
+        if ((st = embed_head_load(model, &eng->head)) != FR_OK) return st;
         model = eng->head->base;
     }
     /* a model file written by an importer (nn/import/frmodel.h) names its network, and
@@ -214,7 +214,7 @@ void fr_engine_close(fr_engine *eng) {
     if (eng->detector_net) eng->detector->free(eng->detector_net);
     landmark68_free(eng->landmarks);
     for (int i = 0; i < eng->n_members; i++) eng->members[i].embedder->free(eng->members[i].net);
-    train_head_free(eng->head);
+    embed_head_free(eng->head);
     free(eng);
 }
 
@@ -296,7 +296,7 @@ static fr_status member_align(const engine_member *m, const fr_image *img, const
 static fr_status member_embed_crops(const fr_engine *eng, const engine_member *m,
                                     const fr_image *const *crops, int n, float *out) {
     fr_status st = m->embedder->embed(m->net, crops, n, out);
-    if (st == FR_OK && eng->head) st = train_head_apply(eng->head, out, n);
+    if (st == FR_OK && eng->head) st = embed_head_apply(eng->head, out, n);
     if (st == FR_OK) nn_l2_normalize(out, n, m->embedder->dim);
     return st;
 }

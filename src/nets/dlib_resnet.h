@@ -1,5 +1,5 @@
 /* dlib_resnet.h: the dlib ResNet's parameters and forward pass, for code that trains it
- * (src/train/full.c). Inference goes through faceapi_nets.h (dlib_resnet_load / _embed).
+ * (tools/train/full.c). Inference goes through faceapi_nets.h (dlib_resnet_load / _embed).
  *
  * Parameters: one array of floats, the convolutions' folded weights and biases (see
  * dlib_resnet.c) then the final matrix, in this order:

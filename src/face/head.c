@@ -1,23 +1,22 @@
-/* head.c: the trainable projection on a frozen base embedding (see train.h): its parameters,
- * forward and backward passes, and its model file. */
-#include "train/train.h"
+/* head.c: a trained projection head's parameters, model file and forward pass (see head.h). */
+#include "face/head.h"
 
+#include "common/common.h"
 #include "nn/import/frmodel.h"
+#include "nn/nn.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Lay out the parameter views for dim and hidden, allocating params. */
-static fr_status head_alloc(const char *base, int dim, int hidden, train_head **out) {
+fr_status embed_head_alloc(const char *base, int dim, int hidden, embed_head **out) {
     *out = NULL;
     if (dim <= 0 || dim > FR_MAX_EMBEDDING || hidden < 0 || hidden > 4096)
         return fr_error(FR_E_ARG, "head: invalid sizes (embedding length %d, hidden %d)", dim,
                         hidden);
-    if (strlen(base) >= sizeof((train_head *)0)->base)
+    if (strlen(base) >= sizeof((embed_head *)0)->base)
         return fr_error(FR_E_ARG, "head: base model name '%s' too long", base);
-    train_head *h = calloc(1, sizeof *h);
+    embed_head *h = calloc(1, sizeof *h);
     size_t d = (size_t)dim, k = (size_t)hidden;
     size_t n = d * d + d + (hidden ? d * k + k + k * d + d : 0);
     if (h) h->params = calloc(n, sizeof *h->params);
@@ -41,60 +40,29 @@ static fr_status head_alloc(const char *base, int dim, int hidden, train_head **
     return FR_OK;
 }
 
-void train_head_update_id(train_head *h) {
+void embed_head_update_id(embed_head *h) {
     uint32_t crc = frmodel_crc32(0, (const uint8_t *)h->params, h->n_params * sizeof(float));
     snprintf(h->id, sizeof h->id, "%s+head-%08x", h->base, (unsigned)crc);
 }
 
-fr_status train_head_new(const char *base, int dim, int hidden, train_rng *rng,
-                         train_head **out) {
-    fr_status st = head_alloc(base, dim, hidden, out);
-    if (st != FR_OK) return st;
-    train_head *h = *out;
-    for (int i = 0; i < dim; i++) h->w[(size_t)i * dim + i] = 1.0f;
-    /* He-uniform for the ReLU layer; the layer after it starts at zero, so the head starts
-     * as the identity and the hidden branch grows from there */
-    float limit = sqrtf(6.0f / (float)dim);
-    for (size_t i = 0; i < (size_t)dim * hidden; i++)
-        h->w1[i] = train_rng_uniform(rng, -limit, limit);
-    train_head_update_id(h);
-    return FR_OK;
-}
-
-void train_head_free(train_head *h) {
+void embed_head_free(embed_head *h) {
     if (!h) return;
     free(h->params);
     free(h);
 }
 
-fr_status train_head_save(const train_head *h, const char *path) {
-    frmodel_info info = {.input_h = 1, .input_w = 1, .input_c = h->dim};
-    snprintf(info.model_id, sizeof info.model_id, "%s", TRAIN_HEAD_MODEL_ID);
-    snprintf(info.preprocessing, sizeof info.preprocessing, "%s", h->base);
-    int d = h->dim, k = h->hidden;
-    nn_tensor_entry t[6] = {
-        {"head/kernel", 2, {d, d}, (size_t)d * d, h->w},
-        {"head/bias", 1, {d}, (size_t)d, h->b},
-        {"head/hidden/kernel", 2, {d, k}, (size_t)d * k, h->w1},
-        {"head/hidden/bias", 1, {k}, (size_t)k, h->b1},
-        {"head/output/kernel", 2, {k, d}, (size_t)k * d, h->w2},
-        {"head/output/bias", 1, {d}, (size_t)d, h->b2},
-    };
-    return frmodel_write(path, &info, t, k ? 6 : 2);
-}
-
-int train_head_is_file(const char *path) {
+int embed_head_is_file(const char *path) {
     frmodel_info info;
-    return frmodel_read_info(path, &info) == FR_OK && !strcmp(info.model_id, TRAIN_HEAD_MODEL_ID);
+    return frmodel_read_info(path, &info) == FR_OK && !strcmp(info.model_id, EMBED_HEAD_MODEL_ID);
 }
 
-fr_status train_head_load(const char *path, train_head **out) {
+fr_status embed_head_load(const char *path, embed_head **out) {
     *out = NULL;
     frmodel_info info;
     nn_weights *w;
     fr_status st = frmodel_read(path, &info, &w);
     if (st != FR_OK) return st;
-    if (strcmp(info.model_id, TRAIN_HEAD_MODEL_ID) != 0 || info.input_h != 1 ||
+    if (strcmp(info.model_id, EMBED_HEAD_MODEL_ID) != 0 || info.input_h != 1 ||
         info.input_w != 1) {
         nn_weights_free(w);
         return fr_error(FR_E_MODEL, "%s: not an embedding head (model id '%s')", path,
@@ -102,8 +70,8 @@ fr_status train_head_load(const char *path, train_head **out) {
     }
     const nn_tensor_entry *hidden = nn_weights_find(w, "head/hidden/bias");
     int d = info.input_c, k = hidden && hidden->ndim == 1 ? hidden->shape[0] : 0;
-    train_head *h = NULL;
-    st = head_alloc(info.preprocessing, d, k, &h);
+    embed_head *h = NULL;
+    st = embed_head_alloc(info.preprocessing, d, k, &h);
     if (st != FR_OK) st = fr_error_prefix(st, "%s", path);
     const struct {
         const char *name;
@@ -131,49 +99,45 @@ fr_status train_head_load(const char *path, train_head **out) {
     }
     nn_weights_free(w);
     if (st != FR_OK) {
-        train_head_free(h);
+        embed_head_free(h);
         return st;
     }
-    train_head_update_id(h);
+    embed_head_update_id(h);
     *out = h;
     return FR_OK;
 }
 
-fr_status train_head_pass_new(const train_head *h, int rows, train_head_pass **out) {
+fr_status embed_head_pass_new(const embed_head *h, int rows, embed_head_pass **out) {
     *out = NULL;
-    train_head_pass *p = calloc(1, sizeof *p);
+    embed_head_pass *p = calloc(1, sizeof *p);
     size_t d = (size_t)rows * h->dim, k = (size_t)rows * h->hidden;
     if (p) {
         p->rows = rows;
         p->x = malloc(d * sizeof(float));
         p->z = malloc(d * sizeof(float));
         p->y = malloc(d * sizeof(float));
-        p->dz = malloc(d * sizeof(float));
         p->hidden_pre = malloc((k ? k : 1) * sizeof(float));
         p->hidden = malloc((k ? k : 1) * sizeof(float));
-        p->dhidden = malloc((k ? k : 1) * sizeof(float));
     }
-    if (!p || !p->x || !p->z || !p->y || !p->dz || !p->hidden_pre || !p->hidden || !p->dhidden) {
-        train_head_pass_free(p);
+    if (!p || !p->x || !p->z || !p->y || !p->hidden_pre || !p->hidden) {
+        embed_head_pass_free(p);
         return fr_error(FR_E_NOMEM, "head: out of memory for a batch of %d", rows);
     }
     *out = p;
     return FR_OK;
 }
 
-void train_head_pass_free(train_head_pass *p) {
+void embed_head_pass_free(embed_head_pass *p) {
     if (!p) return;
     free(p->x);
     free(p->hidden_pre);
     free(p->hidden);
     free(p->z);
     free(p->y);
-    free(p->dz);
-    free(p->dhidden);
     free(p);
 }
 
-void train_head_forward(const train_head *h, const float *in, int B, train_head_pass *pass) {
+void embed_head_forward(const embed_head *h, const float *in, int B, embed_head_pass *pass) {
     int d = h->dim, k = h->hidden;
     size_t n = (size_t)B * d;
     memcpy(pass->x, in, n * sizeof(float));
@@ -190,30 +154,13 @@ void train_head_forward(const train_head *h, const float *in, int B, train_head_
     nn_l2_normalize(pass->y, B, d);
 }
 
-void train_head_backward(const train_head *h, train_head_pass *pass, int B, const float *dy,
-                         float *grad) {
-    int d = h->dim, k = h->hidden;
-    float *gw = grad + (h->w - h->params), *gb = grad + (h->b - h->params);
-    train_l2_normalize_backward(pass->z, pass->y, dy, B, d, pass->dz);
-    /* the input is frozen: no gradient flows past the layers' weights */
-    train_dense_backward(pass->x, B, d, h->w, d, pass->dz, NULL, gw, gb);
-    if (k) {
-        float *gw1 = grad + (h->w1 - h->params), *gb1 = grad + (h->b1 - h->params);
-        float *gw2 = grad + (h->w2 - h->params), *gb2 = grad + (h->b2 - h->params);
-        train_dense_backward(pass->hidden, B, k, h->w2, d, pass->dz, pass->dhidden, gw2, gb2);
-        train_activation_backward(pass->hidden_pre, (size_t)B, k, (nn_act){.kind = NN_ACT_RELU},
-                                  pass->dhidden, pass->dhidden, NULL);
-        train_dense_backward(pass->x, B, d, h->w1, k, pass->dhidden, NULL, gw1, gb1);
-    }
-}
-
-fr_status train_head_apply(const train_head *h, float *x, int n) {
+fr_status embed_head_apply(const embed_head *h, float *x, int n) {
     if (n <= 0) return FR_OK;
-    train_head_pass *pass;
-    fr_status st = train_head_pass_new(h, n, &pass);
+    embed_head_pass *pass;
+    fr_status st = embed_head_pass_new(h, n, &pass);
     if (st != FR_OK) return st;
-    train_head_forward(h, x, n, pass);
+    embed_head_forward(h, x, n, pass);
     memcpy(x, pass->y, (size_t)n * h->dim * sizeof(float));
-    train_head_pass_free(pass);
+    embed_head_pass_free(pass);
     return FR_OK;
 }

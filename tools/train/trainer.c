@@ -26,7 +26,7 @@ void train_config_defaults(train_config *cfg) {
     cfg->seed = 1;
 }
 
-fr_status train_verification(const train_head *h, const train_set *set, double *accuracy,
+fr_status train_verification(const embed_head *h, const train_set *set, double *accuracy,
                              double *eer) {
     int n = set->n_photos, dim = set->dim;
     float *rows = malloc((size_t)n * dim * sizeof *rows);
@@ -34,7 +34,7 @@ fr_status train_verification(const train_head *h, const train_set *set, double *
     for (int i = 0; i < n; i++)
         memcpy(rows + (size_t)i * dim, set->embeddings + (size_t)i * set->copies * dim,
                (size_t)dim * sizeof *rows);
-    fr_status st = h ? train_head_apply(h, rows, n) : FR_OK;
+    fr_status st = h ? embed_head_apply(h, rows, n) : FR_OK;
     eval_pair *pairs = NULL;
     int n_pairs = 0, folds = VAL_FOLDS;
     if (st == FR_OK) st = eval_folder_pairs(set->labels, n, &folds, VAL_SEED, &pairs, &n_pairs);
@@ -220,7 +220,7 @@ fr_status train_fit(const train_model *m, const train_config *cfg, train_epoch_f
 /* ---- the head on a set of base embeddings ---- */
 
 typedef struct head_fit {
-    train_head *h;
+    embed_head *h;
     const train_set *train, *val;
     train_head_pass *pass;
     float *batch; /* (B,dim) the items' base embeddings */
@@ -232,8 +232,8 @@ static fr_status head_forward(void *self, const int *items, int B, float *y) {
     for (int i = 0; i < B; i++)
         memcpy(hf->batch + (size_t)i * dim, hf->train->embeddings + (size_t)items[i] * dim,
                (size_t)dim * sizeof *hf->batch);
-    train_head_forward(hf->h, hf->batch, B, hf->pass);
-    memcpy(y, hf->pass->y, (size_t)B * dim * sizeof *y);
+    embed_head_forward(hf->h, hf->batch, B, hf->pass->forward);
+    memcpy(y, hf->pass->forward->y, (size_t)B * dim * sizeof *y);
     return FR_OK;
 }
 
@@ -248,7 +248,7 @@ static fr_status head_validate(void *self, double *accuracy, double *eer) {
     return train_verification(hf->h, hf->val, accuracy, eer);
 }
 
-fr_status train_head_fit(train_head *h, const train_set *train, const train_set *val,
+fr_status train_head_fit(embed_head *h, const train_set *train, const train_set *val,
                          const train_config *cfg, train_epoch_fn fn, void *user,
                          train_epoch_stats *history, int *best_epoch) {
     if (train->dim != h->dim || (val && val->dim != h->dim))
@@ -264,6 +264,6 @@ fr_status train_head_fit(train_head *h, const train_set *train, const train_set 
     if (st == FR_OK) st = train_fit(&m, cfg, fn, user, history, best_epoch);
     train_head_pass_free(hf.pass);
     free(hf.batch);
-    train_head_update_id(h);
+    embed_head_update_id(h);
     return st;
 }

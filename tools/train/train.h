@@ -4,7 +4,8 @@
  *   backward   the backward passes of the nn ops (gradients of a loss through each op)  backward.c
  *   triplet    online triplet selection in a batch of P people x K photos, the loss     triplet.c
  *   adam       the Adam optimiser (with optional decoupled weight decay)                adam.c
- *   head       a learned projection on a frozen base embedding: forward, backward, file  head.c
+ *   head       a learned projection on a frozen base embedding (face/head.h): its start,  head.c
+ *              backward pass and file
  *   full       the whole dlib-resnet network trained: forward, backward, file             full.c
  *   augment    random flips, shifts, scalings and brightness changes of faces           augment.c
  *   dataset    a folder per person -> aligned crops, or base embeddings, of each photo   dataset.c
@@ -21,6 +22,7 @@
 #define FR_TRAIN_H
 
 #include "common/common.h"
+#include "face/head.h"
 #include "nn/nn.h"
 
 /* ---- backward passes -------------------------------------------------------------------- */
@@ -129,60 +131,30 @@ void train_adam_step(const train_adam_config *cfg, long t, float *p, const float
 
 /* ---- the head: a projection trained on top of a frozen base embedding ------------------ *
  *
- *   x = the base model's embedding, L2-normalised                          (B,D)
- *   z = x W + b  [+ relu(x W1 + b1) W2 + b2   when hidden > 0]             (B,D)
- *   y = z / |z|                                                            (B,D)
- *
- * W starts as the identity, b, W2 and b2 as zeros (W1 small random), so an untrained head
- * gives the base model's (normalised) embedding. The parameters are one array, in the order
- * W, b, W1, b1, W2, b2, so that the optimiser sees one vector.
- *
- * File: a facerec model file (nn/import/frmodel.h) with model id "head", input (1,1,D), the
- * base model's name as its preprocessing id (the head's input is that model's embedding of
- * the aligned face) and the tensors "head/kernel" (D,D), "head/bias" (D), and with a hidden
- * layer "head/hidden/kernel" (D,H), "head/hidden/bias" (H), "head/output/kernel" (H,D),
- * "head/output/bias" (D). */
-
-#define TRAIN_HEAD_MODEL_ID "head"
-
-typedef struct train_head {
-    char base[64]; /* the base embedding model's name */
-    char id[96];   /* "<base>+head-<CRC-32 of the parameters>": the name galleries record */
-    int dim, hidden;
-    size_t n_params;
-    float *params;
-    float *w, *b, *w1, *b1, *w2, *b2; /* views into params (w1..b2 NULL without hidden) */
-} train_head;
+ * The head, its file and its forward pass are the library's (face/head.h), since inference
+ * runs it; training adds its start and its backward pass. W starts as the identity, b, W2
+ * and b2 as zeros (W1 small random), so an untrained head gives the base model's
+ * (normalised) embedding. */
 
 /* An untrained head (see above) for a base model of embedding length dim. */
 fr_status train_head_new(const char *base, int dim, int hidden, train_rng *rng,
-                         train_head **out);
-void train_head_free(train_head *h);
-/* Recompute h->id after the parameters changed. */
-void train_head_update_id(train_head *h);
+                         embed_head **out);
+fr_status train_head_save(const embed_head *h, const char *path);
 
-fr_status train_head_save(const train_head *h, const char *path);
-fr_status train_head_load(const char *path, train_head **out);
-/* Whether path is a model file holding a head (0 for anything else, without an error). */
-int train_head_is_file(const char *path);
-
-/* The intermediate values of one forward pass, kept for the backward pass. */
+/* A forward pass's values (embed_head_forward(h, in, B, pass->forward) fills them; the
+ * outputs are pass->forward->y) and the backward pass's scratch. */
 typedef struct train_head_pass {
-    int rows; /* capacity */
-    float *x, *hidden_pre, *hidden, *z, *y; /* (B,D), (B,H), (B,H), (B,D), (B,D) */
-    float *dz, *dhidden;                    /* backward scratch (B,D), (B,H) */
+    embed_head_pass *forward;
+    float *dz, *dhidden; /* (B,D), (B,H) */
 } train_head_pass;
 
-fr_status train_head_pass_new(const train_head *h, int rows, train_head_pass **out);
+fr_status train_head_pass_new(const embed_head *h, int rows, train_head_pass **out);
 void train_head_pass_free(train_head_pass *p);
 
-/* in is (B,dim) base embeddings (B <= pass->rows); the outputs are pass->y (B,dim). */
-void train_head_forward(const train_head *h, const float *in, int B, train_head_pass *pass);
-/* dy is (B,dim), the loss's gradient w.r.t. pass->y; grad (h->n_params) accumulates. */
-void train_head_backward(const train_head *h, train_head_pass *pass, int B, const float *dy,
+/* dy is (B,dim), the loss's gradient w.r.t. the last forward's outputs; grad (h->n_params)
+ * accumulates. */
+void train_head_backward(const embed_head *h, train_head_pass *pass, int B, const float *dy,
                          float *grad);
-/* Inference: x (n,dim) base embeddings are replaced by the head's outputs. */
-fr_status train_head_apply(const train_head *h, float *x, int n);
 
 
 /* ---- the whole network: dlib-resnet fine-tuned end to end ------------------------------ *
@@ -363,7 +335,7 @@ typedef void (*train_epoch_fn)(const train_epoch_stats *s, void *user);
  * such; 0 keeps the untrained head), written to *best_epoch (may be NULL). history
  * (cfg->epochs + 1 entries) receives each epoch's figures, fn (may be NULL) too as they
  * come. h->id is updated at the end. */
-fr_status train_head_fit(train_head *h, const train_set *train, const train_set *val,
+fr_status train_head_fit(embed_head *h, const train_set *train, const train_set *val,
                          const train_config *cfg, train_epoch_fn fn, void *user,
                          train_epoch_stats *history, int *best_epoch);
 
@@ -395,7 +367,7 @@ fr_status train_fit(const train_model *m, const train_config *cfg, train_epoch_f
 
 /* The verification accuracy of a labeled set's embeddings through head h (NULL: as they
  * are), as train_head_fit measures it on the validation set. */
-fr_status train_verification(const train_head *h, const train_set *set, double *accuracy,
+fr_status train_verification(const embed_head *h, const train_set *set, double *accuracy,
                              double *eer);
 
 /* The loss and validation accuracy per epoch drawn as a chart (title above it). */

@@ -215,7 +215,7 @@ void train_set_free(train_set *s) {
 uint32_t train_set_key(const char *settings, const char *const *paths, const int *labels,
                        int n, const train_augment_config *aug, uint64_t seed) {
     char text[512];
-    int len = snprintf(text, sizeof text, "%s|%d|%d|%.6g|%.6g|%.6g|%llu|", FACEREC_VERSION_STRING, n, aug ? aug->copies : 0, aug ? aug->shift : 0.0,
+    int len = snprintf(text, sizeof text, "%s|%d|%d|%.6g|%.6g|%.6g|%llu|", fr_version(), n, aug ? aug->copies : 0, aug ? aug->shift : 0.0,
                        aug ? aug->scale : 0.0, aug ? aug->brightness : 0.0,
                        (unsigned long long)seed);
     uint32_t crc = frmodel_crc32(0, (const uint8_t *)text, (size_t)FR_MIN(len, (int)sizeof text - 1));

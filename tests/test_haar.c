@@ -6,6 +6,7 @@
 #include "common/common.h"
 #include "common/json.h"
 #include "face/haar.h"
+#include "image/resize_u8.h"
 #include "test.h"
 
 #include <sys/stat.h>
@@ -98,13 +99,13 @@ TEST(resize_matches_opencv_rules) {
     /* 4x1 -> 2x1: centres at 0.5 and 2.5, weights 1024/1024 (11-bit): means of pairs */
     const uint8_t src[4] = {10, 20, 200, 255};
     uint8_t dst[2];
-    CHECK_OK(haar_resize_u8(src, 4, 1, 1, dst, 2, 1));
+    CHECK_OK(image_resize_u8(src, 4, 1, 1, dst, 2, 1));
     CHECK(dst[0] == 15 && dst[1] == 228); /* (10+20)/2, (200+255)/2 rounded half up */
     /* same size is a copy; upscaling repeats the edge pixels */
     uint8_t up[8];
-    CHECK_OK(haar_resize_u8(src, 4, 1, 1, up, 8, 1));
+    CHECK_OK(image_resize_u8(src, 4, 1, 1, up, 8, 1));
     CHECK(up[0] == 10 && up[7] == 255);
-    CHECK(haar_resize_u8(src, 0, 1, 1, dst, 2, 1) == FR_E_ARG);
+    CHECK(image_resize_u8(src, 0, 1, 1, dst, 2, 1) == FR_E_ARG);
 }
 
 TEST(no_faces_in_flat_images) {

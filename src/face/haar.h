@@ -5,7 +5,7 @@
  *   - grey = (9798 R + 19235 G + 3735 B + 2^14) >> 15 (cvtColor BGR2GRAY for 8-bit);
  *   - scales 1, f, f^2, ... (f = scale_factor) while the window, round(24 * scale), fits the
  *     image (and lies within min/max size); each scale is stored as a float;
- *   - per scale, the grey image resized with haar_resize_u8() to round(W / s) x round(H / s),
+ *   - per scale, the grey image resized with image_resize_u8() (image/resize_u8.h) to round(W / s) x round(H / s),
  *     then its integral and squared-integral images (32-bit, wrapping like OpenCV's);
  *   - windows of the original size (24x24) every 2 pixels (every pixel once s >= 2), and
  *     one more step after a window rejected by the first stage; a window whose normalisation
@@ -56,12 +56,5 @@ fr_status haar_detect_gray(const haar_cascade *cascade, const uint8_t *gray, int
 /* Grey conversion, then haar_detect_gray. */
 fr_status haar_detect(const haar_cascade *cascade, const fr_image *img, const haar_options *opt,
                       haar_box **boxes, int *n_boxes);
-
-/* 8-bit bilinear resize bit-exact with OpenCV's cv::resize(INTER_LINEAR) on x86: centres
- * aligned, edge pixels repeated, 11-bit fixed-point weights, and OpenCV's SIMD rounding of
- * the vertical pass. src is (h,w,channels), dst is (dh,dw,channels). The original system
- * resized both its detector pyramid and its network input this way. */
-fr_status haar_resize_u8(const uint8_t *src, int w, int h, int channels, uint8_t *dst, int dw,
-                         int dh);
 
 #endif

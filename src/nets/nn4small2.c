@@ -23,7 +23,7 @@
 #include "nets/original_nets.h"
 
 #include "common/common.h"
-#include "face/haar.h"
+#include "image/resize_u8.h"
 #include "nn/import/frmodel.h"
 #include "nn/nn.h"
 
@@ -438,8 +438,8 @@ fr_status nn4small2_embed(const nn4small2 *net, const fr_image *const *crops, in
     uint8_t *pixels = malloc(per_face);
     fr_status st = x && pixels ? FR_OK : fr_error(FR_E_NOMEM, "no memory for %d nn4.small2 inputs", n);
     for (int i = 0; i < n && st == FR_OK; i++) {
-        st = haar_resize_u8(crops[i]->rgb, crops[i]->width, crops[i]->height, 3, pixels,
-                            NN4SMALL2_INPUT, NN4SMALL2_INPUT);
+        st = image_resize_u8(crops[i]->rgb, crops[i]->width, crops[i]->height, 3, pixels,
+                             NN4SMALL2_INPUT, NN4SMALL2_INPUT);
         for (size_t k = 0; k < per_face && st == FR_OK; k++)
             x[(size_t)i * per_face + k] = (float)pixels[k] / 255.0f;
     }

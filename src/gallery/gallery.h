@@ -1,4 +1,4 @@
-/* gallery.h: internals shared by the gallery's files (store, search, thresholds, hashing). */
+/* gallery.h: internals shared by the gallery's files (store, search, thresholds). */
 #ifndef FR_GALLERY_H
 #define FR_GALLERY_H
 
@@ -43,13 +43,6 @@ fr_status gallery_meta_set(fr_gallery *g, const char *key, const char *value);
 /* Drop the in-memory templates (after this handle changed the database). */
 void gallery_unload(fr_gallery *g);
 
-/* out[i * nb + j] = ||a_i - b_j||^2 for a (na, dim) and b (nb, dim), row-major, through one
- * BLAS product (||a||^2 + ||b||^2 - 2 a.b; a_sq and b_sq are the squared norms). Clamped >= 0. */
-void gallery_sq_distances(const float *a, const float *a_sq, int na, const float *b,
-                          const float *b_sq, int nb, int dim, float *out);
-/* Squared norms of n rows of length dim. */
-void gallery_sq_norms(const float *rows, int64_t n, int dim, float *out);
-
 /* A calibration (threshold.c): both distance distributions as quantiles, with the pair
  * counts they came from. */
 #define GALLERY_MAX_QUANTILES 300
@@ -70,8 +63,5 @@ typedef struct gallery_calibration {
 /* Read a calibration file written by fr_calibration_export(): FR_E_FORMAT naming the file and
  * line if it is malformed or truncated. */
 fr_status gallery_read_calibration_file(const char *path, gallery_calibration *out);
-
-/* SHA-256 of a buffer. */
-void gallery_sha256(const void *data, size_t size, uint8_t digest[32]);
 
 #endif

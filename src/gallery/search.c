@@ -3,6 +3,7 @@
  * product per tile (||a - b||^2 = ||a||^2 + ||b||^2 - 2 a.b), and each person keeps the
  * distance of their nearest template. */
 #include "gallery/gallery.h"
+#include "nn/distance.h"
 #include "nn/nn.h"
 
 #include <cblas.h>
@@ -13,31 +14,6 @@
 /* Probes compared per tile, and the tile size in floats (a few MB, cache-friendly). */
 #define PROBE_BLOCK 256
 #define TILE_FLOATS ((size_t)1 << 20)
-
-void gallery_sq_norms(const float *rows, int64_t n, int dim, float *out) {
-    for (int64_t i = 0; i < n; i++) {
-        const float *r = rows + i * dim;
-        float s = 0;
-        for (int k = 0; k < dim; k++) s += r[k] * r[k];
-        out[i] = s;
-    }
-}
-
-void gallery_sq_distances(const float *a, const float *a_sq, int na, const float *b,
-                          const float *b_sq, int nb, int dim, float *out) {
-    if (na == 1) /* one probe: a matrix-vector product streams the templates once */
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, nb, dim, -2.0f, b, dim, a, 1, 0.0f, out, 1);
-    else
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, na, nb, dim, -2.0f, a, dim, b, dim,
-                    0.0f, out, nb);
-    for (int i = 0; i < na; i++) {
-        float *row = out + (size_t)i * nb;
-        for (int j = 0; j < nb; j++) {
-            float d = row[j] + a_sq[i] + b_sq[j];
-            row[j] = d > 0 ? d : 0; /* rounding can make identical vectors slightly negative */
-        }
-    }
-}
 
 void gallery_unload(fr_gallery *g) {
     free(g->tile);
@@ -166,7 +142,7 @@ static fr_status load_templates(fr_gallery *g, const int64_t *ids) {
         st = fr_error(FR_E_DB, "%s: the templates changed while loading", g->path);
     sqlite3_finalize(stmt);
     free(next);
-    if (st == FR_OK) gallery_sq_norms(g->matrix, n, g->dim, g->sq_norms);
+    if (st == FR_OK) nn_sq_norms(g->matrix, n, g->dim, g->sq_norms);
     return st;
 }
 
@@ -259,7 +235,7 @@ static void search_block(const fr_gallery *g, const float *probes, const float *
     int person = 0;
     for (int64_t j0 = 0; j0 < n; j0 += tb) {
         int nb = (int)FR_MIN(tb, n - j0);
-        gallery_sq_distances(probes, probe_sq, np, g->matrix + j0 * g->dim, g->sq_norms + j0, nb,
+        nn_sq_distances(probes, probe_sq, np, g->matrix + j0 * g->dim, g->sq_norms + j0, nb,
                              g->dim, tile);
         /* the people whose rows meet [j0, j0 + nb); the first may have begun in an earlier tile */
         while (person < g->n_people && g->person_start[person] < j0 + nb) {
@@ -306,7 +282,7 @@ fr_status fr_gallery_search(fr_gallery *g, const float *probes, int n_probes, in
         for (int i0 = 0; i0 < n_probes; i0 += block) {
             int np = FR_MIN(block, n_probes - i0);
             const float *p = probes + (size_t)i0 * g->dim;
-            gallery_sq_norms(p, np, g->dim, probe_sq);
+            nn_sq_norms(p, np, g->dim, probe_sq);
             for (int i = 0; i < np; i++)
                 heaps[i] = (nearest){heap_d + (size_t)i * kk, heap_person + (size_t)i * kk, 0, kk};
             search_block(g, p, probe_sq, np, tile, best, heaps);

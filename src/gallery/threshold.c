@@ -1,6 +1,7 @@
 /* threshold.c: calibration (the distances of every same-person and different-person pair,
  * kept as quantiles) and the decision thresholds read off them. */
 #include "gallery/gallery.h"
+#include "nn/distance.h"
 
 #include <errno.h>
 #include <math.h>
@@ -88,12 +89,12 @@ static fr_status measure_pairs(const float *emb, const int *labels, int n, int d
         free(tile);
         return fr_error(FR_E_NOMEM, "%s: out of memory calibrating", path);
     }
-    gallery_sq_norms(emb, n, dim, sq);
+    nn_sq_norms(emb, n, dim, sq);
     for (int i0 = 0; i0 < n; i0 += PAIR_BLOCK) {
         int ni = FR_MIN(PAIR_BLOCK, n - i0);
         for (int j0 = i0; j0 < n; j0 += PAIR_BLOCK) {
             int nj = FR_MIN(PAIR_BLOCK, n - j0);
-            gallery_sq_distances(emb + (size_t)i0 * dim, sq + i0, ni, emb + (size_t)j0 * dim,
+            nn_sq_distances(emb + (size_t)i0 * dim, sq + i0, ni, emb + (size_t)j0 * dim,
                                  sq + j0, nj, dim, tile);
             for (int i = 0; i < ni; i++)
                 for (int j = (j0 == i0 ? i + 1 : 0); j < nj; j++) {

@@ -1,8 +1,8 @@
 /* extract.c: one embedding per image for the evaluations, computed by several threads on one
  * engine and cached in SQLite by file content and pipeline configuration. */
 #include "eval/eval.h"
+#include "common/sha256.h"
 #include "face/face.h"
-#include "gallery/gallery.h"
 
 #include <errno.h>
 #include <math.h>
@@ -275,7 +275,7 @@ static fr_status process_image(extract_run *run, int i) {
     if (st != FR_OK) return st;
     int found = 0;
     if (run->db) {
-        gallery_sha256(data, size, digest);
+        sha256_digest(data, size, digest);
         pthread_mutex_lock(&run->lock);
         st = cache_get(run, digest, &found, vector, no_face);
         if (found) run->out->n_cached++;

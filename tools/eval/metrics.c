@@ -1,6 +1,6 @@
 /* metrics.c: verification and identification figures from embedding distances. */
 #include "eval/eval.h"
-#include "gallery/gallery.h"
+#include "nn/distance.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -274,12 +274,12 @@ fr_status eval_identify(const float *gallery, const int *gallery_labels, int n_g
         free(g_sq), free(p_sq), free(tile), free(nonmated), free(mated);
         return fr_error(FR_E_NOMEM, "out of memory searching %d probes", n_probes);
     }
-    gallery_sq_norms(gallery, n_gallery, dim, g_sq);
-    gallery_sq_norms(probes, n_probes, dim, p_sq);
+    nn_sq_norms(gallery, n_gallery, dim, g_sq);
+    nn_sq_norms(probes, n_probes, dim, p_sq);
     int n_mated = 0, n_nonmated = 0, rank1 = 0;
     for (int p0 = 0; p0 < n_probes; p0 += PROBE_BLOCK) {
         int np = FR_MIN(PROBE_BLOCK, n_probes - p0);
-        gallery_sq_distances(probes + (size_t)p0 * dim, p_sq + p0, np, gallery, g_sq, n_gallery,
+        nn_sq_distances(probes + (size_t)p0 * dim, p_sq + p0, np, gallery, g_sq, n_gallery,
                              dim, tile);
         for (int i = 0; i < np; i++) {
             const float *row = tile + (size_t)i * n_gallery;

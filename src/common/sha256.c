@@ -1,5 +1,7 @@
-/* sha256.c: SHA-256 (FIPS 180-4) of a buffer, to recognise a photo enrolled before. */
-#include "gallery/gallery.h"
+/* sha256.c: SHA-256 (FIPS 180-4) of a buffer and of a file (common/sha256.h). */
+#include "common/sha256.h"
+
+#include "common/common.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -44,7 +46,7 @@ static void compress(uint32_t h[8], const uint8_t block[64]) {
     h[0] += a, h[1] += b, h[2] += c, h[3] += d, h[4] += e, h[5] += f, h[6] += g, h[7] += k;
 }
 
-void gallery_sha256(const void *data, size_t size, uint8_t digest[32]) {
+void sha256_digest(const void *data, size_t size, uint8_t digest[32]) {
     uint32_t h[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
                      0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
     const uint8_t *p = data;
@@ -73,7 +75,7 @@ fr_status fr_file_sha256(const char *path, uint8_t digest[32]) {
     size_t size;
     fr_status st = fr_read_file(path, FR_IMAGE_MAX_FILE_BYTES, &data, &size);
     if (st != FR_OK) return st;
-    gallery_sha256(data, size, digest);
+    sha256_digest(data, size, digest);
     free(data);
     return FR_OK;
 }

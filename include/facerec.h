@@ -37,6 +37,14 @@
 extern "C" {
 #endif
 
+/* Marks the library's exported functions: it is built with -fvisibility=hidden, so these are
+ * the only symbols libfacerec.so exports (a test compares the two lists). */
+#if defined(__GNUC__)
+#define FR_API __attribute__((visibility("default")))
+#else
+#define FR_API
+#endif
+
 /* ---------------------------------------------------------------------------------------
  * Status codes, errors, logging, version
  * ------------------------------------------------------------------------------------- */
@@ -59,24 +67,24 @@ typedef enum fr_status {
 
 /* The message of the last failure in this thread ("" if none). Valid until the next call
  * into the library from this thread. */
-const char *fr_last_error(void);
+FR_API const char *fr_last_error(void);
 
 /* A short constant name for a status ("ok", "io", "format", ...). */
-const char *fr_status_name(fr_status status);
+FR_API const char *fr_status_name(fr_status status);
 
 /* The library version, "MAJOR.MINOR.PATCH". */
-const char *fr_version(void);
+FR_API const char *fr_version(void);
 
 typedef enum fr_log_level { FR_LOG_DEBUG = 0, FR_LOG_INFO, FR_LOG_WARN } fr_log_level;
 typedef void (*fr_log_fn)(fr_log_level level, const char *message, void *user);
 
 /* Install a process-wide log callback (NULL: discard, the default). Call before use. */
-void fr_set_log(fr_log_fn fn, fr_log_level min_level, void *user);
+FR_API void fr_set_log(fr_log_fn fn, fr_log_level min_level, void *user);
 
 /* Worker threads used by the networks: $FACEREC_THREADS if set, else every core.
  * n <= 0 restores that default. Call between inferences, not during one. */
-void fr_set_threads(int n);
-int fr_threads(void);
+FR_API void fr_set_threads(int n);
+FR_API int fr_threads(void);
 
 /* ---------------------------------------------------------------------------------------
  * Images: decode, encode, crop, resize, warp, mirror, draw
@@ -93,41 +101,43 @@ typedef struct fr_image {
 } fr_image;
 
 /* A new image, filled with black. */
-fr_status fr_image_new(int width, int height, fr_image **out);
-void fr_image_free(fr_image *img);
+FR_API fr_status fr_image_new(int width, int height, fr_image **out);
+FR_API void fr_image_free(fr_image *img);
 
 /* Decode JPEG (EXIF orientation applied), PNG, PPM/PGM (P2, P3, P5, P6) or GIF (first frame),
  * recognised by content, not by name. Grey and RGBA become RGB (alpha is dropped).
  * `name` is only used in error messages. */
-fr_status fr_image_load(const char *path, fr_image **out);
-fr_status fr_image_decode(const void *data, size_t size, const char *name, fr_image **out);
+FR_API fr_status fr_image_load(const char *path, fr_image **out);
+FR_API fr_status fr_image_decode(const void *data, size_t size, const char *name,
+                                 fr_image **out);
 
 /* Encode by the extension of `path`: .jpg/.jpeg (quality 1..100, 0 = 90), .png, .ppm. */
-fr_status fr_image_save(const fr_image *img, const char *path, int quality);
+FR_API fr_status fr_image_save(const fr_image *img, const char *path, int quality);
 /* Encode to memory; free *out with free(). */
-fr_status fr_image_encode_jpeg(const fr_image *img, int quality, uint8_t **out, size_t *size);
-fr_status fr_image_encode_png(const fr_image *img, uint8_t **out, size_t *size);
+FR_API fr_status fr_image_encode_jpeg(const fr_image *img, int quality, uint8_t **out,
+                                      size_t *size);
+FR_API fr_status fr_image_encode_png(const fr_image *img, uint8_t **out, size_t *size);
 
 /* A copy of a rectangle; parts outside the image are black. */
-fr_status fr_image_crop(const fr_image *img, int x, int y, int w, int h, fr_image **out);
+FR_API fr_status fr_image_crop(const fr_image *img, int x, int y, int w, int h, fr_image **out);
 /* Bilinear resize (pixel centres aligned, as most resizers do). */
-fr_status fr_image_resize(const fr_image *img, int w, int h, fr_image **out);
+FR_API fr_status fr_image_resize(const fr_image *img, int w, int h, fr_image **out);
 /* Affine warp with bilinear sampling: output pixel (x, y) samples the source at
  * (m[0]*x + m[1]*y + m[2], m[3]*x + m[4]*y + m[5]); outside the source is black. */
-fr_status fr_image_warp_affine(const fr_image *img, const float m[6], int w, int h,
-                               fr_image **out);
+FR_API fr_status fr_image_warp_affine(const fr_image *img, const float m[6], int w, int h,
+                                      fr_image **out);
 /* Left-right mirror image. */
-fr_status fr_image_mirror(const fr_image *img, fr_image **out);
+FR_API fr_status fr_image_mirror(const fr_image *img, fr_image **out);
 
 /* Drawing for annotated output (clipped to the image). */
-void fr_image_draw_rect(fr_image *img, int x, int y, int w, int h, uint8_t r, uint8_t g,
-                        uint8_t b, int thickness);
+FR_API void fr_image_draw_rect(fr_image *img, int x, int y, int w, int h, uint8_t r, uint8_t g,
+                               uint8_t b, int thickness);
 /* A straight line `thickness` pixels wide from (x0, y0) to (x1, y1) (clipped). */
-void fr_image_draw_line(fr_image *img, float x0, float y0, float x1, float y1, uint8_t r,
-                        uint8_t g, uint8_t b, int thickness);
+FR_API void fr_image_draw_line(fr_image *img, float x0, float y0, float x1, float y1, uint8_t r,
+                               uint8_t g, uint8_t b, int thickness);
 /* Text in a built-in 8x8 pixel font, each pixel drawn as scale x scale; top-left at (x, y). */
-void fr_image_draw_text(fr_image *img, int x, int y, const char *text, uint8_t r, uint8_t g,
-                        uint8_t b, int scale);
+FR_API void fr_image_draw_text(fr_image *img, int x, int y, const char *text, uint8_t r,
+                               uint8_t g, uint8_t b, int scale);
 
 /* ---------------------------------------------------------------------------------------
  * The face record and the engine (detect -> landmarks -> align -> embed)
@@ -178,33 +188,33 @@ typedef struct fr_config {
                              * 50 with the Haar detector); 0 (default): none */
 } fr_config;
 
-void fr_config_init(fr_config *cfg);
+FR_API void fr_config_init(fr_config *cfg);
 
 typedef struct fr_engine fr_engine;
 
 /* Load the networks the configuration names. A missing model file is an error naming the
  * file and the setup command that fetches it. */
-fr_status fr_engine_open(const fr_config *cfg, fr_engine **out);
-void fr_engine_close(fr_engine *eng);
+FR_API fr_status fr_engine_open(const fr_config *cfg, fr_engine **out);
+FR_API void fr_engine_close(fr_engine *eng);
 
 /* The embedding model's identifier (e.g. "dlib-resnet") and its embedding length. */
-const char *fr_engine_model(const fr_engine *eng);
-int fr_engine_dim(const fr_engine *eng);
+FR_API const char *fr_engine_model(const fr_engine *eng);
+FR_API int fr_engine_dim(const fr_engine *eng);
 
 /* Find every face with its landmarks. *faces is allocated (free with fr_faces_free);
  * zero faces is not an error (*n_faces = 0). */
-fr_status fr_detect(fr_engine *eng, const fr_image *img, fr_face **faces, int *n_faces);
+FR_API fr_status fr_detect(fr_engine *eng, const fr_image *img, fr_face **faces, int *n_faces);
 /* Align and embed faces already detected in `img` (all in one batch). */
-fr_status fr_embed(fr_engine *eng, const fr_image *img, fr_face *faces, int n_faces);
+FR_API fr_status fr_embed(fr_engine *eng, const fr_image *img, fr_face *faces, int n_faces);
 /* fr_detect then fr_embed. */
-fr_status fr_process(fr_engine *eng, const fr_image *img, fr_face **faces, int *n_faces);
+FR_API fr_status fr_process(fr_engine *eng, const fr_image *img, fr_face **faces, int *n_faces);
 /* Embed the whole image as one face, without detection or alignment (parity with models' own
  * demos); with flip, averaged with its mirror image like any face. */
-fr_status fr_embed_image(fr_engine *eng, const fr_image *img, fr_face *face);
-void fr_faces_free(fr_face *faces);
+FR_API fr_status fr_embed_image(fr_engine *eng, const fr_image *img, fr_face *face);
+FR_API void fr_faces_free(fr_face *faces);
 
 /* Euclidean distance between two embeddings of length dim. */
-float fr_distance(const float *a, const float *b, int dim);
+FR_API float fr_distance(const float *a, const float *b, int dim);
 
 /* ---------------------------------------------------------------------------------------
  * Gallery: enrolled people and their templates (SQLite), search, thresholds
@@ -218,19 +228,19 @@ float fr_distance(const float *a, const float *b, int dim);
 typedef struct fr_gallery fr_gallery;
 
 /* The default database file: $FACEREC_DB if set, else "facerec.db" in the current folder. */
-const char *fr_gallery_default_path(void);
+FR_API const char *fr_gallery_default_path(void);
 
 /* Open the gallery at `path` (NULL: fr_gallery_default_path()). With create = 0 a missing
  * file is FR_E_NOT_FOUND; with create = 1 it is made. */
-fr_status fr_gallery_open(const char *path, int create, fr_gallery **out);
-void fr_gallery_close(fr_gallery *g);
-const char *fr_gallery_path(const fr_gallery *g);
+FR_API fr_status fr_gallery_open(const char *path, int create, fr_gallery **out);
+FR_API void fr_gallery_close(fr_gallery *g);
+FR_API const char *fr_gallery_path(const fr_gallery *g);
 
 /* Bind the gallery to the embedding model that feeds it. An empty gallery records the model;
  * one made by another model (name or dim) is FR_E_MISMATCH naming both. `model_version`
  * identifies the implementation that computed the embeddings (recorded with each template). */
-fr_status fr_gallery_use_model(fr_gallery *g, const char *model, const char *model_version,
-                               int dim);
+FR_API fr_status fr_gallery_use_model(fr_gallery *g, const char *model,
+                                      const char *model_version, int dim);
 
 /* One template to enroll. */
 typedef struct fr_template {
@@ -242,17 +252,17 @@ typedef struct fr_template {
 } fr_template;
 
 /* SHA-256 of a file's bytes. */
-fr_status fr_file_sha256(const char *path, uint8_t digest[32]);
+FR_API fr_status fr_file_sha256(const char *path, uint8_t digest[32]);
 
 /* Whether a template from a file with this SHA-256 is enrolled; if so its person's name is
  * written to name (truncated to name_size). */
-fr_status fr_gallery_find_source(fr_gallery *g, const uint8_t sha256[32], int *found,
-                                 char *name, size_t name_size);
+FR_API fr_status fr_gallery_find_source(fr_gallery *g, const uint8_t sha256[32], int *found,
+                                        char *name, size_t name_size);
 
 /* Add n >= 1 templates to the person `name`, created if new, in one transaction: after a
  * crash either all of them are stored or none. A source already enrolled is FR_E_ARG. */
-fr_status fr_gallery_enroll(fr_gallery *g, const char *name, const fr_template *templates,
-                            int n);
+FR_API fr_status fr_gallery_enroll(fr_gallery *g, const char *name,
+                                   const fr_template *templates, int n);
 
 typedef struct fr_person {
     char *name;
@@ -261,11 +271,11 @@ typedef struct fr_person {
 } fr_person;
 
 /* Every person, by name. Free with fr_people_free(). */
-fr_status fr_gallery_people(fr_gallery *g, fr_person **people, int *n_people);
-void fr_people_free(fr_person *people, int n_people);
+FR_API fr_status fr_gallery_people(fr_gallery *g, fr_person **people, int *n_people);
+FR_API void fr_people_free(fr_person *people, int n_people);
 /* FR_E_NOT_FOUND if there is no such person; renaming onto an existing name is FR_E_ARG. */
-fr_status fr_gallery_remove(fr_gallery *g, const char *name);
-fr_status fr_gallery_rename(fr_gallery *g, const char *old_name, const char *new_name);
+FR_API fr_status fr_gallery_remove(fr_gallery *g, const char *name);
+FR_API fr_status fr_gallery_rename(fr_gallery *g, const char *old_name, const char *new_name);
 
 typedef struct fr_gallery_info {
     char model[64];          /* "" while no model is bound */
@@ -279,7 +289,7 @@ typedef struct fr_gallery_info {
     int64_t calibrated_at;   /* Unix time */
 } fr_gallery_info;
 
-fr_status fr_gallery_get_info(fr_gallery *g, fr_gallery_info *info);
+FR_API fr_status fr_gallery_get_info(fr_gallery *g, fr_gallery_info *info);
 
 /* The nearest people to a probe: a person's distance is that of their nearest template. */
 typedef struct fr_match {
@@ -291,8 +301,8 @@ typedef struct fr_match {
  * every template. matches[i * k + j] is the j-th nearest person of probe i, nearest first;
  * *n_found = min(k, number of people) entries per probe are filled. The templates are read
  * once into memory and re-read when the database has changed. */
-fr_status fr_gallery_search(fr_gallery *g, const float *probes, int n_probes, int k,
-                            fr_match *matches, int *n_found);
+FR_API fr_status fr_gallery_search(fr_gallery *g, const float *probes, int n_probes, int k,
+                                   fr_match *matches, int *n_found);
 
 /* A decision threshold and where it came from. */
 typedef enum fr_threshold_origin {
@@ -311,16 +321,16 @@ typedef struct fr_threshold {
 } fr_threshold;
 
 /* The documented default distance threshold of an embedding model (FR_E_NOT_FOUND if none). */
-fr_status fr_model_default_threshold(const char *model, fr_threshold *out);
+FR_API fr_status fr_model_default_threshold(const char *model, fr_threshold *out);
 
 /* The threshold for one comparison at false-accept rate `far` (verification). A gallery
  * without a calibration of its own uses the one shipped for its model (and embedding length),
  * else the model's default. A malformed shipped file is FR_E_FORMAT naming it. */
-fr_status fr_gallery_threshold(fr_gallery *g, double far, fr_threshold *out);
+FR_API fr_status fr_gallery_threshold(fr_gallery *g, double far, fr_threshold *out);
 
 /* Open-set identification: a target false-positive identification rate `fpir` (a stranger
  * named as someone) over the gallery's N people becomes far = fpir / N. */
-fr_status fr_gallery_identify_threshold(fr_gallery *g, double fpir, fr_threshold *out);
+FR_API fr_status fr_gallery_identify_threshold(fr_gallery *g, double fpir, fr_threshold *out);
 
 typedef struct fr_calibration_stats {
     int64_t n_genuine_pairs, n_impostor_pairs;
@@ -332,15 +342,15 @@ typedef struct fr_calibration_stats {
  * person of row i): measures every same-person and every different-person pair and stores
  * both distance distributions as quantiles, replacing any earlier calibration. `source`
  * describes the data (e.g. its folder). */
-fr_status fr_gallery_calibrate(fr_gallery *g, const float *embeddings, const int *labels, int n,
-                               const char *source, fr_calibration_stats *stats);
+FR_API fr_status fr_gallery_calibrate(fr_gallery *g, const float *embeddings, const int *labels,
+                                      int n, const char *source, fr_calibration_stats *stats);
 
 /* The same measurement without a gallery, written to the text file `path` (a versioned
  * header line, the model, dim, source, pair counts and both quantile tables): the form in
  * which calibrations are shipped. embeddings are n x dim, made by `model`. */
-fr_status fr_calibration_export(const char *model, int dim, const float *embeddings,
-                                const int *labels, int n, const char *source, const char *path,
-                                fr_calibration_stats *stats);
+FR_API fr_status fr_calibration_export(const char *model, int dim, const float *embeddings,
+                                       const int *labels, int n, const char *source,
+                                       const char *path, fr_calibration_stats *stats);
 
 #ifdef __cplusplus
 }

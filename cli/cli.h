@@ -28,7 +28,7 @@ int cli_usage_error(const char *cmd, const char *fmt, ...);
     {"threads", required_argument, 0, 0x106}, {"pad", required_argument, 0, 0x107},    \
     {"no-flip", no_argument, 0, 0x108}, {"align-scale", required_argument, 0, 0x109}
 #define CLI_ENGINE_HELP                                                                        \
-    "  --models DIR        models folder (default: $FACEREC_MODELS, install prefix, source tree)\n" \
+    "  --models DIR        models folder (default: $FACEREC_MODELS, else the installed models)\n" \
     "  --detector NAME     face detector: mtcnn (default), ssd, blazeface, blazeface-full,\n" \
     "                      tiny or haar\n"                                                  \
     "  --landmarks NAME    landmark net, when the detector's points do not suffice:\n"      \

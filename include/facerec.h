@@ -163,7 +163,9 @@ typedef struct fr_face {
 #define FR_DEFAULT_MODEL "fusion"
 
 typedef struct fr_config {
-    const char *models_dir; /* NULL: $FACEREC_MODELS, then the install prefix, then the source tree */
+    const char *models_dir; /* NULL: $FACEREC_MODELS, else the models installed with the
+                             * library (<prefix>/share/facerec/models, found from where
+                             * libfacerec is), or in a build tree the source tree's models/ */
     const char *detector;   /* "mtcnn" (default), "ssd", "blazeface", "blazeface-full", "tiny"
                              * or "haar" */
     const char *landmarks;  /* "68" (default) or "68tiny" */

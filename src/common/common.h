@@ -28,13 +28,15 @@ void fr_log(fr_log_level level, const char *fmt, ...) FR_PRINTF(2, 3);
 fr_status fr_read_file(const char *path, size_t max_bytes, uint8_t **data, size_t *size);
 
 /* Resolve a model file: `relpath` (e.g. "face-api/model/ssd_mobilenetv1_model-weights_manifest.json")
- * under the models directory chosen by `models_dir` (may be NULL), $FACEREC_MODELS, the install
- * prefix or the source tree, in that order. Writes the full path to out (size outsz). */
+ * under `models_dir` (may be NULL), else $FACEREC_MODELS, else the models shipped with this
+ * copy of facerec: <prefix>/share/facerec/models found relative to the installed library or
+ * executable holding this code, or the source tree's models/ for code in the build tree
+ * (files.c). Writes the full path to out (size outsz); a missing file is FR_E_MODEL naming it. */
 fr_status fr_model_path(const char *models_dir, const char *relpath, char *out, size_t outsz);
 
-/* Resolve a data file shipped with facerec (e.g. "calibration/dlib-resnet.txt") under the
- * install prefix's share/facerec, then the source tree's data/ folder: the first that holds
- * it. FR_E_NOT_FOUND if neither does. Writes the full path to out (size outsz). */
+/* Resolve a data file shipped with facerec (e.g. "calibration/dlib-resnet.txt") in
+ * <prefix>/share/facerec, found as fr_model_path finds the models, or the source tree's data/
+ * for code in the build tree. FR_E_NOT_FOUND if absent. Writes the full path to out. */
 fr_status fr_data_path(const char *relpath, char *out, size_t outsz);
 
 /* Overflow-checked size arithmetic: returns 0 on overflow. */

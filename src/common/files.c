@@ -1,5 +1,10 @@
 /* files.c: reading whole files and finding model files. */
+#define _GNU_SOURCE /* dladdr1: the file this code was loaded from */
 #include "common/common.h"
+
+#include <dlfcn.h>
+#include <limits.h>
+#include <link.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -45,38 +50,66 @@ static int is_dir(const char *path) {
     return path && *path && stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-fr_status fr_model_path(const char *models_dir, const char *relpath, char *out, size_t outsz) {
-    const char *candidates[4] = {models_dir, getenv("FACEREC_MODELS"), FACEREC_MODELS_INSTALL_DIR,
-                                 FACEREC_MODELS_SOURCE_DIR};
-    const char *chosen = NULL;
-    for (int i = 0; i < 4 && !chosen; i++) {
-        if (i == 0 && candidates[0]) { /* an explicit --models is never second-guessed */
-            chosen = candidates[0];
-            break;
-        }
-        if (is_dir(candidates[i])) chosen = candidates[i];
+/* Where facerec's shipped files (models/, calibration/) are, for the code running now: an
+ * installed copy finds them relative to its own file, <prefix>/share/facerec from
+ * <prefix>/lib/libfacerec.so or <prefix>/bin/facerec (so a moved prefix still works); a copy
+ * in the build tree uses the source tree's models/ and data/. Anything else has none: an
+ * installed copy never falls back to a source tree. *from_build is 1 in the build tree. */
+static int shipped_dir(const char *kind, char *out, size_t outsz, int *from_build) {
+    *from_build = 0;
+    Dl_info info;
+    struct link_map *map = NULL;
+    if (!dladdr1((void *)&shipped_dir, &info, (void **)&map, RTLD_DL_LINKMAP) || !map) return 0;
+    /* the main program's link map has no name: this code is linked into an executable */
+    int in_library = map->l_name && map->l_name[0];
+    char file[PATH_MAX], build[PATH_MAX];
+    if (!realpath(in_library ? map->l_name : "/proc/self/exe", file)) return 0;
+    *strrchr(file, '/') = '\0';
+    size_t n = realpath(FACEREC_BUILD_DIR, build) ? strlen(build) : 0;
+    int len;
+    if (n && !strncmp(file, build, n) && (file[n] == '/' || file[n] == '\0')) {
+        *from_build = 1;
+        len = snprintf(out, outsz, "%s", !strcmp(kind, "models") ? FACEREC_MODELS_SOURCE_DIR
+                                                                   : FACEREC_DATA_SOURCE_DIR);
+    } else {
+        const char *rel = in_library ? FACEREC_DATA_FROM_LIBDIR : FACEREC_DATA_FROM_BINDIR;
+        len = !strcmp(kind, "models") ? snprintf(out, outsz, "%s/%s/models", file, rel)
+                                      : snprintf(out, outsz, "%s/%s", file, rel);
     }
-    if (!chosen) chosen = FACEREC_MODELS_SOURCE_DIR;
+    return len > 0 && (size_t)len < outsz;
+}
+
+fr_status fr_model_path(const char *models_dir, const char *relpath, char *out, size_t outsz) {
+    char shipped[PATH_MAX];
+    int from_build = 0;
+    const char *chosen = models_dir; /* an explicit --models is never second-guessed */
+    if (!chosen && is_dir(getenv("FACEREC_MODELS"))) chosen = getenv("FACEREC_MODELS");
+    if (!chosen && shipped_dir("models", shipped, sizeof shipped, &from_build)) chosen = shipped;
+    if (!chosen)
+        return fr_error(FR_E_MODEL, "%s: no models folder (this copy of facerec cannot tell "
+                        "where it is installed; --models or FACEREC_MODELS name one)", relpath);
     int n = snprintf(out, outsz, "%s/%s", chosen, relpath);
     if (n < 0 || (size_t)n >= outsz) return fr_error(FR_E_ARG, "%s/%s: path too long", chosen, relpath);
     struct stat st;
     if (stat(out, &st) != 0)
-        return fr_error(FR_E_MODEL,
-                        "%s: model file not found (scripts/setup.sh fetches the pretrained "
-                        "models, facerec import-keras-csv makes nn4small2.frmodel; --models "
-                        "or FACEREC_MODELS point at another models folder)",
-                        out);
+        return fr_error(FR_E_MODEL, "%s: model file not found (%s; --models or FACEREC_MODELS "
+                        "point at another models folder)", out,
+                        chosen == shipped && !from_build
+                            ? "this installation of facerec lacks it"
+                            : "scripts/setup.sh fetches the pretrained models, facerec "
+                              "import-keras-csv makes nn4small2.frmodel");
     return FR_OK;
 }
 
 fr_status fr_data_path(const char *relpath, char *out, size_t outsz) {
-    const char *dirs[2] = {FACEREC_DATA_INSTALL_DIR, FACEREC_DATA_SOURCE_DIR};
+    char dir[PATH_MAX];
+    int from_build;
+    if (!shipped_dir("data", dir, sizeof dir, &from_build))
+        return fr_error(FR_E_NOT_FOUND, "%s: this copy of facerec cannot tell where it is "
+                        "installed", relpath);
+    int n = snprintf(out, outsz, "%s/%s", dir, relpath);
+    if (n < 0 || (size_t)n >= outsz) return fr_error(FR_E_ARG, "%s/%s: path too long", dir, relpath);
     struct stat st;
-    for (int i = 0; i < 2; i++) {
-        int n = snprintf(out, outsz, "%s/%s", dirs[i], relpath);
-        if (n < 0 || (size_t)n >= outsz) return fr_error(FR_E_ARG, "%s/%s: path too long", dirs[i], relpath);
-        if (stat(out, &st) == 0 && S_ISREG(st.st_mode)) return FR_OK;
-    }
-    return fr_error(FR_E_NOT_FOUND, "%s: not shipped with facerec (looked in %s and %s)", relpath,
-                    dirs[0], dirs[1]);
+    if (stat(out, &st) == 0 && S_ISREG(st.st_mode)) return FR_OK;
+    return fr_error(FR_E_NOT_FOUND, "%s: not shipped with facerec (looked in %s)", relpath, dir);
 }

@@ -3,8 +3,6 @@
  * whole network (--full). */
 #include "cli.h"
 
-#include "face/face.h"
-#include "nn/import/frmodel.h"
 #include "train/train.h"
 
 #include <getopt.h>
@@ -58,13 +56,9 @@ static void on_photo(int done, int total, const char *path, int face_found, void
 static fr_status embed_folder(const fr_engine *eng, const fr_config *cfg, const char *dir,
                               const cli_people *set, const train_augment_config *aug, uint64_t seed,
                               const char *cache, train_set *out) {
-    /* the alignment by name, also when it is the model's default (which may change) */
-    const fr_embedder *embedder = fr_embedder_find(fr_engine_model(eng));
-    const char *align = cfg->align ? cfg->align : embedder ? embedder->default_align : "";
     char settings[512];
-    snprintf(settings, sizeof settings, "%s|%s|%s|%s|%g|%d", fr_engine_model(eng),
-             cfg->detector ? cfg->detector : "", cfg->landmarks ? cfg->landmarks : "", align,
-             (double)cfg->min_score, cfg->retry_padded);
+    fr_status st = train_settings(eng, cfg, settings, sizeof settings);
+    if (st != FR_OK) return st;
     const char *const *paths = (const char *const *)set->photos.items;
     uint32_t key = train_set_key(settings, paths, set->labels, set->photos.n, aug, seed);
     if (cache && train_set_load(cache, key, out) == FR_OK) {
@@ -72,8 +66,8 @@ static fr_status embed_folder(const fr_engine *eng, const fr_config *cfg, const 
                set->n_people, out->n_photos * out->copies, cache);
         return FR_OK;
     }
-    fr_status st = train_set_embed(eng, paths, set->labels, set->photos.n, set->n_people, aug,
-                                   seed, on_photo, NULL, out);
+    st = train_set_embed(eng, paths, set->labels, set->photos.n, set->n_people, aug, seed,
+                         on_photo, NULL, out);
     cli_progress_clear();
     if (st == FR_OK)
         printf("%s: %d photos of %d people, %d embeddings\n", dir, out->n_photos,
@@ -92,27 +86,6 @@ static fr_status align_folder(const fr_engine *eng, const char *dir, const cli_p
         printf("%s: %d photos of %d people, %d aligned crops\n", dir, out->n_photos,
                set->n_people, out->n_photos * out->copies);
     return st;
-}
-
-/* The parameters --full starts from: the base model's file (its weights manifest in the
- * models folder, or a model file fine-tuned from it); 0 after printing why there are none. */
-static int full_base_path(const char *base, const char *models_dir, char *path, size_t size) {
-    frmodel_info info;
-    const fr_embedder *e = fr_embedder_find(base);
-    if (e && !strcmp(e->name, TRAIN_FULL_BASE)) {
-        fr_status st = fr_model_path(models_dir, e->model_file, path, size);
-        if (st != FR_OK) cli_fail(st);
-        return st == FR_OK;
-    }
-    if (!e && frmodel_is_file(base) && frmodel_read_info(base, &info) == FR_OK &&
-        !strncmp(info.model_id, TRAIN_FULL_BASE "+", strlen(TRAIN_FULL_BASE) + 1)) {
-        snprintf(path, size, "%s", base);
-        return 1;
-    }
-    fprintf(stderr, "facerec train: --full: the whole network can be fine-tuned for %s only, not "
-                    "for %s (use --head to train a projection on top of it)\n",
-            TRAIN_FULL_BASE, base);
-    return 0;
 }
 
 static void on_epoch(const train_epoch_stats *s, void *user) {
@@ -245,24 +218,14 @@ int cmd_train(int argc, char **argv) {
     if (!cfg.model) cfg.model = full ? TRAIN_FULL_BASE : TRAIN_HEAD_BASE;
     const char *base = cfg.model;
     char base_path[4096];
-    if (full) {
-        if (hidden || cache)
-            return cli_usage_error("train", "%s applies to --head only",
-                                   hidden ? "--hidden" : "--cache");
-        if (!full_base_path(base, cfg.models_dir, base_path, sizeof base_path)) return 2;
-        if (!lr_given) tc.adam.lr = TRAIN_FULL_DEFAULT_LR;
-    } else if (!fr_embedder_find(base)) {
-        if (embed_head_is_file(base))
-            fprintf(stderr, "facerec train: --model %s: a trained head; give its base model "
-                            "instead\n", base);
-        else if (fr_fusion_find(base))
-            fprintf(stderr, "facerec train: --model %s: a fusion of several networks; train on "
-                            "one of them (e.g. --model mobilefacenet)\n", base);
-        else
-            fprintf(stderr, "facerec train: --model %s: unknown base model (known: %s)\n", base,
-                    fr_embedder_names());
+    if (full && (hidden || cache))
+        return cli_usage_error("train", "%s applies to --head only", hidden ? "--hidden" : "--cache");
+    fr_status base_st = train_resolve_base(&cfg, full, base_path, sizeof base_path);
+    if (base_st != FR_OK) {
+        fprintf(stderr, "facerec train: %s\n", fr_last_error());
         return 2;
     }
+    if (full && !lr_given) tc.adam.lr = TRAIN_FULL_DEFAULT_LR;
     char curve_path[4096];
     if (!curve) {
         const char *slash = strrchr(out, '/'), *dot = strrchr(out, '.');

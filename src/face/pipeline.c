@@ -3,10 +3,9 @@
 #include "common/common.h"
 #include "face/align.h"
 #include "face/face.h"
-#include "face/head.h"
+#include "face/model.h"
 #include "nets/faceapi_nets.h"
 #include "nn/nn.h"
-#include "nn/import/frmodel.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -25,14 +24,13 @@ static const aligner aligners[] = {
     {"dlib-chip", align_dlib_chip_template, 150},
 };
 
-/* An embedding network of the engine and the alignment it reads (a fusion has several). */
+/* An embedding network of the engine (a fusion has several): the model's member, its loaded
+ * network and the alignment it reads. */
 typedef struct engine_member {
+    const model_member *spec;
     const fr_embedder *embedder;
     void *net;
     const aligner *align;
-    float align_scale; /* see fr_config.align_scale */
-    float scale; /* the square root of its weight in a fusion; 1 alone */
-    int offset;  /* where its values start in the embedding */
 } engine_member;
 
 struct fr_engine {
@@ -40,17 +38,13 @@ struct fr_engine {
     void *detector_net;
     float min_score;
     landmark68 *landmarks; /* NULL: the detector's own points (if any) are used */
+    model_spec model;      /* the resolved model (model.h) */
     engine_member members[FR_MAX_FUSED];
     int n_members;     /* 0 when the configuration did not ask for an embedding */
     int dim;           /* the embedding's length: the members' lengths added */
-    const char *model; /* the embedder's or the fusion's name */
     int flip; /* average each face's embedding with its mirror image's */
     int retry_padded; /* see fr_config.retry_padded */
     float box_pad;    /* see fr_config.box_pad */
-    embed_head *head; /* a trained projection applied to the embedder's output, or NULL */
-    /* eng->model when it is not a registry name: a fusion's name with its weight, or a
-     * fine-tuned network's id */
-    char model_id[FRMODEL_MAX_ID + 1];
 };
 
 void fr_config_init(fr_config *cfg) {
@@ -77,87 +71,24 @@ static fr_status load_landmarks(const char *path, void **net) {
     return landmark68_load(path, tiny, (landmark68 **)net);
 }
 
-/* Load embedder (from model_file, or from the models folder when NULL) with the alignment the
- * configuration names or its own, as the engine's next member. */
-static fr_status open_member(fr_engine *eng, const fr_config *cfg, const fr_embedder *embedder,
-                             const char *model_file, float weight) {
-    if (!embedder) return fr_error(FR_E_ARG, "a fused model names an unknown member");
-    if (eng->dim + embedder->dim > FR_MAX_EMBEDDING)
-        return fr_error(FR_E_ARG, "%s: the embedding would be longer than %d values",
-                        embedder->name, FR_MAX_EMBEDDING);
+/* Load the model's member m with its alignment as the engine's next member. */
+static fr_status open_member(fr_engine *eng, const model_member *spec) {
     engine_member *m = &eng->members[eng->n_members];
-    const char *align = cfg->align ? cfg->align : embedder->default_align;
     for (size_t i = 0; i < sizeof aligners / sizeof aligners[0]; i++)
-        if (!strcmp(aligners[i].name, align)) m->align = &aligners[i];
+        if (!strcmp(aligners[i].name, spec->align)) m->align = &aligners[i];
     if (!m->align)
         return fr_error(FR_E_ARG, "unknown alignment '%s' (known: faceapi, similarity, dlib-chip)",
-                        align);
-    m->align_scale = cfg->align_scale == 0 ? 1.0f : cfg->align_scale;
-    fr_status st = align_check_scale(m->align_scale);
+                        spec->align);
+    fr_status st = align_check_scale(spec->align_scale);
     if (st != FR_OK) return st;
-    if (!m->align->tpl && m->align_scale != 1.0f)
+    if (!m->align->tpl && spec->align_scale != 1.0f)
         return fr_error(FR_E_ARG, "the faceapi alignment has no scale: it crops as face-api.js does");
-    st = model_file ? embedder->load(model_file, &m->net)
-                    : load_model(cfg->models_dir, embedder->model_file, embedder->load, &m->net);
+    st = spec->embedder->load(spec->weights, &m->net);
     if (st != FR_OK) return st;
-    m->embedder = embedder;
-    m->scale = sqrtf(weight);
-    m->offset = eng->dim;
-    eng->dim += embedder->dim;
+    m->spec = spec;
+    m->embedder = spec->embedder;
     eng->n_members++;
     return FR_OK;
-}
-
-/* model: the fusion's name, or "<name>:W" (see fr_fusion_find). */
-static fr_status open_fusion(fr_engine *eng, const fr_config *cfg, const fr_fusion *fusion,
-                             const char *model) {
-    float weights[FR_MAX_FUSED];
-    fr_status st = fr_fusion_resolve(fusion, cfg, model, weights);
-    if (st != FR_OK) return st;
-    if (strlen(model) >= sizeof eng->model_id)
-        return fr_error(FR_E_ARG, "%s: the model name is too long", model);
-    snprintf(eng->model_id, sizeof eng->model_id, "%s", model);
-    eng->model = eng->model_id;
-    for (int i = 0; i < FR_MAX_FUSED && fusion->members[i] && st == FR_OK; i++)
-        st = open_member(eng, cfg, fr_embedder_find(fusion->members[i]), NULL, weights[i]);
-    return st;
-}
-
-/* model: an embedder's name, a head file (`facerec train`) or an importer's model file. */
-static fr_status open_single(fr_engine *eng, const fr_config *cfg, const char *model) {
-    fr_status st;
-    /* a head file made by `facerec train` runs on top of the base model it names */
-    if (!fr_embedder_find(model) && embed_head_is_file(model)) {
-        if ((st = embed_head_load(model, &eng->head)) != FR_OK) return st;
-        model = eng->head->base;
-    }
-    /* a model file written by an importer (nn/import/frmodel.h) names its network, and
-     * that name is the model id the engine reports to galleries */
-    const char *model_file = NULL;
-    frmodel_info model_info;
-    if (!eng->head && !fr_embedder_find(model) && frmodel_is_file(model)) {
-        if ((st = frmodel_read_info(model, &model_info)) != FR_OK) return st;
-        model_file = model;
-        model = model_info.model_id;
-    }
-    /* a network fine-tuned by `facerec train --full` is "<network>+<suffix>": it runs on
-     * <network>'s code, and galleries record the whole id */
-    char network[FRMODEL_MAX_ID + 1];
-    const char *plus = model_file ? strchr(model, '+') : NULL;
-    if (plus && !fr_embedder_find(model)) {
-        snprintf(eng->model_id, sizeof eng->model_id, "%s", model);
-        snprintf(network, sizeof network, "%.*s", (int)(plus - model), model);
-        model = network;
-    }
-    const fr_embedder *embedder = fr_embedder_find(model);
-    if (!embedder)
-        return fr_error(FR_E_ARG, "unknown embedding model '%s' (known: %s)", model,
-                        fr_embedder_names());
-    if (eng->head && eng->head->dim != embedder->dim)
-        return fr_error(FR_E_MISMATCH, "%s: the head takes embeddings of length %d, %s gives %d",
-                        cfg->model, eng->head->dim, model, embedder->dim);
-    eng->model = eng->model_id[0] ? eng->model_id : embedder->name;
-    return open_member(eng, cfg, embedder, model_file, 1.0f);
 }
 
 fr_status fr_engine_open(const fr_config *cfg, fr_engine **out) {
@@ -196,10 +127,11 @@ fr_status fr_engine_open(const fr_config *cfg, fr_engine **out) {
     if (st != FR_OK) goto fail;
 
     if (cfg->load_embedder) {
-        const char *model = cfg->model ? cfg->model : FR_DEFAULT_MODEL;
-        const fr_fusion *fusion = fr_fusion_find(model);
-        st = fusion ? open_fusion(eng, cfg, fusion, model) : open_single(eng, cfg, model);
+        st = model_resolve(cfg, &eng->model);
+        for (int j = 0; st == FR_OK && j < eng->model.n_members; j++)
+            st = open_member(eng, &eng->model.members[j]);
         if (st != FR_OK) goto fail;
+        eng->dim = eng->model.dim;
         eng->flip = cfg->flip != 0;
     }
     *out = eng;
@@ -214,14 +146,13 @@ void fr_engine_close(fr_engine *eng) {
     if (eng->detector_net) eng->detector->free(eng->detector_net);
     landmark68_free(eng->landmarks);
     for (int i = 0; i < eng->n_members; i++) eng->members[i].embedder->free(eng->members[i].net);
-    embed_head_free(eng->head);
+    model_spec_free(&eng->model);
     free(eng);
 }
 
-const char *fr_engine_model(const fr_engine *eng) {
-    if (eng->head) return eng->head->id;
-    return eng->model;
-}
+const char *fr_engine_model(const fr_engine *eng) { return eng->model.id; }
+
+const model_spec *engine_model_spec(const fr_engine *eng) { return &eng->model; }
 
 int fr_engine_dim(const fr_engine *eng) { return eng->dim; }
 
@@ -289,14 +220,14 @@ static fr_status detect_in_border(fr_engine *eng, const fr_image *img, fr_face *
 static fr_status member_align(const engine_member *m, const fr_image *img, const fr_face *face,
                               fr_image **crop) {
     if (!m->align->tpl) return align_faceapi(img, face, crop);
-    return align_warp(img, face, m->align->tpl, m->align->size, m->align_scale, crop);
+    return align_warp(img, face, m->align->tpl, m->align->size, m->spec->align_scale, crop);
 }
 
 /* Member m's unit embeddings of crops: out is (n, m's dim), through the head if any. */
 static fr_status member_embed_crops(const fr_engine *eng, const engine_member *m,
                                     const fr_image *const *crops, int n, float *out) {
     fr_status st = m->embedder->embed(m->net, crops, n, out);
-    if (st == FR_OK && eng->head) st = embed_head_apply(eng->head, out, n);
+    if (st == FR_OK && eng->model.head) st = embed_head_apply(eng->model.head, out, n);
     if (st == FR_OK) nn_l2_normalize(out, n, m->embedder->dim);
     return st;
 }
@@ -332,9 +263,10 @@ static fr_status member_embed_flipped(const fr_engine *eng, const engine_member 
     return st;
 }
 
-/* Member m's part of each face's embedding: align, then embed (with flip) in one batch. */
-static fr_status member_embed_faces(const fr_engine *eng, const engine_member *m,
-                                    const fr_image *img, fr_face *faces, int n_faces) {
+/* Member j's part of each face's embedding: align, then embed (with flip) in one batch. */
+static fr_status member_embed_faces(const fr_engine *eng, int j, const fr_image *img,
+                                    fr_face *faces, int n_faces) {
+    const engine_member *m = &eng->members[j];
     int dim = m->embedder->dim;
     fr_image **crops = calloc((size_t)n_faces, sizeof *crops);
     float *vectors = malloc((size_t)n_faces * (size_t)dim * sizeof *vectors);
@@ -343,8 +275,7 @@ static fr_status member_embed_faces(const fr_engine *eng, const engine_member *m
     if (st == FR_OK)
         st = member_embed_flipped(eng, m, (const fr_image *const *)crops, n_faces, vectors);
     for (int i = 0; i < n_faces && st == FR_OK; i++)
-        for (int k = 0; k < dim; k++)
-            faces[i].embedding[m->offset + k] = m->scale * vectors[(size_t)i * dim + k];
+        model_place_member(&eng->model, j, vectors + (size_t)i * dim, faces[i].embedding);
     for (int i = 0; crops && i < n_faces; i++) fr_image_free(crops[i]);
     free(crops);
     free(vectors);
@@ -369,7 +300,7 @@ fr_status fr_embed(fr_engine *eng, const fr_image *img, fr_face *faces, int n_fa
             if (st != FR_OK) return st;
         }
     for (int j = 0; j < eng->n_members; j++) {
-        fr_status st = member_embed_faces(eng, &eng->members[j], img, faces, n_faces);
+        fr_status st = member_embed_faces(eng, j, img, faces, n_faces);
         if (st != FR_OK) return st;
     }
     for (int i = 0; i < n_faces; i++) faces[i].dim = eng->dim;
@@ -381,7 +312,7 @@ static fr_status single_member(const fr_engine *eng) {
     fr_status st = has_embedding(eng);
     if (st != FR_OK) return st;
     if (eng->n_members > 1)
-        return fr_error(FR_E_ARG, "%s fuses %d models; this needs a single model", eng->model,
+        return fr_error(FR_E_ARG, "%s fuses %d models; this needs a single model", eng->model.id,
                         eng->n_members);
     return FR_OK;
 }
@@ -418,11 +349,10 @@ fr_status fr_embed_image(fr_engine *eng, const fr_image *img, fr_face *face) {
     face->h = (float)img->height;
     face->score = 1.0f;
     for (int j = 0; j < eng->n_members; j++) {
-        const engine_member *m = &eng->members[j];
-        float *v = face->embedding + m->offset;
-        fr_status st = member_embed_flipped(eng, m, &img, 1, v);
+        float *v = face->embedding + eng->model.members[j].offset;
+        fr_status st = member_embed_flipped(eng, &eng->members[j], &img, 1, v);
         if (st != FR_OK) return st;
-        for (int k = 0; k < m->embedder->dim; k++) v[k] *= m->scale;
+        model_place_member(&eng->model, j, v, face->embedding);
     }
     face->dim = eng->dim;
     return FR_OK;

@@ -2,10 +2,9 @@
  * engine and cached in SQLite by file content and pipeline configuration. */
 #include "eval/eval.h"
 #include "common/sha256.h"
-#include "face/face.h"
+#include "face/model.h"
 
 #include <errno.h>
-#include <math.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -364,9 +363,7 @@ static fr_status embed_single(const fr_config *cfg, const char *const *paths, in
     }
     /* the alignment by name, also when it is the model's default (which may change), with
      * its scale when not 1 */
-    const fr_embedder *embedder = fr_embedder_find(cfg->model ? cfg->model : FR_DEFAULT_MODEL);
-    if (!embedder) embedder = fr_embedder_find(fr_engine_model(run.eng));
-    const char *align = cfg->align ? cfg->align : embedder ? embedder->default_align : "default";
+    const char *align = engine_model_spec(run.eng)->members[0].align;
     if (cfg->align_scale == 0 || cfg->align_scale == 1.0f)
         snprintf(out->align, sizeof out->align, "%s", align);
     else
@@ -410,17 +407,14 @@ static fr_status embed_single(const fr_config *cfg, const char *const *paths, in
     return FR_OK;
 }
 
-/* A fusion's embeddings are its members' unit embeddings, each scaled by the square root of
- * its weight, one after the other, as the engine joins them (face/face.h). Each member is
- * embedded and cached under its own key: evaluating another weight, or a member alone, embeds
- * nothing again. */
-static fr_status embed_fused(const fr_config *cfg, const fr_fusion *fusion, const char *model,
+/* A fusion's embeddings are its members' unit embeddings placed as the engine places them
+ * (model_place_member). Each member is embedded and cached under its own key: evaluating
+ * another weight, or a member alone, embeds nothing again. */
+static fr_status embed_fused(const fr_config *cfg, const model_spec *spec,
                              const char *const *paths, int n, const char *cache_path,
                              int n_workers, eval_progress_fn progress, void *progress_user,
                              eval_embeddings *out) {
-    float weights[FR_MAX_FUSED];
-    fr_status st = fr_fusion_resolve(fusion, cfg, model, weights);
-    if (st != FR_OK) return st;
+    fr_status st = FR_OK;
     eval_embeddings part[FR_MAX_FUSED];
     memset(part, 0, sizeof part);
     shared_faces shared = {malloc((size_t)(n > 0 ? n : 1) * GEOMETRY_FLOATS * sizeof(float)),
@@ -428,31 +422,28 @@ static fr_status embed_fused(const fr_config *cfg, const fr_fusion *fusion, cons
     if (!shared.geometry || !shared.source)
         st = fr_error(FR_E_NOMEM, "out of memory for the faces of %d images", n);
     for (int i = 0; st == FR_OK && i < n; i++) shared.source[i] = -1;
-    int n_members = 0, dim = 0;
-    for (; st == FR_OK && n_members < FR_MAX_FUSED && fusion->members[n_members]; n_members++) {
+    int n_members = 0;
+    for (; st == FR_OK && n_members < spec->n_members; n_members++) {
         fr_config member = *cfg;
-        member.model = fusion->members[n_members];
+        member.model = spec->members[n_members].embedder->name;
         st = embed_single(&member, paths, n, cache_path, n_workers, progress, progress_user,
                           &shared, &part[n_members]);
-        dim += part[n_members].dim;
     }
     free(shared.geometry);
     free(shared.source);
     out->n = n;
-    out->dim = dim;
+    out->dim = spec->dim;
     snprintf(out->align, sizeof out->align, "each member's own");
     if (st == FR_OK) {
-        out->vectors = malloc((size_t)(n > 0 ? n : 1) * (size_t)dim * sizeof(float));
+        out->vectors = malloc((size_t)(n > 0 ? n : 1) * (size_t)spec->dim * sizeof(float));
         out->no_face = calloc((size_t)(n > 0 ? n : 1), 1);
         if (!out->vectors || !out->no_face)
             st = fr_error(FR_E_NOMEM, "out of memory for %d embeddings", n);
     }
-    for (int j = 0, offset = 0; st == FR_OK && j < n_members; offset += part[j].dim, j++) {
-        float scale = sqrtf(weights[j]);
+    for (int j = 0; st == FR_OK && j < n_members; j++) {
         for (int i = 0; i < n; i++) {
-            const float *v = part[j].vectors + (size_t)i * part[j].dim;
-            float *o = out->vectors + (size_t)i * dim + offset;
-            for (int k = 0; k < part[j].dim; k++) o[k] = scale * v[k];
+            model_place_member(spec, j, part[j].vectors + (size_t)i * part[j].dim,
+                               out->vectors + (size_t)i * spec->dim);
             out->no_face[i] |= part[j].no_face[i];
         }
         /* an image counts as computed when any member computed it */
@@ -475,10 +466,14 @@ fr_status eval_embed_images(const fr_config *cfg, const char *const *paths, int 
     memset(out, 0, sizeof *out);
     if (!cfg || !paths || n < 0) return fr_error(FR_E_ARG, "eval_embed_images: bad argument");
     n_workers = FR_CLAMP(n_workers, 1, 64);
-    const char *model = cfg->model ? cfg->model : FR_DEFAULT_MODEL;
-    const fr_fusion *fusion = fr_fusion_find(model);
-    if (fusion)
-        return embed_fused(cfg, fusion, model, paths, n, cache_path, n_workers, progress,
-                           progress_user, out);
-    return embed_single(cfg, paths, n, cache_path, n_workers, progress, progress_user, NULL, out);
+    model_spec spec;
+    fr_status st = model_resolve(cfg, &spec);
+    if (st == FR_OK && spec.kind == MODEL_FUSION)
+        st = embed_fused(cfg, &spec, paths, n, cache_path, n_workers, progress, progress_user,
+                         out);
+    else if (st == FR_OK)
+        st = embed_single(cfg, paths, n, cache_path, n_workers, progress, progress_user, NULL,
+                          out);
+    model_spec_free(&spec);
+    return st;
 }

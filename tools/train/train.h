@@ -171,6 +171,15 @@ void train_head_backward(const embed_head *h, train_head_pass *pass, int B, cons
  * (its descriptors are y, L2-normalised) and galleries record as the model. */
 
 #define TRAIN_FULL_BASE "dlib-resnet" /* the one base model that can be trained whole */
+
+/* The base that cfg->model names for training, checked (base.c): for a head (full = 0) one
+ * embedder by name; for the whole network (full = 1) TRAIN_FULL_BASE or a model file of it,
+ * whose weights file is written to weights. FR_E_ARG naming the model and the reason (a
+ * fusion, a head, another network), FR_E_MODEL for a missing file. */
+fr_status train_resolve_base(const fr_config *cfg, int full, char *weights, size_t size);
+/* The engine's configuration in words (model, detector, landmarks, alignment by name, ...),
+ * as train_set_key takes it. */
+fr_status train_settings(const fr_engine *eng, const fr_config *cfg, char *out, size_t size);
 /* A head's default base: training works on one network, and this is the best single one. */
 #define TRAIN_HEAD_BASE "mobilefacenet"
 /* Adam's learning rate for the whole network unless told (train_config_defaults' is the

@@ -14,8 +14,17 @@ typedef struct cli_command {
     int (*run)(int argc, char **argv);
 } cli_command;
 
-/* Print "facerec: <fr_last_error()>" to stderr and return the exit status for a failure. */
+/* Print "facerec: <message>" (the last cli_error's, else fr_last_error()) to stderr and return
+ * the exit status for a failure. */
 int cli_fail(fr_status status);
+/* A failure the command found itself rather than the library (e.g. out of memory in the
+ * command's own buffers): kept as the message the next cli_fail prints. Returns status. */
+#if defined(__GNUC__)
+#define CLI_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define CLI_PRINTF(a, b)
+#endif
+fr_status cli_error(fr_status status, const char *fmt, ...) CLI_PRINTF(2, 3);
 /* Print "facerec <cmd>: <message>" to stderr and return 2 (usage errors). */
 int cli_usage_error(const char *cmd, const char *fmt, ...);
 
@@ -104,7 +113,6 @@ int cmd_list(int argc, char **argv); /* cmd_manage.c: list, remove, rename, info
 int cmd_remove(int argc, char **argv);
 int cmd_rename(int argc, char **argv);
 int cmd_info(int argc, char **argv);
-int cmd_bench(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
 int cmd_eval(int argc, char **argv);

@@ -70,7 +70,7 @@ static fr_status embed_all(eval_cli *ec, char *const *paths, int n, eval_embeddi
         if (ec->cache_dir) {
             if (snprintf(ec->cache_path, sizeof ec->cache_path, "%s/embeddings.db",
                          ec->cache_dir) >= (int)sizeof ec->cache_path)
-                st = fr_error(FR_E_ARG, "%s: path too long", ec->cache_dir);
+                st = cli_error(FR_E_ARG, "%s: path too long", ec->cache_dir);
         } else {
             st = eval_default_cache_path(ec->cache_path, sizeof ec->cache_path);
         }
@@ -211,7 +211,7 @@ static int run_verification(eval_cli *ec, const eval_protocol *p, const char *na
     float *tested = malloc((size_t)p->n_pairs * sizeof *tested);
     int *tested_same = malloc((size_t)p->n_pairs * sizeof *tested_same);
     if (!distances || !same || !fold || !tested || !tested_same) {
-        st = fr_error(FR_E_NOMEM, "out of memory for %d pairs", p->n_pairs);
+        st = cli_error(FR_E_NOMEM, "out of memory for %d pairs", p->n_pairs);
         goto done;
     }
     int no_face_pairs = 0, n_tested = 0;
@@ -404,7 +404,7 @@ static int eval_identify_cmd(eval_cli *ec) {
     enrolled_labels = malloc((size_t)n_people * sizeof(int));
     probe_labels = malloc((size_t)images.n * sizeof(int));
     if (!enrolled || !probes || !enrolled_labels || !probe_labels) {
-        rc = cli_fail(fr_error(FR_E_NOMEM, "out of memory for %d probes", images.n));
+        rc = cli_fail(cli_error(FR_E_NOMEM, "out of memory for %d probes", images.n));
         goto done;
     }
     /* the first image of everyone with two or more is enrolled; a person with one image is

@@ -1,7 +1,7 @@
 /* cmd_import.c: facerec import-keras-csv WEIGHTS_DIR --out FILE */
 #include "cli.h"
 
-#include "nets/original_nets.h"
+#include "import/import.h"
 
 #include <getopt.h>
 
@@ -27,7 +27,7 @@ int cmd_import_keras_csv(int argc, char **argv) {
     }
     if (optind != argc - 1) return cli_usage_error("import-keras-csv", "give exactly one WEIGHTS_DIR");
     if (!out) return cli_usage_error("import-keras-csv", "--out FILE is required");
-    fr_status st = nn4small2_import_keras_csv(argv[optind], out);
+    fr_status st = import_nn4small2_keras_csv(argv[optind], out);
     if (st != FR_OK) return cli_fail(st);
     printf("%s: nn4.small2 model written from %s\n", out, argv[optind]);
     return 0;

@@ -269,7 +269,7 @@ int cmd_train(int argc, char **argv) {
                   : train_head_new(base, fr_engine_dim(eng), hidden, &rng, &head);
     }
     if (st == FR_OK && !(history = calloc((size_t)tc.epochs + 1, sizeof *history)))
-        st = fr_error(FR_E_NOMEM, "out of memory");
+        st = cli_error(FR_E_NOMEM, "out of memory");
     if (st == FR_OK) {
         clock_gettime(CLOCK_MONOTONIC, &t0);
         st = full ? train_full_fit(net, &faces, val_dir ? &val_faces : NULL, &tc, on_epoch,
@@ -277,7 +277,7 @@ int cmd_train(int argc, char **argv) {
                   : train_head_fit(head, &train, val_dir ? &val : NULL, &tc, on_epoch, &tc.epochs,
                                    history, &best_epoch);
     }
-    const char *id = full ? (net ? net->id : "") : (head ? head->id : "");
+    const char *id = full ? (net ? net->id : "") : (head ? train_head_id(head) : "");
     if (st == FR_OK) {
         printf("trained in %.1f s (%.1f s in all)\n", seconds_since(&t0),
                prepare_seconds + seconds_since(&t0));
@@ -305,7 +305,7 @@ int cmd_train(int argc, char **argv) {
 done:
     fr_image_free(chart);
     free(history);
-    embed_head_free(head);
+    train_head_free(head);
     train_full_free(net);
     train_set_free(&train);
     train_set_free(&val);

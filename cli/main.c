@@ -16,7 +16,6 @@ static const cli_command commands[] = {
     {"rename", "rename an enrolled person", cmd_rename},
     {"info", "the gallery's model, counts, calibration and thresholds", cmd_info},
     {"calibrate", "measure distance distributions on labeled photos for the thresholds", cmd_calibrate},
-    {"bench", "time the networks against the PyTorch peer and the targets", cmd_bench},
     {"train", "fine-tune the embedding on your own people (triplet loss)", cmd_train},
     {"watch", "recognise and greet people live from a camera, video file or stream", cmd_watch},
     {"eval", "measure accuracy on LFW or a folder of people (verification, 1:N)", cmd_eval},
@@ -34,9 +33,22 @@ static void print_help(FILE *f) {
     for (int i = 0; i < n_commands; i++) fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
 }
 
+/* The message of the last cli_error ("" once printed): the command's own failures, which the
+ * library's fr_last_error() does not hold. */
+static char command_error[1024];
+
+fr_status cli_error(fr_status status, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(command_error, sizeof command_error, fmt, ap);
+    va_end(ap);
+    return status;
+}
+
 int cli_fail(fr_status status) {
-    const char *msg = fr_last_error();
+    const char *msg = command_error[0] ? command_error : fr_last_error();
     fprintf(stderr, "facerec: %s\n", *msg ? msg : fr_status_name(status));
+    command_error[0] = '\0';
     return 1;
 }
 

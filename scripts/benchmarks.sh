@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# benchmarks.sh: run the accuracy evaluations and `facerec bench`, and write BENCHMARKS.md at
+# benchmarks.sh: run the accuracy evaluations and `facerec-bench`, and write BENCHMARKS.md at
 # the repository root from their output (the file is generated: edit this script instead).
 #   scripts/benchmarks.sh [--quick] [--no-bench] [BUILD_DIR]
 #     BUILD_DIR   a Release build (default: build)
@@ -7,7 +7,7 @@
 #                 alignments, with and without flip, the default 1:N identification, and ORL
 #                 (without: also other detectors, the choice of the fusion's weight and flip
 #                 on View 1, and 1:N for each model alone)
-#     --no-bench  leave out `facerec bench`
+#     --no-bench  leave out `facerec-bench`
 # Environment: FACEREC_DATA, the shared data folder (default: ../shared/data beside the
 # repository); FACEREC_EVAL_CACHE, the embedding cache folder (default: the eval default).
 # Rows whose configuration this build does not offer (e.g. a model not added yet) are listed
@@ -24,6 +24,7 @@ for arg in "$@"; do
   esac
 done
 facerec="$build/facerec"
+bench="$build/facerec-bench"
 data="${FACEREC_DATA:-$here/../shared/data}"
 out="$here/BENCHMARKS.md"
 tmp="$(mktemp -d)"
@@ -137,9 +138,9 @@ if [ $have_orl = 1 ]; then
 fi
 
 bench_text=""
-if [ $with_bench = 1 ] && "$facerec" bench --help >/dev/null 2>&1; then
+if [ $with_bench = 1 ] && [ -x "$bench" ]; then
   echo "benchmarks.sh: bench ..." >&2
-  bench_text="$("$facerec" bench 2>&1)" || bench_text="(facerec bench failed:)
+  bench_text="$("$bench" 2>&1)" || bench_text="(facerec-bench failed:)
 $bench_text"
 fi
 
@@ -188,7 +189,7 @@ fi
     printf '%s\n' "${identify_rows[@]}"
     echo
   fi
-  echo "## Speed (\`facerec bench\`)"
+  echo "## Speed (\`facerec-bench\`)"
   echo
   if [ -n "$bench_text" ]; then
     echo '```'
@@ -197,7 +198,7 @@ fi
   elif [ $with_bench = 0 ]; then
     echo "Left out (run without --no-bench)."
   else
-    echo "This build has no \`facerec bench\` command."
+    echo "This build has no \`facerec-bench\` program ($bench)."
   fi
 } >"$out"
 echo "benchmarks.sh: wrote $out" >&2

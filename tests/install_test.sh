@@ -75,6 +75,7 @@ APP
 export PKG_CONFIG_PATH="$prefix/$libdir/pkgconfig"
 # shellcheck disable=SC2046,SC2086
 "$cc" $cflags -o "$work/app" "$work/app.c" $(pkg-config --cflags --libs facerec)
-LD_LIBRARY_PATH="$prefix/$libdir" ldd "$work/app" | grep -q "$prefix/$libdir/libfacerec.so.0" ||
-  fail "the program does not load the installed libfacerec.so.0"
+libs="$(LD_LIBRARY_PATH="$prefix/$libdir" ldd "$work/app")"
+grep -q "$prefix/$libdir/libfacerec.so.0" <<<"$libs" ||
+  fail "the program does not load the installed libfacerec.so.0: $libs"
 LD_LIBRARY_PATH="$prefix/$libdir" "$work/app" anna.jpg

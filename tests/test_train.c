@@ -3,7 +3,7 @@
  * the training loop on synthetic clusters, and `facerec train` end to end on a few people. */
 #include "test.h"
 
-#include "train/train.h"
+#include "train/train_internal.h"
 
 #include <stdint.h>
 #include <sys/stat.h>

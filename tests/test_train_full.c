@@ -8,7 +8,7 @@
 
 #include "face/face.h"
 #include "nets/dlib_resnet.h"
-#include "train/train.h"
+#include "train/train_internal.h"
 
 #include <stdint.h>
 #include <sys/stat.h>

@@ -2,6 +2,7 @@
  * pure logic; speech into WAV files; the capture on generated videos (a corrupt frame is
  * skipped); and `facerec watch` end to end on a video made with the ffmpeg tool from LFW
  * photos: a stranger for 4 s, then an enrolled person for 6 s. */
+#include "common/common.h"
 #include "common/json.h"
 #include "facerec.h"
 #include "live/live.h"

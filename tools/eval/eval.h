@@ -11,7 +11,10 @@
 #ifndef FR_EVAL_H
 #define FR_EVAL_H
 
-#include "common/common.h"
+#include "facerec.h"
+
+#include <stddef.h>
+#include <stdint.h>
 
 #define EVAL_MAX_FOLDS 32
 

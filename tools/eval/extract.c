@@ -1,6 +1,8 @@
 /* extract.c: one embedding per image for the evaluations, computed by several threads on one
  * engine and cached in SQLite by file content and pipeline configuration. */
 #include "eval/eval.h"
+
+#include "common/common.h"
 #include "common/sha256.h"
 #include "face/model.h"
 

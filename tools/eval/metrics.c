@@ -1,5 +1,7 @@
 /* metrics.c: verification and identification figures from embedding distances. */
 #include "eval/eval.h"
+
+#include "common/common.h"
 #include "nn/distance.h"
 
 #include <math.h>

@@ -1,6 +1,8 @@
 /* pairs.c: verification protocols: LFW pairs files and pairs drawn from a labeled folder. */
 #include "eval/eval.h"
 
+#include "common/common.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>

@@ -2,6 +2,8 @@
  * labels and a title, in the library's 8x8 font. */
 #include "eval/eval.h"
 
+#include "common/common.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <string.h>

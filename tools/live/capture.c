@@ -2,6 +2,8 @@
  * over libavformat (libavdevice's video4linux2 input for cameras), libavcodec and libswscale. */
 #include "live/live.h"
 
+#include "common/common.h"
+
 #include <libavcodec/avcodec.h>
 #include <libavdevice/avdevice.h>
 #include <libavformat/avformat.h>

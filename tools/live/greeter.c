@@ -3,6 +3,8 @@
  * were greeted within the cooldown. Pure logic: no video, no clock of its own. */
 #include "live/live.h"
 
+#include "common/common.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -11,7 +11,10 @@
 #ifndef FR_LIVE_H
 #define FR_LIVE_H
 
-#include "common/common.h"
+#include "facerec.h"
+
+#include <stddef.h>
+#include <stdint.h>
 
 #include <signal.h>
 #include <stdint.h>

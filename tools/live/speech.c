@@ -8,6 +8,8 @@
  * of it holds espeak_lock: the only global state here, forced by the engine's own. */
 #include "live/live.h"
 
+#include "common/common.h"
+
 #include <espeak-ng/espeak_ng.h>
 #include <espeak-ng/speak_lib.h>
 #include <SDL2/SDL.h>

@@ -2,6 +2,8 @@
  * each face is embedded only when needed rather than on every frame. */
 #include "live/live.h"
 
+#include "common/common.h"
+
 #include <stdlib.h>
 #include <string.h>
 

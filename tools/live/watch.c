@@ -4,6 +4,8 @@
  * snapshot, event); draw and show. Everything is reported through the event callback. */
 #include "live/live.h"
 
+#include "common/common.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,6 +1,8 @@
 /* window.c: the preview window (SDL2): frames with their boxes and names; ESC or q quits. */
 #include "live/live.h"
 
+#include "common/common.h"
+
 #include <SDL2/SDL.h>
 
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /* adam.c: the Adam optimiser (Kingma and Ba, 2015), with decoupled weight decay (Loshchilov
  * and Hutter's AdamW) when asked for. */
-#include "train/train.h"
+#include "train/train_internal.h"
 
 #include <math.h>
 

@@ -1,6 +1,6 @@
 /* augment.c: random changes of a face for training: the face shifted and scaled in its crop
  * (as a less exact alignment would place it), mirrored, brighter or darker. */
-#include "train/train.h"
+#include "train/train_internal.h"
 
 #include "face/face.h"
 

@@ -1,7 +1,7 @@
 /* backward.c: the backward passes of the nn ops, as plain loops over the forward's layout
  * (the shapes are those of src/nn/nn.h). Written for correctness first: each is checked
  * against finite differences of its forward op in tests/test_train.c. */
-#include "train/train.h"
+#include "train/train_internal.h"
 
 #include "nn/kernels.h"
 

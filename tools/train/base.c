@@ -1,5 +1,5 @@
 /* base.c: what training starts from, as the model resolver (face/model.h) reads --model. */
-#include "train/train.h"
+#include "train/train_internal.h"
 
 #include "face/model.h"
 

@@ -1,6 +1,6 @@
 /* curve.c: the training curve as an image: the triplet loss per epoch above, the validation
  * accuracy and the share of active triplets below, in the library's 8x8 font. */
-#include "train/train.h"
+#include "train/train_internal.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -1,7 +1,7 @@
 /* dataset.c: labeled photos -> the aligned crops of each face and its augmented copies, and
  * for the head their base embeddings, computed once before training (the base model is
  * frozen, so they never change). */
-#include "train/train.h"
+#include "train/train_internal.h"
 
 #include "eval/eval.h"
 #include "face/face.h"

@@ -9,7 +9,7 @@
  *   one row and column fewer where face-api pads them: the top left part of g); conv1's
  *   output gradient through its ReLU; dL/din = conv1's input gradient + the skip's
  *   (g itself, or g's first Cin channels back through the average pool). */
-#include "train/train.h"
+#include "train/train_internal.h"
 
 #include "nets/dlib_resnet.h"
 #include "nn/import/frmodel.h"

@@ -1,6 +1,6 @@
 /* head.c: training the projection head (face/head.h runs it): its initial parameters, its
  * backward pass and its model file. */
-#include "train/train.h"
+#include "train/train_internal.h"
 
 #include "nn/import/frmodel.h"
 
@@ -85,3 +85,7 @@ void train_head_backward(const embed_head *h, train_head_pass *pass, int B, cons
         train_dense_backward(fwd->x, B, d, h->w1, k, pass->dhidden, NULL, gw1, gb1);
     }
 }
+
+const char *train_head_id(const embed_head *h) { return h->id; }
+
+void train_head_free(embed_head *h) { embed_head_free(h); }

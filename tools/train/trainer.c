@@ -1,7 +1,7 @@
 /* trainer.c: the training loop: P x K batches, online triplet mining, the triplet loss's
  * gradient through the model (the head, or the whole network in full.c), Adam; validation by
  * verification accuracy. */
-#include "train/train.h"
+#include "train/train_internal.h"
 
 #include "eval/eval.h"
 

@@ -1,6 +1,6 @@
 /* triplet.c: FaceNet's triplet loss and its online triplet selection (Schroff, Kalenichenko
  * and Philbin, 2015, sections 3 and 3.2), and the seeded random numbers of training. */
-#include "train/train.h"
+#include "train/train_internal.h"
 
 uint64_t train_rng_next(train_rng *r) {
     uint64_t z = (r->state += 0x9e3779b97f4a7c15ull);

@@ -1,0 +1,150 @@
+/* bench.h: facerec-bench, the speed of the networks (face-api's four, MobileFaceNet, MTCNN,
+ * BlazeFace, nn4.small2, the Haar cascade) and of gallery search with 1 and 2 threads, next to
+ * the PyTorch peer (peer_torch.py) and the performance targets.
+ *
+ *   workloads.c          what is timed (one row of the table each), the inputs, the timing
+ *   synthetic_gallery.c  the temporary gallery of synthetic templates that search rows use
+ *   peer.c               the PyTorch peer's figures, and --check against its descriptors
+ *   process.c            running the peer
+ *   report.c             the table, or one JSON object (jansson)
+ *   main.c               the options and the order of the work
+ *
+ * Unlike the facerec command, the bench calls the networks directly (src/nets, internal
+ * headers) so that each is timed on its own. Inputs are real faces: the faces SSD finds in
+ * face-api's demo photo sample1.jpg, cut out as square crops for the embedding nets, and a
+ * 640x480 frame made from the same photo for the detectors and the landmark net. */
+#ifndef FR_BENCH_H
+#define FR_BENCH_H
+
+#include "face/haar.h"
+#include "nets/faceapi_nets.h"
+#include "nets/original_nets.h"
+#include "nets/tflite_nets.h"
+
+#include <stdint.h>
+
+enum { BENCH_FRAME_W = 640, BENCH_FRAME_H = 480, CROP_SIZE = 150, DESCRIPTOR_DIM = 128,
+       BATCH = 16, WARMUP_RUNS = 2, MAX_FACES = 100 };
+/* the synthetic gallery: templates of GALLERY_DIM floats, TEMPLATES_PER_PERSON per person,
+ * searched for the nearest person (k = 1) by one probe or by GALLERY_PROBES at once */
+enum { GALLERY_DIM = 128, TEMPLATES_PER_PERSON = 10, GALLERY_PROBES = 1000,
+       GALLERY_SMALL = 10000, GALLERY_MEDIUM = 100000, GALLERY_LARGE = 1000000 };
+#define DETECT_MIN_SCORE 0.5f
+#define SSD_IOU 0.5f
+#define TINY_IOU 0.4f
+#define TINY_INPUT_SIZE 416
+#define CHECK_TOLERANCE 1e-3
+#define PEER_SCRIPT FACEREC_BENCH_DIR "/peer_torch.py"
+
+#define PEER_SCRIPT FACEREC_BENCH_DIR "/peer_torch.py"
+
+/* the thread counts every figure is measured with */
+extern const int thread_counts[2];
+
+typedef struct bench {
+    ssd_mobilenet *ssd;
+    tiny_face_detector *tiny;
+    landmark68 *landmarks;
+    dlib_resnet *resnet;
+    fr_image *frame;                /* 640x480 */
+    fr_face *frame_faces;           /* SSD's faces in the frame, for the landmark net */
+    int n_frame_faces;
+    fr_image *crops[BATCH];         /* 150x150 face crops: n_crops distinct, then repeated */
+    int n_crops;
+    float descriptors[BATCH * DESCRIPTOR_DIM];
+    mobilefacenet *mobilefacenet;
+    fr_image *crops112[BATCH];      /* the crops at MobileFaceNet's 112x112, repeated likewise */
+    float mobilefacenet_out[BATCH * MOBILEFACENET_DIM];
+    nn4small2 *nn4small2;           /* NULL when models/nn4small2.frmodel is not there */
+    fr_image *crops96[BATCH];       /* the crops at nn4.small2's 96x96 */
+    float nn4small2_out[BATCH * NN4SMALL2_DIM];
+    mtcnn *mtcnn;
+    blazeface *blazeface_short, *blazeface_full;
+    haar_cascade *haar;
+    /* the synthetic gallery (a temporary folder holding one SQLite file) */
+    char gallery_dir[4000], gallery_path[4096];
+    fr_gallery *gallery;
+    int64_t gallery_size, max_gallery_size;
+    uint64_t random_state;
+    float *probes;                  /* (GALLERY_PROBES, GALLERY_DIM), unit norm */
+    fr_match *matches;              /* (GALLERY_PROBES) */
+    double gallery_build_s;         /* time spent enrolling the synthetic templates */
+} bench;
+
+/* One timed run; *n_faces is the number of faces it processed (for per-face figures). */
+typedef fr_status (*workload_fn)(bench *b, int *n_faces);
+
+/* One row of the table. Keys are also the JSON keys; peer_key names the peer's figure. */
+enum { ROW_DESCRIPTOR_1, ROW_DESCRIPTOR_16, ROW_SSD, ROW_LANDMARKS, ROW_TINY,
+       ROW_MOBILEFACENET_1, ROW_MOBILEFACENET_16, ROW_NN4SMALL2_1, ROW_NN4SMALL2_16, ROW_MTCNN,
+       ROW_BLAZEFACE_SHORT, ROW_BLAZEFACE_FULL, ROW_HAAR, ROW_SEARCH_10K, ROW_SEARCH_100K,
+       ROW_SEARCH_1000_100K, ROW_LOAD_100K, ROW_SEARCH_1M, ROW_LOAD_1M, N_ROWS };
+
+typedef struct row_info {
+    const char *key;
+    const char *label;
+    workload_fn run;
+    int per_face;          /* divide by the faces processed per run */
+    const char *peer_key;  /* NULL: the peer has no counterpart */
+    double max_ms;         /* target: at most this many ms (0: none) */
+    double min_ratio;      /* target: peer ms / our ms at least this (0: none) */
+    int64_t gallery_size;  /* the synthetic gallery this row searches (0: none) */
+    int max_repeat;        /* slow rows: at most this many timed runs, 1 warm-up (0: no cap) */
+    const char *target_note; /* said after the target */
+} row_info;
+
+extern const row_info rows[N_ROWS];
+
+typedef struct timing {
+    int valid;
+    double median_ms, iqr_ms;
+    int repeat, warmup; /* the runs it came from */
+} timing;
+
+typedef struct peer {
+    int available;
+    char reason[512];   /* why not, when unavailable */
+    char python[4096];
+    char torch_version[64];
+    timing t[2][N_ROWS];
+} peer;
+
+typedef struct check_result {
+    int done;
+    double max_abs_diff, max_distance;
+} check_result;
+
+/* ---- workloads.c ---- */
+
+/* Load the networks from the models folder and make the inputs from the demo photo. */
+fr_status bench_open(bench *b, const char *models_dir);
+void bench_close(bench *b);
+/* Why a row is not measured (NULL: it is). */
+const char *row_skip_reason(const bench *b, const row_info *row);
+/* The row's median and interquartile range over `repeat` runs after warm-up. */
+fr_status bench_measure(bench *b, const row_info *row, int repeat, timing *out);
+double now_ms(void);
+
+/* ---- synthetic_gallery.c ---- */
+
+/* Enroll synthetic people (TEMPLATES_PER_PERSON templates each) until the gallery holds n,
+ * creating it (in a new temporary folder) and the probes first. */
+fr_status synthetic_gallery_grow(bench *b, int64_t n);
+/* Close the gallery and delete its folder. */
+void synthetic_gallery_delete(bench *b);
+
+/* ---- peer.c ---- */
+
+/* The peer's figures for the face-api models in model_dir, or p->reason why there are none. */
+void peer_run(peer *p, const char *model_dir, int repeat);
+/* Our descriptors of the crops against the peer's. */
+fr_status peer_check(bench *b, const peer *p, check_result *out);
+
+/* ---- report.c ---- */
+
+void report_table(const bench *b, const timing ours[2][N_ROWS], const peer *p, int repeat,
+                  const check_result *check);
+fr_status report_json(const bench *b, const timing ours[2][N_ROWS], const peer *p, int repeat,
+                      const check_result *check);
+
+#endif

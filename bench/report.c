@@ -1,0 +1,179 @@
+/* report.c: facerec-bench's results as a table, or as one JSON object (bench.h). */
+#include "bench.h"
+
+#include "common/common.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+/* The load rate from SQLite in templates/s, from the largest gallery loaded (0: none). */
+static double load_rate(const timing ours_at_threads[N_ROWS]) {
+    static const int load_rows[] = {ROW_LOAD_1M, ROW_LOAD_100K};
+    for (size_t i = 0; i < sizeof load_rows / sizeof load_rows[0]; i++) {
+        const timing *t = &ours_at_threads[load_rows[i]];
+        if (t->valid) return rows[load_rows[i]].gallery_size / (t->median_ms / 1e3);
+    }
+    return 0;
+}
+
+/* Whether a figure meets its row's target: 1 yes, 0 no, -1 no target or cannot tell. */
+static int target_met(const row_info *row, const timing *ours, const timing *theirs) {
+    if (!ours->valid) return -1;
+    if (row->max_ms > 0) return ours->median_ms <= row->max_ms;
+    if (row->min_ratio > 0 && theirs->valid) return theirs->median_ms / ours->median_ms >= row->min_ratio;
+    return -1;
+}
+
+static void target_text(const row_info *row, char *out, size_t outsz) {
+    if (row->max_ms > 0)
+        snprintf(out, outsz, "<= %g ms%s%s", row->max_ms, row->target_note ? " " : "",
+                 row->target_note ? row->target_note : "");
+    else if (row->min_ratio > 0) snprintf(out, outsz, ">= %gx PyTorch", row->min_ratio);
+    else out[0] = '\0';
+}
+
+void report_table(const bench *b, const timing ours[2][N_ROWS], const peer *p, int repeat,
+                  const check_result *check) {
+    printf("facerec-bench: median of %d run%s after %d warm-up runs, [interquartile range]\n",
+           repeat, repeat == 1 ? "" : "s", WARMUP_RUNS);
+    printf("inputs: %d face crop%s from sample1.jpg at %dx%d; a %dx%d frame with %d face%s\n",
+           b->n_crops, b->n_crops == 1 ? "" : "s", CROP_SIZE, CROP_SIZE, BENCH_FRAME_W,
+           BENCH_FRAME_H, b->n_frame_faces, b->n_frame_faces == 1 ? "" : "s");
+    if (p->available) printf("peer: PyTorch %s (%s)\n\n", p->torch_version, p->python);
+    else printf("peer: unavailable: %s\n\n", p->reason);
+    if (b->gallery_size > 0)
+        printf("gallery: %lld synthetic unit-norm %d-d templates (%d per person) in a temporary "
+               "SQLite file, built in %.1f s; k = 1\n",
+               (long long)b->gallery_size, GALLERY_DIM, TEMPLATES_PER_PERSON, b->gallery_build_s);
+    printf("%-36s %3s %18s %18s %8s   %s\n", "", "thr", "facerec ms", "PyTorch ms", "ratio",
+           "target");
+    for (int r = 0; r < N_ROWS; r++) {
+        const char *skipped = row_skip_reason(b, &rows[r]);
+        if (skipped) {
+            printf("%-36s     %s\n", rows[r].label, skipped);
+            continue;
+        }
+        for (int t = 0; t < 2; t++) {
+            const timing *o = &ours[t][r], *q = &p->t[t][r];
+            char mine[32], theirs[32] = "-", ratio[16] = "-", target[48], verdict[64] = "";
+            snprintf(mine, sizeof mine, "%.2f [%.2f]", o->median_ms, o->iqr_ms);
+            if (q->valid) {
+                snprintf(theirs, sizeof theirs, "%.2f [%.2f]", q->median_ms, q->iqr_ms);
+                snprintf(ratio, sizeof ratio, "%.2fx", q->median_ms / o->median_ms);
+            }
+            target_text(&rows[r], target, sizeof target);
+            int met = target_met(&rows[r], o, q);
+            if (target[0]) snprintf(verdict, sizeof verdict, "%s %s", target,
+                                    met < 0 ? "(no peer)" : met ? "ok" : "MISSED");
+            if (t == 1 && o->repeat != repeat)
+                snprintf(verdict + strlen(verdict), sizeof verdict - strlen(verdict),
+                         "%s(%d runs)", verdict[0] ? " " : "", o->repeat);
+            printf("%-36s %3d %18s %18s %8s%s%s\n", t == 0 ? rows[r].label : "", thread_counts[t],
+                   mine, theirs, ratio, verdict[0] ? "   " : "", verdict);
+        }
+    }
+    printf("\nratio = PyTorch ms / facerec ms (above 1: facerec is faster)\n");
+    if (load_rate(ours[0]) > 0)
+        printf("gallery load rate from SQLite: %.2fM templates/s (1 thread), %.2fM/s (2 threads)\n",
+               load_rate(ours[0]) / 1e6, load_rate(ours[1]) / 1e6);
+    if (check->done)
+        printf("check: descriptors of %d crops vs PyTorch: max |diff| %.3g, max distance %.3g (%s)\n",
+               b->n_crops, check->max_abs_diff, check->max_distance,
+               check->max_distance <= CHECK_TOLERANCE ? "agree" : "DIFFER");
+}
+
+/* A figure as JSON: ours with the runs it came from; null when not measured. */
+static json_t *timing_json(const timing *t) {
+    if (!t->valid) return json_null();
+    json_t *o = json_pack("{s:f, s:f}", "median_ms", t->median_ms, "iqr_ms", t->iqr_ms);
+    if (o && t->repeat > 0) {
+        json_object_set_new(o, "runs", json_integer(t->repeat));
+        json_object_set_new(o, "warmup", json_integer(t->warmup));
+    }
+    return o;
+}
+
+/* Member `key` of `object`, an object created when absent. */
+static json_t *object_member(json_t *object, const char *key) {
+    json_t *member = json_object_get(object, key);
+    if (!member) {
+        member = json_object();
+        json_object_set_new(object, key, member);
+    }
+    return member;
+}
+
+fr_status report_json(const bench *b, const timing ours[2][N_ROWS], const peer *p, int repeat,
+                      const check_result *check) {
+    json_t *root = json_pack("{s:i, s:i, s:i, s:[i, i], s:i, s:{s:I, s:i, s:i, s:f}}",
+                             "repeat", repeat, "warmup", WARMUP_RUNS, "crops", b->n_crops,
+                             "frame", BENCH_FRAME_W, BENCH_FRAME_H, "frame_faces",
+                             b->n_frame_faces, "gallery", "templates",
+                             (json_int_t)b->gallery_size, "dim", GALLERY_DIM,
+                             "templates_per_person", TEMPLATES_PER_PERSON, "build_s",
+                             b->gallery_build_s);
+    if (!root) return fr_error(FR_E_NOMEM, "bench: out of memory for the JSON report");
+    if (load_rate(ours[0]) > 0)
+        json_object_set_new(root, "gallery_load_templates_per_s",
+                            json_pack("{s:f, s:f}", "1", round(load_rate(ours[0])), "2",
+                                      round(load_rate(ours[1]))));
+    json_t *skipped = object_member(root, "skipped");
+    for (int r = 0; r < N_ROWS; r++) {
+        const char *reason = row_skip_reason(b, &rows[r]);
+        if (reason) json_object_set_new(skipped, rows[r].key, json_string(reason));
+    }
+    json_t *facerec = object_member(root, "facerec");
+    json_t *peer_json = object_member(root, "peer");
+    json_object_set_new(peer_json, "available", json_boolean(p->available));
+    json_t *ratios = p->available ? object_member(root, "ratio_peer_over_facerec") : NULL;
+    if (p->available) {
+        json_object_set_new(peer_json, "name", json_string("pytorch"));
+        json_object_set_new(peer_json, "version", json_string(p->torch_version));
+        json_object_set_new(peer_json, "python", json_string(p->python));
+    } else {
+        json_object_set_new(peer_json, "reason", json_string(p->reason));
+    }
+    for (int t = 0; t < 2; t++) {
+        char threads[8];
+        snprintf(threads, sizeof threads, "%d", thread_counts[t]);
+        json_t *ours_t = object_member(facerec, threads);
+        json_t *peer_t = p->available ? object_member(peer_json, threads) : NULL;
+        json_t *ratio_t = ratios ? object_member(ratios, threads) : NULL;
+        for (int r = 0; r < N_ROWS; r++) {
+            json_object_set_new(ours_t, rows[r].key, timing_json(&ours[t][r]));
+            if (peer_t && rows[r].peer_key)
+                json_object_set_new(peer_t, rows[r].peer_key, timing_json(&p->t[t][r]));
+            if (ratio_t && p->t[t][r].valid && ours[t][r].valid)
+                json_object_set_new(ratio_t, rows[r].key,
+                                    json_real(p->t[t][r].median_ms / ours[t][r].median_ms));
+        }
+    }
+    json_t *targets = json_array();
+    json_object_set_new(root, "targets", targets);
+    for (int r = 0; r < N_ROWS; r++) {
+        char target[48];
+        target_text(&rows[r], target, sizeof target);
+        if (!target[0]) continue;
+        for (int t = 0; t < 2; t++) {
+            int met = target_met(&rows[r], &ours[t][r], &p->t[t][r]);
+            json_array_append_new(targets, json_pack("{s:s, s:i, s:s, s:o}", "figure",
+                                                     rows[r].key, "threads", thread_counts[t],
+                                                     "target", target, "met",
+                                                     met < 0 ? json_null() : json_boolean(met)));
+        }
+    }
+    if (check->done)
+        json_object_set_new(root, "check",
+                            json_pack("{s:i, s:f, s:f, s:b}", "crops", b->n_crops,
+                                      "max_abs_diff", check->max_abs_diff, "max_distance",
+                                      check->max_distance,
+                                      "agree", check->max_distance <= CHECK_TOLERANCE));
+    /* 6 significant digits: a timing is not more precise than that */
+    int failed = json_dumpf(root, stdout, JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6)) != 0;
+    json_decref(root);
+    if (failed || fputc('\n', stdout) == EOF)
+        return fr_error(FR_E_IO, "bench: cannot write the JSON report");
+    return FR_OK;
+}

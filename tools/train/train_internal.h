@@ -1,0 +1,82 @@
+/* train_internal.h: the parts of training over the library's internals (the nn runtime's
+ * ops, the projection head's structure), used by tools/train and the tests; front ends use
+ * train.h. See train.h for the conventions of the backward functions. */
+#ifndef FR_TRAIN_INTERNAL_H
+#define FR_TRAIN_INTERNAL_H
+
+#include "train/train.h"
+
+#include "common/common.h"
+#include "face/head.h"
+#include "nn/nn.h"
+
+/* ---- backward passes -------------------------------------------------------------------- */
+
+/* nn_dense: in is (N,Cin), w is (Cin,Cout), dout is (N,Cout); din is (N,Cin), dw (Cin,Cout)
+ * and db (Cout) accumulate (each may be NULL). */
+void train_dense_backward(const float *in, int N, int Cin, const float *w, int Cout,
+                          const float *dout, float *din, float *dw, float *db);
+
+/* An activation applied to x (P,C) (the values before it): dx = dout * act'(x). For PReLU,
+ * dslope (C) accumulates the slopes' gradient (may be NULL). dx may alias dout. The
+ * derivative at 0 (and at 6 for ReLU6) is taken from the side that TensorFlow takes: 0. */
+void train_activation_backward(const float *x, size_t P, int C, nn_act act, const float *dout,
+                               float *dx, float *dslope);
+
+/* nn_l2_normalize: x is (N,C) before, y is (N,C) after it, dy is (N,C); dx is (N,C)
+ * (dx = (dy - y (y . dy)) / |x|; zero rows get zero gradient). */
+void train_l2_normalize_backward(const float *x, const float *y, const float *dy, int N, int C,
+                                 float *dx);
+
+/* nn_conv2d without its activation (apply train_activation_backward to the output first):
+ * in is (N,H,W,Cin), dout is (N,OH,OW,Cout); din is (N,H,W,Cin); dweight (KH,KW,Cin,Cout) and
+ * dbias (Cout) accumulate (each may be NULL). */
+void train_conv2d_backward(const nn_conv *cv, const float *in, int N, int H, int W,
+                           const float *dout, float *din, float *dweight, float *dbias);
+
+/* nn_depthwise_conv2d without its activation: in is (N,H,W,C), dout is (N,OH,OW,C); din is
+ * (N,H,W,C); dweight (KH,KW,C) and dbias (C) accumulate (each may be NULL). */
+void train_depthwise_conv2d_backward(const nn_conv *cv, const float *in, int N, int H, int W,
+                                     const float *dout, float *din, float *dweight,
+                                     float *dbias);
+
+/* nn_maxpool2d: in is (N,H,W,C), dout is (N,OH,OW,C); din is (N,H,W,C). Each output's
+ * gradient goes to the first maximum of its window, as the forward picks it. */
+void train_maxpool2d_backward(const float *in, int N, int H, int W, int C, int kh, int kw,
+                              int stride_h, int stride_w, nn_padding pad, const float *dout,
+                              float *din);
+
+/* nn_avgpool2d: dout is (N,OH,OW,C); din is (N,H,W,C) (padded cells are not counted). */
+void train_avgpool2d_backward(int N, int H, int W, int C, int kh, int kw, int stride_h,
+                              int stride_w, nn_padding pad, const float *dout, float *din);
+
+/* nn_add: out = a + b, n elements; da and db accumulate dout (either may be NULL). */
+void train_add_backward(const float *dout, size_t n, float *da, float *db);
+
+/* nn_concat_channels: dout is (P, sum Cs); dins[i] is (P,Cs[i]) (entries may be NULL). */
+void train_concat_channels_backward(const float *dout, const int *Cs, int n_in, size_t P,
+                                    float *const *dins);
+
+/* nn_scale_shift (a folded batch norm): x is (P,C) before the op, dout is (P,C); dx is (P,C)
+ * (may alias dout); dscale and dshift (C) accumulate (each may be NULL). */
+void train_scale_shift_backward(const float *x, size_t P, int C, const float *scale,
+                                const float *dout, float *dx, float *dscale, float *dshift);
+
+/* ---- the head's training pass ------------------------------------------------------------ */
+
+/* A forward pass's values (embed_head_forward(h, in, B, pass->forward) fills them; the
+ * outputs are pass->forward->y) and the backward pass's scratch. */
+typedef struct train_head_pass {
+    embed_head_pass *forward;
+    float *dz, *dhidden; /* (B,D), (B,H) */
+} train_head_pass;
+
+fr_status train_head_pass_new(const embed_head *h, int rows, train_head_pass **out);
+void train_head_pass_free(train_head_pass *p);
+
+/* dy is (B,dim), the loss's gradient w.r.t. the last forward's outputs; grad (h->n_params)
+ * accumulates. */
+void train_head_backward(const embed_head *h, train_head_pass *pass, int B, const float *dy,
+                         float *grad);
+
+#endif

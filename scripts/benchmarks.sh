@@ -142,6 +142,13 @@ if [ $with_bench = 1 ] && "$facerec" bench --help >/dev/null 2>&1; then
   bench_text="$("$facerec" bench 2>&1)" || bench_text="(facerec bench failed:)
 $bench_text"
 fi
+python_text=""
+if [ $with_bench = 1 ]; then
+  echo "benchmarks.sh: python/bench.py ..." >&2
+  python_text="$(FACEREC_LIBRARY="$build/libfacerec.so" /usr/bin/python3 "$here/python/bench.py" \
+                 --facerec "$facerec" --markdown 2>&1)" || python_text="(python/bench.py failed:)
+$python_text"
+fi
 
 {
   echo "# Benchmarks"
@@ -198,6 +205,19 @@ fi
     echo "Left out (run without --no-bench)."
   else
     echo "This build has no \`facerec bench\` command."
+  fi
+  echo
+  echo "## Python binding (\`python/bench.py\`)"
+  echo
+  if [ -n "$python_text" ]; then
+    echo "The same photos (face-api's six demo photos, 1920x1280) through the C library (one bare ctypes"
+    echo "call), the \`facerec\` Python package and the \`facerec\` command (per photo, start-up taken out;"
+    echo "it also decodes the JPEG and prints JSON). The overhead is the median difference between"
+    echo "a Python call and the C call beside it: below the machine's noise on real photos."
+    echo
+    echo "$python_text"
+  else
+    echo "Left out (run without --no-bench)."
   fi
 } >"$out"
 echo "benchmarks.sh: wrote $out" >&2

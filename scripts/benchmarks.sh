@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# benchmarks.sh: run the accuracy evaluations and `facerec bench`, and write BENCHMARKS.md at
-# the repository root from their output (the file is generated: edit this script instead).
+# benchmarks.sh: run the accuracy evaluations, `facerec bench` and python/bench.py, and write
+# BENCHMARKS.md at the repository root from their output (the file is generated: edit this
+# script instead).
 #   scripts/benchmarks.sh [--quick] [--no-bench] [BUILD_DIR]
 #     BUILD_DIR   a Release build (default: build)
 #     --quick     only the default pipeline, mobilefacenet alone and dlib-resnet's
 #                 alignments, with and without flip, the default 1:N identification, and ORL
 #                 (without: also other detectors, the choice of the fusion's weight and flip
 #                 on View 1, and 1:N for each model alone)
-#     --no-bench  leave out `facerec bench`
+#     --no-bench  leave out `facerec bench` and python/bench.py
 # Environment: FACEREC_DATA, the shared data folder (default: ../shared/data beside the
 # repository); FACEREC_EVAL_CACHE, the embedding cache folder (default: the eval default).
 # Rows whose configuration this build does not offer (e.g. a model not added yet) are listed

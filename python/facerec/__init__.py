@@ -205,7 +205,7 @@ class Engine:
         _check(lib.fr_engine_open(ctypes.byref(cfg), ctypes.byref(self._eng)))
         self.model = lib.fr_engine_model(self._eng).decode() if embed else None
         self.dim = lib.fr_engine_dim(self._eng) if embed else 0
-        if raw and not self.model.endswith(":raw"):
+        if raw and embed and not self.model.endswith(":raw"):
             self.close()
             raise FacerecError(_lib.E_UNSUPPORTED, f"{lib.path}: this libfacerec has no raw "
                                "embeddings (fr_config.raw_embedding); build a newer one")
@@ -363,9 +363,21 @@ class Gallery:
         return self._g
 
     def _bind_model(self):
+        """Bind an empty gallery to the engine's model; a gallery of another model is
+        FacerecError "mismatch"."""
         eng = self.engine
         _check(lib.fr_gallery_use_model(self._handle(), _encode(eng.model, "model"),
                                         lib.fr_version(), eng.dim))
+
+    def _check_model(self):
+        """Whether the gallery holds templates to search; one made by another model than the
+        engine's is FacerecError "mismatch" (searching binds nothing)."""
+        info = _lib.GalleryInfo()
+        _check(lib.fr_gallery_get_info(self._handle(), ctypes.byref(info)))
+        if not info.model:
+            return False
+        self._bind_model()
+        return info.n_templates > 0
 
     def info(self):
         info = _lib.GalleryInfo()
@@ -443,7 +455,9 @@ class Gallery:
         if not faces:
             return []
         with self._lock:
-            self._bind_model()
+            if not self._check_model():  # nobody enrolled: every face is a stranger
+                return [Match(None, float("inf"), float("nan") if threshold is None
+                              else float(threshold), f) for f in faces]
             if threshold is None:
                 th = _lib.Threshold()
                 _check(lib.fr_gallery_identify_threshold(self._handle(), float(fpir),
@@ -462,7 +476,7 @@ class Gallery:
         pixels = load_image(image) if isinstance(image, (str, os.PathLike)) else image
         face = _largest(self.engine.embed(pixels), "verify")
         with self._lock:
-            self._bind_model()
+            self._check_model()
             people = [p.name for p in self._people_locked()]
             if name not in people:
                 raise FacerecError(_lib.E_NOT_FOUND, f"verify: no enrolled person '{name}'")

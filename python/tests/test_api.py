@@ -151,6 +151,13 @@ def test_gallery_threads_identify_at_once(tmp_path, lfw):
         assert all(answers[(t, j)] == expected[j] for t, j in answers)
 
 
+def test_identify_in_an_empty_gallery_binds_nothing(tmp_path, demo):
+    img = facerec.load_image(demo("sample1"))
+    with facerec.Gallery(tmp_path / "g.db") as g:
+        assert [m.name for m in g.identify(img)] == [None, None, None]
+        assert g.info()["model"] == ""
+
+
 def test_gallery_refuses_another_model(tmp_path, demo):
     img = facerec.load_image(demo("sample1"))
     with facerec.Gallery(tmp_path / "g.db") as g:

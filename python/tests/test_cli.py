@@ -52,6 +52,8 @@ def test_face_detection_errors(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         face_detection_cli.main(["--model", "bogus", str(bad)])
     assert e.value.code == 2
+    status, lines, err = run(face_detection_cli.main, ["--cpus", "0", str(bad)], capsys)
+    assert status == 2 and "--cpus" in err
 
 
 @pytest.fixture

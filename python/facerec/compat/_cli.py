@@ -35,7 +35,7 @@ def run_over(paths, work, cpus, prog):
     """work(path) -> list of output lines for each path, printed in the order of paths; a
     file that fails is reported on stderr with its name and the others go on. Returns the
     exit status (1 if any failed)."""
-    workers = os.cpu_count() or 1 if cpus == -1 else cpus
+    workers = (os.cpu_count() or 1) if cpus == -1 else cpus
     if workers < 1:
         print(f"{prog}: --cpus must be -1 or at least 1, not {cpus}", file=sys.stderr)
         return 2

@@ -1,5 +1,8 @@
 """facerec's own API: images, Engine, Gallery, errors."""
 import io
+import os
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -222,3 +225,21 @@ def test_closed_handles_refuse_work(tmp_path):
     g.close()
     with pytest.raises(ValueError):
         g.people()
+
+
+def test_library_lookup_names_what_it_tried(tmp_path):
+    python_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=python_dir, FACEREC_LIBRARY=str(tmp_path / "nope.so"))
+    out = subprocess.run([sys.executable, "-c", "import facerec"], env=env,
+                         capture_output=True, text=True)
+    assert out.returncode != 0
+    assert "libfacerec not found" in out.stderr and str(tmp_path / "nope.so") in out.stderr
+
+
+def test_engine_without_embedder_detects_only(demo):
+    eng = facerec.Engine(embed=False)
+    img = facerec.load_image(demo("sample1"))
+    assert len(eng.detect(img)) == 3 and eng.model is None
+    with pytest.raises(facerec.FacerecError) as e:
+        eng.embed(img)
+    assert "without an embedding model" in e.value.message

@@ -42,10 +42,10 @@ def _engine(detector="mtcnn", model="dlib-resnet", jitter=False):
 
 def load_image_file(file, mode="RGB"):
     """An image file (a path or a file object) as a numpy array: mode "RGB" gives
-    height x width x 3, mode "L" height x width (grey, PIL's luma weights). JPEG EXIF
-    orientation is applied."""
+    height x width x 3, mode "L" height x width (grey, PIL's luma weights); None (PIL: the
+    file's own mode) gives RGB. JPEG EXIF orientation is applied."""
     rgb = facerec.load_image(file)
-    if mode == "RGB":
+    if mode in ("RGB", None):
         return rgb
     if mode == "L":
         # PIL's convert("L"): L = R * 299/1000 + G * 587/1000 + B * 114/1000 (fixed point)

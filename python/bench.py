@@ -61,8 +61,7 @@ def bare(engine, call):
 
     def run(img):
         faces, n = ctypes.POINTER(_lib.Face)(), ctypes.c_int()
-        if fn(engine._eng, img, ctypes.byref(faces), ctypes.byref(n)) != _lib.OK:
-            raise facerec.FacerecError(1, _lib.lib.fr_last_error().decode())
+        facerec._check(fn(engine._eng, img, ctypes.byref(faces), ctypes.byref(n)))
         _lib.lib.fr_faces_free(faces)
     return run
 

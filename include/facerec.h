@@ -15,7 +15,8 @@
  *   - Coordinates are in pixels of the image given, x to the right, y down.
  *   - Embeddings are unit vectors (FaceNet's convention; dlib-resnet's descriptors, which
  *     its authors leave unnormalised, are normalised too: measured better on LFW), and
- *     distances between them are Euclidean, from 0 to 2.
+ *     distances between them are Euclidean, from 0 to 2 (fr_config.raw_embedding keeps a
+ *     network's own scale instead).
  *
  * Typical use:
  *
@@ -188,6 +189,13 @@ typedef struct fr_config {
                              * around the image, for photos that are one tight face */
     int box_pad;            /* pixels added around each detected box (the original demo used
                              * 50 with the Haar detector); 0 (default): none */
+    int raw_embedding;      /* 1: the network's descriptor as it gives it, not made unit length
+                             * (dlib-resnet's in dlib's own scale, as dlib and face_recognition
+                             * return them, where 0.6 is dlib's threshold; with flip, the mean
+                             * of the face's and its mirror image's); the engine's model id
+                             * gets the suffix ":raw", so galleries keep them apart from unit
+                             * vectors. A single model only (not a fusion nor a trained head).
+                             * 0 (default): unit vectors */
 } fr_config;
 
 FR_API void fr_config_init(fr_config *cfg);

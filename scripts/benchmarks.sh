@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# benchmarks.sh: run the accuracy evaluations and `facerec-bench`, and write BENCHMARKS.md at
-# the repository root from their output (the file is generated: edit this script instead).
+# benchmarks.sh: run the accuracy evaluations, `facerec-bench` and python/bench.py, and write
+# BENCHMARKS.md at the repository root from their output (the file is generated: edit this
+# script instead).
 #   scripts/benchmarks.sh [--quick] [--no-bench] [BUILD_DIR]
 #     BUILD_DIR   a Release build (default: build)
 #     --quick     only the default pipeline, mobilefacenet alone and dlib-resnet's
 #                 alignments, with and without flip, the default 1:N identification, and ORL
 #                 (without: also other detectors, the choice of the fusion's weight and flip
 #                 on View 1, and 1:N for each model alone)
-#     --no-bench  leave out `facerec-bench`
+#     --no-bench  leave out `facerec-bench` and python/bench.py
 # Environment: FACEREC_DATA, the shared data folder (default: ../shared/data beside the
 # repository); FACEREC_EVAL_CACHE, the embedding cache folder (default: the eval default).
 # Rows whose configuration this build does not offer (e.g. a model not added yet) are listed
@@ -143,6 +144,13 @@ if [ $with_bench = 1 ] && [ -x "$bench" ]; then
   bench_text="$("$bench" 2>&1)" || bench_text="(facerec-bench failed:)
 $bench_text"
 fi
+python_text=""
+if [ $with_bench = 1 ]; then
+  echo "benchmarks.sh: python/bench.py ..." >&2
+  python_text="$(FACEREC_LIBRARY="$build/libfacerec.so" /usr/bin/python3 "$here/python/bench.py" \
+                 --facerec "$facerec" --markdown 2>&1)" || python_text="(python/bench.py failed:)
+$python_text"
+fi
 
 {
   echo "# Benchmarks"
@@ -199,6 +207,19 @@ fi
     echo "Left out (run without --no-bench)."
   else
     echo "This build has no \`facerec-bench\` program ($bench)."
+  fi
+  echo
+  echo "## Python binding (\`python/bench.py\`)"
+  echo
+  if [ -n "$python_text" ]; then
+    echo "The same photos (face-api's six demo photos, 1920x1280) through the C library (one bare ctypes"
+    echo "call), the \`facerec\` Python package and the \`facerec\` command (per photo, start-up taken out;"
+    echo "it also decodes the JPEG and prints JSON). The overhead is the median difference between"
+    echo "a Python call and the C call beside it: below the machine's noise on real photos."
+    echo
+    echo "$python_text"
+  else
+    echo "Left out (run without --no-bench)."
   fi
 } >"$out"
 echo "benchmarks.sh: wrote $out" >&2

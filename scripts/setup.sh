@@ -17,7 +17,9 @@ packages=(build-essential cmake pkg-config libjpeg62-turbo-dev libpng-dev libgif
 # (FFmpeg, espeak-ng and SDL2 serve live recognition only, `facerec watch`: FACEREC_LIVE)
 packages+=(opencv-data) # the Haar cascade of --detector haar (copied into models/ below)
 packages+=(clang libclang-rt-14-dev) # the libFuzzer target that scripts/test.sh runs
-bench_packages=(python3-torch python3-numpy)
+# the Python package (python/): numpy, pytest, and pip + setuptools + venv to install it
+packages+=(python3-numpy python3-pytest python3-pip python3-setuptools python3-venv)
+bench_packages=(python3-torch)
 
 want_bench=0 models_only=0
 for arg in "$@"; do

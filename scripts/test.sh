@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # test.sh: the whole test suite from a clean clone: setup (packages, models), a release
-# build and its tests, then the same tests under AddressSanitizer + UBSan.
+# build and its tests (ctest, then pytest over python/tests), then the C tests under
+# AddressSanitizer + UBSan.
 #   scripts/test.sh             everything
 #   scripts/test.sh --quick     release build only
 set -euo pipefail
@@ -17,6 +18,18 @@ run_suite() { # build-folder, extra cmake args...
 }
 
 run_suite "$here/build" -DCMAKE_BUILD_TYPE=Release
+# the Python package (python/) against the library just built, with Debian's Python (the one
+# that has python3-numpy and python3-pytest); LFW from the shared data folder if present
+status=0
+FACEREC_LIBRARY="$here/build/libfacerec.so" FACEREC_DATA="${FACEREC_DATA:-$here/../shared/data}" \
+  PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 -m pytest -q -p no:cacheprovider "$here/python/tests" \
+  || status=$?
+if [ "$status" = 5 ]; then
+  echo "test.sh: pytest collected no tests in python/tests" >&2
+  exit 1
+elif [ "$status" != 0 ]; then
+  exit "$status"
+fi
 if [ "${1:-}" != "--quick" ]; then
   # halt_on_error keeps a sanitizer report fatal; leaks are errors too.
   export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"

@@ -43,6 +43,7 @@ struct fr_engine {
     int n_members;     /* 0 when the configuration did not ask for an embedding */
     int dim;           /* the embedding's length: the members' lengths added */
     int flip; /* average each face's embedding with its mirror image's */
+    int raw;  /* see fr_config.raw_embedding */
     int retry_padded; /* see fr_config.retry_padded */
     float box_pad;    /* see fr_config.box_pad */
 };
@@ -91,6 +92,21 @@ static fr_status open_member(fr_engine *eng, const model_member *spec) {
     return FR_OK;
 }
 
+/* Raw descriptors: one network's own scale, under a model id of their own. */
+static fr_status open_raw(fr_engine *eng) {
+    model_spec *spec = &eng->model;
+    if (spec->n_members != 1 || spec->head)
+        return fr_error(FR_E_ARG, "%s: raw embeddings need a single model without a trained "
+                        "head (a fusion's weights and a head's distances are for unit vectors)",
+                        spec->id);
+    char id[sizeof spec->id];
+    if (snprintf(id, sizeof id, "%s:raw", spec->id) >= (int)sizeof id)
+        return fr_error(FR_E_ARG, "%s: the model name is too long", spec->id);
+    memcpy(spec->id, id, sizeof id);
+    eng->raw = 1;
+    return FR_OK;
+}
+
 fr_status fr_engine_open(const fr_config *cfg, fr_engine **out) {
     *out = NULL;
     fr_config defaults;
@@ -133,6 +149,7 @@ fr_status fr_engine_open(const fr_config *cfg, fr_engine **out) {
         if (st != FR_OK) goto fail;
         eng->dim = eng->model.dim;
         eng->flip = cfg->flip != 0;
+        if (cfg->raw_embedding && (st = open_raw(eng)) != FR_OK) goto fail;
     }
     *out = eng;
     return FR_OK;
@@ -223,17 +240,19 @@ static fr_status member_align(const engine_member *m, const fr_image *img, const
     return align_warp(img, face, m->align->tpl, m->align->size, m->spec->align_scale, crop);
 }
 
-/* Member m's unit embeddings of crops: out is (n, m's dim), through the head if any. */
+/* Member m's unit (or raw) embeddings of crops: out is (n, m's dim), through the head if
+ * any. */
 static fr_status member_embed_crops(const fr_engine *eng, const engine_member *m,
                                     const fr_image *const *crops, int n, float *out) {
     fr_status st = m->embedder->embed(m->net, crops, n, out);
     if (st == FR_OK && eng->model.head) st = embed_head_apply(eng->model.head, out, n);
-    if (st == FR_OK) nn_l2_normalize(out, n, m->embedder->dim);
+    if (st == FR_OK && !eng->raw) nn_l2_normalize(out, n, m->embedder->dim);
     return st;
 }
 
 /* Member m's unit embeddings of n aligned crops, out (n, m's dim); with flip each is the mean
- * of the crop's and its mirror image's, made unit again (all 2n crops in one batch). */
+ * of the crop's and its mirror image's, made unit again (raw: the plain mean), all 2n crops
+ * in one batch. */
 static fr_status member_embed_flipped(const fr_engine *eng, const engine_member *m,
                                       const fr_image *const *crops, int n, float *out) {
     if (!eng->flip) return member_embed_crops(eng, m, crops, n, out);
@@ -254,7 +273,10 @@ static fr_status member_embed_flipped(const fr_engine *eng, const engine_member 
         float *v = out + (size_t)i * dim;
         for (int k = 0; k < dim; k++)
             v[k] = vectors[(size_t)i * dim + k] + vectors[(size_t)(n + i) * dim + k];
-        nn_l2_normalize(v, 1, dim);
+        if (eng->raw)
+            for (int k = 0; k < dim; k++) v[k] *= 0.5f;
+        else
+            nn_l2_normalize(v, 1, dim);
     }
     for (int i = 0; mirrors && i < n; i++) fr_image_free(mirrors[i]);
     free(batch);

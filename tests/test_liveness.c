@@ -85,6 +85,40 @@ TEST(reference_synthetic) {
     CHECK(worst <= TOL);
 }
 
+/* ops.onnx: every operator the evaluator runs, with options the liveness net lacks (Gemm,
+ * Flatten, Softmax, a reshape of a 3x3 map, uneven pads, Unsqueeze by attribute). */
+TEST(reference_ops) {
+    char path[1024];
+    json_value *fx;
+    CHECK(load_fixture(&fx));
+    snprintf(path, sizeof path, "%s/liveness/ops.onnx", FR_TEST_FIXTURES_DIR);
+    onnx_net *net;
+    CHECK_OK(onnx_net_load(path, &net));
+    int rank, shape[NN_MAX_RANK];
+    onnx_net_input_shape(net, &rank, shape);
+    CHECK(rank == 4 && shape[0] == 1 && shape[1] == 4 && shape[2] == 6 && shape[3] == 6);
+    onnx_net_output_shape(net, &rank, shape);
+    CHECK(rank == 2 && shape[0] == 1 && shape[1] == 10);
+    float in[4 * 6 * 6], out[10];
+    for (uint32_t i = 0; i < 4 * 6 * 6; i++) {
+        uint32_t ch = i / 36, y = i / 6 % 6, x = i % 6;
+        in[(y * 6 + x) * 4 + ch] = (float)((i * 2654435761u + 40503u) % 256u) / 64.0f - 2.0f;
+    }
+    nn_arena *arena = nn_arena_new(0);
+    CHECK(arena);
+    fr_status st = onnx_net_run(net, in, out, arena);
+    nn_arena_free(arena);
+    onnx_net_free(net);
+    const json_value *ref = json_get(json_get(fx, "ops"), "output");
+    int ok = st == FR_OK && json_len(ref) == 10;
+    double worst = 0;
+    for (size_t k = 0; ok && k < 10; k++) worst = fmax(worst, fabs(out[k] - json_number(json_at(ref, k))));
+    json_free(fx);
+    printf("  ops.onnx: largest difference from ONNX Runtime %.3g\n", worst);
+    CHECK(ok);
+    CHECK(worst <= 1e-6);
+}
+
 /* The whole stage on the face-api demo photos' SSD boxes: the crop rectangle exactly, the
  * input's fingerprint, and the outputs for B,G,R (ours) and R,G,B (the package's order). */
 TEST(reference_crops) {
@@ -410,6 +444,6 @@ TEST(refuses_truncated_model) {
     CHECK(onnx_net_load("/nonexistent/fr_liveness.onnx", &net) == FR_E_IO);
 }
 
-TEST_MAIN(CASE(reference_synthetic), CASE(reference_crops), CASE(sample_photos),
+TEST_MAIN(CASE(reference_synthetic), CASE(reference_ops), CASE(reference_crops), CASE(sample_photos),
           CASE(engine_without_liveness_refuses), CASE(crop_rect_inside), CASE(refuses_unsupported),
           CASE(refuses_corrupt), CASE(refuses_truncated_model))

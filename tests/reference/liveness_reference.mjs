@@ -40,8 +40,57 @@ function parseArgs(argv) {
 }
 
 // ---- pixels: djpeg, the decoder (and settings) of the C library ------------------------
+// djpeg ignores the EXIF orientation, which fr_image_load applies: so do we, the same way
+// (src/image/decode_jpeg.c), so that boxes found by the C detector fit these pixels.
+
+function exifOrientation(jpeg) {
+  let pos = 2;
+  while (pos + 4 <= jpeg.length && jpeg[pos] === 0xff) {
+    const marker = jpeg[pos + 1], len = (jpeg[pos + 2] << 8) | jpeg[pos + 3];
+    if (marker === 0xda) break; // start of scan: no more metadata
+    const seg = jpeg.subarray(pos + 4, pos + 2 + len);
+    if (marker === 0xe1 && seg.length >= 14 && seg.toString('latin1', 0, 6) === 'Exif\0\0') {
+      const tiff = seg.subarray(6);
+      const le = tiff.toString('latin1', 0, 2) === 'II';
+      const u16 = (o) => (le ? tiff.readUInt16LE(o) : tiff.readUInt16BE(o));
+      const u32 = (o) => (le ? tiff.readUInt32LE(o) : tiff.readUInt32BE(o));
+      const ifd = u32(4);
+      if (ifd + 2 > tiff.length) return 1;
+      for (let i = 0, n = u16(ifd); i < n && ifd + 2 + i * 12 + 12 <= tiff.length; i++) {
+        const e = ifd + 2 + i * 12;
+        if (u16(e) !== 0x0112) continue;
+        const type = u16(e + 2), v = type === 3 ? u16(e + 8) : type === 4 ? u32(e + 8) : 0;
+        return v >= 1 && v <= 8 ? v : 1;
+      }
+      return 1;
+    }
+    pos += 2 + len;
+  }
+  return 1;
+}
+
+function applyOrientation(img, orientation) {
+  const { width: w, height: h } = img;
+  const m = { 2: [-1, 0, w - 1, 0, 1, 0], 3: [-1, 0, w - 1, 0, -1, h - 1], 4: [1, 0, 0, 0, -1, h - 1],
+              5: [0, 1, 0, 1, 0, 0], 6: [0, 1, 0, -1, 0, h - 1], 7: [0, -1, w - 1, -1, 0, h - 1],
+              8: [0, -1, w - 1, 1, 0, 0] }[orientation];
+  if (!m) return img;
+  const [ax, bx, cx, ay, by, cy] = m;
+  const ow = orientation >= 5 ? h : w, oh = orientation >= 5 ? w : h;
+  const rgb = new Uint8Array(ow * oh * 3);
+  for (let y = 0; y < oh; y++)
+    for (let x = 0; x < ow; x++) {
+      const sx = ax * x + bx * y + cx, sy = ay * x + by * y + cy;
+      for (let c = 0; c < 3; c++) rgb[(y * ow + x) * 3 + c] = img.rgb[(sy * w + sx) * 3 + c];
+    }
+  return { width: ow, height: oh, rgb };
+}
 
 function decodeJpeg(file) {
+  return applyOrientation(decodeJpegRaw(file), exifOrientation(fs.readFileSync(file)));
+}
+
+function decodeJpegRaw(file) {
   const res = spawnSync('djpeg', ['-rgb', '-ppm', file], { maxBuffer: 1 << 30 });
   if (res.error) throw new Error(`djpeg: ${res.error.message} (apt-get install libjpeg-turbo-progs)`);
   if (res.status !== 0) throw new Error(`djpeg ${file}: ${res.stderr.toString().trim()}`);
@@ -134,6 +183,98 @@ async function run(session, input) {
 
 const BGR = [2, 1, 0], RGB = [0, 1, 2];
 
+// ---- ops.onnx: a small model of every operator the C evaluator runs ---------------------
+// Protocol Buffers written by hand (field numbers of onnx/onnx.proto), so that the C test
+// checks the operators the liveness net does not use (Gemm, Flatten, Softmax, a reshape of
+// a map larger than 1x1, Unsqueeze by attribute) against ONNX Runtime too. The file is also
+// the seed of the fuzz target fuzz_onnx.
+
+function varint(v) {
+  const out = [];
+  let x = BigInt.asUintN(64, BigInt(v));
+  do {
+    let b = Number(x & 0x7fn);
+    x >>= 7n;
+    if (x) b |= 0x80;
+    out.push(b);
+  } while (x);
+  return out;
+}
+const key = (field, wire) => varint((field << 3) | wire);
+const pbInt = (field, v) => [...key(field, 0), ...varint(v)];
+const pbBytes = (field, bytes) => [...key(field, 2), ...varint(bytes.length), ...bytes];
+const pbStr = (field, s) => pbBytes(field, [...Buffer.from(s, 'utf8')]);
+const pbFloat = (field, v) => [...key(field, 5), ...new Uint8Array(new Float32Array([v]).buffer)];
+
+function tensorProto(name, dims, values, type = 1) {
+  const raw = type === 1 ? new Uint8Array(new Float32Array(values).buffer)
+                         : new Uint8Array(new BigInt64Array(values.map(BigInt)).buffer);
+  return [...dims.flatMap((d) => pbInt(1, d)), ...pbInt(2, type), ...pbStr(8, name), ...pbBytes(9, [...raw])];
+}
+const attrInt = (name, v) => pbBytes(5, [...pbStr(1, name), ...pbInt(20, 2), ...pbInt(3, v)]);
+const attrFloat = (name, v) => pbBytes(5, [...pbStr(1, name), ...pbInt(20, 1), ...pbFloat(2, v)]);
+const attrInts = (name, vs) => pbBytes(5, [...pbStr(1, name), ...pbInt(20, 7), ...vs.flatMap((v) => pbInt(8, v))]);
+const attrTensor = (name, t) => pbBytes(5, [...pbStr(1, name), ...pbInt(20, 4), ...pbBytes(5, t)]);
+function nodeProto(op, inputs, outputs, attrs = []) {
+  return pbBytes(1, [...inputs.flatMap((n) => pbStr(1, n)), ...outputs.flatMap((n) => pbStr(2, n)),
+                     ...pbStr(3, `${op}_${outputs[0]}`), ...pbStr(4, op), ...attrs.flat()]);
+}
+function valueInfo(field, name, dims) {
+  const shape = dims.flatMap((d) => pbBytes(1, pbInt(1, d)));
+  const tensorType = [...pbInt(1, 1), ...pbBytes(2, shape)];
+  return pbBytes(field, [...pbStr(1, name), ...pbBytes(2, pbBytes(1, tensorType))]);
+}
+// Deterministic weights in [-scale/2, scale/2).
+const weights = (n, k, scale) => Array.from({ length: n }, (_, i) => (((i * 7919 + k * 104729) % 1000) / 1000 - 0.5) * scale);
+
+const OPS_INPUT = [1, 4, 6, 6];
+function opsModel() {
+  const init = [
+    tensorProto('W1', [8, 4, 3, 3], weights(288, 1, 0.6)), tensorProto('B1', [8], weights(8, 2, 0.2)),
+    tensorProto('S1', [8, 1, 1], weights(8, 3, 0.5)),
+    tensorProto('Wd', [8, 1, 3, 3], weights(72, 4, 0.8)), tensorProto('Bd', [8], weights(8, 5, 0.2)),
+    tensorProto('gamma', [8], weights(8, 6, 0.5).map((x) => x + 1)), tensorProto('beta', [8], weights(8, 7, 0.4)),
+    tensorProto('mean', [8], weights(8, 8, 0.3)), tensorProto('var', [8], weights(8, 9, 0.5).map((x) => x + 0.5)),
+    tensorProto('Wm', [72, 10], weights(720, 10, 0.4)),
+    tensorProto('Wg', [10, 72], weights(720, 11, 0.4)), tensorProto('Cg', [10], weights(10, 12, 0.3)),
+    tensorProto('minus1', [1], [-1], 7),
+  ].map((t) => pbBytes(5, t));
+  const nodes = [
+    nodeProto('Conv', ['X', 'W1', 'B1'], ['c1'], [attrInts('kernel_shape', [3, 3]), attrInts('strides', [2, 2]), attrInts('pads', [1, 0, 1, 1]), attrInts('dilations', [1, 1]), attrInt('group', 1)]),
+    nodeProto('PRelu', ['c1', 'S1'], ['p1']),
+    nodeProto('Conv', ['p1', 'Wd', 'Bd'], ['d1'], [attrInts('pads', [1, 1, 1, 1]), attrInt('group', 8)]),
+    nodeProto('BatchNormalization', ['d1', 'gamma', 'beta', 'mean', 'var'], ['b1'], [attrFloat('epsilon', 1e-3)]),
+    nodeProto('Relu', ['b1'], ['r1']),
+    nodeProto('GlobalAveragePool', ['r1'], ['g1']),
+    nodeProto('Sigmoid', ['g1'], ['s1']),
+    nodeProto('Mul', ['r1', 's1'], ['m1']),
+    nodeProto('Add', ['m1', 'p1'], ['a1']),
+    nodeProto('Shape', ['a1'], ['sh']),
+    nodeProto('Constant', [], ['zero'], [attrTensor('value', tensorProto('', [], [0], 7))]),
+    nodeProto('Gather', ['sh', 'zero'], ['n'], [attrInt('axis', 0)]),
+    nodeProto('Unsqueeze', ['n'], ['n1'], [attrInts('axes', [0])]),
+    nodeProto('Concat', ['n1', 'minus1'], ['target'], [attrInt('axis', 0)]),
+    nodeProto('Reshape', ['a1', 'target'], ['rs']),
+    nodeProto('MatMul', ['rs', 'Wm'], ['mm']),
+    nodeProto('Flatten', ['a1'], ['fl'], [attrInt('axis', 1)]),
+    nodeProto('Gemm', ['fl', 'Wg', 'Cg'], ['gm'], [attrInt('transB', 1), attrFloat('alpha', 0.5), attrFloat('beta', 2)]),
+    nodeProto('Add', ['mm', 'gm'], ['sum']),
+    nodeProto('Softmax', ['sum'], ['Y'], [attrInt('axis', 1)]),
+  ];
+  const graph = [...nodes.flat(), ...pbStr(2, 'ops'), ...init.flat(),
+                 ...valueInfo(11, 'X', OPS_INPUT), ...valueInfo(12, 'Y', [1, 10])];
+  const opset = pbBytes(8, [...pbStr(1, ''), ...pbInt(2, 11)]);
+  return new Uint8Array([...pbInt(1, 6), ...pbStr(2, 'facerec'), ...opset, ...pbBytes(7, graph)]);
+}
+
+// Input of ops.onnx: value i (NCHW) = ((i * 2654435761 + 40503) mod 2^32) mod 256 / 64 - 2.
+function opsInput() {
+  const n = OPS_INPUT.reduce((a, b) => a * b, 1);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = (((Math.imul(i, 2654435761) + 40503) >>> 0) % 256) / 64 - 2;
+  return out;
+}
+
 async function main() {
   const args = parseArgs(process.argv.slice(2));
   const modelFile = path.join(args.models, MODEL);
@@ -172,6 +313,12 @@ async function main() {
     }
   }
   fs.mkdirSync(path.dirname(args.out), { recursive: true });
+  const opsFile = path.join(path.dirname(args.out), 'ops.onnx');
+  fs.writeFileSync(opsFile, opsModel());
+  const opsSession = await ort.InferenceSession.create(opsFile, {
+    executionProviders: ['cpu'], graphOptimizationLevel: 'disabled', intraOpNumThreads: 1, interOpNumThreads: 1 });
+  const opsOut = await opsSession.run({ X: new ort.Tensor('float32', opsInput(), OPS_INPUT) });
+  fixture.ops = { model: 'ops.onnx', input: OPS_INPUT, output: Array.from(opsOut.Y.data) };
   fs.writeFileSync(args.out, JSON.stringify(fixture) + '\n');
   console.log(`wrote ${args.out}: ${fixture.synthetic.length} synthetic inputs, ${fixture.crops.length} crops`);
 }

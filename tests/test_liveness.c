@@ -444,6 +444,26 @@ TEST(refuses_truncated_model) {
     CHECK(onnx_net_load("/nonexistent/fr_liveness.onnx", &net) == FR_E_IO);
 }
 
+/* The package's other models use what the evaluator does not run: a clear refusal. */
+TEST(refuses_other_models) {
+    char path[1024];
+    if (!model_path(path, sizeof path)) SKIP("%s missing (run scripts/setup.sh)", path);
+    static const struct { const char *file, *what; } models[] = {
+        {"fr_gender.onnx", "operator Pad is not supported"},
+        {"fr_eye.onnx", "operator MaxPool is not supported"},
+        {"fr_detect.onnx", "dilations"}};
+    for (size_t i = 0; i < sizeof models / sizeof models[0]; i++) {
+        snprintf(path, sizeof path, "%s/faceplugin-face-recognition-js/model/%s",
+                 FR_TEST_MODELS_DIR, models[i].file);
+        onnx_net *net;
+        fr_status st = onnx_net_load(path, &net);
+        if (st == FR_OK) onnx_net_free(net);
+        CHECK(st == FR_E_UNSUPPORTED);
+        CHECK(strstr(fr_last_error(), models[i].file) && strstr(fr_last_error(), models[i].what));
+    }
+}
+
 TEST_MAIN(CASE(reference_synthetic), CASE(reference_ops), CASE(reference_crops), CASE(sample_photos),
           CASE(engine_without_liveness_refuses), CASE(crop_rect_inside), CASE(refuses_unsupported),
-          CASE(refuses_corrupt), CASE(refuses_truncated_model))
+          CASE(refuses_corrupt), CASE(refuses_truncated_model),
+          CASE(refuses_other_models))

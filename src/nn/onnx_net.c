@@ -4,7 +4,9 @@
  * a node over constants only is evaluated at once into a new constant (the Shape ->
  * Gather -> Unsqueeze -> Concat chain that PyTorch exports for x.view(x.size(0), -1));
  * a node over activations becomes one op of nn.h with its weights converted to our layouts
- * (Conv OIHW -> HWIO, depthwise (C,1,KH,KW) -> (KH,KW,C)). Each activation gets its own
+ * (Conv OIHW -> HWIO, depthwise (C,1,KH,KW) -> (KH,KW,C)); a Relu or PRelu whose input is
+ * a convolution's or a dense layer's output read by nothing else is fused into that op.
+ * Each activation gets its own
  * range of one block taken from the caller's arena (these nets are small: the liveness
  * net's block is about 1.3 M floats). */
 #include "nn/onnx_net.h"
@@ -112,6 +114,7 @@ typedef struct load_ctx {
     const onnx_model *m;
     onnx_net *net;
     name_map names;
+    name_map readers; /* value name -> how many node inputs and graph outputs read it */
     void **owned; /* constants computed at load, freed when loading ends */
     int n_owned, cap_owned;
     int node; /* the node being loaded, for messages */
@@ -594,12 +597,39 @@ static fr_status per_channel(load_ctx *c, const value *x, const value *k, float 
     return FR_OK;
 }
 
+/* The op that made x, if it is the latest op, a convolution or dense layer without an
+ * activation, and x is read by the current node only: the activation can move into it. */
+static net_op *fusable_producer(const load_ctx *c, const value *x) {
+    if (c->net->n_ops == 0) return NULL;
+    net_op *op = &c->net->ops[c->net->n_ops - 1];
+    const onnx_node *n = &c->m->nodes[c->node];
+    if (op->out != value_index(c, x) || op->act.kind != NN_ACT_NONE ||
+        (op->kind != OP_CONV && op->kind != OP_DEPTHWISE && op->kind != OP_DENSE) ||
+        map_find(&c->readers, n->inputs[0]) != 1)
+        return NULL;
+    return op;
+}
+
 /* Relu, Sigmoid, PRelu */
 static fr_status load_elementwise(load_ctx *c, op_kind kind, nn_act_kind act) {
     value *x, *slope = NULL;
     fr_status st = activation_input(c, 0, &x);
     if (st != FR_OK) return st;
     if (act == NN_ACT_PRELU && (st = const_floats(c, 1, 0, &slope)) != FR_OK) return st;
+    net_op *producer = kind == OP_ACTIVATION ? fusable_producer(c, x) : NULL;
+    if (producer) {
+        /* the node's output is the producer's, activated in place */
+        const onnx_node *n = &c->m->nodes[c->node];
+        if (n->n_outputs != 1 || !n->outputs[0][0] || map_find(&c->names, n->outputs[0]) >= 0)
+            return invalid(c, "the output is unnamed or defined twice");
+        if (slope && (st = per_channel(c, x, slope, &producer->slope)) != FR_OK) return st;
+        producer->act = (nn_act){.kind = act, .slope = producer->slope};
+        producer->cv.act = producer->act;
+        size_t len = strlen(producer->name);
+        snprintf(producer->name + len, sizeof producer->name - len, "+%s", n->op_type);
+        map_put(&c->names, n->outputs[0], value_index(c, x));
+        return FR_OK;
+    }
     int64_t dims[NN_MAX_RANK];
     dims_of(x, dims);
     int x_index = value_index(c, x), out;
@@ -848,6 +878,21 @@ static fr_status build(load_ctx *c) {
     net->values = calloc(n_names ? n_names : 1, sizeof *net->values);
     net->ops = calloc(m->n_nodes ? (size_t)m->n_nodes : 1, sizeof *net->ops);
     if (!net->values || !net->ops || !map_init(&c->names, n_names)) return nomem(c);
+    /* how many times each value is read, for fusing activations */
+    size_t n_reads = (size_t)m->n_outputs;
+    for (int i = 0; i < m->n_nodes; i++) n_reads += (size_t)m->nodes[i].n_inputs;
+    if (!map_init(&c->readers, n_reads)) return nomem(c);
+    for (int i = 0; i <= m->n_nodes; i++) {
+        int n_in = i < m->n_nodes ? m->nodes[i].n_inputs : m->n_outputs;
+        for (int k = 0; k < n_in; k++) {
+            const char *name = i < m->n_nodes ? m->nodes[i].inputs[k] : m->outputs[k].name;
+            size_t slot = hash_name(name) & c->readers.mask;
+            while (c->readers.keys[slot] && strcmp(c->readers.keys[slot], name))
+                slot = (slot + 1) & c->readers.mask;
+            c->readers.keys[slot] = name;
+            c->readers.vals[slot]++;
+        }
+    }
     fr_status st = load_graph_values(c);
     for (c->node = 0; st == FR_OK && c->node < m->n_nodes; c->node++) st = load_node(c);
     if (st != FR_OK) return st;
@@ -898,6 +943,8 @@ static fr_status load_model(onnx_model *m, onnx_net **out) {
     free(c.owned);
     free(c.names.keys);
     free(c.names.vals);
+    free(c.readers.keys);
+    free(c.readers.vals);
     onnx_free(m);
     if (st != FR_OK) {
         onnx_net_free(net);
@@ -1000,6 +1047,8 @@ static void run_op(const onnx_net *net, const net_op *op, float *block, float *s
         break;
     case OP_DENSE:
         nn_dense(in, x->shape[0], op->dense_k, op->weight, op->bias, op->dense_m, out);
+        if (op->act.kind != NN_ACT_NONE)
+            nn_activate(out, (size_t)x->shape[0], op->dense_m, op->act);
         break;
     case OP_ACTIVATION:
         /* channels are the last axis of our layout for ranks 2 and 4 (checked at load for

@@ -1,8 +1,8 @@
 /* watch.c: the live recognition loop. Per frame: read; on detection frames detect, follow
  * the faces with the tracker, embed only the tracks that need it (not yet settled, or due a
  * periodic re-check) and, with require_live, judge their liveness, search the gallery, vote;
- * greet the people settled this frame (speech,
- * snapshot, event); draw and show. Everything is reported through the event callback. */
+ * greet the people settled this frame (speech, snapshot, event); draw and show. Everything
+ * is reported through the event callback. */
 #include "live/live.h"
 
 #include <math.h>

@@ -1067,8 +1067,12 @@ static void run_op(const onnx_net *net, const net_op *op, float *block, float *s
         nn_scale_shift(out, x->count / (size_t)C, C, op->scale, op->shift);
         break;
     case OP_BINARY:
-        nn_binary(op->binary, in, op->a_shape, block + net->values[op->in[1]].offset,
-                  op->b_shape, op->o_shape, op->bin_rank, out);
+        if (op->binary == NN_BINARY_ADD && y->count == x->count &&
+            y->count == net->values[op->in[1]].count) /* no broadcasting: the plain loop */
+            nn_add(in, block + net->values[op->in[1]].offset, out, y->count);
+        else
+            nn_binary(op->binary, in, op->a_shape, block + net->values[op->in[1]].offset,
+                      op->b_shape, op->o_shape, op->bin_rank, out);
         break;
     case OP_GLOBAL_AVG_POOL:
         nn_spatial_mean(in, x->shape[0], x->shape[2], x->shape[3], x->shape[1], out);

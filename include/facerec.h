@@ -208,8 +208,10 @@ void fr_faces_free(fr_face *faces);
 /* Liveness (passive anti-spoofing: a printed photo or a screen held up to the camera is an
  * attack). For each face found in `img`, scores[i] is the probability that it is live, 0..1,
  * from the network fr_liveness.onnx (npm faceplugin-face-recognition-js@0.0.1) run on a
- * crop around the face's box. It costs one network run per face, so it is only computed
- * when asked; the engine must be opened with fr_config.liveness = 1 (else FR_E_ARG). */
+ * crop around the face's box (FR_LIVENESS_THRESHOLD holds for boxes of the "mtcnn" detector,
+ * the default; other detectors' boxes crop differently and score live faces lower). It costs
+ * one network run per face, so it is only computed when asked; the engine must be opened
+ * with fr_config.liveness = 1 (else FR_E_ARG). */
 fr_status fr_liveness(fr_engine *eng, const fr_image *img, const fr_face *faces, int n_faces,
                       float *scores);
 

@@ -57,10 +57,13 @@ int cli_parse_engine_option(int opt, const char *arg, fr_config *cfg);
 
 /* Write s as a JSON string literal. */
 void cli_json_string(FILE *f, const char *s);
-/* Write one face record as a JSON object (the embedding only if with_embedding). */
-void cli_json_face(FILE *f, const fr_face *face, int with_embedding);
-/* One line {"image": PATH, "faces": [...]} for an image's faces. */
-void cli_json_image(FILE *f, const char *path, const fr_face *faces, int n, int with_embedding);
+/* Write one face record as a JSON object (the embedding only if with_embedding; its
+ * "liveness" and "live" only if liveness is not NULL). */
+void cli_json_face(FILE *f, const fr_face *face, int with_embedding, const float *liveness);
+/* One line {"image": PATH, "faces": [...]} for an image's faces (liveness: NULL, or one
+ * score per face). */
+void cli_json_image(FILE *f, const char *path, const fr_face *faces, int n, int with_embedding,
+                    const float *liveness);
 /* Load an image; on failure print the error and return 0. */
 int cli_load_image(const char *path, fr_image **img);
 
@@ -79,6 +82,12 @@ int cli_is_dir(const char *path);
 int cli_list_folder(const char *dir, cli_paths *images, cli_paths *folders);
 /* The last component of a path (in a static buffer). */
 const char *cli_base_name(const char *path);
+/* Liveness (cli/liveness.c): *scores (malloc'd, one per face) from fr_liveness; on failure
+ * prints the error and returns 0. */
+int cli_liveness(fr_engine *eng, const fr_image *img, const fr_face *faces, int n,
+                 float **scores);
+/* The plain output's liveness column: "  liveness 0.978 live" (or "attack"). */
+void cli_print_liveness(float score);
 /* The index of the largest face. */
 int cli_largest_face(const fr_face *faces, int n);
 /* Open the engine for a gallery: its model unless --model changed cfg->model away from

@@ -10,7 +10,9 @@ static const char *usage =
     "Find every face: box, score and 68 landmarks.\n\n"
     "  --json              one JSON object per image, one per line\n"
     "  --annotate OUT      draw the faces on the image and save it (only with one IMAGE)\n"
-    "  --crops DIR         save each face, with a margin, as DIR/<image stem>_<n>.jpg\n" CLI_ENGINE_HELP;
+    "  --crops DIR         save each face, with a margin, as DIR/<image stem>_<n>.jpg\n"
+    "  --liveness          score each face as live or an attack (a photo or a screen held\n"
+    "                      up to the camera): probability of live, live when >= 0.93\n" CLI_ENGINE_HELP;
 
 static void annotate(fr_image *img, const fr_face *faces, int n) {
     int thick = img->width > 800 ? 3 : 2;
@@ -55,7 +57,7 @@ static int save_crops(const fr_image *img, const fr_face *faces, int n, const ch
 int cmd_detect(int argc, char **argv) {
     static const struct option options[] = {
         {"json", no_argument, 0, 'j'}, {"annotate", required_argument, 0, 'a'},
-        {"crops", required_argument, 0, 'c'}, {"help", no_argument, 0, 'h'}, CLI_ENGINE_LONG_OPTIONS, {0, 0, 0, 0}};
+        {"crops", required_argument, 0, 'c'}, {"liveness", no_argument, 0, 'l'}, {"help", no_argument, 0, 'h'}, CLI_ENGINE_LONG_OPTIONS, {0, 0, 0, 0}};
     fr_config cfg;
     fr_config_init(&cfg);
     cfg.load_embedder = 0;
@@ -68,6 +70,7 @@ int cmd_detect(int argc, char **argv) {
         case 'j': json = 1; break;
         case 'a': annotate_path = optarg; break;
         case 'c': crops_dir = optarg; break;
+        case 'l': cfg.liveness = 1; break;
         case 'h': fputs(usage, stdout); return 0;
         default: return cli_usage_error("detect", "unknown option");
         }
@@ -95,14 +98,25 @@ int cmd_detect(int argc, char **argv) {
             fr_image_free(img);
             continue;
         }
+        float *liveness = NULL;
+        if (cfg.liveness && !cli_liveness(eng, img, faces, n, &liveness)) {
+            failures++;
+            fr_faces_free(faces);
+            fr_image_free(img);
+            continue;
+        }
         if (json) {
-            cli_json_image(stdout, argv[a], faces, n, 0);
+            cli_json_image(stdout, argv[a], faces, n, 0, liveness);
         } else {
             printf("%s: %d face%s\n", argv[a], n, n == 1 ? "" : "s");
-            for (int i = 0; i < n; i++)
-                printf("  %2d  box %7.1f %7.1f %7.1f %7.1f  score %.3f\n", i + 1, faces[i].x,
+            for (int i = 0; i < n; i++) {
+                printf("  %2d  box %7.1f %7.1f %7.1f %7.1f  score %.3f", i + 1, faces[i].x,
                        faces[i].y, faces[i].w, faces[i].h, faces[i].score);
+                if (liveness) cli_print_liveness(liveness[i]);
+                putchar('\n');
+            }
         }
+        free(liveness);
         if (crops_dir) failures += save_crops(img, faces, n, crops_dir, argv[a]);
         if (annotate_path) {
             annotate(img, faces, n);

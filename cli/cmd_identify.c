@@ -1,5 +1,5 @@
 /* cmd_identify.c: facerec identify [--db F] [--threshold T] [--fpir R] [--show-distances]
- * [--json] IMAGE... */
+ * [--liveness] [--require-live] [--json] IMAGE... */
 #include "cli.h"
 
 #include <getopt.h>
@@ -16,25 +16,47 @@ static const char *usage =
     "                      strangers named as someone (default 0.01)\n"
     "  --show-distances    the distance to each enrolled person too\n"
     "  --candidates K      people listed per face in --json (default 5)\n"
-    "  --json              one JSON object per image, one per line\n" CLI_ENGINE_HELP;
+    "  --json              one JSON object per image, one per line\n"
+    "  --liveness          also score each face as live or an attack (a photo or a screen\n"
+    "                      held up to the camera): a column, or \"liveness\" and \"live\"\n"
+    "  --require-live      (implies --liveness) an attack is never named: it is reported as\n"
+    "                      spoof (in --json: identity null, \"spoof\": true, no candidates)\n"
+    CLI_ENGINE_HELP;
 
 typedef struct identify_options {
     float threshold;
     int show_distances, json, k;
+    int liveness, require_live;
 } identify_options;
 
+/* liveness: NULL, or the face's score. With require_live an attack is "spoof", and who it
+ * resembles is not told. */
 static void print_plain(const char *path, const fr_match *m, int n_found, float threshold,
-                        int show_distances) {
-    const char *name = m[0].distance <= threshold ? m[0].name : "unknown";
-    printf("%s,%s,%.4f\n", path, name, m[0].distance);
-    for (int j = 0; show_distances && j < n_found; j++)
+                        const identify_options *o, const float *liveness) {
+    int spoof = o->require_live && *liveness < FR_LIVENESS_THRESHOLD;
+    const char *name = spoof ? "spoof" : m[0].distance <= threshold ? m[0].name : "unknown";
+    if (spoof) printf("%s,%s,", path, name);
+    else printf("%s,%s,%.4f", path, name, m[0].distance);
+    if (liveness)
+        printf(",%.4f,%s", *liveness, *liveness >= FR_LIVENESS_THRESHOLD ? "live" : "attack");
+    putchar('\n');
+    for (int j = 0; !spoof && o->show_distances && j < n_found; j++)
         printf("    %s,%.4f\n", m[j].name, m[j].distance);
 }
 
-static void print_json_face(const fr_face *f, const fr_match *m, int n_found, float threshold) {
+static void print_json_face(const fr_face *f, const fr_match *m, int n_found, float threshold,
+                            const identify_options *o, const float *liveness) {
+    int spoof = o->require_live && *liveness < FR_LIVENESS_THRESHOLD;
     printf("{\"box\": [%.1f, %.1f, %.1f, %.1f], \"identity\": ", f->x, f->y, f->w, f->h);
-    if (m[0].distance <= threshold) cli_json_string(stdout, m[0].name);
+    if (!spoof && m[0].distance <= threshold) cli_json_string(stdout, m[0].name);
     else fputs("null", stdout);
+    if (liveness)
+        printf(", \"liveness\": %.5f, \"live\": %s", *liveness,
+               *liveness >= FR_LIVENESS_THRESHOLD ? "true" : "false");
+    if (spoof) {
+        fputs(", \"spoof\": true, \"distance\": null, \"candidates\": []}", stdout);
+        return;
+    }
     printf(", \"distance\": %.5f, \"candidates\": [", m[0].distance);
     for (int j = 0; j < n_found; j++) {
         fputs(j ? ", {\"name\": " : "{\"name\": ", stdout);
@@ -51,7 +73,13 @@ static int identify_image(fr_engine *eng, fr_gallery *g, const char *path,
     if (!cli_load_image(path, &img)) return 0;
     fr_face *faces = NULL;
     int n = 0;
+    float *liveness = NULL;
     fr_status st = fr_process(eng, img, &faces, &n);
+    if (st == FR_OK && o->liveness && !cli_liveness(eng, img, faces, n, &liveness)) {
+        fr_faces_free(faces);
+        fr_image_free(img);
+        return 0;
+    }
     fr_image_free(img);
     if (st != FR_OK) {
         cli_fail(st);
@@ -71,13 +99,15 @@ static int identify_image(fr_engine *eng, fr_gallery *g, const char *path,
             fputs(", \"faces\": [", stdout);
             for (int i = 0; i < n; i++) {
                 if (i) fputs(", ", stdout);
-                print_json_face(&faces[i], m + (size_t)i * o->k, n_found, o->threshold);
+                print_json_face(&faces[i], m + (size_t)i * o->k, n_found, o->threshold, o,
+                                liveness ? &liveness[i] : NULL);
             }
             fputs("]}\n", stdout);
         } else {
             if (n == 0) printf("%s,no_faces\n", path);
             for (int i = 0; i < n; i++)
-                print_plain(path, m + (size_t)i * o->k, n_found, o->threshold, o->show_distances);
+                print_plain(path, m + (size_t)i * o->k, n_found, o->threshold, o,
+                            liveness ? &liveness[i] : NULL);
         }
     } else {
         if (st == FR_E_NOMEM) fprintf(stderr, "facerec identify: %s: out of memory\n", path);
@@ -85,6 +115,7 @@ static int identify_image(fr_engine *eng, fr_gallery *g, const char *path,
     }
     free(probes);
     free(m);
+    free(liveness);
     fr_faces_free(faces);
     return st == FR_OK;
 }
@@ -94,11 +125,12 @@ int cmd_identify(int argc, char **argv) {
         {"db", required_argument, 0, 'd'}, {"threshold", required_argument, 0, 't'},
         {"fpir", required_argument, 0, 'f'}, {"show-distances", no_argument, 0, 's'},
         {"candidates", required_argument, 0, 'k'}, {"json", no_argument, 0, 'j'},
+        {"liveness", no_argument, 0, 'l'}, {"require-live", no_argument, 0, 'r'},
         {"help", no_argument, 0, 'h'}, CLI_ENGINE_LONG_OPTIONS, {0, 0, 0, 0}};
     fr_config cfg;
     fr_config_init(&cfg);
     const char *default_model = cfg.model, *db_path = NULL;
-    identify_options o = {-1, 0, 0, 5};
+    identify_options o = {-1, 0, 0, 5, 0, 0};
     double fpir = 0.01;
     char *end;
     int opt;
@@ -122,10 +154,13 @@ int cmd_identify(int argc, char **argv) {
             if (o.k < 1) return cli_usage_error("identify", "--candidates wants a count >= 1");
             break;
         case 'j': o.json = 1; break;
+        case 'l': o.liveness = 1; break;
+        case 'r': o.liveness = o.require_live = 1; break;
         case 'h': fputs(usage, stdout); return 0;
         default: return cli_usage_error("identify", "unknown option");
         }
     }
+    cfg.liveness = o.liveness;
     if (optind >= argc) return cli_usage_error("identify", "no image given");
 
     fr_gallery *g;

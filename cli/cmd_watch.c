@@ -31,6 +31,12 @@ static const char *usage =
     "  --no-window         no preview window (also when there is no display)\n"
     "  --events FILE       JSON lines of events (greet, track, identify, lost, corrupt, ...)\n"
     "                      to FILE, or - for stdout\n"
+    "  --require-live      never greet a face that is not live (a photo or a screen held up\n"
+    "                      to the camera): liveness is judged on each recognition, a name\n"
+    "                      settles only on --votes consecutive live ones, and as many\n"
+    "                      consecutive attacks make a spoof event. The detector is then\n"
+    "                      mtcnn unless --detector names another (the liveness threshold\n"
+    "                      was set on MTCNN's boxes; other detectors' boxes crop otherwise)\n"
     "(the default detector here is blazeface-full, the fastest that sees a whole room)\n"
     CLI_ENGINE_HELP;
 
@@ -45,6 +51,7 @@ static const char *event_names[] = {
     [LIVE_EVENT_START] = "start",       [LIVE_EVENT_TRACK] = "track",
     [LIVE_EVENT_IDENTIFY] = "identify", [LIVE_EVENT_GREET] = "greet",
     [LIVE_EVENT_LOST] = "lost",         [LIVE_EVENT_CORRUPT] = "corrupt",
+    [LIVE_EVENT_SPOOF] = "spoof",
     [LIVE_EVENT_WARNING] = "warning",   [LIVE_EVENT_END] = "end",
 };
 
@@ -66,6 +73,7 @@ static void write_event(FILE *f, const live_event *e) {
         if (isnan(e->distance)) fputs(", \"distance\": null", f);
         else fprintf(f, ", \"distance\": %.5f", e->distance);
     }
+    if (!isnan(e->liveness)) fprintf(f, ", \"liveness\": %.5f", e->liveness);
     if (e->track || e->kind == LIVE_EVENT_START)
         fprintf(f, ", \"box\": [%.1f, %.1f, %.1f, %.1f]", e->box[0], e->box[1], e->box[2],
                 e->box[3]);
@@ -95,6 +103,9 @@ static void on_event(const live_event *e, void *user) {
     }
     if (e->kind == LIVE_EVENT_WARNING) fprintf(stderr, "facerec watch: warning: %s\n", e->message);
     if (e->kind == LIVE_EVENT_CORRUPT) fprintf(stderr, "facerec watch: skipped: %s\n", e->message);
+    if (e->kind == LIVE_EVENT_SPOOF)
+        fprintf(stderr, "facerec watch: %.2f s: track %d is not live (liveness %.3f): spoof\n",
+                e->t, e->track, e->liveness);
     if (e->kind == LIVE_EVENT_GREET)
         fprintf(stderr, "facerec watch: %.2f s: greeted %s (distance %.3f): %s\n", e->t, e->name,
                 e->distance, e->sentence);
@@ -107,11 +118,12 @@ static void write_end(watch_output *out, const live_stats *s) {
     double fps = s->seconds > 0 ? (double)s->frames / s->seconds : 0;
     fprintf(stderr,
             "facerec watch: %lld frames in %.2f s (%.1f fps), %lld greetings, %lld corrupt "
-            "frames skipped; ms per frame: decode %.2f, detect %.2f, embed %.2f, search %.2f, "
-            "draw %.2f, display %.2f\n",
+            "frames skipped; ms per frame: decode %.2f, detect %.2f, embed %.2f, liveness %.2f, "
+            "search %.2f, draw %.2f, display %.2f\n",
             (long long)s->frames, s->seconds, fps, (long long)s->greetings, (long long)s->corrupt,
             per_frame(s->ms_decode, s->frames), per_frame(s->ms_detect, s->frames),
-            per_frame(s->ms_embed, s->frames), per_frame(s->ms_search, s->frames),
+            per_frame(s->ms_embed, s->frames), per_frame(s->ms_liveness, s->frames),
+            per_frame(s->ms_search, s->frames),
             per_frame(s->ms_draw, s->frames), per_frame(s->ms_display, s->frames));
     if (!out->events) return;
     FILE *f = out->events;
@@ -121,13 +133,14 @@ static void write_end(watch_output *out, const live_stats *s) {
     fprintf(f,
             ", \"frames\": %lld, \"corrupt\": %lld, \"detections\": %lld, \"embeddings\": %lld, "
             "\"greetings\": %lld, \"seconds\": %.3f, \"fps\": %.2f, \"ms_per_frame\": "
-            "{\"decode\": %.3f, \"detect\": %.3f, \"embed\": %.3f, \"search\": %.3f, "
-            "\"draw\": %.3f, \"display\": %.3f}}\n",
+            "{\"decode\": %.3f, \"detect\": %.3f, \"embed\": %.3f, \"liveness\": %.3f, "
+            "\"search\": %.3f, \"draw\": %.3f, \"display\": %.3f}}\n",
             (long long)s->frames, (long long)s->corrupt, (long long)s->detections,
             (long long)s->embeddings, (long long)s->greetings, s->seconds, fps,
             per_frame(s->ms_decode, s->frames), per_frame(s->ms_detect, s->frames),
-            per_frame(s->ms_embed, s->frames), per_frame(s->ms_search, s->frames),
-            per_frame(s->ms_draw, s->frames), per_frame(s->ms_display, s->frames));
+            per_frame(s->ms_embed, s->frames), per_frame(s->ms_liveness, s->frames),
+            per_frame(s->ms_search, s->frames), per_frame(s->ms_draw, s->frames),
+            per_frame(s->ms_display, s->frames));
     fflush(f);
 }
 
@@ -189,7 +202,7 @@ static int run_watch(fr_config *cfg, const char *default_model, const char *db_p
 
 int cmd_watch(int argc, char **argv) {
     enum { SIZE = 0x200, DETECT_EVERY, VOTES, RECHECK, COOLDOWN, VOICE, NO_SPEECH, SPEAK_TO,
-           SNAPSHOTS, NO_WINDOW, EVENTS };
+           SNAPSHOTS, NO_WINDOW, EVENTS, REQUIRE_LIVE };
     static const struct option options[] = {
         {"source", required_argument, 0, 's'}, {"db", required_argument, 0, 'd'},
         {"threshold", required_argument, 0, 't'}, {"fpir", required_argument, 0, 'f'},
@@ -198,13 +211,15 @@ int cmd_watch(int argc, char **argv) {
         {"cooldown", required_argument, 0, COOLDOWN}, {"voice", required_argument, 0, VOICE},
         {"no-speech", no_argument, 0, NO_SPEECH}, {"speak-to", required_argument, 0, SPEAK_TO},
         {"snapshots", required_argument, 0, SNAPSHOTS}, {"no-window", no_argument, 0, NO_WINDOW},
-        {"events", required_argument, 0, EVENTS}, {"help", no_argument, 0, 'h'},
+        {"events", required_argument, 0, EVENTS}, {"require-live", no_argument, 0, REQUIRE_LIVE},
+        {"help", no_argument, 0, 'h'},
         CLI_ENGINE_LONG_OPTIONS, {0, 0, 0, 0}};
     fr_config cfg;
     fr_config_init(&cfg);
     /* BlazeFace full range: ~5 ms a 640x480 frame against tiny's ~20, and it finds faces
      * across a room, where the short-range model only sees faces near the camera */
-    cfg.detector = "blazeface-full";
+    static const char *const fast_detector = "blazeface-full";
+    cfg.detector = fast_detector;
     const char *default_model = cfg.model, *db_path = NULL, *events_path = NULL;
     live_options o;
     live_options_init(&o);
@@ -256,11 +271,16 @@ int cmd_watch(int argc, char **argv) {
         case SNAPSHOTS: o.snapshots_dir = optarg; break;
         case NO_WINDOW: o.window = 0; break;
         case EVENTS: events_path = optarg; break;
+        case REQUIRE_LIVE: o.require_live = cfg.liveness = 1; break;
         case 'h': fputs(usage, stdout); return 0;
         default: return cli_usage_error("watch", "unknown option");
         }
     }
     if (optind < argc) return cli_usage_error("watch", "unexpected argument '%s'", argv[optind]);
+    if (o.require_live && cfg.detector == fast_detector) cfg.detector = "mtcnn";
+    else if (o.require_live && strcmp(cfg.detector, "mtcnn"))
+        fprintf(stderr, "facerec watch: warning: liveness was calibrated on mtcnn's boxes; with "
+                "%s's, live faces may score lower\n", cfg.detector);
     if (!o.speech && o.speak_to)
         return cli_usage_error("watch", "--no-speech and --speak-to contradict each other");
     if (o.snapshots_dir && !cli_is_dir(o.snapshots_dir))

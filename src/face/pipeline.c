@@ -4,6 +4,7 @@
 #include "face/align.h"
 #include "face/face.h"
 #include "face/model.h"
+#include "face/liveness.h"
 #include "nets/faceapi_nets.h"
 #include "nn/nn.h"
 
@@ -46,6 +47,7 @@ struct fr_engine {
     int raw;  /* see fr_config.raw_embedding */
     int retry_padded; /* see fr_config.retry_padded */
     float box_pad;    /* see fr_config.box_pad */
+    liveness_net *liveness; /* NULL unless the configuration asked for it */
 };
 
 void fr_config_init(fr_config *cfg) {
@@ -65,6 +67,10 @@ static fr_status load_model(const char *models_dir, const char *relpath,
     fr_status st = fr_model_path(models_dir, relpath, path, sizeof path);
     if (st != FR_OK) return st;
     return load(path, net);
+}
+
+static fr_status load_liveness(const char *path, void **net) {
+    return liveness_load(path, (liveness_net **)net);
 }
 
 static fr_status load_landmarks(const char *path, void **net) {
@@ -151,6 +157,11 @@ fr_status fr_engine_open(const fr_config *cfg, fr_engine **out) {
         eng->flip = cfg->flip != 0;
         if (cfg->raw_embedding && (st = open_raw(eng)) != FR_OK) goto fail;
     }
+    if (cfg->liveness) {
+        st = load_model(cfg->models_dir, LIVENESS_MODEL_FILE, load_liveness,
+                        (void **)&eng->liveness);
+        if (st != FR_OK) goto fail;
+    }
     *out = eng;
     return FR_OK;
 fail:
@@ -162,6 +173,7 @@ void fr_engine_close(fr_engine *eng) {
     if (!eng) return;
     if (eng->detector_net) eng->detector->free(eng->detector_net);
     landmark68_free(eng->landmarks);
+    liveness_free(eng->liveness);
     for (int i = 0; i < eng->n_members; i++) eng->members[i].embedder->free(eng->members[i].net);
     model_spec_free(&eng->model);
     free(eng);
@@ -170,6 +182,16 @@ void fr_engine_close(fr_engine *eng) {
 const char *fr_engine_model(const fr_engine *eng) { return eng->model.id; }
 
 const model_spec *engine_model_spec(const fr_engine *eng) { return &eng->model; }
+
+fr_status fr_liveness(fr_engine *eng, const fr_image *img, const fr_face *faces, int n_faces,
+                      float *scores) {
+    if (!eng || !img || (n_faces > 0 && (!faces || !scores)) || n_faces < 0)
+        return fr_error(FR_E_ARG, "fr_liveness: invalid arguments");
+    if (!eng->liveness)
+        return fr_error(FR_E_ARG, "fr_liveness: the engine was opened without the liveness "
+                        "network (set fr_config.liveness)");
+    return liveness_scores(eng->liveness, img, faces, n_faces, scores);
+}
 
 int fr_engine_dim(const fr_engine *eng) { return eng->dim; }
 

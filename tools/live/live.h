@@ -55,6 +55,7 @@ typedef struct live_track {
     int misses;            /* detection rounds in a row without a match */
     int detection;         /* index of its detection in the latest update, -1 if none */
     int lost;              /* 1: removed by the latest update (dropped by the next one) */
+    int attack_votes;      /* consecutive recognitions judged an attack (require_live) */
 } live_track;
 
 typedef struct live_tracker {
@@ -148,6 +149,8 @@ typedef enum live_event_kind {
     LIVE_EVENT_IDENTIFY, /* a track's identity settled: track, name (NULL: stranger), distance */
     LIVE_EVENT_GREET,    /* a person greeted: name, distance, box, sentence, snapshot */
     LIVE_EVENT_LOST,     /* a track left: track, box (its last) */
+    LIVE_EVENT_SPOOF,    /* require_live: a track judged an attack (not live) on `votes`
+                          * consecutive recognitions: track, box, liveness (the latest) */
     LIVE_EVENT_CORRUPT,  /* a frame was skipped: message */
     LIVE_EVENT_WARNING,  /* something degraded but the run goes on: message */
     LIVE_EVENT_END       /* the run is over: message = why */
@@ -160,6 +163,7 @@ typedef struct live_event {
     int track;          /* 0 when none */
     const char *name;   /* NULL when none or a stranger */
     float distance;     /* NaN when none */
+    float liveness;     /* probability of live, NaN when not computed */
     float box[4];
     const char *sentence;
     const char *snapshot; /* the annotated frame saved, NULL if none */
@@ -181,6 +185,11 @@ typedef struct live_options {
     const char *voice;         /* espeak-ng voice, NULL: default */
     const char *speak_to;      /* WAV file for the speech instead of the sound device */
     const char *snapshots_dir; /* annotated frame per greeting, NULL: none */
+    int require_live;          /* 1: each recognition also judges liveness (the engine must
+                                * be opened with fr_config.liveness); a face not live votes as
+                                * a stranger, so a name settles, and is greeted, only after
+                                * `votes` consecutive recognitions that were all live; `votes`
+                                * consecutive attacks make a SPOOF event */
     const volatile sig_atomic_t *stop; /* the loop ends when this becomes non-zero */
     live_event_fn on_event;
     void *user;
@@ -194,7 +203,7 @@ void live_options_init(live_options *o);
 typedef struct live_stats {
     int64_t frames, corrupt, detections, embeddings, greetings;
     double seconds; /* wall time of the loop */
-    double ms_decode, ms_detect, ms_embed, ms_search, ms_draw, ms_display;
+    double ms_decode, ms_detect, ms_embed, ms_liveness, ms_search, ms_draw, ms_display;
 } live_stats;
 
 /* Run until the source ends, the user quits, `stop` is raised or the source vanishes

@@ -1,7 +1,8 @@
 /* watch.c: the live recognition loop. Per frame: read; on detection frames detect, follow
  * the faces with the tracker, embed only the tracks that need it (not yet settled, or due a
- * periodic re-check), search the gallery, vote; greet the people settled this frame (speech,
- * snapshot, event); draw and show. Everything is reported through the event callback. */
+ * periodic re-check) and, with require_live, judge their liveness, search the gallery, vote;
+ * greet the people settled this frame (speech, snapshot, event); draw and show. Everything
+ * is reported through the event callback. */
 #include "live/live.h"
 
 #include "common/common.h"
@@ -59,6 +60,7 @@ typedef struct watch {
     fr_face *to_embed;
     int *embed_track; /* index into tracker.tracks */
     float *probes;
+    float *liveness;
     fr_match *matches;
     const char **names;
     int *greeted;
@@ -83,7 +85,23 @@ static void emit(const watch *w, live_event_kind kind, const live_track *tr, con
     if (tr) memcpy(e.box, tr->box, sizeof e.box);
     e.name = name;
     e.distance = distance;
+    e.liveness = NAN;
     e.message = message;
+    w->o->on_event(&e, w->o->user);
+}
+
+/* A SPOOF event for a track. */
+static void emit_spoof(const watch *w, const live_track *tr, float liveness) {
+    if (!w->o->on_event) return;
+    live_event e;
+    memset(&e, 0, sizeof e);
+    e.kind = LIVE_EVENT_SPOOF;
+    e.t = w->t;
+    e.frame = w->frame;
+    e.track = tr->id;
+    memcpy(e.box, tr->box, sizeof e.box);
+    e.distance = NAN;
+    e.liveness = liveness;
     w->o->on_event(&e, w->o->user);
 }
 
@@ -102,6 +120,7 @@ static fr_status reserve_scratch(watch *w, int n) {
     GROW(w->to_embed, cap);
     GROW(w->embed_track, cap);
     GROW(w->probes, (size_t)cap * (size_t)w->dim);
+    GROW(w->liveness, cap);
     GROW(w->matches, cap);
     GROW(w->names, cap);
     GROW(w->greeted, cap);
@@ -134,6 +153,13 @@ static fr_status recognise(watch *w, const fr_image *img, const fr_face *faces) 
     w->stats->ms_embed += t1 - t0;
     w->stats->embeddings += n;
     if (st != FR_OK) return st;
+    if (w->o->require_live) {
+        double t2 = now_ms();
+        st = fr_liveness(w->eng, img, w->to_embed, n, w->liveness);
+        w->stats->ms_liveness += now_ms() - t2;
+        if (st != FR_OK) return st;
+        t1 = now_ms();
+    }
     for (int k = 0; k < n; k++)
         memcpy(w->probes + (size_t)k * w->dim, w->to_embed[k].embedding, (size_t)w->dim * sizeof(float));
     int n_found = 0;
@@ -147,6 +173,14 @@ static fr_status recognise(watch *w, const fr_image *img, const fr_face *faces) 
         tr->last_embedded = w->frame;
         float distance = n_found ? w->matches[k].distance : NAN;
         const char *name = n_found && distance <= w->o->threshold ? w->matches[k].name : NULL;
+        if (w->o->require_live) {
+            /* an attack is never a person: it votes as a stranger, which breaks any run of
+             * votes for a name */
+            int live = w->liveness[k] >= FR_LIVENESS_THRESHOLD;
+            tr->attack_votes = live ? 0 : tr->attack_votes + 1;
+            if (!live) name = NULL;
+            if (tr->attack_votes == w->o->votes) emit_spoof(w, tr, w->liveness[k]);
+        }
         live_vote vote;
         st = live_greeter_vote(w->greeter, tr->id, name, &vote);
         if (st != FR_OK) return st;
@@ -214,7 +248,10 @@ static void annotate(const watch *w, fr_image *img) {
         const char *name = live_greeter_identity(w->greeter, tr->id, &settled);
         uint8_t r = 255, g = 255, b = 0;
         const char *label = "?";
-        if (settled && name) {
+        if (w->o->require_live && tr->attack_votes >= w->o->votes) {
+            g = 0;
+            label = "spoof";
+        } else if (settled && name) {
             r = 0;
             label = name;
         } else if (settled) {
@@ -247,6 +284,7 @@ static void deliver_greeting(watch *w, const fr_image *annotated) {
         live_event e;
         memset(&e, 0, sizeof e);
         e.kind = LIVE_EVENT_GREET;
+        e.liveness = NAN;
         e.t = w->t;
         e.frame = w->frame;
         const live_track *tr = &w->tracker.tracks[pg->track[k]];
@@ -381,6 +419,7 @@ fr_status live_watch(fr_engine *eng, fr_gallery *gallery, const live_options *o,
             memset(&e, 0, sizeof e);
             e.kind = LIVE_EVENT_START;
             e.distance = NAN;
+            e.liveness = NAN;
             e.box[2] = (float)info.width;
             e.box[3] = (float)info.height;
             e.message = o->source;
@@ -415,6 +454,7 @@ fr_status live_watch(fr_engine *eng, fr_gallery *gallery, const live_options *o,
     free(w.to_embed);
     free(w.embed_track);
     free(w.probes);
+    free(w.liveness);
     free(w.matches);
     free(w.names);
     free(w.greeted);

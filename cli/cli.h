@@ -16,6 +16,8 @@ typedef struct cli_command {
 
 /* Print "facerec: <fr_last_error()>" to stderr and return the exit status for a failure. */
 int cli_fail(fr_status status);
+/* The same for a failure on one input file: the message names `path` (added if it did not). */
+int cli_fail_file(const char *path, fr_status status);
 /* Print "facerec <cmd>: <message>" to stderr and return 2 (usage errors). */
 int cli_usage_error(const char *cmd, const char *fmt, ...);
 

@@ -90,7 +90,7 @@ int cmd_detect(int argc, char **argv) {
         int n;
         st = fr_detect(eng, img, &faces, &n);
         if (st != FR_OK) {
-            cli_fail(st);
+            cli_fail_file(argv[a], st);
             failures++;
             fr_image_free(img);
             continue;

@@ -56,7 +56,7 @@ int cmd_embed(int argc, char **argv) {
         }
         fr_image_free(img);
         if (st != FR_OK) {
-            cli_fail(st);
+            cli_fail_file(argv[a], st);
             failures++;
             continue;
         }

@@ -54,7 +54,7 @@ static int identify_image(fr_engine *eng, fr_gallery *g, const char *path,
     fr_status st = fr_process(eng, img, &faces, &n);
     fr_image_free(img);
     if (st != FR_OK) {
-        cli_fail(st);
+        cli_fail_file(path, st);
         return 0;
     }
     int dim = fr_engine_dim(eng), n_found = 0;
@@ -81,7 +81,7 @@ static int identify_image(fr_engine *eng, fr_gallery *g, const char *path,
         }
     } else {
         if (st == FR_E_NOMEM) fprintf(stderr, "facerec identify: %s: out of memory\n", path);
-        else cli_fail(st);
+        else cli_fail_file(path, st);
     }
     free(probes);
     free(m);

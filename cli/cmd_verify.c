@@ -23,7 +23,7 @@ static int embed_largest(fr_engine *eng, const char *path, fr_face *face, int *n
     fr_status st = fr_process(eng, img, &faces, n_faces);
     fr_image_free(img);
     if (st != FR_OK) {
-        cli_fail(st);
+        cli_fail_file(path, st);
         return 0;
     }
     if (*n_faces == 0) {

@@ -263,25 +263,77 @@ fr_status fr_detect(fr_engine *eng, const fr_image *img, fr_face **faces, int *n
     return st;
 }
 
-/* Detectors trained on scenes miss a face that fills the whole frame (ID photos, face
- * crops such as ORL's): look again with a black border of half the image around it. */
-static fr_status detect_in_border(fr_engine *eng, const fr_image *img, fr_face **faces,
-                                  int *n_faces) {
-    int pad = FR_MAX(img->width, img->height) / 2;
-    fr_image *padded;
-    fr_status st = fr_image_crop(img, -pad, -pad, img->width + 2 * pad, img->height + 2 * pad, &padded);
-    if (st != FR_OK) return st;
-    st = detect_once(eng, padded, faces, n_faces);
-    fr_image_free(padded);
-    for (int i = 0; st == FR_OK && i < *n_faces; i++) {
-        fr_face *f = &(*faces)[i];
-        f->x -= (float)pad;
-        f->y -= (float)pad;
+/* The retry's bordered copy has at most this many pixels: a 12-megapixel photo with its border
+ * would be 8064x7056, past the image limit and slow for nothing. Images small enough (up to
+ * 512x512, the face crops of ORL among them) are bordered at full size as before. */
+#define RETRY_MAX_PIXELS (1024 * 1024)
+
+/* Move faces found in a copy of img (scaled by sx, sy, then bordered by pad) back to img;
+ * those wholly in the border (nothing of the image) are dropped. Returns how many remain. */
+static int faces_to_image(fr_face *faces, int n, const fr_image *img, float pad, float sx,
+                          float sy) {
+    int kept = 0;
+    for (int i = 0; i < n; i++) {
+        fr_face *f = &faces[i];
+        f->x = (f->x - pad) / sx;
+        f->y = (f->y - pad) / sy;
+        f->w /= sx;
+        f->h /= sy;
         for (int k = 0; k < f->n_landmarks; k++) {
-            f->landmarks[k][0] -= (float)pad;
-            f->landmarks[k][1] -= (float)pad;
+            f->landmarks[k][0] = (f->landmarks[k][0] - pad) / sx;
+            f->landmarks[k][1] = (f->landmarks[k][1] - pad) / sy;
+        }
+        if (f->x < (float)img->width && f->y < (float)img->height && f->x + f->w > 0 &&
+            f->y + f->h > 0) {
+            if (kept != i) faces[kept] = *f;
+            kept++;
         }
     }
+    return kept;
+}
+
+/* Detectors trained on scenes miss a face that fills the whole frame (ID photos, face
+ * crops such as ORL's): look again with a black border of half the image around it, on a
+ * copy scaled down so that the bordered image has at most RETRY_MAX_PIXELS. */
+static fr_status detect_in_border(fr_engine *eng, const fr_image *img, fr_face **faces,
+                                  int *n_faces) {
+    int longer = FR_MAX(img->width, img->height);
+    double bordered = ((double)img->width + longer) * ((double)img->height + longer);
+    double scale = bordered > RETRY_MAX_PIXELS ? sqrt(RETRY_MAX_PIXELS / bordered) : 1.0;
+    fr_image *small = NULL, *padded;
+    fr_status st = FR_OK;
+    if (scale < 1.0)
+        st = fr_image_resize(img, FR_MAX(1, (int)lround(img->width * scale)),
+                             FR_MAX(1, (int)lround(img->height * scale)), &small);
+    if (st != FR_OK) return st;
+    const fr_image *src = small ? small : img;
+    int pad = FR_MAX(src->width, src->height) / 2;
+    st = fr_image_crop(src, -pad, -pad, src->width + 2 * pad, src->height + 2 * pad, &padded);
+    if (st != FR_OK) {
+        fr_image_free(small);
+        return st;
+    }
+    float sx = (float)src->width / (float)img->width, sy = (float)src->height / (float)img->height;
+    if (!small) {
+        st = detect_once(eng, padded, faces, n_faces);
+        if (st == FR_OK) *n_faces = faces_to_image(*faces, *n_faces, img, (float)pad, 1.0f, 1.0f);
+    } else {
+        /* detection on the small copy; landmarks at full resolution, on the image itself */
+        fr_face *found = NULL;
+        int n = 0;
+        st = eng->detector->detect(eng->detector_net, padded, eng->min_score, &found, &n);
+        if (st == FR_OK) n = faces_to_image(found, n, img, (float)pad, sx, sy);
+        if (st == FR_OK && n > 0 && eng->landmarks && !eng->detector->points_align)
+            st = landmark68_run(eng->landmarks, img, found, n);
+        if (st == FR_OK) {
+            *faces = found;
+            *n_faces = n;
+        } else {
+            free(found);
+        }
+    }
+    fr_image_free(padded);
+    fr_image_free(small);
     return st;
 }
 

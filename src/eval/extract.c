@@ -275,7 +275,7 @@ static fr_status process_image(extract_run *run, int i) {
     if (st != FR_OK) return st;
     int found = 0;
     if (run->db) {
-        gallery_sha256(data, size, digest);
+        fr_sha256(data, size, digest);
         pthread_mutex_lock(&run->lock);
         st = cache_get(run, digest, &found, vector, no_face);
         if (found) run->out->n_cached++;

@@ -33,6 +33,7 @@ typedef struct engine_member {
     float align_scale; /* see fr_config.align_scale */
     float scale; /* the square root of its weight in a fusion; 1 alone */
     int offset;  /* where its values start in the embedding */
+    char *file;  /* the model file it was loaded from, for messages */
 } engine_member;
 
 struct fr_engine {
@@ -40,6 +41,7 @@ struct fr_engine {
     void *detector_net;
     float min_score;
     landmark68 *landmarks; /* NULL: the detector's own points (if any) are used */
+    const char *landmarks_file; /* relative to the models folder */
     engine_member members[FR_MAX_FUSED];
     int n_members;     /* 0 when the configuration did not ask for an embedding */
     int dim;           /* the embedding's length: the members' lengths added */
@@ -64,12 +66,40 @@ void fr_config_init(fr_config *cfg) {
     cfg->flip = 1;
 }
 
+/* Resolve a model file of the models folder into path (see fr_model_path). Every file the
+ * networks read from there is pinned by its SHA-256 (checked as it is read), except files
+ * made by facerec itself (.frmodel), which carry their own checksum. */
+static fr_status model_file_path(const char *models_dir, const char *relpath, char *path,
+                                 size_t size) {
+    size_t n = strlen(relpath);
+    int made_here = n > 8 && !strcmp(relpath + n - 8, ".frmodel");
+    if (!made_here && !fr_model_pin_find(relpath))
+        return fr_error(FR_E_MODEL, "%s: no SHA-256 pinned for this model file "
+                        "(scripts/pin_models.sh)", relpath);
+    return fr_model_path(models_dir, relpath, path, size);
+}
+
 static fr_status load_model(const char *models_dir, const char *relpath,
                             fr_status (*load)(const char *, void **), void **net) {
     char path[4096];
-    fr_status st = fr_model_path(models_dir, relpath, path, sizeof path);
+    fr_status st = model_file_path(models_dir, relpath, path, sizeof path);
     if (st != FR_OK) return st;
     return load(path, net);
+}
+
+/* Faces with a non-finite box, score or point come from a broken network. */
+static fr_status check_faces_finite(const fr_face *faces, int n, const char *model_file) {
+    for (int i = 0; i < n; i++) {
+        const fr_face *f = &faces[i];
+        int finite = isfinite(f->x) && isfinite(f->y) && isfinite(f->w) && isfinite(f->h) &&
+                     isfinite(f->score);
+        for (int k = 0; k < f->n_landmarks; k++)
+            finite = finite && isfinite(f->landmarks[k][0]) && isfinite(f->landmarks[k][1]);
+        if (!finite)
+            return fr_error(FR_E_MODEL, "%s: the network gave a non-finite box or point (face %d)",
+                            model_file, i);
+    }
+    return FR_OK;
 }
 
 static fr_status load_landmarks(const char *path, void **net) {
@@ -97,9 +127,15 @@ static fr_status open_member(fr_engine *eng, const fr_config *cfg, const fr_embe
     if (st != FR_OK) return st;
     if (!m->align->tpl && m->align_scale != 1.0f)
         return fr_error(FR_E_ARG, "the faceapi alignment has no scale: it crops as face-api.js does");
-    st = model_file ? embedder->load(model_file, &m->net)
-                    : load_model(cfg->models_dir, embedder->model_file, embedder->load, &m->net);
+    char path[4096];
+    if (model_file) snprintf(path, sizeof path, "%s", model_file);
+    else st = model_file_path(cfg->models_dir, embedder->model_file, path, sizeof path);
+    if (st == FR_OK) st = embedder->load(path, &m->net);
     if (st != FR_OK) return st;
+    if (!(m->file = strdup(path))) {
+        embedder->free(m->net);
+        return fr_error(FR_E_NOMEM, "%s: out of memory", path);
+    }
     m->embedder = embedder;
     m->scale = sqrtf(weight);
     m->offset = eng->dim;
@@ -192,6 +228,7 @@ fr_status fr_engine_open(const fr_config *cfg, fr_engine **out) {
         st = fr_error(FR_E_ARG, "unknown landmark net '%s' (known: 68, 68tiny)", lm);
         goto fail;
     }
+    eng->landmarks_file = lm_file;
     st = load_model(cfg->models_dir, lm_file, load_landmarks, (void **)&eng->landmarks);
     if (st != FR_OK) goto fail;
 
@@ -213,7 +250,10 @@ void fr_engine_close(fr_engine *eng) {
     if (!eng) return;
     if (eng->detector_net) eng->detector->free(eng->detector_net);
     landmark68_free(eng->landmarks);
-    for (int i = 0; i < eng->n_members; i++) eng->members[i].embedder->free(eng->members[i].net);
+    for (int i = 0; i < eng->n_members; i++) {
+        eng->members[i].embedder->free(eng->members[i].net);
+        free(eng->members[i].file);
+    }
     train_head_free(eng->head);
     free(eng);
 }
@@ -230,8 +270,11 @@ static fr_status detect_once(fr_engine *eng, const fr_image *img, fr_face **face
     fr_face *found = NULL;
     int n = 0;
     fr_status st = eng->detector->detect(eng->detector_net, img, eng->min_score, &found, &n);
-    if (st == FR_OK && n > 0 && eng->landmarks && !eng->detector->points_align)
+    if (st == FR_OK) st = check_faces_finite(found, n, eng->detector->model_file);
+    if (st == FR_OK && n > 0 && eng->landmarks && !eng->detector->points_align) {
         st = landmark68_run(eng->landmarks, img, found, n);
+        if (st == FR_OK) st = check_faces_finite(found, n, eng->landmarks_file);
+    }
     if (st != FR_OK) {
         free(found);
         return st;
@@ -322,9 +365,12 @@ static fr_status detect_in_border(fr_engine *eng, const fr_image *img, fr_face *
         fr_face *found = NULL;
         int n = 0;
         st = eng->detector->detect(eng->detector_net, padded, eng->min_score, &found, &n);
+        if (st == FR_OK) st = check_faces_finite(found, n, eng->detector->model_file);
         if (st == FR_OK) n = faces_to_image(found, n, img, (float)pad, sx, sy);
-        if (st == FR_OK && n > 0 && eng->landmarks && !eng->detector->points_align)
+        if (st == FR_OK && n > 0 && eng->landmarks && !eng->detector->points_align) {
             st = landmark68_run(eng->landmarks, img, found, n);
+            if (st == FR_OK) st = check_faces_finite(found, n, eng->landmarks_file);
+        }
         if (st == FR_OK) {
             *faces = found;
             *n_faces = n;
@@ -348,6 +394,10 @@ static fr_status member_align(const engine_member *m, const fr_image *img, const
 static fr_status member_embed_crops(const fr_engine *eng, const engine_member *m,
                                     const fr_image *const *crops, int n, float *out) {
     fr_status st = m->embedder->embed(m->net, crops, n, out);
+    for (size_t k = 0; st == FR_OK && k < (size_t)n * (size_t)m->embedder->dim; k++)
+        if (!isfinite(out[k]))
+            st = fr_error(FR_E_MODEL, "%s: the network gave a non-finite embedding (face %zu)",
+                          m->file, k / (size_t)m->embedder->dim);
     if (st == FR_OK && eng->head) st = train_head_apply(eng->head, out, n);
     if (st == FR_OK) nn_l2_normalize(out, n, m->embedder->dim);
     return st;

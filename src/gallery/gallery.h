@@ -71,7 +71,4 @@ typedef struct gallery_calibration {
  * line if it is malformed or truncated. */
 fr_status gallery_read_calibration_file(const char *path, gallery_calibration *out);
 
-/* SHA-256 of a buffer. */
-void gallery_sha256(const void *data, size_t size, uint8_t digest[32]);
-
 #endif

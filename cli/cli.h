@@ -48,12 +48,29 @@ int cli_usage_error(const char *cmd, const char *fmt, ...);
     "  --threads N         worker threads (default: $FACEREC_THREADS or all cores)\n"
 int cli_parse_engine_option(int opt, const char *arg, fr_config *cfg);
 
-/* Write s as a JSON string literal. */
+/* Write s as one CSV field: quoted (with its quotes doubled) when it holds a comma, a quote
+ * or a line break, as RFC 4180 does. */
+void cli_csv_field(FILE *f, const char *s);
+
+/* JSON output, through jansson (<jansson.h>; declared here apart, since cmd_bench.c reads
+ * JSON with src/common/json.h, whose names clash): what is printed is always valid JSON. */
+typedef struct json_t json_t;
+/* (Make strings with cli_json_text, never jansson's json_string: src/common/json.c has a
+ * function of that name, which the linker takes from the static library first.) */
+/* A string; bytes that are not valid UTF-8 (a file name may hold any) become U+FFFD. */
+json_t *cli_json_text(const char *s);
+/* A number; NaN and the infinities, which JSON cannot hold, become null. */
+json_t *cli_json_num(double v);
+/* Print v on one line and release it (NULL: out of memory); returns 0 after printing an
+ * error if it could not be written. Numbers get 7 significant digits. */
+int cli_json_print(FILE *f, json_t *v);
+/* One face record (the embedding only if with_embedding). */
+json_t *cli_json_face(const fr_face *face, int with_embedding);
+/* One line {"image": PATH, "faces": [...]} for an image's faces; returns as cli_json_print. */
+int cli_json_image(FILE *f, const char *path, const fr_face *faces, int n, int with_embedding);
+/* Write s as a JSON string literal by hand: only for cmd_bench.c's report, which is to move
+ * out of the CLI. */
 void cli_json_string(FILE *f, const char *s);
-/* Write one face record as a JSON object (the embedding only if with_embedding). */
-void cli_json_face(FILE *f, const fr_face *face, int with_embedding);
-/* One line {"image": PATH, "faces": [...]} for an image's faces. */
-void cli_json_image(FILE *f, const char *path, const fr_face *faces, int n, int with_embedding);
 /* Load an image; on failure print the error and return 0. */
 int cli_load_image(const char *path, fr_image **img);
 

@@ -96,7 +96,7 @@ int cmd_detect(int argc, char **argv) {
             continue;
         }
         if (json) {
-            cli_json_image(stdout, argv[a], faces, n, 0);
+            failures += !cli_json_image(stdout, argv[a], faces, n, 0);
         } else {
             printf("%s: %d face%s\n", argv[a], n, n == 1 ? "" : "s");
             for (int i = 0; i < n; i++)

@@ -62,7 +62,7 @@ int cmd_embed(int argc, char **argv) {
         }
         const fr_face *list = no_detect ? &single : faces;
         if (json) {
-            cli_json_image(stdout, argv[a], list, n, 1);
+            failures += !cli_json_image(stdout, argv[a], list, n, 1);
         } else {
             if (n == 0) printf("%s,no_faces\n", argv[a]);
             for (int i = 0; i < n; i++) print_face(argv[a], i + 1, &list[i]);

@@ -3,13 +3,16 @@
 #include "cli.h"
 
 #include <getopt.h>
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
 static const char *usage =
     "usage: facerec identify [options] IMAGE...\n"
     "Name every face: the nearest enrolled person, or unknown when farther than the threshold.\n"
-    "Prints image,name,distance per face (unknown for strangers, no_faces when none).\n\n"
+    "Prints one CSV line per face: image,name,distance,x,y,w,h (the face's box; unknown for\n"
+    "strangers), or image,no_faces,,,,, when an image has none. Fields holding a comma, a\n"
+    "quote or a line break are quoted as RFC 4180 does.\n\n"
     "  --db FILE           gallery database (default: $FACEREC_DB, else facerec.db)\n"
     "  --threshold T       distance threshold (default: from the calibration and --fpir)\n"
     "  --fpir R            target false-positive identification rate: the share of\n"
@@ -23,25 +26,42 @@ typedef struct identify_options {
     int show_distances, json, k;
 } identify_options;
 
-static void print_plain(const char *path, const fr_match *m, int n_found, float threshold,
-                        int show_distances) {
+/* One CSV row per face: image,name,distance,x,y,w,h (RFC 4180 quoting). */
+static void print_plain(const char *path, const fr_face *f, const fr_match *m, int n_found,
+                        float threshold, int show_distances) {
     const char *name = m[0].distance <= threshold ? m[0].name : "unknown";
-    printf("%s,%s,%.4f\n", path, name, m[0].distance);
-    for (int j = 0; show_distances && j < n_found; j++)
-        printf("    %s,%.4f\n", m[j].name, m[j].distance);
+    cli_csv_field(stdout, path);
+    putchar(',');
+    cli_csv_field(stdout, name);
+    printf(",%.4f,%.1f,%.1f,%.1f,%.1f\n", m[0].distance, f->x, f->y, f->w, f->h);
+    for (int j = 0; show_distances && j < n_found; j++) {
+        fputs("    ", stdout);
+        cli_csv_field(stdout, m[j].name);
+        printf(",%.4f\n", m[j].distance);
+    }
 }
 
-static void print_json_face(const fr_face *f, const fr_match *m, int n_found, float threshold) {
-    printf("{\"box\": [%.1f, %.1f, %.1f, %.1f], \"identity\": ", f->x, f->y, f->w, f->h);
-    if (m[0].distance <= threshold) cli_json_string(stdout, m[0].name);
-    else fputs("null", stdout);
-    printf(", \"distance\": %.5f, \"candidates\": [", m[0].distance);
-    for (int j = 0; j < n_found; j++) {
-        fputs(j ? ", {\"name\": " : "{\"name\": ", stdout);
-        cli_json_string(stdout, m[j].name);
-        printf(", \"distance\": %.5f}", m[j].distance);
+static json_t *json_face(const fr_face *f, const fr_match *m, int n_found, float threshold) {
+    const float box[4] = {f->x, f->y, f->w, f->h};
+    json_t *o = json_object(), *b = json_array(), *candidates = json_array();
+    for (int i = 0; b && i < 4; i++) json_array_append_new(b, cli_json_num(box[i]));
+    for (int j = 0; candidates && j < n_found; j++) {
+        json_t *c = json_object();
+        if (c) json_object_set_new(c, "name", cli_json_text(m[j].name));
+        if (c) json_object_set_new(c, "distance", cli_json_num(m[j].distance));
+        json_array_append_new(candidates, c);
     }
-    fputs("]}", stdout);
+    if (!o) {
+        json_decref(b);
+        json_decref(candidates);
+        return NULL;
+    }
+    json_object_set_new(o, "box", b);
+    json_object_set_new(o, "identity",
+                        m[0].distance <= threshold ? cli_json_text(m[0].name) : json_null());
+    json_object_set_new(o, "distance", cli_json_num(m[0].distance));
+    json_object_set_new(o, "candidates", candidates);
+    return o;
 }
 
 /* Identify the faces of one image; returns 0 on failure (printed). */
@@ -66,18 +86,22 @@ static int identify_image(fr_engine *eng, fr_gallery *g, const char *path,
     if (st == FR_OK && n > 0) st = fr_gallery_search(g, probes, n, o->k, m, &n_found);
     if (st == FR_OK) {
         if (o->json) {
-            fputs("{\"image\": ", stdout);
-            cli_json_string(stdout, path);
-            fputs(", \"faces\": [", stdout);
-            for (int i = 0; i < n; i++) {
-                if (i) fputs(", ", stdout);
-                print_json_face(&faces[i], m + (size_t)i * o->k, n_found, o->threshold);
-            }
-            fputs("]}\n", stdout);
+            json_t *record = json_object(), *list = json_array();
+            for (int i = 0; list && i < n; i++)
+                json_array_append_new(list, json_face(&faces[i], m + (size_t)i * o->k, n_found,
+                                                      o->threshold));
+            if (record) json_object_set_new(record, "image", cli_json_text(path));
+            if (record) json_object_set_new(record, "faces", list);
+            else json_decref(list);
+            if (!cli_json_print(stdout, record)) st = FR_E_IO;
         } else {
-            if (n == 0) printf("%s,no_faces\n", path);
+            if (n == 0) {
+                cli_csv_field(stdout, path);
+                puts(",no_faces,,,,,");
+            }
             for (int i = 0; i < n; i++)
-                print_plain(path, m + (size_t)i * o->k, n_found, o->threshold, o->show_distances);
+                print_plain(path, &faces[i], m + (size_t)i * o->k, n_found, o->threshold,
+                            o->show_distances);
         }
     } else {
         if (st == FR_E_NOMEM) fprintf(stderr, "facerec identify: %s: out of memory\n", path);
@@ -148,7 +172,8 @@ int cmd_identify(int argc, char **argv) {
         fr_gallery_close(g);
         return cli_fail(st);
     }
-    if (o.show_distances) o.k = info.n_people;
+    /* never more candidates than people: --candidates 2000000000 must not allocate for them */
+    if (o.show_distances || o.k > info.n_people) o.k = info.n_people;
     fr_engine *eng;
     int status = cli_open_engine_for_gallery(&cfg, default_model, g, &eng);
     if (status) {

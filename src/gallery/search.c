@@ -192,8 +192,7 @@ static fr_status load_templates(fr_gallery *g, const int64_t *ids) {
     return st;
 }
 
-/* Load the templates unless the copy in memory is still that of the database. */
-static fr_status ensure_loaded(fr_gallery *g) {
+fr_status gallery_ensure_loaded(fr_gallery *g) {
     sqlite3_int64 version = 0;
     fr_status st = data_version(g, &version);
     if (st != FR_OK) return st;
@@ -313,7 +312,7 @@ fr_status fr_gallery_search(fr_gallery *g, const float *probes, int n_probes, in
         if (!isfinite(probes[i]))
             return fr_error(FR_E_ARG, "%s: probe %lld holds a non-finite value", g->path,
                             (long long)(i / g->dim));
-    fr_status st = ensure_loaded(g);
+    fr_status st = gallery_ensure_loaded(g);
     if (st != FR_OK) return st;
     int kk = FR_MIN(k, g->n_people);
     if (kk == 0 || n_probes == 0) return FR_OK;

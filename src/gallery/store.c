@@ -586,3 +586,23 @@ fr_status fr_gallery_get_info(fr_gallery *g, fr_gallery_info *info) {
     info->calibrated_at = atoll(when);
     return FR_OK;
 }
+
+fr_status fr_gallery_check(fr_gallery *g) {
+    if (!g) return fr_error(FR_E_ARG, "fr_gallery_check: NULL argument");
+    sqlite3_stmt *stmt;
+    fr_status st = gallery_prepare(g, "PRAGMA quick_check(1)", &stmt);
+    if (st != FR_OK) return st;
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        const char *verdict = (const char *)sqlite3_column_text(stmt, 0);
+        if (!verdict || strcmp(verdict, "ok") != 0)
+            st = fr_error(FR_E_DB, "%s: the database is damaged (%s)", g->path,
+                          verdict ? verdict : "no verdict");
+    } else {
+        st = gallery_db_error(g, rc, "checking the database");
+    }
+    sqlite3_finalize(stmt);
+    /* then what SQLite cannot know: every template loads as search would read it */
+    if (st == FR_OK && g->model[0]) st = gallery_ensure_loaded(g);
+    return st;
+}

@@ -25,6 +25,8 @@ int cli_fail(fr_status status);
 #define CLI_PRINTF(a, b)
 #endif
 fr_status cli_error(fr_status status, const char *fmt, ...) CLI_PRINTF(2, 3);
+/* The same for a failure on one input file: the message names `path` (added if it did not). */
+int cli_fail_file(const char *path, fr_status status);
 /* Print "facerec <cmd>: <message>" to stderr and return 2 (usage errors). */
 int cli_usage_error(const char *cmd, const char *fmt, ...);
 
@@ -55,15 +57,28 @@ int cli_usage_error(const char *cmd, const char *fmt, ...);
     "  --threads N         worker threads (default: $FACEREC_THREADS or all cores)\n"
 int cli_parse_engine_option(int opt, const char *arg, fr_config *cfg);
 
-/* Write s as a JSON string literal. */
-void cli_json_string(FILE *f, const char *s);
-/* Write one face record as a JSON object (the embedding only if with_embedding; its
- * "liveness" and "live" only if liveness is not NULL). */
-void cli_json_face(FILE *f, const fr_face *face, int with_embedding, const float *liveness);
-/* One line {"image": PATH, "faces": [...]} for an image's faces (liveness: NULL, or one
- * score per face). */
-void cli_json_image(FILE *f, const char *path, const fr_face *faces, int n, int with_embedding,
-                    const float *liveness);
+/* Write s as one CSV field: quoted (with its quotes doubled) when it holds a comma, a quote
+ * or a line break, as RFC 4180 does. */
+void cli_csv_field(FILE *f, const char *s);
+
+/* JSON output, through jansson: what is printed is always valid JSON. */
+typedef struct json_t json_t;
+/* (Make strings with cli_json_text, never jansson's json_string: src/common/json.c has a
+ * function of that name, which the linker takes from the static library first.) */
+/* A string; bytes that are not valid UTF-8 (a file name may hold any) become U+FFFD. */
+json_t *cli_json_text(const char *s);
+/* A number; NaN and the infinities, which JSON cannot hold, become null. */
+json_t *cli_json_num(double v);
+/* Print v on one line and release it (NULL: out of memory); returns 0 after printing an
+ * error if it could not be written. Numbers get 7 significant digits. */
+int cli_json_print(FILE *f, json_t *v);
+/* One face record (the embedding only if with_embedding; its "liveness" and "live" only if
+ * liveness is not NULL). */
+json_t *cli_json_face(const fr_face *face, int with_embedding, const float *liveness);
+/* One line {"image": PATH, "faces": [...]} for an image's faces (liveness: NULL, or one score
+ * per face); returns as cli_json_print. */
+int cli_json_image(FILE *f, const char *path, const fr_face *faces, int n, int with_embedding,
+                   const float *liveness);
 /* Load an image; on failure print the error and return 0. */
 int cli_load_image(const char *path, fr_image **img);
 

@@ -93,7 +93,7 @@ int cmd_detect(int argc, char **argv) {
         int n;
         st = fr_detect(eng, img, &faces, &n);
         if (st != FR_OK) {
-            cli_fail(st);
+            cli_fail_file(argv[a], st);
             failures++;
             fr_image_free(img);
             continue;
@@ -106,7 +106,7 @@ int cmd_detect(int argc, char **argv) {
             continue;
         }
         if (json) {
-            cli_json_image(stdout, argv[a], faces, n, 0, liveness);
+            failures += !cli_json_image(stdout, argv[a], faces, n, 0, liveness);
         } else {
             printf("%s: %d face%s\n", argv[a], n, n == 1 ? "" : "s");
             for (int i = 0; i < n; i++) {

@@ -56,13 +56,13 @@ int cmd_embed(int argc, char **argv) {
         }
         fr_image_free(img);
         if (st != FR_OK) {
-            cli_fail(st);
+            cli_fail_file(argv[a], st);
             failures++;
             continue;
         }
         const fr_face *list = no_detect ? &single : faces;
         if (json) {
-            cli_json_image(stdout, argv[a], list, n, 1, NULL);
+            failures += !cli_json_image(stdout, argv[a], list, n, 1, NULL);
         } else {
             if (n == 0) printf("%s,no_faces\n", argv[a]);
             for (int i = 0; i < n; i++) print_face(argv[a], i + 1, &list[i]);

@@ -165,10 +165,12 @@ static int enroll_person(fr_engine *eng, fr_gallery *g, const person_job *job, t
             continue;
         }
         if (st == FR_OK) st = fr_image_load(path, &img);
+        int loaded = st == FR_OK;
         if (st == FR_OK) st = fr_process(eng, img, &faces, &n_faces);
         fr_image_free(img);
         if (st != FR_OK) {
-            snprintf(out[i].message, sizeof out[i].message, "unreadable: %s", fr_last_error());
+            snprintf(out[i].message, sizeof out[i].message, "%s: %s",
+                     loaded ? "could not be processed" : "unreadable", fr_last_error());
             t->unreadable++;
         } else if (n_faces == 0) {
             snprintf(out[i].message, sizeof out[i].message, "no face found");

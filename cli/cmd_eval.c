@@ -3,6 +3,7 @@
 #include "eval/eval.h"
 
 #include <getopt.h>
+#include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,31 +92,24 @@ static fr_status embed_all(eval_cli *ec, char *const *paths, int n, eval_embeddi
 
 /* ---- output ------------------------------------------------------------------------------ */
 
-static void json_number(double v) {
-    if (isfinite(v)) printf("%.6g", v);
-    else fputs("null", stdout);
-}
-
-static void json_field(const char *name, double v) {
-    printf(", \"%s\": ", name);
-    json_number(v);
-}
-
-static void print_pipeline(const eval_cli *ec, const eval_embeddings *e, double embed_seconds) {
+/* With --json the figures go into the record o (built with jansson; NULL when out of
+ * memory, which cli_json_print reports); else they are printed as text. */
+static void print_pipeline(const eval_cli *ec, const eval_embeddings *e, double embed_seconds,
+                           json_t *o) {
     const fr_config *c = &ec->cfg;
     if (ec->json) {
-        fputs(", \"model\": ", stdout);
-        cli_json_string(stdout, c->model ? c->model : FR_DEFAULT_MODEL);
-        fputs(", \"detector\": ", stdout);
-        cli_json_string(stdout, c->detector ? c->detector : FR_DEFAULT_DETECTOR);
-        fputs(", \"landmarks\": ", stdout);
-        cli_json_string(stdout, c->landmarks ? c->landmarks : "68");
-        fputs(", \"align\": ", stdout);
-        cli_json_string(stdout, e->align);
-        printf(", \"flip\": %s, \"images\": %d, \"no_face_images\": %d, \"cached\": %d, "
-               "\"computed\": %d, \"faces_cached\": %d, \"embed_seconds\": %.1f",
-               c->flip ? "true" : "false", e->n, e->n_no_face, e->n_cached, e->n_computed,
-               e->n_faces_cached, embed_seconds);
+        json_object_set_new(o, "model", cli_json_text(c->model ? c->model : FR_DEFAULT_MODEL));
+        json_object_set_new(o, "detector",
+                            cli_json_text(c->detector ? c->detector : FR_DEFAULT_DETECTOR));
+        json_object_set_new(o, "landmarks", cli_json_text(c->landmarks ? c->landmarks : "68"));
+        json_object_set_new(o, "align", cli_json_text(e->align));
+        json_object_set_new(o, "flip", json_boolean(c->flip));
+        json_object_set_new(o, "images", json_integer(e->n));
+        json_object_set_new(o, "no_face_images", json_integer(e->n_no_face));
+        json_object_set_new(o, "cached", json_integer(e->n_cached));
+        json_object_set_new(o, "computed", json_integer(e->n_computed));
+        json_object_set_new(o, "faces_cached", json_integer(e->n_faces_cached));
+        json_object_set_new(o, "embed_seconds", cli_json_num(embed_seconds));
         return;
     }
     printf("pipeline: model %s, detector %s, landmarks %s, align %s, flip %s\n",
@@ -126,36 +120,35 @@ static void print_pipeline(const eval_cli *ec, const eval_embeddings *e, double 
            e->n_faces_cached, e->n_cached, embed_seconds, e->n_no_face);
 }
 
-static void print_verification(const eval_cli *ec, const eval_verification *v, int no_face_pairs) {
+static json_t *json_doubles(const double *values, int n) {
+    json_t *a = json_array();
+    for (int i = 0; a && i < n; i++) json_array_append_new(a, cli_json_num(values[i]));
+    return a;
+}
+
+static void print_verification(const eval_cli *ec, const eval_verification *v, int no_face_pairs,
+                               json_t *o) {
     int folds = v->n_folds_tested;
     double stderr_mean = v->accuracy_std / sqrt((double)folds);
     if (ec->json) {
-        json_field("accuracy", v->accuracy_mean);
-        json_field("accuracy_std", v->accuracy_std);
-        json_field("accuracy_stderr", stderr_mean);
-        fputs(", \"fold_accuracy\": [", stdout);
-        for (int k = 0; k < folds; k++) {
-            if (k) fputs(", ", stdout);
-            json_number(v->fold_accuracy[k]);
-        }
-        fputs("], \"fold_threshold\": [", stdout);
-        for (int k = 0; k < folds; k++) {
-            if (k) fputs(", ", stdout);
-            json_number(v->fold_threshold[k]);
-        }
-        fputc(']', stdout);
-        json_field("threshold_mean", v->threshold_mean);
-        printf(", \"genuine_pairs\": %d, \"impostor_pairs\": %d, \"no_face_pairs\": %d",
-               v->n_genuine, v->n_impostor, no_face_pairs);
-        json_field("auc", v->auc);
-        json_field("eer", v->eer);
-        json_field("eer_threshold", v->eer_threshold);
+        json_object_set_new(o, "accuracy", cli_json_num(v->accuracy_mean));
+        json_object_set_new(o, "accuracy_std", cli_json_num(v->accuracy_std));
+        json_object_set_new(o, "accuracy_stderr", cli_json_num(stderr_mean));
+        json_object_set_new(o, "fold_accuracy", json_doubles(v->fold_accuracy, folds));
+        json_object_set_new(o, "fold_threshold", json_doubles(v->fold_threshold, folds));
+        json_object_set_new(o, "threshold_mean", cli_json_num(v->threshold_mean));
+        json_object_set_new(o, "genuine_pairs", json_integer(v->n_genuine));
+        json_object_set_new(o, "impostor_pairs", json_integer(v->n_impostor));
+        json_object_set_new(o, "no_face_pairs", json_integer(no_face_pairs));
+        json_object_set_new(o, "auc", cli_json_num(v->auc));
+        json_object_set_new(o, "eer", cli_json_num(v->eer));
+        json_object_set_new(o, "eer_threshold", cli_json_num(v->eer_threshold));
         for (int i = 0; i < EVAL_N_FAR_TARGETS; i++) {
             char name[64];
             snprintf(name, sizeof name, "tar_at_far_%g", eval_far_targets[i]);
-            json_field(name, v->tar_at_far[i]);
+            json_object_set_new(o, name, cli_json_num(v->tar_at_far[i]));
             snprintf(name, sizeof name, "threshold_at_far_%g", eval_far_targets[i]);
-            json_field(name, v->threshold_at_far[i]);
+            json_object_set_new(o, name, cli_json_num(v->threshold_at_far[i]));
         }
         return;
     }
@@ -201,6 +194,7 @@ static int run_verification(eval_cli *ec, const eval_protocol *p, const char *na
                             const char *source) {
     eval_embeddings e;
     double embed_seconds;
+    int printed = 1;
     fr_status st = embed_all(ec, p->images, p->n_images, &e, &embed_seconds);
     if (st != FR_OK) return cli_fail(st);
     /* every pair's distance, and apart those of the tested pairs (all of them under
@@ -237,24 +231,22 @@ static int run_verification(eval_cli *ec, const eval_protocol *p, const char *na
         st = write_roc(ec, tested, tested_same, n_tested, v.n_impostor, title);
         if (st != FR_OK) goto done;
     }
+    json_t *record = ec->json ? json_object() : NULL;
     if (ec->json) {
-        fputs("{\"protocol\": ", stdout);
-        cli_json_string(stdout, name);
-        fputs(", \"source\": ", stdout);
-        cli_json_string(stdout, source);
-        printf(", \"pairs\": %d, \"folds\": %d", n_tested, v.n_folds_tested);
+        json_object_set_new(record, "protocol", cli_json_text(name));
+        json_object_set_new(record, "source", cli_json_text(source));
+        json_object_set_new(record, "pairs", json_integer(n_tested));
+        json_object_set_new(record, "folds", json_integer(v.n_folds_tested));
     } else {
         printf("%s (%s): %d pairs tested%s\n", name, source, n_tested,
                p->test_fold < 0 ? ", each fold with the threshold of the others" : "");
     }
-    print_pipeline(ec, &e, embed_seconds);
-    print_verification(ec, &v, no_face_pairs);
+    print_pipeline(ec, &e, embed_seconds, record);
+    print_verification(ec, &v, no_face_pairs, record);
     if (ec->json) {
-        if (ec->roc) {
-            fputs(", \"roc\": ", stdout);
-            cli_json_string(stdout, ec->roc);
-        }
-        printf(", \"seconds\": %.1f}\n", seconds_since(&ec->started));
+        if (ec->roc) json_object_set_new(record, "roc", cli_json_text(ec->roc));
+        json_object_set_new(record, "seconds", cli_json_num(seconds_since(&ec->started)));
+        printed = cli_json_print(stdout, record);
     } else {
         if (ec->roc) printf("ROC curve: %s\n", ec->roc);
         printf("time: %.1f s\n", seconds_since(&ec->started));
@@ -262,7 +254,8 @@ static int run_verification(eval_cli *ec, const eval_protocol *p, const char *na
 done:
     free(distances), free(same), free(fold), free(tested), free(tested_same);
     eval_embeddings_free(&e);
-    return st == FR_OK ? 0 : cli_fail(st);
+    if (st != FR_OK) return cli_fail(st);
+    return printed ? 0 : 1; /* a JSON record that could not be written was reported */
 }
 
 /* ---- the three evaluations ---------------------------------------------------------------- */
@@ -424,6 +417,7 @@ static int eval_identify_cmd(eval_cli *ec) {
         }
     }
     eval_identification id;
+    int printed = 1;
     st = eval_identify(enrolled, enrolled_labels, n_enrolled, probes, probe_labels, n_probes,
                        e.dim, ec->fpir, &id);
     if (st != FR_OK) {
@@ -431,29 +425,33 @@ static int eval_identify_cmd(eval_cli *ec) {
         goto done;
     }
     if (ec->json) {
-        fputs("{\"protocol\": \"identify\", \"source\": ", stdout);
-        cli_json_string(stdout, cli_base_name(ec->dir));
-        printf(", \"people\": %d, \"enrolled\": %d, \"mated_probes\": %d, "
-               "\"nonmated_probes\": %d", n_people, id.n_enrolled, id.n_mated, id.n_nonmated);
-        print_pipeline(ec, &e, embed_seconds);
-        json_field("rank1", id.rank1);
-        json_field("fpir_target", id.fpir_target);
-        json_field("threshold", id.threshold);
-        json_field("fpir", id.fpir);
-        json_field("fnir", id.fnir);
-        printf(", \"seconds\": %.1f}\n", seconds_since(&ec->started));
+        json_t *record = json_object();
+        json_object_set_new(record, "protocol", cli_json_text("identify"));
+        json_object_set_new(record, "source", cli_json_text(cli_base_name(ec->dir)));
+        json_object_set_new(record, "people", json_integer(n_people));
+        json_object_set_new(record, "enrolled", json_integer(id.n_enrolled));
+        json_object_set_new(record, "mated_probes", json_integer(id.n_mated));
+        json_object_set_new(record, "nonmated_probes", json_integer(id.n_nonmated));
+        print_pipeline(ec, &e, embed_seconds, record);
+        json_object_set_new(record, "rank1", cli_json_num(id.rank1));
+        json_object_set_new(record, "fpir_target", cli_json_num(id.fpir_target));
+        json_object_set_new(record, "threshold", cli_json_num(id.threshold));
+        json_object_set_new(record, "fpir", cli_json_num(id.fpir));
+        json_object_set_new(record, "fnir", cli_json_num(id.fnir));
+        json_object_set_new(record, "seconds", cli_json_num(seconds_since(&ec->started)));
+        printed = cli_json_print(stdout, record);
     } else {
         printf("open-set identification (%s): %d people, %d enrolled (first image of each "
                "with two or more)\n", cli_base_name(ec->dir), n_people, id.n_enrolled);
         printf("probes: %d of enrolled people, %d of people not enrolled\n", id.n_mated,
                id.n_nonmated);
-        print_pipeline(ec, &e, embed_seconds);
+        print_pipeline(ec, &e, embed_seconds, NULL);
         printf("rank-1 identification rate: %.2f%%\n", 100 * id.rank1);
         printf("FNIR %.2f%% at FPIR %.2f%% (aimed at %g%%), threshold distance <= %.4f\n",
                100 * id.fnir, 100 * id.fpir, 100 * id.fpir_target, id.threshold);
         printf("time: %.1f s\n", seconds_since(&ec->started));
     }
-    rc = 0;
+    rc = printed ? 0 : 1;
 done:
     free(enrolled), free(probes), free(enrolled_labels), free(probe_labels);
     eval_embeddings_free(&e);

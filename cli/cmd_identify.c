@@ -3,13 +3,16 @@
 #include "cli.h"
 
 #include <getopt.h>
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
 static const char *usage =
     "usage: facerec identify [options] IMAGE...\n"
     "Name every face: the nearest enrolled person, or unknown when farther than the threshold.\n"
-    "Prints image,name,distance per face (unknown for strangers, no_faces when none).\n\n"
+    "Prints one CSV line per face: image,name,distance,x,y,w,h (the face's box; unknown for\n"
+    "strangers), or image,no_faces,,,,, when an image has none. Fields holding a comma, a\n"
+    "quote or a line break are quoted as RFC 4180 does.\n\n"
     "  --db FILE           gallery database (default: $FACEREC_DB, else facerec.db)\n"
     "  --threshold T       distance threshold (default: from the calibration and --fpir)\n"
     "  --fpir R            target false-positive identification rate: the share of\n"
@@ -29,41 +32,57 @@ typedef struct identify_options {
     int liveness, require_live;
 } identify_options;
 
-/* liveness: NULL, or the face's score. With require_live an attack is "spoof", and who it
- * resembles is not told. */
-static void print_plain(const char *path, const fr_match *m, int n_found, float threshold,
-                        const identify_options *o, const float *liveness) {
+/* One CSV row per face: image,name,distance,x,y,w,h (RFC 4180 quoting), then with liveness
+ * its score and "live" or "attack". With require_live an attack is named "spoof", with no
+ * distance, and who it resembles is not told. */
+static void print_plain(const char *path, const fr_face *f, const fr_match *m, int n_found,
+                        float threshold, const identify_options *o, const float *liveness) {
     int spoof = o->require_live && *liveness < FR_LIVENESS_THRESHOLD;
     const char *name = spoof ? "spoof" : m[0].distance <= threshold ? m[0].name : "unknown";
-    if (spoof) printf("%s,%s,", path, name);
-    else printf("%s,%s,%.4f", path, name, m[0].distance);
+    cli_csv_field(stdout, path);
+    putchar(',');
+    cli_csv_field(stdout, name);
+    if (spoof) putchar(',');
+    else printf(",%.4f", m[0].distance);
+    printf(",%.1f,%.1f,%.1f,%.1f", f->x, f->y, f->w, f->h);
     if (liveness)
         printf(",%.4f,%s", *liveness, *liveness >= FR_LIVENESS_THRESHOLD ? "live" : "attack");
     putchar('\n');
-    for (int j = 0; !spoof && o->show_distances && j < n_found; j++)
-        printf("    %s,%.4f\n", m[j].name, m[j].distance);
+    for (int j = 0; !spoof && o->show_distances && j < n_found; j++) {
+        fputs("    ", stdout);
+        cli_csv_field(stdout, m[j].name);
+        printf(",%.4f\n", m[j].distance);
+    }
 }
 
-static void print_json_face(const fr_face *f, const fr_match *m, int n_found, float threshold,
-                            const identify_options *o, const float *liveness) {
+static json_t *json_face(const fr_face *f, const fr_match *m, int n_found, float threshold,
+                         const identify_options *o, const float *liveness) {
     int spoof = o->require_live && *liveness < FR_LIVENESS_THRESHOLD;
-    printf("{\"box\": [%.1f, %.1f, %.1f, %.1f], \"identity\": ", f->x, f->y, f->w, f->h);
-    if (!spoof && m[0].distance <= threshold) cli_json_string(stdout, m[0].name);
-    else fputs("null", stdout);
-    if (liveness)
-        printf(", \"liveness\": %.5f, \"live\": %s", *liveness,
-               *liveness >= FR_LIVENESS_THRESHOLD ? "true" : "false");
-    if (spoof) {
-        fputs(", \"spoof\": true, \"distance\": null, \"candidates\": []}", stdout);
-        return;
+    const float box[4] = {f->x, f->y, f->w, f->h};
+    json_t *o_face = json_object(), *b = json_array(), *candidates = json_array();
+    for (int i = 0; b && i < 4; i++) json_array_append_new(b, cli_json_num(box[i]));
+    for (int j = 0; !spoof && candidates && j < n_found; j++) {
+        json_t *c = json_object();
+        if (c) json_object_set_new(c, "name", cli_json_text(m[j].name));
+        if (c) json_object_set_new(c, "distance", cli_json_num(m[j].distance));
+        json_array_append_new(candidates, c);
     }
-    printf(", \"distance\": %.5f, \"candidates\": [", m[0].distance);
-    for (int j = 0; j < n_found; j++) {
-        fputs(j ? ", {\"name\": " : "{\"name\": ", stdout);
-        cli_json_string(stdout, m[j].name);
-        printf(", \"distance\": %.5f}", m[j].distance);
+    if (!o_face) {
+        json_decref(b);
+        json_decref(candidates);
+        return NULL;
     }
-    fputs("]}", stdout);
+    json_object_set_new(o_face, "box", b);
+    json_object_set_new(o_face, "identity", !spoof && m[0].distance <= threshold
+                                                ? cli_json_text(m[0].name) : json_null());
+    if (liveness) {
+        json_object_set_new(o_face, "liveness", cli_json_num(*liveness));
+        json_object_set_new(o_face, "live", json_boolean(*liveness >= FR_LIVENESS_THRESHOLD));
+    }
+    if (spoof) json_object_set_new(o_face, "spoof", json_true());
+    json_object_set_new(o_face, "distance", spoof ? json_null() : cli_json_num(m[0].distance));
+    json_object_set_new(o_face, "candidates", candidates);
+    return o_face;
 }
 
 /* Identify the faces of one image; returns 0 on failure (printed). */
@@ -82,7 +101,7 @@ static int identify_image(fr_engine *eng, fr_gallery *g, const char *path,
     }
     fr_image_free(img);
     if (st != FR_OK) {
-        cli_fail(st);
+        cli_fail_file(path, st);
         return 0;
     }
     int dim = fr_engine_dim(eng), n_found = 0;
@@ -94,24 +113,27 @@ static int identify_image(fr_engine *eng, fr_gallery *g, const char *path,
     if (st == FR_OK && n > 0) st = fr_gallery_search(g, probes, n, o->k, m, &n_found);
     if (st == FR_OK) {
         if (o->json) {
-            fputs("{\"image\": ", stdout);
-            cli_json_string(stdout, path);
-            fputs(", \"faces\": [", stdout);
-            for (int i = 0; i < n; i++) {
-                if (i) fputs(", ", stdout);
-                print_json_face(&faces[i], m + (size_t)i * o->k, n_found, o->threshold, o,
-                                liveness ? &liveness[i] : NULL);
-            }
-            fputs("]}\n", stdout);
+            json_t *record = json_object(), *list = json_array();
+            for (int i = 0; list && i < n; i++)
+                json_array_append_new(list, json_face(&faces[i], m + (size_t)i * o->k, n_found,
+                                                      o->threshold, o,
+                                                      liveness ? &liveness[i] : NULL));
+            if (record) json_object_set_new(record, "image", cli_json_text(path));
+            if (record) json_object_set_new(record, "faces", list);
+            else json_decref(list);
+            if (!cli_json_print(stdout, record)) st = FR_E_IO;
         } else {
-            if (n == 0) printf("%s,no_faces\n", path);
+            if (n == 0) {
+                cli_csv_field(stdout, path);
+                puts(",no_faces,,,,,");
+            }
             for (int i = 0; i < n; i++)
-                print_plain(path, m + (size_t)i * o->k, n_found, o->threshold, o,
+                print_plain(path, &faces[i], m + (size_t)i * o->k, n_found, o->threshold, o,
                             liveness ? &liveness[i] : NULL);
         }
     } else {
         if (st == FR_E_NOMEM) fprintf(stderr, "facerec identify: %s: out of memory\n", path);
-        else cli_fail(st);
+        else cli_fail_file(path, st);
     }
     free(probes);
     free(m);
@@ -183,7 +205,8 @@ int cmd_identify(int argc, char **argv) {
         fr_gallery_close(g);
         return cli_fail(st);
     }
-    if (o.show_distances) o.k = info.n_people;
+    /* never more candidates than people: --candidates 2000000000 must not allocate for them */
+    if (o.show_distances || o.k > info.n_people) o.k = info.n_people;
     fr_engine *eng;
     int status = cli_open_engine_for_gallery(&cfg, default_model, g, &eng);
     if (status) {

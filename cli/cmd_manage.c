@@ -109,7 +109,8 @@ static void print_threshold(const char *what, const fr_threshold *th) {
 int cmd_info(int argc, char **argv) {
     static const char *usage =
         "usage: facerec info [--db FILE] [--fpir R]\n"
-        "The gallery's model, counts, calibration and the thresholds in force.\n\n" DB_HELP
+        "The gallery's model, counts, calibration and the thresholds in force, after checking\n"
+        "that the database file is sound (a damaged one is an error).\n\n" DB_HELP
         "  --fpir R            the identification target to show the threshold for (default 0.01)\n";
     const char *db_path = NULL;
     double fpir = 0.01;
@@ -119,6 +120,7 @@ int cmd_info(int argc, char **argv) {
     fr_gallery *g;
     fr_status st = fr_gallery_open(db_path, 0, &g);
     fr_gallery_info info;
+    if (st == FR_OK) st = fr_gallery_check(g);
     if (st == FR_OK) st = fr_gallery_get_info(g, &info);
     if (st != FR_OK) {
         fr_gallery_close(g);

@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include <getopt.h>
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,7 +24,7 @@ static int embed_largest(fr_engine *eng, const char *path, fr_face *face, int *n
     fr_status st = fr_process(eng, img, &faces, n_faces);
     fr_image_free(img);
     if (st != FR_OK) {
-        cli_fail(st);
+        cli_fail_file(path, st);
         return 0;
     }
     if (*n_faces == 0) {
@@ -116,14 +117,17 @@ int cmd_verify(int argc, char **argv) {
         float d = fr_distance(a.embedding, b.embedding, a.dim);
         int same = d <= th.distance;
         if (json) {
-            fputs("{\"image_a\": ", stdout);
-            cli_json_string(stdout, argv[optind]);
-            fputs(", \"image_b\": ", stdout);
-            cli_json_string(stdout, argv[optind + 1]);
-            printf(", \"same\": %s, \"distance\": %.5f, \"threshold\": %.5f, \"threshold_source\": ",
-                   same ? "true" : "false", d, th.distance);
-            cli_json_string(stdout, th.note);
-            printf(", \"faces\": [%d, %d]}\n", n_a, n_b);
+            json_t *o = json_object();
+            if (o) {
+                json_object_set_new(o, "image_a", cli_json_text(argv[optind]));
+                json_object_set_new(o, "image_b", cli_json_text(argv[optind + 1]));
+                json_object_set_new(o, "same", json_boolean(same));
+                json_object_set_new(o, "distance", cli_json_num(d));
+                json_object_set_new(o, "threshold", cli_json_num(th.distance));
+                json_object_set_new(o, "threshold_source", cli_json_text(th.note));
+                json_object_set_new(o, "faces", json_pack("[ii]", n_a, n_b));
+            }
+            ok = cli_json_print(stdout, o);
         } else {
             printf("%s: distance %.4f, threshold %.4f (%s)\n", same ? "same person" : "different people",
                    d, th.distance, th.note);

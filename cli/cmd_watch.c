@@ -4,6 +4,7 @@
 #include "live/live.h"
 
 #include <getopt.h>
+#include <jansson.h>
 #include <math.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -63,33 +64,28 @@ typedef struct watch_output {
 } watch_output;
 
 static void write_event(FILE *f, const live_event *e) {
-    fprintf(f, "{\"t\": %.3f, \"frame\": %lld, \"event\": \"%s\"", e->t, (long long)e->frame,
-            event_names[e->kind]);
-    if (e->track) fprintf(f, ", \"track\": %d", e->track);
-    if (e->kind == LIVE_EVENT_IDENTIFY || e->kind == LIVE_EVENT_GREET) {
-        fputs(", \"name\": ", f);
-        if (e->name) cli_json_string(f, e->name);
-        else fputs("null", f);
-        if (isnan(e->distance)) fputs(", \"distance\": null", f);
-        else fprintf(f, ", \"distance\": %.5f", e->distance);
+    json_t *o = json_object();
+    if (o) {
+        json_object_set_new(o, "t", cli_json_num(e->t));
+        json_object_set_new(o, "frame", json_integer((json_int_t)e->frame));
+        json_object_set_new(o, "event", cli_json_text(event_names[e->kind]));
+        if (e->track) json_object_set_new(o, "track", json_integer(e->track));
+        if (e->kind == LIVE_EVENT_IDENTIFY || e->kind == LIVE_EVENT_GREET) {
+            json_object_set_new(o, "name", e->name ? cli_json_text(e->name) : json_null());
+            json_object_set_new(o, "distance", cli_json_num(e->distance)); /* NaN: null */
+        }
+        if (!isnan(e->liveness)) json_object_set_new(o, "liveness", cli_json_num(e->liveness));
+        if (e->track || e->kind == LIVE_EVENT_START)
+            json_object_set_new(o, "box", json_pack("[ffff]", (double)e->box[0],
+                                                    (double)e->box[1], (double)e->box[2],
+                                                    (double)e->box[3]));
+        if (e->sentence) json_object_set_new(o, "sentence", cli_json_text(e->sentence));
+        if (e->snapshot) json_object_set_new(o, "snapshot", cli_json_text(e->snapshot));
+        if (e->message)
+            json_object_set_new(o, e->kind == LIVE_EVENT_START ? "source" : "message",
+                                cli_json_text(e->message));
     }
-    if (!isnan(e->liveness)) fprintf(f, ", \"liveness\": %.5f", e->liveness);
-    if (e->track || e->kind == LIVE_EVENT_START)
-        fprintf(f, ", \"box\": [%.1f, %.1f, %.1f, %.1f]", e->box[0], e->box[1], e->box[2],
-                e->box[3]);
-    if (e->sentence) {
-        fputs(", \"sentence\": ", f);
-        cli_json_string(f, e->sentence);
-    }
-    if (e->snapshot) {
-        fputs(", \"snapshot\": ", f);
-        cli_json_string(f, e->snapshot);
-    }
-    if (e->message) {
-        fputs(e->kind == LIVE_EVENT_START ? ", \"source\": " : ", \"message\": ", f);
-        cli_json_string(f, e->message);
-    }
-    fputs("}\n", f);
+    cli_json_print(f, o);
     fflush(f);
 }
 
@@ -126,22 +122,34 @@ static void write_end(watch_output *out, const live_stats *s) {
             per_frame(s->ms_search, s->frames),
             per_frame(s->ms_draw, s->frames), per_frame(s->ms_display, s->frames));
     if (!out->events) return;
-    FILE *f = out->events;
-    fprintf(f, "{\"t\": %.3f, \"frame\": %lld, \"event\": \"end\", \"reason\": ", out->end_t,
-            out->end_frame);
-    cli_json_string(f, out->end_reason);
-    fprintf(f,
-            ", \"frames\": %lld, \"corrupt\": %lld, \"detections\": %lld, \"embeddings\": %lld, "
-            "\"greetings\": %lld, \"seconds\": %.3f, \"fps\": %.2f, \"ms_per_frame\": "
-            "{\"decode\": %.3f, \"detect\": %.3f, \"embed\": %.3f, \"liveness\": %.3f, "
-            "\"search\": %.3f, \"draw\": %.3f, \"display\": %.3f}}\n",
-            (long long)s->frames, (long long)s->corrupt, (long long)s->detections,
-            (long long)s->embeddings, (long long)s->greetings, s->seconds, fps,
-            per_frame(s->ms_decode, s->frames), per_frame(s->ms_detect, s->frames),
-            per_frame(s->ms_embed, s->frames), per_frame(s->ms_liveness, s->frames),
-            per_frame(s->ms_search, s->frames), per_frame(s->ms_draw, s->frames),
-            per_frame(s->ms_display, s->frames));
-    fflush(f);
+    json_t *o = json_object();
+    if (o) {
+        json_object_set_new(o, "t", cli_json_num(out->end_t));
+        json_object_set_new(o, "frame", json_integer(out->end_frame));
+        json_object_set_new(o, "event", cli_json_text("end"));
+        json_object_set_new(o, "reason", cli_json_text(out->end_reason));
+        json_object_set_new(o, "frames", json_integer(s->frames));
+        json_object_set_new(o, "corrupt", json_integer(s->corrupt));
+        json_object_set_new(o, "detections", json_integer(s->detections));
+        json_object_set_new(o, "embeddings", json_integer(s->embeddings));
+        json_object_set_new(o, "greetings", json_integer(s->greetings));
+        json_object_set_new(o, "seconds", cli_json_num(s->seconds));
+        json_object_set_new(o, "fps", cli_json_num(fps));
+        json_t *ms = json_object();
+        if (ms) {
+            json_object_set_new(ms, "decode", cli_json_num(per_frame(s->ms_decode, s->frames)));
+            json_object_set_new(ms, "detect", cli_json_num(per_frame(s->ms_detect, s->frames)));
+            json_object_set_new(ms, "embed", cli_json_num(per_frame(s->ms_embed, s->frames)));
+            json_object_set_new(ms, "liveness",
+                                cli_json_num(per_frame(s->ms_liveness, s->frames)));
+            json_object_set_new(ms, "search", cli_json_num(per_frame(s->ms_search, s->frames)));
+            json_object_set_new(ms, "draw", cli_json_num(per_frame(s->ms_draw, s->frames)));
+            json_object_set_new(ms, "display", cli_json_num(per_frame(s->ms_display, s->frames)));
+        }
+        json_object_set_new(o, "ms_per_frame", ms);
+    }
+    cli_json_print(out->events, o);
+    fflush(out->events);
 }
 
 /* A positive integer option; 0 if invalid. */

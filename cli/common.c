@@ -1,6 +1,7 @@
 /* common.c: option parsing and output helpers shared by the subcommands. */
 #include "cli.h"
 
+#include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,39 +27,98 @@ int cli_parse_engine_option(int opt, const char *arg, fr_config *cfg) {
     }
 }
 
-void cli_json_string(FILE *f, const char *s) {
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        switch (*p) {
-        case '"': fputs("\\\"", f); break;
-        case '\\': fputs("\\\\", f); break;
-        case '\n': fputs("\\n", f); break;
-        case '\r': fputs("\\r", f); break;
-        case '\t': fputs("\\t", f); break;
-        default:
-            if (*p < 0x20) fprintf(f, "\\u%04x", *p);
-            else fputc(*p, f);
+/* The length of the valid UTF-8 sequence at s (n bytes left), 0 if there is none. */
+static size_t utf8_sequence(const unsigned char *s, size_t n) {
+    size_t len = s[0] < 0x80 ? 1 : (s[0] & 0xE0) == 0xC0 ? 2 : (s[0] & 0xF0) == 0xE0 ? 3
+               : (s[0] & 0xF8) == 0xF0 ? 4 : 0;
+    if (!len || len > n) return 0;
+    unsigned long c = len == 1 ? s[0] : s[0] & (0x7Fu >> len);
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80) return 0;
+        c = (c << 6) | (s[i] & 0x3F);
+    }
+    static const unsigned long least[5] = {0, 0, 0x80, 0x800, 0x10000};
+    return c >= least[len] && c <= 0x10FFFF && (c < 0xD800 || c > 0xDFFF) ? len : 0;
+}
+
+json_t *cli_json_text(const char *s) {
+    size_t n = strlen(s), used = 0;
+    char *clean = malloc(3 * n + 1);
+    if (!clean) return NULL;
+    for (size_t i = 0; i < n;) {
+        size_t len = utf8_sequence((const unsigned char *)s + i, n - i);
+        if (len) {
+            memcpy(clean + used, s + i, len);
+            used += len;
+            i += len;
+        } else { /* not valid UTF-8: the replacement character U+FFFD */
+            memcpy(clean + used, "\xEF\xBF\xBD", 3);
+            used += 3;
+            i++;
         }
+    }
+    json_t *v = json_stringn(clean, used);
+    free(clean);
+    return v;
+}
+
+void cli_csv_field(FILE *f, const char *s) {
+    if (!s[strcspn(s, ",\"\r\n")]) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', f);
+        fputc(*s, f);
     }
     fputc('"', f);
 }
 
-void cli_json_face(FILE *f, const fr_face *face, int with_embedding, const float *liveness) {
-    fprintf(f, "{\"box\": [%.2f, %.2f, %.2f, %.2f], \"score\": %.5f", face->x, face->y, face->w,
-            face->h, face->score);
-    fputs(", \"landmarks\": [", f);
-    for (int k = 0; k < face->n_landmarks; k++)
-        fprintf(f, "%s[%.2f, %.2f]", k ? ", " : "", face->landmarks[k][0], face->landmarks[k][1]);
-    fputc(']', f);
-    if (with_embedding) {
-        fputs(", \"embedding\": [", f);
-        for (int k = 0; k < face->dim; k++) fprintf(f, "%s%.7g", k ? ", " : "", face->embedding[k]);
-        fputc(']', f);
+json_t *cli_json_num(double v) { return isfinite(v) ? json_real(v) : json_null(); }
+
+int cli_json_print(FILE *f, json_t *v) {
+    int ok = v && json_dumpf(v, f, JSON_REAL_PRECISION(7)) == 0 && fputc('\n', f) != EOF;
+    json_decref(v);
+    if (!ok) fprintf(stderr, "facerec: out of memory or output error writing JSON\n");
+    return ok;
+}
+
+/* An array of n numbers. */
+static json_t *json_numbers(const float *values, int n) {
+    json_t *a = json_array();
+    for (int i = 0; a && i < n; i++) json_array_append_new(a, cli_json_num(values[i]));
+    return a;
+}
+
+json_t *cli_json_face(const fr_face *face, int with_embedding, const float *liveness) {
+    json_t *o = json_object();
+    if (!o) return NULL;
+    const float box[4] = {face->x, face->y, face->w, face->h};
+    json_object_set_new(o, "box", json_numbers(box, 4));
+    json_object_set_new(o, "score", cli_json_num(face->score));
+    json_t *points = json_array();
+    for (int k = 0; points && k < face->n_landmarks; k++)
+        json_array_append_new(points, json_numbers(face->landmarks[k], 2));
+    json_object_set_new(o, "landmarks", points);
+    if (with_embedding) json_object_set_new(o, "embedding", json_numbers(face->embedding, face->dim));
+    if (liveness) {
+        json_object_set_new(o, "liveness", cli_json_num(*liveness));
+        json_object_set_new(o, "live", json_boolean(*liveness >= FR_LIVENESS_THRESHOLD));
     }
-    if (liveness)
-        fprintf(f, ", \"liveness\": %.5f, \"live\": %s", *liveness,
-                *liveness >= FR_LIVENESS_THRESHOLD ? "true" : "false");
-    fputc('}', f);
+    return o;
+}
+
+int cli_json_image(FILE *f, const char *path, const fr_face *faces, int n, int with_embedding,
+                   const float *liveness) {
+    json_t *o = json_object(), *list = json_array();
+    for (int i = 0; list && i < n; i++)
+        json_array_append_new(list, cli_json_face(&faces[i], with_embedding,
+                                                  liveness ? &liveness[i] : NULL));
+    if (o) json_object_set_new(o, "image", cli_json_text(path));
+    if (o) json_object_set_new(o, "faces", list);
+    else json_decref(list);
+    return cli_json_print(f, o);
 }
 
 int cli_load_image(const char *path, fr_image **img) {
@@ -67,14 +127,3 @@ int cli_load_image(const char *path, fr_image **img) {
     return st == FR_OK;
 }
 
-void cli_json_image(FILE *f, const char *path, const fr_face *faces, int n, int with_embedding,
-                    const float *liveness) {
-    fputs("{\"image\": ", f);
-    cli_json_string(f, path);
-    fputs(", \"faces\": [", f);
-    for (int i = 0; i < n; i++) {
-        if (i) fputs(", ", f);
-        cli_json_face(f, &faces[i], with_embedding, liveness ? &liveness[i] : NULL);
-    }
-    fputs("]}\n", f);
-}

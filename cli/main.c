@@ -52,6 +52,14 @@ int cli_fail(fr_status status) {
     return 1;
 }
 
+int cli_fail_file(const char *path, fr_status status) {
+    const char *msg = fr_last_error();
+    if (!*msg) msg = fr_status_name(status);
+    if (strstr(msg, path)) fprintf(stderr, "facerec: %s\n", msg);
+    else fprintf(stderr, "facerec: %s: %s\n", path, msg);
+    return 1;
+}
+
 int cli_usage_error(const char *cmd, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);

@@ -317,6 +317,10 @@ typedef struct fr_gallery_info {
 } fr_gallery_info;
 
 FR_API fr_status fr_gallery_get_info(fr_gallery *g, fr_gallery_info *info);
+/* Check the whole database file (SQLite's quick_check over every page, then every template as
+ * search reads it: its person, its length, finite values): FR_E_DB naming the file and the
+ * first problem found. Reads all of it: for `facerec info`, not for every command. */
+FR_API fr_status fr_gallery_check(fr_gallery *g);
 
 /* The nearest people to a probe: a person's distance is that of their nearest template. */
 typedef struct fr_match {

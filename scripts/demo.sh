@@ -38,7 +38,7 @@ fi
 
 echo "== facerec enroll"
 "$facerec" enroll --db "$out/facerec.db" "$out/images"
-echo "== facerec identify (image,name,distance; unknown = not enrolled)"
+echo "== facerec identify (image,name,distance,x,y,w,h of each face; unknown = not enrolled)"
 "$facerec" identify --db "$out/facerec.db" "$out"/probes/*
 echo "== facerec info"
 "$facerec" info --db "$out/facerec.db"

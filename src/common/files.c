@@ -80,6 +80,14 @@ static int shipped_dir(const char *kind, char *out, size_t outsz, int *from_buil
 }
 
 fr_status fr_model_path(const char *models_dir, const char *relpath, char *out, size_t outsz) {
+    /* every file the networks read from the models folder is pinned by its SHA-256 (checked
+     * as it is read), except files made by facerec itself (.frmodel), which carry their own
+     * checksum */
+    size_t len = strlen(relpath);
+    int made_here = len > 8 && !strcmp(relpath + len - 8, ".frmodel");
+    if (!made_here && !fr_model_pin_find(relpath))
+        return fr_error(FR_E_MODEL, "%s: no SHA-256 pinned for this model file "
+                        "(scripts/pin_models.sh)", relpath);
     char shipped[PATH_MAX];
     int from_build = 0;
     const char *chosen = models_dir; /* an explicit --models is never second-guessed */
@@ -112,4 +120,39 @@ fr_status fr_data_path(const char *relpath, char *out, size_t outsz) {
     struct stat st;
     if (stat(out, &st) == 0 && S_ISREG(st.st_mode)) return FR_OK;
     return fr_error(FR_E_NOT_FOUND, "%s: not shipped with facerec (looked in %s)", relpath, dir);
+}
+
+const fr_model_pin *fr_model_pin_find(const char *relpath) {
+    for (size_t i = 0; i < fr_n_model_pins; i++)
+        if (!strcmp(fr_model_pins[i].relpath, relpath)) return &fr_model_pins[i];
+    return NULL;
+}
+
+/* The pin whose relative path ends `path` at a folder boundary, or NULL. */
+static const fr_model_pin *pin_of_path(const char *path) {
+    size_t n = strlen(path);
+    for (size_t i = 0; i < fr_n_model_pins; i++) {
+        size_t m = strlen(fr_model_pins[i].relpath);
+        if (m <= n && !strcmp(path + n - m, fr_model_pins[i].relpath) &&
+            (m == n || path[n - m - 1] == '/'))
+            return &fr_model_pins[i];
+    }
+    return NULL;
+}
+
+fr_status fr_read_model_file(const char *path, size_t max_bytes, uint8_t **data, size_t *size) {
+    fr_status st = fr_read_file(path, max_bytes, data, size);
+    const fr_model_pin *pin = st == FR_OK ? pin_of_path(path) : NULL;
+    if (!pin) return st;
+    uint8_t digest[32];
+    char hex[65];
+    fr_sha256(*data, *size, digest);
+    for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+    if (!strcmp(hex, pin->sha256)) return FR_OK;
+    free(*data);
+    *data = NULL;
+    *size = 0;
+    return fr_error(FR_E_MODEL, "%s: SHA-256 %.16s... is not that of %s as shipped (%.16s...): "
+                    "the file is damaged or was altered (scripts/setup.sh fetches it again)",
+                    path, hex, pin->relpath, pin->sha256);
 }

@@ -40,6 +40,7 @@ struct fr_engine {
     float min_score;
     landmark68 *landmarks; /* NULL: the detector's own points (if any) are used */
     model_spec model;      /* the resolved model (model.h) */
+    const char *landmarks_file; /* relative to the models folder */
     engine_member members[FR_MAX_FUSED];
     int n_members;     /* 0 when the configuration did not ask for an embedding */
     int dim;           /* the embedding's length: the members' lengths added */
@@ -71,6 +72,21 @@ static fr_status load_model(const char *models_dir, const char *relpath,
 
 static fr_status load_liveness(const char *path, void **net) {
     return liveness_load(path, (liveness_net **)net);
+}
+
+/* Faces with a non-finite box, score or point come from a broken network. */
+static fr_status check_faces_finite(const fr_face *faces, int n, const char *model_file) {
+    for (int i = 0; i < n; i++) {
+        const fr_face *f = &faces[i];
+        int finite = isfinite(f->x) && isfinite(f->y) && isfinite(f->w) && isfinite(f->h) &&
+                     isfinite(f->score);
+        for (int k = 0; k < f->n_landmarks; k++)
+            finite = finite && isfinite(f->landmarks[k][0]) && isfinite(f->landmarks[k][1]);
+        if (!finite)
+            return fr_error(FR_E_MODEL, "%s: the network gave a non-finite box or point (face %d)",
+                            model_file, i);
+    }
+    return FR_OK;
 }
 
 static fr_status load_landmarks(const char *path, void **net) {
@@ -145,6 +161,7 @@ fr_status fr_engine_open(const fr_config *cfg, fr_engine **out) {
         st = fr_error(FR_E_ARG, "unknown landmark net '%s' (known: 68, 68tiny)", lm);
         goto fail;
     }
+    eng->landmarks_file = lm_file;
     st = load_model(cfg->models_dir, lm_file, load_landmarks, (void **)&eng->landmarks);
     if (st != FR_OK) goto fail;
 
@@ -200,8 +217,11 @@ static fr_status detect_once(fr_engine *eng, const fr_image *img, fr_face **face
     fr_face *found = NULL;
     int n = 0;
     fr_status st = eng->detector->detect(eng->detector_net, img, eng->min_score, &found, &n);
-    if (st == FR_OK && n > 0 && eng->landmarks && !eng->detector->points_align)
+    if (st == FR_OK) st = check_faces_finite(found, n, eng->detector->model_file);
+    if (st == FR_OK && n > 0 && eng->landmarks && !eng->detector->points_align) {
         st = landmark68_run(eng->landmarks, img, found, n);
+        if (st == FR_OK) st = check_faces_finite(found, n, eng->landmarks_file);
+    }
     if (st != FR_OK) {
         free(found);
         return st;
@@ -233,25 +253,80 @@ fr_status fr_detect(fr_engine *eng, const fr_image *img, fr_face **faces, int *n
     return st;
 }
 
-/* Detectors trained on scenes miss a face that fills the whole frame (ID photos, face
- * crops such as ORL's): look again with a black border of half the image around it. */
-static fr_status detect_in_border(fr_engine *eng, const fr_image *img, fr_face **faces,
-                                  int *n_faces) {
-    int pad = FR_MAX(img->width, img->height) / 2;
-    fr_image *padded;
-    fr_status st = fr_image_crop(img, -pad, -pad, img->width + 2 * pad, img->height + 2 * pad, &padded);
-    if (st != FR_OK) return st;
-    st = detect_once(eng, padded, faces, n_faces);
-    fr_image_free(padded);
-    for (int i = 0; st == FR_OK && i < *n_faces; i++) {
-        fr_face *f = &(*faces)[i];
-        f->x -= (float)pad;
-        f->y -= (float)pad;
+/* The retry's bordered copy has at most this many pixels: a 12-megapixel photo with its border
+ * would be 8064x7056, past the image limit and slow for nothing. Images small enough (up to
+ * 512x512, the face crops of ORL among them) are bordered at full size as before. */
+#define RETRY_MAX_PIXELS (1024 * 1024)
+
+/* Move faces found in a copy of img (scaled by sx, sy, then bordered by pad) back to img;
+ * those wholly in the border (nothing of the image) are dropped. Returns how many remain. */
+static int faces_to_image(fr_face *faces, int n, const fr_image *img, float pad, float sx,
+                          float sy) {
+    int kept = 0;
+    for (int i = 0; i < n; i++) {
+        fr_face *f = &faces[i];
+        f->x = (f->x - pad) / sx;
+        f->y = (f->y - pad) / sy;
+        f->w /= sx;
+        f->h /= sy;
         for (int k = 0; k < f->n_landmarks; k++) {
-            f->landmarks[k][0] -= (float)pad;
-            f->landmarks[k][1] -= (float)pad;
+            f->landmarks[k][0] = (f->landmarks[k][0] - pad) / sx;
+            f->landmarks[k][1] = (f->landmarks[k][1] - pad) / sy;
+        }
+        if (f->x < (float)img->width && f->y < (float)img->height && f->x + f->w > 0 &&
+            f->y + f->h > 0) {
+            if (kept != i) faces[kept] = *f;
+            kept++;
         }
     }
+    return kept;
+}
+
+/* Detectors trained on scenes miss a face that fills the whole frame (ID photos, face
+ * crops such as ORL's): look again with a black border of half the image around it, on a
+ * copy scaled down so that the bordered image has at most RETRY_MAX_PIXELS. */
+static fr_status detect_in_border(fr_engine *eng, const fr_image *img, fr_face **faces,
+                                  int *n_faces) {
+    int longer = FR_MAX(img->width, img->height);
+    double bordered = ((double)img->width + longer) * ((double)img->height + longer);
+    double scale = bordered > RETRY_MAX_PIXELS ? sqrt(RETRY_MAX_PIXELS / bordered) : 1.0;
+    fr_image *small = NULL, *padded;
+    fr_status st = FR_OK;
+    if (scale < 1.0)
+        st = fr_image_resize(img, FR_MAX(1, (int)lround(img->width * scale)),
+                             FR_MAX(1, (int)lround(img->height * scale)), &small);
+    if (st != FR_OK) return st;
+    const fr_image *src = small ? small : img;
+    int pad = FR_MAX(src->width, src->height) / 2;
+    st = fr_image_crop(src, -pad, -pad, src->width + 2 * pad, src->height + 2 * pad, &padded);
+    if (st != FR_OK) {
+        fr_image_free(small);
+        return st;
+    }
+    float sx = (float)src->width / (float)img->width, sy = (float)src->height / (float)img->height;
+    if (!small) {
+        st = detect_once(eng, padded, faces, n_faces);
+        if (st == FR_OK) *n_faces = faces_to_image(*faces, *n_faces, img, (float)pad, 1.0f, 1.0f);
+    } else {
+        /* detection on the small copy; landmarks at full resolution, on the image itself */
+        fr_face *found = NULL;
+        int n = 0;
+        st = eng->detector->detect(eng->detector_net, padded, eng->min_score, &found, &n);
+        if (st == FR_OK) st = check_faces_finite(found, n, eng->detector->model_file);
+        if (st == FR_OK) n = faces_to_image(found, n, img, (float)pad, sx, sy);
+        if (st == FR_OK && n > 0 && eng->landmarks && !eng->detector->points_align) {
+            st = landmark68_run(eng->landmarks, img, found, n);
+            if (st == FR_OK) st = check_faces_finite(found, n, eng->landmarks_file);
+        }
+        if (st == FR_OK) {
+            *faces = found;
+            *n_faces = n;
+        } else {
+            free(found);
+        }
+    }
+    fr_image_free(padded);
+    fr_image_free(small);
     return st;
 }
 
@@ -267,6 +342,10 @@ static fr_status member_align(const engine_member *m, const fr_image *img, const
 static fr_status member_embed_crops(const fr_engine *eng, const engine_member *m,
                                     const fr_image *const *crops, int n, float *out) {
     fr_status st = m->embedder->embed(m->net, crops, n, out);
+    for (size_t k = 0; st == FR_OK && k < (size_t)n * (size_t)m->embedder->dim; k++)
+        if (!isfinite(out[k]))
+            st = fr_error(FR_E_MODEL, "%s: the network gave a non-finite embedding (face %zu)",
+                          m->spec->weights, k / (size_t)m->embedder->dim);
     if (st == FR_OK && eng->model.head) st = embed_head_apply(eng->model.head, out, n);
     if (st == FR_OK && !eng->raw) nn_l2_normalize(out, n, m->embedder->dim);
     return st;

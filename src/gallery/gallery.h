@@ -40,6 +40,9 @@ fr_status gallery_end(fr_gallery *g, fr_status status, const char *what);
 /* A text value of the meta table into out ("" if absent). */
 fr_status gallery_meta_get(fr_gallery *g, const char *key, char *out, size_t out_size);
 fr_status gallery_meta_set(fr_gallery *g, const char *key, const char *value);
+/* Load the templates for search (each checked: its person, its length, finite values)
+ * unless the copy in memory is still that of the database. */
+fr_status gallery_ensure_loaded(fr_gallery *g);
 /* Drop the in-memory templates (after this handle changed the database). */
 void gallery_unload(fr_gallery *g);
 

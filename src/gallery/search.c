@@ -117,21 +117,41 @@ static fr_status load_templates(fr_gallery *g, const int64_t *ids) {
     }
     memcpy(next, g->person_start, (size_t)g->n_people * sizeof *next);
     sqlite3_stmt *stmt;
-    fr_status st = gallery_prepare(g, "SELECT person_id, embedding FROM templates", &stmt);
+    fr_status st = gallery_prepare(g, "SELECT person_id, embedding, id FROM templates", &stmt);
     int rc = SQLITE_DONE, last = -1;
     int64_t last_id = 0, seen = 0;
     int row_bytes = g->dim * (int)sizeof(float);
     while (st == FR_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        int64_t id = sqlite3_column_int64(stmt, 0);
+        int64_t id = sqlite3_column_int64(stmt, 0), template_id = sqlite3_column_int64(stmt, 2);
         /* templates are mostly stored person after person: remember the last lookup */
         int p = last >= 0 && id == last_id ? last : find_person(ids, g->n_people, id);
-        if (p < 0 || next[p] >= g->person_start[p + 1] || sqlite3_column_bytes(stmt, 1) != row_bytes) {
-            st = fr_error(FR_E_DB, "%s: corrupt gallery: template of person %lld is inconsistent "
-                          "(embedding of %d bytes, expected %d)", g->path, (long long)id,
-                          sqlite3_column_bytes(stmt, 1), row_bytes);
+        int bytes = sqlite3_column_bytes(stmt, 1);
+        if (p < 0) {
+            st = fr_error(FR_E_DB, "%s: corrupt gallery: template %lld belongs to person %lld, "
+                          "who is not in the gallery", g->path, (long long)template_id, (long long)id);
             break;
         }
-        memcpy(g->matrix + next[p] * g->dim, sqlite3_column_blob(stmt, 1), (size_t)row_bytes);
+        if (next[p] >= g->person_start[p + 1]) {
+            st = fr_error(FR_E_DB, "%s: the templates changed while loading", g->path);
+            break;
+        }
+        if (bytes != row_bytes) {
+            st = fr_error(FR_E_DB, "%s: corrupt gallery: template %lld of '%s' has an embedding "
+                          "of %d bytes, expected %d", g->path, (long long)template_id,
+                          g->names[p], bytes, row_bytes);
+            break;
+        }
+        float *row = g->matrix + next[p] * g->dim;
+        memcpy(row, sqlite3_column_blob(stmt, 1), (size_t)row_bytes);
+        /* one NaN would put this person at distance 0 from every face */
+        int k = 0;
+        while (k < g->dim && isfinite(row[k])) k++;
+        if (k < g->dim) {
+            st = fr_error(FR_E_DB, "%s: corrupt gallery: template %lld of '%s' holds a non-finite "
+                          "value (%g at %d): remove '%s' and enroll them again", g->path,
+                          (long long)template_id, g->names[p], (double)row[k], k, g->names[p]);
+            break;
+        }
         next[p]++;
         last = p;
         last_id = id;
@@ -146,8 +166,7 @@ static fr_status load_templates(fr_gallery *g, const int64_t *ids) {
     return st;
 }
 
-/* Load the templates unless the copy in memory is still that of the database. */
-static fr_status ensure_loaded(fr_gallery *g) {
+fr_status gallery_ensure_loaded(fr_gallery *g) {
     sqlite3_int64 version = 0;
     fr_status st = data_version(g, &version);
     if (st != FR_OK) return st;
@@ -263,7 +282,11 @@ fr_status fr_gallery_search(fr_gallery *g, const float *probes, int n_probes, in
         return fr_error(FR_E_ARG, "fr_gallery_search: invalid arguments");
     *n_found = 0;
     if (!g->model[0]) return fr_error(FR_E_ARG, "%s: the gallery is empty", g->path);
-    fr_status st = ensure_loaded(g);
+    for (int64_t i = 0; i < (int64_t)n_probes * g->dim; i++)
+        if (!isfinite(probes[i]))
+            return fr_error(FR_E_ARG, "%s: probe %lld holds a non-finite value", g->path,
+                            (long long)(i / g->dim));
+    fr_status st = gallery_ensure_loaded(g);
     if (st != FR_OK) return st;
     int kk = FR_MIN(k, g->n_people);
     if (kk == 0 || n_probes == 0) return FR_OK;

@@ -2,12 +2,16 @@
  * enrollment in one transaction per batch, and listing, renaming and removing people. */
 #include "gallery/gallery.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #define GALLERY_FORMAT "facerec-gallery"
 #define GALLERY_SCHEMA "1"
@@ -136,11 +140,15 @@ static fr_status read_model(fr_gallery *g) {
     return FR_OK;
 }
 
-/* Make the tables of a new, empty database, or check that an existing one is a gallery. */
-static fr_status prepare_schema(fr_gallery *g) {
+/* Make the tables of a new, empty database (if create), or check that an existing one is a
+ * gallery. */
+static fr_status prepare_schema(fr_gallery *g, int create) {
     int64_t n_objects;
     fr_status st = query_int(g, "SELECT count(*) FROM sqlite_master", "reading the schema", &n_objects);
     if (st != FR_OK) return st;
+    if (n_objects == 0 && !create) /* e.g. an empty file: reading commands leave it alone */
+        return fr_error(FR_E_DB, "%s: an empty file, not a gallery (enroll someone to make one)",
+                        g->path);
     if (n_objects == 0) {
         /* WAL: readers keep working while a writer enrolls; the mode is stored in the file */
         st = gallery_exec(g, "PRAGMA journal_mode=WAL", "switching to write-ahead logging");
@@ -173,6 +181,15 @@ const char *fr_gallery_default_path(void) {
     return env && *env ? env : "facerec.db";
 }
 
+/* Create the database file, readable and writable by its owner only, unless it exists.
+ * SQLite gives its -wal and -shm files the database file's permissions. */
+static fr_status create_private(const char *path) {
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return fr_error(FR_E_IO, "%s: cannot create the gallery: %s", path, strerror(errno));
+    close(fd);
+    return FR_OK;
+}
+
 fr_status fr_gallery_open(const char *path, int create, fr_gallery **out) {
     if (!out) return fr_error(FR_E_ARG, "fr_gallery_open: NULL output");
     *out = NULL;
@@ -185,16 +202,18 @@ fr_status fr_gallery_open(const char *path, int create, fr_gallery **out) {
         free(g);
         return fr_error(FR_E_NOMEM, "%s: out of memory opening the gallery", path);
     }
-    int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
-    int rc = sqlite3_open_v2(path, &g->db, flags, NULL);
-    fr_status st = rc == SQLITE_OK ? FR_OK : gallery_db_error(g, rc, "opening the database");
+    fr_status st = create ? create_private(g->path) : FR_OK;
+    int rc = st == FR_OK ? sqlite3_open_v2(path, &g->db, SQLITE_OPEN_READWRITE, NULL) : SQLITE_OK;
+    if (rc != SQLITE_OK) st = gallery_db_error(g, rc, "opening the database");
     if (st == FR_OK) {
         sqlite3_busy_timeout(g->db, BUSY_TIMEOUT_MS);
-        /* FULL: a committed enrollment survives a power cut too, not only a crash */
-        st = gallery_exec(g, "PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL",
-                          "configuring the connection");
+        /* FULL: a committed enrollment survives a power cut too, not only a crash;
+         * secure_delete: removed templates are overwritten with zeros, whatever the default
+         * of the system's SQLite build */
+        st = gallery_exec(g, "PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL;"
+                          " PRAGMA secure_delete=ON", "configuring the connection");
     }
-    if (st == FR_OK) st = prepare_schema(g);
+    if (st == FR_OK) st = prepare_schema(g, create);
     if (st != FR_OK) {
         fr_gallery_close(g);
         return st;
@@ -274,14 +293,54 @@ fr_status fr_gallery_use_model(fr_gallery *g, const char *model, const char *mod
     return FR_OK;
 }
 
+/* Names the output of identify and watch gives to faces of no one enrolled: no person may
+ * bear them (compared ignoring ASCII case). */
+static const char *const reserved_names[] = {"unknown", "no_faces", "spoof"};
+
+/* The code point of the UTF-8 sequence at s (of at most n bytes), its length in *len; -1 if it
+ * is not valid UTF-8 (overlong forms, surrogates and values past U+10FFFF included). */
+static long utf8_decode(const unsigned char *s, size_t n, size_t *len) {
+    static const long min_value[5] = {0, 0, 0x80, 0x800, 0x10000};
+    size_t need = s[0] < 0x80 ? 1 : (s[0] & 0xE0) == 0xC0 ? 2 : (s[0] & 0xF0) == 0xE0 ? 3
+                : (s[0] & 0xF8) == 0xF0 ? 4 : 0;
+    if (!need || need > n) return -1;
+    long c = need == 1 ? s[0] : s[0] & (0x7F >> need);
+    for (size_t i = 1; i < need; i++) {
+        if ((s[i] & 0xC0) != 0x80) return -1;
+        c = (c << 6) | (s[i] & 0x3F);
+    }
+    if (c < min_value[need] || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) return -1;
+    *len = need;
+    return c;
+}
+
+/* Characters that would change how the rest of a line displays: C0 and C1 controls, and the
+ * bidirectional marks, embeddings, overrides and isolates (U+202E turns text around). */
+static int is_control_or_bidi(long c) {
+    return c < 0x20 || (c >= 0x7F && c <= 0x9F) || c == 0x061C || c == 0x200E || c == 0x200F ||
+           (c >= 0x202A && c <= 0x202E) || (c >= 0x2066 && c <= 0x2069);
+}
+
 static fr_status check_name(const char *name) {
     if (!name || !*name) return fr_error(FR_E_ARG, "a person's name must not be empty");
     size_t len = strlen(name);
     if (len > MAX_NAME_BYTES)
-        return fr_error(FR_E_ARG, "%.40s...: a name is at most %d bytes", name, MAX_NAME_BYTES);
-    for (size_t i = 0; i < len; i++)
-        if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
-            return fr_error(FR_E_ARG, "'%s': a name must not hold control characters", name);
+        return fr_error(FR_E_ARG, "a name is at most %d bytes (this one has %zu)", MAX_NAME_BYTES,
+                        len);
+    /* the name itself is not echoed in these messages: it may be what garbles a terminal */
+    for (size_t i = 0, n; i < len; i += n) {
+        long c = utf8_decode((const unsigned char *)name + i, len - i, &n);
+        if (c < 0)
+            return fr_error(FR_E_ARG, "a name must be valid UTF-8 (byte %zu of the name is not)",
+                            i + 1);
+        if (is_control_or_bidi(c))
+            return fr_error(FR_E_ARG, "a name must not hold control or text-direction characters "
+                            "(U+%04lX at byte %zu)", (unsigned long)c, i + 1);
+    }
+    for (size_t i = 0; i < sizeof reserved_names / sizeof reserved_names[0]; i++)
+        if (!strcasecmp(name, reserved_names[i]))
+            return fr_error(FR_E_ARG, "'%s' is reserved: identify prints it for faces of no one "
+                            "enrolled", name);
     return FR_OK;
 }
 
@@ -447,12 +506,21 @@ static fr_status change_person(fr_gallery *g, const char *sql, const char *a, co
     return st;
 }
 
+/* After a removal or a rename: secure_delete zeroed the freed space in the database pages,
+ * but the write-ahead log still holds the old pages until a checkpoint copies them back.
+ * Checkpoint now and empty the log, so the erased data is gone from both files (a reader in
+ * another process can delay this to its own checkpoint; it is not an error). */
+static void erase_from_log(fr_gallery *g) {
+    sqlite3_wal_checkpoint_v2(g->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+}
+
 fr_status fr_gallery_remove(fr_gallery *g, const char *name) {
     if (!g || !name) return fr_error(FR_E_ARG, "fr_gallery_remove: NULL argument");
     fr_status st = gallery_begin(g, "removing a person");
     if (st != FR_OK) return st;
     st = change_person(g, "DELETE FROM people WHERE name = ?", name, NULL, "removing a person", name);
     st = gallery_end(g, st, "removing a person");
+    if (st == FR_OK) erase_from_log(g);
     gallery_unload(g);
     return st;
 }
@@ -479,6 +547,7 @@ fr_status fr_gallery_rename(fr_gallery *g, const char *old_name, const char *new
         st = change_person(g, "UPDATE people SET name = ?2 WHERE name = ?1", old_name, new_name,
                            "renaming a person", old_name);
     st = gallery_end(g, st, "renaming a person");
+    if (st == FR_OK) erase_from_log(g);
     gallery_unload(g);
     return st;
 }
@@ -516,4 +585,24 @@ fr_status fr_gallery_get_info(fr_gallery *g, fr_gallery_info *info) {
     info->n_impostor_pairs = atoll(impostor);
     info->calibrated_at = atoll(when);
     return FR_OK;
+}
+
+fr_status fr_gallery_check(fr_gallery *g) {
+    if (!g) return fr_error(FR_E_ARG, "fr_gallery_check: NULL argument");
+    sqlite3_stmt *stmt;
+    fr_status st = gallery_prepare(g, "PRAGMA quick_check(1)", &stmt);
+    if (st != FR_OK) return st;
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        const char *verdict = (const char *)sqlite3_column_text(stmt, 0);
+        if (!verdict || strcmp(verdict, "ok") != 0)
+            st = fr_error(FR_E_DB, "%s: the database is damaged (%s)", g->path,
+                          verdict ? verdict : "no verdict");
+    } else {
+        st = gallery_db_error(g, rc, "checking the database");
+    }
+    sqlite3_finalize(stmt);
+    /* then what SQLite cannot know: every template loads as search would read it */
+    if (st == FR_OK && g->model[0]) st = gallery_ensure_loaded(g);
+    return st;
 }

@@ -2,6 +2,7 @@
 #include "nn/distance.h"
 
 #include <cblas.h>
+#include <math.h>
 #include <stddef.h>
 
 void nn_sq_norms(const float *rows, int64_t n, int dim, float *out) {
@@ -24,7 +25,9 @@ void nn_sq_distances(const float *a, const float *a_sq, int na, const float *b,
         float *row = out + (size_t)i * nb;
         for (int j = 0; j < nb; j++) {
             float d = row[j] + a_sq[i] + b_sq[j];
-            row[j] = d > 0 ? d : 0; /* rounding can make identical vectors slightly negative */
+            /* rounding can make identical vectors slightly negative; NaN (a non-finite value
+             * that slipped through) is no match, never distance 0 */
+            row[j] = d > 0 ? d : d <= 0 ? 0 : INFINITY;
         }
     }
 }

@@ -155,6 +155,10 @@ static fr_status load_constant(load_ctx *c, int t) {
                         "FLOAT16 and INT32 are supported)", c->g->source, src->name,
                         tflite_type_name(src->type));
     }
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(dst->data[i]))
+            return fr_error(FR_E_MODEL, "%s: constant tensor '%s' holds a non-finite value (%g at "
+                            "%zu)", c->g->source, src->name, (double)dst->data[i], i);
     return FR_OK;
 }
 
@@ -1174,6 +1178,16 @@ fr_status nn_graph_run(nn_graph_session *s) {
     if (!s->planned)
         return fr_error(FR_E_ARG, "%s: the session has no valid input shape", s->g->source);
     for (int i = 0; i < s->g->n_nodes; i++) run_node(s, &s->g->nodes[i]);
+    /* finite weights and inputs can still overflow: a non-finite output is the model's fault */
+    for (int i = 0; i < s->g->n_outputs; i++) {
+        int t = s->g->outputs[i];
+        const float *y = tensor_data(s, t);
+        size_t n = shape_count(s->ranks[t], s->shapes[t]);
+        for (size_t k = 0; k < n; k++)
+            if (!isfinite(y[k]))
+                return fr_error(FR_E_MODEL, "%s: output '%s' holds a non-finite value (%g at %zu)",
+                                s->g->source, s->g->tensors[t].name, (double)y[k], k);
+    }
     return FR_OK;
 }
 

@@ -3,7 +3,6 @@
 #include "eval/eval.h"
 
 #include "common/common.h"
-#include "common/sha256.h"
 #include "face/model.h"
 
 #include <errno.h>
@@ -276,7 +275,7 @@ static fr_status process_image(extract_run *run, int i) {
     if (st != FR_OK) return st;
     int found = 0;
     if (run->db) {
-        sha256_digest(data, size, digest);
+        fr_sha256(data, size, digest);
         pthread_mutex_lock(&run->lock);
         st = cache_get(run, digest, &found, vector, no_face);
         if (found) run->out->n_cached++;

@@ -29,6 +29,7 @@ struct live_capture {
     AVPacket *packet;
     AVFrame *decoded;
     struct SwsContext *to_rgb;
+    AVFrame *scratch; /* RGB24 with the padding libswscale needs */
     fr_image *rgb;
     double time_base, fps;
     int64_t first_pts; /* AV_NOPTS_VALUE until the first frame with a timestamp */
@@ -162,6 +163,7 @@ void live_capture_close(live_capture *cap) {
     av_packet_free(&cap->packet);
     av_frame_free(&cap->decoded);
     sws_freeContext(cap->to_rgb);
+    av_frame_free(&cap->scratch);
     fr_image_free(cap->rgb);
     if (cap->network) avformat_network_deinit();
     free(cap->source);
@@ -173,6 +175,38 @@ void live_capture_get_info(const live_capture *cap, live_capture_info *info) {
     info->height = cap->decoder->height;
     info->fps = cap->fps;
     info->live = cap->device || cap->network;
+}
+
+fr_status live_frame_to_rgb(struct SwsContext **sws, AVFrame **scratch, const AVFrame *f,
+                            fr_image *out, const char *source) {
+    *sws = sws_getCachedContext(*sws, f->width, f->height, f->format, f->width, f->height,
+                                AV_PIX_FMT_RGB24, SWS_BILINEAR, NULL, NULL, NULL);
+    if (!*sws) {
+        const char *format = av_get_pix_fmt_name(f->format);
+        return fr_error(FR_E_UNSUPPORTED, "%s: cannot convert pixel format %s to RGB", source,
+                        format ? format : "(unknown)");
+    }
+    AVFrame *rgb = *scratch;
+    if (!rgb || rgb->width != f->width || rgb->height != f->height) {
+        av_frame_free(scratch);
+        rgb = *scratch = av_frame_alloc();
+        if (!rgb) return fr_error(FR_E_NOMEM, "%s: out of memory converting a frame", source);
+        rgb->width = f->width;
+        rgb->height = f->height;
+        rgb->format = AV_PIX_FMT_RGB24;
+        /* FFmpeg's own padding and alignment, which libswscale's SIMD writes stay within */
+        if (av_frame_get_buffer(rgb, 0) < 0) {
+            av_frame_free(scratch);
+            return fr_error(FR_E_NOMEM, "%s: out of memory for a %dx%d frame", source, f->width,
+                            f->height);
+        }
+    }
+    sws_scale(*sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height, rgb->data,
+              rgb->linesize);
+    size_t row = 3 * (size_t)f->width;
+    for (int y = 0; y < f->height; y++)
+        memcpy(out->rgb + (size_t)y * row, rgb->data[0] + (size_t)y * rgb->linesize[0], row);
+    return FR_OK;
 }
 
 /* The decoded frame as RGB in cap->rgb, with its time. */
@@ -188,18 +222,8 @@ static fr_status convert_frame(live_capture *cap, double *t) {
         fr_status st = fr_image_new(f->width, f->height, &cap->rgb);
         if (st != FR_OK) return st;
     }
-    cap->to_rgb = sws_getCachedContext(cap->to_rgb, f->width, f->height, f->format, f->width,
-                                       f->height, AV_PIX_FMT_RGB24, SWS_BILINEAR, NULL, NULL,
-                                       NULL);
-    if (!cap->to_rgb) {
-        const char *format = av_get_pix_fmt_name(f->format);
-        return fr_error(FR_E_UNSUPPORTED, "%s: cannot convert pixel format %s to RGB",
-                        cap->source, format ? format : "(unknown)");
-    }
-    uint8_t *dst[4] = {cap->rgb->rgb, NULL, NULL, NULL};
-    int dst_stride[4] = {3 * f->width, 0, 0, 0};
-    sws_scale(cap->to_rgb, (const uint8_t *const *)f->data, f->linesize, 0, f->height, dst,
-              dst_stride);
+    fr_status st = live_frame_to_rgb(&cap->to_rgb, &cap->scratch, f, cap->rgb, cap->source);
+    if (st != FR_OK) return st;
 
     int64_t pts = f->best_effort_timestamp;
     if (pts != AV_NOPTS_VALUE && cap->first_pts == AV_NOPTS_VALUE) cap->first_pts = pts;

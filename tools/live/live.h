@@ -45,6 +45,16 @@ void live_capture_get_info(const live_capture *cap, live_capture_info *info);
  * error. The message names the source. */
 fr_status live_capture_read(live_capture *cap, fr_image **frame, double *t);
 
+/* The conversion behind live_capture_read, apart for testing: frame f (any pixel format
+ * libswscale reads) into out's packed RGB (out is f's size). *sws and *scratch are cached
+ * between calls (NULL at first; free with sws_freeContext and av_frame_free). libswscale's
+ * SIMD code writes past the end of rows, so it fills the padded, aligned *scratch frame
+ * FFmpeg allocates, never out directly. `source` names the video in errors. */
+struct SwsContext;
+struct AVFrame;
+fr_status live_frame_to_rgb(struct SwsContext **sws, struct AVFrame **scratch,
+                            const struct AVFrame *f, fr_image *out, const char *source);
+
 /* ---- tracker ---------------------------------------------------------------------------- */
 
 typedef struct live_track {

@@ -4,6 +4,7 @@
 #include "common/common.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -290,6 +291,12 @@ fr_status frmodel_read(const char *path, frmodel_info *info, nn_weights **out) {
             if (!strcmp(w->tensors[j].name, w->tensors[i].name))
                 st = fr_error(FR_E_MODEL, "%s: tensor '%s' appears twice", path,
                               w->tensors[i].name);
+        /* the checksum proves the file is as written, not that what was written is sound */
+        const nn_tensor_entry *t = &w->tensors[i];
+        for (size_t k = 0; st == FR_OK && k < t->count; k++)
+            if (!isfinite(t->data[k]))
+                st = fr_error(FR_E_MODEL, "%s: tensor '%s' holds a non-finite value (%g at %zu)",
+                              path, t->name, (double)t->data[k], k);
     }
     if (st == FR_OK && c.pos != c.size)
         st = fr_error(FR_E_MODEL, "%s: corrupt model file (%zu stray bytes after the tensors)",

@@ -628,7 +628,7 @@ fr_status onnx_load(const char *path, onnx_model **out) {
     if (!path) return fr_error(FR_E_ARG, "onnx_load: NULL path");
     uint8_t *data;
     size_t size;
-    fr_status st = fr_read_file(path, ONNX_MAX_FILE_BYTES, &data, &size);
+    fr_status st = fr_read_model_file(path, ONNX_MAX_FILE_BYTES, &data, &size);
     if (st != FR_OK) return st;
     st = onnx_parse(data, size, path, out);
     free(data);

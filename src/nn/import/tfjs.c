@@ -6,6 +6,7 @@
  * dtype float32 or int32, and optionally "quantization": {"dtype": "uint8"|"uint16", "min",
  * "scale"} (stored q, value q * scale + min, rounded for int32 as tfjs does) or
  * {"dtype": "float16"} (IEEE half precision). Every tensor becomes float32. */
+#define _XOPEN_SOURCE 700 /* realpath */
 #include "nn/import/tfjs.h"
 
 #include "common/common.h"
@@ -17,6 +18,7 @@
 #include <string.h>
 
 #define TFJS_MAX_SHARD_BYTES ((size_t)1 << 30)
+#define TFJS_MAX_MANIFEST_BYTES ((size_t)16 << 20)
 
 typedef enum stored_type {
     STORED_FLOAT32,
@@ -170,6 +172,42 @@ static size_t folder_length(const char *path) {
     return slash ? (size_t)(slash - path) + 1 : 0;
 }
 
+/* A shard is named relative to its manifest's folder and stays inside it: no absolute path,
+ * no ".." component (a manifest must not make the loader read /etc/passwd). */
+static fr_status check_shard_name(const char *manifest, const char *file, const char *tensor) {
+    int escapes = file[0] == '/';
+    for (const char *c = file; *c && !escapes;) {
+        size_t len = strcspn(c, "/");
+        escapes = len == 2 && c[0] == '.' && c[1] == '.';
+        c += len + (c[len] == '/');
+    }
+    if (escapes)
+        return fr_error(FR_E_MODEL, "%s: the shard path \"%s\" of tensor '%s' leads outside the "
+                        "manifest's folder", manifest, file, tensor);
+    return FR_OK;
+}
+
+/* The same once symbolic links are resolved: the shard's real path lies in the real folder. */
+static fr_status check_shard_inside(const char *manifest, const char *shard, const char *tensor) {
+    size_t folder_len = folder_length(manifest);
+    char *folder = strndup(manifest, folder_len ? folder_len : 0);
+    char *real_folder = folder ? realpath(folder_len ? folder : ".", NULL) : NULL;
+    char *real_shard = realpath(shard, NULL);
+    fr_status st = FR_OK;
+    if (!folder) {
+        st = fr_error(FR_E_NOMEM, "%s: out of memory", manifest);
+    } else if (real_folder && real_shard) {
+        size_t n = strlen(real_folder);
+        if (strncmp(real_shard, real_folder, n) != 0 || (real_shard[n] != '/' && n > 1))
+            st = fr_error(FR_E_MODEL, "%s: the shard %s of tensor '%s' is a link to %s, outside "
+                          "the manifest's folder", manifest, shard, tensor, real_shard);
+    } /* a path that does not resolve is reported by the read that follows */
+    free(folder);
+    free(real_folder);
+    free(real_shard);
+    return st;
+}
+
 /* Reads and concatenates the shard files of a group into *data (malloc'd, *size bytes).
  * On failure the message names the shard, the manifest and the first tensor of the group.
  * *shard_path receives the path of the last shard (malloc'd, also on failure), for
@@ -191,6 +229,7 @@ static fr_status read_shards(const char *manifest, const json_value *paths,
                           manifest, first_tensor);
             break;
         }
+        if ((st = check_shard_name(manifest, file, first_tensor)) != FR_OK) break;
         size_t path_len = folder + strlen(file) + 1;
         char *path = malloc(path_len);
         if (!path) {
@@ -202,9 +241,10 @@ static fr_status read_shards(const char *manifest, const json_value *paths,
         free(*shard_path);
         *shard_path = path;
 
+        if ((st = check_shard_inside(manifest, path, first_tensor)) != FR_OK) break;
         uint8_t *shard;
         size_t shard_size;
-        st = fr_read_file(path, TFJS_MAX_SHARD_BYTES, &shard, &shard_size);
+        st = fr_read_model_file(path, TFJS_MAX_SHARD_BYTES, &shard, &shard_size);
         if (st != FR_OK) {
             st = fr_error_prefix(st == FR_E_NOMEM ? st : FR_E_MODEL,
                                  "%s: shard of tensor '%s' and the tensors after it", manifest,
@@ -291,6 +331,13 @@ static fr_status load_group(const char *manifest, size_t group, const json_value
         t->count = s[i].count;
         if (s[i].count) decode_tensor(&s[i], data + offset, t->data);
         offset += s[i].bytes;
+        /* a float16 infinity, or a quantisation whose scale or min overflows */
+        for (size_t k = 0; k < t->count; k++)
+            if (!isfinite(t->data[k])) {
+                st = fr_error(FR_E_MODEL, "%s: tensor '%s' holds a non-finite value (%g at %zu)",
+                              shard ? shard : manifest, s[i].name, (double)t->data[k], k);
+                break;
+            }
     }
     free(shard);
     free(data);
@@ -319,8 +366,14 @@ static fr_status check_unique_names(const char *manifest, const nn_weights *w) {
 
 fr_status nn_tfjs_load(const char *manifest_path, nn_weights **out) {
     *out = NULL;
-    json_value *manifest;
-    fr_status st = json_parse_file(manifest_path, &manifest);
+    json_value *manifest = NULL;
+    uint8_t *text;
+    size_t text_size;
+    fr_status st = fr_read_model_file(manifest_path, TFJS_MAX_MANIFEST_BYTES, &text, &text_size);
+    if (st != FR_OK)
+        return st == FR_E_NOMEM ? st : fr_error_prefix(FR_E_MODEL, "tfjs weights manifest");
+    st = json_parse((const char *)text, text_size, manifest_path, &manifest);
+    free(text);
     if (st != FR_OK)
         return st == FR_E_NOMEM ? st : fr_error_prefix(FR_E_MODEL, "tfjs weights manifest");
     if (json_kind(manifest) != JSON_ARRAY) {

@@ -560,7 +560,7 @@ fr_status tflite_load(const char *path, tflite_model **out) {
     if (!path) return fr_error(FR_E_ARG, "tflite_load: NULL path");
     uint8_t *data;
     size_t size;
-    fr_status st = fr_read_file(path, TFLITE_MAX_FILE_BYTES, &data, &size);
+    fr_status st = fr_read_model_file(path, TFLITE_MAX_FILE_BYTES, &data, &size);
     if (st != FR_OK) return st;
     return tflite_parse(data, size, path, out);
 }

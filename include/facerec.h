@@ -209,7 +209,8 @@ typedef struct fr_engine fr_engine;
 FR_API fr_status fr_engine_open(const fr_config *cfg, fr_engine **out);
 FR_API void fr_engine_close(fr_engine *eng);
 
-/* The embedding model's identifier (e.g. "dlib-resnet") and its embedding length. */
+/* The embedding model's identifier (e.g. "dlib-resnet"; "" for an engine opened without one)
+ * and its embedding length. */
 FR_API const char *fr_engine_model(const fr_engine *eng);
 FR_API int fr_engine_dim(const fr_engine *eng);
 

@@ -55,7 +55,10 @@ static int is_dir(const char *path) {
  * <prefix>/lib/libfacerec.so or <prefix>/bin/facerec (so a moved prefix still works); a copy
  * in the build tree uses the source tree's models/ and data/. Anything else has none: an
  * installed copy never falls back to a source tree. *from_build is 1 in the build tree. */
-static int shipped_dir(const char *kind, char *out, size_t outsz, int *from_build) {
+/* The two kinds of shipped files: the models, and facerec's own data (calibrations). */
+typedef enum shipped_kind { SHIPPED_MODELS, SHIPPED_DATA } shipped_kind;
+
+static int shipped_dir(shipped_kind kind, char *out, size_t outsz, int *from_build) {
     *from_build = 0;
     Dl_info info;
     struct link_map *map = NULL;
@@ -69,12 +72,12 @@ static int shipped_dir(const char *kind, char *out, size_t outsz, int *from_buil
     int len;
     if (n && !strncmp(file, build, n) && (file[n] == '/' || file[n] == '\0')) {
         *from_build = 1;
-        len = snprintf(out, outsz, "%s", !strcmp(kind, "models") ? FACEREC_MODELS_SOURCE_DIR
-                                                                   : FACEREC_DATA_SOURCE_DIR);
+        len = snprintf(out, outsz, "%s", kind == SHIPPED_MODELS ? FACEREC_MODELS_SOURCE_DIR
+                                                                 : FACEREC_DATA_SOURCE_DIR);
     } else {
         const char *rel = in_library ? FACEREC_DATA_FROM_LIBDIR : FACEREC_DATA_FROM_BINDIR;
-        len = !strcmp(kind, "models") ? snprintf(out, outsz, "%s/%s/models", file, rel)
-                                      : snprintf(out, outsz, "%s/%s", file, rel);
+        len = kind == SHIPPED_MODELS ? snprintf(out, outsz, "%s/%s/models", file, rel)
+                                     : snprintf(out, outsz, "%s/%s", file, rel);
     }
     return len > 0 && (size_t)len < outsz;
 }
@@ -92,7 +95,8 @@ fr_status fr_model_path(const char *models_dir, const char *relpath, char *out, 
     int from_build = 0;
     const char *chosen = models_dir; /* an explicit --models is never second-guessed */
     if (!chosen && is_dir(getenv("FACEREC_MODELS"))) chosen = getenv("FACEREC_MODELS");
-    if (!chosen && shipped_dir("models", shipped, sizeof shipped, &from_build)) chosen = shipped;
+    if (!chosen && shipped_dir(SHIPPED_MODELS, shipped, sizeof shipped, &from_build))
+        chosen = shipped;
     if (!chosen)
         return fr_error(FR_E_MODEL, "%s: no models folder (this copy of facerec cannot tell "
                         "where it is installed; --models or FACEREC_MODELS name one)", relpath);
@@ -112,7 +116,7 @@ fr_status fr_model_path(const char *models_dir, const char *relpath, char *out, 
 fr_status fr_data_path(const char *relpath, char *out, size_t outsz) {
     char dir[PATH_MAX];
     int from_build;
-    if (!shipped_dir("data", dir, sizeof dir, &from_build))
+    if (!shipped_dir(SHIPPED_DATA, dir, sizeof dir, &from_build))
         return fr_error(FR_E_NOT_FOUND, "%s: this copy of facerec cannot tell where it is "
                         "installed", relpath);
     int n = snprintf(out, outsz, "%s/%s", dir, relpath);

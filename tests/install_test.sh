@@ -24,7 +24,7 @@ facerec="$prefix/$bindir/facerec"
 
 # nothing stray among the installed models: every file is one the CMake list names
 stray="$(find "$prefix/share/facerec/models" -type f ! -name '*.json' ! -name '*.bin' \
-         ! -name '*.tflite' ! -name '*.xml' ! -name '*.frmodel' ! -name LICENSE)"
+         ! -name '*.tflite' ! -name '*.xml' ! -name '*.frmodel' ! -name '*.onnx' ! -name LICENSE)"
 [ -z "$stray" ] || fail "stray files installed: $stray"
 [ -f "$prefix/share/facerec/calibration/fusion.txt" ] || fail "no calibration installed"
 

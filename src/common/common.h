@@ -31,8 +31,7 @@ fr_status fr_read_file(const char *path, size_t max_bytes, uint8_t **data, size_
  * under `models_dir` (may be NULL), else $FACEREC_MODELS, else the models shipped with this
  * copy of facerec: <prefix>/share/facerec/models found relative to the installed library or
  * executable holding this code, or the source tree's models/ for code in the build tree
- * (files.c). Writes the full path to out (size outsz); a missing file is FR_E_MODEL naming it,
- * and so is a file without a pin (fr_model_pins below) unless it is a .frmodel. */
+ * (files.c). Writes the full path to out (size outsz); a missing file is FR_E_MODEL naming it. */
 fr_status fr_model_path(const char *models_dir, const char *relpath, char *out, size_t outsz);
 
 /* SHA-256 (FIPS 180-4) of a buffer, through OpenSSL's libcrypto (which uses the CPU's SHA
@@ -57,6 +56,10 @@ const fr_model_pin *fr_model_pin_find(const char *relpath);
  * pinned files (and .frmodel files, which carry their own checksum); other files reach the
  * loaders only when a program names them itself (a test's fixtures, for instance). */
 fr_status fr_read_model_file(const char *path, size_t max_bytes, uint8_t **data, size_t *size);
+
+/* fr_model_path for a file a network loads: the engine loads only pinned files (and .frmodel
+ * files, which carry their own checksum), so a file without a pin is FR_E_MODEL. */
+fr_status fr_network_path(const char *models_dir, const char *relpath, char *out, size_t outsz);
 
 /* Resolve a data file shipped with facerec (e.g. "calibration/dlib-resnet.txt") in
  * <prefix>/share/facerec, found as fr_model_path finds the models, or the source tree's data/

@@ -83,14 +83,6 @@ static int shipped_dir(shipped_kind kind, char *out, size_t outsz, int *from_bui
 }
 
 fr_status fr_model_path(const char *models_dir, const char *relpath, char *out, size_t outsz) {
-    /* every file the networks read from the models folder is pinned by its SHA-256 (checked
-     * as it is read), except files made by facerec itself (.frmodel), which carry their own
-     * checksum */
-    size_t len = strlen(relpath);
-    int made_here = len > 8 && !strcmp(relpath + len - 8, ".frmodel");
-    if (!made_here && !fr_model_pin_find(relpath))
-        return fr_error(FR_E_MODEL, "%s: no SHA-256 pinned for this model file "
-                        "(scripts/pin_models.sh)", relpath);
     char shipped[PATH_MAX];
     int from_build = 0;
     const char *chosen = models_dir; /* an explicit --models is never second-guessed */
@@ -111,6 +103,15 @@ fr_status fr_model_path(const char *models_dir, const char *relpath, char *out, 
                             : "scripts/setup.sh fetches the pretrained models, facerec "
                               "import-keras-csv makes nn4small2.frmodel");
     return FR_OK;
+}
+
+fr_status fr_network_path(const char *models_dir, const char *relpath, char *out, size_t outsz) {
+    size_t len = strlen(relpath);
+    int made_here = len > 8 && !strcmp(relpath + len - 8, ".frmodel");
+    if (!made_here && !fr_model_pin_find(relpath))
+        return fr_error(FR_E_MODEL, "%s: no SHA-256 pinned for this model file "
+                        "(scripts/pin_models.sh)", relpath);
+    return fr_model_path(models_dir, relpath, out, outsz);
 }
 
 fr_status fr_data_path(const char *relpath, char *out, size_t outsz) {

@@ -23,7 +23,7 @@ static fr_status add_member(model_spec *spec, const fr_config *cfg, const fr_emb
         if (snprintf(m->weights, sizeof m->weights, "%s", file) >= (int)sizeof m->weights)
             st = fr_error(FR_E_ARG, "%s: path too long", file);
     } else {
-        st = fr_model_path(cfg->models_dir, embedder->model_file, m->weights, sizeof m->weights);
+        st = fr_network_path(cfg->models_dir, embedder->model_file, m->weights, sizeof m->weights);
     }
     if (st != FR_OK) return st;
     m->embedder = embedder;

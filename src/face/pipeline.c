@@ -65,7 +65,7 @@ void fr_config_init(fr_config *cfg) {
 static fr_status load_model(const char *models_dir, const char *relpath,
                             fr_status (*load)(const char *, void **), void **net) {
     char path[4096];
-    fr_status st = fr_model_path(models_dir, relpath, path, sizeof path);
+    fr_status st = fr_network_path(models_dir, relpath, path, sizeof path);
     if (st != FR_OK) return st;
     return load(path, net);
 }

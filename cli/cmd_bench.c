@@ -1,6 +1,7 @@
 /* cmd_bench.c: facerec bench: speed of the networks (face-api's four, MobileFaceNet, MTCNN,
- * BlazeFace, nn4.small2, the Haar cascade) and of gallery search with 1 and 2 threads, next to
- * the PyTorch peer (bench/peer_torch.py) and the performance targets.
+ * BlazeFace, nn4.small2, the Haar cascade), of the default pipeline (fr_process) and of gallery
+ * search with 1 and 2 threads, next to the PyTorch peer (bench/peer_torch.py) and the
+ * performance targets.
  *
  * Unlike the other commands, this one calls the networks directly (src/nets) so that each is
  * timed on its own. Inputs are real faces: the faces SSD finds in face-api's demo photo
@@ -82,6 +83,7 @@ typedef struct bench {
     mtcnn *mtcnn;
     blazeface *blazeface_short, *blazeface_full;
     haar_cascade *haar;
+    fr_engine *engine;              /* the default pipeline (fr_config_init's settings) */
     /* the synthetic gallery (a temporary folder holding one SQLite file) */
     char gallery_dir[4000], gallery_path[4096];
     fr_gallery *gallery;
@@ -197,10 +199,18 @@ static fr_status run_gallery_load(bench *b, int *n_faces) {
     return run_search_1(b, n_faces);
 }
 
+/* The default pipeline on the frame: detect, landmarks, align, embed (with the mirror). */
+static fr_status run_pipeline(bench *b, int *n_faces) {
+    fr_face *faces = NULL;
+    fr_status st = fr_process(b->engine, b->frame, &faces, n_faces);
+    fr_faces_free(faces);
+    return st;
+}
+
 /* One row of the table. Keys are also the JSON keys; peer_key names the peer's figure. */
 enum { ROW_DESCRIPTOR_1, ROW_DESCRIPTOR_16, ROW_SSD, ROW_LANDMARKS, ROW_TINY,
        ROW_MOBILEFACENET_1, ROW_MOBILEFACENET_16, ROW_NN4SMALL2_1, ROW_NN4SMALL2_16, ROW_MTCNN,
-       ROW_BLAZEFACE_SHORT, ROW_BLAZEFACE_FULL, ROW_HAAR, ROW_SEARCH_10K, ROW_SEARCH_100K,
+       ROW_BLAZEFACE_SHORT, ROW_BLAZEFACE_FULL, ROW_HAAR, ROW_PIPELINE, ROW_SEARCH_10K, ROW_SEARCH_100K,
        ROW_SEARCH_1000_100K, ROW_LOAD_100K, ROW_SEARCH_1M, ROW_LOAD_1M, N_ROWS };
 
 typedef struct row_info {
@@ -241,6 +251,8 @@ static const row_info rows[N_ROWS] = {
     [ROW_BLAZEFACE_FULL] = {"blazeface_full_640x480_ms", "BlazeFace full 640x480",
                             run_blazeface_full, 0, NULL, 0, 0},
     [ROW_HAAR] = {"haar_640x480_ms", "Haar cascade 640x480", run_haar, 0, NULL, 0, 0},
+    [ROW_PIPELINE] = {"pipeline_640x480_ms", "default pipeline (fr_process) 640x480",
+                      run_pipeline, 0, NULL, 0, 0},
     [ROW_SEARCH_10K] = {"search_1_probe_10k_ms", "search 1 probe, 10k templates", run_search_1,
                         0, NULL, 0, 0, GALLERY_SMALL},
     [ROW_SEARCH_100K] = {"search_1_probe_100k_ms", "search 1 probe, 100k templates",
@@ -354,6 +366,10 @@ static fr_status load_networks(bench *b, const char *models_dir) {
     if ((st = fr_model_path(models_dir, HAAR_DEFAULT_CASCADE, path, sizeof path)) != FR_OK ||
         (st = haar_load(path, &b->haar)) != FR_OK)
         return st;
+    fr_config cfg;
+    fr_config_init(&cfg);
+    cfg.models_dir = models_dir;
+    if ((st = fr_engine_open(&cfg, &b->engine)) != FR_OK) return st;
     /* nn4.small2 is made by the user from the original's weights: optional */
     if (fr_model_path(models_dir, "nn4small2.frmodel", path, sizeof path) == FR_OK &&
         (st = nn4small2_load(path, &b->nn4small2)) != FR_OK)
@@ -536,6 +552,7 @@ static void bench_close(bench *b) {
         fr_image_free(b->crops96[i]);
     }
     haar_free(b->haar);
+    fr_engine_close(b->engine);
     blazeface_free(b->blazeface_full);
     blazeface_free(b->blazeface_short);
     mtcnn_free(b->mtcnn);

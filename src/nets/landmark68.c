@@ -231,26 +231,23 @@ fr_status landmark68_run(const landmark68 *net, const fr_image *img, fr_face *fa
         return fr_error(FR_E_ARG, "landmark68_run: invalid argument");
     if (n_faces == 0) return FR_OK;
 
-    faceapi_rect *crops = malloc((size_t)n_faces * sizeof *crops);
-    if (!crops) return fr_error(FR_E_NOMEM, "no memory for %d faces", n_faces);
-    for (int i = 0; i < n_faces; i++) {
-        const fr_face *f = &faces[i];
-        if (!faceapi_clip_box(f->x, f->y, f->w, f->h, img->width, img->height, &crops[i])) {
-            free(crops);
-            return fr_error(FR_E_ARG, "landmarks: face %d's box (%g, %g, %g, %g) lies outside "
-                            "the %dx%d image", i, f->x, f->y, f->w, f->h, img->width, img->height);
-        }
-    }
-
     int batch = FR_MIN(n_faces, MAX_BATCH);
     nn_arena *a = nn_arena_pool_take(net->arenas,
-                                     (size_t)batch * ARENA_FLOATS_PER_FACE * sizeof(float));
-    fr_status st = a ? FR_OK : fr_error(FR_E_NOMEM, "no memory for %d faces' landmarks", n_faces);
+                                     (size_t)batch * ARENA_FLOATS_PER_FACE * sizeof(float) +
+                                         (size_t)n_faces * sizeof(faceapi_rect) + 64);
+    faceapi_rect *crops = a ? nn_arena_alloc_items(a, (size_t)n_faces, sizeof *crops) : NULL;
+    fr_status st = crops ? FR_OK : fr_error(FR_E_NOMEM, "no memory for %d faces' landmarks", n_faces);
+    for (int i = 0; i < n_faces && st == FR_OK; i++) {
+        const fr_face *f = &faces[i];
+        if (!faceapi_clip_box(f->x, f->y, f->w, f->h, img->width, img->height, &crops[i]))
+            st = fr_error(FR_E_ARG, "landmarks: face %d's box (%g, %g, %g, %g) lies outside "
+                          "the %dx%d image", i, f->x, f->y, f->w, f->h, img->width, img->height);
+    }
+    size_t mark = a ? nn_arena_mark(a) : 0;
     for (int i = 0; i < n_faces && st == FR_OK; i += batch) {
         st = landmarks_batch(net, img, crops + i, faces + i, FR_MIN(batch, n_faces - i), a);
-        nn_arena_reset(a, 0);
+        nn_arena_reset(a, mark);
     }
     nn_arena_pool_give(net->arenas, a);
-    free(crops);
     return st;
 }

@@ -228,7 +228,10 @@ struct nn4small2 {
     nn_conv stem[N_STEM];
     branch branches[N_BLOCKS][MAX_BRANCHES];
     const float *dense_w, *dense_b; /* (736,128), (128) */
+    nn_arena_pool *arenas;          /* kept between calls */
 };
+
+#define ARENAS_KEPT 8 /* one per thread embedding at once */
 
 static fr_status load_conv(const nn_weights *w, const conv_desc *c, nn_conv *cv) {
     char name[96];
@@ -272,6 +275,10 @@ fr_status nn4small2_load(const char *path, nn4small2 **out) {
     if (!path || !out) return fr_error(FR_E_ARG, "nn4small2_load: NULL argument");
     *out = NULL;
     nn4small2 *net = calloc(1, sizeof *net);
+    if (net && !(net->arenas = nn_arena_pool_new(ARENAS_KEPT))) {
+        free(net);
+        net = NULL;
+    }
     if (!net) return fr_error(FR_E_NOMEM, "%s: no memory for nn4.small2", path);
     frmodel_info info;
     fr_status st = frmodel_read(path, &info, &net->weights);
@@ -293,6 +300,7 @@ fr_status nn4small2_load(const char *path, nn4small2 **out) {
 void nn4small2_free(nn4small2 *net) {
     if (!net) return;
     nn_weights_free(net->weights);
+    nn_arena_pool_free(net->arenas);
     free(net);
 }
 
@@ -377,12 +385,10 @@ static fr_status block_forward(const nn4small2 *net, int b, const float *x, int 
     return FR_OK;
 }
 
-fr_status nn4small2_forward(const nn4small2 *net, const float *input, int n, float *out) {
-    if (!net || n < 0 || (n > 0 && (!input || !out)))
-        return fr_error(FR_E_ARG, "nn4small2_forward: invalid argument");
-    if (n == 0) return FR_OK;
-    nn_arena *a = nn_arena_new((size_t)n * ARENA_FLOATS_PER_FACE * sizeof(float));
-    if (!a) return fr_error(FR_E_NOMEM, "no memory for nn4.small2's activations");
+/* nn4small2_forward with the activations in a (released before returning). */
+static fr_status forward_in(const nn4small2 *net, const float *input, int n, nn_arena *a,
+                            float *out) {
+    size_t mark = nn_arena_mark(a);
     fr_status st = FR_OK;
     const float *x = input;
     int H = NN4SMALL2_INPUT, W = NN4SMALL2_INPUT, C = 3, pad_before;
@@ -422,7 +428,23 @@ fr_status nn4small2_forward(const nn4small2 *net, const float *input, int n, flo
         nn_dense(features, n, FEATURES, net->dense_w, net->dense_b, NN4SMALL2_DIM, out);
         nn_l2_normalize(out, n, NN4SMALL2_DIM);
     }
-    nn_arena_free(a);
+    nn_arena_reset(a, mark);
+    return st;
+}
+
+static size_t arena_bytes(int n) {
+    const size_t per_face = (size_t)NN4SMALL2_INPUT * NN4SMALL2_INPUT * 3;
+    return (size_t)n * (ARENA_FLOATS_PER_FACE + per_face) * sizeof(float) + per_face + 128;
+}
+
+fr_status nn4small2_forward(const nn4small2 *net, const float *input, int n, float *out) {
+    if (!net || n < 0 || (n > 0 && (!input || !out)))
+        return fr_error(FR_E_ARG, "nn4small2_forward: invalid argument");
+    if (n == 0) return FR_OK;
+    nn_arena *a = nn_arena_pool_take(net->arenas, arena_bytes(n));
+    if (!a) return fr_error(FR_E_NOMEM, "no memory for nn4.small2's activations");
+    fr_status st = forward_in(net, input, n, a, out);
+    nn_arena_pool_give(net->arenas, a);
     return st;
 }
 
@@ -434,8 +456,9 @@ fr_status nn4small2_embed(const nn4small2 *net, const fr_image *const *crops, in
             return fr_error(FR_E_ARG, "nn4small2_embed: face crop %d is empty", i);
     if (n == 0) return FR_OK;
     const size_t per_face = (size_t)NN4SMALL2_INPUT * NN4SMALL2_INPUT * 3;
-    float *x = malloc((size_t)n * per_face * sizeof *x);
-    uint8_t *pixels = malloc(per_face);
+    nn_arena *a = nn_arena_pool_take(net->arenas, arena_bytes(n));
+    float *x = a ? nn_arena_alloc(a, (size_t)n * per_face) : NULL;
+    uint8_t *pixels = a ? nn_arena_alloc_items(a, per_face, 1) : NULL;
     fr_status st = x && pixels ? FR_OK : fr_error(FR_E_NOMEM, "no memory for %d nn4.small2 inputs", n);
     for (int i = 0; i < n && st == FR_OK; i++) {
         st = haar_resize_u8(crops[i]->rgb, crops[i]->width, crops[i]->height, 3, pixels,
@@ -443,8 +466,7 @@ fr_status nn4small2_embed(const nn4small2 *net, const fr_image *const *crops, in
         for (size_t k = 0; k < per_face && st == FR_OK; k++)
             x[(size_t)i * per_face + k] = (float)pixels[k] / 255.0f;
     }
-    if (st == FR_OK) st = nn4small2_forward(net, x, n, out);
-    free(pixels);
-    free(x);
+    if (st == FR_OK) st = forward_in(net, x, n, a, out);
+    nn_arena_pool_give(net->arenas, a);
     return st;
 }

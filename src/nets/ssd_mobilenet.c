@@ -258,10 +258,8 @@ fr_status ssd_mobilenet_detect(const ssd_mobilenet *net, const fr_image *img, fl
 
     const size_t input_floats = (size_t)SSD_INPUT_SIZE * SSD_INPUT_SIZE * 3;
     nn_arena *arena = nn_arena_pool_take(net->arenas, net->arena_bytes);
-    nms_box *boxes = malloc(SSD_ANCHORS * sizeof *boxes);
-    int *keep = malloc(SSD_ANCHORS * sizeof *keep);
     fr_status st = FR_OK;
-    if (!arena || !boxes || !keep) {
+    if (!arena) {
         st = fr_error(FR_E_NOMEM, "ssd_mobilenet_detect: out of memory");
         goto done;
     }
@@ -271,7 +269,10 @@ fr_status ssd_mobilenet_detect(const ssd_mobilenet *net, const fr_image *img, fl
     float *enc = nn_arena_alloc(arena, SSD_ANCHORS * 4);
     float *logits = nn_arena_alloc(arena, SSD_ANCHORS * SSD_CLASSES);
     float *scores = nn_arena_alloc(arena, SSD_ANCHORS);
-    if (!input || !buf_a || !buf_b || !enc || !logits || !scores) {
+    nms_box *boxes = nn_arena_alloc_items(arena, SSD_ANCHORS, sizeof *boxes);
+    int *keep = nn_arena_alloc_items(arena, SSD_ANCHORS, sizeof *keep);
+    nms_candidate *cand = nn_arena_alloc_items(arena, 2 * SSD_ANCHORS, sizeof *cand);
+    if (!input || !buf_a || !buf_b || !enc || !logits || !scores || !boxes || !keep || !cand) {
         st = fr_error(FR_E_NOMEM, "ssd_mobilenet_detect: out of memory for activations");
         goto done;
     }
@@ -285,9 +286,9 @@ fr_status ssd_mobilenet_detect(const ssd_mobilenet *net, const fr_image *img, fl
     for (int i = 0; i < SSD_ANCHORS; i++) scores[i] = logits[SSD_CLASSES * i + 1];
     nn_sigmoid(scores, SSD_ANCHORS);
     int n_keep;
-    st = nms_select(boxes, scores, SSD_ANCHORS, min_score, iou_threshold, max_faces, keep,
-                    &n_keep);
-    if (st != FR_OK || n_keep == 0) goto done;
+    nms_select(boxes, scores, SSD_ANCHORS, min_score, iou_threshold, max_faces, cand, keep,
+               &n_keep);
+    if (n_keep == 0) goto done;
     *faces = calloc((size_t)n_keep, sizeof **faces);
     if (!*faces) {
         st = fr_error(FR_E_NOMEM, "ssd_mobilenet_detect: out of memory for %d faces", n_keep);
@@ -321,8 +322,6 @@ fr_status ssd_mobilenet_detect(const ssd_mobilenet *net, const fr_image *img, fl
         *faces = NULL;
     }
 done:
-    free(boxes);
-    free(keep);
     nn_arena_pool_give(net->arenas, arena);
     return st;
 }

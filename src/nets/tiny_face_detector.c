@@ -181,18 +181,19 @@ fr_status tiny_face_detector_detect(const tiny_face_detector *net, const fr_imag
     nn_arena *arena = nn_arena_pool_take(
         net->arenas,
         (input_floats + 2 * max_activation + CONV_CHAIN_SCRATCH_FLOATS) * sizeof(float));
-    nms_box *boxes = malloc((size_t)n_boxes * sizeof *boxes);
-    float *scores = malloc((size_t)n_boxes * sizeof *scores);
-    int *keep = malloc((size_t)n_boxes * sizeof *keep);
     fr_status st = FR_OK;
-    if (!arena || !boxes || !scores || !keep) {
+    if (!arena) {
         st = fr_error(FR_E_NOMEM, "tiny_face_detector_detect: out of memory");
         goto done;
     }
     float *input = nn_arena_alloc(arena, input_floats);
     float *buf_a = nn_arena_alloc(arena, max_activation);
     float *buf_b = nn_arena_alloc(arena, max_activation);
-    if (!input || !buf_a || !buf_b) {
+    nms_box *boxes = nn_arena_alloc_items(arena, (size_t)n_boxes, sizeof *boxes);
+    float *scores = nn_arena_alloc(arena, (size_t)n_boxes);
+    int *keep = nn_arena_alloc_items(arena, (size_t)n_boxes, sizeof *keep);
+    nms_candidate *cand = nn_arena_alloc_items(arena, 2 * (size_t)n_boxes, sizeof *cand);
+    if (!input || !buf_a || !buf_b || !boxes || !scores || !keep || !cand) {
         st = fr_error(FR_E_NOMEM, "tiny_face_detector_detect: out of memory for activations");
         goto done;
     }
@@ -213,8 +214,8 @@ fr_status tiny_face_detector_detect(const tiny_face_detector *net, const fr_imag
     double side = FR_MAX(rw, rh);
     decode_grid(out, cells, side / rw, side / rh, boxes, scores);
     int n_keep;
-    st = nms_select(boxes, scores, n_boxes, min_score, iou_threshold, n_boxes, keep, &n_keep);
-    if (st != FR_OK || n_keep == 0) goto done;
+    nms_select(boxes, scores, n_boxes, min_score, iou_threshold, n_boxes, cand, keep, &n_keep);
+    if (n_keep == 0) goto done;
     *faces = calloc((size_t)n_keep, sizeof **faces);
     if (!*faces) {
         st = fr_error(FR_E_NOMEM, "tiny_face_detector_detect: out of memory for %d faces",
@@ -232,9 +233,6 @@ fr_status tiny_face_detector_detect(const tiny_face_detector *net, const fr_imag
     }
     *n_faces = n_keep;
 done:
-    free(boxes);
-    free(scores);
-    free(keep);
     nn_arena_pool_give(net->arenas, arena);
     return st;
 }

@@ -12,7 +12,15 @@
  * place of every run-time tensor in one block of activation memory (plan_memory): tensors
  * whose lifetimes (from the node that writes them to the last node that reads them) overlap
  * get disjoint ranges; the others share. The block and the convolutions' im2col scratch come
- * from the session's arena. */
+ * from the session's arena.
+ *
+ * Re-planning for new input shapes allocates nothing once the session has seen shapes as
+ * large: shapes are always re-derived (a few integers per tensor), but the memory plan is
+ * kept while every tensor still fits the room it was given (a tensor of the new shapes is
+ * the prefix of its old range, and ranges of tensors alive together stay disjoint), and
+ * when it must be redone the block is only replaced if it grows. A network's sessions are
+ * kept in a pool in the graph (nn_graph_session_take / give), so its calls reuse planned,
+ * warm sessions. */
 #include "nn/graph.h"
 
 #include "common/common.h"
@@ -20,6 +28,7 @@
 
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,13 +93,27 @@ typedef struct gnode {
     int out_h, out_w, align_corners, half_pixel_centers; /* resize */
 } gnode;
 
+/* The sessions a graph keeps between calls (the graph itself stays immutable). */
+typedef struct session_pool {
+    pthread_mutex_t lock;
+    nn_graph_session *kept; /* most recently given back first */
+    int n_kept;
+} session_pool;
+
 struct nn_graph {
     char *source;
     int n_tensors, n_nodes, n_inputs, n_outputs;
     gtensor *tensors;
     gnode *nodes; /* live nodes only, in execution order */
     int *inputs, *outputs;
+    session_pool *pool;
 };
+
+typedef struct lifetime {
+    int tensor;
+    int first, last; /* node indices; -1 for graph inputs, n_nodes for graph outputs */
+    size_t size;     /* floats, rounded up to 16 (64 bytes) */
+} lifetime;
 
 struct nn_graph_session {
     const nn_graph *g;
@@ -98,9 +121,15 @@ struct nn_graph_session {
     int planned;
     int (*shapes)[NN_MAX_RANK]; /* per tensor */
     int *ranks;
-    size_t *offsets; /* floats from block start, per run-time tensor */
+    size_t *offsets;  /* floats from block start, per run-time tensor */
+    size_t *room;     /* floats the memory plan gives each run-time tensor at its offset */
+    int memory_planned; /* offsets and room hold a plan (for these or larger shapes) */
     float *block;
+    size_t block_floats;
     nn_arena *arena;
+    lifetime *lifetimes; /* planning scratch, (n_tensors + 1) each */
+    int *index_of;
+    nn_graph_session *next_kept; /* in the graph's pool */
 };
 
 static size_t shape_count(int rank, const int *shape) {
@@ -644,12 +673,17 @@ static fr_status build_graph(load_ctx *c) {
 /* Build the graph of a parsed model, which is freed here. */
 static fr_status graph_from_model(tflite_model *m, nn_graph **out) {
     nn_graph *g = calloc(1, sizeof *g);
-    if (!g || !(g->source = strdup(m->source))) {
+    session_pool *pool = calloc(1, sizeof *pool);
+    if (!g || !pool || pthread_mutex_init(&pool->lock, NULL) != 0 ||
+        !(g->source = strdup(m->source))) {
+        if (pool && g) pthread_mutex_destroy(&pool->lock);
+        free(pool);
         free(g);
         fr_status st = fr_error(FR_E_NOMEM, "%s: out of memory loading the graph", m->source);
         tflite_free(m);
         return st;
     }
+    g->pool = pool;
     load_ctx c = {.m = m, .g = g};
     fr_status st = build_graph(&c);
     tflite_free(m);
@@ -689,6 +723,13 @@ void nn_graph_free(nn_graph *g) {
     free(g->inputs);
     free(g->outputs);
     free(g->source);
+    while (g->pool->kept) {
+        nn_graph_session *next = g->pool->kept->next_kept;
+        nn_graph_session_free(g->pool->kept);
+        g->pool->kept = next;
+    }
+    pthread_mutex_destroy(&g->pool->lock);
+    free(g->pool);
     free(g);
 }
 
@@ -906,31 +947,38 @@ static fr_status plan_shapes(nn_graph_session *s) {
     return FR_OK;
 }
 
-typedef struct lifetime {
-    int tensor;
-    int first, last; /* node indices; -1 for graph inputs, n_nodes for graph outputs */
-    size_t size;     /* floats, rounded up to 16 (64 bytes) */
-} lifetime;
-
 static int by_size_desc(const void *a, const void *b) {
     const lifetime *x = a, *y = b;
     if (x->size != y->size) return x->size < y->size ? 1 : -1;
     return x->tensor - y->tensor;
 }
 
+/* floats a run-time tensor takes in the block at its planned shape */
+static size_t tensor_room(const nn_graph_session *s, int t) {
+    return (shape_count(s->ranks[t], s->shapes[t]) + 15) / 16 * 16;
+}
+
+/* Whether every run-time tensor at its planned shape fits the room the memory plan gave it. */
+static int memory_plan_fits(const nn_graph_session *s) {
+    const nn_graph *g = s->g;
+    if (!s->memory_planned) return 0;
+    for (int k = 0; k < g->n_inputs; k++)
+        if (tensor_room(s, g->inputs[k]) > s->room[g->inputs[k]]) return 0;
+    for (int i = 0; i < g->n_nodes; i++)
+        if (tensor_room(s, g->nodes[i].output) > s->room[g->nodes[i].output]) return 0;
+    return 1;
+}
+
 /* Offsets for the run-time tensors: the largest first, each at the lowest offset that does
- * not overlap a placed tensor alive at the same time (with keep_all, none is shared). */
+ * not overlap a placed tensor alive at the same time (with keep_all, none is shared). Kept
+ * as they are while the tensors fit; the block is replaced only when it must grow. */
 static fr_status plan_memory(nn_graph_session *s) {
+    if (memory_plan_fits(s)) return FR_OK;
     const nn_graph *g = s->g;
     int T = g->n_tensors, n_live = 0;
-    lifetime *lt = malloc(((size_t)T + 1) * sizeof *lt);
-    int *placed = malloc(((size_t)T + 1) * sizeof *placed);
-    if (!lt || !placed) {
-        free(lt);
-        free(placed);
-        return fr_error(FR_E_NOMEM, "%s: out of memory planning the graph", g->source);
-    }
-    int *index_of = placed; /* reused below: tensor -> lifetime index while collecting */
+    lifetime *lt = s->lifetimes;
+    int *index_of = s->index_of; /* tensor -> lifetime index while collecting */
+    s->memory_planned = 0;
     for (int t = 0; t < T; t++) index_of[t] = -1;
     for (int k = 0; k < g->n_inputs; k++) {
         int t = g->inputs[k];
@@ -951,8 +999,7 @@ static fr_status plan_memory(nn_graph_session *s) {
     for (int k = 0; k < g->n_outputs; k++)
         if (index_of[g->outputs[k]] >= 0) lt[index_of[g->outputs[k]]].last = g->n_nodes;
     for (int k = 0; k < n_live; k++) {
-        size_t n = shape_count(s->ranks[lt[k].tensor], s->shapes[lt[k].tensor]);
-        lt[k].size = (n + 15) / 16 * 16;
+        lt[k].size = tensor_room(s, lt[k].tensor);
         if (s->keep_all) {
             lt[k].first = -1;
             lt[k].last = g->n_nodes;
@@ -976,19 +1023,22 @@ static fr_status plan_memory(nn_graph_session *s) {
             if (!clash) best = off;
         }
         s->offsets[lt[k].tensor] = best;
+        s->room[lt[k].tensor] = lt[k].size;
         total = FR_MAX(total, best + lt[k].size);
     }
-    free(lt);
-    free(placed);
     if (total > MAX_ACTIVATION_FLOATS)
         return fr_error(FR_E_LIMIT, "%s: these input shapes need %zu MB of activations, over "
                         "the limit of %zu MB", g->source, total * sizeof(float) >> 20,
                         MAX_ACTIVATION_FLOATS * sizeof(float) >> 20);
-    nn_arena_reset(s->arena, 0);
-    s->block = nn_arena_alloc(s->arena, total);
-    if (!s->block)
-        return fr_error(FR_E_NOMEM, "%s: no memory for %zu MB of activations", g->source,
-                        total * sizeof(float) >> 20);
+    if (total > s->block_floats || !s->block) {
+        nn_arena_reset(s->arena, 0);
+        s->block = nn_arena_alloc(s->arena, total);
+        s->block_floats = s->block ? total : 0;
+        if (!s->block)
+            return fr_error(FR_E_NOMEM, "%s: no memory for %zu MB of activations", g->source,
+                            total * sizeof(float) >> 20);
+    }
+    s->memory_planned = 1;
     return FR_OK;
 }
 
@@ -1009,9 +1059,13 @@ fr_status nn_graph_session_new(const nn_graph *g, nn_graph_session **out) {
         s->shapes = calloc(T, sizeof *s->shapes);
         s->ranks = calloc(T, sizeof *s->ranks);
         s->offsets = calloc(T, sizeof *s->offsets);
+        s->room = calloc(T, sizeof *s->room);
+        s->lifetimes = calloc(T, sizeof *s->lifetimes);
+        s->index_of = calloc(T, sizeof *s->index_of);
         s->arena = nn_arena_new(0);
     }
-    if (!s || !s->shapes || !s->ranks || !s->offsets || !s->arena) {
+    if (!s || !s->shapes || !s->ranks || !s->offsets || !s->room || !s->lifetimes ||
+        !s->index_of || !s->arena) {
         nn_graph_session_free(s);
         return fr_error(FR_E_NOMEM, "%s: out of memory for a graph session", g->source);
     }
@@ -1034,8 +1088,46 @@ void nn_graph_session_free(nn_graph_session *s) {
     free(s->shapes);
     free(s->ranks);
     free(s->offsets);
+    free(s->room);
+    free(s->lifetimes);
+    free(s->index_of);
     nn_arena_free(s->arena);
     free(s);
+}
+
+/* Sessions kept per graph: one per thread running the network at once is enough; callers
+ * beyond that many at once get sessions of their own, freed when given back. */
+#define SESSIONS_KEPT 8
+
+fr_status nn_graph_session_take(const nn_graph *g, nn_graph_session **out) {
+    session_pool *p = g->pool;
+    pthread_mutex_lock(&p->lock);
+    nn_graph_session *s = p->kept;
+    if (s) {
+        p->kept = s->next_kept;
+        p->n_kept--;
+    }
+    pthread_mutex_unlock(&p->lock);
+    if (!s) return nn_graph_session_new(g, out);
+    s->next_kept = NULL;
+    *out = s;
+    return FR_OK;
+}
+
+void nn_graph_session_give(nn_graph_session *s) {
+    if (!s) return;
+    session_pool *p = s->g->pool;
+    /* a session left without a valid plan (a refused shape) starts again from scratch */
+    int keep = s->planned && !s->keep_all;
+    pthread_mutex_lock(&p->lock);
+    keep = keep && p->n_kept < SESSIONS_KEPT;
+    if (keep) {
+        s->next_kept = p->kept;
+        p->kept = s;
+        p->n_kept++;
+    }
+    pthread_mutex_unlock(&p->lock);
+    if (!keep) nn_graph_session_free(s);
 }
 
 fr_status nn_graph_set_input_shape(nn_graph_session *s, int i, int rank, const int *shape) {
@@ -1050,6 +1142,8 @@ fr_status nn_graph_set_input_shape(nn_graph_session *s, int i, int rank, const i
     if (rank != g->tensors[t].rank)
         return fr_error(FR_E_ARG, "%s: input '%s' has rank %d, not %d", g->source,
                         g->tensors[t].name, g->tensors[t].rank, rank);
+    if (s->planned && !memcmp(s->shapes[t], shape, (size_t)rank * sizeof *shape))
+        return FR_OK; /* planned for this shape already */
     s->ranks[t] = rank;
     memcpy(s->shapes[t], shape, (size_t)rank * sizeof *shape);
     return replan(s);
@@ -1057,6 +1151,7 @@ fr_status nn_graph_set_input_shape(nn_graph_session *s, int i, int rank, const i
 
 fr_status nn_graph_keep_intermediates(nn_graph_session *s) {
     s->keep_all = 1;
+    s->memory_planned = 0;
     return replan(s);
 }
 

@@ -29,12 +29,28 @@ void nn_parallel_for(int n, nn_task_fn fn, void *ctx);
 
 /* ---- activation memory ----------------------------------------------------------------- */
 
+/* The memory policy, which every network follows (and a new one must):
+ *   - A loaded network is immutable; what a call needs is taken from pools the network
+ *     keeps (thread-safe) and given back after the call: planned graph sessions
+ *     (nn_graph_session_take / give, nn/graph.h) for graphs read from model files, and
+ *     nn_arena_pool arenas for the hand-written networks and for every network's own
+ *     scratch (inputs, boxes, candidates, NMS). Ops never allocate (see above).
+ *   - Sizes are planned from the input's shape: a session keeps its plan while the shapes
+ *     fit it, an arena keeps its blocks, so a call allocates only when it needs more than
+ *     any call before it (a larger image, more faces, a larger batch), never otherwise.
+ *   - Nothing is malloc'd per call besides what the caller receives (the faces array a
+ *     detector returns): no per-call buffers, and no qsort (glibc's mallocs: use
+ *     sort_stable with arena scratch).
+ * tests/test_runtime.c counts the allocations of the default pipeline after warm-up. */
+
 /* A stack allocator for one inference call: blocks are allocated once, reused after
  * nn_arena_reset(), and never move, so pointers stay valid until reset or free. */
 typedef struct nn_arena nn_arena;
 nn_arena *nn_arena_new(size_t bytes_hint);
 /* 64-byte aligned; NULL when memory is exhausted. */
 float *nn_arena_alloc(nn_arena *a, size_t n_floats);
+/* The same for n items of `size` bytes (boxes, indices, images), NULL also on overflow. */
+void *nn_arena_alloc_items(nn_arena *a, size_t n, size_t size);
 size_t nn_arena_mark(const nn_arena *a);
 void nn_arena_reset(nn_arena *a, size_t mark); /* frees everything allocated after mark */
 void nn_arena_free(nn_arena *a);

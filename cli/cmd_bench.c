@@ -83,7 +83,8 @@ typedef struct bench {
     mtcnn *mtcnn;
     blazeface *blazeface_short, *blazeface_full;
     haar_cascade *haar;
-    fr_engine *engine;              /* the default pipeline (fr_config_init's settings) */
+    fr_engine *engines[2];          /* the default pipeline (fr_config_init's settings) on
+                                     * 1 and 2 threads (thread_counts) */
     /* the synthetic gallery (a temporary folder holding one SQLite file) */
     char gallery_dir[4000], gallery_path[4096];
     fr_gallery *gallery;
@@ -95,114 +96,124 @@ typedef struct bench {
 } bench;
 
 /* One timed run; *n_faces is the number of faces it processed (for per-face figures). */
-typedef fr_status (*workload_fn)(bench *b, int *n_faces);
+typedef fr_status (*workload_fn)(bench *b, int threads, int *n_faces);
 
-static fr_status run_descriptor_batch1(bench *b, int *n_faces) {
+static fr_status run_descriptor_batch1(bench *b, int threads, int *n_faces) {
     *n_faces = 1;
-    return dlib_resnet_embed(b->resnet, (const fr_image *const *)b->crops, 1, b->descriptors);
+    return dlib_resnet_embed(b->resnet, threads, (const fr_image *const *)b->crops, 1,
+                             b->descriptors);
 }
 
-static fr_status run_descriptor_batch16(bench *b, int *n_faces) {
+static fr_status run_descriptor_batch16(bench *b, int threads, int *n_faces) {
     *n_faces = BATCH;
-    return dlib_resnet_embed(b->resnet, (const fr_image *const *)b->crops, BATCH, b->descriptors);
+    return dlib_resnet_embed(b->resnet, threads, (const fr_image *const *)b->crops, BATCH,
+                             b->descriptors);
 }
 
-static fr_status run_ssd(bench *b, int *n_faces) {
+static fr_status run_ssd(bench *b, int threads, int *n_faces) {
     fr_face *faces = NULL;
-    fr_status st = ssd_mobilenet_detect(b->ssd, b->frame, DETECT_MIN_SCORE, SSD_IOU, MAX_FACES,
-                                        &faces, n_faces);
+    fr_status st = ssd_mobilenet_detect(b->ssd, threads, b->frame, DETECT_MIN_SCORE, SSD_IOU,
+                                        MAX_FACES, &faces, n_faces);
     free(faces);
     return st;
 }
 
-static fr_status run_landmarks(bench *b, int *n_faces) {
+static fr_status run_landmarks(bench *b, int threads, int *n_faces) {
     *n_faces = b->n_frame_faces;
-    return landmark68_run(b->landmarks, b->frame, b->frame_faces, b->n_frame_faces);
+    return landmark68_run(b->landmarks, threads, b->frame, b->frame_faces, b->n_frame_faces);
 }
 
-static fr_status run_tiny(bench *b, int *n_faces) {
+static fr_status run_tiny(bench *b, int threads, int *n_faces) {
     fr_face *faces = NULL;
-    fr_status st = tiny_face_detector_detect(b->tiny, b->frame, TINY_INPUT_SIZE, DETECT_MIN_SCORE,
-                                             TINY_IOU, &faces, n_faces);
+    fr_status st = tiny_face_detector_detect(b->tiny, threads, b->frame, TINY_INPUT_SIZE,
+                                             DETECT_MIN_SCORE, TINY_IOU, &faces, n_faces);
     free(faces);
     return st;
 }
 
-static fr_status run_mobilefacenet(bench *b, int n, int *n_faces) {
+static fr_status run_mobilefacenet(bench *b, int threads, int n, int *n_faces) {
     *n_faces = n;
-    return mobilefacenet_embed(b->mobilefacenet, (const fr_image *const *)b->crops112, n,
+    return mobilefacenet_embed(b->mobilefacenet, threads, (const fr_image *const *)b->crops112, n,
                                b->mobilefacenet_out);
 }
-static fr_status run_mobilefacenet_batch1(bench *b, int *n_faces) {
-    return run_mobilefacenet(b, 1, n_faces);
+static fr_status run_mobilefacenet_batch1(bench *b, int threads, int *n_faces) {
+    return run_mobilefacenet(b, threads, 1, n_faces);
 }
-static fr_status run_mobilefacenet_batch16(bench *b, int *n_faces) {
-    return run_mobilefacenet(b, BATCH, n_faces);
+static fr_status run_mobilefacenet_batch16(bench *b, int threads, int *n_faces) {
+    return run_mobilefacenet(b, threads, BATCH, n_faces);
 }
 
-static fr_status run_nn4small2(bench *b, int n, int *n_faces) {
+static fr_status run_nn4small2(bench *b, int threads, int n, int *n_faces) {
     *n_faces = n;
-    return nn4small2_embed(b->nn4small2, (const fr_image *const *)b->crops96, n, b->nn4small2_out);
+    return nn4small2_embed(b->nn4small2, threads, (const fr_image *const *)b->crops96, n,
+                           b->nn4small2_out);
 }
-static fr_status run_nn4small2_batch1(bench *b, int *n_faces) { return run_nn4small2(b, 1, n_faces); }
-static fr_status run_nn4small2_batch16(bench *b, int *n_faces) {
-    return run_nn4small2(b, BATCH, n_faces);
+static fr_status run_nn4small2_batch1(bench *b, int threads, int *n_faces) {
+    return run_nn4small2(b, threads, 1, n_faces);
+}
+static fr_status run_nn4small2_batch16(bench *b, int threads, int *n_faces) {
+    return run_nn4small2(b, threads, BATCH, n_faces);
 }
 
-static fr_status run_mtcnn(bench *b, int *n_faces) {
+static fr_status run_mtcnn(bench *b, int threads, int *n_faces) {
     fr_face *faces = NULL;
-    fr_status st = mtcnn_detect(b->mtcnn, b->frame, MTCNN_DEFAULT_MIN_FACE, MTCNN_DEFAULT_MIN_SCORE,
-                                &faces, n_faces);
+    fr_status st = mtcnn_detect(b->mtcnn, threads, b->frame, MTCNN_DEFAULT_MIN_FACE,
+                                MTCNN_DEFAULT_MIN_SCORE, &faces, n_faces);
     free(faces);
     return st;
 }
 
-static fr_status run_blazeface(const blazeface *net, bench *b, int *n_faces) {
+static fr_status run_blazeface(const blazeface *net, int threads, bench *b, int *n_faces) {
     fr_face *faces = NULL;
-    fr_status st = blazeface_detect(net, b->frame, BLAZEFACE_DEFAULT_MIN_SCORE, &faces, n_faces);
+    fr_status st =
+        blazeface_detect(net, threads, b->frame, BLAZEFACE_DEFAULT_MIN_SCORE, &faces, n_faces);
     free(faces);
     return st;
 }
-static fr_status run_blazeface_short(bench *b, int *n_faces) {
-    return run_blazeface(b->blazeface_short, b, n_faces);
+static fr_status run_blazeface_short(bench *b, int threads, int *n_faces) {
+    return run_blazeface(b->blazeface_short, threads, b, n_faces);
 }
-static fr_status run_blazeface_full(bench *b, int *n_faces) {
-    return run_blazeface(b->blazeface_full, b, n_faces);
+static fr_status run_blazeface_full(bench *b, int threads, int *n_faces) {
+    return run_blazeface(b->blazeface_full, threads, b, n_faces);
 }
 
-static fr_status run_haar(bench *b, int *n_faces) {
+static fr_status run_haar(bench *b, int threads, int *n_faces) {
     /* the detector registry's settings: the original demo's detectMultiScale(gray, 1.3, 5) */
     const haar_options opt = {.scale_factor = HAAR_DEFAULT_SCALE_FACTOR,
                               .min_neighbors = HAAR_DEFAULT_MIN_NEIGHBORS};
     haar_box *boxes = NULL;
-    fr_status st = haar_detect(b->haar, b->frame, &opt, &boxes, n_faces);
+    fr_status st = haar_detect(b->haar, threads, b->frame, &opt, &boxes, n_faces);
     free(boxes);
     return st;
 }
 
+/* (gallery search runs on the calling thread: both thread counts measure the same) */
 static fr_status run_search(bench *b, int n_probes) {
     int n_found;
     return fr_gallery_search(b->gallery, b->probes, n_probes, 1, b->matches, &n_found);
 }
-static fr_status run_search_1(bench *b, int *n_faces) {
+static fr_status run_search_1(bench *b, int threads, int *n_faces) {
+    (void)threads;
     *n_faces = 1;
     return run_search(b, 1);
 }
-static fr_status run_search_1000(bench *b, int *n_faces) {
+static fr_status run_search_1000(bench *b, int threads, int *n_faces) {
+    (void)threads;
     *n_faces = GALLERY_PROBES;
     return run_search(b, GALLERY_PROBES);
 }
 /* Reading every template from SQLite: the in-memory copy is dropped, and the next search
  * (one probe) reads them all again. */
-static fr_status run_gallery_load(bench *b, int *n_faces) {
+static fr_status run_gallery_load(bench *b, int threads, int *n_faces) {
     gallery_unload(b->gallery);
-    return run_search_1(b, n_faces);
+    return run_search_1(b, threads, n_faces);
 }
 
 /* The default pipeline on the frame: detect, landmarks, align, embed (with the mirror). */
-static fr_status run_pipeline(bench *b, int *n_faces) {
+static fr_status run_pipeline(bench *b, int threads, int *n_faces) {
     fr_face *faces = NULL;
-    fr_status st = fr_process(b->engine, b->frame, &faces, n_faces);
+    fr_engine *eng = b->engines[fr_engine_threads(b->engines[0]) == threads ? 0 : 1];
+    fr_status st = fr_process(eng, b->frame, &faces, n_faces);
     fr_faces_free(faces);
     return st;
 }
@@ -293,7 +304,7 @@ static double quantile(const double *sorted, int n, double q) {
     return sorted[lo] + (pos - lo) * (sorted[hi] - sorted[lo]);
 }
 
-static fr_status measure(bench *b, const row_info *row, int repeat, timing *out) {
+static fr_status measure(bench *b, const row_info *row, int threads, int repeat, timing *out) {
     int warmup = WARMUP_RUNS;
     if (row->max_repeat > 0 && repeat > row->max_repeat) {
         repeat = row->max_repeat;
@@ -305,7 +316,7 @@ static fr_status measure(bench *b, const row_info *row, int repeat, timing *out)
     int n_faces = 1;
     for (int i = 0; i < warmup + repeat && st == FR_OK; i++) {
         double start = now_ms();
-        st = row->run(b, &n_faces);
+        st = row->run(b, threads, &n_faces);
         if (i >= warmup) times[i - warmup] = now_ms() - start;
     }
     if (st == FR_OK) {
@@ -369,7 +380,10 @@ static fr_status load_networks(bench *b, const char *models_dir) {
     fr_config cfg;
     fr_config_init(&cfg);
     cfg.models_dir = models_dir;
-    if ((st = fr_engine_open(&cfg, &b->engine)) != FR_OK) return st;
+    for (int t = 0; t < 2; t++) {
+        cfg.threads = thread_counts[t];
+        if ((st = fr_engine_open(&cfg, &b->engines[t])) != FR_OK) return st;
+    }
     /* nn4.small2 is made by the user from the original's weights: optional */
     if (fr_model_path(models_dir, "nn4small2.frmodel", path, sizeof path) == FR_OK &&
         (st = nn4small2_load(path, &b->nn4small2)) != FR_OK)
@@ -405,7 +419,8 @@ static fr_status make_frame(const fr_image *photo, fr_image **out) {
 static fr_status make_crops(bench *b, const fr_image *photo, const char *photo_path) {
     fr_face *faces = NULL;
     int n;
-    fr_status st = ssd_mobilenet_detect(b->ssd, photo, DETECT_MIN_SCORE, SSD_IOU, BATCH, &faces, &n);
+    fr_status st = ssd_mobilenet_detect(b->ssd, nn_default_threads(), photo, DETECT_MIN_SCORE,
+                                        SSD_IOU, BATCH, &faces, &n);
     if (st != FR_OK) return st;
     if (n == 0) return fr_error(FR_E_NO_FACE, "%s: no face found to benchmark with", photo_path);
     for (int i = 0; i < n && st == FR_OK; i++) {
@@ -537,8 +552,8 @@ static fr_status bench_open(bench *b, const char *models_dir) {
     if (st == FR_OK) st = make_frame(photo, &b->frame);
     fr_image_free(photo);
     if (st != FR_OK) return st;
-    st = ssd_mobilenet_detect(b->ssd, b->frame, DETECT_MIN_SCORE, SSD_IOU, MAX_FACES,
-                              &b->frame_faces, &b->n_frame_faces);
+    st = ssd_mobilenet_detect(b->ssd, nn_default_threads(), b->frame, DETECT_MIN_SCORE, SSD_IOU,
+                              MAX_FACES, &b->frame_faces, &b->n_frame_faces);
     if (st == FR_OK && b->n_frame_faces == 0)
         st = fr_error(FR_E_NO_FACE, "%s: no face found in the 640x480 frame made from it", path);
     return st;
@@ -552,7 +567,8 @@ static void bench_close(bench *b) {
         fr_image_free(b->crops96[i]);
     }
     haar_free(b->haar);
-    fr_engine_close(b->engine);
+    fr_engine_close(b->engines[0]);
+    fr_engine_close(b->engines[1]);
     blazeface_free(b->blazeface_full);
     blazeface_free(b->blazeface_short);
     mtcnn_free(b->mtcnn);
@@ -767,8 +783,9 @@ static fr_status check_against_peer(bench *b, const peer *p, check_result *out) 
     if (st == FR_OK) st = fr_read_file(out_path, expected, &data, &size);
     if (st == FR_OK && size != expected)
         st = fr_error(FR_E_FORMAT, "%s: peer wrote %zu bytes, expected %zu", out_path, size, expected);
-    if (st == FR_OK) st = dlib_resnet_embed(b->resnet, (const fr_image *const *)b->crops, b->n_crops,
-                                            b->descriptors);
+    if (st == FR_OK)
+        st = dlib_resnet_embed(b->resnet, nn_default_threads(), (const fr_image *const *)b->crops,
+                               b->n_crops, b->descriptors);
     if (st == FR_OK) {
         float theirs[BATCH * DESCRIPTOR_DIM];
         memcpy(theirs, data, expected);
@@ -1012,18 +1029,14 @@ int cmd_bench(int argc, char **argv) {
     for (int r = 0; r < N_ROWS && st == FR_OK; r++) {
         if (row_skip_reason(&b, &rows[r])) continue;
         if (rows[r].gallery_size > b.gallery_size) {
-            fr_set_threads(0);
             double start = now_ms();
             st = gallery_grow(&b, rows[r].gallery_size);
             b.gallery_build_s += (now_ms() - start) / 1e3;
             if (st != FR_OK) fr_error_prefix(st, "bench: building the synthetic gallery");
         }
-        for (int t = 0; t < 2 && st == FR_OK; t++) {
-            fr_set_threads(thread_counts[t]);
-            st = measure(&b, &rows[r], repeat, &ours[t][r]);
-        }
+        for (int t = 0; t < 2 && st == FR_OK; t++)
+            st = measure(&b, &rows[r], thread_counts[t], repeat, &ours[t][r]);
     }
-    fr_set_threads(0);
     peer p = {0};
     check_result checked = {0};
     if (st == FR_OK && use_peer) {

@@ -73,11 +73,6 @@ typedef void (*fr_log_fn)(fr_log_level level, const char *message, void *user);
 /* Install a process-wide log callback (NULL: discard, the default). Call before use. */
 void fr_set_log(fr_log_fn fn, fr_log_level min_level, void *user);
 
-/* Worker threads used by the networks: $FACEREC_THREADS if set, else every core.
- * n <= 0 restores that default. Call between inferences, not during one. */
-void fr_set_threads(int n);
-int fr_threads(void);
-
 /* ---------------------------------------------------------------------------------------
  * Images: decode, encode, crop, resize, warp, mirror, draw
  * ------------------------------------------------------------------------------------- */
@@ -176,6 +171,11 @@ typedef struct fr_config {
                              * around the image, for photos that are one tight face */
     int box_pad;            /* pixels added around each detected box (the original demo used
                              * 50 with the Haar detector); 0 (default): none */
+    int threads;            /* threads each call of the engine runs its networks on (the
+                             * caller's and workers of one process-wide pool); 0 (default):
+                             * $FACEREC_THREADS if set, else every core. Results are the same
+                             * bits whatever the count. Engines with different counts may
+                             * run at once. */
 } fr_config;
 
 void fr_config_init(fr_config *cfg);
@@ -190,6 +190,8 @@ void fr_engine_close(fr_engine *eng);
 /* The embedding model's identifier (e.g. "dlib-resnet") and its embedding length. */
 const char *fr_engine_model(const fr_engine *eng);
 int fr_engine_dim(const fr_engine *eng);
+/* The thread count the engine's calls use (fr_config.threads, 0 resolved). */
+int fr_engine_threads(const fr_engine *eng);
 
 /* Find every face with its landmarks. *faces is allocated (free with fr_faces_free);
  * zero faces is not an error (*n_faces = 0). */

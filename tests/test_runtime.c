@@ -1,6 +1,7 @@
 /* test_runtime.c: the runtime's policies on the default pipeline. Memory (nn/nn.h, "memory"):
  * after warm-up, the pipeline allocates nothing per photo but the faces array fr_process
- * returns.
+ * returns. Threads (fr_config.threads): engines with different thread counts give the same
+ * bits.
  *
  * malloc, calloc, realloc, aligned_alloc, posix_memalign and memalign are defined here,
  * counting each call and handing it to glibc's own allocator (__libc_malloc ...). The test
@@ -127,4 +128,33 @@ TEST(default_pipeline_allocates_only_the_faces_after_warm_up) {
     CHECK(ok);
 }
 
-TEST_MAIN(CASE(default_pipeline_allocates_only_the_faces_after_warm_up))
+/* The demo photo through engines of 1 and 3 threads (more than this machine's cores, so
+ * workers share them): the same faces, to the bit (the ops split their work by shape,
+ * never by thread count). */
+TEST(results_do_not_depend_on_the_engine_thread_count) {
+    if (!have_models()) SKIP("models absent (run scripts/setup.sh)");
+    fr_image *photo = NULL;
+    CHECK_OK(fr_image_load(SAMPLE1, &photo));
+    fr_face *faces[3] = {NULL, NULL, NULL};
+    int n[3] = {0, 0, 0}, ok = 1;
+    for (int t = 0; t < 3 && ok; t++) {
+        fr_config cfg;
+        fr_config_init(&cfg);
+        cfg.models_dir = FR_TEST_MODELS_DIR;
+        cfg.threads = t + 1;
+        fr_engine *eng = NULL;
+        ok = fr_engine_open(&cfg, &eng) == FR_OK && fr_engine_threads(eng) == t + 1 &&
+             fr_process(eng, photo, &faces[t], &n[t]) == FR_OK;
+        if (!ok) fprintf(stderr, "  %d threads: %s\n", t + 1, fr_last_error());
+        fr_engine_close(eng);
+    }
+    for (int t = 1; t < 3 && ok; t++)
+        ok =
+            n[t] == n[0] && n[0] == 3 && !memcmp(faces[t], faces[0], (size_t)n[0] * sizeof **faces);
+    for (int t = 0; t < 3; t++) fr_faces_free(faces[t]);
+    fr_image_free(photo);
+    CHECK(ok);
+}
+
+TEST_MAIN(CASE(default_pipeline_allocates_only_the_faces_after_warm_up),
+          CASE(results_do_not_depend_on_the_engine_thread_count))

@@ -117,7 +117,7 @@ TEST(graph_ops_match_reference) {
         ok = ok && nn_graph_set_input_shape(s, 0, 4, shape) == FR_OK;
         if (ok) {
             fill_input(s, fx, shape);
-            ok = nn_graph_run(s) == FR_OK;
+            ok = nn_graph_run(s, TEST_THREADS) == FR_OK;
         }
         if (!ok) fprintf(stderr, "%s: %s\n", fixture_names[f], fr_last_error());
         /* every operator run (fused or not) against the reference op writing its tensor */
@@ -220,7 +220,8 @@ TEST(mobilefacenet_matches_reference) {
     int ok = imgs[0] && imgs[1] && imgs[2];
     /* batch 1, 2 (the file's) and 3: rows 0 and 1 are the reference's */
     for (int batch = 1; batch <= 3 && ok; batch++) {
-        ok = mobilefacenet_embed(net, (const fr_image *const *)imgs, batch, out) == FR_OK;
+        ok = mobilefacenet_embed(net, TEST_THREADS, (const fr_image *const *)imgs, batch, out) ==
+             FR_OK;
         for (int k = 0; k < FR_MIN(batch, 2) && ok; k++)
             for (int i = 0; i < MOBILEFACENET_DIM && ok; i++) {
                 ok = fabs(out[k * MOBILEFACENET_DIM + i] - expected[k][i]) <= 1e-4;
@@ -231,7 +232,8 @@ TEST(mobilefacenet_matches_reference) {
     }
     /* a crop of another size is resized first */
     fr_image *big = ok ? pattern_image(0, 150) : NULL;
-    if (big) ok = mobilefacenet_embed(net, (const fr_image *const *)&big, 1, out) == FR_OK;
+    if (big)
+        ok = mobilefacenet_embed(net, TEST_THREADS, (const fr_image *const *)&big, 1, out) == FR_OK;
     double norm = 0;
     for (int i = 0; i < MOBILEFACENET_DIM; i++) norm += (double)out[i] * out[i];
     fr_image_free(big);
@@ -356,7 +358,7 @@ TEST(graph_refuses_bad_shapes) {
     CHECK_OK(st);
     fr_status wrong_channels = nn_graph_set_input_shape(s, 0, 4, (const int[]){1, 112, 112, 4});
     int named = strstr(fr_last_error(), "CONV_2D") != NULL;
-    int unplanned = nn_graph_input(s, 0) == NULL && nn_graph_run(s) != FR_OK;
+    int unplanned = nn_graph_input(s, 0) == NULL && nn_graph_run(s, TEST_THREADS) != FR_OK;
     /* 64x64 reaches the 7x7 global depthwise conv at 4x4 */
     fr_status too_small = nn_graph_set_input_shape(s, 0, 4, (const int[]){1, 64, 64, 3});
     fr_status fine = nn_graph_set_input_shape(s, 0, 4, (const int[]){5, 112, 112, 3});

@@ -58,6 +58,7 @@ struct fr_engine {
      * fine-tuned network's id */
     char model_id[FRMODEL_MAX_ID + 1];
     nn_arena_pool *scratch; /* the pipeline's images and vectors during a call */
+    int threads;            /* fr_config.threads resolved: every op of a call runs on these */
 };
 
 #define SCRATCH_KEPT 8 /* arenas kept: one per thread using the engine at once */
@@ -191,6 +192,7 @@ fr_status fr_engine_open(const fr_config *cfg, fr_engine **out) {
         goto fail;
     }
     eng->min_score = cfg->min_score > 0 ? cfg->min_score : eng->detector->default_min_score;
+    eng->threads = nn_resolve_threads(cfg->threads);
     eng->retry_padded = cfg->retry_padded != 0;
     eng->box_pad = cfg->box_pad > 0 ? (float)cfg->box_pad : 0.0f;
     st = load_model(cfg->models_dir, eng->detector->model_file, eng->detector->load,
@@ -239,13 +241,16 @@ const char *fr_engine_model(const fr_engine *eng) {
 
 int fr_engine_dim(const fr_engine *eng) { return eng->dim; }
 
+int fr_engine_threads(const fr_engine *eng) { return eng->threads; }
+
 /* Detection and landmarks on one image, as the detector sees it. */
 static fr_status detect_once(fr_engine *eng, const fr_image *img, fr_face **faces, int *n_faces) {
     fr_face *found = NULL;
     int n = 0;
-    fr_status st = eng->detector->detect(eng->detector_net, img, eng->min_score, &found, &n);
+    fr_status st =
+        eng->detector->detect(eng->detector_net, eng->threads, img, eng->min_score, &found, &n);
     if (st == FR_OK && n > 0 && eng->landmarks && !eng->detector->points_align)
-        st = landmark68_run(eng->landmarks, img, found, n);
+        st = landmark68_run(eng->landmarks, eng->threads, img, found, n);
     if (st != FR_OK) {
         free(found);
         return st;
@@ -337,8 +342,8 @@ static fr_status member_align_into(const engine_member *m, const fr_image *img,
 /* Member m's unit embeddings of crops: out is (n, m's dim), through the head if any. */
 static fr_status member_embed_crops(const fr_engine *eng, const engine_member *m,
                                     const fr_image *const *crops, int n, float *out) {
-    fr_status st = m->embedder->embed(m->net, crops, n, out);
-    if (st == FR_OK && eng->head) st = train_head_apply(eng->head, out, n);
+    fr_status st = m->embedder->embed(m->net, eng->threads, crops, n, out);
+    if (st == FR_OK && eng->head) st = train_head_apply(eng->head, eng->threads, out, n);
     if (st == FR_OK) nn_l2_normalize(out, n, m->embedder->dim);
     return st;
 }
@@ -434,7 +439,7 @@ fr_status fr_embed(fr_engine *eng, const fr_image *img, fr_face *faces, int n_fa
     for (int j = 0; j < eng->n_members; j++) needs_68 |= eng->members[j].align->tpl == NULL;
     for (int i = 0; i < n_faces; i++)
         if (faces[i].n_landmarks != 68 && (faces[i].n_landmarks != 5 || needs_68)) {
-            fr_status st = landmark68_run(eng->landmarks, img, faces + i, 1);
+            fr_status st = landmark68_run(eng->landmarks, eng->threads, img, faces + i, 1);
             if (st != FR_OK) return st;
         }
     nn_arena *a = nn_arena_pool_take(eng->scratch, embed_scratch_bytes(eng, n_faces));

@@ -148,7 +148,7 @@ static void outputs(const blazeface *net, const nn_graph_session *s, const float
     *logits = nn_graph_output(s, net->out_score, &rank, shape);
 }
 
-fr_status blazeface_forward(const blazeface *net, const float *x, float *regressors,
+fr_status blazeface_forward(const blazeface *net, int threads, const float *x, float *regressors,
                             float *logits) {
     if (!net || !x || !regressors || !logits)
         return fr_error(FR_E_ARG, "blazeface_forward: NULL argument");
@@ -157,7 +157,7 @@ fr_status blazeface_forward(const blazeface *net, const float *x, float *regress
     fr_status st = take_session(net, &s, &input);
     if (st == FR_OK) {
         memcpy(input, x, (size_t)net->size * net->size * 3 * sizeof *x);
-        st = nn_graph_run(s);
+        st = nn_graph_run(s, threads);
     }
     if (st == FR_OK) {
         const float *reg, *lg;
@@ -247,7 +247,7 @@ static void weighted_nms(detection *d, int *n, float iou_threshold) {
     *n = kept;
 }
 
-fr_status blazeface_detect(const blazeface *net, const fr_image *img, float min_score,
+fr_status blazeface_detect(const blazeface *net, int threads, const fr_image *img, float min_score,
                            fr_face **faces, int *n_faces) {
     if (!faces || !n_faces) return fr_error(FR_E_ARG, "blazeface_detect: NULL argument");
     *faces = NULL;
@@ -265,10 +265,10 @@ fr_status blazeface_detect(const blazeface *net, const fr_image *img, float min_
     float *x = NULL;
     fr_status st = d ? take_session(net, &s, &x) : fr_error(FR_E_NOMEM, "BlazeFace: out of memory");
     if (st == FR_OK) {
-        nn_resize_bilinear_canvas(img->rgb, (size_t)img->width * 3, img->height, img->width, 3,
-                                  off_y, off_x, side, side, S, S, 0, 1, x);
+        nn_resize_bilinear_canvas(threads, img->rgb, (size_t)img->width * 3, img->height,
+                                  img->width, 3, off_y, off_x, side, side, S, S, 0, 1, x);
         for (size_t i = 0; i < (size_t)S * S * 3; i++) x[i] = x[i] / 127.5f - 1.0f;
-        st = nn_graph_run(s);
+        st = nn_graph_run(s, threads);
     }
     int n = 0;
     if (st == FR_OK) {

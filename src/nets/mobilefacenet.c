@@ -72,8 +72,8 @@ static fr_status crop_to_input(const fr_image *crop, float *dst) {
     return FR_OK;
 }
 
-fr_status mobilefacenet_embed(const mobilefacenet *net, const fr_image *const *crops, int n,
-                              float *out) {
+fr_status mobilefacenet_embed(const mobilefacenet *net, int threads, const fr_image *const *crops,
+                              int n, float *out) {
     if (!net || n < 0 || (n > 0 && (!crops || !out)))
         return fr_error(FR_E_ARG, "mobilefacenet_embed: invalid argument");
     for (int i = 0; i < n; i++)
@@ -93,7 +93,7 @@ fr_status mobilefacenet_embed(const mobilefacenet *net, const fr_image *const *c
         float *x = st == FR_OK ? nn_graph_input(s, 0) : NULL;
         for (int i = 0; i < m && st == FR_OK; i++)
             st = crop_to_input(crops[first + i], x + (size_t)i * size * size * 3);
-        if (st == FR_OK) st = nn_graph_run(s);
+        if (st == FR_OK) st = nn_graph_run(s, threads);
         if (st == FR_OK) {
             int rank, shape[NN_MAX_RANK];
             const float *y = nn_graph_output(s, net->output, &rank, shape);

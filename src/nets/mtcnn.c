@@ -139,8 +139,8 @@ static void stage_outputs(const mtcnn *net, const nn_graph_session *s, mtcnn_sta
     if (points) *points = stage == MTCNN_ONET ? nn_graph_output(s, net->points, &rank, shape) : NULL;
 }
 
-fr_status mtcnn_forward(const mtcnn *net, mtcnn_stage stage, const float *x, int n, int h, int w,
-                        float **prob, float **reg, float **points, int *oh, int *ow) {
+fr_status mtcnn_forward(const mtcnn *net, int threads, mtcnn_stage stage, const float *x, int n,
+                        int h, int w, float **prob, float **reg, float **points, int *oh, int *ow) {
     if (!net || !x || !prob || !reg || !oh || !ow || n <= 0 || (unsigned)stage > MTCNN_ONET)
         return fr_error(FR_E_ARG, "mtcnn_forward: invalid argument");
     *prob = *reg = NULL;
@@ -156,7 +156,7 @@ fr_status mtcnn_forward(const mtcnn *net, mtcnn_stage stage, const float *x, int
     st = stage_input(s, n, h, w, &input);
     if (st == FR_OK) {
         memcpy(input, x, (size_t)n * h * w * 3 * sizeof *x);
-        st = nn_graph_run(s);
+        st = nn_graph_run(s, threads);
     }
     if (st == FR_OK) {
         const float *p, *r, *pts;
@@ -326,16 +326,16 @@ static void normalize_transposed(const float *rgb, int h, int w, float *out) {
 }
 
 /* The candidates of one pyramid level (scale), suppressed within it, appended to c. */
-static fr_status pnet_level(const mtcnn *net, nn_graph_session *s, const fr_image *img,
+static fr_status pnet_level(const mtcnn *net, int threads, nn_graph_session *s, const fr_image *img,
                             float scale, float *rgb, candidates *c, nn_arena *a) {
     int hs = (int)ceilf((float)img->height * scale), ws = (int)ceilf((float)img->width * scale);
     float *x;
     fr_status st = stage_input(s, 1, ws, hs, &x);
     if (st != FR_OK) return st;
-    nn_resize_bilinear_canvas(img->rgb, (size_t)img->width * 3, img->height, img->width, 3, 0, 0,
-                              img->height, img->width, hs, ws, 0, 1, rgb);
+    nn_resize_bilinear_canvas(threads, img->rgb, (size_t)img->width * 3, img->height, img->width, 3,
+                              0, 0, img->height, img->width, hs, ws, 0, 1, rgb);
     normalize_transposed(rgb, hs, ws, x);
-    if ((st = nn_graph_run(s)) != FR_OK) return st;
+    if ((st = nn_graph_run(s, threads)) != FR_OK) return st;
     const float *prob, *reg;
     int oh, ow; /* oh runs along the image's x, ow along its y */
     stage_outputs(net, s, MTCNN_PNET, &prob, &reg, NULL, &oh, &ow);
@@ -356,7 +356,7 @@ static fr_status pnet_level(const mtcnn *net, nn_graph_session *s, const fr_imag
     return st == FR_OK ? suppress(c, from, PNET_SCALE_IOU, a) : st;
 }
 
-static fr_status pnet_stage(const mtcnn *net, const fr_image *img, const pyramid *p,
+static fr_status pnet_stage(const mtcnn *net, int threads, const fr_image *img, const pyramid *p,
                             candidates *c, nn_arena *a) {
     if (p->levels == 0) return FR_OK;
     size_t mark = nn_arena_mark(a);
@@ -366,7 +366,7 @@ static fr_status pnet_stage(const mtcnn *net, const fr_image *img, const pyramid
                        : fr_error(FR_E_NOMEM, "MTCNN: out of memory for the image pyramid");
     float scale = p->scale0;
     for (int level = 0; st == FR_OK && level < p->levels; level++, scale *= PYRAMID_FACTOR)
-        st = pnet_level(net, s, img, scale, rgb, c, a);
+        st = pnet_level(net, threads, s, img, scale, rgb, c, a);
     nn_graph_session_give(s);
     nn_arena_reset(a, mark);
     if (st == FR_OK) st = suppress(c, 0, PNET_ALL_IOU, a);
@@ -380,22 +380,22 @@ static fr_status pnet_stage(const mtcnn *net, const fr_image *img, const pyramid
 /* ---- R-Net and O-Net on crops ---- */
 
 // x is (n,size,size,3): the crops of boxes [first, first + n) of c, normalised and transposed
-static void crops_to_input(const fr_image *img, const candidates *c, int first, int n, int size,
-                           float *rgb, float *x) {
+static void crops_to_input(const fr_image *img, int threads, const candidates *c, int first, int n,
+                           int size, float *rgb, float *x) {
     for (int i = 0; i < n; i++) {
         const candidate *b = &c->v[first + i];
         int x0 = (int)b->x0, y0 = (int)b->y0;
         int w = (int)(b->x1 - b->x0) + 1, h = (int)(b->y1 - b->y0) + 1;
-        nn_resize_bilinear_canvas(img->rgb, (size_t)img->width * 3, img->height, img->width, 3,
-                                  -y0, -x0, h, w, size, size, 0, 1, rgb);
+        nn_resize_bilinear_canvas(threads, img->rgb, (size_t)img->width * 3, img->height,
+                                  img->width, 3, -y0, -x0, h, w, size, size, 0, 1, rgb);
         normalize_transposed(rgb, size, size, x + (size_t)i * size * size * 3);
     }
 }
 
 /* Scores every box of c with `stage` (and its points for O-Net), keeping those scoring
  * > threshold, in their order. */
-static fr_status refine(const mtcnn *net, mtcnn_stage stage, const fr_image *img, float threshold,
-                        candidates *c, nn_arena *a) {
+static fr_status refine(const mtcnn *net, int threads, mtcnn_stage stage, const fr_image *img,
+                        float threshold, candidates *c, nn_arena *a) {
     if (c->n == 0) return FR_OK;
     const int size = stage_size[stage];
     size_t mark = nn_arena_mark(a);
@@ -408,8 +408,8 @@ static fr_status refine(const mtcnn *net, mtcnn_stage stage, const fr_image *img
         int n = FR_MIN(CROP_BATCH, c->n - first), oh, ow;
         float *x;
         if ((st = stage_input(s, n, size, size, &x)) != FR_OK) break;
-        crops_to_input(img, c, first, n, size, rgb, x);
-        if ((st = nn_graph_run(s)) != FR_OK) break;
+        crops_to_input(img, threads, c, first, n, size, rgb, x);
+        if ((st = nn_graph_run(s, threads)) != FR_OK) break;
         const float *prob, *reg, *points;
         stage_outputs(net, s, stage, &prob, &reg, &points, &oh, &ow);
         for (int i = 0; i < n; i++) {
@@ -432,8 +432,8 @@ static fr_status refine(const mtcnn *net, mtcnn_stage stage, const fr_image *img
     return st;
 }
 
-fr_status mtcnn_detect(const mtcnn *net, const fr_image *img, int min_face, float min_score,
-                       fr_face **faces, int *n_faces) {
+fr_status mtcnn_detect(const mtcnn *net, int threads, const fr_image *img, int min_face,
+                       float min_score, fr_face **faces, int *n_faces) {
     if (!faces || !n_faces) return fr_error(FR_E_ARG, "mtcnn_detect: NULL argument");
     *faces = NULL;
     *n_faces = 0;
@@ -451,13 +451,13 @@ fr_status mtcnn_detect(const mtcnn *net, const fr_image *img, int min_face, floa
     if (a) c.v = nn_arena_alloc_items(a, p.max_cells + 1, sizeof *c.v);
     fr_status st = c.v ? FR_OK : fr_error(FR_E_NOMEM, "MTCNN: out of memory for %zu candidate "
                                           "boxes", p.max_cells);
-    if (st == FR_OK) st = pnet_stage(net, img, &p, &c, a);
-    if (st == FR_OK) st = refine(net, MTCNN_RNET, img, RNET_THRESHOLD, &c, a);
+    if (st == FR_OK) st = pnet_stage(net, threads, img, &p, &c, a);
+    if (st == FR_OK) st = refine(net, threads, MTCNN_RNET, img, RNET_THRESHOLD, &c, a);
     if (st == FR_OK) st = suppress(&c, 0, RNET_IOU, a);
     if (st == FR_OK) {
         apply_offsets(&c, 1.0f);
         make_square(&c, img);
-        st = refine(net, MTCNN_ONET, img, min_score, &c, a);
+        st = refine(net, threads, MTCNN_ONET, img, min_score, &c, a);
     }
     if (st == FR_OK) {
         apply_offsets(&c, 1.0f);

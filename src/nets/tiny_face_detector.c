@@ -150,7 +150,7 @@ static void decode_grid(const float *out, int cells, double correction_x, double
             }
 }
 
-fr_status tiny_face_detector_detect(const tiny_face_detector *net, const fr_image *img,
+fr_status tiny_face_detector_detect(const tiny_face_detector *net, int threads, const fr_image *img,
                                     int input_size, float min_score, float iou_threshold,
                                     fr_face **faces, int *n_faces) {
     if (!net || !img || !faces || !n_faces)
@@ -198,13 +198,13 @@ fr_status tiny_face_detector_detect(const tiny_face_detector *net, const fr_imag
         goto done;
     }
     faceapi_rect whole = {0, 0, img->width, img->height};
-    faceapi_to_square(img, whole, input_size, 0, input);
+    faceapi_to_square(img, threads, whole, input_size, 0, input);
     for (size_t p = 0; p < input_floats / 3; p++)
         for (int c = 0; c < 3; c++) input[3 * p + c] = (input[3 * p + c] - mean_rgb[c]) / 255.0f;
 
     H = W = input_size, C = 3;
-    const float *out = conv_chain_run(net->layers, N_LAYERS, input, &H, &W, &C, buf_a, buf_b,
-                                      arena);
+    const float *out =
+        conv_chain_run(net->layers, threads, N_LAYERS, input, &H, &W, &C, buf_a, buf_b, arena);
 
     /* face-api's correction: the input square holds the image resized to (rounded; at least
      * 1 pixel for a very thin image) rw x rh, the rest is padding */

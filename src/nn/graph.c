@@ -1174,7 +1174,7 @@ static void rows_of(const nn_graph_session *s, int t, size_t *P, int *C) {
     *P = *C ? shape_count(r, s->shapes[t]) / (size_t)*C : 0;
 }
 
-static void run_node(nn_graph_session *s, const gnode *n) {
+static void run_node(nn_graph_session *s, const gnode *n, int threads) {
     int in = n->inputs[0], out = n->output;
     const float *x = tensor_data(s, in);
     float *y = tensor_data(s, out);
@@ -1186,14 +1186,16 @@ static void run_node(nn_graph_session *s, const gnode *n) {
     case NODE_DEPTHWISE: {
         nn_conv cv = n->cv;
         cv.act = n->act;
-        if (n->kind == NODE_CONV) nn_conv2d(&cv, x, xs[0], xs[1], xs[2], y, &OH, &OW, s->arena);
-        else nn_depthwise_conv2d(&cv, x, xs[0], xs[1], xs[2], y, &OH, &OW);
+        if (n->kind == NODE_CONV)
+            nn_conv2d(threads, &cv, x, xs[0], xs[1], xs[2], y, &OH, &OW, s->arena);
+        else
+            nn_depthwise_conv2d(threads, &cv, x, xs[0], xs[1], xs[2], y, &OH, &OW);
         return;
     }
     case NODE_FULLY_CONNECTED:
         rows_of(s, out, &P, &C);
-        nn_dense(x, (int)P, n->cv.cin, n->cv.weight, n->cv.bias, n->cv.cout, y);
-        nn_activate(y, P, C, n->act);
+        nn_dense(threads, x, (int)P, n->cv.cin, n->cv.weight, n->cv.bias, n->cv.cout, y);
+        nn_activate(threads, y, P, C, n->act);
         return;
     case NODE_BINARY: {
         int b = n->inputs[1], r = s->ranks[out], as[NN_MAX_RANK], bs[NN_MAX_RANK];
@@ -1204,27 +1206,27 @@ static void run_node(nn_graph_session *s, const gnode *n) {
         }
         const float *bx = tensor_data(s, b);
         if (n->binary == NN_BINARY_ADD && count == shape_count(r, as) && count == shape_count(r, bs))
-            nn_add(x, bx, y, count);
+            nn_add(threads, x, bx, y, count);
         else
-            nn_binary(n->binary, x, as, bx, bs, s->shapes[out], r, y);
+            nn_binary(threads, n->binary, x, as, bx, bs, s->shapes[out], r, y);
         rows_of(s, out, &P, &C);
-        nn_activate(y, P, C, n->act);
+        nn_activate(threads, y, P, C, n->act);
         return;
     }
-    case NODE_UNARY: nn_unary(n->unary, x, y, count); return;
+    case NODE_UNARY: nn_unary(threads, n->unary, x, y, count); return;
     case NODE_ACTIVATION:
         memcpy(y, x, count * sizeof *y);
         rows_of(s, out, &P, &C);
-        nn_activate(y, P, C, n->act);
+        nn_activate(threads, y, P, C, n->act);
         return;
     case NODE_LOGISTIC:
         memcpy(y, x, count * sizeof *y);
-        nn_sigmoid(y, count);
+        nn_sigmoid(threads, y, count);
         return;
     case NODE_SOFTMAX:
         memcpy(y, x, count * sizeof *y);
         rows_of(s, out, &P, &C);
-        nn_softmax(y, P, C);
+        nn_softmax(threads, y, P, C);
         return;
     case NODE_REDUCE: {
         unsigned axes = 0;
@@ -1236,9 +1238,9 @@ static void run_node(nn_graph_session *s, const gnode *n) {
     case NODE_MAX_POOL:
     case NODE_AVG_POOL:
         (n->kind == NODE_MAX_POOL ? nn_maxpool2d : nn_avgpool2d)(
-            x, xs[0], xs[1], xs[2], xs[3], n->cv.kh, n->cv.kw, n->cv.stride_h, n->cv.stride_w,
-            n->cv.pad, y, &OH, &OW);
-        nn_activate(y, count / (size_t)xs[3], xs[3], n->act);
+            threads, x, xs[0], xs[1], xs[2], xs[3], n->cv.kh, n->cv.kw, n->cv.stride_h,
+            n->cv.stride_w, n->cv.pad, y, &OH, &OW);
+        nn_activate(threads, y, count / (size_t)xs[3], xs[3], n->act);
         return;
     case NODE_RESHAPE: memcpy(y, x, count * sizeof *y); return;
     case NODE_CONCAT: {
@@ -1252,23 +1254,23 @@ static void run_node(nn_graph_session *s, const gnode *n) {
             ins[k] = tensor_data(s, n->inputs[k]);
             Cs[k] = (int)(s->shapes[n->inputs[k]][axis] * inner);
         }
-        nn_concat_channels(ins, Cs, n->n_inputs, outer, y);
+        nn_concat_channels(threads, ins, Cs, n->n_inputs, outer, y);
         rows_of(s, out, &P, &C);
-        nn_activate(y, P, C, n->act);
+        nn_activate(threads, y, P, C, n->act);
         return;
     }
     case NODE_PAD: nn_pad(x, xs, s->ranks[in], n->pads, y); return;
     case NODE_RESIZE_BILINEAR:
-        nn_resize_bilinear(x, xs[0], xs[1], xs[2], xs[3], n->out_h, n->out_w, n->align_corners,
-                           n->half_pixel_centers, y);
+        nn_resize_bilinear(threads, x, xs[0], xs[1], xs[2], xs[3], n->out_h, n->out_w,
+                           n->align_corners, n->half_pixel_centers, y);
         return;
     }
 }
 
-fr_status nn_graph_run(nn_graph_session *s) {
+fr_status nn_graph_run(nn_graph_session *s, int threads) {
     if (!s->planned)
         return fr_error(FR_E_ARG, "%s: the session has no valid input shape", s->g->source);
-    for (int i = 0; i < s->g->n_nodes; i++) run_node(s, &s->g->nodes[i]);
+    for (int i = 0; i < s->g->n_nodes; i++) run_node(s, &s->g->nodes[i], threads);
     return FR_OK;
 }
 

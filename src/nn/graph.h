@@ -19,7 +19,7 @@
  *   nn_graph_session_new(g, &s);
  *   nn_graph_set_input_shape(s, 0, 4, (int[]){16, 112, 112, 3});  // batch 16
  *   float *x = nn_graph_input(s, 0);           // write 16*112*112*3 floats here
- *   nn_graph_run(s);
+ *   nn_graph_run(s, nn_default_threads());     // or the engine's thread count
  *   int rank, shape[NN_MAX_RANK];
  *   const float *y = nn_graph_output(s, 0, &rank, shape);          // (16, 192)
  *   nn_graph_session_free(s);  nn_graph_free(g);
@@ -96,8 +96,8 @@ fr_status nn_graph_set_input_shape(nn_graph_session *s, int i, int rank, const i
 /* Where to write input i (as many floats as its planned shape holds). */
 float *nn_graph_input(nn_graph_session *s, int i);
 
-/* Run every operator. */
-fr_status nn_graph_run(nn_graph_session *s);
+/* Run every operator, each on `threads` threads (see nn_parallel_for). */
+fr_status nn_graph_run(nn_graph_session *s, int threads);
 
 /* Output i of the last run and its planned shape; valid until the next run or re-plan. */
 const float *nn_graph_output(const nn_graph_session *s, int i, int *rank,

@@ -1,7 +1,8 @@
 /* test_runtime.c: the runtime's policies on the default pipeline. Memory (nn/nn.h, "memory"):
  * after warm-up, the pipeline allocates nothing per photo but the faces array fr_process
  * returns. Threads (fr_config.threads): engines with different thread counts give the same
- * bits.
+ * bits, and one engine serves several threads at once (its pools hand each its own
+ * sessions and arenas).
  *
  * malloc, calloc, realloc, aligned_alloc, posix_memalign and memalign are defined here,
  * counting each call and handing it to glibc's own allocator (__libc_malloc ...). The test
@@ -11,6 +12,7 @@
 #include "facerec.h"
 #include "test.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 
@@ -156,5 +158,58 @@ TEST(results_do_not_depend_on_the_engine_thread_count) {
     CHECK(ok);
 }
 
+typedef struct process_job {
+    fr_engine *eng;
+    const fr_image *photo;
+    const fr_face *want;
+    int n_want, mismatches;
+} process_job;
+
+static void *process_main(void *arg) {
+    process_job *j = arg;
+    for (int it = 0; it < 2; it++) {
+        fr_face *faces = NULL;
+        int n = 0;
+        int same = fr_process(j->eng, j->photo, &faces, &n) == FR_OK && n == j->n_want &&
+                   !memcmp(faces, j->want, (size_t)n * sizeof *faces);
+        j->mismatches += !same;
+        fr_faces_free(faces);
+    }
+    return NULL;
+}
+
+/* Three threads run fr_process on one engine at once: each gets what one thread alone got. */
+TEST(one_engine_serves_threads_at_once) {
+    if (!have_models()) SKIP("models absent (run scripts/setup.sh)");
+    fr_config cfg;
+    fr_config_init(&cfg);
+    cfg.models_dir = FR_TEST_MODELS_DIR;
+    cfg.threads = 2;
+    fr_engine *eng = NULL;
+    fr_image *photo = NULL;
+    fr_face *want = NULL;
+    int n_want = 0;
+    CHECK_OK(fr_engine_open(&cfg, &eng));
+    CHECK_OK(fr_image_load(SAMPLE1, &photo));
+    CHECK_OK(fr_process(eng, photo, &want, &n_want));
+    process_job jobs[3];
+    for (int i = 0; i < 3; i++) jobs[i] = (process_job){eng, photo, want, n_want, 0};
+    pthread_t threads[2];
+    int created[2], started = 0;
+    for (int i = 0; i < 2; i++) {
+        created[i] = pthread_create(&threads[i], NULL, process_main, &jobs[i]) == 0;
+        started += created[i];
+    }
+    process_main(&jobs[2]); /* and this thread too */
+    for (int i = 0; i < 2; i++)
+        if (created[i]) pthread_join(threads[i], NULL);
+    int mismatches = jobs[0].mismatches + jobs[1].mismatches + jobs[2].mismatches;
+    fr_faces_free(want);
+    fr_image_free(photo);
+    fr_engine_close(eng);
+    CHECK(started == 2 && n_want == 3 && mismatches == 0);
+}
+
 TEST_MAIN(CASE(default_pipeline_allocates_only_the_faces_after_warm_up),
-          CASE(results_do_not_depend_on_the_engine_thread_count))
+          CASE(results_do_not_depend_on_the_engine_thread_count),
+          CASE(one_engine_serves_threads_at_once))

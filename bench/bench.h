@@ -61,6 +61,8 @@ typedef struct bench {
     mtcnn *mtcnn;
     blazeface *blazeface_short, *blazeface_full;
     haar_cascade *haar;
+    fr_engine *engines[2];          /* the default pipeline (fr_config_init's settings) on
+                                     * 1 and 2 threads (thread_counts) */
     /* the synthetic gallery (a temporary folder holding one SQLite file) */
     char gallery_dir[4000], gallery_path[4096];
     fr_gallery *gallery;
@@ -72,12 +74,12 @@ typedef struct bench {
 } bench;
 
 /* One timed run; *n_faces is the number of faces it processed (for per-face figures). */
-typedef fr_status (*workload_fn)(bench *b, int *n_faces);
+typedef fr_status (*workload_fn)(bench *b, int threads, int *n_faces);
 
 /* One row of the table. Keys are also the JSON keys; peer_key names the peer's figure. */
 enum { ROW_DESCRIPTOR_1, ROW_DESCRIPTOR_16, ROW_SSD, ROW_LANDMARKS, ROW_TINY,
        ROW_MOBILEFACENET_1, ROW_MOBILEFACENET_16, ROW_NN4SMALL2_1, ROW_NN4SMALL2_16, ROW_MTCNN,
-       ROW_BLAZEFACE_SHORT, ROW_BLAZEFACE_FULL, ROW_HAAR, ROW_SEARCH_10K, ROW_SEARCH_100K,
+       ROW_BLAZEFACE_SHORT, ROW_BLAZEFACE_FULL, ROW_HAAR, ROW_PIPELINE, ROW_SEARCH_10K, ROW_SEARCH_100K,
        ROW_SEARCH_1000_100K, ROW_LOAD_100K, ROW_SEARCH_1M, ROW_LOAD_1M, N_ROWS };
 
 typedef struct row_info {
@@ -122,7 +124,7 @@ void bench_close(bench *b);
 /* Why a row is not measured (NULL: it is). */
 const char *row_skip_reason(const bench *b, const row_info *row);
 /* The row's median and interquartile range over `repeat` runs after warm-up. */
-fr_status bench_measure(bench *b, const row_info *row, int repeat, timing *out);
+fr_status bench_measure(bench *b, const row_info *row, int threads, int repeat, timing *out);
 double now_ms(void);
 
 /* ---- synthetic_gallery.c ---- */

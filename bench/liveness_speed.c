@@ -63,8 +63,12 @@ int main(int argc, char **argv) {
     cfg.detector = "mtcnn";
     cfg.load_embedder = 0;
     cfg.liveness = 1;
-    fr_engine *eng;
-    if (fr_engine_open(&cfg, &eng) != FR_OK) return fail("opening the engine");
+    fr_engine *engines[2]; /* on 1 and 2 threads */
+    for (int t = 0; t < 2; t++) {
+        cfg.threads = t + 1;
+        if (fr_engine_open(&cfg, &engines[t]) != FR_OK) return fail("opening the engine");
+    }
+    fr_engine *eng = engines[0];
     char path[4096];
     if (!image) {
         const char *dir = models ? models : getenv("FACEREC_MODELS");
@@ -97,7 +101,7 @@ int main(int argc, char **argv) {
     for (int round = 0; round < 3; round++) {
         int threads = round == 1 ? 2 : 1;
         clockid_t clock = round == 2 ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC;
-        fr_set_threads(threads);
+        eng = engines[threads - 1];
         for (int r = -2; r < repeat; r++) {
             fr_face *found;
             int n_found;
@@ -123,6 +127,6 @@ int main(int argc, char **argv) {
     free(t_frame);
     fr_faces_free(faces);
     fr_image_free(frame);
-    fr_engine_close(eng);
+    for (int t = 0; t < 2; t++) fr_engine_close(engines[t]);
     return 0;
 }

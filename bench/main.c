@@ -84,18 +84,15 @@ int main(int argc, char **argv) {
     for (int r = 0; r < N_ROWS && st == FR_OK; r++) {
         if (row_skip_reason(&b, &rows[r])) continue;
         if (rows[r].gallery_size > b.gallery_size) {
-            fr_set_threads(0);
             double start = now_ms();
             st = synthetic_gallery_grow(&b, rows[r].gallery_size);
             b.gallery_build_s += (now_ms() - start) / 1e3;
             if (st != FR_OK) fr_error_prefix(st, "bench: building the synthetic gallery");
         }
         for (int t = 0; t < 2 && st == FR_OK; t++) {
-            fr_set_threads(thread_counts[t]);
-            st = bench_measure(&b, &rows[r], repeat, &ours[t][r]);
+            st = bench_measure(&b, &rows[r], thread_counts[t], repeat, &ours[t][r]);
         }
     }
-    fr_set_threads(0);
     peer p = {0};
     check_result checked = {0};
     if (st == FR_OK && use_peer) {

@@ -138,8 +138,9 @@ fr_status peer_check(bench *b, const peer *p, check_result *out) {
     if (st == FR_OK) st = fr_read_file(out_path, expected, &data, &size);
     if (st == FR_OK && size != expected)
         st = fr_error(FR_E_FORMAT, "%s: peer wrote %zu bytes, expected %zu", out_path, size, expected);
-    if (st == FR_OK) st = dlib_resnet_embed(b->resnet, (const fr_image *const *)b->crops, b->n_crops,
-                                            b->descriptors);
+    if (st == FR_OK)
+        st = dlib_resnet_embed(b->resnet, nn_default_threads(), (const fr_image *const *)b->crops,
+                               b->n_crops, b->descriptors);
     if (st == FR_OK) {
         float theirs[BATCH * DESCRIPTOR_DIM];
         memcpy(theirs, data, expected);

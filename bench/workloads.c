@@ -4,6 +4,7 @@
 #include "common/common.h"
 #include "face/face.h"
 #include "gallery/gallery.h"
+#include "nn/nn.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -15,106 +16,124 @@ const int thread_counts[2] = {1, 2};
 
 /* ---- what is measured ------------------------------------------------------------------- */
 
-static fr_status run_descriptor_batch1(bench *b, int *n_faces) {
+static fr_status run_descriptor_batch1(bench *b, int threads, int *n_faces) {
     *n_faces = 1;
-    return dlib_resnet_embed(b->resnet, (const fr_image *const *)b->crops, 1, b->descriptors);
+    return dlib_resnet_embed(b->resnet, threads, (const fr_image *const *)b->crops, 1,
+                             b->descriptors);
 }
 
-static fr_status run_descriptor_batch16(bench *b, int *n_faces) {
+static fr_status run_descriptor_batch16(bench *b, int threads, int *n_faces) {
     *n_faces = BATCH;
-    return dlib_resnet_embed(b->resnet, (const fr_image *const *)b->crops, BATCH, b->descriptors);
+    return dlib_resnet_embed(b->resnet, threads, (const fr_image *const *)b->crops, BATCH,
+                             b->descriptors);
 }
 
-static fr_status run_ssd(bench *b, int *n_faces) {
+static fr_status run_ssd(bench *b, int threads, int *n_faces) {
     fr_face *faces = NULL;
-    fr_status st = ssd_mobilenet_detect(b->ssd, b->frame, DETECT_MIN_SCORE, SSD_IOU, MAX_FACES,
-                                        &faces, n_faces);
+    fr_status st = ssd_mobilenet_detect(b->ssd, threads, b->frame, DETECT_MIN_SCORE, SSD_IOU,
+                                        MAX_FACES, &faces, n_faces);
     free(faces);
     return st;
 }
 
-static fr_status run_landmarks(bench *b, int *n_faces) {
+static fr_status run_landmarks(bench *b, int threads, int *n_faces) {
     *n_faces = b->n_frame_faces;
-    return landmark68_run(b->landmarks, b->frame, b->frame_faces, b->n_frame_faces);
+    return landmark68_run(b->landmarks, threads, b->frame, b->frame_faces, b->n_frame_faces);
 }
 
-static fr_status run_tiny(bench *b, int *n_faces) {
+static fr_status run_tiny(bench *b, int threads, int *n_faces) {
     fr_face *faces = NULL;
-    fr_status st = tiny_face_detector_detect(b->tiny, b->frame, TINY_INPUT_SIZE, DETECT_MIN_SCORE,
-                                             TINY_IOU, &faces, n_faces);
+    fr_status st = tiny_face_detector_detect(b->tiny, threads, b->frame, TINY_INPUT_SIZE,
+                                             DETECT_MIN_SCORE, TINY_IOU, &faces, n_faces);
     free(faces);
     return st;
 }
 
-static fr_status run_mobilefacenet(bench *b, int n, int *n_faces) {
+static fr_status run_mobilefacenet(bench *b, int threads, int n, int *n_faces) {
     *n_faces = n;
-    return mobilefacenet_embed(b->mobilefacenet, (const fr_image *const *)b->crops112, n,
+    return mobilefacenet_embed(b->mobilefacenet, threads, (const fr_image *const *)b->crops112, n,
                                b->mobilefacenet_out);
 }
-static fr_status run_mobilefacenet_batch1(bench *b, int *n_faces) {
-    return run_mobilefacenet(b, 1, n_faces);
+static fr_status run_mobilefacenet_batch1(bench *b, int threads, int *n_faces) {
+    return run_mobilefacenet(b, threads, 1, n_faces);
 }
-static fr_status run_mobilefacenet_batch16(bench *b, int *n_faces) {
-    return run_mobilefacenet(b, BATCH, n_faces);
+static fr_status run_mobilefacenet_batch16(bench *b, int threads, int *n_faces) {
+    return run_mobilefacenet(b, threads, BATCH, n_faces);
 }
 
-static fr_status run_nn4small2(bench *b, int n, int *n_faces) {
+static fr_status run_nn4small2(bench *b, int threads, int n, int *n_faces) {
     *n_faces = n;
-    return nn4small2_embed(b->nn4small2, (const fr_image *const *)b->crops96, n, b->nn4small2_out);
+    return nn4small2_embed(b->nn4small2, threads, (const fr_image *const *)b->crops96, n,
+                           b->nn4small2_out);
 }
-static fr_status run_nn4small2_batch1(bench *b, int *n_faces) { return run_nn4small2(b, 1, n_faces); }
-static fr_status run_nn4small2_batch16(bench *b, int *n_faces) {
-    return run_nn4small2(b, BATCH, n_faces);
+static fr_status run_nn4small2_batch1(bench *b, int threads, int *n_faces) {
+    return run_nn4small2(b, threads, 1, n_faces);
+}
+static fr_status run_nn4small2_batch16(bench *b, int threads, int *n_faces) {
+    return run_nn4small2(b, threads, BATCH, n_faces);
 }
 
-static fr_status run_mtcnn(bench *b, int *n_faces) {
+static fr_status run_mtcnn(bench *b, int threads, int *n_faces) {
     fr_face *faces = NULL;
-    fr_status st = mtcnn_detect(b->mtcnn, b->frame, MTCNN_DEFAULT_MIN_FACE, MTCNN_DEFAULT_MIN_SCORE,
-                                &faces, n_faces);
+    fr_status st = mtcnn_detect(b->mtcnn, threads, b->frame, MTCNN_DEFAULT_MIN_FACE,
+                                MTCNN_DEFAULT_MIN_SCORE, &faces, n_faces);
     free(faces);
     return st;
 }
 
-static fr_status run_blazeface(const blazeface *net, bench *b, int *n_faces) {
+static fr_status run_blazeface(const blazeface *net, int threads, bench *b, int *n_faces) {
     fr_face *faces = NULL;
-    fr_status st = blazeface_detect(net, b->frame, BLAZEFACE_DEFAULT_MIN_SCORE, &faces, n_faces);
+    fr_status st =
+        blazeface_detect(net, threads, b->frame, BLAZEFACE_DEFAULT_MIN_SCORE, &faces, n_faces);
     free(faces);
     return st;
 }
-static fr_status run_blazeface_short(bench *b, int *n_faces) {
-    return run_blazeface(b->blazeface_short, b, n_faces);
+static fr_status run_blazeface_short(bench *b, int threads, int *n_faces) {
+    return run_blazeface(b->blazeface_short, threads, b, n_faces);
 }
-static fr_status run_blazeface_full(bench *b, int *n_faces) {
-    return run_blazeface(b->blazeface_full, b, n_faces);
+static fr_status run_blazeface_full(bench *b, int threads, int *n_faces) {
+    return run_blazeface(b->blazeface_full, threads, b, n_faces);
 }
 
-static fr_status run_haar(bench *b, int *n_faces) {
+static fr_status run_haar(bench *b, int threads, int *n_faces) {
     /* the detector registry's settings: the original demo's detectMultiScale(gray, 1.3, 5) */
     const haar_options opt = {.scale_factor = HAAR_DEFAULT_SCALE_FACTOR,
                               .min_neighbors = HAAR_DEFAULT_MIN_NEIGHBORS};
     haar_box *boxes = NULL;
-    fr_status st = haar_detect(b->haar, b->frame, &opt, &boxes, n_faces);
+    fr_status st = haar_detect(b->haar, threads, b->frame, &opt, &boxes, n_faces);
     free(boxes);
     return st;
 }
 
+/* (gallery search runs on the calling thread: both thread counts measure the same) */
 static fr_status run_search(bench *b, int n_probes) {
     int n_found;
     return fr_gallery_search(b->gallery, b->probes, n_probes, 1, b->matches, &n_found);
 }
-static fr_status run_search_1(bench *b, int *n_faces) {
+static fr_status run_search_1(bench *b, int threads, int *n_faces) {
+    (void)threads;
     *n_faces = 1;
     return run_search(b, 1);
 }
-static fr_status run_search_1000(bench *b, int *n_faces) {
+static fr_status run_search_1000(bench *b, int threads, int *n_faces) {
+    (void)threads;
     *n_faces = GALLERY_PROBES;
     return run_search(b, GALLERY_PROBES);
 }
 /* Reading every template from SQLite: the in-memory copy is dropped, and the next search
  * (one probe) reads them all again. */
-static fr_status run_gallery_load(bench *b, int *n_faces) {
+static fr_status run_gallery_load(bench *b, int threads, int *n_faces) {
     gallery_unload(b->gallery);
-    return run_search_1(b, n_faces);
+    return run_search_1(b, threads, n_faces);
+}
+
+/* The default pipeline on the frame: detect, landmarks, align, embed (with the mirror). */
+static fr_status run_pipeline(bench *b, int threads, int *n_faces) {
+    fr_face *faces = NULL;
+    fr_engine *eng = b->engines[fr_engine_threads(b->engines[0]) == threads ? 0 : 1];
+    fr_status st = fr_process(eng, b->frame, &faces, n_faces);
+    fr_faces_free(faces);
+    return st;
 }
 
 const row_info rows[N_ROWS] = {
@@ -144,6 +163,8 @@ const row_info rows[N_ROWS] = {
     [ROW_BLAZEFACE_FULL] = {"blazeface_full_640x480_ms", "BlazeFace full 640x480",
                             run_blazeface_full, 0, NULL, 0, 0, 0, 0, NULL},
     [ROW_HAAR] = {"haar_640x480_ms", "Haar cascade 640x480", run_haar, 0, NULL, 0, 0, 0, 0, NULL},
+    [ROW_PIPELINE] = {"pipeline_640x480_ms", "default pipeline (fr_process) 640x480",
+                      run_pipeline, 0, NULL, 0, 0, 0, 0, NULL},
     [ROW_SEARCH_10K] = {"search_1_probe_10k_ms", "search 1 probe, 10k templates", run_search_1,
                         0, NULL, 0, 0, GALLERY_SMALL, 0, NULL},
     [ROW_SEARCH_100K] = {"search_1_probe_100k_ms", "search 1 probe, 100k templates",
@@ -178,7 +199,7 @@ static double quantile(const double *sorted, int n, double q) {
     return sorted[lo] + (pos - lo) * (sorted[hi] - sorted[lo]);
 }
 
-fr_status bench_measure(bench *b, const row_info *row, int repeat, timing *out) {
+fr_status bench_measure(bench *b, const row_info *row, int threads, int repeat, timing *out) {
     int warmup = WARMUP_RUNS;
     if (row->max_repeat > 0 && repeat > row->max_repeat) {
         repeat = row->max_repeat;
@@ -190,7 +211,7 @@ fr_status bench_measure(bench *b, const row_info *row, int repeat, timing *out) 
     int n_faces = 1;
     for (int i = 0; i < warmup + repeat && st == FR_OK; i++) {
         double start = now_ms();
-        st = row->run(b, &n_faces);
+        st = row->run(b, threads, &n_faces);
         if (i >= warmup) times[i - warmup] = now_ms() - start;
     }
     if (st == FR_OK) {
@@ -251,6 +272,13 @@ static fr_status load_networks(bench *b, const char *models_dir) {
     if ((st = fr_model_path(models_dir, HAAR_DEFAULT_CASCADE, path, sizeof path)) != FR_OK ||
         (st = haar_load(path, &b->haar)) != FR_OK)
         return st;
+    fr_config cfg;
+    fr_config_init(&cfg);
+    cfg.models_dir = models_dir;
+    for (int t = 0; t < 2; t++) {
+        cfg.threads = thread_counts[t];
+        if ((st = fr_engine_open(&cfg, &b->engines[t])) != FR_OK) return st;
+    }
     /* nn4.small2 is made by the user from the original's weights: optional */
     if (fr_model_path(models_dir, "nn4small2.frmodel", path, sizeof path) == FR_OK &&
         (st = nn4small2_load(path, &b->nn4small2)) != FR_OK)
@@ -286,7 +314,8 @@ static fr_status make_frame(const fr_image *photo, fr_image **out) {
 static fr_status make_crops(bench *b, const fr_image *photo, const char *photo_path) {
     fr_face *faces = NULL;
     int n;
-    fr_status st = ssd_mobilenet_detect(b->ssd, photo, DETECT_MIN_SCORE, SSD_IOU, BATCH, &faces, &n);
+    fr_status st = ssd_mobilenet_detect(b->ssd, nn_default_threads(), photo, DETECT_MIN_SCORE,
+                                        SSD_IOU, BATCH, &faces, &n);
     if (st != FR_OK) return st;
     if (n == 0) return fr_error(FR_E_NO_FACE, "%s: no face found to benchmark with", photo_path);
     for (int i = 0; i < n && st == FR_OK; i++) {
@@ -327,8 +356,8 @@ fr_status bench_open(bench *b, const char *models_dir) {
     if (st == FR_OK) st = make_frame(photo, &b->frame);
     fr_image_free(photo);
     if (st != FR_OK) return st;
-    st = ssd_mobilenet_detect(b->ssd, b->frame, DETECT_MIN_SCORE, SSD_IOU, MAX_FACES,
-                              &b->frame_faces, &b->n_frame_faces);
+    st = ssd_mobilenet_detect(b->ssd, nn_default_threads(), b->frame, DETECT_MIN_SCORE, SSD_IOU,
+                              MAX_FACES, &b->frame_faces, &b->n_frame_faces);
     if (st == FR_OK && b->n_frame_faces == 0)
         st = fr_error(FR_E_NO_FACE, "%s: no face found in the 640x480 frame made from it", path);
     return st;
@@ -341,6 +370,7 @@ void bench_close(bench *b) {
         fr_image_free(b->crops112[i]);
         fr_image_free(b->crops96[i]);
     }
+    for (int t = 0; t < 2; t++) fr_engine_close(b->engines[t]);
     haar_free(b->haar);
     blazeface_free(b->blazeface_full);
     blazeface_free(b->blazeface_short);

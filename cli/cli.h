@@ -54,7 +54,8 @@ int cli_usage_error(const char *cmd, const char *fmt, ...);
     "  --pad N             grow each detected box by N pixels on every side (default 0)\n"   \
     "  --no-flip           embed the face alone, not also its mirror image: twice as fast,\n" \
     "                      a little less accurate\n"                                       \
-    "  --threads N         worker threads (default: $FACEREC_THREADS or all cores)\n"
+    "  --threads N         threads per photo's networks, or photos at once for eval and\n" \
+    "                      calibrate (default: $FACEREC_THREADS or all cores)\n"
 int cli_parse_engine_option(int opt, const char *arg, fr_config *cfg);
 
 /* Write s as one CSV field: quoted (with its quotes doubled) when it holds a comma, a quote

@@ -32,13 +32,10 @@ static int embed_all(const fr_config *cfg, const cli_people *set, float *embeddi
     char cache[4096];
     fr_status st = eval_default_cache_path(cache, sizeof cache);
     eval_embeddings e = {0};
-    int workers = fr_threads();
-    fr_set_threads(1);
     if (st == FR_OK)
         st = eval_embed_images(cfg, (const char *const *)set->photos.items, set->photos.n, cache,
-                               workers, show_progress, NULL, &e);
+                               show_progress, NULL, &e);
     cli_progress_clear();
-    fr_set_threads(workers);
     if (st != FR_OK) {
         cli_fail(st);
         return -1;

@@ -62,7 +62,7 @@ static void show_progress(int done, int total, void *user) {
 }
 
 /* Embed every image with the command's pipeline, the networks on one thread per image and as
- * many images at once as there are threads. */
+ * many images at once as the engine has threads (--threads), on its pool. */
 static fr_status embed_all(eval_cli *ec, char *const *paths, int n, eval_embeddings *out,
                            double *seconds) {
     const char *cache = NULL;
@@ -78,14 +78,11 @@ static fr_status embed_all(eval_cli *ec, char *const *paths, int n, eval_embeddi
         if (st != FR_OK) return st;
         cache = ec->cache_path;
     }
-    int workers = fr_threads();
-    fr_set_threads(1);
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    fr_status st = eval_embed_images(&ec->cfg, (const char *const *)paths, n, cache, workers,
-                                     show_progress, &t0, out);
+    fr_status st =
+        eval_embed_images(&ec->cfg, (const char *const *)paths, n, cache, show_progress, &t0, out);
     cli_progress_clear();
-    fr_set_threads(workers);
     *seconds = seconds_since(&t0);
     return st;
 }

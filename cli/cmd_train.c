@@ -271,6 +271,7 @@ int cmd_train(int argc, char **argv) {
     if (st == FR_OK && !(history = calloc((size_t)tc.epochs + 1, sizeof *history)))
         st = cli_error(FR_E_NOMEM, "out of memory");
     if (st == FR_OK) {
+        tc.threads = fr_engine_threads(eng); /* --threads, as the engine took it */
         clock_gettime(CLOCK_MONOTONIC, &t0);
         st = full ? train_full_fit(net, &faces, val_dir ? &val_faces : NULL, &tc, on_epoch,
                                    &tc.epochs, history, &best_epoch)

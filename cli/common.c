@@ -14,7 +14,7 @@ int cli_parse_engine_option(int opt, const char *arg, fr_config *cfg) {
     case 0x103: cfg->align = arg; return 1;
     case 0x104: cfg->landmarks = arg; return 1;
     case 0x105: cfg->min_score = strtof(arg, NULL); return 1;
-    case 0x106: fr_set_threads(atoi(arg)); return 1;
+    case 0x106: cfg->threads = atoi(arg); return 1;
     case 0x107: cfg->box_pad = atoi(arg); return 1;
     case 0x108: cfg->flip = 0; return 1;
     case 0x109: {

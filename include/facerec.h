@@ -82,11 +82,6 @@ typedef void (*fr_log_fn)(fr_log_level level, const char *message, void *user);
 /* Install a process-wide log callback (NULL: discard, the default). Call before use. */
 FR_API void fr_set_log(fr_log_fn fn, fr_log_level min_level, void *user);
 
-/* Worker threads used by the networks: $FACEREC_THREADS if set, else every core.
- * n <= 0 restores that default. Call between inferences, not during one. */
-FR_API void fr_set_threads(int n);
-FR_API int fr_threads(void);
-
 /* ---------------------------------------------------------------------------------------
  * Images: decode, encode, crop, resize, warp, mirror, draw
  * ------------------------------------------------------------------------------------- */
@@ -198,6 +193,11 @@ typedef struct fr_config {
                              * 0 (default): unit vectors */
     int liveness;           /* 1: also load the liveness network, for fr_liveness(); 0
                              * (default): not loaded */
+    int threads;            /* threads each call of the engine runs its networks on (the
+                             * caller's and workers of one process-wide pool); 0 (default):
+                             * $FACEREC_THREADS if set, else every core. Results are the same
+                             * bits whatever the count. Engines with different counts may
+                             * run at once. */
 } fr_config;
 
 FR_API void fr_config_init(fr_config *cfg);
@@ -213,6 +213,8 @@ FR_API void fr_engine_close(fr_engine *eng);
  * and its embedding length. */
 FR_API const char *fr_engine_model(const fr_engine *eng);
 FR_API int fr_engine_dim(const fr_engine *eng);
+/* The thread count the engine's calls use (fr_config.threads, 0 resolved). */
+FR_API int fr_engine_threads(const fr_engine *eng);
 
 /* Find every face with its landmarks. *faces is allocated (free with fr_faces_free);
  * zero faces is not an error (*n_faces = 0). */

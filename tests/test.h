@@ -76,6 +76,10 @@ extern const char *test_current_;
     }
 #define CASE(fn) {#fn, fn}
 
+/* The thread count the tests run the networks' ops on (ops take it per call; results do
+ * not depend on it, which test_nn_ops and test_runtime check). */
+#define TEST_THREADS 2
+
 /* Paths given by CMake: the shared data folder (may be absent), the models folder and a
  * scratch folder for files the tests write. */
 #ifndef FR_TEST_DATA_DIR

@@ -102,7 +102,7 @@ TEST(evaluation_joins_members_as_the_engine_does) {
             cfg.model = models[m];
             cfg.flip = flip;
             eval_embeddings e;
-            CHECK_OK(eval_embed_images(&cfg, paths, 1, NULL, 2, NULL, NULL, &e));
+            CHECK_OK(eval_embed_images(&cfg, paths, 1, NULL, NULL, NULL, &e));
             fr_engine *eng = NULL;
             fr_image *img = NULL;
             fr_face face;
@@ -186,7 +186,7 @@ TEST(fusion_refusals_name_the_problem) {
     /* the evaluation, which embeds member by member, refuses it the same way */
     eval_embeddings e;
     const char *paths[] = {SAMPLE1};
-    CHECK(eval_embed_images(&cfg, paths, 1, NULL, 1, NULL, NULL, &e) == FR_E_ARG);
+    CHECK(eval_embed_images(&cfg, paths, 1, NULL, NULL, NULL, &e) == FR_E_ARG);
     CHECK(strstr(fr_last_error(), "alignment scale") != NULL);
     cfg.align_scale = 0;
     /* face-api's crop has no scale */

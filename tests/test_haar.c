@@ -53,7 +53,7 @@ TEST(matches_opencv) {
         }
         haar_box *boxes;
         int n;
-        fr_status st = haar_detect(cascade, img, &opt, &boxes, &n);
+        fr_status st = haar_detect(cascade, TEST_THREADS, img, &opt, &boxes, &n);
         fr_image_free(img);
         if (st != FR_OK) {
             fprintf(stderr, "%s\n", fr_last_error());
@@ -117,7 +117,7 @@ TEST(no_faces_in_flat_images) {
     const haar_options opt = {HAAR_DEFAULT_SCALE_FACTOR, HAAR_DEFAULT_MIN_NEIGHBORS, 0, 0};
     haar_box *boxes;
     int n;
-    fr_status st = haar_detect(cascade, img, &opt, &boxes, &n);
+    fr_status st = haar_detect(cascade, TEST_THREADS, img, &opt, &boxes, &n);
     fr_image_free(img);
     haar_free(cascade);
     CHECK_OK(st);

@@ -127,7 +127,7 @@ static void check_landmarks(int tiny) {
         if (!found) continue;
         n_samples++;
         CHECK(s.n_faces > 0);
-        CHECK_OK(landmark68_run(net, s.img, s.faces, s.n_faces));
+        CHECK_OK(landmark68_run(net, TEST_THREADS, s.img, s.faces, s.n_faces));
         const json_value *golden = json_get(s.fixture, tiny ? "landmarks68_tiny" : "landmarks68");
         CHECK((int)json_len(golden) == s.n_faces);
         double worst = 0;
@@ -165,7 +165,7 @@ TEST(landmarks_raw_on_synthetic_input) {
         fr_image *img = synthetic_image(112, 112);
         CHECK(img);
         fr_face face = {.x = 0, .y = 0, .w = 112, .h = 112};
-        CHECK_OK(landmark68_run(net, img, &face, 1));
+        CHECK_OK(landmark68_run(net, TEST_THREADS, img, &face, 1));
         const json_value *raw = json_get(fx, tiny ? "landmarks68_tiny_raw" : "landmarks68_raw");
         CHECK(json_len(raw) == 136);
         for (int p = 0; p < 68; p++) {
@@ -261,7 +261,8 @@ TEST(descriptors_match_faceapi) {
             CHECK_OK(align_faceapi_crop(s.img, box, &crops[i]));
         }
         float out[16 * 128];
-        CHECK_OK(dlib_resnet_embed(net, (const fr_image *const *)crops, s.n_faces, out));
+        CHECK_OK(
+            dlib_resnet_embed(net, TEST_THREADS, (const fr_image *const *)crops, s.n_faces, out));
         double worst = 0;
         for (int i = 0; i < s.n_faces; i++) {
             const json_value *d = json_at(golden, i);
@@ -289,7 +290,7 @@ TEST(descriptor_on_synthetic_input) {
     fr_image *img = synthetic_image(150, 150);
     CHECK(img);
     float out[128];
-    CHECK_OK(dlib_resnet_embed(net, (const fr_image *const *)&img, 1, out));
+    CHECK_OK(dlib_resnet_embed(net, TEST_THREADS, (const fr_image *const *)&img, 1, out));
     const json_value *golden = json_get(fx, "descriptor");
     CHECK(json_len(golden) == 128);
     for (int j = 0; j < 128; j++) CHECK_NEAR(out[j], json_number(json_at(golden, j)), DESCRIPTOR_TOL);
@@ -309,16 +310,13 @@ TEST(descriptor_batch_and_threads_agree) {
     fr_image *crops[4];
     for (int i = 0; i < 4; i++) CHECK((crops[i] = synthetic_image(sizes[i][0], sizes[i][1])));
     float batch[4 * 128], alone[128], one_thread[4 * 128];
-    CHECK_OK(dlib_resnet_embed(net, (const fr_image *const *)crops, 4, batch));
+    CHECK_OK(dlib_resnet_embed(net, TEST_THREADS, (const fr_image *const *)crops, 4, batch));
     for (int i = 0; i < 4; i++) {
-        CHECK_OK(dlib_resnet_embed(net, (const fr_image *const *)&crops[i], 1, alone));
+        CHECK_OK(
+            dlib_resnet_embed(net, TEST_THREADS, (const fr_image *const *)&crops[i], 1, alone));
         for (int j = 0; j < 128; j++) CHECK_NEAR(batch[i * 128 + j], alone[j], 1e-5);
     }
-    int threads = nn_threads();
-    nn_set_threads(1);
-    fr_status st = dlib_resnet_embed(net, (const fr_image *const *)crops, 4, one_thread);
-    nn_set_threads(threads);
-    CHECK_OK(st);
+    CHECK_OK(dlib_resnet_embed(net, 1, (const fr_image *const *)crops, 4, one_thread));
     CHECK(!memcmp(batch, one_thread, sizeof batch));
     for (int i = 0; i < 4; i++) fr_image_free(crops[i]);
     dlib_resnet_free(net);
@@ -335,7 +333,8 @@ typedef struct embed_job {
 
 static void *embed_thread(void *arg) {
     embed_job *job = arg;
-    job->st = dlib_resnet_embed(job->net, (const fr_image *const *)job->crops, job->n, job->out);
+    job->st = dlib_resnet_embed(job->net, TEST_THREADS, (const fr_image *const *)job->crops, job->n,
+                                job->out);
     return NULL;
 }
 
@@ -347,7 +346,7 @@ TEST(descriptor_net_is_shared_by_threads) {
     fr_image *crops[4];
     for (int i = 0; i < 4; i++) CHECK((crops[i] = synthetic_image(100 + 20 * i, 140 - 10 * i)));
     float expected[4 * 128];
-    CHECK_OK(dlib_resnet_embed(net, (const fr_image *const *)crops, 4, expected));
+    CHECK_OK(dlib_resnet_embed(net, TEST_THREADS, (const fr_image *const *)crops, 4, expected));
     embed_job jobs[3];
     pthread_t threads[3];
     for (int t = 0; t < 3; t++) {
@@ -389,10 +388,10 @@ TEST(errors_name_the_problem) {
     fr_image *img = synthetic_image(64, 48);
     CHECK(img);
     fr_face faces[2] = {{.x = 4, .y = 4, .w = 30, .h = 30}, {.x = 70, .y = 10, .w = 20, .h = 20}};
-    CHECK(landmark68_run(lm, img, faces, 2) == FR_E_ARG);
+    CHECK(landmark68_run(lm, TEST_THREADS, img, faces, 2) == FR_E_ARG);
     CHECK(strstr(fr_last_error(), "face 1"));
-    CHECK_OK(landmark68_run(lm, img, faces, 0));
-    CHECK_OK(landmark68_run(lm, img, faces, 1));
+    CHECK_OK(landmark68_run(lm, TEST_THREADS, img, faces, 0));
+    CHECK_OK(landmark68_run(lm, TEST_THREADS, img, faces, 1));
     CHECK(faces[0].n_landmarks == 68);
     landmark68_free(lm);
 
@@ -400,7 +399,7 @@ TEST(errors_name_the_problem) {
     CHECK_OK(dlib_resnet_load(path, &dr));
     const fr_image *crops[2] = {img, NULL};
     float out[2 * 128];
-    CHECK(dlib_resnet_embed(dr, crops, 2, out) == FR_E_ARG);
+    CHECK(dlib_resnet_embed(dr, TEST_THREADS, crops, 2, out) == FR_E_ARG);
     CHECK(strstr(fr_last_error(), "crop 1"));
     dlib_resnet_free(dr);
     fr_image_free(img);

@@ -37,7 +37,7 @@ static double compare_outputs(const float logits[3], const json_value *ref) {
     const json_value *rl = json_get(ref, "logits"), *rs = json_get(ref, "softmax");
     if (json_len(rl) != 3 || json_len(rs) != 3) return -1;
     float p[3] = {logits[0], logits[1], logits[2]};
-    nn_softmax(p, 1, 3);
+    nn_softmax(TEST_THREADS, p, 1, 3);
     double worst = 0;
     for (int k = 0; k < 3; k++) {
         worst = fmax(worst, fabs(logits[k] - json_number(json_at(rl, (size_t)k))));
@@ -71,7 +71,7 @@ TEST(reference_synthetic) {
             in[(y * SIZE + x) * 3 + ch] = (float)((i * 2654435761u + seed * 40503u) % 256u);
         }
         float logits[3];
-        ok = onnx_net_run(net, in, logits, arena) == FR_OK;
+        ok = onnx_net_run(net, TEST_THREADS, in, logits, arena) == FR_OK;
         double d = ok ? compare_outputs(logits, c) : -1;
         ok = ok && d >= 0;
         worst = fmax(worst, d);
@@ -106,7 +106,7 @@ TEST(reference_ops) {
     }
     nn_arena *arena = nn_arena_new(0);
     CHECK(arena);
-    fr_status st = onnx_net_run(net, in, out, arena);
+    fr_status st = onnx_net_run(net, TEST_THREADS, in, out, arena);
     nn_arena_free(arena);
     onnx_net_free(net);
     const json_value *ref = json_get(json_get(fx, "ops"), "output");
@@ -159,7 +159,7 @@ TEST(reference_crops) {
                         json_number(json_at(rrect, (size_t)i)));
                 ok = 0;
             }
-        liveness_input(img, rect, in);
+        liveness_input(TEST_THREADS, img, rect, in);
         double sum = 0, ref_sum = json_number(json_get(c, "input_checksum_bgr"));
         for (size_t i = 0; i < 3u * SIZE * SIZE; i++) {
             size_t ch = i / (SIZE * SIZE), p = i % (SIZE * SIZE);
@@ -170,14 +170,14 @@ TEST(reference_crops) {
             ok = 0;
         }
         float logits[3];
-        if (liveness_logits(ln, in, logits) != FR_OK) { ok = 0; break; }
+        if (liveness_logits(ln, TEST_THREADS, in, logits) != FR_OK) { ok = 0; break; }
         double d = compare_outputs(logits, json_get(c, "bgr"));
         for (size_t p = 0; p < (size_t)SIZE * SIZE; p++) { /* B,G,R -> R,G,B */
             float b = in[3 * p];
             in[3 * p] = in[3 * p + 2];
             in[3 * p + 2] = b;
         }
-        if (liveness_logits(ln, in, logits) != FR_OK) { ok = 0; break; }
+        if (liveness_logits(ln, TEST_THREADS, in, logits) != FR_OK) { ok = 0; break; }
         double d_rgb = compare_outputs(logits, json_get(c, "rgb"));
         if (d < 0 || d_rgb < 0) ok = 0;
         worst = fmax(worst, fmax(d, d_rgb));

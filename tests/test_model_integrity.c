@@ -283,7 +283,7 @@ TEST(non_finite_tflite_constants_and_outputs_are_refused) {
     if (st == FR_OK) {
         float *x = nn_graph_input(s, 0);
         for (int k = 0; k < 24 * 24 * 3; k++) x[k] = (float)(k % 7) - 3.0f;
-        st = nn_graph_run(s);
+        st = nn_graph_run(s, TEST_THREADS);
     }
     char msg[1024];
     snprintf(msg, sizeof msg, "%s", fr_last_error());

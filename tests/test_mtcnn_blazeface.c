@@ -112,8 +112,9 @@ TEST(mtcnn_nets_match_reference) {
         float *x = fx ? fixture_input(fx, shape) : NULL;
         float *prob = NULL, *reg = NULL, *points = NULL;
         int oh = 0, ow = 0;
-        ok = x && mtcnn_forward(net, (mtcnn_stage)stage, x, shape[0], shape[1], shape[2], &prob,
-                                &reg, stage == MTCNN_ONET ? &points : NULL, &oh, &ow) == FR_OK;
+        ok = x &&
+             mtcnn_forward(net, TEST_THREADS, (mtcnn_stage)stage, x, shape[0], shape[1], shape[2],
+                           &prob, &reg, stage == MTCNN_ONET ? &points : NULL, &oh, &ow) == FR_OK;
         if (ok) {
             size_t cells = (size_t)shape[0] * oh * ow;
             char prob_name[32];
@@ -154,7 +155,8 @@ TEST(blazeface_nets_match_reference) {
         float *reg = malloc((size_t)n * 16 * sizeof *reg),
               *logits = malloc((size_t)n * sizeof *logits);
         int ok = size == nets[i].size && n == nets[i].anchors && x && reg && logits &&
-                 shape[1] == size && blazeface_forward(net, x, reg, logits) == FR_OK &&
+                 shape[1] == size &&
+                 blazeface_forward(net, TEST_THREADS, x, reg, logits) == FR_OK &&
                  matches_output(fx, nets[i].reg, reg, (size_t)n * 16) &&
                  matches_output(fx, nets[i].score, logits, (size_t)n);
         free(x), free(reg), free(logits);
@@ -275,8 +277,8 @@ static fr_image *face_crop(const fr_image *img, const float box[4], float margin
  * the box; sample1's third face is tilted, so the nose may be as high as an eye). */
 static int blazeface_matches(const blazeface *net, const fr_image *img, float boxes[][4], int n) {
     fr_face *faces;
-    int n_faces,
-        ok = blazeface_detect(net, img, BLAZEFACE_DEFAULT_MIN_SCORE, &faces, &n_faces) == FR_OK;
+    int n_faces, ok = blazeface_detect(net, TEST_THREADS, img, BLAZEFACE_DEFAULT_MIN_SCORE, &faces,
+                                       &n_faces) == FR_OK;
     ok = ok && n_faces == n;
     int matched[8] = {0};
     for (int i = 0; ok && i < n_faces; i++) {
@@ -347,17 +349,20 @@ TEST(no_face_gives_none) {
     CHECK_OK(blazeface_load(fu, &f));
     fr_face *faces = NULL;
     int n1 = -1, n2 = -1, n3 = -1;
-    fr_status st = mtcnn_detect(m, img, 0, MTCNN_DEFAULT_MIN_SCORE, &faces, &n1);
+    fr_status st = mtcnn_detect(m, TEST_THREADS, img, 0, MTCNN_DEFAULT_MIN_SCORE, &faces, &n1);
     free(faces);
-    if (st == FR_OK) st = blazeface_detect(s, img, BLAZEFACE_DEFAULT_MIN_SCORE, &faces, &n2);
+    if (st == FR_OK)
+        st = blazeface_detect(s, TEST_THREADS, img, BLAZEFACE_DEFAULT_MIN_SCORE, &faces, &n2);
     free(faces);
-    if (st == FR_OK) st = blazeface_detect(f, img, BLAZEFACE_DEFAULT_MIN_SCORE, &faces, &n3);
+    if (st == FR_OK)
+        st = blazeface_detect(f, TEST_THREADS, img, BLAZEFACE_DEFAULT_MIN_SCORE, &faces, &n3);
     free(faces);
     /* an image smaller than MTCNN's smallest face has none either */
     fr_image *tiny;
     int n4 = -1;
     if (st == FR_OK) st = fr_image_new(30, 20, &tiny);
-    if (st == FR_OK) st = mtcnn_detect(m, tiny, 0, MTCNN_DEFAULT_MIN_SCORE, &faces, &n4);
+    if (st == FR_OK)
+        st = mtcnn_detect(m, TEST_THREADS, tiny, 0, MTCNN_DEFAULT_MIN_SCORE, &faces, &n4);
     if (st == FR_OK) free(faces), fr_image_free(tiny);
     /* odd shapes are no error: slivers, one pixel, P-Net's smallest input */
     static const int sizes[][2] = {{1, 1}, {12, 12}, {41, 900}, {900, 41}, {3, 200}};
@@ -366,8 +371,8 @@ TEST(no_face_gives_none) {
         int n;
         if ((st = fr_image_new(sizes[i][0], sizes[i][1], &odd)) != FR_OK) break;
         memset(odd->rgb, 128, (size_t)sizes[i][0] * sizes[i][1] * 3);
-        st = mtcnn_detect(m, odd, 12, 0.0f, &faces, &n);
-        if (st == FR_OK) free(faces), st = blazeface_detect(s, odd, 0.0f, &faces, &n);
+        st = mtcnn_detect(m, TEST_THREADS, odd, 12, 0.0f, &faces, &n);
+        if (st == FR_OK) free(faces), st = blazeface_detect(s, TEST_THREADS, odd, 0.0f, &faces, &n);
         if (st == FR_OK) free(faces);
         fr_image_free(odd);
     }

@@ -187,7 +187,7 @@ static void check_set(const char *set, const char *shared) {
     pattern_input(1, x);
     pattern_input(2, x + NN4SMALL2_INPUT * NN4SMALL2_INPUT * 3);
     float got[2 * NN4SMALL2_DIM], want[NN4SMALL2_DIM];
-    fr_status st = nn4small2_forward(net, x, 2, got);
+    fr_status st = nn4small2_forward(net, TEST_THREADS, x, 2, got);
     free(x);
     nn4small2_free(net);
     CHECK_OK(st);

@@ -159,8 +159,10 @@ static int conv_case_matches(const conv_case *cc, int depthwise, nn_arena *scrat
     size_t out_cap = (size_t)cc->N * (cc->H + 8) * (cc->W + 8) * cv.cout;
     float *got = calloc(out_cap, sizeof(float)), *want = calloc(out_cap, sizeof(float));
     int OH, OW, rOH, rOW;
-    if (depthwise) nn_depthwise_conv2d(&cv, in, cc->N, cc->H, cc->W, got, &OH, &OW);
-    else nn_conv2d(&cv, in, cc->N, cc->H, cc->W, got, &OH, &OW, scratch);
+    if (depthwise)
+        nn_depthwise_conv2d(TEST_THREADS, &cv, in, cc->N, cc->H, cc->W, got, &OH, &OW);
+    else
+        nn_conv2d(TEST_THREADS, &cv, in, cc->N, cc->H, cc->W, got, &OH, &OW, scratch);
     ref_conv(&cv, depthwise, in, cc->N, cc->H, cc->W, want, &rOH, &rOW);
     int ok = OH == rOH && OW == rOW;
     long bad = ok ? first_mismatch(got, want, (size_t)cc->N * OH * OW * cv.cout) : -1;
@@ -276,7 +278,7 @@ TEST(fold_batchnorm_equals_conv_then_batchnorm) {
         }
     nn_fold_batchnorm(w, (size_t)k * k * cin, bias, cout, gamma, beta, mean, var, 1e-3f);
     nn_arena *scratch = nn_arena_new(0);
-    nn_conv2d(&cv, in, 1, H, W, got, &OH, &OW, scratch);
+    nn_conv2d(TEST_THREADS, &cv, in, 1, H, W, got, &OH, &OW, scratch);
     nn_arena_free(scratch);
     CHECK_ARRAYS(got, want, (size_t)OH * OW * cout, "folded conv");
 
@@ -335,9 +337,11 @@ TEST(pooling_matches_reference) {
                         float *want = malloc((size_t)N * H * W * C * sizeof(float));
                         int OH, OW, rOH, rOW;
                         if (is_max)
-                            nn_maxpool2d(in, N, H, W, C, k, k, stride, stride, pads[pi], got, &OH, &OW);
+                            nn_maxpool2d(TEST_THREADS, in, N, H, W, C, k, k, stride, stride,
+                                         pads[pi], got, &OH, &OW);
                         else
-                            nn_avgpool2d(in, N, H, W, C, k, k, stride, stride, pads[pi], got, &OH, &OW);
+                            nn_avgpool2d(TEST_THREADS, in, N, H, W, C, k, k, stride, stride,
+                                         pads[pi], got, &OH, &OW);
                         ref_pool(in, N, H, W, C, k, stride, pads[pi], is_max, want, &rOH, &rOW);
                         int ok = OH == rOH && OW == rOW &&
                                  first_mismatch(got, want, (size_t)N * OH * OW * C) < 0;
@@ -390,7 +394,7 @@ TEST(resize_bilinear_matches_tensorflow) {
             float *in = rand_array((size_t)N * H * W * C);
             float *got = malloc((size_t)N * OH * OW * C * sizeof(float));
             float *want = malloc((size_t)N * OH * OW * C * sizeof(float));
-            nn_resize_bilinear(in, N, H, W, C, OH, OW, modes[m][0], modes[m][1], got);
+            nn_resize_bilinear(TEST_THREADS, in, N, H, W, C, OH, OW, modes[m][0], modes[m][1], got);
             ref_resize(in, N, H, W, C, OH, OW, modes[m][0], modes[m][1], want);
             int ok = memcmp(got, want, (size_t)N * OH * OW * C * sizeof(float)) == 0;
             if (!ok) fprintf(stderr, "  resize %dx%d->%dx%d mode %d\n", H, W, OH, OW, m);
@@ -400,12 +404,12 @@ TEST(resize_bilinear_matches_tensorflow) {
     CHECK(failed == 0);
     /* known values: 2x1 -> 4x1, tfjs default (source rows 0, 0.5, 1, 1.5) */
     float in[2] = {0, 1}, out[4];
-    nn_resize_bilinear(in, 1, 2, 1, 1, 4, 1, 0, 0, out);
+    nn_resize_bilinear(TEST_THREADS, in, 1, 2, 1, 1, 4, 1, 0, 0, out);
     CHECK(out[0] == 0 && out[1] == 0.5f && out[2] == 1 && out[3] == 1);
-    nn_resize_bilinear(in, 1, 2, 1, 1, 4, 1, 1, 0, out); /* 0, 1/3, 2/3, 1 */
+    nn_resize_bilinear(TEST_THREADS, in, 1, 2, 1, 1, 4, 1, 1, 0, out); /* 0, 1/3, 2/3, 1 */
     CHECK_NEAR(out[1], 1.0 / 3, 1e-6);
     CHECK(out[0] == 0 && out[3] == 1);
-    nn_resize_bilinear(in, 1, 2, 1, 1, 4, 1, 0, 1, out); /* -0.25, 0.25, 0.75, 1.25 */
+    nn_resize_bilinear(TEST_THREADS, in, 1, 2, 1, 1, 4, 1, 0, 1, out); /* -0.25, 0.25, 0.75, 1.25 */
     CHECK(out[0] == 0 && out[1] == 0.25f && out[2] == 0.75f && out[3] == 1);
 }
 
@@ -430,9 +434,9 @@ TEST(resize_canvas_matches_resize_of_the_built_canvas) {
             float *got = malloc((size_t)OH * OW * C * sizeof(float));
             float *want = malloc((size_t)OH * OW * C * sizeof(float));
             int align = m == 1, half = m == 2;
-            nn_resize_bilinear(canvas, 1, CH, CW, C, OH, OW, align, half, want);
-            nn_resize_bilinear_canvas(img, stride, H, W, C, c[2], c[3], CH, CW, OH, OW, align,
-                                      half, got);
+            nn_resize_bilinear(TEST_THREADS, canvas, 1, CH, CW, C, OH, OW, align, half, want);
+            nn_resize_bilinear_canvas(TEST_THREADS, img, stride, H, W, C, c[2], c[3], CH, CW, OH,
+                                      OW, align, half, got);
             int ok = memcmp(got, want, (size_t)OH * OW * C * sizeof(float)) == 0;
             if (!ok) fprintf(stderr, "  canvas case %zu mode %d\n", k, m);
             failed += !ok;
@@ -452,7 +456,7 @@ TEST(activations_match_reference) {
         float *x = rand_array((size_t)P * C), *want = malloc((size_t)P * C * sizeof(float));
         for (int i = 0; i < P * C; i++) x[i] *= 8.0f; /* reach past 6 */
         for (int i = 0; i < P * C; i++) want[i] = ref_act(x[i], acts[a], i % C);
-        nn_activate(x, P, C, acts[a]);
+        nn_activate(TEST_THREADS, x, P, C, acts[a]);
         int ok = 1;
         for (int i = 0; i < P * C; i++) ok &= x[i] == want[i];
         free(x), free(want);
@@ -466,9 +470,9 @@ TEST(add_scale_shift_concat_pad_match_reference) {
     float *a = rand_array(P), *b = rand_array(P), *out = malloc(P * sizeof(float));
     float *want = malloc(P * sizeof(float));
     for (size_t i = 0; i < P; i++) want[i] = a[i] + b[i];
-    nn_add(a, b, out, P);
+    nn_add(TEST_THREADS, a, b, out, P);
     CHECK_ARRAYS(out, want, P, "add");
-    nn_add(a, b, a, P); /* in place */
+    nn_add(TEST_THREADS, a, b, a, P); /* in place */
     CHECK_ARRAYS(a, want, P, "add in place");
     free(a), free(b), free(out), free(want);
 
@@ -479,14 +483,14 @@ TEST(add_scale_shift_concat_pad_match_reference) {
         const float *s = mode == 2 ? NULL : scale, *t = mode == 1 ? NULL : shift;
         memcpy(y, x, (size_t)Q * C * sizeof(float));
         for (int i = 0; i < Q * C; i++) w2[i] = x[i] * (s ? s[i % C] : 1) + (t ? t[i % C] : 0);
-        nn_scale_shift(y, Q, C, s, t);
+        nn_scale_shift(TEST_THREADS, y, Q, C, s, t);
         CHECK_ARRAYS(y, w2, (size_t)Q * C, "scale_shift mode %d", mode);
     }
 
     const int Cs[3] = {5, 1, 11};
     float *ins[3] = {rand_array((size_t)Q * 5), rand_array(Q), rand_array((size_t)Q * 11)};
     float *cat = malloc((size_t)Q * 17 * sizeof(float));
-    nn_concat_channels((const float *const *)ins, Cs, 3, Q, cat);
+    nn_concat_channels(TEST_THREADS, (const float *const *)ins, Cs, 3, Q, cat);
     int ok = 1;
     for (int p = 0; p < Q; p++)
         for (int c = 0; c < 17; c++) {
@@ -496,7 +500,7 @@ TEST(add_scale_shift_concat_pad_match_reference) {
     CHECK(ok);
 
     float *padded = malloc((size_t)Q * 24 * sizeof(float));
-    nn_pad_channels(x, Q, C, 24, padded);
+    nn_pad_channels(TEST_THREADS, x, Q, C, 24, padded);
     for (int p = 0; p < Q; p++)
         for (int c = 0; c < 24; c++) ok &= padded[p * 24 + c] == (c < C ? x[p * C + c] : 0.0f);
     CHECK(ok);
@@ -518,7 +522,7 @@ TEST(dense_matches_reference) {
                 for (int i = 0; i < Cin; i++) sum += (double)in[n * Cin + i] * w[(size_t)i * Cout + o];
                 want[n * Cout + o] = (float)sum;
             }
-        nn_dense(in, N, Cin, w, b, Cout, got);
+        nn_dense(TEST_THREADS, in, N, Cin, w, b, Cout, got);
         long bad = first_mismatch(got, want, (size_t)N * Cout);
         free(in), free(w), free(b), free(got), free(want);
         CHECK(bad < 0);
@@ -534,7 +538,7 @@ TEST(reductions_and_normalisations_match_reference) {
             for (int p = 0; p < H * W; p++) sum += in[((size_t)n * H * W + p) * C + c];
             want[n * C + c] = (float)(sum / (H * W));
         }
-    nn_spatial_mean(in, N, H, W, C, mean);
+    nn_spatial_mean(TEST_THREADS, in, N, H, W, C, mean);
     CHECK_ARRAYS(mean, want, (size_t)N * C, "spatial mean");
     free(in);
 
@@ -545,7 +549,7 @@ TEST(reductions_and_normalisations_match_reference) {
 
     float s[5] = {-30, -1, 0, 2, 40}, s_want[5];
     for (int i = 0; i < 5; i++) s_want[i] = (float)(1 / (1 + exp(-(double)s[i])));
-    nn_sigmoid(s, 5);
+    nn_sigmoid(TEST_THREADS, s, 5);
     CHECK_ARRAYS(s, s_want, 5, "sigmoid");
 
     const int R = 257, K = 21;
@@ -557,7 +561,7 @@ TEST(reductions_and_normalisations_match_reference) {
         for (int c = 0; c < K; c++) sum += exp(sm[r * K + c] - max);
         for (int c = 0; c < K; c++) sm_want[r * K + c] = (float)(exp(sm[r * K + c] - max) / sum);
     }
-    nn_softmax(sm, R, K);
+    nn_softmax(TEST_THREADS, sm, R, K);
     CHECK_ARRAYS(sm, sm_want, (size_t)R * K, "softmax");
     free(sm), free(sm_want);
 }
@@ -632,13 +636,14 @@ TEST(arena_pool_keeps_warm_arenas) {
 typedef struct count_ctx {
     int *hits;
     int nested_n;
+    int threads;
 } count_ctx;
 
 static void count_task(void *ctx, int i) {
     count_ctx *c = ctx;
     if (c->nested_n > 0) { /* a nested call runs serially in this task */
-        count_ctx inner = {c->hits + (size_t)i * c->nested_n, 0};
-        nn_parallel_for(c->nested_n, count_task, &inner);
+        count_ctx inner = {c->hits + (size_t)i * c->nested_n, 0, c->threads};
+        nn_parallel_for(c->threads, c->nested_n, count_task, &inner);
         return;
     }
     c->hits[i]++;
@@ -646,21 +651,19 @@ static void count_task(void *ctx, int i) {
 
 TEST(parallel_for_runs_each_task_once) {
     int *hits = calloc(50 * 20, sizeof(int));
-    for (int threads = 1; threads <= 3; threads++) {
-        nn_set_threads(threads);
-        CHECK(nn_threads() == threads && fr_threads() == threads);
+    for (int threads = 0; threads <= 3; threads++) { /* 0 counts as 1 */
         memset(hits, 0, 1000 * sizeof(int));
-        count_ctx flat = {hits, 0};
-        nn_parallel_for(1000, count_task, &flat);
+        count_ctx flat = {hits, 0, threads};
+        nn_parallel_for(threads, 1000, count_task, &flat);
         for (int i = 0; i < 1000; i++) CHECK(hits[i] == 1);
         memset(hits, 0, 1000 * sizeof(int));
-        count_ctx nested = {hits, 20};
-        nn_parallel_for(50, count_task, &nested);
+        count_ctx nested = {hits, 20, threads};
+        nn_parallel_for(threads, 50, count_task, &nested);
         for (int i = 0; i < 1000; i++) CHECK(hits[i] == 1);
     }
-    nn_parallel_for(0, count_task, NULL);
-    fr_set_threads(0);
-    CHECK(nn_threads() >= 1);
+    nn_parallel_for(TEST_THREADS, 0, count_task, NULL);
+    CHECK(nn_default_threads() >= 1 && nn_resolve_threads(0) == nn_default_threads());
+    CHECK(nn_resolve_threads(3) == 3);
     free(hits);
 }
 
@@ -686,14 +689,14 @@ static chain chain_new(void) {
 static void chain_free(chain *c) { free(c->w), free(c->b), free(c->dw_w), free(c->dw_b), free(c->in); }
 
 /* out must hold N*17*15*48 floats */
-static void chain_run(const chain *c, nn_arena *scratch, float *out) {
+static void chain_run(const chain *c, int threads, nn_arena *scratch, float *out) {
     int OH, OW;
     float *mid = nn_arena_alloc(scratch, (size_t)c->N * 17 * 15 * 48);
     size_t mark = nn_arena_mark(scratch);
-    nn_conv2d(&c->conv, c->in, c->N, c->H, c->W, mid, &OH, &OW, scratch);
+    nn_conv2d(threads, &c->conv, c->in, c->N, c->H, c->W, mid, &OH, &OW, scratch);
     nn_arena_reset(scratch, mark);
-    nn_depthwise_conv2d(&c->dw, mid, c->N, OH, OW, out, &OH, &OW);
-    nn_scale_shift(out, (size_t)c->N * OH * OW, 48, c->dw_b, c->b);
+    nn_depthwise_conv2d(threads, &c->dw, mid, c->N, OH, OW, out, &OH, &OW);
+    nn_scale_shift(threads, out, (size_t)c->N * OH * OW, 48, c->dw_b, c->b);
 }
 
 #define CHAIN_OUT ((size_t)2 * 17 * 15 * 48)
@@ -702,11 +705,9 @@ TEST(results_do_not_depend_on_thread_count) {
     chain c = chain_new();
     nn_arena *scratch = nn_arena_new(0);
     float *one = malloc(CHAIN_OUT * sizeof(float)), *two = malloc(CHAIN_OUT * sizeof(float));
-    nn_set_threads(1);
-    chain_run(&c, scratch, one);
+    chain_run(&c, 1, scratch, one);
     nn_arena_reset(scratch, 0);
-    nn_set_threads(2);
-    chain_run(&c, scratch, two);
+    chain_run(&c, 2, scratch, two);
     CHECK(memcmp(one, two, CHAIN_OUT * sizeof(float)) == 0);
 
     /* a GEMM big enough for many tiles */
@@ -717,12 +718,9 @@ TEST(results_do_not_depend_on_thread_count) {
     float *o1 = malloc((size_t)4 * 40 * 40 * 64 * sizeof(float));
     float *o2 = malloc((size_t)4 * 40 * 40 * 64 * sizeof(float));
     int OH, OW;
-    nn_set_threads(1);
-    nn_conv2d(&cv, in, 4, 40, 40, o1, &OH, &OW, scratch);
-    nn_set_threads(2);
-    nn_conv2d(&cv, in, 4, 40, 40, o2, &OH, &OW, scratch);
+    nn_conv2d(1, &cv, in, 4, 40, 40, o1, &OH, &OW, scratch);
+    nn_conv2d(2, &cv, in, 4, 40, 40, o2, &OH, &OW, scratch);
     CHECK(memcmp(o1, o2, (size_t)4 * 40 * 40 * 64 * sizeof(float)) == 0);
-    nn_set_threads(0);
     free(in), free(w), free(b), free(slope), free(o1), free(o2), free(one), free(two);
     nn_arena_free(scratch);
     chain_free(&c);
@@ -740,7 +738,7 @@ static void *runner_main(void *arg) {
     float *out = malloc(CHAIN_OUT * sizeof(float));
     for (int it = 0; it < 20; it++) {
         nn_arena_reset(scratch, 0);
-        chain_run(r->c, scratch, out);
+        chain_run(r->c, 2, scratch, out);
         r->mismatches += memcmp(out, r->want, CHAIN_OUT * sizeof(float)) != 0;
     }
     free(out);
@@ -752,15 +750,13 @@ TEST(concurrent_callers_get_correct_results) {
     chain c = chain_new();
     nn_arena *scratch = nn_arena_new(0);
     float *want = malloc(CHAIN_OUT * sizeof(float));
-    nn_set_threads(2);
-    chain_run(&c, scratch, want);
+    chain_run(&c, 2, scratch, want);
     runner rs[3] = {{&c, want, 0}, {&c, want, 0}, {&c, want, 0}};
     pthread_t ts[2];
     for (int i = 0; i < 2; i++) CHECK(pthread_create(&ts[i], NULL, runner_main, &rs[i]) == 0);
     runner_main(&rs[2]); /* and this thread too */
     for (int i = 0; i < 2; i++) pthread_join(ts[i], NULL);
     for (int i = 0; i < 3; i++) CHECK(rs[i].mismatches == 0);
-    nn_set_threads(0);
     free(want);
     nn_arena_free(scratch);
     chain_free(&c);

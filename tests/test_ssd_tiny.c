@@ -41,10 +41,11 @@ static fr_status run_detector(const detectors *d, detector_kind kind, const fr_i
                               const json_value *params, fr_face **faces, int *n) {
     float min_score = (float)json_number(json_get(params, "min_score"));
     if (kind == SSD)
-        return ssd_mobilenet_detect(d->ssd, img, min_score, 0.5f,
+        return ssd_mobilenet_detect(d->ssd, TEST_THREADS, img, min_score, 0.5f,
                                     (int)json_number(json_get(params, "max_results")), faces, n);
-    return tiny_face_detector_detect(d->tiny, img, (int)json_number(json_get(params, "input_size")),
-                                     min_score, 0.4f, faces, n);
+    return tiny_face_detector_detect(d->tiny, TEST_THREADS, img,
+                                     (int)json_number(json_get(params, "input_size")), min_score,
+                                     0.4f, faces, n);
 }
 
 /* Every expected face has a found face with each box value within 1 px and the score within
@@ -156,8 +157,9 @@ static void detect_both(const detectors *d, const fr_image *img, int *n_ssd, int
         fr_face *faces = NULL;
         int n = -1;
         fr_status st =
-            k == 0 ? ssd_mobilenet_detect(d->ssd, img, 0.5f, 0.5f, 100, &faces, &n)
-                   : tiny_face_detector_detect(d->tiny, img, 416, 0.5f, 0.4f, &faces, &n);
+            k == 0 ? ssd_mobilenet_detect(d->ssd, TEST_THREADS, img, 0.5f, 0.5f, 100, &faces, &n)
+                   : tiny_face_detector_detect(d->tiny, TEST_THREADS, img, 416, 0.5f, 0.4f, &faces,
+                                               &n);
         int sane = st == FR_OK && n >= 0 && (n == 0) == (faces == NULL);
         for (int i = 0; sane && i < n; i++)
             sane = isfinite(faces[i].x) && isfinite(faces[i].y) && faces[i].w > 0 &&
@@ -249,12 +251,12 @@ TEST(bad_arguments_are_errors) {
     int n = 0;
     fr_status st[6] = {FR_OK, FR_OK, FR_OK, FR_OK, FR_OK, FR_OK};
     if (fr_image_new(64, 48, &img) == FR_OK) {
-        st[0] = tiny_face_detector_detect(d.tiny, img, 100, 0.5f, 0.4f, &faces, &n);
-        st[1] = tiny_face_detector_detect(d.tiny, img, 0, 0.5f, 0.4f, &faces, &n);
-        st[2] = tiny_face_detector_detect(d.tiny, img, 416, 1.5f, 0.4f, &faces, &n);
-        st[3] = ssd_mobilenet_detect(d.ssd, img, 0.5f, 0.0f, 100, &faces, &n);
-        st[4] = ssd_mobilenet_detect(d.ssd, img, 0.5f, 0.5f, 0, &faces, &n);
-        st[5] = ssd_mobilenet_detect(d.ssd, NULL, 0.5f, 0.5f, 100, &faces, &n);
+        st[0] = tiny_face_detector_detect(d.tiny, TEST_THREADS, img, 100, 0.5f, 0.4f, &faces, &n);
+        st[1] = tiny_face_detector_detect(d.tiny, TEST_THREADS, img, 0, 0.5f, 0.4f, &faces, &n);
+        st[2] = tiny_face_detector_detect(d.tiny, TEST_THREADS, img, 416, 1.5f, 0.4f, &faces, &n);
+        st[3] = ssd_mobilenet_detect(d.ssd, TEST_THREADS, img, 0.5f, 0.0f, 100, &faces, &n);
+        st[4] = ssd_mobilenet_detect(d.ssd, TEST_THREADS, img, 0.5f, 0.5f, 0, &faces, &n);
+        st[5] = ssd_mobilenet_detect(d.ssd, TEST_THREADS, NULL, 0.5f, 0.5f, 100, &faces, &n);
     }
     fr_image_free(img);
     free_both(&d);
@@ -273,9 +275,10 @@ typedef struct detect_job {
 
 static void *detect_job_run(void *arg) {
     detect_job *j = arg;
-    j->st[0] = ssd_mobilenet_detect(j->d->ssd, j->img, 0.5f, 0.5f, 100, &j->faces[0], &j->n[0]);
-    j->st[1] = tiny_face_detector_detect(j->d->tiny, j->img, 416, 0.5f, 0.4f, &j->faces[1],
-                                         &j->n[1]);
+    j->st[0] = ssd_mobilenet_detect(j->d->ssd, TEST_THREADS, j->img, 0.5f, 0.5f, 100, &j->faces[0],
+                                    &j->n[0]);
+    j->st[1] = tiny_face_detector_detect(j->d->tiny, TEST_THREADS, j->img, 416, 0.5f, 0.4f,
+                                         &j->faces[1], &j->n[1]);
     return NULL;
 }
 

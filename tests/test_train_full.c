@@ -49,7 +49,7 @@ typedef struct full_ctx {
 } full_ctx;
 
 static double full_loss(full_ctx *c) {
-    if (train_full_forward(c->f, c->x, BATCH, c->pass, c->y) != FR_OK) return NAN;
+    if (train_full_forward(c->f, TEST_THREADS, c->x, BATCH, c->pass, c->y) != FR_OK) return NAN;
     double s = 0.0;
     for (int i = 0; i < BATCH * DLIB_RESNET_DIM; i++) s += (double)c->y[i] * c->r[i];
     return s;
@@ -105,7 +105,7 @@ TEST(whole_network_gradient_matches_finite_differences) {
     full_ctx c = {f, pass, x, {0}, {0}};
     fill(&r, c.r, BATCH * DLIB_RESNET_DIM, -1.0f, 1.0f);
     CHECK(isfinite(full_loss(&c)));
-    CHECK_OK(train_full_backward(f, pass, c.r, grad));
+    CHECK_OK(train_full_backward(f, TEST_THREADS, pass, c.r, grad));
 
     dlib_resnet_params v;
     dlib_resnet_params_view(f->params, &v);
@@ -181,7 +181,7 @@ TEST(trained_network_file_round_trips_through_the_engine) {
     nn_l2_normalize(stock, N, DLIB_RESNET_DIM);
     train_full_pass *pass;
     CHECK_OK(train_full_pass_new(N, DLIB_RESNET_INPUT, &pass));
-    CHECK_OK(train_full_forward_crops(f, (const fr_image *const *)crops, N, pass, y));
+    CHECK_OK(train_full_forward_crops(f, TEST_THREADS, (const fr_image *const *)crops, N, pass, y));
     for (int i = 0; i < N * DLIB_RESNET_DIM; i++) CHECK_NEAR(y[i], stock[i], 1e-5);
     train_full_pass_free(pass);
 
@@ -198,7 +198,7 @@ TEST(trained_network_file_round_trips_through_the_engine) {
     CHECK(!strcmp(back->id, f->id));
     train_full_free(back);
 
-    CHECK_OK(train_full_embed(f, (const fr_image *const *)crops, N, y));
+    CHECK_OK(train_full_embed(f, TEST_THREADS, (const fr_image *const *)crops, N, y));
     cfg.model = path;
     CHECK_OK(fr_engine_open(&cfg, &eng));
     CHECK(!strcmp(fr_engine_model(eng), f->id));

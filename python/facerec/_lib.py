@@ -38,7 +38,8 @@ class Config(ctypes.Structure):
                 ("align", ctypes.c_char_p), ("align_scale", ctypes.c_float),
                 ("min_score", ctypes.c_float), ("load_embedder", ctypes.c_int),
                 ("flip", ctypes.c_int), ("retry_padded", ctypes.c_int), ("box_pad", ctypes.c_int),
-                ("raw_embedding", ctypes.c_int)]
+                ("raw_embedding", ctypes.c_int), ("liveness", ctypes.c_int),
+                ("threads", ctypes.c_int)]
 
 
 class Template(ctypes.Structure):
@@ -78,8 +79,6 @@ _SIGNATURES = {
     "fr_last_error": (_c.c_char_p, []),
     "fr_status_name": (_c.c_char_p, [_c.c_int]),
     "fr_version": (_c.c_char_p, []),
-    "fr_set_threads": (None, [_c.c_int]),
-    "fr_threads": (_c.c_int, []),
     "fr_image_load": (_c.c_int, [_c.c_char_p, _P(_P(Image))]),
     "fr_image_decode": (_c.c_int, [_c.c_void_p, _c.c_size_t, _c.c_char_p, _P(_P(Image))]),
     "fr_image_free": (None, [_P(Image)]),

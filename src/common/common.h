@@ -73,6 +73,12 @@ static inline int fr_mul_size(size_t a, size_t b, size_t *out) {
     return 1;
 }
 
+/* Sort n items of `size` bytes by cmp, stably (equal items keep their order: the order
+ * glibc's qsort gives, which is a merge sort too), with scratch of n * size bytes from the
+ * caller, so that nothing is allocated (glibc's qsort mallocs above 1 kB). */
+void sort_stable(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *),
+                 void *scratch);
+
 #define FR_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define FR_MAX(a, b) ((a) > (b) ? (a) : (b))
 #define FR_CLAMP(x, lo, hi) ((x) < (lo) ? (lo) : (x) > (hi) ? (hi) : (x))

@@ -50,22 +50,35 @@ fr_status align_faceapi_box(const fr_face *face, int img_w, int img_h, float box
     return FR_OK;
 }
 
-fr_status align_faceapi_crop(const fr_image *img, const float box[4], fr_image **crop) {
-    if (!img || !box || !crop) return fr_error(FR_E_ARG, "align_faceapi_crop: NULL argument");
+/* The region of img under box, clipped as extractFaceTensors clips it. */
+static fr_status clip_region(const fr_image *img, const float box[4], int region[4]) {
     faceapi_rect r;
     if (!faceapi_clip_box(box[0], box[1], box[2], box[3], img->width, img->height, &r))
         return fr_error(FR_E_NO_FACE, "faceapi alignment: aligned box (%g, %g, %g, %g) lies "
                         "outside the %dx%d image", box[0], box[1], box[2], box[3], img->width,
                         img->height);
-    return fr_image_crop(img, r.x, r.y, r.w, r.h, crop);
+    region[0] = r.x, region[1] = r.y, region[2] = r.w, region[3] = r.h;
+    return FR_OK;
+}
+
+fr_status align_faceapi_crop(const fr_image *img, const float box[4], fr_image **crop) {
+    if (!img || !box || !crop) return fr_error(FR_E_ARG, "align_faceapi_crop: NULL argument");
+    int r[4];
+    fr_status st = clip_region(img, box, r);
+    return st == FR_OK ? fr_image_crop(img, r[0], r[1], r[2], r[3], crop) : st;
+}
+
+fr_status align_faceapi_region(const fr_image *img, const fr_face *face, int region[4]) {
+    float box[4];
+    fr_status st = align_faceapi_box(face, img->width, img->height, box);
+    return st == FR_OK ? clip_region(img, box, region) : st;
 }
 
 fr_status align_faceapi(const fr_image *img, const fr_face *face, fr_image **crop) {
     if (!img || !face || !crop) return fr_error(FR_E_ARG, "align_faceapi: NULL argument");
-    float box[4];
-    fr_status st = align_faceapi_box(face, img->width, img->height, box);
-    if (st != FR_OK) return st;
-    return align_faceapi_crop(img, box, crop);
+    int r[4];
+    fr_status st = align_faceapi_region(img, face, r);
+    return st == FR_OK ? fr_image_crop(img, r[0], r[1], r[2], r[3], crop) : st;
 }
 
 /* ---- similarity (5-point) alignment ------------------------------------------------------ */
@@ -154,16 +167,23 @@ fr_status align_warp(const fr_image *img, const fr_face *face, const float tpl[5
                      float scale, fr_image **crop) {
     if (!img || !face || !tpl || !crop)
         return fr_error(FR_E_ARG, "similarity alignment: NULL argument");
+    float m[6];
+    fr_status st = align_warp_matrix(face, tpl, size, scale, m);
+    if (st == FR_OK) st = fr_image_warp_affine(img, m, size, size, crop);
+    return st;
+}
+
+fr_status align_warp_matrix(const fr_face *face, const float tpl[5][2], int size, float scale,
+                            float m[6]) {
     fr_status st = align_check_scale(scale);
     if (st != FR_OK) return st;
-    float scaled[5][2], pts[5][2], m[6];
+    float scaled[5][2], pts[5][2];
     float centre = size / 2.0f;
     for (int i = 0; i < 5; i++) /* at scale 1 exactly the template, to the last bit */
         for (int d = 0; d < 2; d++)
             scaled[i][d] = scale == 1.0f ? tpl[i][d] : centre + scale * (tpl[i][d] - centre);
     st = align_five_points(face, pts);
     if (st == FR_OK) st = align_similarity_matrix(pts, (const float(*)[2])scaled, m);
-    if (st == FR_OK) st = fr_image_warp_affine(img, m, size, size, crop);
     return st;
 }
 

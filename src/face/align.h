@@ -25,6 +25,9 @@ fr_status align_faceapi_box(const fr_face *face, int img_w, int img_h, float box
  * it; FR_E_NO_FACE if nothing of the box lies in the image. */
 fr_status align_faceapi_crop(const fr_image *img, const float box[4], fr_image **crop);
 
+/* The region (x, y, w, h) of img that align_faceapi crops. */
+fr_status align_faceapi_region(const fr_image *img, const fr_face *face, int region[4]);
+
 /* align_faceapi_box then align_faceapi_crop. */
 fr_status align_faceapi(const fr_image *img, const fr_face *face, fr_image **crop);
 
@@ -61,6 +64,9 @@ fr_status align_similarity_matrix(const float pts[5][2], const float tpl[5][2], 
 fr_status align_check_scale(float scale);
 fr_status align_warp(const fr_image *img, const fr_face *face, const float tpl[5][2], int size,
                      float scale, fr_image **crop);
+/* The matrix align_warp warps with (chip pixels to image pixels). */
+fr_status align_warp_matrix(const fr_face *face, const float tpl[5][2], int size, float scale,
+                            float m[6]);
 
 /* align_warp at scale 1 onto the ArcFace template (112) and dlib's chip (150). */
 fr_status align_similarity(const fr_image *img, const fr_face *face, fr_image **crop);

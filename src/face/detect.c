@@ -14,18 +14,18 @@
 static fr_status ssd_load(const char *path, void **net) {
     return ssd_mobilenet_load(path, (ssd_mobilenet **)net);
 }
-static fr_status ssd_detect(const void *net, const fr_image *img, float min_score,
+static fr_status ssd_detect(const void *net, int threads, const fr_image *img, float min_score,
                             fr_face **faces, int *n) {
-    return ssd_mobilenet_detect(net, img, min_score, 0.5f, 100, faces, n);
+    return ssd_mobilenet_detect(net, threads, img, min_score, 0.5f, 100, faces, n);
 }
 static void ssd_free(void *net) { ssd_mobilenet_free(net); }
 
 static fr_status tiny_load(const char *path, void **net) {
     return tiny_face_detector_load(path, (tiny_face_detector **)net);
 }
-static fr_status tiny_detect(const void *net, const fr_image *img, float min_score,
+static fr_status tiny_detect(const void *net, int threads, const fr_image *img, float min_score,
                              fr_face **faces, int *n) {
-    return tiny_face_detector_detect(net, img, 416, min_score, 0.4f, faces, n);
+    return tiny_face_detector_detect(net, threads, img, 416, min_score, 0.4f, faces, n);
 }
 static void tiny_free(void *net) { tiny_face_detector_free(net); }
 
@@ -37,7 +37,7 @@ static fr_status haar_load_any(const char *path, void **net) {
 static int by_neighbors(const void *a, const void *b) {
     return ((const haar_box *)b)->neighbors - ((const haar_box *)a)->neighbors;
 }
-static fr_status haar_detect_any(const void *net, const fr_image *img, float min_score,
+static fr_status haar_detect_any(const void *net, int threads, const fr_image *img, float min_score,
                                  fr_face **faces, int *n) {
     const haar_options opt = {HAAR_DEFAULT_SCALE_FACTOR, HAAR_DEFAULT_MIN_NEIGHBORS, 0, 0};
     haar_box *boxes;
@@ -45,7 +45,7 @@ static fr_status haar_detect_any(const void *net, const fr_image *img, float min
     *faces = NULL;
     *n = 0;
     (void)min_score; /* every face scores 1 */
-    fr_status st = haar_detect(net, img, &opt, &boxes, &n_boxes);
+    fr_status st = haar_detect(net, threads, img, &opt, &boxes, &n_boxes);
     if (st != FR_OK || n_boxes == 0) {
         free(boxes);
         return st;
@@ -70,9 +70,9 @@ static void haar_free_any(void *net) { haar_free(net); }
 static fr_status mtcnn_load_any(const char *path, void **net) {
     return mtcnn_load(path, (mtcnn **)net);
 }
-static fr_status mtcnn_detect_any(const void *net, const fr_image *img, float min_score,
-                                  fr_face **faces, int *n) {
-    return mtcnn_detect(net, img, MTCNN_DEFAULT_MIN_FACE, min_score, faces, n);
+static fr_status mtcnn_detect_any(const void *net, int threads, const fr_image *img,
+                                  float min_score, fr_face **faces, int *n) {
+    return mtcnn_detect(net, threads, img, MTCNN_DEFAULT_MIN_FACE, min_score, faces, n);
 }
 static void mtcnn_free_any(void *net) { mtcnn_free(net); }
 
@@ -81,9 +81,9 @@ static void mtcnn_free_any(void *net) { mtcnn_free(net); }
 static fr_status blazeface_load_any(const char *path, void **net) {
     return blazeface_load(path, (blazeface **)net);
 }
-static fr_status blazeface_detect_any(const void *net, const fr_image *img, float min_score,
-                                      fr_face **faces, int *n) {
-    return blazeface_detect(net, img, min_score, faces, n);
+static fr_status blazeface_detect_any(const void *net, int threads, const fr_image *img,
+                                      float min_score, fr_face **faces, int *n) {
+    return blazeface_detect(net, threads, img, min_score, faces, n);
 }
 static void blazeface_free_any(void *net) { blazeface_free(net); }
 

@@ -13,26 +13,27 @@
 static fr_status dlib_load(const char *path, void **net) {
     return dlib_resnet_load(path, (dlib_resnet **)net);
 }
-static fr_status dlib_embed(const void *net, const fr_image *const *crops, int n, float *out) {
-    return dlib_resnet_embed(net, crops, n, out);
+static fr_status dlib_embed(const void *net, int threads, const fr_image *const *crops, int n,
+                            float *out) {
+    return dlib_resnet_embed(net, threads, crops, n, out);
 }
 static void dlib_free(void *net) { dlib_resnet_free(net); }
 
 static fr_status mobilefacenet_load_any(const char *path, void **net) {
     return mobilefacenet_load(path, (mobilefacenet **)net);
 }
-static fr_status mobilefacenet_embed_any(const void *net, const fr_image *const *crops, int n,
-                                         float *out) {
-    return mobilefacenet_embed(net, crops, n, out);
+static fr_status mobilefacenet_embed_any(const void *net, int threads, const fr_image *const *crops,
+                                         int n, float *out) {
+    return mobilefacenet_embed(net, threads, crops, n, out);
 }
 static void mobilefacenet_free_any(void *net) { mobilefacenet_free(net); }
 
 static fr_status nn4small2_load_any(const char *path, void **net) {
     return nn4small2_load(path, (nn4small2 **)net);
 }
-static fr_status nn4small2_embed_any(const void *net, const fr_image *const *crops, int n,
-                                     float *out) {
-    return nn4small2_embed(net, crops, n, out);
+static fr_status nn4small2_embed_any(const void *net, int threads, const fr_image *const *crops,
+                                     int n, float *out) {
+    return nn4small2_embed(net, threads, crops, n, out);
 }
 static void nn4small2_free_any(void *net) { nn4small2_free(net); }
 

@@ -17,8 +17,8 @@ typedef struct fr_detector {
     float default_min_score;
     fr_status (*load)(const char *path, void **net);
     /* faces: boxes and scores (and points if the detector has them), best first */
-    fr_status (*detect)(const void *net, const fr_image *img, float min_score, fr_face **faces,
-                        int *n_faces);
+    fr_status (*detect)(const void *net, int threads, const fr_image *img, float min_score,
+                        fr_face **faces, int *n_faces);
     void (*free)(void *net);
     /* 1: the detector's own 5 points (eyes, nose, mouth corners) suffice for the similarity
      * alignments, so the 68-point net runs only for alignments that need 68 points */
@@ -37,7 +37,8 @@ typedef struct fr_embedder {
     const char *default_align;
     fr_status (*load)(const char *path, void **net);
     /* crops[i] are aligned face images; out is (n, dim) */
-    fr_status (*embed)(const void *net, const fr_image *const *crops, int n, float *out);
+    fr_status (*embed)(const void *net, int threads, const fr_image *const *crops, int n,
+                       float *out);
     void (*free)(void *net);
 } fr_embedder;
 

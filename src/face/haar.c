@@ -541,7 +541,7 @@ static int raw_push(raw_list *l, haar_box b) {
 }
 
 /* Run one scale and append its raw detections to out. */
-static fr_status detect_scale(const haar_cascade *c, const uint8_t *gray, int w, int h,
+static fr_status detect_scale(const haar_cascade *c, int threads, const uint8_t *gray, int w, int h,
                               float scale, raw_list *out) {
     int sw = (int)lrintf((float)w / scale), sh = (int)lrintf((float)h / scale);
     int cols_span = sw + 1 - c->win_w, rows_span = sh + 1 - c->win_h;
@@ -568,7 +568,7 @@ static fr_status detect_scale(const haar_cascade *c, const uint8_t *gray, int w,
                 else memset(s.offsets[f][k], 0, sizeof s.offsets[f][k]);
         }
         rect_corners(1, 1, c->win_w - 2, c->win_h - 2, s.stride, s.norm);
-        nn_parallel_for(s.rows, scan_row, &s);
+        nn_parallel_for(threads, s.rows, scan_row, &s);
         int win_w = (int)lrintf((float)c->win_w * scale), win_h = (int)lrintf((float)c->win_h * scale);
         for (int r = 0; r < s.rows && st == FR_OK; r++)
             for (int col = 0; col < s.cols && st == FR_OK; col++)
@@ -656,7 +656,7 @@ static fr_status group_boxes(const raw_list *raw, int threshold, double eps, haa
     return st;
 }
 
-fr_status haar_detect_gray(const haar_cascade *c, const uint8_t *gray, int w, int h,
+fr_status haar_detect_gray(const haar_cascade *c, int threads, const uint8_t *gray, int w, int h,
                            const haar_options *opt, haar_box **boxes, int *n_boxes) {
     if (!boxes || !n_boxes) return fr_error(FR_E_ARG, "haar_detect_gray: NULL argument");
     *boxes = NULL;
@@ -678,7 +678,7 @@ fr_status haar_detect_gray(const haar_cascade *c, const uint8_t *gray, int w, in
                           HAAR_MAX_SCALES);
             break;
         }
-        st = detect_scale(c, gray, w, h, (float)factor, &raw);
+        st = detect_scale(c, threads, gray, w, h, (float)factor, &raw);
         if (st != FR_OK) break;
     }
     if (st == FR_OK && raw.n > 0) {
@@ -693,8 +693,8 @@ fr_status haar_detect_gray(const haar_cascade *c, const uint8_t *gray, int w, in
     return st;
 }
 
-fr_status haar_detect(const haar_cascade *c, const fr_image *img, const haar_options *opt,
-                      haar_box **boxes, int *n_boxes) {
+fr_status haar_detect(const haar_cascade *c, int threads, const fr_image *img,
+                      const haar_options *opt, haar_box **boxes, int *n_boxes) {
     if (!boxes || !n_boxes) return fr_error(FR_E_ARG, "haar_detect: NULL argument");
     *boxes = NULL;
     *n_boxes = 0;
@@ -707,7 +707,7 @@ fr_status haar_detect(const haar_cascade *c, const fr_image *img, const haar_opt
         const uint8_t *p = img->rgb + 3 * i;
         gray[i] = (uint8_t)((p[0] * 9798 + p[1] * 19235 + p[2] * 3735 + (1 << 14)) >> 15);
     }
-    fr_status st = haar_detect_gray(c, gray, img->width, img->height, opt, boxes, n_boxes);
+    fr_status st = haar_detect_gray(c, threads, gray, img->width, img->height, opt, boxes, n_boxes);
     free(gray);
     return st;
 }

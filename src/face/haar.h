@@ -51,10 +51,10 @@ typedef struct haar_options {
 
 /* Detections on an 8-bit grey image (w x h, row-major, no padding). *boxes is malloc'd
  * (NULL when *n_boxes is 0), in the order of the clusters' first raw detection. */
-fr_status haar_detect_gray(const haar_cascade *cascade, const uint8_t *gray, int w, int h,
-                           const haar_options *opt, haar_box **boxes, int *n_boxes);
+fr_status haar_detect_gray(const haar_cascade *cascade, int threads, const uint8_t *gray, int w,
+                           int h, const haar_options *opt, haar_box **boxes, int *n_boxes);
 /* Grey conversion, then haar_detect_gray. */
-fr_status haar_detect(const haar_cascade *cascade, const fr_image *img, const haar_options *opt,
-                      haar_box **boxes, int *n_boxes);
+fr_status haar_detect(const haar_cascade *cascade, int threads, const fr_image *img,
+                      const haar_options *opt, haar_box **boxes, int *n_boxes);
 
 #endif

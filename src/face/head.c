@@ -137,29 +137,30 @@ void embed_head_pass_free(embed_head_pass *p) {
     free(p);
 }
 
-void embed_head_forward(const embed_head *h, const float *in, int B, embed_head_pass *pass) {
+void embed_head_forward(const embed_head *h, int threads, const float *in, int B,
+                        embed_head_pass *pass) {
     int d = h->dim, k = h->hidden;
     size_t n = (size_t)B * d;
     memcpy(pass->x, in, n * sizeof(float));
     nn_l2_normalize(pass->x, B, d);
-    nn_dense(pass->x, B, d, h->w, h->b, d, pass->z);
+    nn_dense(threads, pass->x, B, d, h->w, h->b, d, pass->z);
     if (k) {
-        nn_dense(pass->x, B, d, h->w1, h->b1, k, pass->hidden_pre);
+        nn_dense(threads, pass->x, B, d, h->w1, h->b1, k, pass->hidden_pre);
         memcpy(pass->hidden, pass->hidden_pre, (size_t)B * k * sizeof(float));
-        nn_activate(pass->hidden, (size_t)B, k, (nn_act){.kind = NN_ACT_RELU});
-        nn_dense(pass->hidden, B, k, h->w2, h->b2, d, pass->y); /* y as scratch */
-        nn_add(pass->z, pass->y, pass->z, n);
+        nn_activate(threads, pass->hidden, (size_t)B, k, (nn_act){.kind = NN_ACT_RELU});
+        nn_dense(threads, pass->hidden, B, k, h->w2, h->b2, d, pass->y); /* y as scratch */
+        nn_add(threads, pass->z, pass->y, pass->z, n);
     }
     memcpy(pass->y, pass->z, n * sizeof(float));
     nn_l2_normalize(pass->y, B, d);
 }
 
-fr_status embed_head_apply(const embed_head *h, float *x, int n) {
+fr_status embed_head_apply(const embed_head *h, int threads, float *x, int n) {
     if (n <= 0) return FR_OK;
     embed_head_pass *pass;
     fr_status st = embed_head_pass_new(h, n, &pass);
     if (st != FR_OK) return st;
-    embed_head_forward(h, x, n, pass);
+    embed_head_forward(h, threads, x, n, pass);
     memcpy(x, pass->y, (size_t)n * h->dim * sizeof(float));
     embed_head_pass_free(pass);
     return FR_OK;

@@ -51,8 +51,9 @@ typedef struct embed_head_pass {
 fr_status embed_head_pass_new(const embed_head *h, int rows, embed_head_pass **out);
 void embed_head_pass_free(embed_head_pass *p);
 /* in is (B,dim) base embeddings (B <= pass->rows); the outputs are pass->y (B,dim). */
-void embed_head_forward(const embed_head *h, const float *in, int B, embed_head_pass *pass);
+void embed_head_forward(const embed_head *h, int threads, const float *in, int B,
+                        embed_head_pass *pass);
 /* Inference: x (n,dim) base embeddings are replaced by the head's outputs. */
-fr_status embed_head_apply(const embed_head *h, float *x, int n);
+fr_status embed_head_apply(const embed_head *h, int threads, float *x, int n);
 
 #endif

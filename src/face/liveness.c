@@ -77,11 +77,11 @@ void liveness_crop_rect(int width, int height, const fr_face *face, int rect[4])
     rect[3] = FR_MAX(FR_MIN(h, height - y), 1);
 }
 
-void liveness_input(const fr_image *img, const int rect[4], float *out) {
+void liveness_input(int threads, const fr_image *img, const int rect[4], float *out) {
     size_t stride = (size_t)img->width * 3;
     const uint8_t *origin = img->rgb + (size_t)rect[1] * stride + (size_t)rect[0] * 3;
     /* OpenCV's INTER_LINEAR sampling (half-pixel centres), kept in float */
-    nn_resize_bilinear_canvas(origin, stride, rect[3], rect[2], 3, 0, 0, rect[3], rect[2],
+    nn_resize_bilinear_canvas(threads, origin, stride, rect[3], rect[2], 3, 0, 0, rect[3], rect[2],
                               LIVENESS_SIZE, LIVENESS_SIZE, 0, 1, out);
     for (size_t p = 0; p < (size_t)LIVENESS_SIZE * LIVENESS_SIZE; p++) {
         float r = out[3 * p];
@@ -90,15 +90,15 @@ void liveness_input(const fr_image *img, const int rect[4], float *out) {
     }
 }
 
-fr_status liveness_logits(liveness_net *ln, const float *input, float logits[3]) {
+fr_status liveness_logits(liveness_net *ln, int threads, const float *input, float logits[3]) {
     nn_arena *a = nn_arena_pool_take(ln->arenas, onnx_net_arena_floats(ln->net) * sizeof(float));
     if (!a) return fr_error(FR_E_NOMEM, "out of memory running the liveness network");
-    fr_status st = onnx_net_run(ln->net, input, logits, a);
+    fr_status st = onnx_net_run(ln->net, threads, input, logits, a);
     nn_arena_pool_give(ln->arenas, a);
     return st;
 }
 
-fr_status liveness_scores(liveness_net *ln, const fr_image *img, const fr_face *faces, int n,
+fr_status liveness_scores(liveness_net *ln, int threads, const fr_image *img, const fr_face *faces, int n,
                           float *scores) {
     float *input = malloc((size_t)LIVENESS_SIZE * LIVENESS_SIZE * 3 * sizeof *input);
     if (!input) return fr_error(FR_E_NOMEM, "out of memory for the liveness input");
@@ -115,10 +115,10 @@ fr_status liveness_scores(liveness_net *ln, const fr_image *img, const fr_face *
         int rect[4];
         float logits[3];
         liveness_crop_rect(img->width, img->height, &faces[i], rect);
-        liveness_input(img, rect, input);
-        st = liveness_logits(ln, input, logits);
+        liveness_input(threads, img, rect, input);
+        st = liveness_logits(ln, threads, input, logits);
         if (st != FR_OK) break;
-        nn_softmax(logits, 1, 3);
+        nn_softmax(1, logits, 1, 3);
         scores[i] = logits[0];
     }
     free(input);

@@ -24,13 +24,13 @@ void liveness_free(liveness_net *net);
 void liveness_crop_rect(int width, int height, const fr_face *face, int rect[4]);
 
 /* The network's input for one face: (128,128,3) floats NHWC, channels B,G,R. */
-void liveness_input(const fr_image *img, const int rect[4], float *out);
+void liveness_input(int threads, const fr_image *img, const int rect[4], float *out);
 
 /* The network's three outputs (logits) for an input made by liveness_input. */
-fr_status liveness_logits(liveness_net *net, const float *input, float logits[3]);
+fr_status liveness_logits(liveness_net *net, int threads, const float *input, float logits[3]);
 
 /* The probability of live, softmax(logits)[0], for each face. */
-fr_status liveness_scores(liveness_net *net, const fr_image *img, const fr_face *faces, int n,
-                          float *scores);
+fr_status liveness_scores(liveness_net *net, int threads, const fr_image *img,
+                          const fr_face *faces, int n, float *scores);
 
 #endif

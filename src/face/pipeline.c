@@ -1,10 +1,16 @@
 /* pipeline.c: fr_engine, the loaded networks of one configuration, and the image -> faces
- * pipeline: detect, 68 landmarks, align, embed. */
+ * pipeline: detect, 68 landmarks, align, embed.
+ *
+ * Memory: the networks keep their own pooled sessions and arenas (nn/nn.h); the pipeline's
+ * own images (aligned crops, their mirror images, the padded image of a second look) and
+ * vectors come from an arena of the engine's pool, so that after a first call on images of
+ * a size with as many faces, a call allocates nothing but the faces it returns. */
 #include "common/common.h"
 #include "face/align.h"
 #include "face/face.h"
 #include "face/model.h"
 #include "face/liveness.h"
+#include "image/image_into.h"
 #include "nets/faceapi_nets.h"
 #include "nn/nn.h"
 
@@ -49,7 +55,11 @@ struct fr_engine {
     int retry_padded; /* see fr_config.retry_padded */
     float box_pad;    /* see fr_config.box_pad */
     liveness_net *liveness; /* NULL unless the configuration asked for it */
+    nn_arena_pool *scratch; /* the pipeline's images and vectors during a call */
+    int threads;            /* fr_config.threads resolved: every op of a call runs on these */
 };
+
+#define SCRATCH_KEPT 8 /* arenas kept: one per thread using the engine at once */
 
 void fr_config_init(fr_config *cfg) {
     memset(cfg, 0, sizeof *cfg);
@@ -137,6 +147,10 @@ fr_status fr_engine_open(const fr_config *cfg, fr_engine **out) {
         cfg = &defaults;
     }
     fr_engine *eng = calloc(1, sizeof *eng);
+    if (eng && !(eng->scratch = nn_arena_pool_new(SCRATCH_KEPT))) {
+        free(eng);
+        eng = NULL;
+    }
     if (!eng) return fr_error(FR_E_NOMEM, "out of memory opening the engine");
     fr_status st = FR_OK;
 
@@ -147,6 +161,7 @@ fr_status fr_engine_open(const fr_config *cfg, fr_engine **out) {
         goto fail;
     }
     eng->min_score = cfg->min_score > 0 ? cfg->min_score : eng->detector->default_min_score;
+    eng->threads = nn_resolve_threads(cfg->threads);
     eng->retry_padded = cfg->retry_padded != 0;
     eng->box_pad = cfg->box_pad > 0 ? (float)cfg->box_pad : 0.0f;
     st = load_model(cfg->models_dir, eng->detector->model_file, eng->detector->load,
@@ -193,6 +208,7 @@ void fr_engine_close(fr_engine *eng) {
     liveness_free(eng->liveness);
     for (int i = 0; i < eng->n_members; i++) eng->members[i].embedder->free(eng->members[i].net);
     model_spec_free(&eng->model);
+    nn_arena_pool_free(eng->scratch);
     free(eng);
 }
 
@@ -207,19 +223,21 @@ fr_status fr_liveness(fr_engine *eng, const fr_image *img, const fr_face *faces,
     if (!eng->liveness)
         return fr_error(FR_E_ARG, "fr_liveness: the engine was opened without the liveness "
                         "network (set fr_config.liveness)");
-    return liveness_scores(eng->liveness, img, faces, n_faces, scores);
+    return liveness_scores(eng->liveness, eng->threads, img, faces, n_faces, scores);
 }
 
 int fr_engine_dim(const fr_engine *eng) { return eng->dim; }
+
+int fr_engine_threads(const fr_engine *eng) { return eng->threads; }
 
 /* Detection and landmarks on one image, as the detector sees it. */
 static fr_status detect_once(fr_engine *eng, const fr_image *img, fr_face **faces, int *n_faces) {
     fr_face *found = NULL;
     int n = 0;
-    fr_status st = eng->detector->detect(eng->detector_net, img, eng->min_score, &found, &n);
+    fr_status st = eng->detector->detect(eng->detector_net, eng->threads, img, eng->min_score, &found, &n);
     if (st == FR_OK) st = check_faces_finite(found, n, eng->detector->model_file);
     if (st == FR_OK && n > 0 && eng->landmarks && !eng->detector->points_align) {
-        st = landmark68_run(eng->landmarks, img, found, n);
+        st = landmark68_run(eng->landmarks, eng->threads, img, found, n);
         if (st == FR_OK) st = check_faces_finite(found, n, eng->landmarks_file);
     }
     if (st != FR_OK) {
@@ -311,11 +329,12 @@ static fr_status detect_in_border(fr_engine *eng, const fr_image *img, fr_face *
         /* detection on the small copy; landmarks at full resolution, on the image itself */
         fr_face *found = NULL;
         int n = 0;
-        st = eng->detector->detect(eng->detector_net, padded, eng->min_score, &found, &n);
+        st = eng->detector->detect(eng->detector_net, eng->threads, padded, eng->min_score, &found,
+                                   &n);
         if (st == FR_OK) st = check_faces_finite(found, n, eng->detector->model_file);
         if (st == FR_OK) n = faces_to_image(found, n, img, (float)pad, sx, sy);
         if (st == FR_OK && n > 0 && eng->landmarks && !eng->detector->points_align) {
-            st = landmark68_run(eng->landmarks, img, found, n);
+            st = landmark68_run(eng->landmarks, eng->threads, img, found, n);
             if (st == FR_OK) st = check_faces_finite(found, n, eng->landmarks_file);
         }
         if (st == FR_OK) {
@@ -337,37 +356,65 @@ static fr_status member_align(const engine_member *m, const fr_image *img, const
     return align_warp(img, face, m->align->tpl, m->align->size, m->spec->align_scale, crop);
 }
 
+/* member_align into *crop, its pixels from a. */
+static fr_status member_align_into(const engine_member *m, const fr_image *img,
+                                   const fr_face *face, nn_arena *a, fr_image *crop) {
+    int region[4];
+    float matrix[6];
+    fr_status st = m->align->tpl
+                       ? align_warp_matrix(face, m->align->tpl, m->align->size, m->spec->align_scale,
+                                           matrix)
+                       : align_faceapi_region(img, face, region);
+    if (st != FR_OK) return st;
+    crop->width = m->align->tpl ? m->align->size : region[2];
+    crop->height = m->align->tpl ? m->align->size : region[3];
+    crop->rgb = nn_arena_alloc_items(a, (size_t)crop->width * (size_t)crop->height, 3);
+    if (!crop->rgb) return fr_error(FR_E_NOMEM, "out of memory aligning faces");
+    if (m->align->tpl) image_warp_affine_into(img, matrix, crop);
+    else image_crop_into(img, region[0], region[1], crop);
+    return FR_OK;
+}
+
 /* Member m's unit (or raw) embeddings of crops: out is (n, m's dim), through the head if
  * any. */
 static fr_status member_embed_crops(const fr_engine *eng, const engine_member *m,
                                     const fr_image *const *crops, int n, float *out) {
-    fr_status st = m->embedder->embed(m->net, crops, n, out);
+    fr_status st = m->embedder->embed(m->net, eng->threads, crops, n, out);
     for (size_t k = 0; st == FR_OK && k < (size_t)n * (size_t)m->embedder->dim; k++)
         if (!isfinite(out[k]))
             st = fr_error(FR_E_MODEL, "%s: the network gave a non-finite embedding (face %zu)",
                           m->spec->weights, k / (size_t)m->embedder->dim);
-    if (st == FR_OK && eng->model.head) st = embed_head_apply(eng->model.head, out, n);
+    if (st == FR_OK && eng->model.head) st = embed_head_apply(eng->model.head, eng->threads, out, n);
     if (st == FR_OK && !eng->raw) nn_l2_normalize(out, n, m->embedder->dim);
     return st;
 }
 
 /* Member m's unit embeddings of n aligned crops, out (n, m's dim); with flip each is the mean
  * of the crop's and its mirror image's, made unit again (raw: the plain mean), all 2n crops
- * in one batch. */
+ * in one batch. The mirror images and vectors come from a (released before returning). */
 static fr_status member_embed_flipped(const fr_engine *eng, const engine_member *m,
-                                      const fr_image *const *crops, int n, float *out) {
+                                      const fr_image *const *crops, int n, float *out,
+                                      nn_arena *a) {
     if (!eng->flip) return member_embed_crops(eng, m, crops, n, out);
     int dim = m->embedder->dim;
+    size_t mark = nn_arena_mark(a);
     /* batch[n .. 2n) are the mirror images of batch[0 .. n) = crops */
-    const fr_image **batch = calloc(2 * (size_t)n, sizeof *batch);
-    fr_image **mirrors = calloc((size_t)n, sizeof *mirrors);
-    float *vectors = malloc(2 * (size_t)n * (size_t)dim * sizeof *vectors);
+    const fr_image **batch = nn_arena_alloc_items(a, 2 * (size_t)n, sizeof *batch);
+    fr_image *mirrors = nn_arena_alloc_items(a, (size_t)n, sizeof *mirrors);
+    float *vectors = nn_arena_alloc(a, 2 * (size_t)n * (size_t)dim);
     fr_status st = batch && mirrors && vectors ? FR_OK
                                                : fr_error(FR_E_NOMEM, "out of memory embedding faces");
     for (int i = 0; i < n && st == FR_OK; i++) {
-        st = fr_image_mirror(crops[i], &mirrors[i]);
+        fr_image *mirror = &mirrors[i];
+        *mirror = (fr_image){crops[i]->width, crops[i]->height, NULL};
+        mirror->rgb = nn_arena_alloc_items(a, (size_t)mirror->width * (size_t)mirror->height, 3);
+        if (!mirror->rgb) {
+            st = fr_error(FR_E_NOMEM, "out of memory embedding faces");
+            break;
+        }
+        image_mirror_into(crops[i], mirror);
         batch[i] = crops[i];
-        batch[n + i] = mirrors[i];
+        batch[n + i] = mirror;
     }
     if (st == FR_OK) st = member_embed_crops(eng, m, batch, 2 * n, vectors);
     for (int i = 0; i < n && st == FR_OK; i++) {
@@ -379,30 +426,46 @@ static fr_status member_embed_flipped(const fr_engine *eng, const engine_member 
         else
             nn_l2_normalize(v, 1, dim);
     }
-    for (int i = 0; mirrors && i < n; i++) fr_image_free(mirrors[i]);
-    free(batch);
-    free(mirrors);
-    free(vectors);
+    nn_arena_reset(a, mark);
     return st;
 }
 
-/* Member j's part of each face's embedding: align, then embed (with flip) in one batch. */
+/* Member j's part of each face's embedding: align, then embed (with flip) in one batch. The
+ * crops and vectors come from a (released before returning). */
 static fr_status member_embed_faces(const fr_engine *eng, int j, const fr_image *img,
-                                    fr_face *faces, int n_faces) {
+                                    fr_face *faces, int n_faces, nn_arena *a) {
     const engine_member *m = &eng->members[j];
     int dim = m->embedder->dim;
-    fr_image **crops = calloc((size_t)n_faces, sizeof *crops);
-    float *vectors = malloc((size_t)n_faces * (size_t)dim * sizeof *vectors);
-    fr_status st = crops && vectors ? FR_OK : fr_error(FR_E_NOMEM, "out of memory embedding faces");
-    for (int i = 0; i < n_faces && st == FR_OK; i++) st = member_align(m, img, &faces[i], &crops[i]);
-    if (st == FR_OK)
-        st = member_embed_flipped(eng, m, (const fr_image *const *)crops, n_faces, vectors);
+    size_t mark = nn_arena_mark(a);
+    fr_image *crops = nn_arena_alloc_items(a, (size_t)n_faces, sizeof *crops);
+    const fr_image **crop_list = nn_arena_alloc_items(a, (size_t)n_faces, sizeof *crop_list);
+    float *vectors = nn_arena_alloc(a, (size_t)n_faces * (size_t)dim);
+    fr_status st = crops && crop_list && vectors
+                       ? FR_OK
+                       : fr_error(FR_E_NOMEM, "out of memory embedding faces");
+    for (int i = 0; i < n_faces && st == FR_OK; i++) {
+        st = member_align_into(m, img, &faces[i], a, &crops[i]);
+        crop_list[i] = &crops[i];
+    }
+    if (st == FR_OK) st = member_embed_flipped(eng, m, crop_list, n_faces, vectors, a);
     for (int i = 0; i < n_faces && st == FR_OK; i++)
         model_place_member(&eng->model, j, vectors + (size_t)i * dim, faces[i].embedding);
-    for (int i = 0; crops && i < n_faces; i++) fr_image_free(crops[i]);
-    free(crops);
-    free(vectors);
+    nn_arena_reset(a, mark);
     return st;
+}
+
+/* What a call embedding n faces takes from the engine's arena at most (a hint: a face-api
+ * crop's size depends on the face, and the arena grows if it must). */
+static size_t embed_scratch_bytes(const fr_engine *eng, int n) {
+    size_t bytes = 0;
+    for (int j = 0; j < eng->n_members; j++) {
+        const engine_member *m = &eng->members[j];
+        size_t side = m->align->tpl ? (size_t)m->align->size : 160;
+        size_t per_crop = 2 * (side * side * 3 + sizeof(fr_image) + 2 * sizeof(void *) + 3 * 64);
+        size_t vectors = 3 * (size_t)m->embedder->dim * sizeof(float);
+        bytes = FR_MAX(bytes, (size_t)n * (per_crop + vectors) + 8 * 64);
+    }
+    return bytes;
 }
 
 static fr_status has_embedding(const fr_engine *eng) {
@@ -419,13 +482,15 @@ fr_status fr_embed(fr_engine *eng, const fr_image *img, fr_face *faces, int n_fa
     for (int j = 0; j < eng->n_members; j++) needs_68 |= eng->members[j].align->tpl == NULL;
     for (int i = 0; i < n_faces; i++)
         if (faces[i].n_landmarks != 68 && (faces[i].n_landmarks != 5 || needs_68)) {
-            fr_status st = landmark68_run(eng->landmarks, img, faces + i, 1);
+            fr_status st = landmark68_run(eng->landmarks, eng->threads, img, faces + i, 1);
             if (st != FR_OK) return st;
         }
-    for (int j = 0; j < eng->n_members; j++) {
-        fr_status st = member_embed_faces(eng, j, img, faces, n_faces);
-        if (st != FR_OK) return st;
-    }
+    nn_arena *a = nn_arena_pool_take(eng->scratch, embed_scratch_bytes(eng, n_faces));
+    fr_status st = a ? FR_OK : fr_error(FR_E_NOMEM, "out of memory embedding faces");
+    for (int j = 0; j < eng->n_members && st == FR_OK; j++)
+        st = member_embed_faces(eng, j, img, faces, n_faces, a);
+    nn_arena_pool_give(eng->scratch, a);
+    if (st != FR_OK) return st;
     for (int i = 0; i < n_faces; i++) faces[i].dim = eng->dim;
     return FR_OK;
 }
@@ -471,12 +536,15 @@ fr_status fr_embed_image(fr_engine *eng, const fr_image *img, fr_face *face) {
     face->w = (float)img->width;
     face->h = (float)img->height;
     face->score = 1.0f;
-    for (int j = 0; j < eng->n_members; j++) {
+    nn_arena *a = nn_arena_pool_take(eng->scratch, (size_t)img->width * img->height * 3 + 4096);
+    fr_status st = a ? FR_OK : fr_error(FR_E_NOMEM, "out of memory embedding an image");
+    for (int j = 0; j < eng->n_members && st == FR_OK; j++) {
         float *v = face->embedding + eng->model.members[j].offset;
-        fr_status st = member_embed_flipped(eng, &eng->members[j], &img, 1, v);
-        if (st != FR_OK) return st;
-        model_place_member(&eng->model, j, v, face->embedding);
+        st = member_embed_flipped(eng, &eng->members[j], &img, 1, v, a);
+        if (st == FR_OK) model_place_member(&eng->model, j, v, face->embedding);
     }
+    nn_arena_pool_give(eng->scratch, a);
+    if (st != FR_OK) return st;
     face->dim = eng->dim;
     return FR_OK;
 }

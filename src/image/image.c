@@ -1,5 +1,6 @@
 /* image.c: allocation, size checks, crop and mirror. */
 #include "image/image_internal.h"
+#include "image/image_into.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -51,11 +52,9 @@ fr_status fr_image_alloc_for(int width, int height, const char *name, fr_image *
     return FR_OK;
 }
 
-fr_status fr_image_crop(const fr_image *img, int x, int y, int w, int h, fr_image **out) {
-    if (!img || !out) return fr_error(FR_E_ARG, "fr_image_crop: NULL argument");
-    fr_image *crop;
-    fr_status st = fr_image_new(w, h, &crop);
-    if (st != FR_OK) return fr_error_prefix(st, "fr_image_crop");
+void image_crop_into(const fr_image *img, int x, int y, fr_image *crop) {
+    int w = crop->width, h = crop->height;
+    memset(crop->rgb, 0, (size_t)w * (size_t)h * 3);
     /* The overlap of [x, x+w) x [y, y+h) with the image, in 64 bits so that no sum overflows. */
     int64_t x0 = FR_MAX((int64_t)x, 0), x1 = FR_MIN((int64_t)x + w, (int64_t)img->width);
     int64_t y0 = FR_MAX((int64_t)y, 0), y1 = FR_MIN((int64_t)y + h, (int64_t)img->height);
@@ -64,8 +63,25 @@ fr_status fr_image_crop(const fr_image *img, int x, int y, int w, int h, fr_imag
         uint8_t *dst = crop->rgb + ((size_t)(sy - y) * (size_t)w + (size_t)(x0 - x)) * 3;
         memcpy(dst, src, (size_t)(x1 - x0) * 3);
     }
+}
+
+fr_status fr_image_crop(const fr_image *img, int x, int y, int w, int h, fr_image **out) {
+    if (!img || !out) return fr_error(FR_E_ARG, "fr_image_crop: NULL argument");
+    fr_image *crop;
+    fr_status st = fr_image_new(w, h, &crop);
+    if (st != FR_OK) return fr_error_prefix(st, "fr_image_crop");
+    image_crop_into(img, x, y, crop);
     *out = crop;
     return FR_OK;
+}
+
+void image_mirror_into(const fr_image *img, fr_image *m) {
+    int w = img->width;
+    for (int y = 0; y < img->height; y++) {
+        const uint8_t *src = img->rgb + (size_t)y * (size_t)w * 3;
+        uint8_t *dst = m->rgb + (size_t)y * (size_t)w * 3;
+        for (int x = 0; x < w; x++) memcpy(dst + (size_t)x * 3, src + (size_t)(w - 1 - x) * 3, 3);
+    }
 }
 
 fr_status fr_image_mirror(const fr_image *img, fr_image **out) {
@@ -73,12 +89,7 @@ fr_status fr_image_mirror(const fr_image *img, fr_image **out) {
     fr_image *m;
     fr_status st = fr_image_new(img->width, img->height, &m);
     if (st != FR_OK) return fr_error_prefix(st, "fr_image_mirror");
-    int w = img->width;
-    for (int y = 0; y < img->height; y++) {
-        const uint8_t *src = img->rgb + (size_t)y * (size_t)w * 3;
-        uint8_t *dst = m->rgb + (size_t)y * (size_t)w * 3;
-        for (int x = 0; x < w; x++) memcpy(dst + (size_t)x * 3, src + (size_t)(w - 1 - x) * 3, 3);
-    }
+    image_mirror_into(img, m);
     *out = m;
     return FR_OK;
 }

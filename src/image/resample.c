@@ -1,9 +1,11 @@
 /* resample.c: bilinear resize and affine warp. Pixel (x, y) is the sample at the point
  * (x, y); pixel centres sit on integer coordinates. */
 #include "image/image_internal.h"
+#include "image/image_into.h"
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 static fr_status check_args(const fr_image *img, fr_image **out, const char *what) {
     if (!out) return fr_error(FR_E_ARG, "%s: out is NULL", what);
@@ -71,15 +73,10 @@ static float pixel_or_black(const fr_image *img, int x, int y, int c) {
     return img->rgb[((size_t)y * (size_t)img->width + (size_t)x) * 3 + (size_t)c];
 }
 
-// out is (h,w,3), img is (H,W,3)
-fr_status fr_image_warp_affine(const fr_image *img, const float m[6], int w, int h,
-                               fr_image **out) {
-    fr_status st = check_args(img, out, "fr_image_warp_affine");
-    if (st != FR_OK) return st;
-    if (!m) return fr_error(FR_E_ARG, "fr_image_warp_affine: matrix is NULL");
-    fr_image *dst;
-    if ((st = fr_image_new(w, h, &dst)) != FR_OK)
-        return fr_error_prefix(st, "fr_image_warp_affine");
+// dst is (h,w,3), img is (H,W,3)
+void image_warp_affine_into(const fr_image *img, const float m[6], fr_image *dst) {
+    int w = dst->width, h = dst->height;
+    memset(dst->rgb, 0, (size_t)w * (size_t)h * 3);
     for (int y = 0; y < h; y++) {
         uint8_t *row = dst->rgb + (size_t)y * (size_t)w * 3;
         for (int x = 0; x < w; x++) {
@@ -99,6 +96,17 @@ fr_status fr_image_warp_affine(const fr_image *img, const float m[6], int w, int
             }
         }
     }
+}
+
+fr_status fr_image_warp_affine(const fr_image *img, const float m[6], int w, int h,
+                               fr_image **out) {
+    fr_status st = check_args(img, out, "fr_image_warp_affine");
+    if (st != FR_OK) return st;
+    if (!m) return fr_error(FR_E_ARG, "fr_image_warp_affine: matrix is NULL");
+    fr_image *dst;
+    if ((st = fr_image_new(w, h, &dst)) != FR_OK)
+        return fr_error_prefix(st, "fr_image_warp_affine");
+    image_warp_affine_into(img, m, dst);
     *out = dst;
     return FR_OK;
 }

@@ -38,12 +38,16 @@ struct blazeface {
     int n_anchors;
     float *anchors;    /* (n_anchors,2): centres x, y in 0..1 */
     int out_reg, out_score;
+    nn_arena_pool *scratch; /* a call's decoded detections */
 };
+
+#define SCRATCH_KEPT 8 /* arenas kept: one per thread detecting at once */
 
 void blazeface_free(blazeface *net) {
     if (!net) return;
     nn_graph_free(net->graph);
     free(net->anchors);
+    nn_arena_pool_free(net->scratch);
     free(net);
 }
 
@@ -76,6 +80,10 @@ fr_status blazeface_load(const char *path, blazeface **out) {
     if (!path || !out) return fr_error(FR_E_ARG, "blazeface_load: NULL argument");
     *out = NULL;
     blazeface *net = calloc(1, sizeof *net);
+    if (net && !(net->scratch = nn_arena_pool_new(SCRATCH_KEPT))) {
+        free(net);
+        net = NULL;
+    }
     if (!net) return fr_error(FR_E_NOMEM, "%s: no memory for BlazeFace", path);
     fr_status st = nn_graph_load_tflite(path, &net->graph);
     int rank = 0, shape[NN_MAX_RANK] = {0};
@@ -121,28 +129,43 @@ fr_status blazeface_load(const char *path, blazeface **out) {
     return FR_OK;
 }
 
-static fr_status forward_in(const blazeface *net, nn_graph_session *s, const float *x,
-                            float *regressors, float *logits) {
-    size_t n_in = (size_t)net->size * net->size * 3;
-    if (x) memcpy(nn_graph_input(s, 0), x, n_in * sizeof *x);
-    fr_status st = nn_graph_run(s);
-    if (st != FR_OK) return st;
-    int rank, shape[NN_MAX_RANK];
-    memcpy(regressors, nn_graph_output(s, net->out_reg, &rank, shape),
-           (size_t)net->n_anchors * N_REGRESSORS * sizeof *regressors);
-    memcpy(logits, nn_graph_output(s, net->out_score, &rank, shape),
-           (size_t)net->n_anchors * sizeof *logits);
-    return FR_OK;
+/* A session of the graph's pool planned for (1,S,S,3); *x is where to write the input. */
+static fr_status take_session(const blazeface *net, nn_graph_session **s, float **x) {
+    *x = NULL;
+    fr_status st = nn_graph_session_take(net->graph, s);
+    if (st == FR_OK)
+        st = nn_graph_set_input_shape(*s, 0, 4, (const int[]){1, net->size, net->size, 3});
+    if (st == FR_OK) *x = nn_graph_input(*s, 0);
+    return st;
 }
 
-fr_status blazeface_forward(const blazeface *net, const float *x, float *regressors,
+/* The outputs of the last run of s, valid until its next run: regressors (n_anchors,16)
+ * and logits (n_anchors). */
+static void outputs(const blazeface *net, const nn_graph_session *s, const float **regressors,
+                    const float **logits) {
+    int rank, shape[NN_MAX_RANK];
+    *regressors = nn_graph_output(s, net->out_reg, &rank, shape);
+    *logits = nn_graph_output(s, net->out_score, &rank, shape);
+}
+
+fr_status blazeface_forward(const blazeface *net, int threads, const float *x, float *regressors,
                             float *logits) {
     if (!net || !x || !regressors || !logits)
         return fr_error(FR_E_ARG, "blazeface_forward: NULL argument");
     nn_graph_session *s;
-    fr_status st = nn_graph_session_new(net->graph, &s);
-    if (st == FR_OK) st = forward_in(net, s, x, regressors, logits);
-    nn_graph_session_free(s);
+    float *input;
+    fr_status st = take_session(net, &s, &input);
+    if (st == FR_OK) {
+        memcpy(input, x, (size_t)net->size * net->size * 3 * sizeof *x);
+        st = nn_graph_run(s, threads);
+    }
+    if (st == FR_OK) {
+        const float *reg, *lg;
+        outputs(net, s, &reg, &lg);
+        memcpy(regressors, reg, (size_t)net->n_anchors * N_REGRESSORS * sizeof *regressors);
+        memcpy(logits, lg, (size_t)net->n_anchors * sizeof *logits);
+    }
+    nn_graph_session_give(s);
     return st;
 }
 
@@ -158,17 +181,10 @@ static int by_score_desc(const void *pa, const void *pb) {
     return (a->score < b->score) - (a->score > b->score);
 }
 
-/* The detections scoring >= min_score, best first (malloc'd in *out). */
-static fr_status decode(const blazeface *net, const float *reg, const float *logits,
-                        float min_score, detection **out, int *n_out) {
-    *out = NULL;
-    *n_out = 0;
-    int n = 0;
-    for (int a = 0; a < net->n_anchors; a++)
-        n += 1.0f / (1.0f + expf(-FR_CLAMP(logits[a], -LOGIT_CLIP, LOGIT_CLIP))) >= min_score;
-    if (n == 0) return FR_OK;
-    detection *d = malloc((size_t)n * sizeof *d);
-    if (!d) return fr_error(FR_E_NOMEM, "BlazeFace: out of memory for %d detections", n);
+/* The detections scoring >= min_score, best first, in d (room for two per anchor: the
+ * second half is the sort's scratch). */
+static void decode(const blazeface *net, const float *reg, const float *logits,
+                   float min_score, detection *d, int *n_out) {
     const float inv = 1.0f / (float)net->size;
     int k = 0;
     for (int a = 0; a < net->n_anchors; a++) {
@@ -186,10 +202,8 @@ static fr_status decode(const blazeface *net, const float *reg, const float *log
             e->keypoints[p][1] = r[5 + 2 * p] * inv + ay;
         }
     }
-    qsort(d, (size_t)n, sizeof *d, by_score_desc);
-    *out = d;
-    *n_out = n;
-    return FR_OK;
+    sort_stable(d, (size_t)k, sizeof *d, by_score_desc, d + net->n_anchors);
+    *n_out = k;
 }
 
 static nms_box box_of(const detection *d) {
@@ -233,7 +247,7 @@ static void weighted_nms(detection *d, int *n, float iou_threshold) {
     *n = kept;
 }
 
-fr_status blazeface_detect(const blazeface *net, const fr_image *img, float min_score,
+fr_status blazeface_detect(const blazeface *net, int threads, const fr_image *img, float min_score,
                            fr_face **faces, int *n_faces) {
     if (!faces || !n_faces) return fr_error(FR_E_ARG, "blazeface_detect: NULL argument");
     *faces = NULL;
@@ -244,23 +258,25 @@ fr_status blazeface_detect(const blazeface *net, const fr_image *img, float min_
     /* the letterbox: the image centred in a side x side square */
     const int side = FR_MAX(img->width, img->height), S = net->size;
     const int off_x = (side - img->width) / 2, off_y = (side - img->height) / 2;
-    float *reg = malloc((size_t)net->n_anchors * N_REGRESSORS * sizeof *reg);
-    float *logits = malloc((size_t)net->n_anchors * sizeof *logits);
+    nn_arena *a = nn_arena_pool_take(net->scratch,
+                                     2 * (size_t)net->n_anchors * sizeof(detection) + 64);
+    detection *d = a ? nn_arena_alloc_items(a, 2 * (size_t)net->n_anchors, sizeof *d) : NULL;
     nn_graph_session *s = NULL;
-    fr_status st = reg && logits ? nn_graph_session_new(net->graph, &s)
-                                 : fr_error(FR_E_NOMEM, "BlazeFace: out of memory");
+    float *x = NULL;
+    fr_status st = d ? take_session(net, &s, &x) : fr_error(FR_E_NOMEM, "BlazeFace: out of memory");
     if (st == FR_OK) {
-        float *x = nn_graph_input(s, 0);
-        nn_resize_bilinear_canvas(img->rgb, (size_t)img->width * 3, img->height, img->width, 3,
-                                  off_y, off_x, side, side, S, S, 0, 1, x);
+        nn_resize_bilinear_canvas(threads, img->rgb, (size_t)img->width * 3, img->height,
+                                  img->width, 3, off_y, off_x, side, side, S, S, 0, 1, x);
         for (size_t i = 0; i < (size_t)S * S * 3; i++) x[i] = x[i] / 127.5f - 1.0f;
-        st = forward_in(net, s, NULL, reg, logits);
+        st = nn_graph_run(s, threads);
     }
-    nn_graph_session_free(s);
-    detection *d = NULL;
     int n = 0;
-    if (st == FR_OK) st = decode(net, reg, logits, min_score, &d, &n);
-    free(reg), free(logits);
+    if (st == FR_OK) {
+        const float *reg, *logits;
+        outputs(net, s, &reg, &logits);
+        decode(net, reg, logits, min_score, d, &n);
+    }
+    nn_graph_session_give(s);
     if (st == FR_OK && n > 0) {
         weighted_nms(d, &n, BLAZEFACE_NMS_THRESHOLD);
         *faces = calloc((size_t)n, sizeof **faces);
@@ -281,6 +297,6 @@ fr_status blazeface_detect(const blazeface *net, const fr_image *img, float min_
         }
     }
     if (st == FR_OK) *n_faces = n;
-    free(d);
+    nn_arena_pool_give(net->scratch, a);
     return st;
 }

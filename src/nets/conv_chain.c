@@ -21,8 +21,8 @@ void conv_chain_shape(const conv_chain_layer *layers, int n, int *H, int *W, int
     for (int i = 0; i < n; i++) layer_shape(&layers[i], H, W, C, max_floats);
 }
 
-float *conv_chain_run(const conv_chain_layer *layers, int n, const float *in, int *H, int *W,
-                      int *C, float *buf_a, float *buf_b, nn_arena *scratch) {
+float *conv_chain_run(const conv_chain_layer *layers, int threads, int n, const float *in, int *H,
+                      int *W, int *C, float *buf_a, float *buf_b, nn_arena *scratch) {
     const float *cur = in;
     float *out = buf_a;
     for (int i = 0; i < n; i++) {
@@ -30,15 +30,15 @@ float *conv_chain_run(const conv_chain_layer *layers, int n, const float *in, in
         int OH, OW;
         out = cur == buf_a ? buf_b : buf_a;
         if (l->depthwise)
-            nn_depthwise_conv2d(&l->conv, cur, 1, *H, *W, out, &OH, &OW);
+            nn_depthwise_conv2d(threads, &l->conv, cur, 1, *H, *W, out, &OH, &OW);
         else
-            nn_conv2d(&l->conv, cur, 1, *H, *W, out, &OH, &OW, scratch);
+            nn_conv2d(threads, &l->conv, cur, 1, *H, *W, out, &OH, &OW, scratch);
         *H = OH, *W = OW, *C = l->conv.cout;
         cur = out;
         if (l->pool_stride > 0) {
             out = cur == buf_a ? buf_b : buf_a;
-            nn_maxpool2d(cur, 1, *H, *W, *C, 2, 2, l->pool_stride, l->pool_stride, same_padding,
-                         out, &OH, &OW);
+            nn_maxpool2d(threads, cur, 1, *H, *W, *C, 2, 2, l->pool_stride, l->pool_stride,
+                         same_padding, out, &OH, &OW);
             *H = OH, *W = OW;
             cur = out;
         }

@@ -25,7 +25,7 @@ void conv_chain_shape(const conv_chain_layer *layers, int n, int *H, int *W, int
 /* in is (1,*H,*W,*C). Runs layers[0..n) (n >= 1); every op writes into whichever of buf_a and buf_b
  * does not hold its input (in may be one of them), each big enough for the largest
  * activation (conv_chain_shape). Returns the output, (1,*H,*W,*C) after the call. */
-float *conv_chain_run(const conv_chain_layer *layers, int n, const float *in, int *H, int *W,
-                      int *C, float *buf_a, float *buf_b, nn_arena *scratch);
+float *conv_chain_run(const conv_chain_layer *layers, int threads, int n, const float *in, int *H,
+                      int *W, int *C, float *buf_a, float *buf_b, nn_arena *scratch);
 
 #endif

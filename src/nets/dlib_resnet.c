@@ -126,8 +126,8 @@ static fr_status load_tfjs_conv(const nn_weights *w, const char *prefix, const n
     if ((st = nn_weights_get(w, name, 1, (const int[]){cout}, &scale)) != FR_OK) return st;
     snprintf(name, sizeof name, "%s/scale/biases", prefix);
     if ((st = nn_weights_get(w, name, 1, (const int[]){cout}, &shift)) != FR_OK) return st;
-    nn_scale_shift(filters, (size_t)k * k * cin, cout, scale, NULL);
-    nn_scale_shift(bias, 1, cout, scale, shift);
+    nn_scale_shift(1, filters, (size_t)k * k * cin, cout, scale, NULL);
+    nn_scale_shift(1, bias, 1, cout, scale, shift);
     memcpy((float *)cv->weight, filters, (size_t)k * k * cin * cout * sizeof(float));
     memcpy((float *)cv->bias, bias, (size_t)cout * sizeof(float));
     return FR_OK;
@@ -261,20 +261,20 @@ void dlib_resnet_free(dlib_resnet *net) {
 
 /* src is (N,OH,OW,C), dst is (N,PH,PW,C) with PH >= OH, PW >= OW: dst[:, :OH, :OW] += src,
  * i.e. src padded with zeros at the bottom and right, added to dst. */
-static void add_padded(const float *src, int N, int OH, int OW, int C, float *dst, int PH,
-                       int PW) {
+static void add_padded(const float *src, int threads, int N, int OH, int OW, int C, float *dst,
+                       int PH, int PW) {
     for (int n = 0; n < N; n++)
         for (int y = 0; y < OH; y++) {
             const float *s = src + (((size_t)n * OH + y) * OW) * C;
             float *d = dst + (((size_t)n * PH + y) * PW) * C;
-            nn_add(s, d, d, (size_t)OW * C);
+            nn_add(threads, s, d, d, (size_t)OW * C);
         }
 }
 
 /* Block i on in (N,H,W,Cin): *out is (N,OH,OW,Cout), allocated from a before the
  * temporaries, which are released again unless the trace keeps them. */
-static fr_status residual_forward(const dlib_resnet_params *p, int i, const float *in, int N,
-                                  int H, int W, nn_arena *a, dlib_resnet_block_trace *bt,
+static fr_status residual_forward(const dlib_resnet_params *p, int threads, int i, const float *in,
+                                  int N, int H, int W, nn_arena *a, dlib_resnet_block_trace *bt,
                                   float **out, int *OH, int *OW) {
     const nn_conv *conv1 = &p->convs[1 + 2 * i], *conv2 = &p->convs[2 + 2 * i];
     int cin = conv1->cin, cout = conv1->cout, down = p->down[i];
@@ -296,17 +296,17 @@ static fr_status residual_forward(const dlib_resnet_params *p, int i, const floa
         return fr_error(FR_E_NOMEM, "no memory for the descriptor net's activations");
 
     int h, w;
-    nn_conv2d(conv1, in, N, H, W, t1, &h, &w, a);
-    nn_conv2d(conv2, t1, N, h, w, t2, &h, &w, a);
+    nn_conv2d(threads, conv1, in, N, H, W, t1, &h, &w, a);
+    nn_conv2d(threads, conv2, t1, N, h, w, t2, &h, &w, a);
     if (down) {
-        nn_avgpool2d(in, N, H, W, cin, 2, 2, 2, 2, (nn_padding){.mode = NN_PAD_VALID}, pooled,
-                     &h, &w);
-        nn_pad_channels(pooled, (size_t)N * ph * pw, cin, cout, result);
-        add_padded(t2, N, ch, cw, cout, result, ph, pw);
+        nn_avgpool2d(threads, in, N, H, W, cin, 2, 2, 2, 2, (nn_padding){.mode = NN_PAD_VALID},
+                     pooled, &h, &w);
+        nn_pad_channels(threads, pooled, (size_t)N * ph * pw, cin, cout, result);
+        add_padded(t2, threads, N, ch, cw, cout, result, ph, pw);
     } else {
-        nn_add(t2, in, result, n_out);
+        nn_add(threads, t2, in, result, n_out);
     }
-    nn_activate(result, (size_t)N * ph * pw, cout, (nn_act){.kind = NN_ACT_RELU});
+    nn_activate(threads, result, (size_t)N * ph * pw, cout, (nn_act){.kind = NN_ACT_RELU});
     if (bt)
         *bt = (dlib_resnet_block_trace){in, t1, result, H, W, ch, cw, ph, pw};
     else
@@ -317,8 +317,8 @@ static fr_status residual_forward(const dlib_resnet_params *p, int i, const floa
     return FR_OK;
 }
 
-fr_status dlib_resnet_forward(const dlib_resnet_params *p, const float *x, int N, int size,
-                              nn_arena *a, dlib_resnet_trace *trace, float *out) {
+fr_status dlib_resnet_forward(const dlib_resnet_params *p, int threads, const float *x, int N,
+                              int size, nn_arena *a, dlib_resnet_trace *trace, float *out) {
     if (size < DLIB_RESNET_MIN_INPUT)
         return fr_error(FR_E_ARG, "descriptor net: input %dx%d is smaller than %dx%d", size,
                         size, DLIB_RESNET_MIN_INPUT, DLIB_RESNET_MIN_INPUT);
@@ -331,35 +331,36 @@ fr_status dlib_resnet_forward(const dlib_resnet_params *p, const float *x, int N
     float *pooled = nn_arena_alloc(a, (size_t)N * PH * PH * C);
     if (!conv || !pooled)
         return fr_error(FR_E_NOMEM, "no memory for the descriptor net's activations");
-    nn_conv2d(&p->convs[0], x, N, size, size, conv, &H, &W, a);
+    nn_conv2d(threads, &p->convs[0], x, N, size, size, conv, &H, &W, a);
     if (trace) *trace = (dlib_resnet_trace){.N = N, .size = size, .input = x, .conv = conv,
                                             .CH = H, .CW = W, .pooled = pooled};
-    nn_maxpool2d(conv, N, H, W, C, 3, 3, 2, 2, (nn_padding){.mode = NN_PAD_VALID}, pooled, &H,
-                 &W);
+    nn_maxpool2d(threads, conv, N, H, W, C, 3, 3, 2, 2, (nn_padding){.mode = NN_PAD_VALID}, pooled,
+                 &H, &W);
     if (trace) trace->PH = H, trace->PW = W;
     float *act = pooled;
     fr_status st = FR_OK;
     for (int i = 0; i < N_RESIDUAL && st == FR_OK; i++) {
-        st = residual_forward(p, i, act, N, H, W, a, trace ? &trace->blocks[i] : NULL, &act, &H,
-                              &W);
+        st = residual_forward(p, threads, i, act, N, H, W, a, trace ? &trace->blocks[i] : NULL,
+                              &act, &H, &W);
         C = p->convs[2 + 2 * i].cout;
     }
     float *mean = st == FR_OK ? nn_arena_alloc(a, (size_t)N * C) : NULL;
     if (st == FR_OK && !mean) st = fr_error(FR_E_NOMEM, "no memory for %d descriptors", N);
     if (st == FR_OK) {
-        nn_spatial_mean(act, N, H, W, C, mean);
-        nn_dense(mean, N, C, p->fc, NULL, DLIB_RESNET_DIM, out);
+        nn_spatial_mean(threads, act, N, H, W, C, mean);
+        nn_dense(threads, mean, N, C, p->fc, NULL, DLIB_RESNET_DIM, out);
         if (trace) trace->features = mean;
     }
     if (!trace || st != FR_OK) nn_arena_reset(a, mark);
     return st;
 }
 
-void dlib_resnet_input(const fr_image *const *crops, int n, float *x) {
+void dlib_resnet_input(const fr_image *const *crops, int threads, int n, float *x) {
     const size_t per_face = (size_t)DLIB_RESNET_INPUT * DLIB_RESNET_INPUT;
     for (int i = 0; i < n; i++) {
         faceapi_rect whole = {0, 0, crops[i]->width, crops[i]->height};
-        faceapi_to_square(crops[i], whole, DLIB_RESNET_INPUT, 1, x + (size_t)i * per_face * 3);
+        faceapi_to_square(crops[i], threads, whole, DLIB_RESNET_INPUT, 1,
+                          x + (size_t)i * per_face * 3);
     }
     faceapi_normalize(x, (size_t)n * per_face);
 }
@@ -368,24 +369,24 @@ size_t dlib_resnet_arena_bytes(int n) {
     return (size_t)FR_MIN(n, MAX_BATCH) * ARENA_FLOATS_PER_FACE * sizeof(float);
 }
 
-fr_status dlib_resnet_run(const dlib_resnet_params *p, const fr_image *const *crops, int n,
-                          nn_arena *a, float *out) {
+fr_status dlib_resnet_run(const dlib_resnet_params *p, int threads, const fr_image *const *crops,
+                          int n, nn_arena *a, float *out) {
     const size_t per_face = (size_t)DLIB_RESNET_INPUT * DLIB_RESNET_INPUT * 3;
     fr_status st = FR_OK;
     for (int i = 0; i < n && st == FR_OK; i += MAX_BATCH) {
         int m = FR_MIN(MAX_BATCH, n - i);
         float *x = nn_arena_alloc(a, (size_t)m * per_face);
         if (!x) return fr_error(FR_E_NOMEM, "no memory for %d descriptor inputs", m);
-        dlib_resnet_input(crops + i, m, x);
-        st = dlib_resnet_forward(p, x, m, DLIB_RESNET_INPUT, a, NULL,
+        dlib_resnet_input(crops + i, threads, m, x);
+        st = dlib_resnet_forward(p, threads, x, m, DLIB_RESNET_INPUT, a, NULL,
                                  out + (size_t)i * DLIB_RESNET_DIM);
         nn_arena_reset(a, 0);
     }
     return st;
 }
 
-fr_status dlib_resnet_embed(const dlib_resnet *net, const fr_image *const *crops, int n,
-                            float *out) {
+fr_status dlib_resnet_embed(const dlib_resnet *net, int threads, const fr_image *const *crops,
+                            int n, float *out) {
     if (!net || n < 0 || (n > 0 && (!crops || !out)))
         return fr_error(FR_E_ARG, "dlib_resnet_embed: invalid argument");
     for (int i = 0; i < n; i++)
@@ -395,7 +396,7 @@ fr_status dlib_resnet_embed(const dlib_resnet *net, const fr_image *const *crops
 
     nn_arena *a = nn_arena_pool_take(net->arenas, dlib_resnet_arena_bytes(n));
     if (!a) return fr_error(FR_E_NOMEM, "no memory for %d descriptors", n);
-    fr_status st = dlib_resnet_run(&net->view, crops, n, a, out);
+    fr_status st = dlib_resnet_run(&net->view, threads, crops, n, a, out);
     nn_arena_pool_give(net->arenas, a);
     return st;
 }

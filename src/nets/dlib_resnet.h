@@ -45,7 +45,7 @@ fr_status dlib_resnet_save(const float *params, const char *model_id, const char
 
 /* crops[i] (any size) as the network's input: x is (n,150,150,3), each crop padded to a
  * centred square, resized and normalised as face-api does. */
-void dlib_resnet_input(const fr_image *const *crops, int n, float *x);
+void dlib_resnet_input(const fr_image *const *crops, int threads, int n, float *x);
 
 /* What a forward pass keeps for a backward pass: pointers into its arena, each (N,...) with
  * the batch outermost. Activations are kept after their ReLU (which tells the ReLU's
@@ -73,14 +73,14 @@ typedef struct dlib_resnet_trace {
  * Activations and scratch come from arena a; with trace (may be NULL) the activations stay
  * there after the call and trace points at them, else a is left as it was. */
 #define DLIB_RESNET_MIN_INPUT 103
-fr_status dlib_resnet_forward(const dlib_resnet_params *p, const float *x, int N, int size,
-                              nn_arena *a, dlib_resnet_trace *trace, float *out);
+fr_status dlib_resnet_forward(const dlib_resnet_params *p, int threads, const float *x, int N,
+                              int size, nn_arena *a, dlib_resnet_trace *trace, float *out);
 
 /* crops[0..n) (any sizes) through the network with parameters p, in batches, in arena a of
  * dlib_resnet_arena_bytes(n) bytes or more (left empty): out is (n,128), face-api's
  * descriptors (not normalised). */
-fr_status dlib_resnet_run(const dlib_resnet_params *p, const fr_image *const *crops, int n,
-                          nn_arena *a, float *out);
+fr_status dlib_resnet_run(const dlib_resnet_params *p, int threads, const fr_image *const *crops,
+                          int n, nn_arena *a, float *out);
 size_t dlib_resnet_arena_bytes(int n);
 
 #endif

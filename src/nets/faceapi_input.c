@@ -20,7 +20,8 @@ int faceapi_clip_box(double x, double y, double w, double h, int img_w, int img_
     return 1;
 }
 
-void faceapi_to_square(const fr_image *img, faceapi_rect r, int size, int centered, float *out) {
+void faceapi_to_square(const fr_image *img, int threads, faceapi_rect r, int size, int centered,
+                       float *out) {
     int side = FR_MAX(r.w, r.h);
     int diff = side - FR_MIN(r.w, r.h);
     /* padToSquare: Math.round(diff / 2) zero rows (or columns) after the image, the rest
@@ -31,8 +32,8 @@ void faceapi_to_square(const fr_image *img, faceapi_rect r, int size, int center
     int off_y = r.h > r.w ? 0 : before;
     size_t stride = (size_t)img->width * 3;
     const uint8_t *region = img->rgb + (size_t)r.y * stride + (size_t)r.x * 3;
-    nn_resize_bilinear_canvas(region, stride, r.h, r.w, 3, off_y, off_x, side, side, size, size,
-                              0, 0, out);
+    nn_resize_bilinear_canvas(threads, region, stride, r.h, r.w, 3, off_y, off_x, side, side, size,
+                              size, 0, 0, out);
 }
 
 void faceapi_normalize(float *x, size_t P) {

@@ -34,7 +34,8 @@ int faceapi_clip_box(double x, double y, double w, double h, int img_w, int img_
  * out is (size,size,3) with RGB values in 0..255. `centered`: padding split over both sides
  * (the larger half after the image), else all after it. The padded square is never built:
  * each output pixel samples the region directly, with zeros outside it. */
-void faceapi_to_square(const fr_image *img, faceapi_rect r, int size, int centered, float *out);
+void faceapi_to_square(const fr_image *img, int threads, faceapi_rect r, int size, int centered,
+                       float *out);
 
 /* x is (P,3): x = (x - mean_rgb) / 255 with face-api's mean RGB (122.782, 117.001, 104.298). */
 void faceapi_normalize(float *x, size_t P);

@@ -10,15 +10,15 @@ typedef struct ssd_mobilenet ssd_mobilenet;
 fr_status ssd_mobilenet_load(const char *manifest_path, ssd_mobilenet **out);
 /* Faces (box and score set, no landmarks) in image coordinates, best first, at most
  * max_faces. *faces is malloc'd (NULL when *n_faces is 0). */
-fr_status ssd_mobilenet_detect(const ssd_mobilenet *net, const fr_image *img, float min_score,
-                               float iou_threshold, int max_faces, fr_face **faces,
+fr_status ssd_mobilenet_detect(const ssd_mobilenet *net, int threads, const fr_image *img,
+                               float min_score, float iou_threshold, int max_faces, fr_face **faces,
                                int *n_faces);
 void ssd_mobilenet_free(ssd_mobilenet *net);
 
 /* Tiny face detector (a tiny-YOLOv2 variant, 416x416 input by default). */
 typedef struct tiny_face_detector tiny_face_detector;
 fr_status tiny_face_detector_load(const char *manifest_path, tiny_face_detector **out);
-fr_status tiny_face_detector_detect(const tiny_face_detector *net, const fr_image *img,
+fr_status tiny_face_detector_detect(const tiny_face_detector *net, int threads, const fr_image *img,
                                     int input_size, float min_score, float iou_threshold,
                                     fr_face **faces, int *n_faces);
 void tiny_face_detector_free(tiny_face_detector *net);
@@ -27,7 +27,8 @@ void tiny_face_detector_free(tiny_face_detector *net);
  * n_landmarks = 68 for each face, from its box; all faces in one batch. */
 typedef struct landmark68 landmark68;
 fr_status landmark68_load(const char *manifest_path, int tiny, landmark68 **out);
-fr_status landmark68_run(const landmark68 *net, const fr_image *img, fr_face *faces, int n_faces);
+fr_status landmark68_run(const landmark68 *net, int threads, const fr_image *img, fr_face *faces,
+                         int n_faces);
 void landmark68_free(landmark68 *net);
 
 /* dlib ResNet-29 face descriptor: 150x150 RGB in, 128-d out (face-api's preprocessing:
@@ -39,8 +40,8 @@ typedef struct dlib_resnet dlib_resnet;
 fr_status dlib_resnet_load(const char *path, dlib_resnet **out);
 /* crops[i] are face crops of any size (each padded to square and resized to 150x150 as
  * face-api does); out is (n,128). All crops run as one batch. */
-fr_status dlib_resnet_embed(const dlib_resnet *net, const fr_image *const *crops, int n,
-                            float *out);
+fr_status dlib_resnet_embed(const dlib_resnet *net, int threads, const fr_image *const *crops,
+                            int n, float *out);
 void dlib_resnet_free(dlib_resnet *net);
 
 #endif

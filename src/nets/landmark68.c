@@ -142,16 +142,17 @@ void landmark68_free(landmark68 *net) {
 }
 
 /* in is (N,H,W,Cin), out is (N,OH,OW,Cout): one separable conv, through tmp (N,OH,OW,Cin) */
-static void separable_forward(const separable_conv *sep, const float *in, int N, int H, int W,
-                              float *tmp, float *out, int *OH, int *OW, nn_arena *scratch) {
-    nn_depthwise_conv2d(&sep->depthwise, in, N, H, W, tmp, OH, OW);
-    nn_conv2d(&sep->pointwise, tmp, N, *OH, *OW, out, OH, OW, scratch);
+static void separable_forward(const separable_conv *sep, int threads, const float *in, int N, int H,
+                              int W, float *tmp, float *out, int *OH, int *OW, nn_arena *scratch) {
+    nn_depthwise_conv2d(threads, &sep->depthwise, in, N, H, W, tmp, OH, OW);
+    nn_conv2d(threads, &sep->pointwise, tmp, N, *OH, *OW, out, OH, OW, scratch);
 }
 
 /* in is (N,H,W,Cin), out is (N,H/2,W/2,Cout) (rounded up), allocated from a before the
  * temporaries, which are released again. */
-static fr_status dense_block_forward(const dense_block *blk, int n_convs, const float *in, int N,
-                                     int H, int W, nn_arena *a, float **out, int *OH, int *OW) {
+static fr_status dense_block_forward(const dense_block *blk, int threads, int n_convs,
+                                     const float *in, int N, int H, int W, nn_arena *a, float **out,
+                                     int *OH, int *OW) {
     int oh = (H + 1) / 2, ow = (W + 1) / 2;
     size_t n_out = (size_t)N * oh * ow * blk->cout;
     float *result = nn_arena_alloc(a, n_out);
@@ -165,15 +166,17 @@ static fr_status dense_block_forward(const dense_block *blk, int n_convs, const 
     /* terms[i] is the output of conv i. The input of conv i > 1 is the relu'd sum of the
      * terms before it, built in result (free until the block's end), summed right to left as
      * face-api's nested adds do; conv 1 takes terms[0], which is relu'd already. */
-    if (blk->plain_first) nn_conv2d(&blk->first, in, N, H, W, terms[0], OH, OW, a);
-    else separable_forward(&blk->sep[0], in, N, H, W, tmp, terms[0], OH, OW, a);
+    if (blk->plain_first)
+        nn_conv2d(threads, &blk->first, in, N, H, W, terms[0], OH, OW, a);
+    else
+        separable_forward(&blk->sep[0], threads, in, N, H, W, tmp, terms[0], OH, OW, a);
     size_t P = (size_t)N * oh * ow;
     for (int i = 1; i < n_convs; i++) {
-        separable_forward(&blk->sep[i], i == 1 ? terms[0] : result, N, oh, ow, tmp, terms[i],
-                          OH, OW, a);
-        nn_add(terms[i - 1], terms[i], result, n_out);
-        for (int j = i - 2; j >= 0; j--) nn_add(terms[j], result, result, n_out);
-        nn_activate(result, P, blk->cout, (nn_act){.kind = NN_ACT_RELU});
+        separable_forward(&blk->sep[i], threads, i == 1 ? terms[0] : result, N, oh, ow, tmp,
+                          terms[i], OH, OW, a);
+        nn_add(threads, terms[i - 1], terms[i], result, n_out);
+        for (int j = i - 2; j >= 0; j--) nn_add(threads, terms[j], result, result, n_out);
+        nn_activate(threads, result, P, blk->cout, (nn_act){.kind = NN_ACT_RELU});
     }
     nn_arena_reset(a, mark);
     *out = result;
@@ -182,19 +185,19 @@ static fr_status dense_block_forward(const dense_block *blk, int n_convs, const 
 
 /* faces[0..n), cut from img as crops[0..n), through the network as one batch
  * (n <= MAX_BATCH), in arena a. */
-static fr_status landmarks_batch(const landmark68 *net, const fr_image *img,
+static fr_status landmarks_batch(const landmark68 *net, int threads, const fr_image *img,
                                  const faceapi_rect *crops, fr_face *faces, int n, nn_arena *a) {
     const size_t per_face = (size_t)INPUT_SIZE * INPUT_SIZE;
     float *x = nn_arena_alloc(a, (size_t)n * per_face * 3);
     if (!x) return fr_error(FR_E_NOMEM, "no memory for %d landmark inputs", n);
     for (int i = 0; i < n; i++)
-        faceapi_to_square(img, crops[i], INPUT_SIZE, 1, x + (size_t)i * per_face * 3);
+        faceapi_to_square(img, threads, crops[i], INPUT_SIZE, 1, x + (size_t)i * per_face * 3);
     faceapi_normalize(x, (size_t)n * per_face);
 
     int H = INPUT_SIZE, W = INPUT_SIZE;
     fr_status st = FR_OK;
     for (int b = 0; b < net->n_blocks && st == FR_OK; b++)
-        st = dense_block_forward(&net->blocks[b], net->n_convs, x, n, H, W, a, &x, &H, &W);
+        st = dense_block_forward(&net->blocks[b], threads, net->n_convs, x, n, H, W, a, &x, &H, &W);
     if (st != FR_OK) return st;
 
     int C = net->blocks[net->n_blocks - 1].cout;
@@ -203,9 +206,9 @@ static fr_status landmarks_batch(const landmark68 *net, const fr_image *img,
     if (!pooled || !pts) return fr_error(FR_E_NOMEM, "no memory for the landmark net's outputs");
     /* face-api pools with a window the size of the map (7 or 14), stride 2, valid */
     int ph, pw;
-    nn_avgpool2d(x, n, H, W, C, H, W, 2, 2, (nn_padding){.mode = NN_PAD_VALID}, pooled, &ph,
-                 &pw);
-    nn_dense(pooled, n, C, net->fc_w, net->fc_b, N_OUT, pts);
+    nn_avgpool2d(threads, x, n, H, W, C, H, W, 2, 2, (nn_padding){.mode = NN_PAD_VALID}, pooled,
+                 &ph, &pw);
+    nn_dense(threads, pooled, n, C, net->fc_w, net->fc_b, N_OUT, pts);
     for (int i = 0; i < n; i++) {
         /* postProcess: out * 112 minus the padding, over the crop's size scaled to 112,
          * gives positions relative to the crop (float32, as in tfjs) */
@@ -226,31 +229,30 @@ static fr_status landmarks_batch(const landmark68 *net, const fr_image *img,
     return FR_OK;
 }
 
-fr_status landmark68_run(const landmark68 *net, const fr_image *img, fr_face *faces, int n_faces) {
+fr_status landmark68_run(const landmark68 *net, int threads, const fr_image *img, fr_face *faces,
+                         int n_faces) {
     if (!net || !img || (!faces && n_faces > 0) || n_faces < 0)
         return fr_error(FR_E_ARG, "landmark68_run: invalid argument");
     if (n_faces == 0) return FR_OK;
 
-    faceapi_rect *crops = malloc((size_t)n_faces * sizeof *crops);
-    if (!crops) return fr_error(FR_E_NOMEM, "no memory for %d faces", n_faces);
-    for (int i = 0; i < n_faces; i++) {
-        const fr_face *f = &faces[i];
-        if (!faceapi_clip_box(f->x, f->y, f->w, f->h, img->width, img->height, &crops[i])) {
-            free(crops);
-            return fr_error(FR_E_ARG, "landmarks: face %d's box (%g, %g, %g, %g) lies outside "
-                            "the %dx%d image", i, f->x, f->y, f->w, f->h, img->width, img->height);
-        }
-    }
-
     int batch = FR_MIN(n_faces, MAX_BATCH);
     nn_arena *a = nn_arena_pool_take(net->arenas,
-                                     (size_t)batch * ARENA_FLOATS_PER_FACE * sizeof(float));
-    fr_status st = a ? FR_OK : fr_error(FR_E_NOMEM, "no memory for %d faces' landmarks", n_faces);
+                                     (size_t)batch * ARENA_FLOATS_PER_FACE * sizeof(float) +
+                                         (size_t)n_faces * sizeof(faceapi_rect) + 64);
+    faceapi_rect *crops = a ? nn_arena_alloc_items(a, (size_t)n_faces, sizeof *crops) : NULL;
+    fr_status st = crops ? FR_OK : fr_error(FR_E_NOMEM, "no memory for %d faces' landmarks", n_faces);
+    for (int i = 0; i < n_faces && st == FR_OK; i++) {
+        const fr_face *f = &faces[i];
+        if (!faceapi_clip_box(f->x, f->y, f->w, f->h, img->width, img->height, &crops[i]))
+            st = fr_error(FR_E_ARG, "landmarks: face %d's box (%g, %g, %g, %g) lies outside "
+                          "the %dx%d image", i, f->x, f->y, f->w, f->h, img->width, img->height);
+    }
+    size_t mark = a ? nn_arena_mark(a) : 0;
     for (int i = 0; i < n_faces && st == FR_OK; i += batch) {
-        st = landmarks_batch(net, img, crops + i, faces + i, FR_MIN(batch, n_faces - i), a);
-        nn_arena_reset(a, 0);
+        st =
+            landmarks_batch(net, threads, img, crops + i, faces + i, FR_MIN(batch, n_faces - i), a);
+        nn_arena_reset(a, mark);
     }
     nn_arena_pool_give(net->arenas, a);
-    free(crops);
     return st;
 }

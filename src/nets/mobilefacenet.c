@@ -72,8 +72,8 @@ static fr_status crop_to_input(const fr_image *crop, float *dst) {
     return FR_OK;
 }
 
-fr_status mobilefacenet_embed(const mobilefacenet *net, const fr_image *const *crops, int n,
-                              float *out) {
+fr_status mobilefacenet_embed(const mobilefacenet *net, int threads, const fr_image *const *crops,
+                              int n, float *out) {
     if (!net || n < 0 || (n > 0 && (!crops || !out)))
         return fr_error(FR_E_ARG, "mobilefacenet_embed: invalid argument");
     for (int i = 0; i < n; i++)
@@ -83,17 +83,17 @@ fr_status mobilefacenet_embed(const mobilefacenet *net, const fr_image *const *c
 
     const int size = MOBILEFACENET_INPUT_SIZE;
     nn_graph_session *s;
-    fr_status st = nn_graph_session_new(net->graph, &s);
+    fr_status st = nn_graph_session_take(net->graph, &s);
     if (st != FR_OK) return st;
-    for (int first = 0, planned = 0; first < n && st == FR_OK; first += CHUNK) {
+    for (int first = 0; first < n && st == FR_OK; first += CHUNK) {
         int m = FR_MIN(CHUNK, n - first);
-        if (m != planned) /* the plan holds until the batch size changes */
-            st = nn_graph_set_input_shape(s, 0, 4, (const int[]){m, size, size, 3});
-        planned = m;
+        /* no re-planning when the chunk's size is the one planned, or fits the memory of
+         * a larger one */
+        st = nn_graph_set_input_shape(s, 0, 4, (const int[]){m, size, size, 3});
         float *x = st == FR_OK ? nn_graph_input(s, 0) : NULL;
         for (int i = 0; i < m && st == FR_OK; i++)
             st = crop_to_input(crops[first + i], x + (size_t)i * size * size * 3);
-        if (st == FR_OK) st = nn_graph_run(s);
+        if (st == FR_OK) st = nn_graph_run(s, threads);
         if (st == FR_OK) {
             int rank, shape[NN_MAX_RANK];
             const float *y = nn_graph_output(s, net->output, &rank, shape);
@@ -102,6 +102,6 @@ fr_status mobilefacenet_embed(const mobilefacenet *net, const fr_image *const *c
             nn_l2_normalize(rows, m, MOBILEFACENET_DIM);
         }
     }
-    nn_graph_session_free(s);
+    nn_graph_session_give(s);
     return st;
 }

@@ -16,13 +16,20 @@
  * are black; crops and pyramid levels are resized bilinearly.
  *
  * The nets were trained on transposed images: input (n, width, height, 3), and the outputs'
- * spatial axes come back in that order. */
+ * spatial axes come back in that order.
+ *
+ * Memory: each call takes a planned session per net from the graphs' pools, and one arena
+ * from the detector's pool for the pyramid level, the crops and the candidate boxes. The
+ * candidates are bounded by P-Net's output cells over the whole pyramid, a function of the
+ * image size, so the arena is sized from the image size alone: after a first call on an
+ * image of a size, calls on images of that size allocate nothing but the faces returned. */
 #include "nets/tflite_nets.h"
 
 #include "common/common.h"
 #include "nets/nms.h"
 #include "nn/graph.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +45,7 @@
 #define RNET_IOU 0.7f
 #define ONET_MIN_OVERLAP 0.7f
 #define CROP_BATCH 128 /* R-Net and O-Net crops run at most this many at a time */
+#define SCRATCH_KEPT 8 /* arenas kept: one per thread detecting at once */
 
 static const int stage_size[3] = {0, 24, 48}; /* P-Net's input size is free */
 static const char *const stage_file[3] = {"pnet.tflite", "rnet.tflite", "onet.tflite"};
@@ -48,11 +56,13 @@ static const char *const stage_reg[3] = {"pnet/conv4-2/BiasAdd", "rnet/conv5-2/c
 struct mtcnn {
     nn_graph *graph[3];
     int prob[3], reg[3], points; /* output indices */
+    nn_arena_pool *scratch;      /* the pyramid, crops and candidates of a call */
 };
 
 void mtcnn_free(mtcnn *net) {
     if (!net) return;
     for (int i = 0; i < 3; i++) nn_graph_free(net->graph[i]);
+    nn_arena_pool_free(net->scratch);
     free(net);
 }
 
@@ -81,6 +91,10 @@ fr_status mtcnn_load(const char *pnet_path, mtcnn **out) {
     const char *slash = strrchr(pnet_path, '/');
     int dir_len = slash ? (int)(slash - pnet_path + 1) : 0;
     mtcnn *net = calloc(1, sizeof *net);
+    if (net && !(net->scratch = nn_arena_pool_new(SCRATCH_KEPT))) {
+        free(net);
+        net = NULL;
+    }
     if (!net) return fr_error(FR_E_NOMEM, "%s: no memory for MTCNN", pnet_path);
     fr_status st = FR_OK;
     for (int i = 0; i < 3 && st == FR_OK; i++) {
@@ -105,47 +119,60 @@ static float *copy_floats(const float *src, size_t n) {
     return dst;
 }
 
-/* Runs one net in session s (planned here for n x h x w) and copies its outputs out. */
-static fr_status forward_in(const mtcnn *net, nn_graph_session *s, mtcnn_stage stage,
-                            const float *x, int n, int h, int w, float **prob, float **reg,
-                            float **points, int *oh, int *ow) {
-    *prob = *reg = NULL;
-    if (points) *points = NULL;
+/* Plans session s for an input of n x h x w; *input is where to write it. */
+static fr_status stage_input(nn_graph_session *s, int n, int h, int w, float **input) {
     fr_status st = nn_graph_set_input_shape(s, 0, 4, (const int[]){n, h, w, 3});
-    if (st != FR_OK) return st;
-    memcpy(nn_graph_input(s, 0), x, (size_t)n * h * w * 3 * sizeof *x);
-    if ((st = nn_graph_run(s)) != FR_OK) return st;
-    int rank, shape[NN_MAX_RANK];
-    const float *p = nn_graph_output(s, net->prob[stage], &rank, shape);
-    *oh = rank == 4 ? shape[1] : 1;
-    *ow = rank == 4 ? shape[2] : 1;
-    size_t cells = (size_t)n * *oh * *ow;
-    *prob = copy_floats(p, cells * 2);
-    *reg = copy_floats(nn_graph_output(s, net->reg[stage], &rank, shape), cells * 4);
-    if (stage == MTCNN_ONET && points)
-        *points = copy_floats(nn_graph_output(s, net->points, &rank, shape), (size_t)n * 10);
-    if (!*prob || !*reg || (stage == MTCNN_ONET && points && !*points)) {
-        free(*prob), free(*reg);
-        *prob = *reg = NULL;
-        if (points) free(*points), *points = NULL;
-        return fr_error(FR_E_NOMEM, "MTCNN: out of memory for the outputs of %d crops", n);
-    }
-    return FR_OK;
+    *input = st == FR_OK ? nn_graph_input(s, 0) : NULL;
+    return st;
 }
 
-fr_status mtcnn_forward(const mtcnn *net, mtcnn_stage stage, const float *x, int n, int h, int w,
-                        float **prob, float **reg, float **points, int *oh, int *ow) {
+/* The outputs of the last run of `stage` in s, valid until its next run: *prob (n,oh,ow,2),
+ * *reg (n,oh,ow,4) and for O-Net *points (n,10). */
+static void stage_outputs(const mtcnn *net, const nn_graph_session *s, mtcnn_stage stage,
+                          const float **prob, const float **reg, const float **points, int *oh,
+                          int *ow) {
+    int rank, shape[NN_MAX_RANK];
+    *prob = nn_graph_output(s, net->prob[stage], &rank, shape);
+    *oh = rank == 4 ? shape[1] : 1;
+    *ow = rank == 4 ? shape[2] : 1;
+    *reg = nn_graph_output(s, net->reg[stage], &rank, shape);
+    if (points) *points = stage == MTCNN_ONET ? nn_graph_output(s, net->points, &rank, shape) : NULL;
+}
+
+fr_status mtcnn_forward(const mtcnn *net, int threads, mtcnn_stage stage, const float *x, int n,
+                        int h, int w, float **prob, float **reg, float **points, int *oh, int *ow) {
     if (!net || !x || !prob || !reg || !oh || !ow || n <= 0 || (unsigned)stage > MTCNN_ONET)
         return fr_error(FR_E_ARG, "mtcnn_forward: invalid argument");
+    *prob = *reg = NULL;
+    if (points) *points = NULL;
     if (stage == MTCNN_PNET ? (h < PNET_CELL || w < PNET_CELL)
                             : (h != stage_size[stage] || w != stage_size[stage]))
         return fr_error(FR_E_ARG, "mtcnn_forward: %s cannot take a %dx%d input",
                         stage_file[stage], h, w);
     nn_graph_session *s;
-    fr_status st = nn_graph_session_new(net->graph[stage], &s);
+    fr_status st = nn_graph_session_take(net->graph[stage], &s);
     if (st != FR_OK) return st;
-    st = forward_in(net, s, stage, x, n, h, w, prob, reg, points, oh, ow);
-    nn_graph_session_free(s);
+    float *input;
+    st = stage_input(s, n, h, w, &input);
+    if (st == FR_OK) {
+        memcpy(input, x, (size_t)n * h * w * 3 * sizeof *x);
+        st = nn_graph_run(s, threads);
+    }
+    if (st == FR_OK) {
+        const float *p, *r, *pts;
+        stage_outputs(net, s, stage, &p, &r, &pts, oh, ow);
+        size_t cells = (size_t)n * *oh * *ow;
+        *prob = copy_floats(p, cells * 2);
+        *reg = copy_floats(r, cells * 4);
+        if (pts && points) *points = copy_floats(pts, (size_t)n * 10);
+        if (!*prob || !*reg || (pts && points && !*points)) {
+            free(*prob), free(*reg);
+            *prob = *reg = NULL;
+            if (points) free(*points), *points = NULL;
+            st = fr_error(FR_E_NOMEM, "MTCNN: out of memory for the outputs of %d crops", n);
+        }
+    }
+    nn_graph_session_give(s);
     return st;
 }
 
@@ -158,49 +185,47 @@ typedef struct candidate {
     float points[5][2];
 } candidate;
 
+/* The boxes of one call, in the call's arena: at most cap (P-Net's cells over the pyramid,
+ * which no later stage exceeds). */
 typedef struct candidates {
     candidate *v;
     int n, cap;
 } candidates;
 
 static fr_status push(candidates *c, const candidate *x) {
-    if (c->n == c->cap) {
-        int cap = c->cap ? 2 * c->cap : 256;
-        candidate *v = realloc(c->v, (size_t)cap * sizeof *v);
-        if (!v) return fr_error(FR_E_NOMEM, "MTCNN: out of memory for %d candidate boxes", cap);
-        c->v = v, c->cap = cap;
-    }
+    if (c->n == c->cap) /* cannot happen: one candidate per P-Net output cell at most */
+        return fr_error(FR_E_LIMIT, "MTCNN: more than %d candidate boxes", c->cap);
     c->v[c->n++] = *x;
     return FR_OK;
 }
 
-/* Keeps, best first, the candidates from index `from` on that nms_select keeps at iou. */
-static fr_status suppress(candidates *c, int from, float iou) {
+/* Keeps, best first, the candidates from index `from` on that nms_select keeps at iou.
+ * Its scratch comes from a and is released before returning. */
+static fr_status suppress(candidates *c, int from, float iou, nn_arena *a) {
     int n = c->n - from;
     if (n <= 1) return FR_OK;
-    nms_box *boxes = malloc((size_t)n * sizeof *boxes);
-    float *scores = malloc((size_t)n * sizeof *scores);
-    int *keep = malloc((size_t)n * sizeof *keep);
-    candidate *kept = malloc((size_t)n * sizeof *kept);
-    fr_status st = boxes && scores && keep && kept
-                       ? FR_OK
-                       : fr_error(FR_E_NOMEM, "MTCNN: out of memory suppressing %d boxes", n);
-    int n_keep = 0;
-    if (st == FR_OK) {
-        for (int i = 0; i < n; i++) {
-            const candidate *b = &c->v[from + i];
-            boxes[i] = (nms_box){b->x0, b->y0, b->x1 + 1, b->y1 + 1};
-            scores[i] = b->score;
-        }
-        st = nms_select(boxes, scores, n, -INFINITY, iou, n, keep, &n_keep);
+    size_t mark = nn_arena_mark(a);
+    nms_box *boxes = nn_arena_alloc_items(a, (size_t)n, sizeof *boxes);
+    float *scores = nn_arena_alloc(a, (size_t)n);
+    int *keep = nn_arena_alloc_items(a, (size_t)n, sizeof *keep);
+    candidate *kept = nn_arena_alloc_items(a, (size_t)n, sizeof *kept);
+    nms_candidate *scratch = nn_arena_alloc_items(a, 2 * (size_t)n, sizeof *scratch);
+    if (!boxes || !scores || !keep || !kept || !scratch) {
+        nn_arena_reset(a, mark);
+        return fr_error(FR_E_NOMEM, "MTCNN: out of memory suppressing %d boxes", n);
     }
-    if (st == FR_OK) {
-        for (int i = 0; i < n_keep; i++) kept[i] = c->v[from + keep[i]];
-        memcpy(c->v + from, kept, (size_t)n_keep * sizeof *kept);
-        c->n = from + n_keep;
+    for (int i = 0; i < n; i++) {
+        const candidate *b = &c->v[from + i];
+        boxes[i] = (nms_box){b->x0, b->y0, b->x1 + 1, b->y1 + 1};
+        scores[i] = b->score;
     }
-    free(boxes), free(scores), free(keep), free(kept);
-    return st;
+    int n_keep;
+    nms_select(boxes, scores, n, -INFINITY, iou, n, scratch, keep, &n_keep);
+    for (int i = 0; i < n_keep; i++) kept[i] = c->v[from + keep[i]];
+    memcpy(c->v + from, kept, (size_t)n_keep * sizeof *kept);
+    c->n = from + n_keep;
+    nn_arena_reset(a, mark);
+    return FR_OK;
 }
 
 /* O-Net's last step: drop a box when its intersection with a better box kept is more than
@@ -260,6 +285,37 @@ static void make_square(candidates *c, const fr_image *img) {
 
 /* ---- P-Net over the pyramid ---- */
 
+/* The pyramid: level sizes ceil(side * scale) for scale = scale0 * 0.709^k while the shorter
+ * side stays >= 12. */
+typedef struct pyramid {
+    float scale0;
+    int levels;
+    size_t max_pixels; /* of the first (largest) level */
+    size_t max_cells;  /* P-Net's output cells over all levels, a bound on the candidates */
+} pyramid;
+
+static pyramid pyramid_of(const fr_image *img, int min_face) {
+    pyramid p = {.scale0 = (float)PNET_CELL / (float)min_face};
+    float scale = p.scale0, side = (float)FR_MIN(img->width, img->height) * p.scale0;
+    for (; side >= PNET_CELL; scale *= PYRAMID_FACTOR, side *= PYRAMID_FACTOR, p.levels++) {
+        size_t hs = (size_t)ceilf((float)img->height * scale);
+        size_t ws = (size_t)ceilf((float)img->width * scale);
+        if (p.levels == 0) p.max_pixels = hs * ws;
+        /* a 12-pixel window every 2 pixels: at most (side - 12) / 2 + 1 <= side / 2 + 1 */
+        p.max_cells += (hs / PNET_STRIDE + 1) * (ws / PNET_STRIDE + 1);
+    }
+    return p;
+}
+
+/* Bytes of arena one detection on img takes at most (the candidates, the largest pyramid
+ * level, a crop, and suppression's scratch), with room for each allocation's alignment. */
+static size_t scratch_bytes(const pyramid *p) {
+    const size_t per_candidate = 2 * sizeof(candidate) + sizeof(nms_box) + sizeof(float) +
+                                 sizeof(int) + 2 * sizeof(nms_candidate);
+    size_t crop = (size_t)stage_size[MTCNN_ONET] * stage_size[MTCNN_ONET] * 3 * sizeof(float);
+    return p->max_cells * per_candidate + p->max_pixels * 3 * sizeof(float) + crop + 8 * 64;
+}
+
 // out is (W,H,3): img as (x - 127.5) / 128, transposed (row x, column y)
 static void normalize_transposed(const float *rgb, int h, int w, float *out) {
     for (int y = 0; y < h; y++)
@@ -270,16 +326,19 @@ static void normalize_transposed(const float *rgb, int h, int w, float *out) {
 }
 
 /* The candidates of one pyramid level (scale), suppressed within it, appended to c. */
-static fr_status pnet_level(const mtcnn *net, nn_graph_session *s, const fr_image *img,
-                            float scale, float *rgb, float *x, candidates *c) {
+static fr_status pnet_level(const mtcnn *net, int threads, nn_graph_session *s, const fr_image *img,
+                            float scale, float *rgb, candidates *c, nn_arena *a) {
     int hs = (int)ceilf((float)img->height * scale), ws = (int)ceilf((float)img->width * scale);
-    nn_resize_bilinear_canvas(img->rgb, (size_t)img->width * 3, img->height, img->width, 3, 0, 0,
-                              img->height, img->width, hs, ws, 0, 1, rgb);
-    normalize_transposed(rgb, hs, ws, x);
-    float *prob, *reg;
-    int oh, ow; /* oh runs along the image's x, ow along its y */
-    fr_status st = forward_in(net, s, MTCNN_PNET, x, 1, ws, hs, &prob, &reg, NULL, &oh, &ow);
+    float *x;
+    fr_status st = stage_input(s, 1, ws, hs, &x);
     if (st != FR_OK) return st;
+    nn_resize_bilinear_canvas(threads, img->rgb, (size_t)img->width * 3, img->height, img->width, 3,
+                              0, 0, img->height, img->width, hs, ws, 0, 1, rgb);
+    normalize_transposed(rgb, hs, ws, x);
+    if ((st = nn_graph_run(s, threads)) != FR_OK) return st;
+    const float *prob, *reg;
+    int oh, ow; /* oh runs along the image's x, ow along its y */
+    stage_outputs(net, s, MTCNN_PNET, &prob, &reg, NULL, &oh, &ow);
     int from = c->n;
     for (int i = 0; i < oh && st == FR_OK; i++)
         for (int j = 0; j < ow && st == FR_OK; j++) {
@@ -294,25 +353,23 @@ static fr_status pnet_level(const mtcnn *net, nn_graph_session *s, const fr_imag
             for (int k = 0; k < 4; k++) b.reg[k] = reg[cell * 4 + k];
             st = push(c, &b);
         }
-    free(prob), free(reg);
-    return st == FR_OK ? suppress(c, from, PNET_SCALE_IOU) : st;
+    return st == FR_OK ? suppress(c, from, PNET_SCALE_IOU, a) : st;
 }
 
-static fr_status pnet_stage(const mtcnn *net, const fr_image *img, int min_face, candidates *c) {
-    float scale0 = (float)PNET_CELL / (float)min_face;
-    if ((float)FR_MIN(img->width, img->height) * scale0 < PNET_CELL) return FR_OK;
-    size_t pixels = (size_t)ceilf((float)img->width * scale0) *
-                    (size_t)ceilf((float)img->height * scale0);
-    float *rgb = malloc(pixels * 3 * sizeof *rgb), *x = malloc(pixels * 3 * sizeof *x);
+static fr_status pnet_stage(const mtcnn *net, int threads, const fr_image *img, const pyramid *p,
+                            candidates *c, nn_arena *a) {
+    if (p->levels == 0) return FR_OK;
+    size_t mark = nn_arena_mark(a);
+    float *rgb = nn_arena_alloc(a, p->max_pixels * 3);
     nn_graph_session *s = NULL;
-    fr_status st = rgb && x ? nn_graph_session_new(net->graph[MTCNN_PNET], &s)
-                            : fr_error(FR_E_NOMEM, "MTCNN: out of memory for the image pyramid");
-    float scale = scale0, side = (float)FR_MIN(img->width, img->height) * scale0;
-    for (; st == FR_OK && side >= PNET_CELL; scale *= PYRAMID_FACTOR, side *= PYRAMID_FACTOR)
-        st = pnet_level(net, s, img, scale, rgb, x, c);
-    nn_graph_session_free(s);
-    free(rgb), free(x);
-    if (st == FR_OK) st = suppress(c, 0, PNET_ALL_IOU);
+    fr_status st = rgb ? nn_graph_session_take(net->graph[MTCNN_PNET], &s)
+                       : fr_error(FR_E_NOMEM, "MTCNN: out of memory for the image pyramid");
+    float scale = p->scale0;
+    for (int level = 0; st == FR_OK && level < p->levels; level++, scale *= PYRAMID_FACTOR)
+        st = pnet_level(net, threads, s, img, scale, rgb, c, a);
+    nn_graph_session_give(s);
+    nn_arena_reset(a, mark);
+    if (st == FR_OK) st = suppress(c, 0, PNET_ALL_IOU, a);
     if (st == FR_OK) {
         apply_offsets(c, 0.0f);
         make_square(c, img);
@@ -323,38 +380,39 @@ static fr_status pnet_stage(const mtcnn *net, const fr_image *img, int min_face,
 /* ---- R-Net and O-Net on crops ---- */
 
 // x is (n,size,size,3): the crops of boxes [first, first + n) of c, normalised and transposed
-static void crops_to_input(const fr_image *img, const candidates *c, int first, int n, int size,
-                           float *rgb, float *x) {
+static void crops_to_input(const fr_image *img, int threads, const candidates *c, int first, int n,
+                           int size, float *rgb, float *x) {
     for (int i = 0; i < n; i++) {
         const candidate *b = &c->v[first + i];
         int x0 = (int)b->x0, y0 = (int)b->y0;
         int w = (int)(b->x1 - b->x0) + 1, h = (int)(b->y1 - b->y0) + 1;
-        nn_resize_bilinear_canvas(img->rgb, (size_t)img->width * 3, img->height, img->width, 3,
-                                  -y0, -x0, h, w, size, size, 0, 1, rgb);
+        nn_resize_bilinear_canvas(threads, img->rgb, (size_t)img->width * 3, img->height,
+                                  img->width, 3, -y0, -x0, h, w, size, size, 0, 1, rgb);
         normalize_transposed(rgb, size, size, x + (size_t)i * size * size * 3);
     }
 }
 
 /* Scores every box of c with `stage` (and its points for O-Net), keeping those scoring
  * > threshold, in their order. */
-static fr_status refine(const mtcnn *net, mtcnn_stage stage, const fr_image *img, float threshold,
-                        candidates *c) {
+static fr_status refine(const mtcnn *net, int threads, mtcnn_stage stage, const fr_image *img,
+                        float threshold, candidates *c, nn_arena *a) {
+    if (c->n == 0) return FR_OK;
     const int size = stage_size[stage];
-    size_t per_crop = (size_t)size * size * 3;
-    float *rgb = malloc(per_crop * sizeof *rgb);
-    float *x = malloc(CROP_BATCH * per_crop * sizeof *x);
+    size_t mark = nn_arena_mark(a);
+    float *rgb = nn_arena_alloc(a, (size_t)size * size * 3);
     nn_graph_session *s = NULL;
-    fr_status st = rgb && x ? nn_graph_session_new(net->graph[stage], &s)
-                            : fr_error(FR_E_NOMEM, "MTCNN: out of memory for %dx%d crops",
-                                       size, size);
+    fr_status st = rgb ? nn_graph_session_take(net->graph[stage], &s)
+                       : fr_error(FR_E_NOMEM, "MTCNN: out of memory for %dx%d crops", size, size);
     int kept = 0;
     for (int first = 0; first < c->n && st == FR_OK; first += CROP_BATCH) {
         int n = FR_MIN(CROP_BATCH, c->n - first), oh, ow;
-        crops_to_input(img, c, first, n, size, rgb, x);
-        float *prob, *reg, *points = NULL;
-        st = forward_in(net, s, stage, x, n, size, size, &prob, &reg,
-                        stage == MTCNN_ONET ? &points : NULL, &oh, &ow);
-        for (int i = 0; i < n && st == FR_OK; i++) {
+        float *x;
+        if ((st = stage_input(s, n, size, size, &x)) != FR_OK) break;
+        crops_to_input(img, threads, c, first, n, size, rgb, x);
+        if ((st = nn_graph_run(s, threads)) != FR_OK) break;
+        const float *prob, *reg, *points;
+        stage_outputs(net, s, stage, &prob, &reg, &points, &oh, &ow);
+        for (int i = 0; i < n; i++) {
             candidate b = c->v[first + i];
             b.score = prob[i * 2 + 1];
             if (!(b.score > threshold)) continue;
@@ -366,17 +424,16 @@ static fr_status refine(const mtcnn *net, mtcnn_stage stage, const fr_image *img
             }
             c->v[kept++] = b; /* kept <= first + i: never overwrites a box not yet read */
         }
-        free(prob), free(reg), free(points);
     }
     /* boxes of batches not run (after an error) are dropped with the rest */
     c->n = kept;
-    nn_graph_session_free(s);
-    free(rgb), free(x);
+    nn_graph_session_give(s);
+    nn_arena_reset(a, mark);
     return st;
 }
 
-fr_status mtcnn_detect(const mtcnn *net, const fr_image *img, int min_face, float min_score,
-                       fr_face **faces, int *n_faces) {
+fr_status mtcnn_detect(const mtcnn *net, int threads, const fr_image *img, int min_face,
+                       float min_score, fr_face **faces, int *n_faces) {
     if (!faces || !n_faces) return fr_error(FR_E_ARG, "mtcnn_detect: NULL argument");
     *faces = NULL;
     *n_faces = 0;
@@ -385,18 +442,29 @@ fr_status mtcnn_detect(const mtcnn *net, const fr_image *img, int min_face, floa
     if (min_face <= 0) min_face = MTCNN_DEFAULT_MIN_FACE;
     min_face = FR_MAX(min_face, PNET_CELL);
 
-    candidates c = {0};
-    fr_status st = pnet_stage(net, img, min_face, &c);
-    if (st == FR_OK) st = refine(net, MTCNN_RNET, img, RNET_THRESHOLD, &c);
-    if (st == FR_OK) st = suppress(&c, 0, RNET_IOU);
+    pyramid p = pyramid_of(img, min_face);
+    if (p.max_cells > INT_MAX / 2)
+        return fr_error(FR_E_LIMIT, "MTCNN: %dx%d is too large to search for %d-pixel faces",
+                        img->width, img->height, min_face);
+    nn_arena *a = nn_arena_pool_take(net->scratch, scratch_bytes(&p));
+    candidates c = {.cap = (int)p.max_cells};
+    if (a) c.v = nn_arena_alloc_items(a, p.max_cells + 1, sizeof *c.v);
+    fr_status st = c.v ? FR_OK : fr_error(FR_E_NOMEM, "MTCNN: out of memory for %zu candidate "
+                                          "boxes", p.max_cells);
+    if (st == FR_OK) st = pnet_stage(net, threads, img, &p, &c, a);
+    if (st == FR_OK) st = refine(net, threads, MTCNN_RNET, img, RNET_THRESHOLD, &c, a);
+    if (st == FR_OK) st = suppress(&c, 0, RNET_IOU, a);
     if (st == FR_OK) {
         apply_offsets(&c, 1.0f);
         make_square(&c, img);
-        st = refine(net, MTCNN_ONET, img, min_score, &c);
+        st = refine(net, threads, MTCNN_ONET, img, min_score, &c, a);
     }
     if (st == FR_OK) {
         apply_offsets(&c, 1.0f);
-        if (c.n > 1) qsort(c.v, (size_t)c.n, sizeof *c.v, by_score_desc);
+        /* scratch_bytes counts a second array of candidates: room for this */
+        candidate *scratch = nn_arena_alloc_items(a, (size_t)c.n, sizeof *scratch);
+        if (!scratch) st = fr_error(FR_E_NOMEM, "MTCNN: out of memory sorting %d faces", c.n);
+        else sort_stable(c.v, (size_t)c.n, sizeof *c.v, by_score_desc, scratch);
         suppress_contained(&c, ONET_MIN_OVERLAP);
     }
     if (st == FR_OK && c.n > 0) {
@@ -413,6 +481,6 @@ fr_status mtcnn_detect(const mtcnn *net, const fr_image *img, int min_face, floa
         memcpy(f->landmarks, b->points, sizeof b->points);
     }
     if (st == FR_OK) *n_faces = c.n;
-    free(c.v);
+    nn_arena_pool_give(net->scratch, a);
     return st;
 }

@@ -16,29 +16,22 @@ float nms_iou(const nms_box *a, const nms_box *b) {
     return inter / (area_a + area_b - inter);
 }
 
-typedef struct scored_index {
-    float score;
-    int index;
-} scored_index;
-
 // best first; equal scores keep their original order (as a stable sort would)
 static int by_score_desc(const void *pa, const void *pb) {
-    const scored_index *a = pa, *b = pb;
+    const nms_candidate *a = pa, *b = pb;
     if (a->score != b->score) return a->score > b->score ? -1 : 1;
     return (a->index > b->index) - (a->index < b->index);
 }
 
-fr_status nms_select(const nms_box *boxes, const float *scores, int n, float min_score,
-                     float iou_threshold, int max_keep, int *keep, int *n_keep) {
+void nms_select(const nms_box *boxes, const float *scores, int n, float min_score,
+                float iou_threshold, int max_keep, nms_candidate *cand, int *keep,
+                int *n_keep) {
     *n_keep = 0;
-    if (n <= 0 || max_keep <= 0) return FR_OK;
-    scored_index *cand = malloc((size_t)n * sizeof *cand);
-    if (!cand)
-        return fr_error(FR_E_NOMEM, "non-maximum suppression: out of memory for %d boxes", n);
+    if (n <= 0 || max_keep <= 0) return;
     int n_cand = 0;
     for (int i = 0; i < n; i++)
-        if (scores[i] > min_score) cand[n_cand++] = (scored_index){scores[i], i};
-    qsort(cand, (size_t)n_cand, sizeof *cand, by_score_desc);
+        if (scores[i] > min_score) cand[n_cand++] = (nms_candidate){scores[i], i};
+    sort_stable(cand, (size_t)n_cand, sizeof *cand, by_score_desc, cand + n);
 
     int kept = 0;
     for (int c = 0; c < n_cand && kept < max_keep; c++) {
@@ -48,7 +41,5 @@ fr_status nms_select(const nms_box *boxes, const float *scores, int n, float min
             suppressed = nms_iou(box, &boxes[keep[k]]) > iou_threshold;
         if (!suppressed) keep[kept++] = cand[c].index;
     }
-    free(cand);
     *n_keep = kept;
-    return FR_OK;
 }

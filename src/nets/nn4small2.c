@@ -228,7 +228,10 @@ struct nn4small2 {
     nn_conv stem[N_STEM];
     branch branches[N_BLOCKS][MAX_BRANCHES];
     const float *dense_w, *dense_b; /* (736,128), (128) */
+    nn_arena_pool *arenas;          /* kept between calls */
 };
+
+#define ARENAS_KEPT 8 /* one per thread embedding at once */
 
 static fr_status load_conv(const nn_weights *w, const conv_desc *c, nn_conv *cv) {
     char name[96];
@@ -272,6 +275,10 @@ fr_status nn4small2_load(const char *path, nn4small2 **out) {
     if (!path || !out) return fr_error(FR_E_ARG, "nn4small2_load: NULL argument");
     *out = NULL;
     nn4small2 *net = calloc(1, sizeof *net);
+    if (net && !(net->arenas = nn_arena_pool_new(ARENAS_KEPT))) {
+        free(net);
+        net = NULL;
+    }
     if (!net) return fr_error(FR_E_NOMEM, "%s: no memory for nn4.small2", path);
     frmodel_info info;
     fr_status st = frmodel_read(path, &info, &net->weights);
@@ -293,6 +300,7 @@ fr_status nn4small2_load(const char *path, nn4small2 **out) {
 void nn4small2_free(nn4small2 *net) {
     if (!net) return;
     nn_weights_free(net->weights);
+    nn_arena_pool_free(net->arenas);
     free(net);
 }
 
@@ -308,8 +316,8 @@ static void zero_pad_spatial(const float *in, int N, int H, int W, int C, int be
 }
 
 /* One branch on the block input x (N,H,W,C); *out is (N,*OH,*OW,spec->out) from a. */
-static fr_status branch_forward(const branch *br, const float *x, int N, int H, int W, int C,
-                                nn_arena *a, float **out, int *OH, int *OW) {
+static fr_status branch_forward(const branch *br, int threads, const float *x, int N, int H, int W,
+                                int C, nn_arena *a, float **out, int *OH, int *OW) {
     const branch_spec *s = br->spec;
     const nn_padding valid = {.mode = NN_PAD_VALID};
     int h = H, w = W, pad_before;
@@ -320,9 +328,9 @@ static fr_status branch_forward(const branch *br, const float *x, int N, int H, 
         float *pooled = nn_arena_alloc(a, (size_t)N * h * w * C);
         if (!pooled) return fr_error(FR_E_NOMEM, "no memory for nn4.small2's activations");
         if (s->pool == POOL_MAX)
-            nn_maxpool2d(x, N, H, W, C, 3, 3, stride, stride, valid, pooled, &h, &w);
+            nn_maxpool2d(threads, x, N, H, W, C, 3, 3, stride, stride, valid, pooled, &h, &w);
         else
-            nn_avgpool2d(x, N, H, W, C, 3, 3, stride, stride, valid, pooled, &h, &w);
+            nn_avgpool2d(threads, x, N, H, W, C, 3, 3, stride, stride, valid, pooled, &h, &w);
         x = pooled;
     }
     const nn_conv *convs[2] = {&br->conv1, &br->conv2};
@@ -332,7 +340,7 @@ static fr_status branch_forward(const branch *br, const float *x, int N, int H, 
         nn_out_size(w, convs[i]->kw, convs[i]->stride_w, convs[i]->pad, 1, &ow, &pad_before);
         float *y = nn_arena_alloc(a, (size_t)N * oh * ow * convs[i]->cout);
         if (!y) return fr_error(FR_E_NOMEM, "no memory for nn4.small2's activations");
-        nn_conv2d(convs[i], x, N, h, w, y, &h, &w, a);
+        nn_conv2d(threads, convs[i], x, N, h, w, y, &h, &w, a);
         x = y;
     }
     if (s->pad_before || s->pad_after) {
@@ -349,8 +357,8 @@ static fr_status branch_forward(const branch *br, const float *x, int N, int H, 
 }
 
 /* One inception block: *out is (N,*OH,*OW,sum of the branch channels) from a. */
-static fr_status block_forward(const nn4small2 *net, int b, const float *x, int N, int H,
-                               int W, nn_arena *a, float **out, int *OH, int *OW, int *OC) {
+static fr_status block_forward(const nn4small2 *net, int threads, int b, const float *x, int N,
+                               int H, int W, nn_arena *a, float **out, int *OH, int *OW, int *OC) {
     const block_spec *spec = &block_specs[b];
     size_t mark = nn_arena_mark(a);
     const float *parts[MAX_BRANCHES];
@@ -359,7 +367,7 @@ static fr_status block_forward(const nn4small2 *net, int b, const float *x, int 
     for (int r = 0; r < spec->n_branches && st == FR_OK; r++) {
         float *y = NULL;
         int h = 0, w = 0;
-        st = branch_forward(&net->branches[b][r], x, N, H, W, spec->cin, a, &y, &h, &w);
+        st = branch_forward(&net->branches[b][r], threads, x, N, H, W, spec->cin, a, &y, &h, &w);
         if (st == FR_OK && r > 0 && (h != oh || w != ow))
             st = fr_error(FR_E_MODEL, "nn4.small2 block %d: branch sizes differ", b);
         parts[r] = y, channels[r] = spec->branches[r].out, oh = h, ow = w;
@@ -372,17 +380,15 @@ static fr_status block_forward(const nn4small2 *net, int b, const float *x, int 
         nn_arena_reset(a, mark);
         return st;
     }
-    nn_concat_channels(parts, channels, spec->n_branches, (size_t)N * oh * ow, y);
+    nn_concat_channels(threads, parts, channels, spec->n_branches, (size_t)N * oh * ow, y);
     *out = y, *OH = oh, *OW = ow, *OC = total;
     return FR_OK;
 }
 
-fr_status nn4small2_forward(const nn4small2 *net, const float *input, int n, float *out) {
-    if (!net || n < 0 || (n > 0 && (!input || !out)))
-        return fr_error(FR_E_ARG, "nn4small2_forward: invalid argument");
-    if (n == 0) return FR_OK;
-    nn_arena *a = nn_arena_new((size_t)n * ARENA_FLOATS_PER_FACE * sizeof(float));
-    if (!a) return fr_error(FR_E_NOMEM, "no memory for nn4.small2's activations");
+/* nn4small2_forward with the activations in a (released before returning). */
+static fr_status forward_in(const nn4small2 *net, int threads, const float *input, int n,
+                            nn_arena *a, float *out) {
+    size_t mark = nn_arena_mark(a);
     fr_status st = FR_OK;
     const float *x = input;
     int H = NN4SMALL2_INPUT, W = NN4SMALL2_INPUT, C = 3, pad_before;
@@ -401,13 +407,15 @@ fr_status nn4small2_forward(const nn4small2 *net, const float *input, int n, flo
             st = fr_error(FR_E_NOMEM, "no memory for nn4.small2's activations");
             break;
         }
-        if (is_pool) nn_maxpool2d(x, n, H, W, C, 3, 3, 2, 2, pool_pad, y, &h, &w);
-        else nn_conv2d(cv, x, n, H, W, y, &h, &w, a);
+        if (is_pool)
+            nn_maxpool2d(threads, x, n, H, W, C, 3, 3, 2, 2, pool_pad, y, &h, &w);
+        else
+            nn_conv2d(threads, cv, x, n, H, W, y, &h, &w, a);
         x = y, H = h, W = w, C = c;
     }
     for (int b = 0; b < N_BLOCKS && st == FR_OK; b++) {
         float *y;
-        st = block_forward(net, b, x, n, H, W, a, &y, &H, &W, &C);
+        st = block_forward(net, threads, b, x, n, H, W, a, &y, &H, &W, &C);
         x = y;
     }
     if (st == FR_OK && (H != 3 || W != 3 || C != FEATURES))
@@ -417,16 +425,34 @@ fr_status nn4small2_forward(const nn4small2 *net, const float *input, int n, flo
     if (st == FR_OK && !features) st = fr_error(FR_E_NOMEM, "no memory for %d embeddings", n);
     if (st == FR_OK) {
         int h, w;
-        nn_avgpool2d(x, n, H, W, C, 3, 3, 1, 1, (nn_padding){.mode = NN_PAD_VALID}, features,
-                     &h, &w);
-        nn_dense(features, n, FEATURES, net->dense_w, net->dense_b, NN4SMALL2_DIM, out);
+        nn_avgpool2d(threads, x, n, H, W, C, 3, 3, 1, 1, (nn_padding){.mode = NN_PAD_VALID},
+                     features, &h, &w);
+        nn_dense(threads, features, n, FEATURES, net->dense_w, net->dense_b, NN4SMALL2_DIM, out);
         nn_l2_normalize(out, n, NN4SMALL2_DIM);
     }
-    nn_arena_free(a);
+    nn_arena_reset(a, mark);
     return st;
 }
 
-fr_status nn4small2_embed(const nn4small2 *net, const fr_image *const *crops, int n, float *out) {
+static size_t arena_bytes(int n) {
+    const size_t per_face = (size_t)NN4SMALL2_INPUT * NN4SMALL2_INPUT * 3;
+    return (size_t)n * (ARENA_FLOATS_PER_FACE + per_face) * sizeof(float) + per_face + 128;
+}
+
+fr_status nn4small2_forward(const nn4small2 *net, int threads, const float *input, int n,
+                            float *out) {
+    if (!net || n < 0 || (n > 0 && (!input || !out)))
+        return fr_error(FR_E_ARG, "nn4small2_forward: invalid argument");
+    if (n == 0) return FR_OK;
+    nn_arena *a = nn_arena_pool_take(net->arenas, arena_bytes(n));
+    if (!a) return fr_error(FR_E_NOMEM, "no memory for nn4.small2's activations");
+    fr_status st = forward_in(net, threads, input, n, a, out);
+    nn_arena_pool_give(net->arenas, a);
+    return st;
+}
+
+fr_status nn4small2_embed(const nn4small2 *net, int threads, const fr_image *const *crops, int n,
+                          float *out) {
     if (!net || n < 0 || (n > 0 && (!crops || !out)))
         return fr_error(FR_E_ARG, "nn4small2_embed: invalid argument");
     for (int i = 0; i < n; i++)
@@ -434,8 +460,9 @@ fr_status nn4small2_embed(const nn4small2 *net, const fr_image *const *crops, in
             return fr_error(FR_E_ARG, "nn4small2_embed: face crop %d is empty", i);
     if (n == 0) return FR_OK;
     const size_t per_face = (size_t)NN4SMALL2_INPUT * NN4SMALL2_INPUT * 3;
-    float *x = malloc((size_t)n * per_face * sizeof *x);
-    uint8_t *pixels = malloc(per_face);
+    nn_arena *a = nn_arena_pool_take(net->arenas, arena_bytes(n));
+    float *x = a ? nn_arena_alloc(a, (size_t)n * per_face) : NULL;
+    uint8_t *pixels = a ? nn_arena_alloc_items(a, per_face, 1) : NULL;
     fr_status st = x && pixels ? FR_OK : fr_error(FR_E_NOMEM, "no memory for %d nn4.small2 inputs", n);
     for (int i = 0; i < n && st == FR_OK; i++) {
         st = image_resize_u8(crops[i]->rgb, crops[i]->width, crops[i]->height, 3, pixels,
@@ -443,8 +470,7 @@ fr_status nn4small2_embed(const nn4small2 *net, const fr_image *const *crops, in
         for (size_t k = 0; k < per_face && st == FR_OK; k++)
             x[(size_t)i * per_face + k] = (float)pixels[k] / 255.0f;
     }
-    if (st == FR_OK) st = nn4small2_forward(net, x, n, out);
-    free(pixels);
-    free(x);
+    if (st == FR_OK) st = forward_in(net, threads, x, n, a, out);
+    nn_arena_pool_give(net->arenas, a);
     return st;
 }

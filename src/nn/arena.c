@@ -119,6 +119,12 @@ float *nn_arena_alloc(nn_arena *a, size_t n_floats) {
     return (float *)(void *)a->current->data;
 }
 
+void *nn_arena_alloc_items(nn_arena *a, size_t n, size_t size) {
+    size_t bytes;
+    if (!fr_mul_size(n, size, &bytes) || bytes > SIZE_MAX - sizeof(float)) return NULL;
+    return nn_arena_alloc(a, (bytes + sizeof(float) - 1) / sizeof(float));
+}
+
 size_t nn_arena_mark(const nn_arena *a) {
     return a->current ? a->current->base + a->used : 0;
 }

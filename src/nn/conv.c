@@ -104,8 +104,8 @@ static void conv_row_without_scratch(void *ctx, int r) {
     nn_bias_act(out_row, (size_t)g->OW, cv->cout, (size_t)cv->cout, cv->bias, cv->act);
 }
 
-void nn_conv2d(const nn_conv *cv, const float *in, int N, int H, int W, float *out, int *OH,
-               int *OW, nn_arena *scratch) {
+void nn_conv2d(int threads, const nn_conv *cv, const float *in, int N, int H, int W, float *out,
+               int *OH, int *OW, nn_arena *scratch) {
     conv_geom geom = conv_setup(cv, in, N, H, W, out, OH, OW);
     int pointwise = cv->kh == 1 && cv->kw == 1 && cv->stride_h == 1 && cv->stride_w == 1 &&
                     geom.OH == H && geom.OW == W && geom.pad_top == 0 && geom.pad_left == 0;
@@ -113,8 +113,8 @@ void nn_conv2d(const nn_conv *cv, const float *in, int N, int H, int W, float *o
                  .N = cv->cout, .A = pointwise ? in : NULL, .gather = im2col_rows,
                  .gather_ctx = &geom, .B = cv->weight, .bias = cv->bias, .act = cv->act,
                  .C = out};
-    if (!nn_gemm_run(&g, scratch))
-        nn_parallel_for(N * geom.OH, conv_row_without_scratch, &geom);
+    if (!nn_gemm_run(threads, &g, scratch))
+        nn_parallel_for(threads, N * geom.OH, conv_row_without_scratch, &geom);
 }
 
 /* The depthwise convolution keeps up to 4 output pixels x 8 channels of sums in vector
@@ -232,12 +232,12 @@ static void depthwise_task(void *ctx, int i) {
     for (int r = r0; r < r1; r++) depthwise_row(g, r);
 }
 
-void nn_depthwise_conv2d(const nn_conv *cv, const float *in, int N, int H, int W, float *out,
-                         int *OH, int *OW) {
+void nn_depthwise_conv2d(int threads, const nn_conv *cv, const float *in, int N, int H, int W,
+                         float *out, int *OH, int *OW) {
     conv_geom geom = conv_setup(cv, in, N, H, W, out, OH, OW);
     size_t rows = (size_t)N * geom.OH;
     geom.split = nn_split_work(rows, 2 * (size_t)geom.OW * cv->cin * cv->kh * cv->kw);
-    nn_parallel_for(geom.split.n_tasks, depthwise_task, &geom);
+    nn_parallel_for(threads, geom.split.n_tasks, depthwise_task, &geom);
 }
 
 void nn_fold_batchnorm(float *weight, size_t n_per_out, float *bias, int C, const float *gamma,

@@ -76,7 +76,7 @@ static void grid_tiles(const nn_gemm *g, size_t *tile_rows, int *tile_cols) {
     *tile_cols = (int)FR_MIN(round16((g->N + col_tiles - 1) / col_tiles), (size_t)g->N);
 }
 
-int nn_gemm_run(const nn_gemm *g, nn_arena *scratch) {
+int nn_gemm_run(int threads, const nn_gemm *g, nn_arena *scratch) {
     if (g->M == 0 || g->N == 0) return 1;
     gemm_job j = {.g = g};
     atomic_init(&j.next_tile, 0);
@@ -98,7 +98,7 @@ int nn_gemm_run(const nn_gemm *g, nn_arena *scratch) {
     j.row_tiles = (int)((g->M + j.tile_rows - 1) / j.tile_rows);
     j.col_tiles = (g->N + j.tile_cols - 1) / j.tile_cols;
     int n_tiles = j.row_tiles * j.col_tiles;
-    int n_tasks = FR_MIN(nn_threads(), n_tiles);
+    int n_tasks = FR_MIN(FR_MAX(threads, 1), n_tiles);
 
     size_t mark = 0;
     if (!g->A) {
@@ -111,14 +111,14 @@ int nn_gemm_run(const nn_gemm *g, nn_arena *scratch) {
             n_tasks--;
         if (n_tasks == 0) return 0;
     }
-    nn_parallel_for(n_tasks, gemm_task, &j);
+    nn_parallel_for(threads, n_tasks, gemm_task, &j);
     if (j.buffers) nn_arena_reset(scratch, mark);
     return 1;
 }
 
-void nn_dense(const float *in, int N, int Cin, const float *w, const float *b, int Cout,
-              float *out) {
+void nn_dense(int threads, const float *in, int N, int Cin, const float *w, const float *b,
+              int Cout, float *out) {
     nn_gemm g = {.M = (size_t)N, .K = Cin, .N = Cout, .A = in, .B = w, .bias = b,
                  .act = {NN_ACT_NONE, 0.0f, NULL}, .C = out};
-    nn_gemm_run(&g, NULL);
+    nn_gemm_run(threads, &g, NULL);
 }

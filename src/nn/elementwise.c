@@ -77,10 +77,10 @@ static void activate_task(void *ctx, int i) {
     nn_bias_act(j->x + p0 * j->C, p1 - p0, j->C, (size_t)j->C, NULL, j->act);
 }
 
-void nn_activate(float *x, size_t P, int C, nn_act act) {
+void nn_activate(int threads, float *x, size_t P, int C, nn_act act) {
     if (act.kind == NN_ACT_NONE) return;
     rows_job j = {.x = x, .P = P, .C = C, .split = nn_split_work(P, (size_t)C), .act = act};
-    nn_parallel_for(j.split.n_tasks, activate_task, &j);
+    nn_parallel_for(threads, j.split.n_tasks, activate_task, &j);
 }
 
 static void scale_shift_task(void *ctx, int i) {
@@ -97,10 +97,11 @@ static void scale_shift_task(void *ctx, int i) {
     }
 }
 
-void nn_scale_shift(float *x, size_t P, int C, const float *scale, const float *shift) {
+void nn_scale_shift(int threads, float *x, size_t P, int C, const float *scale,
+                    const float *shift) {
     rows_job j = {.x = x, .a = scale, .b = shift, .P = P, .C = C,
                   .split = nn_split_work(P, (size_t)C)};
-    nn_parallel_for(j.split.n_tasks, scale_shift_task, &j);
+    nn_parallel_for(threads, j.split.n_tasks, scale_shift_task, &j);
 }
 
 /* a and b may alias out, so no restrict here: GCC still vectorises after a runtime check. */
@@ -111,9 +112,9 @@ static void add_task(void *ctx, int i) {
     for (size_t k = p0; k < p1; k++) j->x[k] = j->a[k] + j->b[k];
 }
 
-void nn_add(const float *a, const float *b, float *out, size_t n) {
+void nn_add(int threads, const float *a, const float *b, float *out, size_t n) {
     rows_job j = {.x = out, .a = a, .b = b, .P = n, .C = 1, .split = nn_split_work(n, 1)};
-    nn_parallel_for(j.split.n_tasks, add_task, &j);
+    nn_parallel_for(threads, j.split.n_tasks, add_task, &j);
 }
 
 static void sigmoid_task(void *ctx, int i) {
@@ -123,9 +124,9 @@ static void sigmoid_task(void *ctx, int i) {
     for (size_t k = p0; k < p1; k++) j->x[k] = 1.0f / (1.0f + expf(-j->x[k]));
 }
 
-void nn_sigmoid(float *x, size_t n) {
+void nn_sigmoid(int threads, float *x, size_t n) {
     rows_job j = {.x = x, .P = n, .C = 1, .split = nn_split_work(n, 16)};
-    nn_parallel_for(j.split.n_tasks, sigmoid_task, &j);
+    nn_parallel_for(threads, j.split.n_tasks, sigmoid_task, &j);
 }
 
 static void softmax_task(void *ctx, int i) {
@@ -145,10 +146,10 @@ static void softmax_task(void *ctx, int i) {
     }
 }
 
-void nn_softmax(float *x, size_t R, int C) {
+void nn_softmax(int threads, float *x, size_t R, int C) {
     if (C <= 0) return;
     rows_job j = {.x = x, .P = R, .C = C, .split = nn_split_work(R, (size_t)C * 16)};
-    nn_parallel_for(j.split.n_tasks, softmax_task, &j);
+    nn_parallel_for(threads, j.split.n_tasks, softmax_task, &j);
 }
 
 /* Rows are few (one per face), so this stays on the calling thread. */
@@ -185,13 +186,13 @@ static void concat_task(void *ctx, int i) {
     }
 }
 
-void nn_concat_channels(const float *const *ins, const int *Cs, int n_in, size_t P,
+void nn_concat_channels(int threads, const float *const *ins, const int *Cs, int n_in, size_t P,
                         float *out) {
     int Cout = 0;
     for (int k = 0; k < n_in; k++) Cout += Cs[k];
     concat_job j = {.ins = ins, .Cs = Cs, .n_in = n_in, .Cout = Cout, .P = P,
                     .split = nn_split_work(P, (size_t)Cout), .out = out};
-    nn_parallel_for(j.split.n_tasks, concat_task, &j);
+    nn_parallel_for(threads, j.split.n_tasks, concat_task, &j);
 }
 
 static void pad_channels_task(void *ctx, int i) {
@@ -205,10 +206,10 @@ static void pad_channels_task(void *ctx, int i) {
     }
 }
 
-void nn_pad_channels(const float *in, size_t P, int C, int Cout, float *out) {
+void nn_pad_channels(int threads, const float *in, size_t P, int C, int Cout, float *out) {
     concat_job j = {.Cs = &C, .Cout = Cout, .P = P, .split = nn_split_work(P, (size_t)Cout),
                     .in = in, .out = out};
-    nn_parallel_for(j.split.n_tasks, pad_channels_task, &j);
+    nn_parallel_for(threads, j.split.n_tasks, pad_channels_task, &j);
 }
 
 typedef struct mean_job {
@@ -228,7 +229,7 @@ static void spatial_mean_task(void *ctx, int n) {
     for (int c = 0; c < j->C; c++) out[c] *= inv;
 }
 
-void nn_spatial_mean(const float *in, int N, int H, int W, int C, float *out) {
+void nn_spatial_mean(int threads, const float *in, int N, int H, int W, int C, float *out) {
     mean_job j = {.in = in, .H = H, .W = W, .C = C, .out = out};
-    nn_parallel_for(N, spatial_mean_task, &j);
+    nn_parallel_for(threads, N, spatial_mean_task, &j);
 }

@@ -12,7 +12,15 @@
  * place of every run-time tensor in one block of activation memory (plan_memory): tensors
  * whose lifetimes (from the node that writes them to the last node that reads them) overlap
  * get disjoint ranges; the others share. The block and the convolutions' im2col scratch come
- * from the session's arena. */
+ * from the session's arena.
+ *
+ * Re-planning for new input shapes allocates nothing once the session has seen shapes as
+ * large: shapes are always re-derived (a few integers per tensor), but the memory plan is
+ * kept while every tensor still fits the room it was given (a tensor of the new shapes is
+ * the prefix of its old range, and ranges of tensors alive together stay disjoint), and
+ * when it must be redone the block is only replaced if it grows. A network's sessions are
+ * kept in a pool in the graph (nn_graph_session_take / give), so its calls reuse planned,
+ * warm sessions. */
 #include "nn/graph.h"
 
 #include "common/common.h"
@@ -20,6 +28,7 @@
 
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,13 +93,27 @@ typedef struct gnode {
     int out_h, out_w, align_corners, half_pixel_centers; /* resize */
 } gnode;
 
+/* The sessions a graph keeps between calls (the graph itself stays immutable). */
+typedef struct session_pool {
+    pthread_mutex_t lock;
+    nn_graph_session *kept; /* most recently given back first */
+    int n_kept;
+} session_pool;
+
 struct nn_graph {
     char *source;
     int n_tensors, n_nodes, n_inputs, n_outputs;
     gtensor *tensors;
     gnode *nodes; /* live nodes only, in execution order */
     int *inputs, *outputs;
+    session_pool *pool;
 };
+
+typedef struct lifetime {
+    int tensor;
+    int first, last; /* node indices; -1 for graph inputs, n_nodes for graph outputs */
+    size_t size;     /* floats, rounded up to 16 (64 bytes) */
+} lifetime;
 
 struct nn_graph_session {
     const nn_graph *g;
@@ -98,9 +121,15 @@ struct nn_graph_session {
     int planned;
     int (*shapes)[NN_MAX_RANK]; /* per tensor */
     int *ranks;
-    size_t *offsets; /* floats from block start, per run-time tensor */
+    size_t *offsets;  /* floats from block start, per run-time tensor */
+    size_t *room;     /* floats the memory plan gives each run-time tensor at its offset */
+    int memory_planned; /* offsets and room hold a plan (for these or larger shapes) */
     float *block;
+    size_t block_floats;
     nn_arena *arena;
+    lifetime *lifetimes; /* planning scratch, (n_tensors + 1) each */
+    int *index_of;
+    nn_graph_session *next_kept; /* in the graph's pool */
 };
 
 static size_t shape_count(int rank, const int *shape) {
@@ -648,12 +677,17 @@ static fr_status build_graph(load_ctx *c) {
 /* Build the graph of a parsed model, which is freed here. */
 static fr_status graph_from_model(tflite_model *m, nn_graph **out) {
     nn_graph *g = calloc(1, sizeof *g);
-    if (!g || !(g->source = strdup(m->source))) {
+    session_pool *pool = calloc(1, sizeof *pool);
+    if (!g || !pool || pthread_mutex_init(&pool->lock, NULL) != 0 ||
+        !(g->source = strdup(m->source))) {
+        if (pool && g) pthread_mutex_destroy(&pool->lock);
+        free(pool);
         free(g);
         fr_status st = fr_error(FR_E_NOMEM, "%s: out of memory loading the graph", m->source);
         tflite_free(m);
         return st;
     }
+    g->pool = pool;
     load_ctx c = {.m = m, .g = g};
     fr_status st = build_graph(&c);
     tflite_free(m);
@@ -693,6 +727,13 @@ void nn_graph_free(nn_graph *g) {
     free(g->inputs);
     free(g->outputs);
     free(g->source);
+    while (g->pool->kept) {
+        nn_graph_session *next = g->pool->kept->next_kept;
+        nn_graph_session_free(g->pool->kept);
+        g->pool->kept = next;
+    }
+    pthread_mutex_destroy(&g->pool->lock);
+    free(g->pool);
     free(g);
 }
 
@@ -910,31 +951,38 @@ static fr_status plan_shapes(nn_graph_session *s) {
     return FR_OK;
 }
 
-typedef struct lifetime {
-    int tensor;
-    int first, last; /* node indices; -1 for graph inputs, n_nodes for graph outputs */
-    size_t size;     /* floats, rounded up to 16 (64 bytes) */
-} lifetime;
-
 static int by_size_desc(const void *a, const void *b) {
     const lifetime *x = a, *y = b;
     if (x->size != y->size) return x->size < y->size ? 1 : -1;
     return x->tensor - y->tensor;
 }
 
+/* floats a run-time tensor takes in the block at its planned shape */
+static size_t tensor_room(const nn_graph_session *s, int t) {
+    return (shape_count(s->ranks[t], s->shapes[t]) + 15) / 16 * 16;
+}
+
+/* Whether every run-time tensor at its planned shape fits the room the memory plan gave it. */
+static int memory_plan_fits(const nn_graph_session *s) {
+    const nn_graph *g = s->g;
+    if (!s->memory_planned) return 0;
+    for (int k = 0; k < g->n_inputs; k++)
+        if (tensor_room(s, g->inputs[k]) > s->room[g->inputs[k]]) return 0;
+    for (int i = 0; i < g->n_nodes; i++)
+        if (tensor_room(s, g->nodes[i].output) > s->room[g->nodes[i].output]) return 0;
+    return 1;
+}
+
 /* Offsets for the run-time tensors: the largest first, each at the lowest offset that does
- * not overlap a placed tensor alive at the same time (with keep_all, none is shared). */
+ * not overlap a placed tensor alive at the same time (with keep_all, none is shared). Kept
+ * as they are while the tensors fit; the block is replaced only when it must grow. */
 static fr_status plan_memory(nn_graph_session *s) {
+    if (memory_plan_fits(s)) return FR_OK;
     const nn_graph *g = s->g;
     int T = g->n_tensors, n_live = 0;
-    lifetime *lt = malloc(((size_t)T + 1) * sizeof *lt);
-    int *placed = malloc(((size_t)T + 1) * sizeof *placed);
-    if (!lt || !placed) {
-        free(lt);
-        free(placed);
-        return fr_error(FR_E_NOMEM, "%s: out of memory planning the graph", g->source);
-    }
-    int *index_of = placed; /* reused below: tensor -> lifetime index while collecting */
+    lifetime *lt = s->lifetimes;
+    int *index_of = s->index_of; /* tensor -> lifetime index while collecting */
+    s->memory_planned = 0;
     for (int t = 0; t < T; t++) index_of[t] = -1;
     for (int k = 0; k < g->n_inputs; k++) {
         int t = g->inputs[k];
@@ -955,8 +1003,7 @@ static fr_status plan_memory(nn_graph_session *s) {
     for (int k = 0; k < g->n_outputs; k++)
         if (index_of[g->outputs[k]] >= 0) lt[index_of[g->outputs[k]]].last = g->n_nodes;
     for (int k = 0; k < n_live; k++) {
-        size_t n = shape_count(s->ranks[lt[k].tensor], s->shapes[lt[k].tensor]);
-        lt[k].size = (n + 15) / 16 * 16;
+        lt[k].size = tensor_room(s, lt[k].tensor);
         if (s->keep_all) {
             lt[k].first = -1;
             lt[k].last = g->n_nodes;
@@ -980,19 +1027,22 @@ static fr_status plan_memory(nn_graph_session *s) {
             if (!clash) best = off;
         }
         s->offsets[lt[k].tensor] = best;
+        s->room[lt[k].tensor] = lt[k].size;
         total = FR_MAX(total, best + lt[k].size);
     }
-    free(lt);
-    free(placed);
     if (total > MAX_ACTIVATION_FLOATS)
         return fr_error(FR_E_LIMIT, "%s: these input shapes need %zu MB of activations, over "
                         "the limit of %zu MB", g->source, total * sizeof(float) >> 20,
                         MAX_ACTIVATION_FLOATS * sizeof(float) >> 20);
-    nn_arena_reset(s->arena, 0);
-    s->block = nn_arena_alloc(s->arena, total);
-    if (!s->block)
-        return fr_error(FR_E_NOMEM, "%s: no memory for %zu MB of activations", g->source,
-                        total * sizeof(float) >> 20);
+    if (total > s->block_floats || !s->block) {
+        nn_arena_reset(s->arena, 0);
+        s->block = nn_arena_alloc(s->arena, total);
+        s->block_floats = s->block ? total : 0;
+        if (!s->block)
+            return fr_error(FR_E_NOMEM, "%s: no memory for %zu MB of activations", g->source,
+                            total * sizeof(float) >> 20);
+    }
+    s->memory_planned = 1;
     return FR_OK;
 }
 
@@ -1013,9 +1063,13 @@ fr_status nn_graph_session_new(const nn_graph *g, nn_graph_session **out) {
         s->shapes = calloc(T, sizeof *s->shapes);
         s->ranks = calloc(T, sizeof *s->ranks);
         s->offsets = calloc(T, sizeof *s->offsets);
+        s->room = calloc(T, sizeof *s->room);
+        s->lifetimes = calloc(T, sizeof *s->lifetimes);
+        s->index_of = calloc(T, sizeof *s->index_of);
         s->arena = nn_arena_new(0);
     }
-    if (!s || !s->shapes || !s->ranks || !s->offsets || !s->arena) {
+    if (!s || !s->shapes || !s->ranks || !s->offsets || !s->room || !s->lifetimes ||
+        !s->index_of || !s->arena) {
         nn_graph_session_free(s);
         return fr_error(FR_E_NOMEM, "%s: out of memory for a graph session", g->source);
     }
@@ -1038,8 +1092,46 @@ void nn_graph_session_free(nn_graph_session *s) {
     free(s->shapes);
     free(s->ranks);
     free(s->offsets);
+    free(s->room);
+    free(s->lifetimes);
+    free(s->index_of);
     nn_arena_free(s->arena);
     free(s);
+}
+
+/* Sessions kept per graph: one per thread running the network at once is enough; callers
+ * beyond that many at once get sessions of their own, freed when given back. */
+#define SESSIONS_KEPT 8
+
+fr_status nn_graph_session_take(const nn_graph *g, nn_graph_session **out) {
+    session_pool *p = g->pool;
+    pthread_mutex_lock(&p->lock);
+    nn_graph_session *s = p->kept;
+    if (s) {
+        p->kept = s->next_kept;
+        p->n_kept--;
+    }
+    pthread_mutex_unlock(&p->lock);
+    if (!s) return nn_graph_session_new(g, out);
+    s->next_kept = NULL;
+    *out = s;
+    return FR_OK;
+}
+
+void nn_graph_session_give(nn_graph_session *s) {
+    if (!s) return;
+    session_pool *p = s->g->pool;
+    /* a session left without a valid plan (a refused shape) starts again from scratch */
+    int keep = s->planned && !s->keep_all;
+    pthread_mutex_lock(&p->lock);
+    keep = keep && p->n_kept < SESSIONS_KEPT;
+    if (keep) {
+        s->next_kept = p->kept;
+        p->kept = s;
+        p->n_kept++;
+    }
+    pthread_mutex_unlock(&p->lock);
+    if (!keep) nn_graph_session_free(s);
 }
 
 fr_status nn_graph_set_input_shape(nn_graph_session *s, int i, int rank, const int *shape) {
@@ -1054,6 +1146,8 @@ fr_status nn_graph_set_input_shape(nn_graph_session *s, int i, int rank, const i
     if (rank != g->tensors[t].rank)
         return fr_error(FR_E_ARG, "%s: input '%s' has rank %d, not %d", g->source,
                         g->tensors[t].name, g->tensors[t].rank, rank);
+    if (s->planned && !memcmp(s->shapes[t], shape, (size_t)rank * sizeof *shape))
+        return FR_OK; /* planned for this shape already */
     s->ranks[t] = rank;
     memcpy(s->shapes[t], shape, (size_t)rank * sizeof *shape);
     return replan(s);
@@ -1061,6 +1155,7 @@ fr_status nn_graph_set_input_shape(nn_graph_session *s, int i, int rank, const i
 
 fr_status nn_graph_keep_intermediates(nn_graph_session *s) {
     s->keep_all = 1;
+    s->memory_planned = 0;
     return replan(s);
 }
 
@@ -1083,7 +1178,7 @@ static void rows_of(const nn_graph_session *s, int t, size_t *P, int *C) {
     *P = *C ? shape_count(r, s->shapes[t]) / (size_t)*C : 0;
 }
 
-static void run_node(nn_graph_session *s, const gnode *n) {
+static void run_node(nn_graph_session *s, const gnode *n, int threads) {
     int in = n->inputs[0], out = n->output;
     const float *x = tensor_data(s, in);
     float *y = tensor_data(s, out);
@@ -1095,14 +1190,16 @@ static void run_node(nn_graph_session *s, const gnode *n) {
     case NODE_DEPTHWISE: {
         nn_conv cv = n->cv;
         cv.act = n->act;
-        if (n->kind == NODE_CONV) nn_conv2d(&cv, x, xs[0], xs[1], xs[2], y, &OH, &OW, s->arena);
-        else nn_depthwise_conv2d(&cv, x, xs[0], xs[1], xs[2], y, &OH, &OW);
+        if (n->kind == NODE_CONV)
+            nn_conv2d(threads, &cv, x, xs[0], xs[1], xs[2], y, &OH, &OW, s->arena);
+        else
+            nn_depthwise_conv2d(threads, &cv, x, xs[0], xs[1], xs[2], y, &OH, &OW);
         return;
     }
     case NODE_FULLY_CONNECTED:
         rows_of(s, out, &P, &C);
-        nn_dense(x, (int)P, n->cv.cin, n->cv.weight, n->cv.bias, n->cv.cout, y);
-        nn_activate(y, P, C, n->act);
+        nn_dense(threads, x, (int)P, n->cv.cin, n->cv.weight, n->cv.bias, n->cv.cout, y);
+        nn_activate(threads, y, P, C, n->act);
         return;
     case NODE_BINARY: {
         int b = n->inputs[1], r = s->ranks[out], as[NN_MAX_RANK], bs[NN_MAX_RANK];
@@ -1113,27 +1210,27 @@ static void run_node(nn_graph_session *s, const gnode *n) {
         }
         const float *bx = tensor_data(s, b);
         if (n->binary == NN_BINARY_ADD && count == shape_count(r, as) && count == shape_count(r, bs))
-            nn_add(x, bx, y, count);
+            nn_add(threads, x, bx, y, count);
         else
-            nn_binary(n->binary, x, as, bx, bs, s->shapes[out], r, y);
+            nn_binary(threads, n->binary, x, as, bx, bs, s->shapes[out], r, y);
         rows_of(s, out, &P, &C);
-        nn_activate(y, P, C, n->act);
+        nn_activate(threads, y, P, C, n->act);
         return;
     }
-    case NODE_UNARY: nn_unary(n->unary, x, y, count); return;
+    case NODE_UNARY: nn_unary(threads, n->unary, x, y, count); return;
     case NODE_ACTIVATION:
         memcpy(y, x, count * sizeof *y);
         rows_of(s, out, &P, &C);
-        nn_activate(y, P, C, n->act);
+        nn_activate(threads, y, P, C, n->act);
         return;
     case NODE_LOGISTIC:
         memcpy(y, x, count * sizeof *y);
-        nn_sigmoid(y, count);
+        nn_sigmoid(threads, y, count);
         return;
     case NODE_SOFTMAX:
         memcpy(y, x, count * sizeof *y);
         rows_of(s, out, &P, &C);
-        nn_softmax(y, P, C);
+        nn_softmax(threads, y, P, C);
         return;
     case NODE_REDUCE: {
         unsigned axes = 0;
@@ -1145,9 +1242,9 @@ static void run_node(nn_graph_session *s, const gnode *n) {
     case NODE_MAX_POOL:
     case NODE_AVG_POOL:
         (n->kind == NODE_MAX_POOL ? nn_maxpool2d : nn_avgpool2d)(
-            x, xs[0], xs[1], xs[2], xs[3], n->cv.kh, n->cv.kw, n->cv.stride_h, n->cv.stride_w,
-            n->cv.pad, y, &OH, &OW);
-        nn_activate(y, count / (size_t)xs[3], xs[3], n->act);
+            threads, x, xs[0], xs[1], xs[2], xs[3], n->cv.kh, n->cv.kw, n->cv.stride_h,
+            n->cv.stride_w, n->cv.pad, y, &OH, &OW);
+        nn_activate(threads, y, count / (size_t)xs[3], xs[3], n->act);
         return;
     case NODE_RESHAPE: memcpy(y, x, count * sizeof *y); return;
     case NODE_CONCAT: {
@@ -1161,23 +1258,23 @@ static void run_node(nn_graph_session *s, const gnode *n) {
             ins[k] = tensor_data(s, n->inputs[k]);
             Cs[k] = (int)(s->shapes[n->inputs[k]][axis] * inner);
         }
-        nn_concat_channels(ins, Cs, n->n_inputs, outer, y);
+        nn_concat_channels(threads, ins, Cs, n->n_inputs, outer, y);
         rows_of(s, out, &P, &C);
-        nn_activate(y, P, C, n->act);
+        nn_activate(threads, y, P, C, n->act);
         return;
     }
     case NODE_PAD: nn_pad(x, xs, s->ranks[in], n->pads, y); return;
     case NODE_RESIZE_BILINEAR:
-        nn_resize_bilinear(x, xs[0], xs[1], xs[2], xs[3], n->out_h, n->out_w, n->align_corners,
-                           n->half_pixel_centers, y);
+        nn_resize_bilinear(threads, x, xs[0], xs[1], xs[2], xs[3], n->out_h, n->out_w,
+                           n->align_corners, n->half_pixel_centers, y);
         return;
     }
 }
 
-fr_status nn_graph_run(nn_graph_session *s) {
+fr_status nn_graph_run(nn_graph_session *s, int threads) {
     if (!s->planned)
         return fr_error(FR_E_ARG, "%s: the session has no valid input shape", s->g->source);
-    for (int i = 0; i < s->g->n_nodes; i++) run_node(s, &s->g->nodes[i]);
+    for (int i = 0; i < s->g->n_nodes; i++) run_node(s, &s->g->nodes[i], threads);
     /* finite weights and inputs can still overflow: a non-finite output is the model's fault */
     for (int i = 0; i < s->g->n_outputs; i++) {
         int t = s->g->outputs[i];

@@ -7,7 +7,10 @@
  *                     may be shared by many threads.
  *   nn_graph_session  one caller's state: the input shapes, the shapes of every tensor
  *                     planned from them, and the activation memory (one nn_arena). Use one
- *                     session per thread; reuse it across calls to avoid re-planning.
+ *                     session per thread at a time. Networks take their sessions from the
+ *                     graph's pool (nn_graph_session_take) and give them back after the
+ *                     call, so that a session is planned and its memory allocated once and
+ *                     then reused by every call, from any thread (see nn.h, "memory").
  *
  * Typical use:
  *
@@ -16,7 +19,7 @@
  *   nn_graph_session_new(g, &s);
  *   nn_graph_set_input_shape(s, 0, 4, (int[]){16, 112, 112, 3});  // batch 16
  *   float *x = nn_graph_input(s, 0);           // write 16*112*112*3 floats here
- *   nn_graph_run(s);
+ *   nn_graph_run(s, nn_default_threads());     // or the engine's thread count
  *   int rank, shape[NN_MAX_RANK];
  *   const float *y = nn_graph_output(s, 0, &rank, shape);          // (16, 192)
  *   nn_graph_session_free(s);  nn_graph_free(g);
@@ -76,16 +79,25 @@ const char *nn_graph_op_name(const nn_graph *g, int i);
 fr_status nn_graph_session_new(const nn_graph *g, nn_graph_session **out);
 void nn_graph_session_free(nn_graph_session *s);
 
+/* A session from the graph's pool, planned for the shapes it last ran (a new one when the
+ * pool is empty), and back to the pool after the call (freed when the pool is full or the
+ * session has no valid plan). Thread-safe; the way networks get their sessions. */
+fr_status nn_graph_session_take(const nn_graph *g, nn_graph_session **out);
+void nn_graph_session_give(nn_graph_session *s);
+
 /* Set the shape of input i and re-plan every tensor's shape and the activation memory. An
  * operator that cannot take the new shapes is an error naming it (the session then keeps
- * no plan until a valid shape is set). Pointers from nn_graph_input/output become invalid. */
+ * no plan until a valid shape is set). Pointers from nn_graph_input/output become invalid.
+ * Nothing is allocated when the shape is the one planned, or when every tensor fits the
+ * memory of a plan for larger shapes (which is then kept); the activation block is only
+ * replaced when it must grow. */
 fr_status nn_graph_set_input_shape(nn_graph_session *s, int i, int rank, const int *shape);
 
 /* Where to write input i (as many floats as its planned shape holds). */
 float *nn_graph_input(nn_graph_session *s, int i);
 
-/* Run every operator. */
-fr_status nn_graph_run(nn_graph_session *s);
+/* Run every operator, each on `threads` threads (see nn_parallel_for). */
+fr_status nn_graph_run(nn_graph_session *s, int threads);
 
 /* Output i of the last run and its planned shape; valid until the next run or re-plan. */
 const float *nn_graph_output(const nn_graph_session *s, int i, int *rank,

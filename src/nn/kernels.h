@@ -68,6 +68,6 @@ typedef struct nn_gemm {
 } nn_gemm;
 
 /* Returns 0 (having computed nothing) when gather needs scratch and none could be had. */
-int nn_gemm_run(const nn_gemm *g, nn_arena *scratch);
+int nn_gemm_run(int threads, const nn_gemm *g, nn_arena *scratch);
 
 #endif

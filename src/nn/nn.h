@@ -17,17 +17,39 @@
 
 /* ---- threads --------------------------------------------------------------------------- */
 
-/* Number of worker threads (including the caller) used by the ops: $FACEREC_THREADS if set,
- * else the number of online cores. nn_set_threads(n) overrides it (n <= 0: back to default). */
-int nn_threads(void);
-void nn_set_threads(int n);
+/* The thread count is a parameter of every op that splits its work (its first), a number
+ * >= 1 (below 1 counts as 1), as the caller's engine resolved it from fr_config.threads:
+ * there is no global setting. Ops split their work by shape, never by thread count, so
+ * their results are the same bits whatever the count. */
 
-/* Run fn(ctx, i) for i in [0, n) across the pool; returns when all are done. Safe to call
- * from several application threads at once; a call from inside a task runs serially. */
+/* The thread count used for 0: $FACEREC_THREADS if set, else the number of online cores. */
+int nn_default_threads(void);
+/* threads if > 0 (capped at the pool's limit), else nn_default_threads(). */
+int nn_resolve_threads(int threads);
+
+/* Run fn(ctx, i) for i in [0, n) on `threads` threads (the caller and up to threads - 1
+ * workers of the process-wide pool); returns when all are done. Safe to call from several
+ * application threads at once, with any thread counts; a call from inside a task runs
+ * serially (so a task of an outer loop, e.g. one image of an evaluation, runs its ops on
+ * its own thread). */
 typedef void (*nn_task_fn)(void *ctx, int i);
-void nn_parallel_for(int n, nn_task_fn fn, void *ctx);
+void nn_parallel_for(int threads, int n, nn_task_fn fn, void *ctx);
 
 /* ---- activation memory ----------------------------------------------------------------- */
+
+/* The memory policy, which every network follows (and a new one must):
+ *   - A loaded network is immutable; what a call needs is taken from pools the network
+ *     keeps (thread-safe) and given back after the call: planned graph sessions
+ *     (nn_graph_session_take / give, nn/graph.h) for graphs read from model files, and
+ *     nn_arena_pool arenas for the hand-written networks and for every network's own
+ *     scratch (inputs, boxes, candidates, NMS). Ops never allocate (see above).
+ *   - Sizes are planned from the input's shape: a session keeps its plan while the shapes
+ *     fit it, an arena keeps its blocks, so a call allocates only when it needs more than
+ *     any call before it (a larger image, more faces, a larger batch), never otherwise.
+ *   - Nothing is malloc'd per call besides what the caller receives (the faces array a
+ *     detector returns): no per-call buffers, and no qsort (glibc's mallocs: use
+ *     sort_stable with arena scratch).
+ * tests/test_runtime.c counts the allocations of the default pipeline after warm-up. */
 
 /* A stack allocator for one inference call: blocks are allocated once, reused after
  * nn_arena_reset(), and never move, so pointers stay valid until reset or free. */
@@ -35,6 +57,8 @@ typedef struct nn_arena nn_arena;
 nn_arena *nn_arena_new(size_t bytes_hint);
 /* 64-byte aligned; NULL when memory is exhausted. */
 float *nn_arena_alloc(nn_arena *a, size_t n_floats);
+/* The same for n items of `size` bytes (boxes, indices, images), NULL also on overflow. */
+void *nn_arena_alloc_items(nn_arena *a, size_t n, size_t size);
 size_t nn_arena_mark(const nn_arena *a);
 void nn_arena_reset(nn_arena *a, size_t mark); /* frees everything allocated after mark */
 void nn_arena_free(nn_arena *a);
@@ -74,7 +98,7 @@ typedef struct nn_act {
 } nn_act;
 
 /* x is (P,C) (P = N*H*W pixels): x = act(x) */
-void nn_activate(float *x, size_t P, int C, nn_act act);
+void nn_activate(int threads, float *x, size_t P, int C, nn_act act);
 
 /* ---- convolutions ----------------------------------------------------------------------- */
 
@@ -105,12 +129,12 @@ typedef struct nn_conv {
 /* in is (N,H,W,Cin), out is (N,OH,OW,Cout). Through a GEMM (im2col skipped for 1x1 stride 1).
  * Scratch for im2col comes from `scratch` and is released before returning (with scratch
  * NULL, or exhausted, a slower path without scratch is taken). */
-void nn_conv2d(const nn_conv *cv, const float *in, int N, int H, int W, float *out, int *OH,
-               int *OW, nn_arena *scratch);
+void nn_conv2d(int threads, const nn_conv *cv, const float *in, int N, int H, int W, float *out,
+               int *OH, int *OW, nn_arena *scratch);
 
 /* in is (N,H,W,C), out is (N,OH,OW,C); cv->cin == cv->cout == C. */
-void nn_depthwise_conv2d(const nn_conv *cv, const float *in, int N, int H, int W, float *out,
-                         int *OH, int *OW);
+void nn_depthwise_conv2d(int threads, const nn_conv *cv, const float *in, int N, int H, int W,
+                         float *out, int *OH, int *OW);
 
 /* Fold a batch norm y = (x - mean) / sqrt(var + eps) * gamma + beta into a convolution's
  * weight (KH,KW,Cin,Cout) or depthwise weight (KH,KW,C) and bias (Cout), in place.
@@ -120,51 +144,52 @@ void nn_fold_batchnorm(float *weight, size_t n_per_out, float *bias, int C, cons
                        const float *beta, const float *mean, const float *var, float eps);
 
 /* x is (P,C): x[p,c] = x[p,c] * scale[c] + shift[c] (scale or shift may be NULL) */
-void nn_scale_shift(float *x, size_t P, int C, const float *scale, const float *shift);
+void nn_scale_shift(int threads, float *x, size_t P, int C, const float *scale, const float *shift);
 
 /* ---- pooling and shape ops ------------------------------------------------------------- */
 
 /* in is (N,H,W,C), out is (N,OH,OW,C). Padded cells are ignored (TF semantics). */
-void nn_maxpool2d(const float *in, int N, int H, int W, int C, int kh, int kw, int stride_h,
-                  int stride_w, nn_padding pad, float *out, int *OH, int *OW);
-void nn_avgpool2d(const float *in, int N, int H, int W, int C, int kh, int kw, int stride_h,
-                  int stride_w, nn_padding pad, float *out, int *OH, int *OW);
+void nn_maxpool2d(int threads, const float *in, int N, int H, int W, int C, int kh, int kw,
+                  int stride_h, int stride_w, nn_padding pad, float *out, int *OH, int *OW);
+void nn_avgpool2d(int threads, const float *in, int N, int H, int W, int C, int kh, int kw,
+                  int stride_h, int stride_w, nn_padding pad, float *out, int *OH, int *OW);
 
 /* out = a + b, n elements (out may alias a or b) */
-void nn_add(const float *a, const float *b, float *out, size_t n);
+void nn_add(int threads, const float *a, const float *b, float *out, size_t n);
 
 /* ins[i] is (P,Cs[i]); out is (P, sum Cs): concatenation along channels */
-void nn_concat_channels(const float *const *ins, const int *Cs, int n_in, size_t P, float *out);
+void nn_concat_channels(int threads, const float *const *ins, const int *Cs, int n_in, size_t P,
+                        float *out);
 
 /* in is (P,C), out is (P,Cout) with Cout >= C: extra channels are zero */
-void nn_pad_channels(const float *in, size_t P, int C, int Cout, float *out);
+void nn_pad_channels(int threads, const float *in, size_t P, int C, int Cout, float *out);
 
 /* in is (N,H,W,C), out is (N,OH,OW,C): bilinear resize with TensorFlow's two conventions
  * (align_corners; half_pixel_centers), so that tfjs and TFLite graphs are matched exactly. */
-void nn_resize_bilinear(const float *in, int N, int H, int W, int C, int OH, int OW,
+void nn_resize_bilinear(int threads, const float *in, int N, int H, int W, int C, int OH, int OW,
                         int align_corners, int half_pixel_centers, float *out);
 
 /* in is an (H,W,C) byte image (rows `stride` bytes apart) placed at (off_y, off_x) in a
  * (CH,CW,C) canvas of zeros; out is (OH,OW,C): nn_resize_bilinear of that canvas, to the same
  * bits, without building it (so its cost does not grow with the canvas). */
-void nn_resize_bilinear_canvas(const uint8_t *in, size_t stride, int H, int W, int C, int off_y,
-                               int off_x, int CH, int CW, int OH, int OW, int align_corners,
-                               int half_pixel_centers, float *out);
+void nn_resize_bilinear_canvas(int threads, const uint8_t *in, size_t stride, int H, int W, int C,
+                               int off_y, int off_x, int CH, int CW, int OH, int OW,
+                               int align_corners, int half_pixel_centers, float *out);
 
 /* in is (N,Cin), w is (Cin,Cout), b is (Cout) or NULL, out is (N,Cout) */
-void nn_dense(const float *in, int N, int Cin, const float *w, const float *b, int Cout,
-              float *out);
+void nn_dense(int threads, const float *in, int N, int Cin, const float *w, const float *b,
+              int Cout, float *out);
 
 /* in is (N,H,W,C), out is (N,C): the mean over H and W */
-void nn_spatial_mean(const float *in, int N, int H, int W, int C, float *out);
+void nn_spatial_mean(int threads, const float *in, int N, int H, int W, int C, float *out);
 
 /* x is (N,C): each row scaled to unit L2 norm (rows of zeros stay zero) */
 void nn_l2_normalize(float *x, int N, int C);
 
 /* elementwise on n values */
-void nn_sigmoid(float *x, size_t n);
+void nn_sigmoid(int threads, float *x, size_t n);
 /* x is (R,C): softmax over each row */
-void nn_softmax(float *x, size_t R, int C);
+void nn_softmax(int threads, float *x, size_t R, int C);
 
 /* ---- tensors of any rank (up to NN_MAX_RANK), for graphs read from model files -------- */
 
@@ -175,13 +200,13 @@ typedef enum nn_binary_op { NN_BINARY_ADD, NN_BINARY_SUB, NN_BINARY_MUL, NN_BINA
 /* out = a op b with broadcasting: a is (as[0..rank)), b is (bs[...]), out is (os[...]) where
  * as[d] and bs[d] are each os[d] or 1 (shapes of lower rank are padded with leading 1s by
  * the caller). out may alias a or b when it has their shape. */
-void nn_binary(nn_binary_op op, const float *a, const int *as, const float *b, const int *bs,
-               const int *os, int rank, float *out);
+void nn_binary(int threads, nn_binary_op op, const float *a, const int *as, const float *b,
+               const int *bs, const int *os, int rank, float *out);
 
 typedef enum nn_unary_op { NN_UNARY_ABS, NN_UNARY_NEG, NN_UNARY_EXP } nn_unary_op;
 
 /* out = op(in), n elements (out may alias in) */
-void nn_unary(nn_unary_op op, const float *in, float *out, size_t n);
+void nn_unary(int threads, nn_unary_op op, const float *in, float *out, size_t n);
 
 typedef enum nn_reduce_op { NN_REDUCE_SUM, NN_REDUCE_MAX, NN_REDUCE_MEAN } nn_reduce_op;
 

@@ -1032,50 +1032,50 @@ static void from_onnx_order(const value *v, const float *in, float *out) {
                         in[(((size_t)n * C + ch) * H + y) * W + x];
 }
 
-static void run_op(const onnx_net *net, const net_op *op, float *block, float *scratch,
-                   nn_arena *arena) {
+static void run_op(const onnx_net *net, int threads, const net_op *op, float *block,
+                   float *scratch, nn_arena *arena) {
     const value *x = &net->values[op->in[0]], *y = &net->values[op->out];
     const float *in = block + x->offset;
     float *out = block + y->offset;
     int oh, ow, C;
     switch (op->kind) {
     case OP_CONV:
-        nn_conv2d(&op->cv, in, x->shape[0], x->shape[2], x->shape[3], out, &oh, &ow, arena);
+        nn_conv2d(threads, &op->cv, in, x->shape[0], x->shape[2], x->shape[3], out, &oh, &ow, arena);
         break;
     case OP_DEPTHWISE:
-        nn_depthwise_conv2d(&op->cv, in, x->shape[0], x->shape[2], x->shape[3], out, &oh, &ow);
+        nn_depthwise_conv2d(threads, &op->cv, in, x->shape[0], x->shape[2], x->shape[3], out, &oh, &ow);
         break;
     case OP_DENSE:
-        nn_dense(in, x->shape[0], op->dense_k, op->weight, op->bias, op->dense_m, out);
+        nn_dense(threads, in, x->shape[0], op->dense_k, op->weight, op->bias, op->dense_m, out);
         if (op->act.kind != NN_ACT_NONE)
-            nn_activate(out, (size_t)x->shape[0], op->dense_m, op->act);
+            nn_activate(threads, out, (size_t)x->shape[0], op->dense_m, op->act);
         break;
     case OP_ACTIVATION:
         /* channels are the last axis of our layout for ranks 2 and 4 (checked at load for
          * PRelu); a Relu of another rank is per value */
         C = x->rank == 2 || x->rank == 4 ? x->shape[1] : 1;
         memcpy(out, in, x->count * sizeof *out);
-        nn_activate(out, x->count / (size_t)C, C, op->act);
+        nn_activate(threads, out, x->count / (size_t)C, C, op->act);
         break;
     case OP_SIGMOID:
         memcpy(out, in, x->count * sizeof *out);
-        nn_sigmoid(out, x->count);
+        nn_sigmoid(threads, out, x->count);
         break;
     case OP_SCALE_SHIFT:
         C = x->shape[1];
         memcpy(out, in, x->count * sizeof *out);
-        nn_scale_shift(out, x->count / (size_t)C, C, op->scale, op->shift);
+        nn_scale_shift(threads, out, x->count / (size_t)C, C, op->scale, op->shift);
         break;
     case OP_BINARY:
         if (op->binary == NN_BINARY_ADD && y->count == x->count &&
             y->count == net->values[op->in[1]].count) /* no broadcasting: the plain loop */
-            nn_add(in, block + net->values[op->in[1]].offset, out, y->count);
+            nn_add(threads, in, block + net->values[op->in[1]].offset, out, y->count);
         else
-            nn_binary(op->binary, in, op->a_shape, block + net->values[op->in[1]].offset,
+            nn_binary(threads, op->binary, in, op->a_shape, block + net->values[op->in[1]].offset,
                       op->b_shape, op->o_shape, op->bin_rank, out);
         break;
     case OP_GLOBAL_AVG_POOL:
-        nn_spatial_mean(in, x->shape[0], x->shape[2], x->shape[3], x->shape[1], out);
+        nn_spatial_mean(threads, in, x->shape[0], x->shape[2], x->shape[3], x->shape[1], out);
         break;
     case OP_RESHAPE:
         if (x->rank != 4 && y->rank != 4) {
@@ -1088,12 +1088,13 @@ static void run_op(const onnx_net *net, const net_op *op, float *block, float *s
     case OP_SOFTMAX:
         C = x->shape[x->rank - 1];
         memcpy(out, in, x->count * sizeof *out);
-        nn_softmax(out, x->count / (size_t)C, C);
+        nn_softmax(threads, out, x->count / (size_t)C, C);
         break;
     }
 }
 
-fr_status onnx_net_run(const onnx_net *net, const float *in, float *out, nn_arena *arena) {
+fr_status onnx_net_run(const onnx_net *net, int threads, const float *in, float *out,
+                       nn_arena *arena) {
     size_t mark = nn_arena_mark(arena);
     float *block = nn_arena_alloc(arena, net->block_floats);
     float *scratch = net->scratch_floats ? nn_arena_alloc(arena, net->scratch_floats) : NULL;
@@ -1103,7 +1104,7 @@ fr_status onnx_net_run(const onnx_net *net, const float *in, float *out, nn_aren
     }
     const value *x = &net->values[net->input], *y = &net->values[net->output];
     memcpy(block + x->offset, in, x->count * sizeof *in);
-    for (int i = 0; i < net->n_ops; i++) run_op(net, &net->ops[i], block, scratch, arena);
+    for (int i = 0; i < net->n_ops; i++) run_op(net, threads, &net->ops[i], block, scratch, arena);
     memcpy(out, block + y->offset, y->count * sizeof *out);
     nn_arena_reset(arena, mark);
     return FR_OK;

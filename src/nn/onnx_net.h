@@ -51,6 +51,7 @@ const char *onnx_net_op_name(const onnx_net *net, int i);
 /* Run on `in` (the input, NHWC when of rank 4) and write output 0 to `out` (as many floats
  * as its shape holds, NHWC when of rank 4). Memory comes from `arena` and is given back
  * before returning; FR_E_NOMEM when the arena cannot provide it. */
-fr_status onnx_net_run(const onnx_net *net, const float *in, float *out, nn_arena *arena);
+fr_status onnx_net_run(const onnx_net *net, int threads, const float *in, float *out,
+                       nn_arena *arena);
 
 #endif

@@ -57,8 +57,9 @@ static void pool_task(void *ctx, int i) {
     for (size_t r = r0; r < r1; r++) pool_row(g, (int)r);
 }
 
-static void pool2d(const float *in, int N, int H, int W, int C, int kh, int kw, int stride_h,
-                   int stride_w, nn_padding pad, int is_max, float *out, int *OH, int *OW) {
+static void pool2d(int threads, const float *in, int N, int H, int W, int C, int kh, int kw,
+                   int stride_h, int stride_w, nn_padding pad, int is_max, float *out, int *OH,
+                   int *OW) {
     pool_geom g = {.in = in, .out = out, .N = N, .H = H, .W = W, .C = C, .kh = kh, .kw = kw,
                    .stride_h = stride_h, .stride_w = stride_w, .is_max = is_max};
     nn_out_size(H, kh, stride_h, pad, 0, &g.OH, &g.pad_top);
@@ -66,15 +67,15 @@ static void pool2d(const float *in, int N, int H, int W, int C, int kh, int kw, 
     *OH = g.OH;
     *OW = g.OW;
     g.split = nn_split_work((size_t)N * g.OH, (size_t)g.OW * C * kh * kw);
-    nn_parallel_for(g.split.n_tasks, pool_task, &g);
+    nn_parallel_for(threads, g.split.n_tasks, pool_task, &g);
 }
 
-void nn_maxpool2d(const float *in, int N, int H, int W, int C, int kh, int kw, int stride_h,
-                  int stride_w, nn_padding pad, float *out, int *OH, int *OW) {
-    pool2d(in, N, H, W, C, kh, kw, stride_h, stride_w, pad, 1, out, OH, OW);
+void nn_maxpool2d(int threads, const float *in, int N, int H, int W, int C, int kh, int kw,
+                  int stride_h, int stride_w, nn_padding pad, float *out, int *OH, int *OW) {
+    pool2d(threads, in, N, H, W, C, kh, kw, stride_h, stride_w, pad, 1, out, OH, OW);
 }
 
-void nn_avgpool2d(const float *in, int N, int H, int W, int C, int kh, int kw, int stride_h,
-                  int stride_w, nn_padding pad, float *out, int *OH, int *OW) {
-    pool2d(in, N, H, W, C, kh, kw, stride_h, stride_w, pad, 0, out, OH, OW);
+void nn_avgpool2d(int threads, const float *in, int N, int H, int W, int C, int kh, int kw,
+                  int stride_h, int stride_w, nn_padding pad, float *out, int *OH, int *OW) {
+    pool2d(threads, in, N, H, W, C, kh, kw, stride_h, stride_w, pad, 0, out, OH, OW);
 }

@@ -135,24 +135,24 @@ static void canvas_task(void *ctx, int i) {
     }
 }
 
-void nn_resize_bilinear_canvas(const uint8_t *in, size_t stride, int H, int W, int C, int off_y,
-                               int off_x, int CH, int CW, int OH, int OW, int align_corners,
-                               int half_pixel_centers, float *out) {
+void nn_resize_bilinear_canvas(int threads, const uint8_t *in, size_t stride, int H, int W, int C,
+                               int off_y, int off_x, int CH, int CW, int OH, int OW,
+                               int align_corners, int half_pixel_centers, float *out) {
     canvas_job j = {.in = in, .stride = stride, .H = H, .W = W, .C = C, .off_y = off_y,
                     .off_x = off_x, .CH = CH, .CW = CW, .OH = OH, .OW = OW,
                     .half_pixel_centers = half_pixel_centers,
                     .scale_y = resize_scale(CH, OH, align_corners),
                     .scale_x = resize_scale(CW, OW, align_corners), .out = out};
     j.split = nn_split_work((size_t)OH, (size_t)OW * C * 16);
-    nn_parallel_for(j.split.n_tasks, canvas_task, &j);
+    nn_parallel_for(threads, j.split.n_tasks, canvas_task, &j);
 }
 
-void nn_resize_bilinear(const float *in, int N, int H, int W, int C, int OH, int OW,
+void nn_resize_bilinear(int threads, const float *in, int N, int H, int W, int C, int OH, int OW,
                         int align_corners, int half_pixel_centers, float *out) {
     resize_job j = {.in = in, .out = out, .N = N, .H = H, .W = W, .C = C, .OH = OH, .OW = OW,
                     .half_pixel_centers = half_pixel_centers,
                     .scale_y = resize_scale(H, OH, align_corners),
                     .scale_x = resize_scale(W, OW, align_corners)};
     j.split = nn_split_work((size_t)N * OH, (size_t)OW * C * 8);
-    nn_parallel_for(j.split.n_tasks, resize_task, &j);
+    nn_parallel_for(threads, j.split.n_tasks, resize_task, &j);
 }

@@ -68,8 +68,8 @@ static void binary_task(void *ctx, int t) {
     }
 }
 
-void nn_binary(nn_binary_op op, const float *a, const int *as, const float *b, const int *bs,
-               const int *os, int rank, float *out) {
+void nn_binary(int threads, nn_binary_op op, const float *a, const int *as, const float *b,
+               const int *bs, const int *os, int rank, float *out) {
     if (rank == 0) {
         binary_run(op, a, 0, b, 0, out, 1);
         return;
@@ -80,7 +80,7 @@ void nn_binary(nn_binary_op op, const float *a, const int *as, const float *b, c
     for (int d = 0; d < rank - 1; d++) j.rows *= (size_t)os[d];
     j.cols = os[rank - 1];
     j.split = nn_split_work(j.rows, (size_t)j.cols);
-    nn_parallel_for(j.split.n_tasks, binary_task, &j);
+    nn_parallel_for(threads, j.split.n_tasks, binary_task, &j);
 }
 
 typedef struct unary_job {
@@ -109,10 +109,10 @@ static void unary_task(void *ctx, int t) {
     }
 }
 
-void nn_unary(nn_unary_op op, const float *in, float *out, size_t n) {
+void nn_unary(int threads, nn_unary_op op, const float *in, float *out, size_t n) {
     unary_job j = {.op = op, .in = in, .out = out, .n = n,
                    .split = nn_split_work(n, op == NN_UNARY_EXP ? 16 : 1)};
-    nn_parallel_for(j.split.n_tasks, unary_task, &j);
+    nn_parallel_for(threads, j.split.n_tasks, unary_task, &j);
 }
 
 /* Reductions are small in the graphs that use them (a softmax over a few channels), so they

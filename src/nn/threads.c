@@ -1,9 +1,11 @@
-/* threads.c: the process-wide worker pool behind nn_parallel_for, and fr_set_threads.
+/* threads.c: the process-wide worker pool behind nn_parallel_for.
  *
  * Each nn_parallel_for call is a job on the caller's stack, listed in the pool while it has
  * unclaimed tasks. Tasks are claimed one at a time from an atomic counter by the caller and
- * by up to nn_threads() - 1 workers, so several application threads can run jobs at once
- * (the workers spread over the listed jobs and each caller always works on its own). */
+ * by up to threads - 1 workers (the call's thread count, from the engine that runs it), so
+ * several application threads, and engines with different thread counts, run jobs at once
+ * (the workers spread over the listed jobs and each caller always works on its own). The
+ * pool starts as many workers as the largest thread count asked for, minus one. */
 #include "common/common.h"
 #include "nn/nn.h"
 
@@ -22,7 +24,7 @@ typedef struct pool_job {
     int n;
     atomic_int next_task;
     int helpers;     /* workers inside the job (pool.lock) */
-    int max_helpers; /* nn_threads() - 1 when the job started */
+    int max_helpers; /* the call's threads - 1 */
     int listed;      /* still in pool.jobs (pool.lock) */
     struct pool_job *prev, *next;
 } pool_job;
@@ -38,8 +40,7 @@ static struct {
           NULL, NULL, 0};
 
 static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
-static int default_threads = 1;
-static atomic_int requested_threads; /* nn_set_threads(); 0: the default */
+static int default_threads = 1; /* set once by pool_init */
 
 /* Set in workers, and in a caller while it runs its own tasks: nested calls run serially. */
 static _Thread_local int inside_task;
@@ -61,20 +62,14 @@ static void pool_init(void) {
     openblas_set_num_threads(1);
 }
 
-int nn_threads(void) {
+int nn_default_threads(void) {
     pthread_once(&pool_once, pool_init);
-    int n = atomic_load(&requested_threads);
-    return n > 0 ? n : default_threads;
+    return default_threads;
 }
 
-void nn_set_threads(int n) {
-    pthread_once(&pool_once, pool_init);
-    atomic_store(&requested_threads, n <= 0 ? 0 : FR_MIN(n, MAX_THREADS));
+int nn_resolve_threads(int threads) {
+    return threads > 0 ? FR_MIN(threads, MAX_THREADS) : nn_default_threads();
 }
-
-void fr_set_threads(int n) { nn_set_threads(n); }
-
-int fr_threads(void) { return nn_threads(); }
 
 static void run_tasks(pool_job *job) {
     for (;;) {
@@ -137,9 +132,10 @@ static void start_workers(int wanted) {
     pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
-void nn_parallel_for(int n, nn_task_fn fn, void *ctx) {
-    int threads = nn_threads();
+void nn_parallel_for(int threads, int n, nn_task_fn fn, void *ctx) {
     if (n <= 0) return;
+    threads = FR_CLAMP(threads, 1, MAX_THREADS);
+    pthread_once(&pool_once, pool_init); /* OpenBLAS made single-threaded before any GEMM */
     if (n == 1 || threads == 1 || inside_task) {
         for (int i = 0; i < n; i++) fn(ctx, i);
         return;

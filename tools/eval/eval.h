@@ -81,10 +81,11 @@ typedef struct eval_embeddings {
  * and a centre square half the image's shorter side, without landmarks. */
 fr_status eval_subject_face(fr_engine *eng, const fr_image *img, fr_face *face, int *centred);
 
-/* Called (from the worker threads, one call at a time) after each image. */
+/* Called (from the pool's threads, one call at a time) after each image. */
 typedef void (*eval_progress_fn)(int done, int total, void *user);
 
-/* One embedding per image with the engine configured by cfg, by n_workers threads at once.
+/* One embedding per image with the engine configured by cfg, as many images at once as it
+ * has threads (cfg->threads), on its pool: each image's networks run on one thread.
  * The face used is the detected face nearest the image centre; with none detected, a centre
  * square half the image's shorter side is landmarked, aligned and embedded instead. Results
  * are cached in the SQLite file cache_path (NULL: no cache) by the SHA-256 of each file's
@@ -93,8 +94,8 @@ typedef void (*eval_progress_fn)(int done, int total, void *user);
  * version, so that another model, alignment or flip on the same detector only re-embeds. A
  * fusion's members are embedded and cached one by one, as if each were evaluated alone. */
 fr_status eval_embed_images(const fr_config *cfg, const char *const *paths, int n,
-                            const char *cache_path, int n_workers, eval_progress_fn progress,
-                            void *progress_user, eval_embeddings *out);
+                            const char *cache_path, eval_progress_fn progress, void *progress_user,
+                            eval_embeddings *out);
 void eval_embeddings_free(eval_embeddings *e);
 
 /* The default cache file: $XDG_CACHE_HOME/facerec/embeddings.db, else

@@ -4,6 +4,7 @@
 
 #include "common/common.h"
 #include "face/model.h"
+#include "nn/nn.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -42,7 +43,7 @@ typedef struct extract_run {
     void *progress_user;
     eval_embeddings *out;
     pthread_mutex_t lock;
-    int next, done;
+    int done;
     fr_status status;  /* the first failure; the others stop at their next image */
     char error[1024];  /* its message (fr_last_error is per thread) */
 } extract_run;
@@ -314,23 +315,23 @@ static fr_status process_image(extract_run *run, int i) {
     return st;
 }
 
-static void *worker(void *arg) {
-    extract_run *run = arg;
-    for (;;) {
-        pthread_mutex_lock(&run->lock);
-        int i = run->status == FR_OK && run->next < run->n ? run->next++ : -1;
-        pthread_mutex_unlock(&run->lock);
-        if (i < 0) return NULL;
-        fr_status st = process_image(run, i);
-        pthread_mutex_lock(&run->lock);
-        if (st != FR_OK && run->status == FR_OK) {
-            run->status = st;
-            snprintf(run->error, sizeof run->error, "%s", fr_last_error());
-        }
-        run->done++;
-        if (run->progress) run->progress(run->done, run->n, run->progress_user);
-        pthread_mutex_unlock(&run->lock);
+/* Image i, as a task of the engine's thread pool (its networks then run on the task's
+ * thread); after a failure the remaining images are skipped. */
+static void image_task(void *ctx, int i) {
+    extract_run *run = ctx;
+    pthread_mutex_lock(&run->lock);
+    int failed = run->status != FR_OK;
+    pthread_mutex_unlock(&run->lock);
+    if (failed) return;
+    fr_status st = process_image(run, i);
+    pthread_mutex_lock(&run->lock);
+    if (st != FR_OK && run->status == FR_OK) {
+        run->status = st;
+        snprintf(run->error, sizeof run->error, "%s", fr_last_error());
     }
+    run->done++;
+    if (run->progress) run->progress(run->done, run->n, run->progress_user);
+    pthread_mutex_unlock(&run->lock);
 }
 
 /* ---- the run ------------------------------------------------------------------------------- */
@@ -344,7 +345,7 @@ void eval_embeddings_free(eval_embeddings *e) {
 
 /* One model's embeddings (not a fusion's). */
 static fr_status embed_single(const fr_config *cfg, const char *const *paths, int n,
-                              const char *cache_path, int n_workers, eval_progress_fn progress,
+                              const char *cache_path, eval_progress_fn progress,
                               void *progress_user, shared_faces *shared, eval_embeddings *out) {
     extract_run run;
     memset(&run, 0, sizeof run);
@@ -385,16 +386,10 @@ static fr_status embed_single(const fr_config *cfg, const char *const *paths, in
     if (!out->vectors || !out->no_face) st = fr_error(FR_E_NOMEM, "out of memory for %d embeddings", n);
     if (st == FR_OK && cache_path) st = cache_open(&run);
 
-    pthread_t threads[64];
-    int started = 0;
     if (st == FR_OK) {
         pthread_mutex_init(&run.lock, NULL);
-        for (int t = 1; t < FR_MIN(n_workers, n); t++) {
-            if (pthread_create(&threads[started], NULL, worker, &run) != 0) break;
-            started++;
-        }
-        worker(&run); /* the caller is a worker too */
-        for (int t = 0; t < started; t++) pthread_join(threads[t], NULL);
+        /* as many images at once as the engine has threads, on its pool */
+        nn_parallel_for(fr_engine_threads(run.eng), n, image_task, &run);
         pthread_mutex_destroy(&run.lock);
         if (run.status != FR_OK) st = fr_error(run.status, "%s", run.error);
     }
@@ -413,8 +408,7 @@ static fr_status embed_single(const fr_config *cfg, const char *const *paths, in
  * another weight, or a member alone, embeds nothing again. */
 static fr_status embed_fused(const fr_config *cfg, const model_spec *spec,
                              const char *const *paths, int n, const char *cache_path,
-                             int n_workers, eval_progress_fn progress, void *progress_user,
-                             eval_embeddings *out) {
+                             eval_progress_fn progress, void *progress_user, eval_embeddings *out) {
     fr_status st = FR_OK;
     eval_embeddings part[FR_MAX_FUSED];
     memset(part, 0, sizeof part);
@@ -427,8 +421,8 @@ static fr_status embed_fused(const fr_config *cfg, const model_spec *spec,
     for (; st == FR_OK && n_members < spec->n_members; n_members++) {
         fr_config member = *cfg;
         member.model = spec->members[n_members].embedder->name;
-        st = embed_single(&member, paths, n, cache_path, n_workers, progress, progress_user,
-                          &shared, &part[n_members]);
+        st = embed_single(&member, paths, n, cache_path, progress, progress_user, &shared,
+                          &part[n_members]);
     }
     free(shared.geometry);
     free(shared.source);
@@ -462,19 +456,16 @@ static fr_status embed_fused(const fr_config *cfg, const model_spec *spec,
 }
 
 fr_status eval_embed_images(const fr_config *cfg, const char *const *paths, int n,
-                            const char *cache_path, int n_workers, eval_progress_fn progress,
-                            void *progress_user, eval_embeddings *out) {
+                            const char *cache_path, eval_progress_fn progress, void *progress_user,
+                            eval_embeddings *out) {
     memset(out, 0, sizeof *out);
     if (!cfg || !paths || n < 0) return fr_error(FR_E_ARG, "eval_embed_images: bad argument");
-    n_workers = FR_CLAMP(n_workers, 1, 64);
     model_spec spec;
     fr_status st = model_resolve(cfg, &spec);
     if (st == FR_OK && spec.kind == MODEL_FUSION)
-        st = embed_fused(cfg, &spec, paths, n, cache_path, n_workers, progress, progress_user,
-                         out);
+        st = embed_fused(cfg, &spec, paths, n, cache_path, progress, progress_user, out);
     else if (st == FR_OK)
-        st = embed_single(cfg, paths, n, cache_path, n_workers, progress, progress_user, NULL,
-                          out);
+        st = embed_single(cfg, paths, n, cache_path, progress, progress_user, NULL, out);
     model_spec_free(&spec);
     return st;
 }

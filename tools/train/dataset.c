@@ -107,10 +107,10 @@ static fr_status check_photos(const char *const *paths, const int *labels, int n
 /* Run j over its photos, then keep the photos that worked, in their order, in labels/source
  * (n) and the rows or crops of j. Returns the number kept in *kept; running out of memory,
  * or no photo at all, is an error. */
-static fr_status run_photos(photo_job *j, const int *labels, int *out_labels, int *out_source,
-                            int *kept) {
+static fr_status run_photos(photo_job *j, int threads, const int *labels, int *out_labels,
+                            int *out_source, int *kept) {
     pthread_mutex_init(&j->lock, NULL);
-    nn_parallel_for(j->n, photo_task, j);
+    nn_parallel_for(threads, j->n, photo_task, j);
     pthread_mutex_destroy(&j->lock);
     fr_status st = FR_OK;
     size_t row = (size_t)j->copies * j->dim;
@@ -160,7 +160,7 @@ fr_status train_set_embed(const fr_engine *eng, const char *const *paths, const 
         return fr_error(FR_E_NOMEM, "out of memory for the embeddings of %d photos", n);
     }
     j.rows = out->embeddings;
-    st = run_photos(&j, labels, out->labels, out->source, &out->n_photos);
+    st = run_photos(&j, fr_engine_threads(eng), labels, out->labels, out->source, &out->n_photos);
     free(j.status);
     if (st != FR_OK) train_set_free(out);
     return st;
@@ -188,7 +188,7 @@ fr_status train_crops_align(const fr_engine *eng, const char *const *paths, cons
     }
     j.crops = out->crops;
     out->n_photos = n; /* so that train_crops_free sees every crop until they are compacted */
-    st = run_photos(&j, labels, out->labels, out->source, &out->n_photos);
+    st = run_photos(&j, fr_engine_threads(eng), labels, out->labels, out->source, &out->n_photos);
     free(j.status);
     if (st != FR_OK) train_crops_free(out);
     return st;

@@ -132,8 +132,8 @@ void train_full_pass_free(train_full_pass *p) {
     free(p);
 }
 
-fr_status train_full_forward(const train_full *f, const float *x, int B, train_full_pass *pass,
-                             float *y) {
+fr_status train_full_forward(const train_full *f, int threads, const float *x, int B,
+                             train_full_pass *pass, float *y) {
     if (B < 1 || B > pass->rows)
         return fr_error(FR_E_ARG, "train_full_forward: batch of %d for a pass of %d", B,
                         pass->rows);
@@ -141,8 +141,8 @@ fr_status train_full_forward(const train_full *f, const float *x, int B, train_f
     dlib_resnet_params_view(f->params, &view);
     nn_arena_reset(pass->arena, 0);
     pass->B = 0;
-    fr_status st = dlib_resnet_forward(&view, x, B, pass->size, pass->arena, &pass->trace,
-                                       pass->z);
+    fr_status st =
+        dlib_resnet_forward(&view, threads, x, B, pass->size, pass->arena, &pass->trace, pass->z);
     if (st != FR_OK) return st;
     size_t n = (size_t)B * DLIB_RESNET_DIM;
     memcpy(pass->y, pass->z, n * sizeof(float));
@@ -152,13 +152,13 @@ fr_status train_full_forward(const train_full *f, const float *x, int B, train_f
     return FR_OK;
 }
 
-fr_status train_full_forward_crops(const train_full *f, const fr_image *const *crops, int B,
-                                   train_full_pass *pass, float *y) {
+fr_status train_full_forward_crops(const train_full *f, int threads, const fr_image *const *crops,
+                                   int B, train_full_pass *pass, float *y) {
     if (pass->size != DLIB_RESNET_INPUT || B < 1 || B > pass->rows)
         return fr_error(FR_E_ARG, "train_full_forward_crops: %d crops for a pass of %d at %d",
                         B, pass->rows, pass->size);
-    dlib_resnet_input(crops, B, pass->x);
-    return train_full_forward(f, pass->x, B, pass, y);
+    dlib_resnet_input(crops, threads, B, pass->x);
+    return train_full_forward(f, threads, pass->x, B, pass, y);
 }
 
 /* A view's pointer, writable: the views of a gradient array point into memory we own. */
@@ -261,8 +261,8 @@ static void backward_chunk(void *ctx, int chunk) {
                           writable(g.convs[0].bias));
 }
 
-fr_status train_full_backward(const train_full *f, train_full_pass *pass, const float *dy,
-                              float *grad) {
+fr_status train_full_backward(const train_full *f, int threads, train_full_pass *pass,
+                              const float *dy, float *grad) {
     int B = pass->B;
     if (B < 1) return fr_error(FR_E_ARG, "train_full_backward: no forward pass before");
     train_l2_normalize_backward(pass->z, pass->y, dy, B, DLIB_RESNET_DIM, pass->dz);
@@ -270,7 +270,7 @@ fr_status train_full_backward(const train_full *f, train_full_pass *pass, const 
     dlib_resnet_params_view(f->params, &view);
     backward_job j = {&view, &pass->trace, pass->dz, pass};
     int chunks = (B + CHUNK - 1) / CHUNK;
-    nn_parallel_for(chunks, backward_chunk, &j);
+    nn_parallel_for(threads, chunks, backward_chunk, &j);
     for (int c = 0; c < chunks; c++) {
         const float *g = pass->grads + (size_t)c * pass->n_params;
         for (size_t i = 0; i < f->n_params; i++) grad[i] += g[i];
@@ -278,13 +278,14 @@ fr_status train_full_backward(const train_full *f, train_full_pass *pass, const 
     return FR_OK;
 }
 
-fr_status train_full_embed(const train_full *f, const fr_image *const *crops, int n, float *y) {
+fr_status train_full_embed(const train_full *f, int threads, const fr_image *const *crops, int n,
+                           float *y) {
     if (n <= 0) return FR_OK;
     nn_arena *a = nn_arena_new(dlib_resnet_arena_bytes(n));
     if (!a) return fr_error(FR_E_NOMEM, "out of memory embedding %d faces", n);
     dlib_resnet_params view;
     dlib_resnet_params_view(f->params, &view);
-    fr_status st = dlib_resnet_run(&view, crops, n, a, y);
+    fr_status st = dlib_resnet_run(&view, threads, crops, n, a, y);
     if (st == FR_OK) nn_l2_normalize(y, n, DLIB_RESNET_DIM);
     nn_arena_free(a);
     return st;
@@ -299,21 +300,21 @@ typedef struct full_fit {
     const fr_image **batch; /* (B) */
 } full_fit;
 
-static fr_status full_forward(void *self, const int *items, int B, float *y) {
+static fr_status full_forward(void *self, int threads, const int *items, int B, float *y) {
     full_fit *ff = self;
     for (int i = 0; i < B; i++) ff->batch[i] = ff->train->crops[items[i]];
-    return train_full_forward_crops(ff->f, ff->batch, B, ff->pass, y);
+    return train_full_forward_crops(ff->f, threads, ff->batch, B, ff->pass, y);
 }
 
-static fr_status full_backward(void *self, const float *dy, int B, float *grad) {
+static fr_status full_backward(void *self, int threads, const float *dy, int B, float *grad) {
     full_fit *ff = self;
     (void)B; /* the last forward's */
-    return train_full_backward(ff->f, ff->pass, dy, grad);
+    return train_full_backward(ff->f, threads, ff->pass, dy, grad);
 }
 
 /* The validation photos (their copy 0) through the network, measured as trainer.c measures
  * a set of embeddings. */
-static fr_status full_validate(void *self, double *accuracy, double *eer) {
+static fr_status full_validate(void *self, int threads, double *accuracy, double *eer) {
     full_fit *ff = self;
     const train_crops *v = ff->val;
     train_set set = {.n_photos = v->n_photos, .copies = 1, .dim = DLIB_RESNET_DIM,
@@ -323,8 +324,8 @@ static fr_status full_validate(void *self, double *accuracy, double *eer) {
     fr_status st = crops && set.embeddings ? FR_OK
                                            : fr_error(FR_E_NOMEM, "out of memory for validation");
     for (int i = 0; st == FR_OK && i < v->n_photos; i++) crops[i] = v->crops[(size_t)i * v->copies];
-    if (st == FR_OK) st = train_full_embed(ff->f, crops, v->n_photos, set.embeddings);
-    if (st == FR_OK) st = train_verification(NULL, &set, accuracy, eer);
+    if (st == FR_OK) st = train_full_embed(ff->f, threads, crops, v->n_photos, set.embeddings);
+    if (st == FR_OK) st = train_verification(NULL, threads, &set, accuracy, eer);
     free(crops);
     free(set.embeddings);
     return st;

@@ -155,18 +155,19 @@ fr_status train_full_pass_new(int rows, int size, train_full_pass **out);
 void train_full_pass_free(train_full_pass *p);
 
 /* x is (B,size,size,3) network input (B <= rows); y (B,128) the unit embeddings. */
-fr_status train_full_forward(const train_full *f, const float *x, int B, train_full_pass *pass,
-                             float *y);
+fr_status train_full_forward(const train_full *f, int threads, const float *x, int B,
+                             train_full_pass *pass, float *y);
 /* The same for aligned crops (each made the network's input as inference makes it). */
-fr_status train_full_forward_crops(const train_full *f, const fr_image *const *crops, int B,
-                                   train_full_pass *pass, float *y);
+fr_status train_full_forward_crops(const train_full *f, int threads, const fr_image *const *crops,
+                                   int B, train_full_pass *pass, float *y);
 /* dy is (B,128), the loss's gradient w.r.t. the last forward's y; grad (f->n_params)
  * accumulates. The batch is split in fixed chunks that run in parallel, each with its own
  * gradient, added in order: the result does not depend on the number of threads. */
-fr_status train_full_backward(const train_full *f, train_full_pass *pass, const float *dy,
-                              float *grad);
+fr_status train_full_backward(const train_full *f, int threads, train_full_pass *pass,
+                              const float *dy, float *grad);
 /* Inference: the unit embeddings y (n,128) of aligned crops, as the saved model gives them. */
-fr_status train_full_embed(const train_full *f, const fr_image *const *crops, int n, float *y);
+fr_status train_full_embed(const train_full *f, int threads, const fr_image *const *crops, int n,
+                           float *y);
 
 /* ---- augmentation ----------------------------------------------------------------------- */
 
@@ -262,6 +263,7 @@ typedef struct train_config {
     float alpha;                             /* the triplet loss's margin */
     train_adam_config adam;
     uint64_t seed;
+    int threads; /* for the networks' ops (0: $FACEREC_THREADS, else every core) */
 } train_config;
 
 /* 5 epochs of 10 x 6 batches, alpha 0.2 (FaceNet's), Adam with lr 1e-4, seed 1. */
@@ -307,11 +309,11 @@ typedef struct train_model {
     const int *labels; /* (n_photos) */
     void *self;
     /* y (B,dim): the unit embeddings of items[0..B), keeping what backward needs */
-    fr_status (*forward)(void *self, const int *items, int B, float *y);
+    fr_status (*forward)(void *self, int threads, const int *items, int B, float *y);
     /* grad (n_params) accumulates the gradient for dy (B,dim) w.r.t. the last forward's y */
-    fr_status (*backward)(void *self, const float *dy, int B, float *grad);
+    fr_status (*backward)(void *self, int threads, const float *dy, int B, float *grad);
     /* the validation accuracy with the current parameters (NULL: no validation) */
-    fr_status (*validate)(void *self, double *accuracy, double *eer);
+    fr_status (*validate)(void *self, int threads, double *accuracy, double *eer);
 } train_model;
 
 fr_status train_fit(const train_model *m, const train_config *cfg, train_epoch_fn fn,
@@ -319,8 +321,8 @@ fr_status train_fit(const train_model *m, const train_config *cfg, train_epoch_f
 
 /* The verification accuracy of a labeled set's embeddings through head h (NULL: as they
  * are), as train_head_fit measures it on the validation set. */
-fr_status train_verification(const embed_head *h, const train_set *set, double *accuracy,
-                             double *eer);
+fr_status train_verification(const embed_head *h, int threads, const train_set *set,
+                             double *accuracy, double *eer);
 
 /* The loss and validation accuracy per epoch drawn as a chart (title above it). */
 fr_status train_curve_plot(const train_epoch_stats *history, int n, const char *title,

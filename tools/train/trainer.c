@@ -24,17 +24,18 @@ void train_config_defaults(train_config *cfg) {
     train_adam_defaults(&cfg->adam);
     cfg->adam.lr = 1e-4f;
     cfg->seed = 1;
+    cfg->threads = 0;
 }
 
-fr_status train_verification(const embed_head *h, const train_set *set, double *accuracy,
-                             double *eer) {
+fr_status train_verification(const embed_head *h, int threads, const train_set *set,
+                             double *accuracy, double *eer) {
     int n = set->n_photos, dim = set->dim;
     float *rows = malloc((size_t)n * dim * sizeof *rows);
     if (!rows) return fr_error(FR_E_NOMEM, "out of memory for the validation embeddings");
     for (int i = 0; i < n; i++)
         memcpy(rows + (size_t)i * dim, set->embeddings + (size_t)i * set->copies * dim,
                (size_t)dim * sizeof *rows);
-    fr_status st = h ? embed_head_apply(h, rows, n) : FR_OK;
+    fr_status st = h ? embed_head_apply(h, threads, rows, n) : FR_OK;
     eval_pair *pairs = NULL;
     int n_pairs = 0, folds = VAL_FOLDS;
     if (st == FR_OK) st = eval_folder_pairs(set->labels, n, &folds, VAL_SEED, &pairs, &n_pairs);
@@ -169,6 +170,7 @@ fr_status train_fit(const train_model *m, const train_config *cfg, train_epoch_f
     P = FR_MIN(P, t.n_eligible);
     int batches = FR_MAX(1, (m->n_photos + P * K - 1) / (P * K));
     train_rng rng = {cfg->seed};
+    const int threads = nn_resolve_threads(cfg->threads);
     long step = 0;
     /* with validation, the best parameters seen so far (epoch 0: the untrained ones) */
     float *best = m->validate ? malloc(m->n_params * sizeof *best) : NULL;
@@ -184,7 +186,7 @@ fr_status train_fit(const train_model *m, const train_config *cfg, train_epoch_f
         double loss_sum = 0.0;
         for (int b = 0; epoch > 0 && b < batches && st == FR_OK; b++) {
             int B = sample_batch(&t, m, P, K, &rng), n_triplets, n_pairs;
-            if ((st = m->forward(m->self, t.items, B, t.y)) != FR_OK) break;
+            if ((st = m->forward(m->self, threads, t.items, B, t.y)) != FR_OK) break;
             train_mine_triplets(t.y, t.labels, B, dim, cfg->alpha, &rng, t.triplets,
                                 &n_triplets, &n_pairs);
             loss_sum += train_triplet_loss(t.y, B, dim, t.triplets, n_triplets, cfg->alpha,
@@ -193,14 +195,15 @@ fr_status train_fit(const train_model *m, const train_config *cfg, train_epoch_f
             s.n_triplets += n_triplets;
             if (n_triplets == 0) continue; /* nothing to learn from this batch */
             memset(t.grad, 0, m->n_params * sizeof *t.grad);
-            if ((st = m->backward(m->self, t.dy, B, t.grad)) != FR_OK) break;
+            if ((st = m->backward(m->self, threads, t.dy, B, t.grad)) != FR_OK) break;
             train_adam_step(&cfg->adam, ++step, m->params, t.grad, t.m, t.v, m->n_params);
         }
         if (epoch > 0 && n_pairs_sum > 0) {
             s.loss = loss_sum / (double)n_pairs_sum;
             s.active_share = (double)s.n_triplets / (double)n_pairs_sum;
         }
-        if (st == FR_OK && m->validate) st = m->validate(m->self, &s.val_accuracy, &s.val_eer);
+        if (st == FR_OK && m->validate)
+            st = m->validate(m->self, threads, &s.val_accuracy, &s.val_eer);
         if (st == FR_OK && m->validate && s.val_accuracy > best_accuracy) {
             best_accuracy = s.val_accuracy;
             memcpy(best, m->params, m->n_params * sizeof *best);
@@ -226,26 +229,27 @@ typedef struct head_fit {
     float *batch; /* (B,dim) the items' base embeddings */
 } head_fit;
 
-static fr_status head_forward(void *self, const int *items, int B, float *y) {
+static fr_status head_forward(void *self, int threads, const int *items, int B, float *y) {
     head_fit *hf = self;
     int dim = hf->h->dim;
     for (int i = 0; i < B; i++)
         memcpy(hf->batch + (size_t)i * dim, hf->train->embeddings + (size_t)items[i] * dim,
                (size_t)dim * sizeof *hf->batch);
-    embed_head_forward(hf->h, hf->batch, B, hf->pass->forward);
+    embed_head_forward(hf->h, threads, hf->batch, B, hf->pass->forward);
     memcpy(y, hf->pass->forward->y, (size_t)B * dim * sizeof *y);
     return FR_OK;
 }
 
-static fr_status head_backward(void *self, const float *dy, int B, float *grad) {
+static fr_status head_backward(void *self, int threads, const float *dy, int B, float *grad) {
     head_fit *hf = self;
+    (void)threads; /* the head's backward pass is serial */
     train_head_backward(hf->h, hf->pass, B, dy, grad);
     return FR_OK;
 }
 
-static fr_status head_validate(void *self, double *accuracy, double *eer) {
+static fr_status head_validate(void *self, int threads, double *accuracy, double *eer) {
     head_fit *hf = self;
-    return train_verification(hf->h, hf->val, accuracy, eer);
+    return train_verification(hf->h, threads, hf->val, accuracy, eer);
 }
 
 fr_status train_head_fit(embed_head *h, const train_set *train, const train_set *val,

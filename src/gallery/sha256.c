@@ -77,3 +77,5 @@ fr_status fr_file_sha256(const char *path, uint8_t digest[32]) {
     free(data);
     return FR_OK;
 }
+
+void fr_sha256(const void *data, size_t size, uint8_t digest[32]) { gallery_sha256(data, size, digest); }

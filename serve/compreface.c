@@ -73,7 +73,7 @@ static int number_arg(const request *req, const char *key, double def, double lo
     *v = strtod(text, &end);
     if (*end || !(*v >= lo && *v <= hi)) {
         reply_json(out, 400, json_pack("{s:s, s:i}", "message", "invalid value of a request parameter", "code", 5));
-        json_object_set_new(out->json, "parameter", json_string(key));
+        json_object_set_new(out->json, "parameter", json_text(key));
         return 0;
     }
     return 1;
@@ -275,7 +275,7 @@ static json_t *remove_face(server *srv, const char *image_id, reply *out) {
     fr_status st = id > 0 ? fr_gallery_remove_template(srv->gallery, id, subject, sizeof subject) : FR_E_NOT_FOUND;
     if (st == FR_E_NOT_FOUND) {
         reply_json(out, 404, json_pack("{s:s, s:i}", "message", "Face not found", "code", 24));
-        json_object_set_new(out->json, "image_id", json_string(image_id));
+        json_object_set_new(out->json, "image_id", json_text(image_id));
         return NULL;
     }
     if (st != FR_OK) {
@@ -389,7 +389,7 @@ static void cf_subjects_list(server *srv, request *req, reply *out) {
         return;
     }
     json_t *subjects = json_array();
-    for (int i = 0; i < n; i++) json_array_append_new(subjects, json_string(people[i].name));
+    for (int i = 0; i < n; i++) json_array_append_new(subjects, json_text(people[i].name));
     fr_people_free(people, n);
     reply_json(out, 200, json_pack("{s:o}", "subjects", subjects));
 }

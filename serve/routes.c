@@ -107,7 +107,7 @@ static void route_identify(server *srv, request *req, reply *out) {
         json_t *face = face_json(&faces[i], 0);
         const candidate *ci = c + (size_t)i * k;
         int known = n_found > 0 && ci[0].distance <= th.distance;
-        json_object_set_new(face, "identity", known ? json_string(ci[0].name) : json_null());
+        json_object_set_new(face, "identity", known ? json_text(ci[0].name) : json_null());
         json_object_set_new(face, "distance", n_found ? json_real(ci[0].distance) : json_null());
         json_t *cands = json_array();
         for (int j = 0; j < n_found; j++)
@@ -310,7 +310,7 @@ static void add_photos(server *srv, request *req, const char *name, int create_e
         if (results[i].stored) {
             json_t *face = face_json(&results[i].face, 0);
             json_object_set_new(face, "id", json_integer(results[i].template_id));
-            json_object_set_new(face, "source", json_string(sources[i]));
+            json_object_set_new(face, "source", json_text(sources[i]));
             json_array_append_new(added, face);
             n_added++;
         } else {

@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 typedef struct serve_options {
     char host[256];
@@ -167,6 +168,10 @@ void reply_library_error(reply *out, fr_status st);
 
 /* Base64 (RFC 4648, padding optional, whitespace not allowed). Returns 0 if malformed. */
 int base64_decode(const char *text, size_t len, uint8_t **out, size_t *out_size);
+
+/* A JSON string. libfacerec's static library has an internal function named json_string
+ * that shadows jansson's when linked statically, so the server never calls that name. */
+static inline json_t *json_text(const char *s) { return json_stringn(s, strlen(s)); }
 
 /* JSON shapes shared by the APIs (the CLI's --json fields). */
 json_t *face_json(const fr_face *face, int with_embedding);

@@ -390,18 +390,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (*upload_data_size > 0) {
         size_t size = *upload_data_size;
         *upload_data_size = 0;
-        if (req->error_status) return MHD_YES;
         if (now_seconds() - req->t_start > srv->opt.timeout_s) {
-            answer_error(req, 408, "the upload took longer than the time limit");
-            return MHD_YES;
+            if (req->error_status) return MHD_NO; /* an endless body to drop: hang up */
+            req->error_status = 408;
+            snprintf(req->error_message, sizeof req->error_message,
+                     "the upload took longer than the time limit of %d s", srv->opt.timeout_s);
         }
+        if (req->error_status) return MHD_YES;
         size_t total = req->body.size + size;
         for (int i = 0; i < req->n_parts; i++) total += req->parts[i].data.size;
         if (total > srv->opt.max_upload) {
-            char message[160];
-            snprintf(message, sizeof message, "the body is larger than the limit of %zu bytes",
-                     srv->opt.max_upload);
-            answer_error(req, 413, message);
+            /* libmicrohttpd answers only once the body is in: the rest is read and dropped
+             * (for at most the time limit, then the connection is closed) */
+            req->error_status = 413;
+            snprintf(req->error_message, sizeof req->error_message,
+                     "the body is larger than the limit of %zu bytes", srv->opt.max_upload);
             return MHD_YES;
         }
         if (req->post) {

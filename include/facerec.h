@@ -290,6 +290,12 @@ void fr_template_infos_free(fr_template_info *templates, int n_templates);
  * name (truncated to name_size) when name is not NULL. */
 fr_status fr_gallery_remove_template(fr_gallery *g, int64_t id, char *name, size_t name_size);
 
+/* A small picture of a template's face (e.g. a JPEG thumbnail), kept with it and removed
+ * with it. Setting replaces any earlier one; FR_E_NOT_FOUND if there is no such template. */
+fr_status fr_gallery_set_template_image(fr_gallery *g, int64_t id, const void *data, size_t size);
+/* The picture of template id (free *data with free()); FR_E_NOT_FOUND if it has none. */
+fr_status fr_gallery_template_image(fr_gallery *g, int64_t id, void **data, size_t *size);
+
 /* SHA-256 of a buffer. */
 void fr_sha256(const void *data, size_t size, uint8_t digest[32]);
 

@@ -68,6 +68,19 @@ int identify_faces(server *srv, const fr_face *faces, int n, int k, candidate **
     return 1;
 }
 
+/* A JPEG of the face with some margin, THUMBNAIL_SIZE pixels high, for people lists. */
+#define THUMBNAIL_SIZE 128
+static void make_thumbnail(const fr_image *img, const fr_face *f, photo_result *r) {
+    float side = (f->w > f->h ? f->w : f->h) * 1.4f;
+    int x = (int)(f->x + f->w / 2 - side / 2), y = (int)(f->y + f->h / 2 - side / 2);
+    fr_image *crop = NULL, *small = NULL;
+    if (fr_image_crop(img, x, y, (int)side, (int)side, &crop) == FR_OK &&
+        fr_image_resize(crop, THUMBNAIL_SIZE, THUMBNAIL_SIZE, &small) == FR_OK)
+        fr_image_encode_jpeg(small, 85, &r->thumbnail, &r->thumbnail_size);
+    fr_image_free(crop);
+    fr_image_free(small);
+}
+
 int enroll_photos(server *srv, const char *name, const uint8_t *const *data, const size_t *sizes,
                   const char *const *sources, int n, photo_result *results, reply *err) {
     int dim = fr_engine_dim(srv->engine);
@@ -106,6 +119,10 @@ int enroll_photos(server *srv, const char *name, const uint8_t *const *data, con
         fr_face *faces = NULL;
         int n_faces = 0;
         fr_status st = fr_process(srv->engine, img, &faces, &n_faces);
+        if (st == FR_OK && n_faces > 0) {
+            sort_and_filter_faces(faces, &n_faces, 0, n_faces);
+            make_thumbnail(img, &faces[0], r);
+        }
         fr_image_free(img);
         if (st != FR_OK) {
             r->status = st == FR_E_NOMEM ? 503 : 400;
@@ -172,11 +189,19 @@ int enroll_photos(server *srv, const char *name, const uint8_t *const *data, con
                 for (int j = 0; j < n_list; j++)
                     if (!memcmp(list[j].sha256, templates[template_of[i]].sha256, 32))
                         results[i].template_id = list[j].id;
+                /* without its thumbnail a template still works: a failure here is not one */
+                if (results[i].thumbnail && results[i].template_id > 0)
+                    fr_gallery_set_template_image(srv->gallery, results[i].template_id,
+                                                  results[i].thumbnail, results[i].thumbnail_size);
             }
         fr_template_infos_free(list, n_list);
         metrics_note_gallery(srv);
     }
     gallery_unlock(srv);
+    for (int i = 0; i < n; i++) {
+        free(results[i].thumbnail);
+        results[i].thumbnail = NULL;
+    }
     free(templates);
     free(embeddings);
     free(template_of);

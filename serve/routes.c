@@ -413,6 +413,33 @@ static void route_person_photo_remove(server *srv, request *req, reply *out) {
     else reply_json(out, 200, json_pack("{s:s, s:I}", "name", req->params[0], "removed", (json_int_t)id));
 }
 
+static void route_person_photo_image(server *srv, request *req, reply *out) {
+    char *end;
+    long long id = strtoll(req->params[1], &end, 10);
+    if (*end || id <= 0) {
+        reply_error(out, 400, "%s: a photo id is a positive integer", req->params[1]);
+        return;
+    }
+    fr_template_info *list = NULL;
+    int n = 0, owned = 0;
+    void *data = NULL;
+    size_t size = 0;
+    gallery_lock(srv);
+    fr_status st = fr_gallery_templates(srv->gallery, req->params[0], &list, &n);
+    for (int i = 0; st == FR_OK && i < n; i++) owned |= list[i].id == id;
+    fr_template_infos_free(list, n);
+    if (st == FR_OK && owned) st = fr_gallery_template_image(srv->gallery, id, &data, &size);
+    gallery_unlock(srv);
+    if (st != FR_OK) reply_library_error(out, st);
+    else if (!owned) reply_error(out, 404, "%s has no photo %lld", req->params[0], id);
+    else {
+        out->status = 200;
+        out->owned = data;
+        out->n_bytes = size;
+        out->content_type = "image/jpeg";
+    }
+}
+
 static void route_health(server *srv, request *req, reply *out) {
     (void)req;
     reply_json(out, 200, json_pack("{s:s, s:s, s:s}", "status", "ok", "version", fr_version(),
@@ -461,6 +488,7 @@ const route serve_routes[] = {
     {"DELETE", "/api/people/*", ROLE_ADMIN, 0, route_person_remove, "/api/people/{name}"},
     {"GET", "/api/people/*/photos", ROLE_RECOGNIZE, 0, route_person_photos, "/api/people/{name}/photos"},
     {"POST", "/api/people/*/photos", ROLE_ADMIN, 0, route_person_photos_add, "/api/people/{name}/photos"},
+    {"GET", "/api/people/*/photos/*/image", ROLE_RECOGNIZE, 0, route_person_photo_image, "/api/people/{name}/photos/{id}/image"},
     {"DELETE", "/api/people/*/photos/*", ROLE_ADMIN, 0, route_person_photo_remove, "/api/people/{name}/photos/{id}"},
     {NULL, NULL, 0, 0, NULL, NULL},
 };

@@ -204,6 +204,8 @@ typedef struct photo_result {
     char message[300];
     int n_faces;
     fr_face face;        /* the face enrolled */
+    uint8_t *thumbnail;  /* JPEG of the face, stored with the template (freed by enroll_photos) */
+    size_t thumbnail_size;
 } photo_result;
 /* Embed each photo (the largest face) and store those with a face for `name` in one
  * transaction (the person is made if new). Returns 0 with err set when the gallery failed;

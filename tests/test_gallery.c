@@ -636,6 +636,22 @@ TEST(templates_list_and_remove_one) {
     CHECK_OK(fr_gallery_search(g, emb[0], 1, 2, m, &found));
     CHECK(found == 2 && m[0].distance > 1e-3f);
 
+    /* a template's picture: stored, replaced, gone with the template */
+    CHECK_OK(fr_gallery_templates(g, "alice", &list, &n));
+    int64_t second = list[0].id;
+    fr_template_infos_free(list, n);
+    void *pic;
+    size_t pic_size;
+    CHECK(fr_gallery_template_image(g, second, &pic, &pic_size) == FR_E_NOT_FOUND);
+    CHECK(fr_gallery_set_template_image(g, 424242, "x", 1) == FR_E_NOT_FOUND);
+    CHECK_OK(fr_gallery_set_template_image(g, second, "first", 5));
+    CHECK_OK(fr_gallery_set_template_image(g, second, "jpeg!!", 6));
+    CHECK_OK(fr_gallery_template_image(g, second, &pic, &pic_size));
+    CHECK(pic_size == 6 && memcmp(pic, "jpeg!!", 6) == 0);
+    free(pic);
+    CHECK_OK(fr_gallery_remove_template(g, second, NULL, 0));
+    CHECK(fr_gallery_template_image(g, second, &pic, &pic_size) == FR_E_NOT_FOUND);
+
     /* a person stays, without templates, after their last one goes; and can be made empty */
     CHECK_OK(fr_gallery_templates(g, "bob", &list, &n));
     CHECK(n == 1);
@@ -646,11 +662,12 @@ TEST(templates_list_and_remove_one) {
     CHECK(fr_gallery_add_person(g, "") == FR_E_ARG);
     fr_person *people;
     CHECK_OK(fr_gallery_people(g, &people, &n));
-    CHECK(n == 3 && strcmp(people[1].name, "bob") == 0 && people[1].n_templates == 0);
+    CHECK(n == 3 && strcmp(people[0].name, "alice") == 0 && people[0].n_templates == 0);
+    CHECK(strcmp(people[1].name, "bob") == 0 && people[1].n_templates == 0);
     CHECK(strcmp(people[2].name, "carol") == 0 && people[2].n_templates == 0 && people[2].added > 0);
     fr_people_free(people, n);
     CHECK_OK(fr_gallery_search(g, emb[2], 1, 3, m, &found));
-    CHECK(found == 1 && strcmp(m[0].name, "alice") == 0); /* only people with templates */
+    CHECK(found == 0); /* only people with templates are searched */
     CHECK_OK(fr_gallery_templates(g, "carol", &list, &n));
     CHECK(n == 0);
     fr_template_infos_free(list, n);

@@ -71,6 +71,11 @@ try:
     t.check(st == 200 and len(body["photos"]) == 1 and len(body["photos"][0]["sha256"]) == 64,
             "alice's photos: one, with its SHA-256")
     photo_id = body["photos"][0]["id"]
+    st, headers, jpeg = srv.request("GET", "/api/people/alice/photos/%d/image" % photo_id, key="recognize")
+    t.check(st == 200 and headers.get("Content-Type") == "image/jpeg" and jpeg[:2] == b"\xff\xd8",
+            "the photo's face thumbnail: a JPEG")
+    st, _, _ = srv.request("GET", "/api/people/bob/photos/%d/image" % photo_id, key="recognize")
+    t.check(st == 404, "another person's photo id: 404")
     st, _, _ = srv.post_json("/api/people/alice", {"name": "bob"}, method="PUT")
     t.check(st == 409, "rename onto an existing name: 409")
     st, _, body = srv.post_json("/api/people/alice", {"name": "alice2"}, method="PUT")

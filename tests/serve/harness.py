@@ -27,14 +27,19 @@ def parse_args(argv):
 
 
 class Server:
-    def __init__(self, args, name, extra=()):
+    def __init__(self, args, name, extra=(), restart_of=None):
+        """A server on a fresh gallery, or on the gallery (and keys) of restart_of."""
         self.args = args
         self.dir = os.path.join(args["tmp"], name)
-        shutil.rmtree(self.dir, ignore_errors=True)
-        os.makedirs(self.dir)
-        self.db = os.path.join(self.dir, "gallery.db")
-        self.admin_key = self.add_key("admin")
-        self.recognize_key = self.add_key("recognize")
+        if restart_of:
+            self.dir, self.db = restart_of.dir, restart_of.db
+            self.admin_key, self.recognize_key = restart_of.admin_key, restart_of.recognize_key
+        else:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            os.makedirs(self.dir)
+            self.db = os.path.join(self.dir, "gallery.db")
+            self.admin_key = self.add_key("admin")
+            self.recognize_key = self.add_key("recognize")
         cmd = [args["serve"], "--db", self.db, "--listen", "127.0.0.1:0", "--models", args["models"],
                "--model", "mobilefacenet", "--no-flip"] + list(extra)
         self.proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)

@@ -23,7 +23,7 @@ void sort_and_filter_faces(fr_face *faces, int *n, float min_score, int limit) {
     int kept = 0;
     for (int i = 0; i < *n; i++)
         if (faces[i].score >= min_score) faces[kept++] = faces[i];
-    qsort(faces, (size_t)kept, sizeof *faces, by_area_descending);
+    if (kept > 1) qsort(faces, (size_t)kept, sizeof *faces, by_area_descending);
     if (limit > 0 && kept > limit) kept = limit;
     *n = kept;
 }

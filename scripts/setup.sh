@@ -15,7 +15,7 @@ packages=(build-essential cmake pkg-config libjpeg62-turbo-dev libpng-dev libgif
           libopenblas-dev libsqlite3-dev libjpeg-turbo-progs
           libavformat-dev libavcodec-dev libswscale-dev libavutil-dev libavdevice-dev libespeak-ng-dev libsdl2-dev ffmpeg espeak-ng-data)
 packages+=(libmicrohttpd-dev libjansson-dev) # facerec serve: HTTP (with GnuTLS) and JSON
-packages+=(chromium python3) # facerec serve's tests: the web page in headless Chromium; HTTP checks
+packages+=(chromium python3 openssl) # facerec serve's tests: the page in headless Chromium, HTTP(S) checks
 packages+=(opencv-data) # the Haar cascade of --detector haar (copied into models/ below)
 packages+=(clang libclang-rt-14-dev) # the libFuzzer target that scripts/test.sh runs
 bench_packages=(python3-torch python3-numpy wrk) # wrk: scripts/serve_bench.sh

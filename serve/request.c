@@ -20,7 +20,9 @@ json_t *request_json(request *req, reply *out) {
     if (req->json_parsed) return req->json_body;
     req->json_parsed = 1;
     if (req->post || req->n_parts || req->body.size == 0) return NULL;
-    if (!is_json_type(req->content_type) && req->body.data[0] != '{' && req->body.data[0] != '[')
+    /* JSON by its type, or by its look when no type is given */
+    int untyped = !req->content_type[0];
+    if (!is_json_type(req->content_type) && !(untyped && (req->body.data[0] == '{' || req->body.data[0] == '[')))
         return NULL;
     json_error_t err;
     req->json_body = json_loadb(req->body.data, req->body.size, JSON_REJECT_DUPLICATES, &err);
@@ -30,42 +32,6 @@ json_t *request_json(request *req, reply *out) {
         req->json_parsed = 2; /* an error was given */
     }
     return req->json_body;
-}
-
-/* The value of a base64 digit (either alphabet), -1 for anything else. */
-static int base64_digit(unsigned char c) {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+' || c == '-') return 62;
-    if (c == '/' || c == '_') return 63;
-    return -1;
-}
-
-int base64_decode(const char *text, size_t len, uint8_t **out, size_t *out_size) {
-    while (len > 0 && text[len - 1] == '=') len--;
-    if (len % 4 == 1) return 0;
-    uint8_t *bytes = malloc(len / 4 * 3 + 3);
-    if (!bytes) return 0;
-    size_t n = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < len; i++) {
-        int v = base64_digit((unsigned char)text[i]);
-        if (v < 0) {
-            free(bytes);
-            return 0;
-        }
-        acc = (acc << 6) | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            bytes[n++] = (uint8_t)(acc >> bits);
-        }
-    }
-    *out = bytes;
-    *out_size = n;
-    return 1;
 }
 
 static const form_part *find_part(const request *req, const char *field) {

@@ -10,6 +10,7 @@
 #ifndef FR_SERVE_H
 #define FR_SERVE_H
 
+#include "base64.h"
 #include "facerec.h"
 
 #include <jansson.h>
@@ -166,8 +167,6 @@ void reply_error(reply *out, int status, const char *fmt, ...)
 /* The status that fits a library failure (and its message). */
 void reply_library_error(reply *out, fr_status st);
 
-/* Base64 (RFC 4648, padding optional, whitespace not allowed). Returns 0 if malformed. */
-int base64_decode(const char *text, size_t len, uint8_t **out, size_t *out_size);
 
 /* A JSON string. libfacerec's static library has an internal function named json_string
  * that shadows jansson's when linked statically, so the server never calls that name. */

@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import threading
@@ -30,6 +31,7 @@ class Server:
     def __init__(self, args, name, extra=(), restart_of=None):
         """A server on a fresh gallery, or on the gallery (and keys) of restart_of."""
         self.args = args
+        self.tls = "--tls-cert" in extra
         self.dir = os.path.join(args["tmp"], name)
         if restart_of:
             self.dir, self.db = restart_of.dir, restart_of.db
@@ -77,7 +79,11 @@ class Server:
             headers["x-api-key"] = self.recognize_key
         elif key:
             headers["x-api-key"] = key
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        if self.tls:  # a self-signed test certificate
+            conn = http.client.HTTPSConnection("127.0.0.1", self.port, timeout=timeout,
+                                               context=ssl._create_unverified_context())
+        else:
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         conn.request(method, path, body=body, headers=headers)
         resp = conn.getresponse()
         data = resp.read()

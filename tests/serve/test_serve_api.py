@@ -1,6 +1,8 @@
 """test_serve_api.py: our HTTP API end to end against a real facerec-serve: keys and roles,
 the three ways to send an image, enroll / identify / verify / detect / embed, people and
 their photos, gallery info, health, metrics, and a clean stop on SIGTERM."""
+import os
+import subprocess
 import sys
 
 from harness import Checks, Server, b64, demo_photo, face_crops, parse_args
@@ -106,4 +108,17 @@ finally:
 log = "".join(srv.log)
 t.check("POST /api/identify 200" in log and "faces=3" in log, "one log line per request")
 t.check("stopped" in log, "SIGTERM: a clean stop")
+
+# TLS through libmicrohttpd's GnuTLS: a self-signed certificate made here
+cert, key = (os.path.join(args["tmp"], n) for n in ("cert.pem", "key.pem"))
+subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                "-nodes", "-subj", "/CN=127.0.0.1", "-days", "1", "-keyout", key, "-out", cert],
+               check=True, capture_output=True)
+srv = Server(args, "tls", ["--tls-cert", cert, "--tls-key", key])
+try:
+    t.check("https://" in "".join(srv.log), "--tls-cert: the server says https")
+    st, _, body = srv.request("POST", "/api/detect", group, {"Content-Type": "image/jpeg"}, key="recognize")
+    t.check(st == 200 and len(body["faces"]) == 3, "detect over HTTPS")
+finally:
+    srv.stop()
 t.done()

@@ -329,6 +329,18 @@ static int begin_request(server *srv, request *req) {
         return status;
     }
     if ((status = authorize(srv, req))) return status;
+    if (!req->route->in_network_thread) { /* no body is read for a request that cannot queue */
+        pthread_mutex_lock(&srv->queue_lock);
+        int full = srv->count >= srv->opt.queue;
+        pthread_mutex_unlock(&srv->queue_lock);
+        if (full) {
+            reply out = {0};
+            reply_error_for(req, &out, 503, "every worker is busy and the queue is full: try again shortly");
+            out.retry_after = 1;
+            send_reply(req, &out);
+            return 503;
+        }
+    }
     const char *length = header(req->conn, "Content-Length");
     if (length) {
         char *end;

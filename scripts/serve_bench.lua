@@ -1,6 +1,5 @@
 -- serve_bench.lua: wrk script for scripts/serve_bench.sh: POST the probe photo to
--- /api/identify with the API key; stop after LIMIT answers per thread (0: run for the
--- duration); print one RESULT line.
+-- /api/identify with the API key; print one RESULT line.
 local f = assert(io.open(os.getenv("PROBE"), "rb"))
 local body = f:read("*a")
 f:close()
@@ -9,14 +8,6 @@ wrk.path = "/api/identify"
 wrk.body = body
 wrk.headers["Content-Type"] = "image/jpeg"
 wrk.headers["x-api-key"] = os.getenv("KEY")
-local limit = tonumber(os.getenv("LIMIT") or "0")
-local answers = 0
-
-function response(status, headers, body)
-  answers = answers + 1
-  if limit > 0 and answers >= limit then wrk.thread:stop() end
-end
-
 function done(summary, latency, requests)
   local e = summary.errors
   io.write(string.format("RESULT requests=%d seconds=%.2f rps=%.2f p50_ms=%.1f p99_ms=%.1f failed=%d\n",

@@ -142,5 +142,7 @@ int cmd_train(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_import_keras_csv(int argc, char **argv);
+int cmd_serve(int argc, char **argv); /* cmd_serve.c: runs facerec-serve */
+int cmd_serve_keys(int argc, char **argv);
 
 #endif

@@ -18,6 +18,8 @@ static const cli_command commands[] = {
     {"calibrate", "measure distance distributions on labeled photos for the thresholds", cmd_calibrate},
     {"train", "fine-tune the embedding on your own people (triplet loss)", cmd_train},
     {"watch", "recognise and greet people live from a camera, video file or stream", cmd_watch},
+    {"serve", "an HTTP service and web page (our API and CompreFace's)", cmd_serve},
+    {"serve-keys", "add, list or revoke the service's API keys", cmd_serve_keys},
     {"eval", "measure accuracy on LFW or a folder of people (verification, 1:N)", cmd_eval},
     {"import-keras-csv", "convert the original nn4.small2 CSV weights into a model file", cmd_import_keras_csv},
 };

@@ -297,7 +297,7 @@ FR_API fr_status fr_gallery_enroll(fr_gallery *g, const char *name,
 typedef struct fr_person {
     char *name;
     int n_templates;
-    int64_t added; /* Unix time of the first template */
+    int64_t added; /* Unix time of the first template (of the person, while they have none) */
 } fr_person;
 
 /* Every person, by name. Free with fr_people_free(). */
@@ -306,6 +306,60 @@ FR_API void fr_people_free(fr_person *people, int n_people);
 /* FR_E_NOT_FOUND if there is no such person; renaming onto an existing name is FR_E_ARG. */
 FR_API fr_status fr_gallery_remove(fr_gallery *g, const char *name);
 FR_API fr_status fr_gallery_rename(fr_gallery *g, const char *old_name, const char *new_name);
+/* A person without templates yet (FR_E_ARG if the name is taken). A person stays enrolled,
+ * with no templates, after their last template is removed; fr_gallery_people lists them. */
+FR_API fr_status fr_gallery_add_person(fr_gallery *g, const char *name);
+
+/* One stored template, without its embedding. */
+typedef struct fr_template_info {
+    int64_t id;        /* stable while the template exists */
+    char *name;        /* its person */
+    char *source;      /* the file (or upload) it came from */
+    uint8_t sha256[32];
+    float x, y, w, h;  /* the face box in the source */
+    float quality;
+    int64_t added;     /* Unix time */
+} fr_template_info;
+
+/* The templates of person `name` (NULL: of everyone), by person then id. FR_E_NOT_FOUND if
+ * there is no such person. Free with fr_template_infos_free(). */
+FR_API fr_status fr_gallery_templates(fr_gallery *g, const char *name, fr_template_info **templates,
+                               int *n_templates);
+FR_API void fr_template_infos_free(fr_template_info *templates, int n_templates);
+/* Remove one template by id (FR_E_NOT_FOUND if none); its person's name is written to
+ * name (truncated to name_size) when name is not NULL. */
+FR_API fr_status fr_gallery_remove_template(fr_gallery *g, int64_t id, char *name, size_t name_size);
+
+/* A small picture of a template's face (e.g. a JPEG thumbnail), kept with it and removed
+ * with it. Setting replaces any earlier one; FR_E_NOT_FOUND if there is no such template. */
+FR_API fr_status fr_gallery_set_template_image(fr_gallery *g, int64_t id, const void *data, size_t size);
+/* The picture of template id (free *data with free()); FR_E_NOT_FOUND if it has none. */
+FR_API fr_status fr_gallery_template_image(fr_gallery *g, int64_t id, void **data, size_t *size);
+
+/* SHA-256 (FIPS 180-4) of a buffer, through OpenSSL's libcrypto. */
+FR_API void fr_sha256(const void *data, size_t size, uint8_t digest[32]);
+
+/* API keys of a service over the gallery (facerec serve), stored as the SHA-256 of the key,
+ * never the key itself, each with a role: "recognize" (identify, verify, detect) or "admin"
+ * (also enroll, rename, remove). */
+typedef struct fr_api_key {
+    int64_t id;
+    char label[64];
+    char role[16];
+    int64_t created; /* Unix time */
+} fr_api_key;
+
+/* Store a key's hash with a role and a label (what it is for); *id receives its id. A role
+ * other than "recognize" or "admin" is FR_E_ARG. */
+FR_API fr_status fr_gallery_key_add(fr_gallery *g, const uint8_t key_sha256[32], const char *role,
+                             const char *label, int64_t *id);
+/* Every key, by id. Free with free(). */
+FR_API fr_status fr_gallery_keys(fr_gallery *g, fr_api_key **keys, int *n_keys);
+/* FR_E_NOT_FOUND if there is no key with this id. */
+FR_API fr_status fr_gallery_key_revoke(fr_gallery *g, int64_t id);
+/* The role of the key whose SHA-256 is given: *found = 0 if none; role receives the role. */
+FR_API fr_status fr_gallery_key_lookup(fr_gallery *g, const uint8_t key_sha256[32], int *found,
+                                char *role, size_t role_size);
 
 typedef struct fr_gallery_info {
     char model[64];          /* "" while no model is bound */

@@ -2,24 +2,26 @@
 # benchmarks.sh: run the accuracy evaluations, `facerec-bench` and python/bench.py, and write
 # BENCHMARKS.md at the repository root from their output (the file is generated: edit this
 # script instead).
-#   scripts/benchmarks.sh [--quick] [--no-bench] [BUILD_DIR]
+#   scripts/benchmarks.sh [--quick] [--no-bench] [--no-serve] [BUILD_DIR]
 #     BUILD_DIR   a Release build (default: build)
 #     --quick     only the default pipeline, mobilefacenet alone and dlib-resnet's
 #                 alignments, with and without flip, the default 1:N identification, and ORL
 #                 (without: also other detectors, the choice of the fusion's weight and flip
 #                 on View 1, and 1:N for each model alone)
 #     --no-bench  leave out `facerec-bench` and python/bench.py
+#     --no-serve  leave out the load benchmark of `facerec serve` (scripts/serve_bench.sh)
 # Environment: FACEREC_DATA, the shared data folder (default: ../shared/data beside the
 # repository); FACEREC_EVAL_CACHE, the embedding cache folder (default: the eval default).
 # Rows whose configuration this build does not offer (e.g. a model not added yet) are listed
 # as not available, with the reason.
 set -uo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
-quick=0; with_bench=1; build="$here/build"
+quick=0; with_bench=1; with_serve=1; build="$here/build"
 for arg in "$@"; do
   case "$arg" in
     --quick) quick=1 ;;
     --no-bench) with_bench=0 ;;
+    --no-serve) with_serve=0 ;;
     -*) echo "benchmarks.sh: unknown option $arg" >&2; exit 2 ;;
     *) build="$arg" ;;
   esac
@@ -152,6 +154,13 @@ if [ $with_bench = 1 ]; then
 $python_text"
 fi
 
+serve_text=
+if [ $with_serve = 1 ] && command -v wrk >/dev/null; then
+  echo "benchmarks.sh: serve_bench ..." >&2
+  serve_text="$("$here/scripts/serve_bench.sh" 2>&1)" || serve_text="(serve_bench.sh failed:)
+$serve_text"
+fi
+
 {
   echo "# Benchmarks"
   echo
@@ -220,6 +229,19 @@ fi
     echo "$python_text"
   else
     echo "Left out (run without --no-bench)."
+  fi
+  echo
+  echo "## HTTP service (\`facerec serve\`, \`scripts/serve_bench.sh\`)"
+  echo
+  if [ -n "$serve_text" ]; then
+    echo "\`POST /api/identify\` of one face photo (a crop of the face-api demo's sample1) with wrk, against"
+    echo "galleries of synthetic people (random unit vectors, so every search runs over the whole"
+    echo "gallery and the probe is a stranger); each row a wrk run at that many connections. Memory:"
+    echo "the server's resident set after 1,000 and after 10,000 such requests."
+    echo
+    echo "$serve_text"
+  else
+    echo "Left out (run without --no-serve, with wrk installed: scripts/setup.sh --bench)."
   fi
 } >"$out"
 echo "benchmarks.sh: wrote $out" >&2

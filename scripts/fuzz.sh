@@ -14,7 +14,7 @@ build="$here/build-fuzz"
 models="${FACEREC_MODELS:-$here/models}"
 
 CC=clang cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release -DFACEREC_FUZZ=ON >/dev/null
-cmake --build "$build" -j 2 --target fuzz_tflite
+cmake --build "$build" -j 2 --target fuzz_tflite fuzz_serve_base64
 
 # Seeds: the small real models whole, and the first 64 KB of the larger ones (their tables
 # come first in the file; the fuzzer's mutations then reach every offset of them).
@@ -39,3 +39,7 @@ if [ -n "${FACEREC_FUZZ_RUNS:-}" ]; then budget=(-runs="$FACEREC_FUZZ_RUNS" -see
 else budget=(-max_total_time="$seconds"); fi
 "$build/tests/fuzz_tflite" "${budget[@]}" -max_len=1048576 -rss_limit_mb=4096 -malloc_limit_mb=4200 -timeout=10 \
   -print_final_stats=1 "$corpus"
+# facerec serve's base64 decoder (images in JSON requests), from an empty corpus
+mkdir -p "$build/corpus_base64"
+"$build/tests/fuzz_serve_base64" "${budget[@]}" -max_len=4096 -timeout=10 -print_final_stats=1 \
+  "$build/corpus_base64"

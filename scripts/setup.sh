@@ -19,7 +19,9 @@ packages+=(opencv-data) # the Haar cascade of --detector haar (copied into model
 packages+=(clang libclang-rt-14-dev) # the libFuzzer target that scripts/test.sh runs
 # the Python package (python/): numpy, pytest, and pip + setuptools + venv to install it
 packages+=(python3-numpy python3-pytest python3-pip python3-setuptools python3-venv)
-bench_packages=(python3-torch)
+packages+=(libmicrohttpd-dev) # facerec serve: HTTP (with GnuTLS)
+packages+=(chromium python3 openssl) # facerec serve's tests: the page in headless Chromium, HTTP(S) checks
+bench_packages=(python3-torch wrk) # wrk: scripts/serve_bench.sh
 
 want_bench=0 models_only=0
 for arg in "$@"; do

@@ -597,8 +597,123 @@ TEST(search_speed) {
     fr_gallery_close(g);
 }
 
+TEST(templates_list_and_remove_one) {
+    const char *path = fresh_db("templates");
+    fr_gallery *g;
+    CHECK_OK(fr_gallery_open(path, 1, &g));
+    CHECK_OK(fr_gallery_use_model(g, "test-model", "1", DIM));
+    fr_template t[3];
+    float emb[3][DIM];
+    char src[3][32];
+    uint64_t s = 7;
+    for (int i = 0; i < 3; i++) {
+        random_unit(emb[i], DIM, &s);
+        t[i] = make_template(emb[i], (unsigned)i + 100, src[i], sizeof src[i]);
+    }
+    CHECK_OK(fr_gallery_enroll(g, "alice", t, 2));
+    CHECK_OK(fr_gallery_enroll(g, "bob", t + 2, 1));
+    fr_template_info *list;
+    int n;
+    CHECK(fr_gallery_templates(g, "nobody", &list, &n) == FR_E_NOT_FOUND);
+    CHECK_OK(fr_gallery_templates(g, "alice", &list, &n));
+    CHECK(n == 2 && strcmp(list[0].name, "alice") == 0 && strcmp(list[1].source, "photo101.jpg") == 0);
+    CHECK(memcmp(list[1].sha256, t[1].sha256, 32) == 0 && list[1].w == 30 && list[0].added > 0);
+    int64_t first = list[0].id;
+    fr_template_infos_free(list, n);
+    CHECK_OK(fr_gallery_templates(g, NULL, &list, &n));
+    CHECK(n == 3 && strcmp(list[2].name, "bob") == 0);
+    fr_template_infos_free(list, n);
+
+    /* search sees the removal at once: alice's first photo no longer matches her */
+    fr_match m[2];
+    int found;
+    CHECK_OK(fr_gallery_search(g, emb[0], 1, 2, m, &found));
+    CHECK(found == 2 && strcmp(m[0].name, "alice") == 0 && m[0].distance < 1e-3f);
+    char owner[64];
+    CHECK_OK(fr_gallery_remove_template(g, first, owner, sizeof owner));
+    CHECK(strcmp(owner, "alice") == 0);
+    CHECK(fr_gallery_remove_template(g, first, NULL, 0) == FR_E_NOT_FOUND);
+    CHECK_OK(fr_gallery_search(g, emb[0], 1, 2, m, &found));
+    CHECK(found == 2 && m[0].distance > 1e-3f);
+
+    /* a template's picture: stored, replaced, gone with the template */
+    CHECK_OK(fr_gallery_templates(g, "alice", &list, &n));
+    int64_t second = list[0].id;
+    fr_template_infos_free(list, n);
+    void *pic;
+    size_t pic_size;
+    CHECK(fr_gallery_template_image(g, second, &pic, &pic_size) == FR_E_NOT_FOUND);
+    CHECK(fr_gallery_set_template_image(g, 424242, "x", 1) == FR_E_NOT_FOUND);
+    CHECK_OK(fr_gallery_set_template_image(g, second, "first", 5));
+    CHECK_OK(fr_gallery_set_template_image(g, second, "jpeg!!", 6));
+    CHECK_OK(fr_gallery_template_image(g, second, &pic, &pic_size));
+    CHECK(pic_size == 6 && memcmp(pic, "jpeg!!", 6) == 0);
+    free(pic);
+    CHECK_OK(fr_gallery_remove_template(g, second, NULL, 0));
+    CHECK(fr_gallery_template_image(g, second, &pic, &pic_size) == FR_E_NOT_FOUND);
+
+    /* a person stays, without templates, after their last one goes; and can be made empty */
+    CHECK_OK(fr_gallery_templates(g, "bob", &list, &n));
+    CHECK(n == 1);
+    CHECK_OK(fr_gallery_remove_template(g, list[0].id, NULL, 0));
+    fr_template_infos_free(list, n);
+    CHECK_OK(fr_gallery_add_person(g, "carol"));
+    CHECK(fr_gallery_add_person(g, "carol") == FR_E_ARG);
+    CHECK(fr_gallery_add_person(g, "") == FR_E_ARG);
+    fr_person *people;
+    CHECK_OK(fr_gallery_people(g, &people, &n));
+    CHECK(n == 3 && strcmp(people[0].name, "alice") == 0 && people[0].n_templates == 0);
+    CHECK(strcmp(people[1].name, "bob") == 0 && people[1].n_templates == 0);
+    CHECK(strcmp(people[2].name, "carol") == 0 && people[2].n_templates == 0 && people[2].added > 0);
+    fr_people_free(people, n);
+    CHECK_OK(fr_gallery_search(g, emb[2], 1, 3, m, &found));
+    CHECK(found == 0); /* only people with templates are searched */
+    CHECK_OK(fr_gallery_templates(g, "carol", &list, &n));
+    CHECK(n == 0);
+    fr_template_infos_free(list, n);
+    fr_gallery_close(g);
+}
+
+TEST(api_keys_hashed_with_roles) {
+    const char *path = fresh_db("keys");
+    fr_gallery *g;
+    CHECK_OK(fr_gallery_open(path, 1, &g));
+    uint8_t a[32], b[32], c[32];
+    fr_sha256("key a", 5, a);
+    fr_sha256("key b", 5, b);
+    fr_sha256("key c", 5, c);
+    int64_t id_a, id_b;
+    CHECK_OK(fr_gallery_key_add(g, a, "admin", "laptop", &id_a));
+    CHECK_OK(fr_gallery_key_add(g, b, "recognize", "door", &id_b));
+    CHECK(fr_gallery_key_add(g, a, "admin", "again", NULL) == FR_E_ARG);
+    CHECK(fr_gallery_key_add(g, c, "root", "", NULL) == FR_E_ARG);
+    int found;
+    char role[16];
+    CHECK_OK(fr_gallery_key_lookup(g, b, &found, role, sizeof role));
+    CHECK(found && strcmp(role, "recognize") == 0);
+    CHECK_OK(fr_gallery_key_lookup(g, c, &found, role, sizeof role));
+    CHECK(!found);
+    fr_api_key *keys;
+    int n;
+    CHECK_OK(fr_gallery_keys(g, &keys, &n));
+    CHECK(n == 2 && keys[0].id == id_a && strcmp(keys[0].label, "laptop") == 0 &&
+          strcmp(keys[1].role, "recognize") == 0 && keys[1].created > 0);
+    free(keys);
+    CHECK_OK(fr_gallery_key_revoke(g, id_a));
+    CHECK(fr_gallery_key_revoke(g, id_a) == FR_E_NOT_FOUND);
+    fr_gallery_close(g);
+    /* what is stored is the hash, never the key */
+    CHECK_OK(fr_gallery_open(path, 0, &g));
+    CHECK_OK(fr_gallery_key_lookup(g, a, &found, role, sizeof role));
+    CHECK(!found);
+    CHECK_OK(fr_gallery_key_lookup(g, b, &found, role, sizeof role));
+    CHECK(found);
+    fr_gallery_close(g);
+}
+
 TEST_MAIN(CASE(sha256_known_vectors), CASE(enroll_list_rename_remove), CASE(batch_is_all_or_nothing),
           CASE(model_mismatch_is_an_error), CASE(corrupt_and_foreign_files_are_errors),
           CASE(locked_database_is_an_error), CASE(search_equals_brute_force),
           CASE(search_sees_changes_by_others), CASE(killed_enrollment_leaves_whole_people),
-          CASE(calibrated_thresholds_hold_their_rates), CASE(search_speed))
+          CASE(calibrated_thresholds_hold_their_rates), CASE(search_speed),
+          CASE(templates_list_and_remove_one), CASE(api_keys_hashed_with_roles))

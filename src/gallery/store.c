@@ -1,5 +1,6 @@
 /* store.c: the gallery database: opening (schema, WAL, errors), the model it is bound to,
- * enrollment in one transaction per batch, and listing, renaming and removing people. */
+ * enrollment in one transaction per batch, and listing, renaming and removing people and
+ * their templates. */
 #include "gallery/gallery.h"
 
 #include <errno.h>
@@ -451,9 +452,9 @@ fr_status fr_gallery_people(fr_gallery *g, fr_person **people, int *n_people) {
     *n_people = 0;
     sqlite3_stmt *stmt;
     fr_status st = gallery_prepare(g,
-                                   "SELECT p.name, count(t.id), min(t.added) FROM people p"
-                                   " JOIN templates t ON t.person_id = p.id GROUP BY p.id"
-                                   " ORDER BY p.name",
+                                   "SELECT p.name, count(t.id), coalesce(min(t.added), p.added)"
+                                   " FROM people p LEFT JOIN templates t ON t.person_id = p.id"
+                                   " GROUP BY p.id ORDER BY p.name",
                                    &stmt);
     if (st != FR_OK) return st;
     fr_person *list = NULL;
@@ -548,6 +549,135 @@ fr_status fr_gallery_rename(fr_gallery *g, const char *old_name, const char *new
                            "renaming a person", old_name);
     st = gallery_end(g, st, "renaming a person");
     if (st == FR_OK) erase_from_log(g);
+    gallery_unload(g);
+    return st;
+}
+
+fr_status fr_gallery_add_person(fr_gallery *g, const char *name) {
+    if (!g) return fr_error(FR_E_ARG, "fr_gallery_add_person: NULL gallery");
+    fr_status st = check_name(name);
+    if (st != FR_OK) return st;
+    st = gallery_begin(g, "adding a person");
+    if (st != FR_OK) return st;
+    sqlite3_stmt *stmt;
+    st = gallery_prepare(g, "INSERT INTO people(name, added) VALUES(?, ?)", &stmt);
+    if (st == FR_OK) {
+        sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(stmt, 2, (int64_t)time(NULL));
+        int rc = sqlite3_step(stmt);
+        if ((rc & 0xff) == SQLITE_CONSTRAINT)
+            st = fr_error(FR_E_ARG, "%s: '%s' is already enrolled", g->path, name);
+        else if (rc != SQLITE_DONE)
+            st = gallery_db_error(g, rc, "adding a person");
+        sqlite3_finalize(stmt);
+    }
+    return gallery_end(g, st, "adding a person");
+}
+
+/* Whether person `name` exists (FR_E_NOT_FOUND if not). */
+static fr_status check_person_exists(fr_gallery *g, const char *name) {
+    sqlite3_stmt *stmt;
+    fr_status st = gallery_prepare(g, "SELECT 1 FROM people WHERE name = ?", &stmt);
+    if (st != FR_OK) return st;
+    sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_DONE) st = fr_error(FR_E_NOT_FOUND, "%s: no person named '%s'", g->path, name);
+    else if (rc != SQLITE_ROW) st = gallery_db_error(g, rc, "looking up a person");
+    sqlite3_finalize(stmt);
+    return st;
+}
+
+fr_status fr_gallery_templates(fr_gallery *g, const char *name, fr_template_info **templates,
+                               int *n_templates) {
+    if (!g || !templates || !n_templates)
+        return fr_error(FR_E_ARG, "fr_gallery_templates: NULL argument");
+    *templates = NULL;
+    *n_templates = 0;
+    /* one snapshot: the person and their templates */
+    fr_status st = gallery_exec(g, "BEGIN", "listing templates");
+    if (st != FR_OK) return st;
+    if (name) st = check_person_exists(g, name);
+    sqlite3_stmt *stmt = NULL;
+    if (st == FR_OK)
+        st = gallery_prepare(g,
+                             "SELECT t.id, p.name, t.source, t.sha256, t.x, t.y, t.w, t.h,"
+                             " t.quality, t.added FROM templates t JOIN people p"
+                             " ON p.id = t.person_id WHERE ?1 IS NULL OR p.name = ?1"
+                             " ORDER BY p.name, t.id",
+                             &stmt);
+    fr_template_info *list = NULL;
+    int n = 0, cap = 0, rc = SQLITE_DONE;
+    if (st == FR_OK && name) sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+    while (st == FR_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        if (n == cap) {
+            cap = cap ? 2 * cap : 16;
+            fr_template_info *grown = realloc(list, (size_t)cap * sizeof *list);
+            if (!grown) {
+                st = fr_error(FR_E_NOMEM, "%s: out of memory listing templates", g->path);
+                break;
+            }
+            list = grown;
+        }
+        fr_template_info *t = &list[n];
+        memset(t, 0, sizeof *t);
+        t->id = sqlite3_column_int64(stmt, 0);
+        t->name = strdup((const char *)sqlite3_column_text(stmt, 1));
+        t->source = strdup((const char *)sqlite3_column_text(stmt, 2));
+        n++;
+        if (sqlite3_column_bytes(stmt, 3) == 32) memcpy(t->sha256, sqlite3_column_blob(stmt, 3), 32);
+        t->x = (float)sqlite3_column_double(stmt, 4);
+        t->y = (float)sqlite3_column_double(stmt, 5);
+        t->w = (float)sqlite3_column_double(stmt, 6);
+        t->h = (float)sqlite3_column_double(stmt, 7);
+        t->quality = (float)sqlite3_column_double(stmt, 8);
+        t->added = sqlite3_column_int64(stmt, 9);
+        if (!t->name || !t->source)
+            st = fr_error(FR_E_NOMEM, "%s: out of memory listing templates", g->path);
+    }
+    if (st == FR_OK && rc != SQLITE_DONE) st = gallery_db_error(g, rc, "listing templates");
+    sqlite3_finalize(stmt);
+    sqlite3_exec(g->db, "COMMIT", NULL, NULL, NULL);
+    if (st != FR_OK) {
+        fr_template_infos_free(list, n);
+        return st;
+    }
+    *templates = list;
+    *n_templates = n;
+    return FR_OK;
+}
+
+void fr_template_infos_free(fr_template_info *templates, int n_templates) {
+    for (int i = 0; templates && i < n_templates; i++) {
+        free(templates[i].name);
+        free(templates[i].source);
+    }
+    free(templates);
+}
+
+fr_status fr_gallery_remove_template(fr_gallery *g, int64_t id, char *name, size_t name_size) {
+    if (!g) return fr_error(FR_E_ARG, "fr_gallery_remove_template: NULL gallery");
+    fr_status st = gallery_begin(g, "removing a template");
+    if (st != FR_OK) return st;
+    sqlite3_stmt *stmt;
+    st = gallery_prepare(g,
+                         "DELETE FROM templates WHERE id = ?"
+                         " RETURNING (SELECT name FROM people WHERE id = person_id)",
+                         &stmt);
+    if (st == FR_OK) {
+        sqlite3_bind_int64(stmt, 1, id);
+        int rc = sqlite3_step(stmt);
+        if (rc == SQLITE_ROW) {
+            if (name && name_size) snprintf(name, name_size, "%s", (const char *)sqlite3_column_text(stmt, 0));
+            rc = sqlite3_step(stmt);
+            if (rc != SQLITE_DONE) st = gallery_db_error(g, rc, "removing a template");
+        } else if (rc == SQLITE_DONE) {
+            st = fr_error(FR_E_NOT_FOUND, "%s: no template with id %lld", g->path, (long long)id);
+        } else {
+            st = gallery_db_error(g, rc, "removing a template");
+        }
+        sqlite3_finalize(stmt);
+    }
+    st = gallery_end(g, st, "removing a template");
     gallery_unload(g);
     return st;
 }

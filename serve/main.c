@@ -1,0 +1,328 @@
+/* main.c: facerec-serve [options] (also `facerec serve`), and `facerec-serve keys ...`
+ * (`facerec serve-keys`): options, loading the engine and the gallery once, the page's files,
+ * the daemon and its workers, and a clean stop on SIGTERM or SIGINT. */
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *usage =
+    "usage: facerec serve [options]\n"
+    "An HTTP service over the gallery: our JSON API, CompreFace's REST API and a web page\n"
+    "(docs/API.md). Requests need an API key: facerec serve-keys add --role admin.\n\n"
+    "  --listen HOST:PORT  address to listen on (default 127.0.0.1:8080; [::1]:8080 for IPv6)\n"
+    "  --db FILE           gallery database (default: $FACEREC_DB, else facerec.db)\n"
+    "  --workers N         worker threads running the networks (default: the cores)\n"
+    "  --queue N           requests that may wait for a worker; more get 503 (default 4 x workers)\n"
+    "  --max-upload SIZE   largest request body, e.g. 20M, 512K (default 20M)\n"
+    "  --max-pixels N      largest image, width x height (default 40000000)\n"
+    "  --timeout S         per request: upload, waiting and idle time limit (default 30)\n"
+    "  --tls-cert FILE     serve HTTPS with this PEM certificate ...\n"
+    "  --tls-key FILE      ... and this PEM private key\n"
+    "  --fpir R            identification: strangers named as someone (default 0.01)\n"
+    "  --far R             verification: false-accept rate (default 0.001)\n"
+    "  --web DIR           the web page's files (default: installed, else the source tree)\n"
+    "  --models DIR, --detector NAME, --model NAME, --no-flip, --min-score S: as for identify\n";
+
+static int parse_size(const char *text, size_t *out) {
+    char *end;
+    double v = strtod(text, &end);
+    double unit = 1;
+    if (*end == 'K' || *end == 'k') unit = 1024, end++;
+    else if (*end == 'M' || *end == 'm') unit = 1024 * 1024, end++;
+    else if (*end == 'G' || *end == 'g') unit = 1024.0 * 1024 * 1024, end++;
+    if (end == text || *end || !(v > 0) || v * unit > 1e12) return 0;
+    *out = (size_t)(v * unit);
+    return 1;
+}
+
+/* "HOST:PORT", "[V6]:PORT" or ":PORT" into a socket address. */
+static int parse_listen(const char *text, struct sockaddr_storage *addr, serve_options *o) {
+    const char *colon = strrchr(text, ':');
+    if (!colon) return 0;
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end || port < 0 || port > 65535) return 0;
+    size_t len = (size_t)(colon - text);
+    if (len >= sizeof o->host) return 0;
+    memcpy(o->host, text, len);
+    o->host[len] = '\0';
+    o->port = (int)port;
+    memset(addr, 0, sizeof *addr);
+    char host[256];
+    snprintf(host, sizeof host, "%s", o->host);
+    if (host[0] == '[' && len >= 2 && host[len - 1] == ']') {
+        host[len - 1] = '\0';
+        struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)addr;
+        a6->sin6_family = AF_INET6;
+        a6->sin6_port = htons((uint16_t)port);
+        return inet_pton(AF_INET6, host + 1, &a6->sin6_addr) == 1;
+    }
+    struct sockaddr_in *a4 = (struct sockaddr_in *)addr;
+    a4->sin_family = AF_INET;
+    a4->sin_port = htons((uint16_t)port);
+    if (!host[0]) return (a4->sin_addr.s_addr = htonl(INADDR_ANY)), 1;
+    return inet_pton(AF_INET, host, &a4->sin_addr) == 1;
+}
+
+static char *read_text_file(const char *path, size_t *size) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    buffer b = {0};
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        if (!buffer_append(&b, chunk, n)) break;
+    int failed = ferror(f);
+    fclose(f);
+    if (failed || !b.data) {
+        buffer_free(&b);
+        return NULL;
+    }
+    if (size) *size = b.size;
+    return b.data;
+}
+
+static void load_web(server *srv) {
+    static const char *const names[3][2] = {
+        {"index.html", "text/html; charset=utf-8"}, {"app.js", "text/javascript; charset=utf-8"},
+        {"style.css", "text/css; charset=utf-8"}};
+    const char *dirs[3] = {srv->opt.web_dir, FACEREC_WEB_INSTALL_DIR, FACEREC_WEB_SOURCE_DIR};
+    for (int d = 0; d < 3; d++) {
+        if (!dirs[d]) continue;
+        char path[1024];
+        snprintf(path, sizeof path, "%s/index.html", dirs[d]);
+        if (access(path, R_OK) != 0) continue;
+        for (int i = 0; i < 3; i++) {
+            snprintf(path, sizeof path, "%s/%s", dirs[d], names[i][0]);
+            srv->web[i].name = names[i][0];
+            srv->web[i].type = names[i][1];
+            srv->web[i].data = read_text_file(path, &srv->web[i].size);
+        }
+        return;
+    }
+    fprintf(stderr, "facerec serve: the web page's files are not installed (--web DIR): / answers 404\n");
+}
+
+/* The engine for the gallery's model (or the configured one for a new gallery). */
+static int open_engine(server *srv) {
+    fr_gallery_info info;
+    fr_status st = fr_gallery_get_info(srv->gallery, &info);
+    if (st == FR_OK && srv->opt.cfg.model == srv->opt.default_model && info.model[0]) {
+        if (strchr(info.model, '+')) {
+            fprintf(stderr, "facerec serve: %s holds embeddings of the trained model %s: give its "
+                            "file with --model FILE\n", fr_gallery_path(srv->gallery), info.model);
+            return 0;
+        }
+        srv->opt.cfg.model = info.model;
+        st = fr_engine_open(&srv->opt.cfg, &srv->engine);
+        srv->opt.cfg.model = srv->opt.default_model; /* info goes out of scope */
+    } else if (st == FR_OK) {
+        st = fr_engine_open(&srv->opt.cfg, &srv->engine);
+    }
+    if (st == FR_OK)
+        st = fr_gallery_use_model(srv->gallery, fr_engine_model(srv->engine), fr_version(),
+                                  fr_engine_dim(srv->engine));
+    if (st != FR_OK) {
+        fprintf(stderr, "facerec serve: %s\n", fr_last_error());
+        return 0;
+    }
+    return 1;
+}
+
+static int parse_options(int argc, char **argv, serve_options *o, struct sockaddr_storage *addr) {
+    static const struct option options[] = {
+        {"listen", required_argument, 0, 'l'}, {"db", required_argument, 0, 'd'},
+        {"workers", required_argument, 0, 'w'}, {"queue", required_argument, 0, 'q'},
+        {"max-upload", required_argument, 0, 'u'}, {"max-pixels", required_argument, 0, 'p'},
+        {"timeout", required_argument, 0, 't'}, {"tls-cert", required_argument, 0, 'c'},
+        {"tls-key", required_argument, 0, 'k'}, {"fpir", required_argument, 0, 'f'},
+        {"far", required_argument, 0, 'a'}, {"web", required_argument, 0, 'W'},
+        {"models", required_argument, 0, 0x100}, {"detector", required_argument, 0, 0x101},
+        {"model", required_argument, 0, 0x102}, {"no-flip", no_argument, 0, 0x108},
+        {"min-score", required_argument, 0, 0x105}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    const char *listen = "127.0.0.1:8080";
+    int opt;
+    char *end;
+    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        switch (opt) {
+        case 'l': listen = optarg; break;
+        case 'd': o->db = optarg; break;
+        case 'w':
+            o->workers = (int)strtol(optarg, &end, 10);
+            if (*end || o->workers < 1 || o->workers > 256) goto bad;
+            break;
+        case 'q':
+            o->queue = (int)strtol(optarg, &end, 10);
+            if (*end || o->queue < 1 || o->queue > 100000) goto bad;
+            break;
+        case 'u':
+            if (!parse_size(optarg, &o->max_upload)) goto bad;
+            break;
+        case 'p':
+            o->max_pixels = strtoll(optarg, &end, 10);
+            if (*end || o->max_pixels < 1) goto bad;
+            break;
+        case 't':
+            o->timeout_s = (int)strtol(optarg, &end, 10);
+            if (*end || o->timeout_s < 1) goto bad;
+            break;
+        case 'c': o->tls_cert = optarg; break;
+        case 'k': o->tls_key = optarg; break;
+        case 'f':
+            o->fpir = strtod(optarg, &end);
+            if (*end || !(o->fpir > 0 && o->fpir <= 1)) goto bad;
+            break;
+        case 'a':
+            o->far = strtod(optarg, &end);
+            if (*end || !(o->far > 0 && o->far <= 1)) goto bad;
+            break;
+        case 'W': o->web_dir = optarg; break;
+        case 0x100: o->cfg.models_dir = optarg; break;
+        case 0x101: o->cfg.detector = optarg; break;
+        case 0x102: o->cfg.model = optarg; break;
+        case 0x105: o->cfg.min_score = strtof(optarg, NULL); break;
+        case 0x108: o->cfg.flip = 0; break;
+        case 'h': fputs(usage, stdout); exit(0);
+        default: goto bad;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "facerec serve: unexpected argument '%s'\n", argv[optind]);
+        return 0;
+    }
+    if (!parse_listen(listen, addr, o)) {
+        fprintf(stderr, "facerec serve: --listen %s: want HOST:PORT, e.g. 127.0.0.1:8080\n", listen);
+        return 0;
+    }
+    if (!o->tls_cert != !o->tls_key) {
+        fprintf(stderr, "facerec serve: --tls-cert and --tls-key go together\n");
+        return 0;
+    }
+    return 1;
+bad:
+    fprintf(stderr, "facerec serve: invalid option value (see 'facerec serve --help')\n");
+    return 0;
+}
+
+static void log_to_stderr(fr_log_level level, const char *message, void *user) {
+    (void)user;
+    fprintf(stderr, "facerec serve: %s%s\n", level == FR_LOG_WARN ? "warning: " : "", message);
+}
+
+int main(int argc, char **argv) {
+    if (argc > 1 && !strcmp(argv[1], "keys")) return serve_keys_main(argc - 1, argv + 1);
+    server *srv = calloc(1, sizeof *srv);
+    if (!srv) return 1;
+    serve_options *o = &srv->opt;
+    fr_config_init(&o->cfg);
+    o->default_model = o->cfg.model;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cores < 1) cores = 1;
+    o->workers = (int)cores;
+    o->max_upload = 20u * 1024 * 1024;
+    o->max_pixels = 40000000;
+    o->timeout_s = 30;
+    o->fpir = 0.01;
+    o->far = 0.001;
+    struct sockaddr_storage addr;
+    if (!parse_options(argc, argv, o, &addr)) return 2;
+    if (!o->queue) o->queue = 4 * o->workers;
+    fr_set_log(log_to_stderr, FR_LOG_WARN, NULL);
+    /* workers x network threads <= cores. fr_set_threads is process-wide; a per-engine
+     * thread count would let each engine carry its own. */
+    fr_set_threads(cores / o->workers > 1 ? (int)(cores / o->workers) : 1);
+
+    /* SIGTERM and SIGINT are taken by sigwait below, in this thread only */
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    fr_status st = fr_gallery_open(o->db, 1, &srv->gallery);
+    if (st == FR_OK) st = fr_gallery_open(o->db, 0, &srv->keys);
+    if (st != FR_OK) {
+        fprintf(stderr, "facerec serve: %s\n", fr_last_error());
+        return 1;
+    }
+    if (!open_engine(srv)) return 1;
+    char *cert = NULL, *key = NULL;
+    if (o->tls_cert) {
+        cert = read_text_file(o->tls_cert, NULL);
+        key = read_text_file(o->tls_key, NULL);
+        if (!cert || !key) {
+            fprintf(stderr, "facerec serve: cannot read %s: %s\n", cert ? o->tls_key : o->tls_cert, strerror(errno));
+            return 1;
+        }
+    }
+    load_web(srv);
+    pthread_mutex_init(&srv->gallery_lock, NULL);
+    pthread_mutex_init(&srv->queue_lock, NULL);
+    pthread_cond_init(&srv->queue_ready, NULL);
+    pthread_cond_init(&srv->idle, NULL);
+    srv->ring = calloc((size_t)o->queue, sizeof *srv->ring);
+    srv->threads = calloc((size_t)o->workers, sizeof *srv->threads);
+    metrics_init(&srv->m, routes_count());
+    if (!srv->ring || !srv->threads || !srv->m.counts) {
+        fprintf(stderr, "facerec serve: out of memory\n");
+        return 1;
+    }
+    metrics_note_gallery(srv);
+    for (int i = 0; i < o->workers; i++) pthread_create(&srv->threads[i], NULL, serve_worker, srv);
+    srv->daemon = serve_start_daemon(srv, (const struct sockaddr *)&addr, cert, key);
+    if (!srv->daemon) {
+        fprintf(stderr, "facerec serve: cannot listen on %s:%d (in use, or not an address of "
+                        "this machine?)\n", o->host, o->port);
+        return 1;
+    }
+    const union MHD_DaemonInfo *bound = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    uint16_t port = bound ? bound->port : (uint16_t)o->port;
+    fr_api_key *keys;
+    int n_keys = 0;
+    if (fr_gallery_keys(srv->keys, &keys, &n_keys) == FR_OK) free(keys);
+    fprintf(stderr, "facerec serve: %s on %s://%s:%u/ (model %s, %d workers x %d threads)%s\n",
+            fr_gallery_path(srv->gallery), cert ? "https" : "http", o->host, port,
+            fr_engine_model(srv->engine), o->workers, fr_threads(),
+            n_keys ? "" : "; no API keys yet: facerec serve-keys add --role admin");
+    fflush(stderr);
+
+    int sig;
+    sigwait(&stop_signals, &sig);
+    fprintf(stderr, "facerec serve: %s: finishing the requests in progress\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    /* no new connections; requests under way are answered (up to the time limit) */
+    MHD_socket listener = MHD_quiesce_daemon(srv->daemon);
+    if (listener != MHD_INVALID_SOCKET) close(listener);
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += o->timeout_s;
+    pthread_mutex_lock(&srv->queue_lock);
+    while (srv->active > 0)
+        if (pthread_cond_timedwait(&srv->idle, &srv->queue_lock, &deadline) == ETIMEDOUT) break;
+    srv->stopping = 1;
+    pthread_cond_broadcast(&srv->queue_ready);
+    pthread_mutex_unlock(&srv->queue_lock);
+    for (int i = 0; i < o->workers; i++) pthread_join(srv->threads[i], NULL);
+    MHD_stop_daemon(srv->daemon);
+    fr_engine_close(srv->engine);
+    fr_gallery_close(srv->gallery);
+    fr_gallery_close(srv->keys);
+    for (int i = 0; i < 4; i++) free(srv->web[i].data);
+    free(cert);
+    free(key);
+    free(srv->ring);
+    free(srv->threads);
+    metrics_free(&srv->m);
+    free(srv);
+    fprintf(stderr, "facerec serve: stopped\n");
+    return 0;
+}

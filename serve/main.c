@@ -237,9 +237,9 @@ int main(int argc, char **argv) {
     if (!parse_options(argc, argv, o, &addr)) return 2;
     if (!o->queue) o->queue = 4 * o->workers;
     fr_set_log(log_to_stderr, FR_LOG_WARN, NULL);
-    /* workers x network threads <= cores. fr_set_threads is process-wide; a per-engine
-     * thread count would let each engine carry its own. */
-    fr_set_threads(cores / o->workers > 1 ? (int)(cores / o->workers) : 1);
+    /* workers x network threads <= cores: each call of the shared engine runs its networks
+     * on cores / workers threads */
+    o->cfg.threads = cores / o->workers > 1 ? (int)(cores / o->workers) : 1;
 
     /* SIGTERM and SIGINT are taken by sigwait below, in this thread only */
     sigset_t stop_signals;
@@ -292,7 +292,7 @@ int main(int argc, char **argv) {
     if (fr_gallery_keys(srv->keys, &keys, &n_keys) == FR_OK) free(keys);
     fprintf(stderr, "facerec serve: %s on %s://%s:%u/ (model %s, %d workers x %d threads)%s\n",
             fr_gallery_path(srv->gallery), cert ? "https" : "http", o->host, port,
-            fr_engine_model(srv->engine), o->workers, fr_threads(),
+            fr_engine_model(srv->engine), o->workers, fr_engine_threads(srv->engine),
             n_keys ? "" : "; no API keys yet: facerec serve-keys add --role admin");
     fflush(stderr);
 

@@ -9,7 +9,7 @@
  * file of synthetic unit-norm templates, grown to each size in turn and deleted at the end. */
 #include "cli.h"
 #include "common/common.h"
-#include "common/json.h"
+#include "common/json_read.h"
 #include "face/face.h"
 #include "face/haar.h"
 #include "gallery/gallery.h"
@@ -654,13 +654,13 @@ static int find_python(peer *p) {
     return 0;
 }
 
-static void read_peer_timing(const json_value *figures, const char *key, timing *out) {
-    const json_value *fig = json_get(figures, key);
-    const json_value *median = json_get(fig, "median_ms");
-    if (json_kind(median) != JSON_NUMBER) return;
+static void read_peer_timing(const json_t *figures, const char *key, timing *out) {
+    const json_t *fig = json_object_get(figures, key);
+    const json_t *median = json_object_get(fig, "median_ms");
+    if (!json_is_number(median)) return;
     out->valid = 1;
-    out->median_ms = json_number(median);
-    out->iqr_ms = json_number(json_get(fig, "iqr_ms"));
+    out->median_ms = json_number_value(median);
+    out->iqr_ms = json_number_value(json_object_get(fig, "iqr_ms"));
 }
 
 static void run_peer(peer *p, const char *model_dir, int repeat) {
@@ -681,23 +681,23 @@ static void run_peer(peer *p, const char *model_dir, int repeat) {
         free(text);
         return;
     }
-    json_value *doc;
-    fr_status st = json_parse(text, strlen(text), "peer_torch.py output", &doc);
+    json_t *doc;
+    fr_status st = parse_json_text(text, strlen(text), "peer_torch.py output", &doc);
     free(text);
     if (st != FR_OK) {
         snprintf(p->reason, sizeof p->reason, "%s", fr_last_error());
         return;
     }
     snprintf(p->torch_version, sizeof p->torch_version, "%s",
-             json_string(json_get(doc, "torch")) ? json_string(json_get(doc, "torch")) : "?");
-    const json_value *threads = json_get(doc, "threads");
+             json_string_value(json_object_get(doc, "torch")) ? json_string_value(json_object_get(doc, "torch")) : "?");
+    const json_t *threads = json_object_get(doc, "threads");
     for (int t = 0; t < 2; t++) {
         char name[8];
         snprintf(name, sizeof name, "%d", thread_counts[t]);
         for (int r = 0; r < N_ROWS; r++)
-            if (rows[r].peer_key) read_peer_timing(json_get(threads, name), rows[r].peer_key, &p->t[t][r]);
+            if (rows[r].peer_key) read_peer_timing(json_object_get(threads, name), rows[r].peer_key, &p->t[t][r]);
     }
-    json_free(doc);
+    json_decref(doc);
     p->available = 1;
 }
 

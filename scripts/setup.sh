@@ -12,7 +12,7 @@ here="$(cd "$(dirname "$0")/.." && pwd)"
 models="${FACEREC_MODELS_DEST:-$here/models}"
 
 packages=(build-essential cmake pkg-config libjpeg62-turbo-dev libpng-dev libgif-dev
-          libopenblas-dev libsqlite3-dev libjpeg-turbo-progs
+          libopenblas-dev libsqlite3-dev libjansson-dev libexpat1-dev libjpeg-turbo-progs
           libavformat-dev libavcodec-dev libswscale-dev libavutil-dev libavdevice-dev libespeak-ng-dev libsdl2-dev ffmpeg espeak-ng-data)
 packages+=(opencv-data) # the Haar cascade of --detector haar (copied into models/ below)
 packages+=(clang libclang-rt-14-dev) # the libFuzzer target that scripts/test.sh runs

@@ -1,5 +1,6 @@
-/* haar.c: OpenCV Haar cascades: the cascade read from its XML (parsed by expat), the bit-exact resize, the multi-scale window
- * scan and the grouping of raw detections (semantics in haar.h). */
+/* haar.c: OpenCV Haar cascades: the cascade read from its XML (parsed by expat), the
+ * bit-exact resize, the multi-scale window scan and the grouping of raw detections
+ * (semantics in haar.h). */
 #include "face/haar.h"
 
 #include "common/common.h"

@@ -161,6 +161,12 @@ TEST(malformed_cascades) {
         {FR_E_UNSUPPORTED, "HAAR", "0 -1 0 0.5", "0 0 24 12 1.", "<tilted>1</tilted>", "tilted", 0},
         {FR_E_MODEL, "HAAR", "0 -1 0 0.5", "0 0 24 12 1.", "</bad>", "malformed XML: mismatched tag", 0},
         {FR_E_MODEL, "HAAR", "0 5 0 0.5", "0 0 24 12 1.", "", "missing node or leaf", 0},
+        /* numbers past int or float, refused before any conversion (found by fuzz_haar:
+         * converting 7.8e17 to int is undefined) */
+        {FR_E_MODEL, "HAAR", "0 -1 0 0.5", "0 0 777777777777777777 12 1.", "", "outside", 0},
+        {FR_E_MODEL, "HAAR", "0 -1 0 0.5", "-1e300 0 24 12 1.", "", "outside", 0},
+        {FR_E_MODEL, "HAAR", "0 -1 0 0.5", "0 0 24 12 1e300", "", "weight 1e+300 is out of range", 0},
+        {FR_E_MODEL, "HAAR", "0 -1 0 1e39", "0 0 24 12 1.", "", "indices or threshold", 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         fr_status st = parse_toy(cases[i].type, cases[i].nodes, cases[i].rect, cases[i].extra, cases[i].cut);

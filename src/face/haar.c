@@ -7,6 +7,7 @@
 #include "nn/nn.h"
 
 #include <expat.h>
+#include <float.h>
 #include <limits.h>
 #include <math.h>
 #include <stdint.h>
@@ -247,6 +248,9 @@ static int text_is(const xml_doc *d, int node, const char *word) {
 
 #define HAAR_MAX_TREE_NODES 1024
 
+/* Whether a number of the file is a finite float (the cascade is evaluated in float). */
+static int fits_float(double v) { return fabs(v) <= FLT_MAX; }
+
 /* Count the trees, nodes and leaves of every stage (pass 0), then store them (pass 1). */
 static fr_status read_stages(const xml_doc *d, int stages_node, haar_cascade *c, int pass) {
     int stage = 0, tree = 0, node = 0, leaf = 0;
@@ -262,6 +266,11 @@ static fr_status read_stages(const xml_doc *d, int stages_node, haar_cascade *c,
         if (thr_node < 0 || weak < 0 || !xml_numbers(d, thr_node, &thr, 1, &n) || n != 1) {
             st = fr_error(FR_E_MODEL, "%s: stage %d lacks a numeric <stageThreshold> or "
                           "<weakClassifiers>", d->name, stage);
+            break;
+        }
+        if (!fits_float(thr)) {
+            st = fr_error(FR_E_MODEL, "%s: stage %d: threshold %g is out of range", d->name, stage,
+                          thr);
             break;
         }
         if (pass == 1)
@@ -289,15 +298,20 @@ static fr_status read_stages(const xml_doc *d, int stages_node, haar_cascade *c,
                     const double *v = values + 4 * j;
                     if (v[0] != floor(v[0]) || v[1] != floor(v[1]) || v[2] != floor(v[2]) ||
                         fabs(v[0]) > HAAR_MAX_TREE_NODES || fabs(v[1]) > HAAR_MAX_TREE_NODES ||
-                        v[2] < 0 || v[2] > 1e9) {
+                        v[2] < 0 || v[2] > 1e9 || !fits_float(v[3])) {
                         st = fr_error(FR_E_MODEL, "%s: stage %d, weak classifier %d: node %d "
-                                      "has non-integer or out-of-range indices", d->name, stage,
-                                      k, j);
+                                      "has non-integer or out-of-range indices or threshold",
+                                      d->name, stage, k, j);
                         break;
                     }
                     c->nodes[node + j] = (haar_node){(int)v[0], (int)v[1], (int)v[2], (float)v[3]};
                 }
-                for (int j = 0; j < n_lv; j++) c->leaves[leaf + j] = (float)leaf_values[j];
+                for (int j = 0; j < n_lv && st == FR_OK; j++) {
+                    if (!fits_float(leaf_values[j]))
+                        st = fr_error(FR_E_MODEL, "%s: stage %d, weak classifier %d: leaf value "
+                                      "%g is out of range", d->name, stage, k, leaf_values[j]);
+                    c->leaves[leaf + j] = (float)leaf_values[j];
+                }
             }
             node += n_in / 4;
             leaf += n_lv;
@@ -330,15 +344,19 @@ static fr_status read_features(const xml_doc *d, int features_node, haar_cascade
             if (!xml_numbers(d, r, v, 5, &n) || n != 5)
                 return fr_error(FR_E_MODEL, "%s: feature %d: a rectangle is not 'x y w h weight'",
                                 d->name, f);
+            /* whole numbers inside the window, checked as doubles before any conversion */
+            if (v[0] != floor(v[0]) || v[1] != floor(v[1]) || v[2] != floor(v[2]) ||
+                v[3] != floor(v[3]) || v[0] < 0 || v[1] < 0 || v[2] < 0 || v[3] < 0 ||
+                v[0] + v[2] > c->win_w || v[1] + v[3] > c->win_h)
+                return fr_error(FR_E_MODEL, "%s: feature %d: rectangle %g %g %g %g lies outside "
+                                "the %dx%d window", d->name, f, v[0], v[1], v[2], v[3], c->win_w,
+                                c->win_h);
+            if (!fits_float(v[4]))
+                return fr_error(FR_E_MODEL, "%s: feature %d: rectangle weight %g is out of range",
+                                d->name, f, v[4]);
             int k = hf->n_rects++;
             hf->x[k] = (int)v[0], hf->y[k] = (int)v[1], hf->w[k] = (int)v[2], hf->h[k] = (int)v[3];
             hf->weight[k] = (float)v[4];
-            if (v[0] != hf->x[k] || v[1] != hf->y[k] || v[2] != hf->w[k] || v[3] != hf->h[k] ||
-                hf->x[k] < 0 || hf->y[k] < 0 || hf->w[k] < 0 || hf->h[k] < 0 ||
-                hf->x[k] + hf->w[k] > c->win_w || hf->y[k] + hf->h[k] > c->win_h)
-                return fr_error(FR_E_MODEL, "%s: feature %d: rectangle %d %d %d %d lies outside "
-                                "the %dx%d window", d->name, f, hf->x[k], hf->y[k], hf->w[k],
-                                hf->h[k], c->win_w, c->win_h);
         }
         if (hf->n_rects < 2)
             return fr_error(FR_E_MODEL, "%s: feature %d has fewer than 2 rectangles", d->name, f);

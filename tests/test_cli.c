@@ -2,7 +2,7 @@
  * input (truncated JPEG, garbage, a PNG claiming 100000x100000 pixels, a missing file),
  * each of which must end with an error naming the file, a non-zero exit and bounded memory. */
 #define _DEFAULT_SOURCE /* wait4 */
-#include "common/json.h"
+#include "common/json_read.h"
 #include "facerec.h"
 #include "test.h"
 
@@ -163,29 +163,29 @@ TEST(missing_model_names_file_and_fix) {
  * length (facerec's embeddings are unit vectors). */
 TEST(embed_matches_faceapi) {
     if (!have_models()) SKIP("models absent (run scripts/setup.sh)");
-    json_value *fixture;
-    CHECK_OK(json_parse_file(FR_TEST_FIXTURES_DIR "/faceapi/sample1.json", &fixture));
+    json_t *fixture;
+    CHECK_OK(read_json_file(FR_TEST_FIXTURES_DIR "/faceapi/sample1.json", &fixture));
     static char out[1 << 20];
     int status;
     long rss;
     const char *args[] = {"embed", "--json", "--detector", "ssd", "--model", "dlib-resnet",
                           "--align", "faceapi", "--no-flip", FR_TEST_MODELS_DIR "/face-api/demo/sample1.jpg", NULL};
     int ran = run_cli(args, out, sizeof out, &status, &rss);
-    json_value *got = NULL;
-    fr_status parsed = ran && status == 0 ? json_parse(out, strlen(out), "facerec embed output", &got)
+    json_t *got = NULL;
+    fr_status parsed = ran && status == 0 ? parse_json_text(out, strlen(out), "facerec embed output", &got)
                                           : FR_E_IO;
-    const json_value *want = json_get(fixture, "descriptors");
-    const json_value *faces = json_get(got, "faces");
-    int ok = parsed == FR_OK && json_len(faces) == json_len(want) && json_len(want) == 3;
-    for (size_t i = 0; ok && i < json_len(want); i++) {
-        const json_value *emb = json_get(json_at(faces, i), "embedding");
-        const json_value *ref = json_at(want, i);
-        ok = json_len(emb) == 128 && json_len(ref) == 128;
+    const json_t *want = json_object_get(fixture, "descriptors");
+    const json_t *faces = json_object_get(got, "faces");
+    int ok = parsed == FR_OK && json_array_size(faces) == json_array_size(want) && json_array_size(want) == 3;
+    for (size_t i = 0; ok && i < json_array_size(want); i++) {
+        const json_t *emb = json_object_get(json_array_get(faces, i), "embedding");
+        const json_t *ref = json_array_get(want, i);
+        ok = json_array_size(emb) == 128 && json_array_size(ref) == 128;
         double ref_norm = 0, d2 = 0;
-        for (size_t k = 0; ok && k < 128; k++) ref_norm += pow(json_number(json_at(ref, k)), 2);
+        for (size_t k = 0; ok && k < 128; k++) ref_norm += pow(json_number_value(json_array_get(ref, k)), 2);
         ref_norm = sqrt(ref_norm);
         for (size_t k = 0; ok && k < 128; k++) {
-            double d = json_number(json_at(emb, k)) - json_number(json_at(ref, k)) / ref_norm;
+            double d = json_number_value(json_array_get(emb, k)) - json_number_value(json_array_get(ref, k)) / ref_norm;
             d2 += d * d;
         }
         if (ok && sqrt(d2) >= 0.001) {
@@ -193,8 +193,8 @@ TEST(embed_matches_faceapi) {
             ok = 0;
         }
     }
-    json_free(got);
-    json_free(fixture);
+    json_decref(got);
+    json_decref(fixture);
     if (!ok) fprintf(stderr, "  exit %d, output starts: %.300s\n", status, out);
     CHECK(ok);
 }

@@ -3,7 +3,7 @@
  * their stages follow from each other by the face-api semantics that FACEAPI_NOTES.md
  * describes (crop rounding, landmark un-padding, dlib-style alignment, SSD un-padding). The
  * comparisons against our C networks live in the network tests. */
-#include "common/json.h"
+#include "common/json_read.h"
 #include "test.h"
 
 #include <float.h>
@@ -14,34 +14,34 @@
 static const char *const samples[] = {"sample1", "sample2", "sample3"};
 #define N_SAMPLES (sizeof samples / sizeof samples[0])
 
-static json_value *load_fixture(const char *name) {
+static json_t *load_fixture(const char *name) {
     char path[1024];
     snprintf(path, sizeof path, "%s/%s.json", FIXTURES, name);
-    json_value *root = NULL;
-    if (json_parse_file(path, &root) != FR_OK) {
+    json_t *root = NULL;
+    if (read_json_file(path, &root) != FR_OK) {
         fprintf(stderr, "%s: %s\n", path, fr_last_error());
         return NULL;
     }
     return root;
 }
 
-static double num(const json_value *array, size_t i) { return json_number(json_at(array, i)); }
+static double num(const json_t *array, size_t i) { return json_number_value(json_array_get(array, i)); }
 
 /* An array of n numbers, all finite. */
-static int is_numbers(const json_value *v, size_t n) {
-    if (json_kind(v) != JSON_ARRAY || json_len(v) != n) return 0;
+static int is_numbers(const json_t *v, size_t n) {
+    if (!json_is_array(v) || json_array_size(v) != n) return 0;
     for (size_t i = 0; i < n; i++) {
-        const json_value *e = json_at(v, i);
-        if (json_kind(e) != JSON_NUMBER || !isfinite(json_number(e))) return 0;
+        const json_t *e = json_array_get(v, i);
+        if (!json_is_number(e) || !isfinite(json_number_value(e))) return 0;
     }
     return 1;
 }
 
 /* An array of `count` elements, each an array of n numbers. */
-static int is_rows(const json_value *v, size_t count, size_t n) {
-    if (json_kind(v) != JSON_ARRAY || json_len(v) != count) return 0;
+static int is_rows(const json_t *v, size_t count, size_t n) {
+    if (!json_is_array(v) || json_array_size(v) != count) return 0;
     for (size_t i = 0; i < count; i++)
-        if (!is_numbers(json_at(v, i), n)) return 0;
+        if (!is_numbers(json_array_get(v, i), n)) return 0;
     return 1;
 }
 
@@ -56,16 +56,16 @@ static void clip_and_floor(const double box[4], int width, int height, double ou
     out[3] = floor(h);
 }
 
-static void read_box(const json_value *v, double box[4]) {
+static void read_box(const json_t *v, double box[4]) {
     for (size_t k = 0; k < 4; k++) box[k] = num(v, k);
 }
 
 /* Mean of landmarks [first, last) of one face (68 [x, y] pairs). */
-static void center_of(const json_value *face, int first, int last, double *cx, double *cy) {
+static void center_of(const json_t *face, int first, int last, double *cx, double *cy) {
     double sx = 0, sy = 0;
     for (int i = first; i < last; i++) {
-        sx += num(json_at(face, (size_t)i), 0);
-        sy += num(json_at(face, (size_t)i), 1);
+        sx += num(json_array_get(face, (size_t)i), 0);
+        sy += num(json_array_get(face, (size_t)i), 1);
     }
     *cx = sx / (last - first);
     *cy = sy / (last - first);
@@ -73,45 +73,45 @@ static void center_of(const json_value *face, int first, int last, double *cx, d
 
 TEST(sample_structure) {
     for (size_t s = 0; s < N_SAMPLES; s++) {
-        json_value *root = load_fixture(samples[s]);
+        json_t *root = load_fixture(samples[s]);
         CHECK(root != NULL);
-        const json_value *ssd = json_get(root, "ssd"), *tiny = json_get(root, "tiny");
-        const json_value *faces = json_get(ssd, "faces");
-        size_t n = json_len(faces);
-        int ok = json_string(json_get(root, "image")) != NULL &&
-                 json_number(json_get(root, "width")) > 0 &&
-                 json_number(json_get(root, "height")) > 0 && n > 0 &&
-                 json_number(json_get(ssd, "min_score")) == 0.5 &&
-                 json_number(json_get(ssd, "max_results")) == 100 &&
-                 json_number(json_get(tiny, "input_size")) == 416 &&
-                 json_number(json_get(tiny, "min_score")) == 0.5 &&
-                 is_rows(json_get(root, "aligned_boxes"), n, 4) &&
-                 is_rows(json_get(root, "descriptors"), n, 128) &&
-                 is_rows(json_get(root, "landmark_crops"), n, 4) &&
-                 is_rows(json_get(root, "descriptor_crops"), n, 4) &&
-                 is_rows(json_get(root, "aligned_rects_minbbox"), n, 4) &&
-                 is_rows(json_get(root, "landmarks68_raw"), n, 136) &&
-                 is_rows(json_get(root, "landmarks68_tiny_raw"), n, 136) &&
-                 json_len(json_get(root, "landmarks68")) == n &&
-                 json_len(json_get(root, "landmarks68_tiny")) == n &&
-                 json_len(json_get(root, "landmark_net_inputs")) == n &&
-                 json_len(json_get(root, "descriptor_net_inputs")) == n;
+        const json_t *ssd = json_object_get(root, "ssd"), *tiny = json_object_get(root, "tiny");
+        const json_t *faces = json_object_get(ssd, "faces");
+        size_t n = json_array_size(faces);
+        int ok = json_string_value(json_object_get(root, "image")) != NULL &&
+                 json_number_value(json_object_get(root, "width")) > 0 &&
+                 json_number_value(json_object_get(root, "height")) > 0 && n > 0 &&
+                 json_number_value(json_object_get(ssd, "min_score")) == 0.5 &&
+                 json_number_value(json_object_get(ssd, "max_results")) == 100 &&
+                 json_number_value(json_object_get(tiny, "input_size")) == 416 &&
+                 json_number_value(json_object_get(tiny, "min_score")) == 0.5 &&
+                 is_rows(json_object_get(root, "aligned_boxes"), n, 4) &&
+                 is_rows(json_object_get(root, "descriptors"), n, 128) &&
+                 is_rows(json_object_get(root, "landmark_crops"), n, 4) &&
+                 is_rows(json_object_get(root, "descriptor_crops"), n, 4) &&
+                 is_rows(json_object_get(root, "aligned_rects_minbbox"), n, 4) &&
+                 is_rows(json_object_get(root, "landmarks68_raw"), n, 136) &&
+                 is_rows(json_object_get(root, "landmarks68_tiny_raw"), n, 136) &&
+                 json_array_size(json_object_get(root, "landmarks68")) == n &&
+                 json_array_size(json_object_get(root, "landmarks68_tiny")) == n &&
+                 json_array_size(json_object_get(root, "landmark_net_inputs")) == n &&
+                 json_array_size(json_object_get(root, "descriptor_net_inputs")) == n;
         for (size_t i = 0; ok && i < n; i++)
-            ok = is_rows(json_at(json_get(root, "landmarks68"), i), 68, 2) &&
-                 is_rows(json_at(json_get(root, "landmarks68_tiny"), i), 68, 2);
+            ok = is_rows(json_array_get(json_object_get(root, "landmarks68"), i), 68, 2) &&
+                 is_rows(json_array_get(json_object_get(root, "landmarks68_tiny"), i), 68, 2);
         /* Both detectors list faces by decreasing score, all above the threshold. */
-        const json_value *lists[2] = {faces, json_get(tiny, "faces")};
+        const json_t *lists[2] = {faces, json_object_get(tiny, "faces")};
         for (int l = 0; ok && l < 2; l++) {
             double previous = 1.0;
-            for (size_t i = 0; ok && i < json_len(lists[l]); i++) {
-                const json_value *face = json_at(lists[l], i);
-                double score = json_number(json_get(face, "score"));
-                ok = is_numbers(json_get(face, "box"), 4) && score > 0.5 && score <= previous &&
-                     num(json_get(face, "box"), 2) > 0 && num(json_get(face, "box"), 3) > 0;
+            for (size_t i = 0; ok && i < json_array_size(lists[l]); i++) {
+                const json_t *face = json_array_get(lists[l], i);
+                double score = json_number_value(json_object_get(face, "score"));
+                ok = is_numbers(json_object_get(face, "box"), 4) && score > 0.5 && score <= previous &&
+                     num(json_object_get(face, "box"), 2) > 0 && num(json_object_get(face, "box"), 3) > 0;
                 previous = score;
             }
         }
-        json_free(root);
+        json_decref(root);
         if (!ok) fprintf(stderr, "%s.json: unexpected structure\n", samples[s]);
         CHECK(ok);
     }
@@ -121,23 +121,23 @@ TEST(sample_structure) {
  * aligned boxes. */
 TEST(sample_crops_follow_boxes) {
     for (size_t s = 0; s < N_SAMPLES; s++) {
-        json_value *root = load_fixture(samples[s]);
+        json_t *root = load_fixture(samples[s]);
         CHECK(root != NULL);
-        int width = (int)json_number(json_get(root, "width"));
-        int height = (int)json_number(json_get(root, "height"));
-        const json_value *faces = json_get(json_get(root, "ssd"), "faces");
+        int width = (int)json_number_value(json_object_get(root, "width"));
+        int height = (int)json_number_value(json_object_get(root, "height"));
+        const json_t *faces = json_object_get(json_object_get(root, "ssd"), "faces");
         int ok = 1;
-        for (size_t i = 0; ok && i < json_len(faces); i++) {
+        for (size_t i = 0; ok && i < json_array_size(faces); i++) {
             double box[4], crop[4], aligned[4], dcrop[4];
-            read_box(json_get(json_at(faces, i), "box"), box);
+            read_box(json_object_get(json_array_get(faces, i), "box"), box);
             clip_and_floor(box, width, height, crop);
-            read_box(json_at(json_get(root, "aligned_boxes"), i), aligned);
+            read_box(json_array_get(json_object_get(root, "aligned_boxes"), i), aligned);
             clip_and_floor(aligned, width, height, dcrop);
             for (size_t k = 0; k < 4; k++)
-                ok = ok && crop[k] == num(json_at(json_get(root, "landmark_crops"), i), k) &&
-                     dcrop[k] == num(json_at(json_get(root, "descriptor_crops"), i), k);
+                ok = ok && crop[k] == num(json_array_get(json_object_get(root, "landmark_crops"), i), k) &&
+                     dcrop[k] == num(json_array_get(json_object_get(root, "descriptor_crops"), i), k);
         }
-        json_free(root);
+        json_decref(root);
         if (!ok) fprintf(stderr, "%s.json: crops do not follow the boxes\n", samples[s]);
         CHECK(ok);
     }
@@ -149,28 +149,28 @@ TEST(sample_landmarks_follow_raw_output) {
     const char *raw_keys[2] = {"landmarks68_raw", "landmarks68_tiny_raw"};
     const char *point_keys[2] = {"landmarks68", "landmarks68_tiny"};
     for (size_t s = 0; s < N_SAMPLES; s++) {
-        json_value *root = load_fixture(samples[s]);
+        json_t *root = load_fixture(samples[s]);
         CHECK(root != NULL);
-        const json_value *faces = json_get(json_get(root, "ssd"), "faces");
+        const json_t *faces = json_object_get(json_object_get(root, "ssd"), "faces");
         double worst = 0;
         for (int net = 0; net < 2; net++) {
-            for (size_t i = 0; i < json_len(faces); i++) {
-                const json_value *crop = json_at(json_get(root, "landmark_crops"), i);
-                const json_value *box = json_get(json_at(faces, i), "box");
-                const json_value *raw = json_at(json_get(root, raw_keys[net]), i);
-                const json_value *pts = json_at(json_get(root, point_keys[net]), i);
+            for (size_t i = 0; i < json_array_size(faces); i++) {
+                const json_t *crop = json_array_get(json_object_get(root, "landmark_crops"), i);
+                const json_t *box = json_object_get(json_array_get(faces, i), "box");
+                const json_t *raw = json_array_get(json_object_get(root, raw_keys[net]), i);
+                const json_t *pts = json_array_get(json_object_get(root, point_keys[net]), i);
                 double cw = num(crop, 2), ch = num(crop, 3), scale = 112.0 / fmax(cw, ch);
                 double sw = cw * scale, sh = ch * scale;
                 double pad_x = sw < sh ? fabs(sw - sh) / 2 : 0, pad_y = sh < sw ? fabs(sw - sh) / 2 : 0;
                 for (size_t k = 0; k < 68; k++) {
                     double x = (num(raw, 2 * k) * 112 - pad_x) / sw * cw + num(box, 0);
                     double y = (num(raw, 2 * k + 1) * 112 - pad_y) / sh * ch + num(box, 1);
-                    worst = fmax(worst, fabs(x - num(json_at(pts, k), 0)));
-                    worst = fmax(worst, fabs(y - num(json_at(pts, k), 1)));
+                    worst = fmax(worst, fabs(x - num(json_array_get(pts, k), 0)));
+                    worst = fmax(worst, fabs(y - num(json_array_get(pts, k), 1)));
                 }
             }
         }
-        json_free(root);
+        json_decref(root);
         /* float32 arithmetic in tfjs against double here: well below a thousandth of a pixel. */
         CHECK_NEAR(worst, 0.0, 1e-3);
     }
@@ -181,13 +181,13 @@ TEST(sample_landmarks_follow_raw_output) {
  * mouth centres at (0.5, 0.43) of its size. */
 TEST(sample_aligned_boxes_follow_landmarks) {
     for (size_t s = 0; s < N_SAMPLES; s++) {
-        json_value *root = load_fixture(samples[s]);
+        json_t *root = load_fixture(samples[s]);
         CHECK(root != NULL);
-        const json_value *all = json_get(root, "landmarks68");
+        const json_t *all = json_object_get(root, "landmarks68");
         int ok = 1;
-        for (size_t i = 0; ok && i < json_len(all); i++) {
-            const json_value *face = json_at(all, i);
-            const json_value *crop = json_at(json_get(root, "landmark_crops"), i);
+        for (size_t i = 0; ok && i < json_array_size(all); i++) {
+            const json_t *face = json_array_get(all, i);
+            const json_t *crop = json_array_get(json_object_get(root, "landmark_crops"), i);
             double lx, ly, rx, ry, mx, my;
             center_of(face, 36, 42, &lx, &ly);
             center_of(face, 42, 48, &rx, &ry);
@@ -198,9 +198,9 @@ TEST(sample_aligned_boxes_follow_landmarks) {
             double x = floor(fmax(0, cx - 0.5 * size)), y = floor(fmax(0, cy - 0.43 * size));
             double expect[4] = {x, y, fmin(size, num(crop, 2) + x), fmin(size, num(crop, 3) + y)};
             for (size_t k = 0; k < 4; k++)
-                ok = ok && expect[k] == num(json_at(json_get(root, "aligned_boxes"), i), k);
+                ok = ok && expect[k] == num(json_array_get(json_object_get(root, "aligned_boxes"), i), k);
         }
-        json_free(root);
+        json_decref(root);
         if (!ok) fprintf(stderr, "%s.json: aligned boxes do not follow the landmarks\n", samples[s]);
         CHECK(ok);
     }
@@ -211,35 +211,35 @@ TEST(sample_aligned_boxes_follow_landmarks) {
  * face-api's rounding of the reshaped size) and then by the image size. */
 TEST(sample_ssd_boxes_follow_raw_output) {
     for (size_t s = 0; s < N_SAMPLES; s++) {
-        json_value *root = load_fixture(samples[s]);
+        json_t *root = load_fixture(samples[s]);
         CHECK(root != NULL);
-        double width = json_number(json_get(root, "width"));
-        double height = json_number(json_get(root, "height"));
-        const json_value *raw = json_get(root, "ssd_raw");
-        const json_value *top = json_get(raw, "top");
-        const json_value *faces = json_get(json_get(root, "ssd"), "faces");
+        double width = json_number_value(json_object_get(root, "width"));
+        double height = json_number_value(json_object_get(root, "height"));
+        const json_t *raw = json_object_get(root, "ssd_raw");
+        const json_t *top = json_object_get(raw, "top");
+        const json_t *faces = json_object_get(json_object_get(root, "ssd"), "faces");
         double scale = 512.0 / fmax(width, height);
         double pad_x = 512.0 / round(width * scale), pad_y = 512.0 / round(height * scale);
         double worst = 0;
         size_t matched = 0;
-        for (size_t i = 0; i < json_len(faces); i++) {
-            double score = json_number(json_get(json_at(faces, i), "score"));
-            for (size_t t = 0; t < json_len(top); t++) {
-                if (json_number(json_get(json_at(top, t), "score")) != score) continue;
-                const json_value *b = json_get(json_at(top, t), "box");
+        for (size_t i = 0; i < json_array_size(faces); i++) {
+            double score = json_number_value(json_object_get(json_array_get(faces, i), "score"));
+            for (size_t t = 0; t < json_array_size(top); t++) {
+                if (json_number_value(json_object_get(json_array_get(top, t), "score")) != score) continue;
+                const json_t *b = json_object_get(json_array_get(top, t), "box");
                 double top_y = fmax(0, num(b, 0)) * pad_y, bottom = fmin(1, num(b, 2)) * pad_y;
                 double left = fmax(0, num(b, 1)) * pad_x, right = fmin(1, num(b, 3)) * pad_x;
                 double expect[4] = {left * width, top_y * height, (right - left) * width,
                                     (bottom - top_y) * height};
                 for (size_t k = 0; k < 4; k++)
-                    worst = fmax(worst, fabs(expect[k] - num(json_get(json_at(faces, i), "box"), k)));
+                    worst = fmax(worst, fabs(expect[k] - num(json_object_get(json_array_get(faces, i), "box"), k)));
                 matched++;
                 break;
             }
         }
-        int anchors = json_number(json_get(raw, "num_anchors")) == 5118 && json_len(top) == 20;
-        size_t n_faces = json_len(faces);
-        json_free(root);
+        int anchors = json_number_value(json_object_get(raw, "num_anchors")) == 5118 && json_array_size(top) == 20;
+        size_t n_faces = json_array_size(faces);
+        json_decref(root);
         CHECK(anchors);
         CHECK(matched == n_faces); /* every demo face scores among the 20 best anchors */
         CHECK_NEAR(worst, 0.0, 1e-6);
@@ -249,26 +249,26 @@ TEST(sample_ssd_boxes_follow_raw_output) {
 /* Net-input probes: pixel values within 0..255 and coordinates inside the square. */
 TEST(sample_net_input_probes) {
     for (size_t s = 0; s < N_SAMPLES; s++) {
-        json_value *root = load_fixture(samples[s]);
+        json_t *root = load_fixture(samples[s]);
         CHECK(root != NULL);
-        const json_value *probes[2] = {json_get(root, "ssd_net_input"), json_get(root, "tiny_net_input")};
-        int ok = json_number(json_get(probes[0], "size")) == 512 &&
-                 json_number(json_get(probes[1], "size")) == 416;
-        for (size_t i = 0; ok && i < json_len(json_get(root, "landmark_net_inputs")); i++)
-            ok = json_number(json_get(json_at(json_get(root, "landmark_net_inputs"), i), "size")) == 112 &&
-                 json_number(json_get(json_at(json_get(root, "descriptor_net_inputs"), i), "size")) == 150;
+        const json_t *probes[2] = {json_object_get(root, "ssd_net_input"), json_object_get(root, "tiny_net_input")};
+        int ok = json_number_value(json_object_get(probes[0], "size")) == 512 &&
+                 json_number_value(json_object_get(probes[1], "size")) == 416;
+        for (size_t i = 0; ok && i < json_array_size(json_object_get(root, "landmark_net_inputs")); i++)
+            ok = json_number_value(json_object_get(json_array_get(json_object_get(root, "landmark_net_inputs"), i), "size")) == 112 &&
+                 json_number_value(json_object_get(json_array_get(json_object_get(root, "descriptor_net_inputs"), i), "size")) == 150;
         for (int p = 0; ok && p < 2; p++) {
-            const json_value *samples_v = json_get(probes[p], "samples");
-            double size = json_number(json_get(probes[p], "size"));
-            ok = is_rows(samples_v, 8, 5) && json_number(json_get(probes[p], "sum")) > 0;
+            const json_t *samples_v = json_object_get(probes[p], "samples");
+            double size = json_number_value(json_object_get(probes[p], "size"));
+            ok = is_rows(samples_v, 8, 5) && json_number_value(json_object_get(probes[p], "sum")) > 0;
             for (size_t k = 0; ok && k < 8; k++) {
-                const json_value *row = json_at(samples_v, k);
+                const json_t *row = json_array_get(samples_v, k);
                 ok = num(row, 0) == fmod(97.0 * (double)k + 13, size) &&
                      num(row, 1) == fmod(61.0 * (double)k + 29, size);
                 for (size_t c = 2; ok && c < 5; c++) ok = num(row, c) >= 0 && num(row, c) <= 255;
             }
         }
-        json_free(root);
+        json_decref(root);
         CHECK(ok);
     }
 }
@@ -301,17 +301,17 @@ static double net_input_value(const fr_image *img, const double crop[4], int siz
 
 /* Largest difference between a probe and the values net_input_value gives (its sum is
  * compared relatively). */
-static double probe_error(const fr_image *img, const double crop[4], int centred, const json_value *probe) {
-    int size = (int)json_number(json_get(probe, "size"));
+static double probe_error(const fr_image *img, const double crop[4], int centred, const json_t *probe) {
+    int size = (int)json_number_value(json_object_get(probe, "size"));
     double worst = 0, sum = 0;
     for (int y = 0; y < size; y++)
         for (int x = 0; x < size; x++)
             for (int c = 0; c < 3; c++) sum += net_input_value(img, crop, size, centred, y, x, c);
-    double expect_sum = json_number(json_get(probe, "sum"));
+    double expect_sum = json_number_value(json_object_get(probe, "sum"));
     worst = fabs(sum - expect_sum) / fmax(1.0, fabs(expect_sum));
-    const json_value *samples_v = json_get(probe, "samples");
-    for (size_t k = 0; k < json_len(samples_v); k++) {
-        const json_value *row = json_at(samples_v, k);
+    const json_t *samples_v = json_object_get(probe, "samples");
+    for (size_t k = 0; k < json_array_size(samples_v); k++) {
+        const json_t *row = json_array_get(samples_v, k);
         for (int c = 0; c < 3; c++) {
             double v = net_input_value(img, crop, size, centred, (int)num(row, 0), (int)num(row, 1), c);
             worst = fmax(worst, fabs(v - num(row, 2 + (size_t)c)));
@@ -324,32 +324,32 @@ static double probe_error(const fr_image *img, const double crop[4], int centred
  * resizing rules of FACEAPI_NOTES.md section 2. */
 TEST(sample_net_inputs_follow_pixels) {
     for (size_t s = 0; s < N_SAMPLES; s++) {
-        json_value *root = load_fixture(samples[s]);
+        json_t *root = load_fixture(samples[s]);
         CHECK(root != NULL);
         char path[1024];
-        snprintf(path, sizeof path, "%s/%s", FR_TEST_MODELS_DIR, json_string(json_get(root, "image")));
+        snprintf(path, sizeof path, "%s/%s", FR_TEST_MODELS_DIR, json_string_value(json_object_get(root, "image")));
         FILE *f = fopen(path, "rb");
         if (!f) {
-            json_free(root);
+            json_decref(root);
             SKIP("%s absent (run scripts/setup.sh)", path);
         }
         fclose(f);
         fr_image *img = NULL;
         fr_status loaded = fr_image_load(path, &img);
-        if (loaded != FR_OK) json_free(root);
+        if (loaded != FR_OK) json_decref(root);
         CHECK_OK(loaded);
         double whole[4] = {0, 0, img->width, img->height};
-        double worst = fmax(probe_error(img, whole, 0, json_get(root, "ssd_net_input")),
-                            probe_error(img, whole, 0, json_get(root, "tiny_net_input")));
-        for (size_t i = 0; i < json_len(json_get(root, "landmark_crops")); i++) {
+        double worst = fmax(probe_error(img, whole, 0, json_object_get(root, "ssd_net_input")),
+                            probe_error(img, whole, 0, json_object_get(root, "tiny_net_input")));
+        for (size_t i = 0; i < json_array_size(json_object_get(root, "landmark_crops")); i++) {
             double crop[4];
-            read_box(json_at(json_get(root, "landmark_crops"), i), crop);
-            worst = fmax(worst, probe_error(img, crop, 1, json_at(json_get(root, "landmark_net_inputs"), i)));
-            read_box(json_at(json_get(root, "descriptor_crops"), i), crop);
-            worst = fmax(worst, probe_error(img, crop, 1, json_at(json_get(root, "descriptor_net_inputs"), i)));
+            read_box(json_array_get(json_object_get(root, "landmark_crops"), i), crop);
+            worst = fmax(worst, probe_error(img, crop, 1, json_array_get(json_object_get(root, "landmark_net_inputs"), i)));
+            read_box(json_array_get(json_object_get(root, "descriptor_crops"), i), crop);
+            worst = fmax(worst, probe_error(img, crop, 1, json_array_get(json_object_get(root, "descriptor_net_inputs"), i)));
         }
         fr_image_free(img);
-        json_free(root);
+        json_decref(root);
         CHECK_NEAR(worst, 0.0, 1e-9);
     }
 }
@@ -357,13 +357,13 @@ TEST(sample_net_inputs_follow_pixels) {
 /* Our JPEG decoder gives the same bytes as djpeg did for the reference run. */
 TEST(sample_pixels_match_decoder) {
     for (size_t s = 0; s < N_SAMPLES; s++) {
-        json_value *root = load_fixture(samples[s]);
+        json_t *root = load_fixture(samples[s]);
         CHECK(root != NULL);
         char path[1024];
-        snprintf(path, sizeof path, "%s/%s", FR_TEST_MODELS_DIR, json_string(json_get(root, "image")));
-        double expect = json_number(json_get(root, "image_rgb_checksum"));
-        int width = (int)json_number(json_get(root, "width")), height = (int)json_number(json_get(root, "height"));
-        json_free(root);
+        snprintf(path, sizeof path, "%s/%s", FR_TEST_MODELS_DIR, json_string_value(json_object_get(root, "image")));
+        double expect = json_number_value(json_object_get(root, "image_rgb_checksum"));
+        int width = (int)json_number_value(json_object_get(root, "width")), height = (int)json_number_value(json_object_get(root, "height"));
+        json_decref(root);
         FILE *f = fopen(path, "rb");
         if (!f) SKIP("%s absent (run scripts/setup.sh)", path);
         fclose(f);
@@ -382,31 +382,31 @@ TEST(sample_pixels_match_decoder) {
 }
 
 TEST(synthetic_structure) {
-    json_value *root = load_fixture("synthetic");
+    json_t *root = load_fixture("synthetic");
     CHECK(root != NULL);
-    const json_value *shape = json_get(root, "tiny_raw_shape");
+    const json_t *shape = json_object_get(root, "tiny_raw_shape");
     size_t cells = 1;
-    for (size_t i = 0; i < json_len(shape); i++) cells *= (size_t)num(shape, i);
-    const json_value *top = json_get(json_get(root, "ssd_raw"), "top");
-    int ok = json_string(json_get(root, "pattern")) != NULL &&
-             is_numbers(json_get(root, "descriptor"), 128) &&
-             is_numbers(json_get(root, "landmarks68_raw"), 136) &&
-             is_numbers(json_get(root, "landmarks68_tiny_raw"), 136) &&
-             is_numbers(json_get(root, "descriptor_input"), 2) &&
-             is_numbers(json_get(root, "landmarks_input"), 2) &&
-             is_numbers(json_get(root, "ssd_input"), 2) && is_numbers(json_get(root, "tiny_input"), 2) &&
+    for (size_t i = 0; i < json_array_size(shape); i++) cells *= (size_t)num(shape, i);
+    const json_t *top = json_object_get(json_object_get(root, "ssd_raw"), "top");
+    int ok = json_string_value(json_object_get(root, "pattern")) != NULL &&
+             is_numbers(json_object_get(root, "descriptor"), 128) &&
+             is_numbers(json_object_get(root, "landmarks68_raw"), 136) &&
+             is_numbers(json_object_get(root, "landmarks68_tiny_raw"), 136) &&
+             is_numbers(json_object_get(root, "descriptor_input"), 2) &&
+             is_numbers(json_object_get(root, "landmarks_input"), 2) &&
+             is_numbers(json_object_get(root, "ssd_input"), 2) && is_numbers(json_object_get(root, "tiny_input"), 2) &&
              is_numbers(shape, 4) && cells == 13 * 13 * 25 &&
-             is_numbers(json_get(root, "tiny_raw"), cells) &&
-             json_number(json_get(json_get(root, "ssd_raw"), "num_anchors")) == 5118 && json_len(top) == 20;
+             is_numbers(json_object_get(root, "tiny_raw"), cells) &&
+             json_number_value(json_object_get(json_object_get(root, "ssd_raw"), "num_anchors")) == 5118 && json_array_size(top) == 20;
     double previous = DBL_MAX;
-    for (size_t t = 0; ok && t < json_len(top); t++) {
-        double score = json_number(json_get(json_at(top, t), "score"));
-        double index = json_number(json_get(json_at(top, t), "index"));
+    for (size_t t = 0; ok && t < json_array_size(top); t++) {
+        double score = json_number_value(json_object_get(json_array_get(top, t), "score"));
+        double index = json_number_value(json_object_get(json_array_get(top, t), "index"));
         ok = score <= previous && score > 0 && index >= 0 && index < 5118 &&
-             is_numbers(json_get(json_at(top, t), "box"), 4);
+             is_numbers(json_object_get(json_array_get(top, t), "box"), 4);
         previous = score;
     }
-    json_free(root);
+    json_decref(root);
     CHECK(ok);
 }
 

@@ -244,6 +244,33 @@ TEST(corrupt_and_foreign_files_are_errors) {
     CHECK(strstr(fr_last_error(), path) != NULL);
 }
 
+/* A gallery file written by someone else: its stored embedding length must be a number in
+ * range, all of it (atoi read "4294967304" as 8; seen while writing tests/fuzz/fuzz_gallery). */
+TEST(stored_embedding_length_is_checked) {
+    const char *texts[] = {"4294967304", "8 ", "8x", "", "0", "-8", "513", "99999999999999999999999999"};
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "dim%zu", i);
+        const char *path = fresh_db(name);
+        fr_gallery *g;
+        CHECK_OK(fr_gallery_open(path, 1, &g));
+        CHECK_OK(fr_gallery_use_model(g, "test-model", "1", 8));
+        fr_gallery_close(g);
+        sqlite3 *db;
+        sqlite3_stmt *stmt;
+        CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+        CHECK(sqlite3_prepare_v2(db, "UPDATE meta SET value = ? WHERE key = 'dim'", -1, &stmt, NULL) == SQLITE_OK);
+        sqlite3_bind_text(stmt, 1, texts[i], -1, SQLITE_STATIC);
+        CHECK(sqlite3_step(stmt) == SQLITE_DONE);
+        sqlite3_finalize(stmt);
+        sqlite3_close(db);
+        fr_status st = fr_gallery_open(path, 0, &g);
+        if (st == FR_OK) fr_gallery_close(g);
+        if (st != FR_E_DB) fprintf(stderr, "  stored dim '%s' was accepted\n", texts[i]);
+        CHECK(st == FR_E_DB && strstr(fr_last_error(), "corrupt gallery: embedding length"));
+    }
+}
+
 TEST(locked_database_is_an_error) {
     const char *path = fresh_db("locked");
     fr_gallery *g;
@@ -713,6 +740,7 @@ TEST(api_keys_hashed_with_roles) {
 
 TEST_MAIN(CASE(sha256_known_vectors), CASE(enroll_list_rename_remove), CASE(batch_is_all_or_nothing),
           CASE(model_mismatch_is_an_error), CASE(corrupt_and_foreign_files_are_errors),
+          CASE(stored_embedding_length_is_checked),
           CASE(locked_database_is_an_error), CASE(search_equals_brute_force),
           CASE(search_sees_changes_by_others), CASE(killed_enrollment_leaves_whole_people),
           CASE(calibrated_thresholds_hold_their_rates), CASE(search_speed),

@@ -4,7 +4,7 @@
  * image (all but one image in 20) and IoU >= 0.8 for at least 90% of the faces. Also the bit-exact resize, and the
  * refusal of malformed cascade files. */
 #include "common/common.h"
-#include "common/json.h"
+#include "common/json_read.h"
 #include "face/haar.h"
 #include "image/resize_u8.h"
 #include "test.h"
@@ -35,16 +35,16 @@ TEST(matches_opencv) {
     if (!load_cascade(&cascade))
         SKIP("models/%s absent (run scripts/setup.sh, which copies it from opencv-data)",
              HAAR_DEFAULT_CASCADE);
-    json_value *ref;
-    CHECK_OK(json_parse_file(REFERENCE, &ref));
-    const json_value *images = json_get(ref, "images");
-    const haar_options opt = {json_number(json_get(ref, "scale_factor")),
-                              (int)json_number(json_get(ref, "min_neighbors")), 0, 0};
+    json_t *ref;
+    CHECK_OK(read_json_file(REFERENCE, &ref));
+    const json_t *images = json_object_get(ref, "images");
+    const haar_options opt = {json_number_value(json_object_get(ref, "scale_factor")),
+                              (int)json_number_value(json_object_get(ref, "min_neighbors")), 0, 0};
     int faces = 0, good = 0, exact = 0, count_mismatch = 0;
-    for (size_t i = 0; i < json_len(images); i++) {
-        const json_value *entry = json_at(images, i);
+    for (size_t i = 0; i < json_array_size(images); i++) {
+        const json_t *entry = json_array_get(images, i);
         char path[1024];
-        snprintf(path, sizeof path, "%s/%s", FR_TEST_DATA_DIR, json_string(json_get(entry, "image")));
+        snprintf(path, sizeof path, "%s/%s", FR_TEST_DATA_DIR, json_string_value(json_object_get(entry, "image")));
         fr_image *img;
         if (fr_image_load(path, &img) != FR_OK) {
             fprintf(stderr, "%s\n", fr_last_error());
@@ -60,8 +60,8 @@ TEST(matches_opencv) {
             count_mismatch++;
             continue;
         }
-        const json_value *want = json_get(entry, "boxes");
-        int n_want = (int)json_len(want);
+        const json_t *want = json_object_get(entry, "boxes");
+        int n_want = (int)json_array_size(want);
         if (n != n_want) {
             printf("  %s: %d faces, OpenCV %d\n", path, n, n_want);
             count_mismatch++;
@@ -69,7 +69,7 @@ TEST(matches_opencv) {
         /* each reference face against our best-overlapping one */
         for (int k = 0; k < n_want; k++) {
             float w[4], best = 0;
-            for (int j = 0; j < 4; j++) w[j] = (float)json_number(json_at(json_at(want, (size_t)k), (size_t)j));
+            for (int j = 0; j < 4; j++) w[j] = (float)json_number_value(json_array_get(json_array_get(want, (size_t)k), (size_t)j));
             int same = 0;
             for (int m = 0; m < n; m++) {
                 float b[4] = {(float)boxes[m].x, (float)boxes[m].y, (float)boxes[m].w, (float)boxes[m].h};
@@ -82,8 +82,8 @@ TEST(matches_opencv) {
         }
         free(boxes);
     }
-    int n_images = (int)json_len(images);
-    json_free(ref);
+    int n_images = (int)json_array_size(images);
+    json_decref(ref);
     haar_free(cascade);
     printf("  %d reference faces: %d with IoU >= 0.8, %d identical boxes; %d images with "
            "another face count\n", faces, good, exact, count_mismatch);
@@ -153,15 +153,21 @@ TEST(malformed_cascades) {
         const char *type, *nodes, *rect, *extra, *word;
         size_t cut;
     } cases[] = {
-        {FR_E_MODEL, "HAAR", "0 -1 0 0.5", "0 0 24 12 1.", "", "unexpected end", 200},
+        {FR_E_MODEL, "HAAR", "0 -1 0 0.5", "0 0 24 12 1.", "", "line 6: malformed XML: unclosed token", 200},
         {FR_E_UNSUPPORTED, "LBP", "0 -1 0 0.5", "0 0 24 12 1.", "", "not HAAR", 0},
         {FR_E_MODEL, "HAAR", "0 -1 3 0.5", "0 0 24 12 1.", "", "feature 3 of 1", 0},
         {FR_E_MODEL, "HAAR", "0 -1 0", "0 0 24 12 1.", "", "node values", 0},
         {FR_E_MODEL, "HAAR", "0 -1 0 0.5", "0 0 25 12 1.", "", "outside", 0},
         {FR_E_MODEL, "HAAR", "0 -1 0 0.5", "0 0 24 1x 1.", "", "rectangle", 0},
         {FR_E_UNSUPPORTED, "HAAR", "0 -1 0 0.5", "0 0 24 12 1.", "<tilted>1</tilted>", "tilted", 0},
-        {FR_E_MODEL, "HAAR", "0 -1 0 0.5", "0 0 24 12 1.", "</bad>", "mismatched", 0},
+        {FR_E_MODEL, "HAAR", "0 -1 0 0.5", "0 0 24 12 1.", "</bad>", "malformed XML: mismatched tag", 0},
         {FR_E_MODEL, "HAAR", "0 5 0 0.5", "0 0 24 12 1.", "", "missing node or leaf", 0},
+        /* numbers past int or float, refused before any conversion (found by fuzz_haar:
+         * converting 7.8e17 to int is undefined) */
+        {FR_E_MODEL, "HAAR", "0 -1 0 0.5", "0 0 777777777777777777 12 1.", "", "outside", 0},
+        {FR_E_MODEL, "HAAR", "0 -1 0 0.5", "-1e300 0 24 12 1.", "", "outside", 0},
+        {FR_E_MODEL, "HAAR", "0 -1 0 0.5", "0 0 24 12 1e300", "", "weight 1e+300 is out of range", 0},
+        {FR_E_MODEL, "HAAR", "0 -1 0 1e39", "0 0 24 12 1.", "", "indices or threshold", 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         fr_status st = parse_toy(cases[i].type, cases[i].nodes, cases[i].rect, cases[i].extra, cases[i].cut);
@@ -173,6 +179,12 @@ TEST(malformed_cascades) {
     const char *old = "<opencv_storage><old/></opencv_storage>";
     CHECK(haar_parse(old, strlen(old), "old.xml", &c) == FR_E_MODEL);
     CHECK(strstr(fr_last_error(), "no <stageType>"));
+    /* nesting is bounded (the tree keeps a fixed stack of open elements) */
+    char deep[70 * 3 + 70 * 4 + 1] = "";
+    for (int i = 0; i < 70; i++) strcat(deep, "<a>");
+    for (int i = 0; i < 70; i++) strcat(deep, "</a>");
+    CHECK(haar_parse(deep, strlen(deep), "deep.xml", &c) == FR_E_MODEL);
+    CHECK(strstr(fr_last_error(), "deep.xml: line 1: XML nested deeper than 64 elements"));
     CHECK(haar_load(FR_TEST_TMP_DIR "/no-such-cascade.xml", &c) == FR_E_IO);
 }
 

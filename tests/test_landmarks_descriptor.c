@@ -5,7 +5,7 @@
 #include "test.h"
 
 #include "common/common.h"
-#include "common/json.h"
+#include "common/json_read.h"
 #include "face/align.h"
 #include "nets/faceapi_nets.h"
 #include "nn/nn.h"
@@ -26,14 +26,14 @@ static const char *const sample_names[] = {"sample1", "sample2", "sample3"};
 
 /* A demo image with its fixture and the SSD faces of the fixture. */
 typedef struct sample {
-    json_value *fixture;
+    json_t *fixture;
     fr_image *img;
     fr_face *faces;
     int n_faces;
 } sample;
 
 static void sample_close(sample *s) {
-    json_free(s->fixture);
+    json_decref(s->fixture);
     fr_image_free(s->img);
     free(s->faces);
     memset(s, 0, sizeof *s);
@@ -48,13 +48,13 @@ static int sample_open(const char *name, sample *s) {
     FILE *f = fopen(path, "rb");
     if (!f) return 0;
     fclose(f);
-    if (json_parse_file(path, &s->fixture) != FR_OK) {
+    if (read_json_file(path, &s->fixture) != FR_OK) {
         fprintf(stderr, "%s\n", fr_last_error());
         return -1;
     }
     char image_path[1024];
     snprintf(image_path, sizeof image_path, "%s/%s", FR_TEST_MODELS_DIR,
-             json_string(json_get(s->fixture, "image")));
+             json_string_value(json_object_get(s->fixture, "image")));
     if (fr_image_load(image_path, &s->img) != FR_OK) {
         fprintf(stderr, "%s\n", fr_last_error());
         sample_close(s);
@@ -64,21 +64,21 @@ static int sample_open(const char *name, sample *s) {
     uint32_t sum = 0;
     size_t n_bytes = (size_t)s->img->width * s->img->height * 3;
     for (size_t i = 0; i < n_bytes; i++) sum += (uint32_t)s->img->rgb[i] * (uint32_t)(i % 251 + 1);
-    if (sum != (uint32_t)json_number(json_get(s->fixture, "image_rgb_checksum"))) {
+    if (sum != (uint32_t)json_number_value(json_object_get(s->fixture, "image_rgb_checksum"))) {
         fprintf(stderr, "%s: decoded pixels differ from the fixture's\n", image_path);
         sample_close(s);
         return -1;
     }
-    const json_value *ssd = json_get(json_get(s->fixture, "ssd"), "faces");
-    s->n_faces = (int)json_len(ssd);
+    const json_t *ssd = json_object_get(json_object_get(s->fixture, "ssd"), "faces");
+    s->n_faces = (int)json_array_size(ssd);
     s->faces = calloc((size_t)s->n_faces + 1, sizeof *s->faces);
     for (int i = 0; i < s->n_faces; i++) {
-        const json_value *box = json_get(json_at(ssd, i), "box");
-        s->faces[i].x = (float)json_number(json_at(box, 0));
-        s->faces[i].y = (float)json_number(json_at(box, 1));
-        s->faces[i].w = (float)json_number(json_at(box, 2));
-        s->faces[i].h = (float)json_number(json_at(box, 3));
-        s->faces[i].score = (float)json_number(json_get(json_at(ssd, i), "score"));
+        const json_t *box = json_object_get(json_array_get(ssd, i), "box");
+        s->faces[i].x = (float)json_number_value(json_array_get(box, 0));
+        s->faces[i].y = (float)json_number_value(json_array_get(box, 1));
+        s->faces[i].w = (float)json_number_value(json_array_get(box, 2));
+        s->faces[i].h = (float)json_number_value(json_array_get(box, 3));
+        s->faces[i].score = (float)json_number_value(json_object_get(json_array_get(ssd, i), "score"));
     }
     return 1;
 }
@@ -100,14 +100,14 @@ static fr_image *synthetic_image(int w, int h) {
     return img;
 }
 
-static json_value *synthetic_fixture(void) {
+static json_t *synthetic_fixture(void) {
     char path[1024];
     snprintf(path, sizeof path, "%s/faceapi/synthetic.json", FR_TEST_FIXTURES_DIR);
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
     fclose(f);
-    json_value *v = NULL;
-    if (json_parse_file(path, &v) != FR_OK) fprintf(stderr, "%s\n", fr_last_error());
+    json_t *v = NULL;
+    if (read_json_file(path, &v) != FR_OK) fprintf(stderr, "%s\n", fr_last_error());
     return v;
 }
 
@@ -128,17 +128,17 @@ static void check_landmarks(int tiny) {
         n_samples++;
         CHECK(s.n_faces > 0);
         CHECK_OK(landmark68_run(net, TEST_THREADS, s.img, s.faces, s.n_faces));
-        const json_value *golden = json_get(s.fixture, tiny ? "landmarks68_tiny" : "landmarks68");
-        CHECK((int)json_len(golden) == s.n_faces);
+        const json_t *golden = json_object_get(s.fixture, tiny ? "landmarks68_tiny" : "landmarks68");
+        CHECK((int)json_array_size(golden) == s.n_faces);
         double worst = 0;
         for (int i = 0; i < s.n_faces; i++) {
             CHECK(s.faces[i].n_landmarks == 68);
             for (int p = 0; p < 68; p++) {
-                const json_value *pt = json_at(json_at(golden, i), p);
-                CHECK_NEAR(s.faces[i].landmarks[p][0], json_number(json_at(pt, 0)), LANDMARK_TOL_PX);
-                CHECK_NEAR(s.faces[i].landmarks[p][1], json_number(json_at(pt, 1)), LANDMARK_TOL_PX);
-                worst = FR_MAX(worst, fabs(s.faces[i].landmarks[p][0] - json_number(json_at(pt, 0))));
-                worst = FR_MAX(worst, fabs(s.faces[i].landmarks[p][1] - json_number(json_at(pt, 1))));
+                const json_t *pt = json_array_get(json_array_get(golden, i), p);
+                CHECK_NEAR(s.faces[i].landmarks[p][0], json_number_value(json_array_get(pt, 0)), LANDMARK_TOL_PX);
+                CHECK_NEAR(s.faces[i].landmarks[p][1], json_number_value(json_array_get(pt, 1)), LANDMARK_TOL_PX);
+                worst = FR_MAX(worst, fabs(s.faces[i].landmarks[p][0] - json_number_value(json_array_get(pt, 0))));
+                worst = FR_MAX(worst, fabs(s.faces[i].landmarks[p][1] - json_number_value(json_array_get(pt, 1))));
             }
         }
         printf("  %s: %d faces, largest landmark error %.2g px\n", sample_names[k], s.n_faces, worst);
@@ -154,7 +154,7 @@ TEST(landmarks68_tiny_match_faceapi) { check_landmarks(1); }
 /* The nets alone: on a 112x112 image the face box is the whole input, no padding and no
  * resize, so the landmarks are the raw outputs times 112. */
 TEST(landmarks_raw_on_synthetic_input) {
-    json_value *fx = synthetic_fixture();
+    json_t *fx = synthetic_fixture();
     if (!fx) SKIP("no synthetic fixture in %s/faceapi", FR_TEST_FIXTURES_DIR);
     for (int tiny = 0; tiny <= 1; tiny++) {
         char path[1024];
@@ -166,16 +166,16 @@ TEST(landmarks_raw_on_synthetic_input) {
         CHECK(img);
         fr_face face = {.x = 0, .y = 0, .w = 112, .h = 112};
         CHECK_OK(landmark68_run(net, TEST_THREADS, img, &face, 1));
-        const json_value *raw = json_get(fx, tiny ? "landmarks68_tiny_raw" : "landmarks68_raw");
-        CHECK(json_len(raw) == 136);
+        const json_t *raw = json_object_get(fx, tiny ? "landmarks68_tiny_raw" : "landmarks68_raw");
+        CHECK(json_array_size(raw) == 136);
         for (int p = 0; p < 68; p++) {
-            CHECK_NEAR(face.landmarks[p][0], json_number(json_at(raw, 2 * p)) * 112, 1e-3);
-            CHECK_NEAR(face.landmarks[p][1], json_number(json_at(raw, 2 * p + 1)) * 112, 1e-3);
+            CHECK_NEAR(face.landmarks[p][0], json_number_value(json_array_get(raw, 2 * p)) * 112, 1e-3);
+            CHECK_NEAR(face.landmarks[p][1], json_number_value(json_array_get(raw, 2 * p + 1)) * 112, 1e-3);
         }
         fr_image_free(img);
         landmark68_free(net);
     }
-    json_free(fx);
+    json_decref(fx);
 }
 
 /* ---- alignment ------------------------------------------------------------------------ */
@@ -188,24 +188,24 @@ TEST(aligned_boxes_match_faceapi) {
         CHECK(found >= 0);
         if (!found) continue;
         n_samples++;
-        const json_value *landmarks = json_get(s.fixture, "landmarks68");
-        const json_value *boxes = json_get(s.fixture, "aligned_boxes");
-        const json_value *crops = json_get(s.fixture, "descriptor_crops");
-        CHECK((int)json_len(landmarks) == s.n_faces && (int)json_len(boxes) == s.n_faces);
+        const json_t *landmarks = json_object_get(s.fixture, "landmarks68");
+        const json_t *boxes = json_object_get(s.fixture, "aligned_boxes");
+        const json_t *crops = json_object_get(s.fixture, "descriptor_crops");
+        CHECK((int)json_array_size(landmarks) == s.n_faces && (int)json_array_size(boxes) == s.n_faces);
         for (int i = 0; i < s.n_faces; i++) {
             fr_face *f = &s.faces[i];
             f->n_landmarks = 68;
             for (int p = 0; p < 68; p++)
                 for (int c = 0; c < 2; c++)
-                    f->landmarks[p][c] = (float)json_number(json_at(json_at(json_at(landmarks, i), p), c));
+                    f->landmarks[p][c] = (float)json_number_value(json_array_get(json_array_get(json_array_get(landmarks, i), p), c));
             float box[4];
             CHECK_OK(align_faceapi_box(f, s.img->width, s.img->height, box));
             for (int c = 0; c < 4; c++)
-                CHECK_NEAR(box[c], json_number(json_at(json_at(boxes, i), c)), ALIGN_TOL_PX);
+                CHECK_NEAR(box[c], json_number_value(json_array_get(json_array_get(boxes, i), c)), ALIGN_TOL_PX);
             fr_image *crop;
             CHECK_OK(align_faceapi(s.img, f, &crop));
-            CHECK_NEAR(crop->width, json_number(json_at(json_at(crops, i), 2)), ALIGN_TOL_PX);
-            CHECK_NEAR(crop->height, json_number(json_at(json_at(crops, i), 3)), ALIGN_TOL_PX);
+            CHECK_NEAR(crop->width, json_number_value(json_array_get(json_array_get(crops, i), 2)), ALIGN_TOL_PX);
+            CHECK_NEAR(crop->height, json_number_value(json_array_get(json_array_get(crops, i), 3)), ALIGN_TOL_PX);
             fr_image_free(crop);
         }
         sample_close(&s);
@@ -250,14 +250,14 @@ TEST(descriptors_match_faceapi) {
         CHECK(found >= 0);
         if (!found) continue;
         n_samples++;
-        const json_value *boxes = json_get(s.fixture, "aligned_boxes");
-        const json_value *golden = json_get(s.fixture, "descriptors");
-        CHECK((int)json_len(boxes) == s.n_faces && (int)json_len(golden) == s.n_faces);
+        const json_t *boxes = json_object_get(s.fixture, "aligned_boxes");
+        const json_t *golden = json_object_get(s.fixture, "descriptors");
+        CHECK((int)json_array_size(boxes) == s.n_faces && (int)json_array_size(golden) == s.n_faces);
         fr_image *crops[16] = {0};
         CHECK(s.n_faces <= 16);
         for (int i = 0; i < s.n_faces; i++) {
             float box[4];
-            for (int c = 0; c < 4; c++) box[c] = (float)json_number(json_at(json_at(boxes, i), c));
+            for (int c = 0; c < 4; c++) box[c] = (float)json_number_value(json_array_get(json_array_get(boxes, i), c));
             CHECK_OK(align_faceapi_crop(s.img, box, &crops[i]));
         }
         float out[16 * 128];
@@ -265,11 +265,11 @@ TEST(descriptors_match_faceapi) {
             dlib_resnet_embed(net, TEST_THREADS, (const fr_image *const *)crops, s.n_faces, out));
         double worst = 0;
         for (int i = 0; i < s.n_faces; i++) {
-            const json_value *d = json_at(golden, i);
-            CHECK(json_len(d) == 128);
+            const json_t *d = json_array_get(golden, i);
+            CHECK(json_array_size(d) == 128);
             for (int j = 0; j < 128; j++) {
-                CHECK_NEAR(out[i * 128 + j], json_number(json_at(d, j)), DESCRIPTOR_TOL);
-                worst = FR_MAX(worst, fabs(out[i * 128 + j] - json_number(json_at(d, j))));
+                CHECK_NEAR(out[i * 128 + j], json_number_value(json_array_get(d, j)), DESCRIPTOR_TOL);
+                worst = FR_MAX(worst, fabs(out[i * 128 + j] - json_number_value(json_array_get(d, j))));
             }
             fr_image_free(crops[i]);
         }
@@ -281,7 +281,7 @@ TEST(descriptors_match_faceapi) {
 }
 
 TEST(descriptor_on_synthetic_input) {
-    json_value *fx = synthetic_fixture();
+    json_t *fx = synthetic_fixture();
     if (!fx) SKIP("no synthetic fixture in %s/faceapi", FR_TEST_FIXTURES_DIR);
     char path[1024];
     if (!model_path(DESCRIPTOR_MODEL, path, sizeof path)) SKIP("no model: %s", fr_last_error());
@@ -291,12 +291,12 @@ TEST(descriptor_on_synthetic_input) {
     CHECK(img);
     float out[128];
     CHECK_OK(dlib_resnet_embed(net, TEST_THREADS, (const fr_image *const *)&img, 1, out));
-    const json_value *golden = json_get(fx, "descriptor");
-    CHECK(json_len(golden) == 128);
-    for (int j = 0; j < 128; j++) CHECK_NEAR(out[j], json_number(json_at(golden, j)), DESCRIPTOR_TOL);
+    const json_t *golden = json_object_get(fx, "descriptor");
+    CHECK(json_array_size(golden) == 128);
+    for (int j = 0; j < 128; j++) CHECK_NEAR(out[j], json_number_value(json_array_get(golden, j)), DESCRIPTOR_TOL);
     fr_image_free(img);
     dlib_resnet_free(net);
-    json_free(fx);
+    json_decref(fx);
 }
 
 /* A batch gives each face what it gets alone, and the thread count changes no bit. */

@@ -3,7 +3,7 @@
  * three sample photos of silentface-samples (shared data), and the refusal of corrupt,
  * truncated and hostile ONNX files. */
 #include "common/common.h"
-#include "common/json.h"
+#include "common/json_read.h"
 #include "face/liveness.h"
 #include "nn/import/onnx.h"
 #include "nn/onnx_net.h"
@@ -25,30 +25,30 @@ static int model_path(char *path, size_t size) {
     return 1;
 }
 
-static int load_fixture(json_value **fx) {
+static int load_fixture(json_t **fx) {
     char path[1024];
     snprintf(path, sizeof path, "%s/liveness/reference.json", FR_TEST_FIXTURES_DIR);
-    return json_parse_file(path, fx) == FR_OK;
+    return read_json_file(path, fx) == FR_OK;
 }
 
 /* Compare logits and softmax with a reference {logits, softmax}; returns the largest
  * difference, or a negative value if the fixture is malformed. */
-static double compare_outputs(const float logits[3], const json_value *ref) {
-    const json_value *rl = json_get(ref, "logits"), *rs = json_get(ref, "softmax");
-    if (json_len(rl) != 3 || json_len(rs) != 3) return -1;
+static double compare_outputs(const float logits[3], const json_t *ref) {
+    const json_t *rl = json_object_get(ref, "logits"), *rs = json_object_get(ref, "softmax");
+    if (json_array_size(rl) != 3 || json_array_size(rs) != 3) return -1;
     float p[3] = {logits[0], logits[1], logits[2]};
     nn_softmax(TEST_THREADS, p, 1, 3);
     double worst = 0;
     for (int k = 0; k < 3; k++) {
-        worst = fmax(worst, fabs(logits[k] - json_number(json_at(rl, (size_t)k))));
-        worst = fmax(worst, fabs(p[k] - json_number(json_at(rs, (size_t)k))));
+        worst = fmax(worst, fabs(logits[k] - json_number_value(json_array_get(rl, (size_t)k))));
+        worst = fmax(worst, fabs(p[k] - json_number_value(json_array_get(rs, (size_t)k))));
     }
     return worst;
 }
 
 TEST(reference_synthetic) {
     char path[1024];
-    json_value *fx;
+    json_t *fx;
     if (!model_path(path, sizeof path)) SKIP("%s missing (run scripts/setup.sh)", path);
     CHECK(load_fixture(&fx));
     onnx_net *net;
@@ -59,12 +59,12 @@ TEST(reference_synthetic) {
     nn_arena *arena = nn_arena_new(0);
     float *in = malloc(3 * SIZE * SIZE * sizeof *in);
     CHECK(arena && in);
-    const json_value *cases = json_get(fx, "synthetic");
+    const json_t *cases = json_object_get(fx, "synthetic");
     double worst = 0;
-    int ok = json_len(cases) == 3;
-    for (size_t k = 0; ok && k < json_len(cases); k++) {
-        const json_value *c = json_at(cases, k);
-        uint32_t seed = (uint32_t)json_number(json_get(c, "seed"));
+    int ok = json_array_size(cases) == 3;
+    for (size_t k = 0; ok && k < json_array_size(cases); k++) {
+        const json_t *c = json_array_get(cases, k);
+        uint32_t seed = (uint32_t)json_number_value(json_object_get(c, "seed"));
         /* value i of the NCHW input as the reference makes it, stored NHWC */
         for (uint32_t i = 0; i < 3u * SIZE * SIZE; i++) {
             uint32_t ch = i / (SIZE * SIZE), y = i / SIZE % SIZE, x = i % SIZE;
@@ -80,7 +80,7 @@ TEST(reference_synthetic) {
     free(in);
     nn_arena_free(arena);
     onnx_net_free(net);
-    json_free(fx);
+    json_decref(fx);
     CHECK(ok);
     CHECK(worst <= TOL);
 }
@@ -89,7 +89,7 @@ TEST(reference_synthetic) {
  * Flatten, Softmax, a reshape of a 3x3 map, uneven pads, Unsqueeze by attribute). */
 TEST(reference_ops) {
     char path[1024];
-    json_value *fx;
+    json_t *fx;
     CHECK(load_fixture(&fx));
     snprintf(path, sizeof path, "%s/liveness/ops.onnx", FR_TEST_FIXTURES_DIR);
     onnx_net *net;
@@ -109,11 +109,11 @@ TEST(reference_ops) {
     fr_status st = onnx_net_run(net, TEST_THREADS, in, out, arena);
     nn_arena_free(arena);
     onnx_net_free(net);
-    const json_value *ref = json_get(json_get(fx, "ops"), "output");
-    int ok = st == FR_OK && json_len(ref) == 10;
+    const json_t *ref = json_object_get(json_object_get(fx, "ops"), "output");
+    int ok = st == FR_OK && json_array_size(ref) == 10;
     double worst = 0;
-    for (size_t k = 0; ok && k < 10; k++) worst = fmax(worst, fabs(out[k] - json_number(json_at(ref, k))));
-    json_free(fx);
+    for (size_t k = 0; ok && k < 10; k++) worst = fmax(worst, fabs(out[k] - json_number_value(json_array_get(ref, k))));
+    json_decref(fx);
     printf("  ops.onnx: largest difference from ONNX Runtime %.3g\n", worst);
     CHECK(ok);
     CHECK(worst <= 1e-6);
@@ -123,21 +123,21 @@ TEST(reference_ops) {
  * input's fingerprint, and the outputs for B,G,R (ours) and R,G,B (the package's order). */
 TEST(reference_crops) {
     char path[1024];
-    json_value *fx;
+    json_t *fx;
     if (!model_path(path, sizeof path)) SKIP("%s missing (run scripts/setup.sh)", path);
     CHECK(load_fixture(&fx));
     liveness_net *ln;
     CHECK_OK(liveness_load(path, &ln));
     float *in = malloc(3 * SIZE * SIZE * sizeof *in);
     CHECK(in);
-    const json_value *crops = json_get(fx, "crops");
+    const json_t *crops = json_object_get(fx, "crops");
     double worst = 0;
-    int ok = json_len(crops) > 0;
+    int ok = json_array_size(crops) > 0;
     fr_image *img = NULL;
     const char *loaded = "";
-    for (size_t k = 0; ok && k < json_len(crops); k++) {
-        const json_value *c = json_at(crops, k);
-        const char *image = json_string(json_get(c, "image"));
+    for (size_t k = 0; ok && k < json_array_size(crops); k++) {
+        const json_t *c = json_array_get(crops, k);
+        const char *image = json_string_value(json_object_get(c, "image"));
         if (!image) { ok = 0; break; }
         if (strcmp(image, loaded)) {
             fr_image_free(img);
@@ -145,22 +145,22 @@ TEST(reference_crops) {
             if (fr_image_load(path, &img) != FR_OK) { ok = 0; break; }
             loaded = image;
         }
-        const json_value *box = json_get(c, "box"), *rrect = json_get(c, "rect");
-        fr_face face = {.x = (float)json_number(json_at(box, 0)),
-                        .y = (float)json_number(json_at(box, 1)),
-                        .w = (float)json_number(json_at(box, 2)),
-                        .h = (float)json_number(json_at(box, 3))};
+        const json_t *box = json_object_get(c, "box"), *rrect = json_object_get(c, "rect");
+        fr_face face = {.x = (float)json_number_value(json_array_get(box, 0)),
+                        .y = (float)json_number_value(json_array_get(box, 1)),
+                        .w = (float)json_number_value(json_array_get(box, 2)),
+                        .h = (float)json_number_value(json_array_get(box, 3))};
         /* the fixture's boxes are doubles; ours are floats: same integer corners here */
         int rect[4];
         liveness_crop_rect(img->width, img->height, &face, rect);
         for (int i = 0; i < 4; i++)
-            if (rect[i] != (int)json_number(json_at(rrect, (size_t)i))) {
+            if (rect[i] != (int)json_number_value(json_array_get(rrect, (size_t)i))) {
                 fprintf(stderr, "crop %zu: rect[%d] = %d, reference %g\n", k, i, rect[i],
-                        json_number(json_at(rrect, (size_t)i)));
+                        json_number_value(json_array_get(rrect, (size_t)i)));
                 ok = 0;
             }
         liveness_input(TEST_THREADS, img, rect, in);
-        double sum = 0, ref_sum = json_number(json_get(c, "input_checksum_bgr"));
+        double sum = 0, ref_sum = json_number_value(json_object_get(c, "input_checksum_bgr"));
         for (size_t i = 0; i < 3u * SIZE * SIZE; i++) {
             size_t ch = i / (SIZE * SIZE), p = i % (SIZE * SIZE);
             sum += in[p * 3 + ch] * (double)(i % 251 + 1);
@@ -171,23 +171,23 @@ TEST(reference_crops) {
         }
         float logits[3];
         if (liveness_logits(ln, TEST_THREADS, in, logits) != FR_OK) { ok = 0; break; }
-        double d = compare_outputs(logits, json_get(c, "bgr"));
+        double d = compare_outputs(logits, json_object_get(c, "bgr"));
         for (size_t p = 0; p < (size_t)SIZE * SIZE; p++) { /* B,G,R -> R,G,B */
             float b = in[3 * p];
             in[3 * p] = in[3 * p + 2];
             in[3 * p + 2] = b;
         }
         if (liveness_logits(ln, TEST_THREADS, in, logits) != FR_OK) { ok = 0; break; }
-        double d_rgb = compare_outputs(logits, json_get(c, "rgb"));
+        double d_rgb = compare_outputs(logits, json_object_get(c, "rgb"));
         if (d < 0 || d_rgb < 0) ok = 0;
         worst = fmax(worst, fmax(d, d_rgb));
     }
     printf("  %zu crops of the face-api demo photos: largest difference from ONNX Runtime %.3g\n",
-           json_len(crops), worst);
+           json_array_size(crops), worst);
     fr_image_free(img);
     free(in);
     liveness_free(ln);
-    json_free(fx);
+    json_decref(fx);
     CHECK(ok);
     CHECK(worst <= TOL);
 }

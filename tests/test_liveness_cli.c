@@ -2,7 +2,7 @@
  * `watch --require-live` on the three photos of silentface-samples (shared data: one live
  * face, two photo attacks; skipped when absent). An attack photo of an enrolled person is
  * named without --require-live and reported as spoof, never greeted, with it. */
-#include "common/json.h"
+#include "common/json_read.h"
 #include "facerec.h"
 #include "test.h"
 
@@ -67,19 +67,19 @@ TEST(detect_json_liveness) {
     for (int k = 0; k < 3; k++) {
         const char *eol = strchr(line, '\n');
         CHECK(eol);
-        json_value *v;
-        CHECK_OK(json_parse(line, (size_t)(eol - line), "detect output", &v));
-        const json_value *faces = json_get(v, "faces");
-        int ok = json_len(faces) == 1;
-        for (size_t i = 0; ok && i < json_len(faces); i++) {
-            const json_value *f = json_at(faces, i);
-            double score = json_number(json_get(f, "liveness"));
-            ok = json_kind(json_get(f, "liveness")) == JSON_NUMBER && score >= 0 && score <= 1 &&
-                 json_kind(json_get(f, "live")) == JSON_BOOL &&
-                 json_bool(json_get(f, "live")) == (score >= FR_LIVENESS_THRESHOLD) &&
-                 json_bool(json_get(f, "live")) == expected_live[k];
+        json_t *v;
+        CHECK_OK(parse_json_text(line, (size_t)(eol - line), "detect output", &v));
+        const json_t *faces = json_object_get(v, "faces");
+        int ok = json_array_size(faces) == 1;
+        for (size_t i = 0; ok && i < json_array_size(faces); i++) {
+            const json_t *f = json_array_get(faces, i);
+            double score = json_number_value(json_object_get(f, "liveness"));
+            ok = json_is_number(json_object_get(f, "liveness")) && score >= 0 && score <= 1 &&
+                 json_is_boolean(json_object_get(f, "live")) &&
+                 json_is_true(json_object_get(f, "live")) == (score >= FR_LIVENESS_THRESHOLD) &&
+                 json_is_true(json_object_get(f, "live")) == expected_live[k];
         }
-        json_free(v);
+        json_decref(v);
         CHECK(ok);
         line = eol + 1;
     }
@@ -109,14 +109,14 @@ TEST(identify_require_live) {
     /* --json: identity null, spoof true, no candidates for the attack */
     CHECK(shell(CLI " identify --json --require-live --db '" WORK "/g.db' '" SAMPLES
                     "/image_F1.jpg'") == 0);
-    json_value *v;
-    CHECK_OK(json_parse(out_text, strlen(out_text), "identify output", &v));
-    const json_value *f = json_at(json_get(v, "faces"), 0);
-    int ok = f && json_kind(json_get(f, "identity")) == JSON_NULL &&
-             json_bool(json_get(f, "spoof")) && !json_bool(json_get(f, "live")) &&
-             json_len(json_get(f, "candidates")) == 0 &&
-             json_number(json_get(f, "liveness")) < FR_LIVENESS_THRESHOLD;
-    json_free(v);
+    json_t *v;
+    CHECK_OK(parse_json_text(out_text, strlen(out_text), "identify output", &v));
+    const json_t *f = json_array_get(json_object_get(v, "faces"), 0);
+    int ok = f && json_is_null(json_object_get(f, "identity")) &&
+             json_is_true(json_object_get(f, "spoof")) && !json_is_true(json_object_get(f, "live")) &&
+             json_array_size(json_object_get(f, "candidates")) == 0 &&
+             json_number_value(json_object_get(f, "liveness")) < FR_LIVENESS_THRESHOLD;
+    json_decref(v);
     CHECK(ok);
 }
 

@@ -2,7 +2,7 @@
  * on the demo photos against face-api's SSD boxes (tests/data/faceapi), points where faces
  * have them, no faces where there are none, and the pipeline's use of MTCNN's 5 points. */
 #include "common/common.h"
-#include "common/json.h"
+#include "common/json_read.h"
 #include "face/face.h"
 #include "nets/tflite_nets.h"
 #include "test.h"
@@ -24,21 +24,21 @@ static int model_path(const char *relpath, char *path, size_t size) {
 
 /* ---- nets against the reference fixtures ---- */
 
-static json_value *load_fixture(const char *name) {
+static json_t *load_fixture(const char *name) {
     char path[1024];
-    json_value *fx = NULL;
+    json_t *fx = NULL;
     snprintf(path, sizeof path, "%s/tflite/%s.json", FR_TEST_FIXTURES_DIR, name);
-    if (json_parse_file(path, &fx) != FR_OK) return NULL;
+    if (read_json_file(path, &fx) != FR_OK) return NULL;
     return fx;
 }
 
 /* The fixture's input: its synthetic pattern over (n,h,w,3), normalised as it says. */
-static float *fixture_input(const json_value *fx, int shape[4]) {
-    const json_value *s = json_get(fx, "input_shape");
-    for (int d = 0; d < 4; d++) shape[d] = (int)json_number(json_at(s, (size_t)d));
-    const json_value *norm = json_get(fx, "normalisation");
-    float scale = (float)json_number(json_get(norm, "scale"));
-    float offset = (float)json_number(json_get(norm, "offset"));
+static float *fixture_input(const json_t *fx, int shape[4]) {
+    const json_t *s = json_object_get(fx, "input_shape");
+    for (int d = 0; d < 4; d++) shape[d] = (int)json_number_value(json_array_get(s, (size_t)d));
+    const json_t *norm = json_object_get(fx, "normalisation");
+    float scale = (float)json_number_value(json_object_get(norm, "scale"));
+    float offset = (float)json_number_value(json_object_get(norm, "offset"));
     float *x = malloc((size_t)shape[0] * shape[1] * shape[2] * 3 * sizeof *x);
     size_t i = 0;
     for (int k = 0; x && k < shape[0]; k++)
@@ -54,40 +54,40 @@ static float *fixture_input(const json_value *fx, int shape[4]) {
 /* Compares n values with the fixture's output `name`: all values to 1e-4 when the fixture
  * has them, else its sums (to 1e-4 of abs_sum) and sampled elements (to 1e-4, relative
  * above 1). Returns 0 and says why on a mismatch. */
-static int matches_output(const json_value *fx, const char *name, const float *v, size_t n) {
-    const json_value *outs = json_get(fx, "outputs"), *ref = NULL;
-    for (size_t i = 0; i < json_len(outs); i++)
-        if (!strcmp(json_string(json_get(json_at(outs, i), "name")), name)) ref = json_at(outs, i);
+static int matches_output(const json_t *fx, const char *name, const float *v, size_t n) {
+    const json_t *outs = json_object_get(fx, "outputs"), *ref = NULL;
+    for (size_t i = 0; i < json_array_size(outs); i++)
+        if (!strcmp(json_string_value(json_object_get(json_array_get(outs, i), "name")), name)) ref = json_array_get(outs, i);
     if (!ref) {
         fprintf(stderr, "fixture has no output %s\n", name);
         return 0;
     }
-    const json_value *values = json_get(ref, "values");
+    const json_t *values = json_object_get(ref, "values");
     if (values) {
-        if (json_len(values) != n) {
-            fprintf(stderr, "%s: %zu values, reference %zu\n", name, n, json_len(values));
+        if (json_array_size(values) != n) {
+            fprintf(stderr, "%s: %zu values, reference %zu\n", name, n, json_array_size(values));
             return 0;
         }
         for (size_t i = 0; i < n; i++)
-            if (fabs(v[i] - json_number(json_at(values, i))) > 1e-4) {
+            if (fabs(v[i] - json_number_value(json_array_get(values, i))) > 1e-4) {
                 fprintf(stderr, "%s[%zu] = %g, reference %g\n", name, i, v[i],
-                        json_number(json_at(values, i)));
+                        json_number_value(json_array_get(values, i)));
                 return 0;
             }
         return 1;
     }
-    double sum = 0, abs_sum = 0, ref_abs = json_number(json_get(ref, "abs_sum"));
+    double sum = 0, abs_sum = 0, ref_abs = json_number_value(json_object_get(ref, "abs_sum"));
     for (size_t i = 0; i < n; i++) sum += v[i], abs_sum += fabs(v[i]);
     double tol = 1e-4 * ref_abs + 1e-4;
-    if (fabs(sum - json_number(json_get(ref, "sum"))) > tol || fabs(abs_sum - ref_abs) > tol) {
+    if (fabs(sum - json_number_value(json_object_get(ref, "sum"))) > tol || fabs(abs_sum - ref_abs) > tol) {
         fprintf(stderr, "%s: sum %g / abs %g, reference %g / %g\n", name, sum, abs_sum,
-                json_number(json_get(ref, "sum")), ref_abs);
+                json_number_value(json_object_get(ref, "sum")), ref_abs);
         return 0;
     }
-    const json_value *samples = json_get(ref, "samples");
-    for (size_t i = 0; i < json_len(samples); i++) {
+    const json_t *samples = json_object_get(ref, "samples");
+    for (size_t i = 0; i < json_array_size(samples); i++) {
         size_t idx = (i * 7919 + 13) % n;
-        double r = json_number(json_at(samples, i));
+        double r = json_number_value(json_array_get(samples, i));
         if (fabs(v[idx] - r) > 1e-4 * fmax(1.0, fabs(r))) {
             fprintf(stderr, "%s[%zu] = %.7g, reference %.7g\n", name, idx, v[idx], r);
             return 0;
@@ -107,7 +107,7 @@ TEST(mtcnn_nets_match_reference) {
                                         "onet/conv6-2/conv6-2"};
     int ok = 1;
     for (int stage = 0; stage < 3 && ok; stage++) {
-        json_value *fx = load_fixture(names[stage]);
+        json_t *fx = load_fixture(names[stage]);
         int shape[4];
         float *x = fx ? fixture_input(fx, shape) : NULL;
         float *prob = NULL, *reg = NULL, *points = NULL;
@@ -128,7 +128,7 @@ TEST(mtcnn_nets_match_reference) {
             fprintf(stderr, "%s: %s\n", names[stage], fr_last_error());
         }
         free(prob), free(reg), free(points), free(x);
-        json_free(fx);
+        json_decref(fx);
     }
     mtcnn_free(net);
     CHECK(ok);
@@ -149,7 +149,7 @@ TEST(blazeface_nets_match_reference) {
         blazeface *net;
         CHECK_OK(blazeface_load(path, &net));
         int size = blazeface_input_size(net), n = blazeface_n_anchors(net);
-        json_value *fx = load_fixture(nets[i].fixture);
+        json_t *fx = load_fixture(nets[i].fixture);
         int shape[4];
         float *x = fx ? fixture_input(fx, shape) : NULL;
         float *reg = malloc((size_t)n * 16 * sizeof *reg),
@@ -160,7 +160,7 @@ TEST(blazeface_nets_match_reference) {
                  matches_output(fx, nets[i].reg, reg, (size_t)n * 16) &&
                  matches_output(fx, nets[i].score, logits, (size_t)n);
         free(x), free(reg), free(logits);
-        json_free(fx);
+        json_decref(fx);
         blazeface_free(net);
         CHECK(ok);
     }
@@ -192,15 +192,15 @@ static float iou(const float a[4], const float b[4]) {
 static int ssd_boxes(float boxes[][4], int max) {
     char path[1024];
     snprintf(path, sizeof path, "%s/faceapi/sample1.json", FR_TEST_FIXTURES_DIR);
-    json_value *fx;
-    if (json_parse_file(path, &fx) != FR_OK) return 0;
-    const json_value *faces = json_get(json_get(fx, "ssd"), "faces");
-    int n = (int)FR_MIN(json_len(faces), (size_t)max);
+    json_t *fx;
+    if (read_json_file(path, &fx) != FR_OK) return 0;
+    const json_t *faces = json_object_get(json_object_get(fx, "ssd"), "faces");
+    int n = (int)FR_MIN(json_array_size(faces), (size_t)max);
     for (int i = 0; i < n; i++)
         for (int k = 0; k < 4; k++)
             boxes[i][k] =
-                (float)json_number(json_at(json_get(json_at(faces, (size_t)i), "box"), (size_t)k));
-    json_free(fx);
+                (float)json_number_value(json_array_get(json_object_get(json_array_get(faces, (size_t)i), "box"), (size_t)k));
+    json_decref(fx);
     return n;
 }
 
@@ -232,19 +232,19 @@ TEST(cli_mtcnn_finds_sample1_faces_with_points) {
     size_t len = fread(out, 1, sizeof out - 1, p);
     out[len] = '\0';
     CHECK(pclose(p) == 0);
-    json_value *doc;
-    CHECK_OK(json_parse(out, len, "facerec detect output", &doc));
-    const json_value *faces = json_get(doc, "faces");
-    int ok = json_len(faces) == 3, matched[8] = {0};
-    for (size_t i = 0; ok && i < json_len(faces); i++) {
-        const json_value *f = json_at(faces, i), *lm = json_get(f, "landmarks");
+    json_t *doc;
+    CHECK_OK(parse_json_text(out, len, "facerec detect output", &doc));
+    const json_t *faces = json_object_get(doc, "faces");
+    int ok = json_array_size(faces) == 3, matched[8] = {0};
+    for (size_t i = 0; ok && i < json_array_size(faces); i++) {
+        const json_t *f = json_array_get(faces, i), *lm = json_object_get(f, "landmarks");
         float box[4], pts[5][2], best;
         for (int k = 0; k < 4; k++)
-            box[k] = (float)json_number(json_at(json_get(f, "box"), (size_t)k));
-        ok = json_len(lm) == 5;
+            box[k] = (float)json_number_value(json_array_get(json_object_get(f, "box"), (size_t)k));
+        ok = json_array_size(lm) == 5;
         for (size_t k = 0; ok && k < 5; k++) {
-            pts[k][0] = (float)json_number(json_at(json_at(lm, k), 0));
-            pts[k][1] = (float)json_number(json_at(json_at(lm, k), 1));
+            pts[k][0] = (float)json_number_value(json_array_get(json_array_get(lm, k), 0));
+            pts[k][1] = (float)json_number_value(json_array_get(json_array_get(lm, k), 1));
             ok = inside(pts[k], box);
         }
         int at = best_match(box, ssd, n_ssd, &best);
@@ -255,7 +255,7 @@ TEST(cli_mtcnn_finds_sample1_faces_with_points) {
         if (!ok)
             fprintf(stderr, "face %zu of %s is not one of the SSD faces with its points\n", i, out);
     }
-    json_free(doc);
+    json_decref(doc);
     CHECK(ok);
 }
 

@@ -9,7 +9,7 @@
  * file). The generator must stay identical to the script's (described there). */
 #define _DEFAULT_SOURCE /* symlink */
 #include "common/common.h"
-#include "common/json.h"
+#include "common/json_read.h"
 #include "nets/original_nets.h"
 #include "nn/import/frmodel.h"
 #include "nn/import/keras_csv.h"
@@ -117,11 +117,11 @@ static void pattern_input(int which, float *x) {
 }
 
 /* The reference embedding `input` of weight set `set`, into e (128). */
-static int reference_embedding(const json_value *ref, const char *set, const char *input,
+static int reference_embedding(const json_t *ref, const char *set, const char *input,
                                float *e) {
-    const json_value *v = json_get(json_get(json_get(json_get(ref, "sets"), set), "embeddings"), input);
-    if (json_len(v) != NN4SMALL2_DIM) return 0;
-    for (int i = 0; i < NN4SMALL2_DIM; i++) e[i] = (float)json_number(json_at(v, (size_t)i));
+    const json_t *v = json_object_get(json_object_get(json_object_get(json_object_get(ref, "sets"), set), "embeddings"), input);
+    if (json_array_size(v) != NN4SMALL2_DIM) return 0;
+    for (int i = 0; i < NN4SMALL2_DIM; i++) e[i] = (float)json_number_value(json_array_get(v, (size_t)i));
     return 1;
 }
 
@@ -165,14 +165,14 @@ static int run_cli(const char *const *args, char *out, size_t outsz, char *err, 
 /* Import the folder for `set`, then compare the network on the two patterns, and the CLI's
  * `embed --no-detect --model FILE` on sample1.jpg, with the reference. */
 static void check_set(const char *set, const char *shared) {
-    json_value *ref;
-    CHECK_OK(json_parse_file(REFERENCE, &ref));
+    json_t *ref;
+    CHECK_OK(read_json_file(REFERENCE, &ref));
     char dir[512], model[512];
     snprintf(dir, sizeof dir, "%s/nn4small2_%s", FR_TEST_TMP_DIR, set);
     snprintf(model, sizeof model, "%s/nn4small2_%s.frmodel", FR_TEST_TMP_DIR, set);
     int generated = make_weights_folder(dir, shared);
     CHECK(generated >= 0);
-    CHECK((size_t)generated == json_len(json_get(json_get(json_get(ref, "sets"), set), "generated_files")));
+    CHECK((size_t)generated == json_array_size(json_object_get(json_object_get(json_object_get(ref, "sets"), set), "generated_files")));
 
     /* the command imports, the library loads */
     const char *import_args[] = {"import-keras-csv", dir, "--out", model, NULL};
@@ -201,9 +201,9 @@ static void check_set(const char *set, const char *shared) {
 
     /* the whole image, as the original's img_to_encoding */
     char sample[1024];
-    if (fr_model_path(FR_TEST_MODELS_DIR, json_string(json_get(ref, "sample1")), sample,
+    if (fr_model_path(FR_TEST_MODELS_DIR, json_string_value(json_object_get(ref, "sample1")), sample,
                       sizeof sample) != FR_OK) {
-        json_free(ref);
+        json_decref(ref);
         SKIP("models/face-api not unpacked (run scripts/setup.sh); sample1 not checked");
     }
     const char *embed_args[] = {"embed", "--no-detect", "--no-flip", "--json", "--model", model,
@@ -211,14 +211,14 @@ static void check_set(const char *set, const char *shared) {
     status = run_cli(embed_args, out, sizeof out, err, sizeof err);
     if (status != 0) fprintf(stderr, "%s", err);
     CHECK(status == 0);
-    json_value *line;
-    CHECK_OK(json_parse(out, strlen(out), "embed output", &line));
-    const json_value *e = json_get(json_at(json_get(line, "faces"), 0), "embedding");
-    CHECK(json_len(e) == NN4SMALL2_DIM);
-    for (int i = 0; i < NN4SMALL2_DIM; i++) got[i] = (float)json_number(json_at(e, (size_t)i));
-    json_free(line);
+    json_t *line;
+    CHECK_OK(parse_json_text(out, strlen(out), "embed output", &line));
+    const json_t *e = json_object_get(json_array_get(json_object_get(line, "faces"), 0), "embedding");
+    CHECK(json_array_size(e) == NN4SMALL2_DIM);
+    for (int i = 0; i < NN4SMALL2_DIM; i++) got[i] = (float)json_number_value(json_array_get(e, (size_t)i));
+    json_decref(line);
     CHECK(reference_embedding(ref, set, "sample1", want));
-    json_free(ref);
+    json_decref(ref);
     double d = max_abs_diff(got, want, NN4SMALL2_DIM);
     printf("  %s sample1 (embed --no-detect): max |ours - reference| = %.2e\n", set, d);
     CHECK(d <= TOLERANCE);

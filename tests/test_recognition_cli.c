@@ -1,6 +1,6 @@
 /* test_recognition_cli.c: enroll, identify, verify, calibrate and the gallery management
  * commands end to end through the facerec binary, on the shared ORL and LFW photos. */
-#include "common/json.h"
+#include "common/json_read.h"
 #include "facerec.h"
 #include "test.h"
 
@@ -137,29 +137,29 @@ TEST(orl_acceptance) {
         next = strchr(line, '\n');
         CHECK(next);
         *next++ = '\0';
-        json_value *v;
-        CHECK_OK(json_parse(line, strlen(line), "identify output", &v));
-        const char *image = json_string(json_get(v, "image"));
+        json_t *v;
+        CHECK_OK(parse_json_text(line, strlen(line), "identify output", &v));
+        const char *image = json_string_value(json_object_get(v, "image"));
         int person = atoi(strrchr(image, '/') + 2);
         char expected[16];
         snprintf(expected, sizeof expected, "s%d", person);
-        const json_value *faces = json_get(v, "faces");
+        const json_t *faces = json_object_get(v, "faces");
         enrolled += person <= 20;
         strangers += person > 20;
-        no_face += json_len(faces) == 0;
+        no_face += json_array_size(faces) == 0;
         /* the largest face is the person's; ORL photos hold one */
-        const json_value *face = json_len(faces) ? json_at(faces, 0) : NULL;
+        const json_t *face = json_array_size(faces) ? json_array_get(faces, 0) : NULL;
         for (int t = 0; face && t < 2; t++) {
             float threshold = t == 0 ? calibrated.distance : fallback.distance;
-            double d = json_number(json_get(face, "distance"));
-            const char *nearest = json_string(json_get(json_at(json_get(face, "candidates"), 0), "name"));
+            double d = json_number_value(json_object_get(face, "distance"));
+            const char *nearest = json_string_value(json_object_get(json_array_get(json_object_get(face, "candidates"), 0), "name"));
             int accepted = d <= threshold;
             if (t == 0) /* identify's own decision is the calibrated one */
-                CHECK(accepted == (json_kind(json_get(face, "identity")) == JSON_STRING));
+                CHECK(accepted == (json_is_string(json_object_get(face, "identity"))));
             if (person <= 20) named[t] += accepted && !strcmp(nearest, expected);
             else unknown[t] += !accepted, misnamed[t] += accepted;
         }
-        json_free(v);
+        json_decref(v);
     }
     CHECK(enrolled == 180 && strangers == 90);
     printf("  calibrated threshold %.4f: %d/%d enrolled photos named correctly (%.1f%%), "
@@ -201,11 +201,11 @@ TEST(orl_commands) {
     CHECK(run("verify --db " ORL_DB " " WORK "/orl/probe/s2_2.png " WORK "/orl/probe/s2_3.png") == 0);
     CHECK(strstr(out_text, "same person: distance") != NULL);
     CHECK(run("verify --json --db " ORL_DB " " WORK "/orl/probe/s2_2.png " WORK "/orl/probe/s9_3.png") == 0);
-    json_value *v;
-    CHECK_OK(json_parse(out_text, strlen(out_text), "verify output", &v));
-    int same = json_bool(json_get(v, "same"));
-    double d = json_number(json_get(v, "distance")), t = json_number(json_get(v, "threshold"));
-    json_free(v);
+    json_t *v;
+    CHECK_OK(parse_json_text(out_text, strlen(out_text), "verify output", &v));
+    int same = json_is_true(json_object_get(v, "same"));
+    double d = json_number_value(json_object_get(v, "distance")), t = json_number_value(json_object_get(v, "threshold"));
+    json_decref(v);
     CHECK(!same && d > t && t > 0.3 && t < 2.0);
     CHECK(run("verify --db " ORL_DB " " WORK "/black.png " WORK "/orl/probe/s2_3.png") == 1);
     CHECK(strstr(err_text, "no face") != NULL);

@@ -5,7 +5,7 @@
 #include "test.h"
 
 #include "common/common.h"
-#include "common/json.h"
+#include "common/json_read.h"
 #include "facerec.h"
 #include "nets/faceapi_nets.h"
 
@@ -38,29 +38,30 @@ typedef struct detectors {
 } detectors;
 
 static fr_status run_detector(const detectors *d, detector_kind kind, const fr_image *img,
-                              const json_value *params, fr_face **faces, int *n) {
-    float min_score = (float)json_number(json_get(params, "min_score"));
+                              const json_t *params, fr_face **faces, int *n) {
+    float min_score = (float)json_number_value(json_object_get(params, "min_score"));
     if (kind == SSD)
-        return ssd_mobilenet_detect(d->ssd, TEST_THREADS, img, min_score, 0.5f,
-                                    (int)json_number(json_get(params, "max_results")), faces, n);
-    return tiny_face_detector_detect(d->tiny, TEST_THREADS, img,
-                                     (int)json_number(json_get(params, "input_size")), min_score,
-                                     0.4f, faces, n);
+        return ssd_mobilenet_detect(
+            d->ssd, TEST_THREADS, img, min_score, 0.5f,
+            (int)json_number_value(json_object_get(params, "max_results")), faces, n);
+    return tiny_face_detector_detect(
+        d->tiny, TEST_THREADS, img, (int)json_number_value(json_object_get(params, "input_size")),
+        min_score, 0.4f, faces, n);
 }
 
 /* Every expected face has a found face with each box value within 1 px and the score within
  * 1e-3, and there are as many found as expected. */
-static void check_faces(const char *fixture, const char *net, const json_value *expected,
+static void check_faces(const char *fixture, const char *net, const json_t *expected,
                         const fr_face *faces, int n) {
-    size_t n_expected = json_len(expected);
+    size_t n_expected = json_array_size(expected);
     if ((size_t)n != n_expected)
         fprintf(stderr, "%s: %s found %d faces, face-api %zu\n", fixture, net, n, n_expected);
     CHECK((size_t)n == n_expected);
     for (size_t e = 0; e < n_expected; e++) {
-        const json_value *face = json_at(expected, e), *box = json_get(face, "box");
-        CHECK(json_len(box) == 4);
+        const json_t *face = json_array_get(expected, e), *box = json_object_get(face, "box");
+        CHECK(json_array_size(box) == 4);
         double want[4];
-        for (int k = 0; k < 4; k++) want[k] = json_number(json_at(box, (size_t)k));
+        for (int k = 0; k < 4; k++) want[k] = json_number_value(json_array_get(box, (size_t)k));
         int best = -1;
         double best_err = 1e30;
         for (int i = 0; i < n; i++) {
@@ -73,26 +74,26 @@ static void check_faces(const char *fixture, const char *net, const json_value *
             fprintf(stderr, "%s: %s face %zu (%.2f %.2f %.2f %.2f): nearest box off by %.3f px\n",
                     fixture, net, e, want[0], want[1], want[2], want[3], best_err);
         CHECK(best_err <= BOX_TOLERANCE_PX);
-        CHECK_NEAR(faces[best].score, json_number(json_get(face, "score")), SCORE_TOLERANCE);
+        CHECK_NEAR(faces[best].score, json_number_value(json_object_get(face, "score")), SCORE_TOLERANCE);
     }
 }
 
 /* One fixture; what it allocates goes to the caller's *img, *faces so that a failed CHECK
  * leaks nothing. */
 static void check_fixture(const detectors *d, detector_kind kind, const char *fixture,
-                          const json_value *root, fr_image **img, fr_face **faces) {
+                          const json_t *root, fr_image **img, fr_face **faces) {
     const char *net_name = kind == SSD ? "ssd" : "tiny";
-    const json_value *params = json_get(root, net_name);
-    const char *image = json_string(json_get(root, "image"));
+    const json_t *params = json_object_get(root, net_name);
+    const char *image = json_string_value(json_object_get(root, "image"));
     char image_path[4096];
     CHECK(params && image);
     CHECK(model_path(image, image_path, sizeof image_path));
     CHECK_OK(fr_image_load(image_path, img));
-    CHECK((*img)->width == (int)json_number(json_get(root, "width")));
-    CHECK((*img)->height == (int)json_number(json_get(root, "height")));
+    CHECK((*img)->width == (int)json_number_value(json_object_get(root, "width")));
+    CHECK((*img)->height == (int)json_number_value(json_object_get(root, "height")));
     int n = 0;
     CHECK_OK(run_detector(d, kind, *img, params, faces, &n));
-    check_faces(fixture, net_name, json_get(params, "faces"), *faces, n);
+    check_faces(fixture, net_name, json_object_get(params, "faces"), *faces, n);
 }
 
 static void check_fixtures(detector_kind kind) {
@@ -108,14 +109,14 @@ static void check_fixtures(detector_kind kind) {
         char fixture[4096];
         snprintf(fixture, sizeof fixture, "%s/faceapi/sample%d.json", FR_TEST_FIXTURES_DIR, i);
         if (!file_exists(fixture)) continue;
-        json_value *root = NULL;
+        json_t *root = NULL;
         fr_image *img = NULL;
         fr_face *faces = NULL;
-        st = json_parse_file(fixture, &root);
+        st = read_json_file(fixture, &root);
         if (st == FR_OK) check_fixture(&d, kind, fixture, root, &img, &faces);
         free(faces);
         fr_image_free(img);
-        json_free(root);
+        json_decref(root);
         if (st != FR_OK) break;
         checked++;
     }

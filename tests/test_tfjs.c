@@ -375,9 +375,9 @@ TEST(test_refusals) {
                   "\"float32\"}]}]",
                   FR_E_MODEL, "badpath.json: \"paths\" of the group of tensor 'bp'", NULL));
     CHECK(refused("malformed.json", "[{\"paths\": [\"ref.bin\"], \"weights\": [{\"name\" \"x\"}]}]",
-                  FR_E_MODEL, "malformed.json: offset 44: expected ':'", NULL));
+                  FR_E_MODEL, "malformed.json: line 1, column 47: ':' expected", NULL));
     CHECK(refused("cut.json", "[{\"paths\": [\"ref.bin\"], \"weig", FR_E_MODEL,
-                  "cut.json: offset 24: unterminated string", NULL));
+                  "cut.json: line 1, column 29: premature end of input", NULL));
     char path[512];
     tmp_path("absent.json", path, sizeof path);
     nn_weights *w = NULL;

@@ -2,7 +2,7 @@
  * reference (tests/reference/tflite_reference.py, fixtures in tests/data/tflite/), the
  * reader's refusals of damaged files, and the similarity alignments. */
 #include "common/common.h"
-#include "common/json.h"
+#include "common/json_read.h"
 #include "face/align.h"
 #include "face/face.h"
 #include "nets/tflite_nets.h"
@@ -25,10 +25,10 @@ static uint8_t pattern(int k, int y, int x, int c) {
     return (uint8_t)((7 * x + 13 * y + 101 * c + (x * y) % 17 + 37 * k) % 256);
 }
 
-static int load_fixture(const char *name, json_value **fx) {
+static int load_fixture(const char *name, json_t **fx) {
     char path[1024];
     snprintf(path, sizeof path, "%s/tflite/%s.json", FR_TEST_FIXTURES_DIR, name);
-    return json_parse_file(path, fx) == FR_OK;
+    return read_json_file(path, fx) == FR_OK;
 }
 
 static int model_file(const char *relpath, char *path, size_t size) {
@@ -40,10 +40,10 @@ static int model_file(const char *relpath, char *path, size_t size) {
 }
 
 /* Fill input 0 of s with the fixture's pattern, normalised as the fixture says. */
-static void fill_input(nn_graph_session *s, const json_value *fx, const int *shape) {
-    const json_value *norm = json_get(fx, "normalisation");
-    float scale = (float)json_number(json_get(norm, "scale"));
-    float offset = (float)json_number(json_get(norm, "offset"));
+static void fill_input(nn_graph_session *s, const json_t *fx, const int *shape) {
+    const json_t *norm = json_object_get(fx, "normalisation");
+    float scale = (float)json_number_value(json_object_get(norm, "scale"));
+    float offset = (float)json_number_value(json_object_get(norm, "offset"));
     float *x = nn_graph_input(s, 0);
     size_t i = 0;
     for (int k = 0; k < shape[0]; k++)
@@ -54,14 +54,14 @@ static void fill_input(nn_graph_session *s, const json_value *fx, const int *sha
 
 /* Compare a C tensor with a reference summary {shape, sum, abs_sum, samples}: sums to a
  * relative 1e-4 of abs_sum, samples to 1e-4 (relative above 1). Returns 0 on a mismatch. */
-static int matches_summary(const float *v, int rank, const int *shape, const json_value *ref,
+static int matches_summary(const float *v, int rank, const int *shape, const json_t *ref,
                            const char *what) {
-    const json_value *rshape = json_get(ref, "shape");
+    const json_t *rshape = json_object_get(ref, "shape");
     size_t n = 1;
-    int same = json_len(rshape) == (size_t)rank;
+    int same = json_array_size(rshape) == (size_t)rank;
     for (int d = 0; d < rank; d++) {
         n *= (size_t)shape[d];
-        same = same && (int)json_number(json_at(rshape, (size_t)d)) == shape[d];
+        same = same && (int)json_number_value(json_array_get(rshape, (size_t)d)) == shape[d];
     }
     if (!same) {
         fprintf(stderr, "%s: shape differs from the reference\n", what);
@@ -72,17 +72,17 @@ static int matches_summary(const float *v, int rank, const int *shape, const jso
         sum += v[i];
         abs_sum += fabs(v[i]);
     }
-    double ref_abs = json_number(json_get(ref, "abs_sum"));
+    double ref_abs = json_number_value(json_object_get(ref, "abs_sum"));
     double tol = 1e-4 * ref_abs + 1e-4;
-    if (fabs(sum - json_number(json_get(ref, "sum"))) > tol || fabs(abs_sum - ref_abs) > tol) {
+    if (fabs(sum - json_number_value(json_object_get(ref, "sum"))) > tol || fabs(abs_sum - ref_abs) > tol) {
         fprintf(stderr, "%s: sum %g / abs %g, reference %g / %g\n", what, sum, abs_sum,
-                json_number(json_get(ref, "sum")), ref_abs);
+                json_number_value(json_object_get(ref, "sum")), ref_abs);
         return 0;
     }
-    const json_value *samples = json_get(ref, "samples");
-    for (size_t i = 0; i < json_len(samples); i++) {
+    const json_t *samples = json_object_get(ref, "samples");
+    for (size_t i = 0; i < json_array_size(samples); i++) {
         size_t idx = (i * 7919 + 13) % n;
-        double r = json_number(json_at(samples, i));
+        double r = json_number_value(json_array_get(samples, i));
         if (fabs(v[idx] - r) > 1e-4 * fmax(1.0, fabs(r))) {
             fprintf(stderr, "%s: element %zu is %.7g, reference %.7g\n", what, idx, v[idx], r);
             return 0;
@@ -96,22 +96,22 @@ static int matches_summary(const float *v, int rank, const int *shape, const jso
 TEST(graph_ops_match_reference) {
     int checked_files = 0;
     for (size_t f = 0; f < sizeof fixture_names / sizeof fixture_names[0]; f++) {
-        json_value *fx;
+        json_t *fx;
         CHECK(load_fixture(fixture_names[f], &fx));
         char path[1024];
-        if (!model_file(json_string(json_get(fx, "model")), path, sizeof path)) {
-            printf("  (model %s absent: run scripts/setup.sh)\n", json_string(json_get(fx, "model")));
-            json_free(fx);
+        if (!model_file(json_string_value(json_object_get(fx, "model")), path, sizeof path)) {
+            printf("  (model %s absent: run scripts/setup.sh)\n", json_string_value(json_object_get(fx, "model")));
+            json_decref(fx);
             continue;
         }
         nn_graph *g;
         nn_graph_session *s;
         fr_status st = nn_graph_load_tflite(path, &g);
-        if (st != FR_OK) json_free(fx);
+        if (st != FR_OK) json_decref(fx);
         CHECK_OK(st);
         int shape[4];
-        const json_value *in_shape = json_get(fx, "input_shape");
-        for (int d = 0; d < 4; d++) shape[d] = (int)json_number(json_at(in_shape, (size_t)d));
+        const json_t *in_shape = json_object_get(fx, "input_shape");
+        for (int d = 0; d < 4; d++) shape[d] = (int)json_number_value(json_array_get(in_shape, (size_t)d));
         int ok = nn_graph_session_new(g, &s) == FR_OK;
         ok = ok && nn_graph_keep_intermediates(s) == FR_OK;
         ok = ok && nn_graph_set_input_shape(s, 0, 4, shape) == FR_OK;
@@ -121,40 +121,40 @@ TEST(graph_ops_match_reference) {
         }
         if (!ok) fprintf(stderr, "%s: %s\n", fixture_names[f], fr_last_error());
         /* every operator run (fused or not) against the reference op writing its tensor */
-        const json_value *ops = json_get(fx, "ops");
+        const json_t *ops = json_object_get(fx, "ops");
         int n_ops = ok ? nn_graph_n_ops(g) : 0;
         for (int i = 0; i < n_ops && ok; i++) {
             const char *tensor;
             int rank, oshape[NN_MAX_RANK];
             const float *v = nn_graph_op_output(s, i, &tensor, &rank, oshape);
-            const json_value *ref = NULL;
-            for (size_t k = 0; k < json_len(ops) && !ref; k++)
-                if (!strcmp(json_string(json_get(json_at(ops, k), "tensor")), tensor))
-                    ref = json_at(ops, k);
+            const json_t *ref = NULL;
+            for (size_t k = 0; k < json_array_size(ops) && !ref; k++)
+                if (!strcmp(json_string_value(json_object_get(json_array_get(ops, k), "tensor")), tensor))
+                    ref = json_array_get(ops, k);
             char what[256];
             snprintf(what, sizeof what, "%s op %d %s -> %s", fixture_names[f], i,
                      nn_graph_op_name(g, i), tensor);
             ok = v && ref && matches_summary(v, rank, oshape, ref, what);
         }
         /* the outputs, in full where the fixture has them */
-        const json_value *outs = json_get(fx, "outputs");
-        for (size_t k = 0; k < json_len(outs) && ok; k++) {
-            const json_value *ref = json_at(outs, k);
-            int idx = nn_graph_find_output(g, json_string(json_get(ref, "name")));
+        const json_t *outs = json_object_get(fx, "outputs");
+        for (size_t k = 0; k < json_array_size(outs) && ok; k++) {
+            const json_t *ref = json_array_get(outs, k);
+            int idx = nn_graph_find_output(g, json_string_value(json_object_get(ref, "name")));
             int rank, oshape[NN_MAX_RANK];
             const float *v = idx >= 0 ? nn_graph_output(s, idx, &rank, oshape) : NULL;
             ok = v != NULL;
-            const json_value *values = json_get(ref, "values");
-            if (ok && !values) ok = matches_summary(v, rank, oshape, ref, json_string(json_get(ref, "name")));
-            for (size_t i = 0; ok && i < json_len(values); i++) {
-                double r = json_number(json_at(values, i));
+            const json_t *values = json_object_get(ref, "values");
+            if (ok && !values) ok = matches_summary(v, rank, oshape, ref, json_string_value(json_object_get(ref, "name")));
+            for (size_t i = 0; ok && i < json_array_size(values); i++) {
+                double r = json_number_value(json_array_get(values, i));
                 ok = fabs(v[i] - r) <= 1e-4 * fmax(1.0, fabs(r));
                 if (!ok) fprintf(stderr, "%s output %zu: %.7g vs %.7g\n", fixture_names[f], i, v[i], r);
             }
         }
         nn_graph_session_free(s);
         nn_graph_free(g);
-        json_free(fx);
+        json_decref(fx);
         CHECK(ok);
         checked_files++;
     }
@@ -199,19 +199,19 @@ static fr_image *pattern_image(int k, int size) {
 TEST(mobilefacenet_matches_reference) {
     char path[1024];
     if (!model_file(MFN_FILE, path, sizeof path)) SKIP("%s absent", MFN_FILE);
-    json_value *fx;
+    json_t *fx;
     CHECK(load_fixture("mobilefacenet", &fx));
-    const json_value *ref = json_get(json_at(json_get(fx, "outputs"), 0), "values");
+    const json_t *ref = json_object_get(json_array_get(json_object_get(fx, "outputs"), 0), "values");
     double expected[2][MOBILEFACENET_DIM];
     for (int k = 0; k < 2; k++) {
         double norm = 0;
         for (int i = 0; i < MOBILEFACENET_DIM; i++) {
-            expected[k][i] = json_number(json_at(ref, (size_t)(k * MOBILEFACENET_DIM + i)));
+            expected[k][i] = json_number_value(json_array_get(ref, (size_t)(k * MOBILEFACENET_DIM + i)));
             norm += expected[k][i] * expected[k][i];
         }
         for (int i = 0; i < MOBILEFACENET_DIM; i++) expected[k][i] /= sqrt(norm);
     }
-    json_free(fx);
+    json_decref(fx);
 
     mobilefacenet *net;
     CHECK_OK(mobilefacenet_load(path, &net));

@@ -3,7 +3,7 @@
  * skipped); and `facerec watch` end to end on a video made with the ffmpeg tool from LFW
  * photos: a stranger for 4 s, then an enrolled person for 6 s. */
 #include "common/common.h"
-#include "common/json.h"
+#include "common/json_read.h"
 #include "facerec.h"
 #include "live/live.h"
 #include "test.h"
@@ -367,33 +367,33 @@ static int read_events(const char *path, event_counts *c) {
     char line[4096];
     int ok = 1;
     while (ok && fgets(line, sizeof line, f)) {
-        json_value *v;
-        if (json_parse(line, strlen(line), path, &v) != FR_OK) {
+        json_t *v;
+        if (parse_json_text(line, strlen(line), path, &v) != FR_OK) {
             ok = 0;
             break;
         }
-        const char *kind = json_string(json_get(v, "event"));
-        ok = kind && json_kind(json_get(v, "t")) == JSON_NUMBER &&
-             json_kind(json_get(v, "frame")) == JSON_NUMBER;
+        const char *kind = json_string_value(json_object_get(v, "event"));
+        ok = kind && json_is_number(json_object_get(v, "t")) &&
+             json_is_number(json_object_get(v, "frame"));
         if (ok && !strcmp(kind, "greet")) {
             c->greet++;
-            snprintf(c->greet_name, sizeof c->greet_name, "%s", json_string(json_get(v, "name")));
-            snprintf(c->sentence, sizeof c->sentence, "%s", json_string(json_get(v, "sentence")));
-            const char *snap = json_string(json_get(v, "snapshot"));
+            snprintf(c->greet_name, sizeof c->greet_name, "%s", json_string_value(json_object_get(v, "name")));
+            snprintf(c->sentence, sizeof c->sentence, "%s", json_string_value(json_object_get(v, "sentence")));
+            const char *snap = json_string_value(json_object_get(v, "snapshot"));
             snprintf(c->snapshot, sizeof c->snapshot, "%s", snap ? snap : "");
-            c->greet_t = json_number(json_get(v, "t"));
-            c->greet_distance = json_number(json_get(v, "distance"));
-            ok = json_len(json_get(v, "box")) == 4;
+            c->greet_t = json_number_value(json_object_get(v, "t"));
+            c->greet_distance = json_number_value(json_object_get(v, "distance"));
+            ok = json_array_size(json_object_get(v, "box")) == 4;
         } else if (ok && !strcmp(kind, "identify")) {
-            if (json_kind(json_get(v, "name")) == JSON_STRING) c->identify_named++;
+            if (json_is_string(json_object_get(v, "name"))) c->identify_named++;
             else c->identify_stranger++;
         } else if (ok && !strcmp(kind, "end")) {
             c->end++;
-            c->frames = json_number(json_get(v, "frames"));
-            c->corrupt = json_number(json_get(v, "corrupt"));
-            ok = json_number(json_get(v, "fps")) > 0;
+            c->frames = json_number_value(json_object_get(v, "frames"));
+            c->corrupt = json_number_value(json_object_get(v, "corrupt"));
+            ok = json_number_value(json_object_get(v, "fps")) > 0;
         }
-        json_free(v);
+        json_decref(v);
     }
     fclose(f);
     return ok;

@@ -1,12 +1,17 @@
-/* haar.c: OpenCV Haar cascades: the XML reader, the bit-exact resize, the multi-scale window
- * scan and the grouping of raw detections (semantics in haar.h). */
+/* haar.c: OpenCV Haar cascades: the cascade read from its XML (parsed by expat), the
+ * bit-exact resize, the multi-scale window scan and the grouping of raw detections
+ * (semantics in haar.h). */
 #include "face/haar.h"
 
 #include "common/common.h"
 #include "image/resize_u8.h"
 #include "nn/nn.h"
 
+#include <expat.h>
+#include <float.h>
+#include <limits.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,154 +20,151 @@
 #define XML_MAX_DEPTH 64
 #define HAAR_MAX_SCALES 1000
 
-/* ---- a small XML reader: elements, text, comments; attributes are skipped ---- */
+/* ---- the document tree, read with expat (the project's XML library) ----
+ * Only what a cascade needs: each element's name, its children in order, and the text
+ * before its first child (where OpenCV puts a value). Names and texts live in one string
+ * buffer, referred to by offsets since the buffer grows while parsing. */
 
 typedef struct xml_node {
-    const char *name;
-    size_t name_len;
-    char *text; /* the text before the first child, terminated after parsing */
-    size_t text_len;
+    size_t name;                       /* offset of the NUL-terminated name */
+    size_t text;                       /* offset of the NUL-terminated text */
     int first_child, last_child, next; /* node indices, -1 for none */
 } xml_node;
 
 typedef struct xml_doc {
-    char *buf; /* a writable copy of the file */
     xml_node *nodes;
     int n_nodes, cap;
+    char *strings;
+    size_t strings_len, strings_cap;
+    int stack[XML_MAX_DEPTH + 1]; /* the open elements, root first */
+    int depth;                    /* how many are open */
+    int text_open;                /* the innermost open element's text is being collected */
+    fr_status status;             /* the first failure of a handler */
+    XML_Parser parser;
     const char *name; /* for error messages */
 } xml_doc;
-
-static int xml_is_name_char(char ch) {
-    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-           ch == '_' || ch == '-' || ch == '.' || ch == ':';
-}
 
 static const char *skip_space(const char *p) {
     while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n') p++;
     return p;
 }
 
-/* Skips one <!-- --> comment, <? ?> instruction or <!DOCTYPE > at p; NULL if unterminated. */
-static const char *skip_markup(const char *p) {
-    const char *end = !strncmp(p, "<!--", 4) ? strstr(p + 4, "-->")
-                      : !strncmp(p, "<?", 2) ? strstr(p + 2, "?>")
-                                             : strchr(p, '>');
-    if (!end) return NULL;
-    return end + (!strncmp(p, "<!--", 4) ? 3 : !strncmp(p, "<?", 2) ? 2 : 1);
+/* Stops the parse with a failure already recorded by fr_error(). */
+static void xml_fail(xml_doc *d, fr_status st) {
+    if (d->status == FR_OK) d->status = st;
+    XML_StopParser(d->parser, XML_FALSE);
 }
 
-static fr_status xml_element(xml_doc *d, const char **pp, int depth, int *index);
-
-/* The content of node `index` up to its end tag, which *pp is left on. */
-static fr_status xml_content(xml_doc *d, const char **pp, int depth, int index) {
-    const char *p = *pp;
-    for (;;) {
-        const char *text = p;
-        while (*p && *p != '<') p++;
-        if (d->nodes[index].text == NULL && d->nodes[index].first_child < 0) {
-            d->nodes[index].text = (char *)text;
-            d->nodes[index].text_len = (size_t)(p - text);
+static int append_string(xml_doc *d, const char *s, size_t len) {
+    if (d->strings_cap - d->strings_len < len + 1) {
+        size_t cap = d->strings_cap ? d->strings_cap : 4096;
+        while (cap - d->strings_len < len + 1) {
+            if (cap > SIZE_MAX / 2) return 0;
+            cap *= 2;
         }
-        if (!*p) return fr_error(FR_E_MODEL, "%s: unexpected end of the XML inside <%.*s>", d->name,
-                                 (int)d->nodes[index].name_len, d->nodes[index].name);
-        if (p[1] == '/') break;
-        if (p[1] == '!' || p[1] == '?') {
-            if (!(p = skip_markup(p)))
-                return fr_error(FR_E_MODEL, "%s: unterminated XML comment", d->name);
-            continue;
-        }
-        int child;
-        fr_status st = xml_element(d, &p, depth + 1, &child);
-        if (st != FR_OK) return st;
-        xml_node *n = &d->nodes[index];
-        if (n->first_child < 0) n->first_child = child;
-        else d->nodes[n->last_child].next = child;
-        n->last_child = child;
+        char *grown = realloc(d->strings, cap);
+        if (!grown) return 0;
+        d->strings = grown;
+        d->strings_cap = cap;
     }
-    *pp = p;
-    return FR_OK;
+    memcpy(d->strings + d->strings_len, s, len);
+    d->strings_len += len;
+    d->strings[d->strings_len] = '\0'; /* always terminated; the next append overwrites it */
+    return 1;
 }
 
-static fr_status xml_element(xml_doc *d, const char **pp, int depth, int *index) {
-    const char *p = *pp;
-    if (depth > XML_MAX_DEPTH)
-        return fr_error(FR_E_MODEL, "%s: XML nested deeper than %d elements", d->name, XML_MAX_DEPTH);
-    if (*p != '<' || !xml_is_name_char(p[1]))
-        return fr_error(FR_E_MODEL, "%s: malformed XML (expected an element at byte %ld)", d->name,
-                        (long)(p - d->buf));
+/* Ends the collection of the innermost element's text (its terminator is kept). */
+static void close_text(xml_doc *d) {
+    if (d->text_open) d->strings_len++;
+    d->text_open = 0;
+}
+
+static void XMLCALL on_start(void *user, const XML_Char *name, const XML_Char **attributes) {
+    (void)attributes;
+    xml_doc *d = user;
+    if (d->status != FR_OK) return;
+    if (d->depth > XML_MAX_DEPTH) {
+        xml_fail(d, fr_error(FR_E_MODEL, "%s: line %lu: XML nested deeper than %d elements",
+                             d->name, (unsigned long)XML_GetCurrentLineNumber(d->parser), XML_MAX_DEPTH));
+        return;
+    }
+    close_text(d);
     if (d->n_nodes == d->cap) {
         int cap = d->cap ? d->cap * 2 : 1024;
-        xml_node *grown = realloc(d->nodes, (size_t)cap * sizeof *grown);
-        if (!grown) return fr_error(FR_E_NOMEM, "%s: out of memory parsing the XML", d->name);
+        xml_node *grown = d->cap < INT_MAX / 2 ? realloc(d->nodes, (size_t)cap * sizeof *grown) : NULL;
+        if (!grown) {
+            xml_fail(d, fr_error(FR_E_NOMEM, "%s: out of memory parsing the XML", d->name));
+            return;
+        }
         d->nodes = grown;
         d->cap = cap;
     }
-    int me = d->n_nodes++;
-    xml_node *n = &d->nodes[me];
-    n->name = ++p;
-    while (xml_is_name_char(*p)) p++;
-    n->name_len = (size_t)(p - n->name);
-    n->text = NULL;
-    n->text_len = 0;
-    n->first_child = n->last_child = n->next = -1;
-    /* attributes: name="value" or name='value' */
-    for (;;) {
-        p = skip_space(p);
-        if (*p == '>' || (*p == '/' && p[1] == '>')) break;
-        if (!*p)
-            return fr_error(FR_E_MODEL, "%s: unexpected end of the XML in a tag", d->name);
-        while (xml_is_name_char(*p)) p++;
-        p = skip_space(p);
-        char quote = p[1];
-        if (*p != '=' || (quote != '"' && quote != '\'') || !(p = strchr(p + 2, quote)))
-            return fr_error(FR_E_MODEL, "%s: malformed attribute in <%.*s>", d->name,
-                            (int)n->name_len, n->name);
-        p++;
+    int me = d->n_nodes;
+    xml_node n = {d->strings_len, 0, -1, -1, -1};
+    if (!append_string(d, name, strlen(name))) {
+        xml_fail(d, fr_error(FR_E_NOMEM, "%s: out of memory parsing the XML", d->name));
+        return;
     }
-    if (*p == '/') {
-        *pp = p + 2;
-        *index = me;
-        return FR_OK;
+    d->strings_len++; /* keep the name's terminator */
+    d->nodes[d->n_nodes++] = n;
+    if (d->depth > 0) {
+        xml_node *parent = &d->nodes[d->stack[d->depth - 1]];
+        if (parent->first_child < 0) parent->first_child = me;
+        else d->nodes[parent->last_child].next = me;
+        parent->last_child = me;
     }
-    p++;
-    fr_status st = xml_content(d, &p, depth, me);
-    if (st != FR_OK) return st;
-    n = &d->nodes[me]; /* the array may have moved */
-    const char *close = p + 2;
-    if (strncmp(close, n->name, n->name_len) != 0 || xml_is_name_char(close[n->name_len]) ||
-        *skip_space(close + n->name_len) != '>')
-        return fr_error(FR_E_MODEL, "%s: XML element <%.*s> is closed by a mismatched end tag",
-                        d->name, (int)n->name_len, n->name);
-    *pp = skip_space(close + n->name_len) + 1;
-    *index = me;
-    return FR_OK;
+    d->stack[d->depth++] = me;
+    d->nodes[me].text = d->strings_len;
+    d->text_open = 1;
+    if (!append_string(d, "", 0))
+        xml_fail(d, fr_error(FR_E_NOMEM, "%s: out of memory parsing the XML", d->name));
+}
+
+static void XMLCALL on_end(void *user, const XML_Char *name) {
+    (void)name; /* expat has checked that it matches the start tag */
+    xml_doc *d = user;
+    if (d->status != FR_OK) return;
+    close_text(d);
+    d->depth--;
+}
+
+static void XMLCALL on_text(void *user, const XML_Char *text, int len) {
+    xml_doc *d = user;
+    if (d->status != FR_OK || !d->text_open) return;
+    if (!append_string(d, text, (size_t)len))
+        xml_fail(d, fr_error(FR_E_NOMEM, "%s: out of memory parsing the XML", d->name));
 }
 
 /* Parse the document; the root element is node 0. */
 static fr_status xml_parse(xml_doc *d, const char *data, size_t size) {
-    d->buf = malloc(size + 1);
-    if (!d->buf) return fr_error(FR_E_NOMEM, "%s: out of memory", d->name);
-    memcpy(d->buf, data, size);
-    d->buf[size] = '\0';
-    if (strlen(d->buf) != size) return fr_error(FR_E_MODEL, "%s: not a text file (NUL byte)", d->name);
-    const char *p = skip_space(d->buf);
-    while (p[0] == '<' && (p[1] == '?' || p[1] == '!')) {
-        if (!(p = skip_markup(p))) return fr_error(FR_E_MODEL, "%s: unterminated XML markup", d->name);
-        p = skip_space(p);
-    }
-    int root;
-    fr_status st = xml_element(d, &p, 0, &root);
-    if (st != FR_OK) return st;
-    /* text runs end where the next tag begins: terminate them now that the tags are read */
-    for (int i = 0; i < d->n_nodes; i++)
-        if (d->nodes[i].text) d->nodes[i].text[d->nodes[i].text_len] = '\0';
-    return FR_OK;
+    if (size > HAAR_MAX_FILE_BYTES)
+        return fr_error(FR_E_LIMIT, "%s: %zu bytes of XML, over the limit of %zu", d->name, size,
+                        HAAR_MAX_FILE_BYTES);
+    d->parser = XML_ParserCreate(NULL);
+    if (!d->parser) return fr_error(FR_E_NOMEM, "%s: out of memory", d->name);
+    XML_SetUserData(d->parser, d);
+    XML_SetElementHandler(d->parser, on_start, on_end);
+    XML_SetCharacterDataHandler(d->parser, on_text);
+    enum XML_Status parsed = XML_Parse(d->parser, data, (int)size, XML_TRUE);
+    fr_status st = d->status;
+    if (st == FR_OK && parsed != XML_STATUS_OK)
+        st = fr_error(FR_E_MODEL, "%s: line %lu: malformed XML: %s", d->name,
+                      (unsigned long)XML_GetCurrentLineNumber(d->parser),
+                      XML_ErrorString(XML_GetErrorCode(d->parser)));
+    XML_ParserFree(d->parser);
+    d->parser = NULL;
+    return st;
+}
+
+static const char *node_name(const xml_doc *d, int node) { return d->strings + d->nodes[node].name; }
+
+static const char *node_text(const xml_doc *d, int node) {
+    return d->strings + d->nodes[node].text;
 }
 
 static int xml_child(const xml_doc *d, int node, const char *name) {
     for (int c = d->nodes[node].first_child; c >= 0; c = d->nodes[c].next)
-        if (d->nodes[c].name_len == strlen(name) && !strncmp(d->nodes[c].name, name, d->nodes[c].name_len))
-            return c;
+        if (!strcmp(node_name(d, c), name)) return c;
     return -1;
 }
 
@@ -175,7 +177,7 @@ static int xml_count_children(const xml_doc *d, int node) {
 /* The numbers of a node's text, at most max of them; *n is how many were found. Returns 0
  * if the text holds something else. */
 static int xml_numbers(const xml_doc *d, int node, double *values, int max, int *n) {
-    const char *p = d->nodes[node].text ? d->nodes[node].text : "";
+    const char *p = node_text(d, node);
     *n = 0;
     for (;;) {
         p = skip_space(p);
@@ -240,12 +242,15 @@ static fr_status read_int_child(const xml_doc *d, int node, const char *child, i
 }
 
 static int text_is(const xml_doc *d, int node, const char *word) {
-    const char *t = node >= 0 && d->nodes[node].text ? skip_space(d->nodes[node].text) : "";
+    const char *t = node >= 0 ? skip_space(node_text(d, node)) : "";
     size_t len = strlen(word);
     return !strncmp(t, word, len) && *skip_space(t + len) == '\0';
 }
 
 #define HAAR_MAX_TREE_NODES 1024
+
+/* Whether a number of the file is a finite float (the cascade is evaluated in float). */
+static int fits_float(double v) { return fabs(v) <= FLT_MAX; }
 
 /* Count the trees, nodes and leaves of every stage (pass 0), then store them (pass 1). */
 static fr_status read_stages(const xml_doc *d, int stages_node, haar_cascade *c, int pass) {
@@ -262,6 +267,11 @@ static fr_status read_stages(const xml_doc *d, int stages_node, haar_cascade *c,
         if (thr_node < 0 || weak < 0 || !xml_numbers(d, thr_node, &thr, 1, &n) || n != 1) {
             st = fr_error(FR_E_MODEL, "%s: stage %d lacks a numeric <stageThreshold> or "
                           "<weakClassifiers>", d->name, stage);
+            break;
+        }
+        if (!fits_float(thr)) {
+            st = fr_error(FR_E_MODEL, "%s: stage %d: threshold %g is out of range", d->name, stage,
+                          thr);
             break;
         }
         if (pass == 1)
@@ -289,15 +299,20 @@ static fr_status read_stages(const xml_doc *d, int stages_node, haar_cascade *c,
                     const double *v = values + 4 * j;
                     if (v[0] != floor(v[0]) || v[1] != floor(v[1]) || v[2] != floor(v[2]) ||
                         fabs(v[0]) > HAAR_MAX_TREE_NODES || fabs(v[1]) > HAAR_MAX_TREE_NODES ||
-                        v[2] < 0 || v[2] > 1e9) {
+                        v[2] < 0 || v[2] > 1e9 || !fits_float(v[3])) {
                         st = fr_error(FR_E_MODEL, "%s: stage %d, weak classifier %d: node %d "
-                                      "has non-integer or out-of-range indices", d->name, stage,
-                                      k, j);
+                                      "has non-integer or out-of-range indices or threshold",
+                                      d->name, stage, k, j);
                         break;
                     }
                     c->nodes[node + j] = (haar_node){(int)v[0], (int)v[1], (int)v[2], (float)v[3]};
                 }
-                for (int j = 0; j < n_lv; j++) c->leaves[leaf + j] = (float)leaf_values[j];
+                for (int j = 0; j < n_lv && st == FR_OK; j++) {
+                    if (!fits_float(leaf_values[j]))
+                        st = fr_error(FR_E_MODEL, "%s: stage %d, weak classifier %d: leaf value "
+                                      "%g is out of range", d->name, stage, k, leaf_values[j]);
+                    c->leaves[leaf + j] = (float)leaf_values[j];
+                }
             }
             node += n_in / 4;
             leaf += n_lv;
@@ -330,15 +345,19 @@ static fr_status read_features(const xml_doc *d, int features_node, haar_cascade
             if (!xml_numbers(d, r, v, 5, &n) || n != 5)
                 return fr_error(FR_E_MODEL, "%s: feature %d: a rectangle is not 'x y w h weight'",
                                 d->name, f);
+            /* whole numbers inside the window, checked as doubles before any conversion */
+            if (v[0] != floor(v[0]) || v[1] != floor(v[1]) || v[2] != floor(v[2]) ||
+                v[3] != floor(v[3]) || v[0] < 0 || v[1] < 0 || v[2] < 0 || v[3] < 0 ||
+                v[0] + v[2] > c->win_w || v[1] + v[3] > c->win_h)
+                return fr_error(FR_E_MODEL, "%s: feature %d: rectangle %g %g %g %g lies outside "
+                                "the %dx%d window", d->name, f, v[0], v[1], v[2], v[3], c->win_w,
+                                c->win_h);
+            if (!fits_float(v[4]))
+                return fr_error(FR_E_MODEL, "%s: feature %d: rectangle weight %g is out of range",
+                                d->name, f, v[4]);
             int k = hf->n_rects++;
             hf->x[k] = (int)v[0], hf->y[k] = (int)v[1], hf->w[k] = (int)v[2], hf->h[k] = (int)v[3];
             hf->weight[k] = (float)v[4];
-            if (v[0] != hf->x[k] || v[1] != hf->y[k] || v[2] != hf->w[k] || v[3] != hf->h[k] ||
-                hf->x[k] < 0 || hf->y[k] < 0 || hf->w[k] < 0 || hf->h[k] < 0 ||
-                hf->x[k] + hf->w[k] > c->win_w || hf->y[k] + hf->h[k] > c->win_h)
-                return fr_error(FR_E_MODEL, "%s: feature %d: rectangle %d %d %d %d lies outside "
-                                "the %dx%d window", d->name, f, hf->x[k], hf->y[k], hf->w[k],
-                                hf->h[k], c->win_w, c->win_h);
         }
         if (hf->n_rects < 2)
             return fr_error(FR_E_MODEL, "%s: feature %d has fewer than 2 rectangles", d->name, f);
@@ -408,7 +427,7 @@ fr_status haar_parse(const char *xml, size_t size, const char *name, haar_cascad
     haar_cascade *c = calloc(1, sizeof *c);
     fr_status st = c ? xml_parse(&d, xml, size) : fr_error(FR_E_NOMEM, "%s: out of memory", name);
     if (st == FR_OK) st = read_cascade(&d, c);
-    free(d.buf);
+    free(d.strings);
     free(d.nodes);
     if (st != FR_OK) {
         haar_free(c);

@@ -96,7 +96,8 @@ fr_status gallery_meta_get(fr_gallery *g, const char *key, char *out, size_t out
     out[0] = '\0';
     int rc = sqlite3_step(stmt);
     if (rc == SQLITE_ROW) {
-        snprintf(out, out_size, "%s", (const char *)sqlite3_column_text(stmt, 0));
+        const char *value = (const char *)sqlite3_column_text(stmt, 0); /* NULL for a NULL */
+        snprintf(out, out_size, "%s", value ? value : "");
         rc = SQLITE_DONE;
     }
     if (rc != SQLITE_DONE) st = gallery_db_error(g, rc, "reading the gallery's settings");
@@ -130,14 +131,23 @@ static fr_status query_int(fr_gallery *g, const char *sql, const char *what, int
 
 /* Read the bound model (if any) from meta into the handle. */
 static fr_status read_model(fr_gallery *g) {
-    char dim[16];
+    char dim[32];
     fr_status st = gallery_meta_get(g, "model", g->model, sizeof g->model);
     if (st == FR_OK) st = gallery_meta_get(g, "model_version", g->model_version, sizeof g->model_version);
     if (st == FR_OK) st = gallery_meta_get(g, "dim", dim, sizeof dim);
     if (st != FR_OK) return st;
-    g->dim = g->model[0] ? atoi(dim) : 0;
-    if (g->model[0] && (g->dim < 1 || g->dim > FR_MAX_EMBEDDING))
+    if (!g->model[0]) {
+        g->dim = 0;
+        return FR_OK;
+    }
+    /* the whole text must be the number: atoi would read "4294967304" as 8 (a longer text
+     * than the buffer is cut short, and then not a number in range either) */
+    char *end;
+    errno = 0;
+    long value = strtol(dim, &end, 10);
+    if (errno || end == dim || *end || value < 1 || value > FR_MAX_EMBEDDING || strlen(dim) > 16)
         return fr_error(FR_E_DB, "%s: corrupt gallery: embedding length '%s'", g->path, dim);
+    g->dim = (int)value;
     return FR_OK;
 }
 

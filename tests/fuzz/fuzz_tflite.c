@@ -2,7 +2,10 @@
  * a .tflite file image: it is parsed, turned into a graph and planned at the file's input
  * shapes (the planned graph is not run: a fuzzed file may ask for huge tensors). Any crash,
  * sanitizer report or leak is a bug; refusals are expected. Built with -DFACEREC_FUZZ=ON
- * under clang; scripts/fuzz.sh runs it on seeds made from the real model files. */
+ * under clang; scripts/fuzz.sh runs it on seeds made from the real model files
+ * (corpus/fuzz_tflite.sh).
+ * fuzz.sh options: -runs=8000 -max_len=1048576 -malloc_limit_mb=4200
+ */
 #include "nn/graph.h"
 
 #include <stdint.h>

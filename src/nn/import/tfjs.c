@@ -10,7 +10,7 @@
 #include "nn/import/tfjs.h"
 
 #include "common/common.h"
-#include "common/json.h"
+#include "common/json_read.h"
 
 #include <limits.h>
 #include <math.h>
@@ -82,21 +82,21 @@ static void decode_tensor(const weight_spec *s, const uint8_t *src, float *dst) 
 
 /* ---- the manifest ---- */
 
-static fr_status parse_shape(const char *manifest, const char *name, const json_value *shape,
+static fr_status parse_shape(const char *manifest, const char *name, const json_t *shape,
                              weight_spec *s) {
-    if (json_kind(shape) != JSON_ARRAY)
+    if (!json_is_array(shape))
         return fr_error(FR_E_MODEL, "%s: tensor '%s': \"shape\" is missing or not an array",
                         manifest, name);
-    if (json_len(shape) > NN_MAX_DIMS)
+    if (json_array_size(shape) > NN_MAX_DIMS)
         return fr_error(FR_E_UNSUPPORTED,
                         "%s: tensor '%s' has %zu dimensions, at most %d are supported", manifest,
-                        name, json_len(shape), NN_MAX_DIMS);
-    s->ndim = (int)json_len(shape);
+                        name, json_array_size(shape), NN_MAX_DIMS);
+    s->ndim = (int)json_array_size(shape);
     s->count = 1;
     for (int d = 0; d < s->ndim; d++) {
-        const json_value *dim = json_at(shape, (size_t)d);
-        double v = json_number(dim);
-        if (json_kind(dim) != JSON_NUMBER || !(v >= 0 && v <= INT_MAX) || v != floor(v))
+        const json_t *dim = json_array_get(shape, (size_t)d);
+        double v = json_number_value(dim);
+        if (!json_is_number(dim) || !(v >= 0 && v <= INT_MAX) || v != floor(v))
             return fr_error(
                 FR_E_MODEL,
                 "%s: tensor '%s': dimension %d of \"shape\" is not a non-negative integer",
@@ -108,9 +108,9 @@ static fr_status parse_shape(const char *manifest, const char *name, const json_
     return FR_OK;
 }
 
-static fr_status parse_quantization(const char *manifest, const json_value *q, weight_spec *s) {
-    const char *qtype = json_string(json_get(q, "dtype"));
-    if (json_kind(q) != JSON_OBJECT || !qtype)
+static fr_status parse_quantization(const char *manifest, const json_t *q, weight_spec *s) {
+    const char *qtype = json_string_value(json_object_get(q, "dtype"));
+    if (!json_is_object(q) || !qtype)
         return fr_error(FR_E_MODEL, "%s: tensor '%s': \"quantization\" needs a \"dtype\" string",
                         manifest, s->name);
     if (strcmp(qtype, "float16") == 0) {
@@ -128,10 +128,10 @@ static fr_status parse_quantization(const char *manifest, const json_value *q, w
     else
         return fr_error(FR_E_UNSUPPORTED, "%s: tensor '%s': unsupported quantization dtype \"%s\"",
                         manifest, s->name, qtype);
-    const json_value *scale = json_get(q, "scale"), *min = json_get(q, "min");
-    s->scale = json_number(scale);
-    s->min = json_number(min);
-    if (json_kind(scale) != JSON_NUMBER || json_kind(min) != JSON_NUMBER)
+    const json_t *scale = json_object_get(q, "scale"), *min = json_object_get(q, "min");
+    s->scale = json_number_value(scale);
+    s->min = json_number_value(min);
+    if (!json_is_number(scale) || !json_is_number(min))
         return fr_error(FR_E_MODEL,
                         "%s: tensor '%s': %s quantization needs numbers \"scale\" and \"min\"",
                         manifest, s->name, qtype);
@@ -139,15 +139,15 @@ static fr_status parse_quantization(const char *manifest, const json_value *q, w
 }
 
 static fr_status parse_weight_spec(const char *manifest, size_t group, size_t index,
-                                   const json_value *spec, weight_spec *s) {
+                                   const json_t *spec, weight_spec *s) {
     memset(s, 0, sizeof *s);
-    s->name = json_string(json_get(spec, "name"));
+    s->name = json_string_value(json_object_get(spec, "name"));
     if (!s->name || !*s->name)
         return fr_error(FR_E_MODEL, "%s: group %zu, weight %zu: missing \"name\"", manifest, group,
                         index);
-    fr_status st = parse_shape(manifest, s->name, json_get(spec, "shape"), s);
+    fr_status st = parse_shape(manifest, s->name, json_object_get(spec, "shape"), s);
     if (st != FR_OK) return st;
-    const char *dtype = json_string(json_get(spec, "dtype"));
+    const char *dtype = json_string_value(json_object_get(spec, "dtype"));
     if (!dtype)
         return fr_error(FR_E_MODEL, "%s: tensor '%s': missing \"dtype\"", manifest, s->name);
     if (strcmp(dtype, "float32") == 0)
@@ -157,7 +157,7 @@ static fr_status parse_weight_spec(const char *manifest, size_t group, size_t in
     else
         return fr_error(FR_E_UNSUPPORTED, "%s: tensor '%s': unsupported dtype \"%s\"", manifest,
                         s->name, dtype);
-    const json_value *q = json_get(spec, "quantization");
+    const json_t *q = json_object_get(spec, "quantization");
     if (q && (st = parse_quantization(manifest, q, s)) != FR_OK) return st;
     if (!fr_mul_size(s->count, stored_size[s->stored], &s->bytes))
         return fr_error(FR_E_MODEL, "%s: tensor '%s': shape too large", manifest, s->name);
@@ -212,7 +212,7 @@ static fr_status check_shard_inside(const char *manifest, const char *shard, con
  * On failure the message names the shard, the manifest and the first tensor of the group.
  * *shard_path receives the path of the last shard (malloc'd, also on failure), for
  * messages about the group's data as a whole. */
-static fr_status read_shards(const char *manifest, const json_value *paths,
+static fr_status read_shards(const char *manifest, const json_t *paths,
                              const char *first_tensor, uint8_t **data, size_t *size,
                              char **shard_path) {
     *data = NULL;
@@ -221,8 +221,8 @@ static fr_status read_shards(const char *manifest, const json_value *paths,
     uint8_t *joined = NULL;
     size_t joined_size = 0, folder = folder_length(manifest);
     fr_status st = FR_OK;
-    for (size_t i = 0; i < json_len(paths) && st == FR_OK; i++) {
-        const char *file = json_string(json_at(paths, i));
+    for (size_t i = 0; i < json_array_size(paths) && st == FR_OK; i++) {
+        const char *file = json_string_value(json_array_get(paths, i));
         if (!file || !*file) {
             st = fr_error(FR_E_MODEL,
                           "%s: \"paths\" of the group of tensor '%s' must hold file names",
@@ -275,21 +275,20 @@ static fr_status read_shards(const char *manifest, const json_value *paths,
 }
 
 /* Checks the specs of one group against its shards and decodes them into w->tensors. */
-static fr_status load_group(const char *manifest, size_t group, const json_value *g,
+static fr_status load_group(const char *manifest, size_t group, const json_t *g,
                             nn_weights *w) {
-    const json_value *paths = json_get(g, "paths"), *specs = json_get(g, "weights");
-    if (json_kind(g) != JSON_OBJECT || json_kind(paths) != JSON_ARRAY ||
-        json_kind(specs) != JSON_ARRAY)
+    const json_t *paths = json_object_get(g, "paths"), *specs = json_object_get(g, "weights");
+    if (!json_is_object(g) || !json_is_array(paths) || !json_is_array(specs))
         return fr_error(FR_E_MODEL, "%s: group %zu needs arrays \"paths\" and \"weights\"",
                         manifest, group);
-    size_t n = json_len(specs);
+    size_t n = json_array_size(specs);
     if (n == 0) return FR_OK; /* nothing to read */
     weight_spec *s = calloc(n, sizeof *s);
     if (!s) return fr_error(FR_E_NOMEM, "%s: out of memory", manifest);
     fr_status st = FR_OK;
     size_t needed = 0;
     for (size_t i = 0; i < n && st == FR_OK; i++) {
-        st = parse_weight_spec(manifest, group, i, json_at(specs, i), &s[i]);
+        st = parse_weight_spec(manifest, group, i, json_array_get(specs, i), &s[i]);
         if (st == FR_OK && (needed += s[i].bytes) < s[i].bytes)
             st = fr_error(FR_E_MODEL, "%s: tensor '%s': group too large", manifest, s[i].name);
     }
@@ -366,26 +365,26 @@ static fr_status check_unique_names(const char *manifest, const nn_weights *w) {
 
 fr_status nn_tfjs_load(const char *manifest_path, nn_weights **out) {
     *out = NULL;
-    json_value *manifest = NULL;
+    json_t *manifest = NULL;
     uint8_t *text;
     size_t text_size;
     fr_status st = fr_read_model_file(manifest_path, TFJS_MAX_MANIFEST_BYTES, &text, &text_size);
     if (st != FR_OK)
         return st == FR_E_NOMEM ? st : fr_error_prefix(FR_E_MODEL, "tfjs weights manifest");
-    st = json_parse((const char *)text, text_size, manifest_path, &manifest);
+    st = parse_json_text((const char *)text, text_size, manifest_path, &manifest);
     free(text);
     if (st != FR_OK)
         return st == FR_E_NOMEM ? st : fr_error_prefix(FR_E_MODEL, "tfjs weights manifest");
-    if (json_kind(manifest) != JSON_ARRAY) {
-        json_free(manifest);
+    if (!json_is_array(manifest)) {
+        json_decref(manifest);
         return fr_error(FR_E_MODEL, "%s: not a tfjs weights manifest (expected an array of groups)",
                         manifest_path);
     }
     size_t total = 0;
-    for (size_t g = 0; g < json_len(manifest); g++)
-        total += json_len(json_get(json_at(manifest, g), "weights"));
+    for (size_t g = 0; g < json_array_size(manifest); g++)
+        total += json_array_size(json_object_get(json_array_get(manifest, g), "weights"));
     if (total > INT_MAX) {
-        json_free(manifest);
+        json_decref(manifest);
         return fr_error(FR_E_LIMIT, "%s: too many tensors (%zu)", manifest_path, total);
     }
     nn_weights *w = calloc(1, sizeof *w);
@@ -393,10 +392,10 @@ fr_status nn_tfjs_load(const char *manifest_path, nn_weights **out) {
     if (w) w->tensors = calloc(total ? total : 1, sizeof *w->tensors);
     if (!w || !w->source || !w->tensors)
         st = fr_error(FR_E_NOMEM, "%s: out of memory", manifest_path);
-    for (size_t g = 0; g < json_len(manifest) && st == FR_OK; g++)
-        st = load_group(manifest_path, g, json_at(manifest, g), w);
+    for (size_t g = 0; g < json_array_size(manifest) && st == FR_OK; g++)
+        st = load_group(manifest_path, g, json_array_get(manifest, g), w);
     if (st == FR_OK) st = check_unique_names(manifest_path, w);
-    json_free(manifest);
+    json_decref(manifest);
     if (st != FR_OK) {
         nn_weights_free(w);
         return st;

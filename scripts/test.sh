@@ -3,17 +3,28 @@
 # build and its tests, then the same tests under AddressSanitizer + UBSan.
 #   scripts/test.sh             everything
 #   scripts/test.sh --quick     release build only
+# Each phase ends with its time on one line ("== ... s"); ctest gives each test's.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 jobs="$(nproc 2>/dev/null || echo 2)"
 
 "$here/scripts/setup.sh"
 
+phase_start=$SECONDS
+phase_done() { echo "== $1: $((SECONDS - phase_start)) s"; phase_start=$SECONDS; }
+
 run_suite() { # build-folder, extra cmake args...
   local dir="$1"; shift
   cmake -S "$here" -B "$dir" "$@" >/dev/null
   cmake --build "$dir" -j "$jobs"
-  ctest --test-dir "$dir" --output-on-failure -j 1
+  phase_done "build $(basename "$dir")"
+  # Two test programs at a time, each with half the cores for its networks: the programs'
+  # serial parts (start-up, decoding, SQLite, the CLI's processes) then overlap instead of
+  # leaving cores idle. The tests share no files (each writes under its own names in
+  # tests/tmp), so their order does not matter.
+  local threads=$(( jobs / 2 > 0 ? jobs / 2 : 1 ))
+  FACEREC_THREADS="$threads" ctest --test-dir "$dir" --output-on-failure -j "$jobs"
+  phase_done "tests $(basename "$dir")"
 }
 
 run_suite "$here/build" -DCMAKE_BUILD_TYPE=Release
@@ -21,9 +32,21 @@ if [ "${1:-}" != "--quick" ]; then
   # halt_on_error keeps a sanitizer report fatal; leaks are errors too.
   export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
   export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-  # the TFLite reader against malformed files: a fixed number of inputs from a fixed seed
-  FACEREC_FUZZ_RUNS="${FACEREC_FUZZ_RUNS:-60000}" "$here/scripts/fuzz.sh"
+  # the TFLite reader against malformed files: a fixed number of inputs from a fixed seed;
+  # its log is kept in a file and shown only if it fails
+  fuzz_log="$here/build/fuzz.log"
+  runs="${FACEREC_FUZZ_RUNS:-60000}"
+  if ! FACEREC_FUZZ_RUNS="$runs" "$here/scripts/fuzz.sh" >"$fuzz_log" 2>&1; then
+    tail -n 80 "$fuzz_log"
+    echo "test.sh: the fuzz run failed (whole log: $fuzz_log)" >&2
+    exit 1
+  fi
+  echo "fuzz: $runs inputs, no crash (log: $fuzz_log)"
+  phase_done "fuzz"
   # the acceptance runs over hundreds of photos stay in the optimised pass above
   export FACEREC_TEST_QUICK=1
-  run_suite "$here/build-sanitize" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFACEREC_SANITIZE=ON
+  # -g1: line tables for the sanitizers' reports, without the full debug information that
+  # slows the compiler and the linker
+  run_suite "$here/build-sanitize" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFACEREC_SANITIZE=ON \
+    -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG"
 fi

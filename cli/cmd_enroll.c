@@ -242,6 +242,11 @@ int cmd_enroll(int argc, char **argv) {
         free_jobs(&jobs);
         return CLI_E_INPUT;
     }
+    if (jobs.n_photos == 0) { /* each empty folder was named by plan(); no gallery is made */
+        fprintf(stderr, "facerec enroll: no photo to enroll\n");
+        free_jobs(&jobs);
+        return CLI_NO_FACE;
+    }
     fr_gallery *g;
     fr_status st = fr_gallery_open(db_path, 1, &g);
     if (st != FR_OK) {
@@ -276,13 +281,11 @@ int cmd_enroll(int argc, char **argv) {
     if (interrupted)
         fprintf(stderr, "facerec enroll: interrupted; the people listed as enrolled are stored, "
                         "the rest is not\n");
-    int n_photos = jobs.n_photos;
     fr_engine_close(eng);
     fr_gallery_close(g);
     free_jobs(&jobs);
     if (interrupted) return CLI_INTERRUPTED;
     if (!ok) return CLI_E_GALLERY; /* enroll_person's database error, printed */
     if (t.unreadable) return CLI_E_INPUT;
-    /* a photo without a face, or nothing to enroll at all (folders without photos) */
-    return t.no_face || n_photos == 0 ? CLI_NO_FACE : CLI_OK;
+    return t.no_face ? CLI_NO_FACE : CLI_OK;
 }

@@ -65,14 +65,14 @@ int cmd_calibrate(int argc, char **argv) {
                *source = NULL;
     int opt;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
-        if (cli_parse_engine_option(opt, optarg, &cfg)) continue;
         switch (opt) {
         case 'd': db_path = optarg; break;
         case 'D': dir = optarg; break;
         case 'e': export_path = optarg; break;
         case 's': source = optarg; break;
         case 'h': fputs(usage, stdout); return 0;
-        default: return cli_usage_error("calibrate", "unknown option");
+        default:
+            if (cli_parse_engine_option("calibrate", opt, optarg, &cfg)) return CLI_USAGE;
         }
     }
     if (!dir) return cli_usage_error("calibrate", "--dir FOLDER is required");
@@ -81,9 +81,10 @@ int cmd_calibrate(int argc, char **argv) {
     if (!source) source = dir;
 
     cli_people set = {0};
-    if (!cli_list_people("calibrate", dir, &set)) {
+    int listed = cli_list_people("calibrate", dir, &set);
+    if (listed) {
         cli_people_free(&set);
-        return 1;
+        return listed;
     }
     fr_gallery *g = NULL;
     fr_status st = export_path ? FR_OK : fr_gallery_open(db_path, 1, &g);

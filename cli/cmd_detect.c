@@ -7,7 +7,9 @@
 
 static const char *usage =
     "usage: facerec detect [options] IMAGE...\n"
-    "Find every face: box, score and 68 landmarks.\n\n"
+    "Find every face: box, score and landmarks (the detector's own 5 points with mtcnn, the\n"
+    "default; the landmark net's 68 with the other detectors). Exits 3 if an image had no\n"
+    "face (after the others).\n\n"
     "  --json              one JSON object per image, one per line\n"
     "  --annotate OUT      draw the faces on the image and save it (only with one IMAGE)\n"
     "  --crops DIR         save each face, with a margin, as DIR/<image stem>_<n>.jpg\n"
@@ -29,14 +31,14 @@ static void annotate(fr_image *img, const fr_face *faces, int n) {
 }
 
 /* Each face box grown by a quarter on every side, so that an enrolled crop still has the
- * context a detector needs to find the face again. */
+ * context a detector needs to find the face again. Returns CLI_OK or an exit status. */
 static int save_crops(const fr_image *img, const fr_face *faces, int n, const char *dir,
                       const char *image_path) {
     const char *base = strrchr(image_path, '/');
     base = base ? base + 1 : image_path;
     const char *dot = strrchr(base, '.');
     int stem_len = dot ? (int)(dot - base) : (int)strlen(base);
-    int failures = 0;
+    int status = CLI_OK;
     for (int i = 0; i < n; i++) {
         const fr_face *f = &faces[i];
         float mx = f->w * 0.25f, my = f->h * 0.25f;
@@ -49,9 +51,9 @@ static int save_crops(const fr_image *img, const fr_face *faces, int n, const ch
             st = fr_image_save(crop, path, 95);
             fr_image_free(crop);
         }
-        if (st != FR_OK) failures += cli_fail(st);
+        if (st != FR_OK) status = cli_combine_status(status, cli_fail(st));
     }
-    return failures;
+    return status;
 }
 
 int cmd_detect(int argc, char **argv) {
@@ -65,14 +67,14 @@ int cmd_detect(int argc, char **argv) {
     const char *annotate_path = NULL, *crops_dir = NULL;
     int opt;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
-        if (cli_parse_engine_option(opt, optarg, &cfg)) continue;
         switch (opt) {
         case 'j': json = 1; break;
         case 'a': annotate_path = optarg; break;
         case 'c': crops_dir = optarg; break;
         case 'l': cfg.liveness = 1; break;
         case 'h': fputs(usage, stdout); return 0;
-        default: return cli_usage_error("detect", "unknown option");
+        default:
+            if (cli_parse_engine_option("detect", opt, optarg, &cfg)) return CLI_USAGE;
         }
     }
     if (optind >= argc) return cli_usage_error("detect", "no image given");
@@ -82,31 +84,34 @@ int cmd_detect(int argc, char **argv) {
     fr_engine *eng;
     fr_status st = fr_engine_open(&cfg, &eng);
     if (st != FR_OK) return cli_fail(st);
-    int failures = 0;
+    int status = CLI_OK;
     for (int a = optind; a < argc; a++) {
         fr_image *img;
-        if (!cli_load_image(argv[a], &img)) {
-            failures++;
+        int loaded = cli_load_image(argv[a], &img);
+        if (loaded) {
+            status = cli_combine_status(status, loaded);
             continue;
         }
         fr_face *faces;
         int n;
         st = fr_detect(eng, img, &faces, &n);
         if (st != FR_OK) {
-            cli_fail_file(argv[a], st);
-            failures++;
+            status = cli_combine_status(status, cli_fail_file(argv[a], st));
             fr_image_free(img);
             continue;
         }
+        if (n == 0) status = cli_combine_status(status, CLI_NO_FACE);
         float *liveness = NULL;
-        if (cfg.liveness && !cli_liveness(eng, img, faces, n, &liveness)) {
-            failures++;
+        int live_status = cfg.liveness ? cli_liveness(eng, img, faces, n, &liveness) : CLI_OK;
+        if (live_status != CLI_OK) {
+            status = cli_combine_status(status, live_status);
             fr_faces_free(faces);
             fr_image_free(img);
             continue;
         }
         if (json) {
-            failures += !cli_json_image(stdout, argv[a], faces, n, 0, liveness);
+            if (!cli_json_image(stdout, argv[a], faces, n, 0, liveness))
+                status = cli_combine_status(status, CLI_E_INPUT);
         } else {
             printf("%s: %d face%s\n", argv[a], n, n == 1 ? "" : "s");
             for (int i = 0; i < n; i++) {
@@ -117,18 +122,15 @@ int cmd_detect(int argc, char **argv) {
             }
         }
         free(liveness);
-        if (crops_dir) failures += save_crops(img, faces, n, crops_dir, argv[a]);
+        if (crops_dir) status = cli_combine_status(status, save_crops(img, faces, n, crops_dir, argv[a]));
         if (annotate_path) {
             annotate(img, faces, n);
             st = fr_image_save(img, annotate_path, 90);
-            if (st != FR_OK) {
-                cli_fail(st);
-                failures++;
-            }
+            if (st != FR_OK) status = cli_combine_status(status, cli_fail(st));
         }
         fr_faces_free(faces);
         fr_image_free(img);
     }
     fr_engine_close(eng);
-    return failures ? 1 : 0;
+    return status;
 }

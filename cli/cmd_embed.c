@@ -6,7 +6,7 @@
 
 static const char *usage =
     "usage: facerec embed [options] IMAGE...\n"
-    "Detect, align and embed every face.\n\n"
+    "Detect, align and embed every face. Exits 3 if an image had no face (after the others).\n\n"
     "  --json              one JSON object per image, one per line, with the embeddings\n"
     "  --no-detect         embed the whole image as one face (no detection or alignment)\n" CLI_ENGINE_HELP;
 
@@ -26,12 +26,12 @@ int cmd_embed(int argc, char **argv) {
     int json = 0, no_detect = 0;
     int opt;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
-        if (cli_parse_engine_option(opt, optarg, &cfg)) continue;
         switch (opt) {
         case 'j': json = 1; break;
         case 'n': no_detect = 1; break;
         case 'h': fputs(usage, stdout); return 0;
-        default: return cli_usage_error("embed", "unknown option");
+        default:
+            if (cli_parse_engine_option("embed", opt, optarg, &cfg)) return CLI_USAGE;
         }
     }
     if (optind >= argc) return cli_usage_error("embed", "no image given");
@@ -39,11 +39,12 @@ int cmd_embed(int argc, char **argv) {
     fr_engine *eng;
     fr_status st = fr_engine_open(&cfg, &eng);
     if (st != FR_OK) return cli_fail(st);
-    int failures = 0;
+    int status = CLI_OK;
     for (int a = optind; a < argc; a++) {
         fr_image *img;
-        if (!cli_load_image(argv[a], &img)) {
-            failures++;
+        int loaded = cli_load_image(argv[a], &img);
+        if (loaded) {
+            status = cli_combine_status(status, loaded);
             continue;
         }
         fr_face single, *faces = NULL;
@@ -56,13 +57,14 @@ int cmd_embed(int argc, char **argv) {
         }
         fr_image_free(img);
         if (st != FR_OK) {
-            cli_fail_file(argv[a], st);
-            failures++;
+            status = cli_combine_status(status, cli_fail_file(argv[a], st));
             continue;
         }
+        if (n == 0) status = cli_combine_status(status, CLI_NO_FACE);
         const fr_face *list = no_detect ? &single : faces;
         if (json) {
-            failures += !cli_json_image(stdout, argv[a], list, n, 1, NULL);
+            if (!cli_json_image(stdout, argv[a], list, n, 1, NULL))
+                status = cli_combine_status(status, CLI_E_INPUT);
         } else {
             if (n == 0) printf("%s,no_faces\n", argv[a]);
             for (int i = 0; i < n; i++) print_face(argv[a], i + 1, &list[i]);
@@ -70,5 +72,5 @@ int cmd_embed(int argc, char **argv) {
         fr_faces_free(faces);
     }
     fr_engine_close(eng);
-    return failures ? 1 : 0;
+    return status;
 }

@@ -10,7 +10,8 @@ static const char *usage =
     "usage: facerec enroll [options] PATH...\n"
     "Enroll people into the gallery. A file <name>.<ext> enrolls <name>; a folder of\n"
     "sub-folders enrolls each <name>/ with all its photos; a folder of images enrolls each\n"
-    "file by its name. Each person's photos are stored in one transaction.\n\n"
+    "file by its name. Each person's photos are stored in one transaction. Exits 3 if a\n"
+    "photo had no face (the others are enrolled) or there was no photo to enroll.\n\n"
     "  --db FILE           gallery database (default: $FACEREC_DB, else facerec.db)\n"
     "  --name NAME         enroll every photo given as NAME\n" CLI_ENGINE_HELP;
 
@@ -228,12 +229,12 @@ int cmd_enroll(int argc, char **argv) {
     const char *default_model = cfg.model, *db_path = NULL, *forced_name = NULL;
     int opt;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
-        if (cli_parse_engine_option(opt, optarg, &cfg)) continue;
         switch (opt) {
         case 'd': db_path = optarg; break;
         case 'n': forced_name = optarg; break;
         case 'h': fputs(usage, stdout); return 0;
-        default: return cli_usage_error("enroll", "unknown option");
+        default:
+            if (cli_parse_engine_option("enroll", opt, optarg, &cfg)) return CLI_USAGE;
         }
     }
     if (optind >= argc) return cli_usage_error("enroll", "no photo or folder given");
@@ -241,7 +242,12 @@ int cmd_enroll(int argc, char **argv) {
     job_list jobs = {0};
     if (!plan(&jobs, forced_name, argv + optind, argc - optind)) {
         free_jobs(&jobs);
-        return 1;
+        return CLI_E_INPUT;
+    }
+    if (jobs.n_photos == 0) { /* each empty folder was named by plan(); no gallery is made */
+        fprintf(stderr, "facerec enroll: no photo to enroll\n");
+        free_jobs(&jobs);
+        return CLI_NO_FACE;
     }
     fr_gallery *g;
     fr_status st = fr_gallery_open(db_path, 1, &g);
@@ -280,6 +286,8 @@ int cmd_enroll(int argc, char **argv) {
     fr_engine_close(eng);
     fr_gallery_close(g);
     free_jobs(&jobs);
-    if (interrupted) return 130;
-    return ok && t.unreadable == 0 ? 0 : 1;
+    if (interrupted) return CLI_INTERRUPTED;
+    if (!ok) return CLI_E_GALLERY; /* enroll_person's database error, printed */
+    if (t.unreadable) return CLI_E_INPUT;
+    return t.no_face ? CLI_NO_FACE : CLI_OK;
 }

@@ -305,11 +305,12 @@ static int eval_lfw(eval_cli *ec) {
     return rc;
 }
 
-/* Everyone's images, person by person: paths (sorted in each person) and labels. */
+/* Everyone's images, person by person: paths (sorted in each person) and labels. Returns
+ * CLI_OK, else the exit status after printing why. */
 static int list_people(const char *dir, cli_paths *images, int **labels, int **first_of,
                        int *n_people) {
     cli_paths folders = {0};
-    if (!cli_list_folder(dir, NULL, &folders)) return 0;
+    if (!cli_list_folder(dir, NULL, &folders)) return CLI_E_INPUT;
     int ok = 1;
     *labels = NULL;
     *first_of = malloc(((size_t)folders.n + 1) * sizeof **first_of);
@@ -332,22 +333,26 @@ static int list_people(const char *dir, cli_paths *images, int **labels, int **f
         for (int p = 0; ok && p < *n_people; p++)
             for (int i = (*first_of)[p]; i < (*first_of)[p + 1]; i++) (*labels)[i] = p;
     }
-    if (!ok) fprintf(stderr, "facerec eval: %s: could not list the people's images\n", dir);
-    if (ok && images->n == 0) {
-        fprintf(stderr, "facerec eval: %s: no folders of images found\n", dir);
-        ok = 0;
+    if (!ok) {
+        fprintf(stderr, "facerec eval: %s: could not list the people's images\n", dir);
+        return CLI_E_INPUT;
     }
-    return ok;
+    if (images->n == 0) {
+        fprintf(stderr, "facerec eval: %s: no folders of images found\n", dir);
+        return CLI_NO_FACE;
+    }
+    return CLI_OK;
 }
 
 static int eval_folder(eval_cli *ec) {
     if (!ec->dir) return cli_usage_error("eval", "folder needs the data set's folder");
     cli_paths images = {0};
     int *labels = NULL, *first_of = NULL, n_people = 0;
-    if (!list_people(ec->dir, &images, &labels, &first_of, &n_people)) {
+    int listed = list_people(ec->dir, &images, &labels, &first_of, &n_people);
+    if (listed) {
         cli_paths_free(&images);
         free(labels), free(first_of);
-        return 1;
+        return listed;
     }
     eval_protocol p;
     memset(&p, 0, sizeof p);
@@ -381,7 +386,8 @@ static int eval_identify_cmd(eval_cli *ec) {
     eval_embeddings e = {0};
     float *enrolled = NULL, *probes = NULL;
     int *enrolled_labels = NULL, *probe_labels = NULL;
-    if (!list_people(ec->dir, &images, &labels, &first_of, &n_people)) goto done;
+    if ((rc = list_people(ec->dir, &images, &labels, &first_of, &n_people)) != CLI_OK) goto done;
+    rc = CLI_E_OTHER; /* until the end is reached */
     double embed_seconds;
     fr_status st = embed_all(ec, images.items, images.n, &e, &embed_seconds);
     if (st != FR_OK) {
@@ -480,24 +486,20 @@ int cmd_eval(int argc, char **argv) {
     optind = 1;
     /* the options follow the evaluation's name */
     while ((opt = getopt_long(argc - 1, argv + 1, "", options, NULL)) != -1) {
-        if (cli_parse_engine_option(opt, optarg, &ec.cfg)) continue;
         switch (opt) {
         case 'd': ec.dir = optarg; break;
         case 'p': ec.pairs = optarg; break;
         case 't': ec.train = optarg; break;
         case 'r': ec.roc = optarg; break;
-        case 'F': {
-            char *end;
-            ec.fpir = strtod(optarg, &end);
-            if (*end || !(ec.fpir > 0 && ec.fpir < 1))
-                return cli_usage_error("eval", "--fpir wants a rate between 0 and 1");
+        case 'F':
+            if (cli_real_option("eval", "--fpir", optarg, 0, 1, 1, &ec.fpir)) return CLI_USAGE;
             break;
-        }
         case 'c': ec.cache_dir = optarg; break;
         case 'n': ec.no_cache = 1; break;
         case 'j': ec.json = 1; break;
         case 'h': fputs(usage, stdout); return 0;
-        default: return cli_usage_error("eval", "unknown option");
+        default:
+            if (cli_parse_engine_option("eval", opt, optarg, &ec.cfg)) return CLI_USAGE;
         }
     }
     int n_args = argc - 1 - optind;

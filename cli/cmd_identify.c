@@ -12,7 +12,8 @@ static const char *usage =
     "Name every face: the nearest enrolled person, or unknown when farther than the threshold.\n"
     "Prints one CSV line per face: image,name,distance,x,y,w,h (the face's box; unknown for\n"
     "strangers), or image,no_faces,,,,, when an image has none. Fields holding a comma, a\n"
-    "quote or a line break are quoted as RFC 4180 does.\n\n"
+    "quote or a line break are quoted as RFC 4180 does. Exits 3 if an image had no face\n"
+    "(after the others) or nobody is enrolled.\n\n"
     "  --db FILE           gallery database (default: $FACEREC_DB, else facerec.db)\n"
     "  --threshold T       distance threshold (default: from the calibration and --fpir)\n"
     "  --fpir R            target false-positive identification rate: the share of\n"
@@ -85,25 +86,24 @@ static json_t *json_face(const fr_face *f, const fr_match *m, int n_found, float
     return o_face;
 }
 
-/* Identify the faces of one image; returns 0 on failure (printed). */
+/* Identify the faces of one image; returns CLI_OK, CLI_NO_FACE or an exit status after
+ * printing the error. */
 static int identify_image(fr_engine *eng, fr_gallery *g, const char *path,
                           const identify_options *o) {
     fr_image *img;
-    if (!cli_load_image(path, &img)) return 0;
+    int status = cli_load_image(path, &img);
+    if (status) return status;
     fr_face *faces = NULL;
     int n = 0;
     float *liveness = NULL;
     fr_status st = fr_process(eng, img, &faces, &n);
-    if (st == FR_OK && o->liveness && !cli_liveness(eng, img, faces, n, &liveness)) {
+    if (st == FR_OK && o->liveness && (status = cli_liveness(eng, img, faces, n, &liveness))) {
         fr_faces_free(faces);
         fr_image_free(img);
-        return 0;
+        return status;
     }
     fr_image_free(img);
-    if (st != FR_OK) {
-        cli_fail_file(path, st);
-        return 0;
-    }
+    if (st != FR_OK) return cli_fail_file(path, st);
     int dim = fr_engine_dim(eng), n_found = 0;
     float *probes = malloc((size_t)(n ? n : 1) * (size_t)dim * sizeof(float));
     fr_match *m = malloc((size_t)(n ? n : 1) * (size_t)o->k * sizeof *m);
@@ -131,15 +131,17 @@ static int identify_image(fr_engine *eng, fr_gallery *g, const char *path,
                 print_plain(path, &faces[i], m + (size_t)i * o->k, n_found, o->threshold, o,
                             liveness ? &liveness[i] : NULL);
         }
+    } else if (st == FR_E_NOMEM) {
+        fprintf(stderr, "facerec identify: %s: out of memory\n", path);
+        status = CLI_E_OTHER;
     } else {
-        if (st == FR_E_NOMEM) fprintf(stderr, "facerec identify: %s: out of memory\n", path);
-        else cli_fail_file(path, st);
+        status = cli_fail_file(path, st);
     }
     free(probes);
     free(m);
     free(liveness);
     fr_faces_free(faces);
-    return st == FR_OK;
+    return status ? status : n == 0 ? CLI_NO_FACE : CLI_OK;
 }
 
 int cmd_identify(int argc, char **argv) {
@@ -153,33 +155,28 @@ int cmd_identify(int argc, char **argv) {
     fr_config_init(&cfg);
     const char *default_model = cfg.model, *db_path = NULL;
     identify_options o = {-1, 0, 0, 5, 0, 0};
-    double fpir = 0.01;
-    char *end;
+    double fpir = 0.01, v;
     int opt;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
-        if (cli_parse_engine_option(opt, optarg, &cfg)) continue;
         switch (opt) {
         case 'd': db_path = optarg; break;
         case 't':
-            o.threshold = strtof(optarg, &end);
-            if (*end || !(o.threshold >= 0))
-                return cli_usage_error("identify", "--threshold wants a distance >= 0");
+            if (cli_real_option("identify", "--threshold", optarg, 0, 0, 4, &v)) return CLI_USAGE;
+            o.threshold = (float)v;
             break;
         case 'f':
-            fpir = strtod(optarg, &end);
-            if (*end || !(fpir > 0 && fpir <= 1))
-                return cli_usage_error("identify", "--fpir wants a rate in (0, 1]");
+            if (cli_real_option("identify", "--fpir", optarg, 0, 1, 1, &fpir)) return CLI_USAGE;
             break;
         case 's': o.show_distances = 1; break;
         case 'k':
-            o.k = atoi(optarg);
-            if (o.k < 1) return cli_usage_error("identify", "--candidates wants a count >= 1");
+            if (cli_int_option("identify", "--candidates", optarg, 1, 100000, &o.k)) return CLI_USAGE;
             break;
         case 'j': o.json = 1; break;
         case 'l': o.liveness = 1; break;
         case 'r': o.liveness = o.require_live = 1; break;
         case 'h': fputs(usage, stdout); return 0;
-        default: return cli_usage_error("identify", "unknown option");
+        default:
+            if (cli_parse_engine_option("identify", opt, optarg, &cfg)) return CLI_USAGE;
         }
     }
     cfg.liveness = o.liveness;
@@ -194,7 +191,7 @@ int cmd_identify(int argc, char **argv) {
         fprintf(stderr, "facerec identify: %s: nobody is enrolled yet (facerec enroll)\n",
                 fr_gallery_path(g));
         fr_gallery_close(g);
-        return 1;
+        return CLI_NO_FACE;
     }
     if (st == FR_OK && o.threshold < 0) {
         fr_threshold th;
@@ -213,9 +210,9 @@ int cmd_identify(int argc, char **argv) {
         fr_gallery_close(g);
         return status;
     }
-    int failures = 0;
-    for (int a = optind; a < argc; a++) failures += !identify_image(eng, g, argv[a], &o);
+    for (int a = optind; a < argc; a++)
+        status = cli_combine_status(status, identify_image(eng, g, argv[a], &o));
     fr_engine_close(eng);
     fr_gallery_close(g);
-    return failures ? 1 : 0;
+    return status;
 }

@@ -16,15 +16,12 @@ static int parse_options(int argc, char **argv, const char *usage, const char **
                                             {"help", no_argument, 0, 'h'},
                                             {0, 0, 0, 0}};
     int opt;
-    char *end;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
         case 'd': *db_path = optarg; break;
         case 'f':
             if (!fpir) return cli_usage_error(argv[0], "unknown option");
-            *fpir = strtod(optarg, &end);
-            if (*end || !(*fpir > 0 && *fpir <= 1))
-                return cli_usage_error(argv[0], "--fpir wants a rate in (0, 1]");
+            if (cli_real_option(argv[0], "--fpir", optarg, 0, 1, 1, fpir)) return CLI_USAGE;
             break;
         case 'h': fputs(usage, stdout); return 0;
         default: return cli_usage_error(argv[0], "unknown option");
@@ -75,14 +72,14 @@ int cmd_remove(int argc, char **argv) {
     fr_gallery *g;
     fr_status st = fr_gallery_open(db_path, 0, &g);
     if (st != FR_OK) return cli_fail(st);
-    int failures = 0;
+    status = CLI_OK;
     for (int a = optind; a < argc; a++) {
         st = fr_gallery_remove(g, argv[a]);
         if (st == FR_OK) printf("removed %s\n", argv[a]);
-        else failures += cli_fail(st);
+        else status = cli_combine_status(status, cli_fail(st));
     }
     fr_gallery_close(g);
-    return failures ? 1 : 0;
+    return status;
 }
 
 int cmd_rename(int argc, char **argv) {

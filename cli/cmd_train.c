@@ -6,6 +6,7 @@
 #include "train/train.h"
 
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,18 +111,6 @@ static double seconds_since(const struct timespec *t0) {
     return (double)(t1.tv_sec - t0->tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0->tv_nsec);
 }
 
-/* Parse a number option; returns 0 after printing a usage error. */
-static int parse_number(const char *name, const char *arg, double lo, double hi, double *out) {
-    char *end;
-    double v = strtod(arg, &end);
-    if (end == arg || *end || !(v >= lo && v <= hi)) {
-        cli_usage_error("train", "%s: '%s' is not a number in [%g, %g]", name, arg, lo, hi);
-        return 0;
-    }
-    *out = v;
-    return 1;
-}
-
 int cmd_train(int argc, char **argv) {
     enum { O_DATA = 0x200, O_OUT, O_HEAD, O_FULL, O_EPOCHS, O_LR, O_BETA1, O_BETA2, O_EPS,
            O_DECAY, O_ALPHA, O_BATCH, O_AUGMENT, O_HIDDEN, O_VAL, O_CURVE, O_SEED, O_CACHE };
@@ -145,10 +134,9 @@ int cmd_train(int argc, char **argv) {
     train_augment_config aug;
     train_augment_defaults(&aug);
     const char *data = NULL, *out = NULL, *val_dir = NULL, *curve = NULL, *cache = NULL;
-    int full = 0, hidden = 0, lr_given = 0, opt;
+    int full = 0, hidden = 0, lr_given = 0, seed, opt;
     double v;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
-        if (cli_parse_engine_option(opt, optarg, &cfg)) continue;
         switch (opt) {
         case O_DATA: data = optarg; break;
         case O_OUT: out = optarg; break;
@@ -158,58 +146,51 @@ int cmd_train(int argc, char **argv) {
         case O_CURVE: curve = optarg; break;
         case O_CACHE: cache = optarg; break;
         case O_EPOCHS:
-            if (!parse_number("--epochs", optarg, 1, 100000, &v)) return 2;
-            tc.epochs = (int)v;
+            if (cli_int_option("train", "--epochs", optarg, 1, 100000, &tc.epochs)) return CLI_USAGE;
             break;
         case O_LR:
-            if (!parse_number("--lr", optarg, 1e-9, 10, &v)) return 2;
+            if (cli_real_option("train", "--lr", optarg, 1e-9, 0, 10, &v)) return CLI_USAGE;
             tc.adam.lr = (float)v;
             lr_given = 1;
             break;
         case O_BETA1:
-            if (!parse_number("--beta1", optarg, 0, 0.999999, &v)) return 2;
+            if (cli_real_option("train", "--beta1", optarg, 0, 0, 0.999999, &v)) return CLI_USAGE;
             tc.adam.beta1 = (float)v;
             break;
         case O_BETA2:
-            if (!parse_number("--beta2", optarg, 0, 0.999999999, &v)) return 2;
+            if (cli_real_option("train", "--beta2", optarg, 0, 0, 0.999999999, &v)) return CLI_USAGE;
             tc.adam.beta2 = (float)v;
             break;
         case O_EPS:
-            if (!parse_number("--eps", optarg, 1e-30, 1, &v)) return 2;
+            if (cli_real_option("train", "--eps", optarg, 1e-30, 0, 1, &v)) return CLI_USAGE;
             tc.adam.eps = (float)v;
             break;
         case O_DECAY:
-            if (!parse_number("--weight-decay", optarg, 0, 1, &v)) return 2;
+            if (cli_real_option("train", "--weight-decay", optarg, 0, 0, 1, &v)) return CLI_USAGE;
             tc.adam.weight_decay = (float)v;
             break;
         case O_ALPHA:
-            if (!parse_number("--alpha", optarg, 1e-6, 4, &v)) return 2;
+            if (cli_real_option("train", "--alpha", optarg, 1e-6, 0, 4, &v)) return CLI_USAGE;
             tc.alpha = (float)v;
             break;
         case O_AUGMENT:
-            if (!parse_number("--augment", optarg, 0, 31, &v)) return 2;
-            aug.copies = (int)v;
+            if (cli_int_option("train", "--augment", optarg, 0, 31, &aug.copies)) return CLI_USAGE;
             break;
         case O_HIDDEN:
-            if (!parse_number("--hidden", optarg, 0, 4096, &v)) return 2;
-            hidden = (int)v;
+            if (cli_int_option("train", "--hidden", optarg, 0, 4096, &hidden)) return CLI_USAGE;
             break;
         case O_SEED:
-            if (!parse_number("--seed", optarg, 0, 9007199254740992.0, &v)) return 2;
-            tc.seed = (uint64_t)v;
+            if (cli_int_option("train", "--seed", optarg, 0, INT_MAX, &seed)) return CLI_USAGE;
+            tc.seed = (uint64_t)seed;
             break;
-        case O_BATCH: {
-            int P, K;
-            char extra;
-            if (sscanf(optarg, "%dx%d%c", &P, &K, &extra) != 2 || P < 2 || K < 2 || P > 1000 ||
-                K > 1000)
-                return cli_usage_error("train", "--batch: '%s' is not PxK with P, K >= 2", optarg);
-            tc.people_per_batch = P;
-            tc.photos_per_person = K;
+        case O_BATCH:
+            if (cli_pair_option("train", "--batch", optarg, 2, 1000, &tc.people_per_batch,
+                                &tc.photos_per_person))
+                return CLI_USAGE;
             break;
-        }
         case 'h': fputs(usage, stdout); return 0;
-        default: return cli_usage_error("train", "unknown option");
+        default:
+            if (cli_parse_engine_option("train", opt, optarg, &cfg)) return CLI_USAGE;
         }
     }
     if (!data) return cli_usage_error("train", "--data FOLDER is required");
@@ -242,10 +223,10 @@ int cmd_train(int argc, char **argv) {
     fr_engine *eng = NULL;
     train_epoch_stats *history = NULL;
     fr_image *chart = NULL;
-    int status = 1, best_epoch = 0;
-    if (!cli_list_people("train", data, &train_people) ||
-        (val_dir && !cli_list_people("train", val_dir, &val_people)))
-        goto done;
+    int best_epoch = 0;
+    int status = cli_list_people("train", data, &train_people);
+    if (!status && val_dir) status = cli_list_people("train", val_dir, &val_people);
+    if (status) goto done;
     fr_status st = fr_engine_open(&cfg, &eng);
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -296,13 +277,12 @@ int cmd_train(int argc, char **argv) {
     }
     if (st == FR_OK) st = fr_image_save(chart, curve, 0);
     if (st != FR_OK) {
-        cli_fail(st);
+        status = cli_fail(st);
         goto done;
     }
     printf("wrote %s (model %s, %s %s; use it with --model %s)\n", out, id,
            full ? "fine-tuned from" : "on top of", base, out);
     printf("wrote %s\n", curve);
-    status = 0;
 done:
     fr_image_free(chart);
     free(history);

@@ -9,36 +9,38 @@
 static const char *usage =
     "usage: facerec verify [options] IMAGE_A IMAGE_B\n"
     "Whether the largest faces of two images are the same person, with their distance and\n"
-    "the threshold used.\n\n"
+    "the threshold used. Exits 0 for the same person, 1 for different people, 3 when an\n"
+    "image has no face.\n\n"
     "  --db FILE           gallery whose calibration sets the threshold (default: $FACEREC_DB,\n"
-    "                      else facerec.db if present; without one, the model's default)\n"
+    "                      else facerec.db if present; without one, the calibration shipped\n"
+    "                      for the model, as for a gallery not calibrated)\n"
     "  --far R             target false-accept rate for the calibrated threshold (default 0.001)\n"
     "  --threshold T       distance threshold (overrides the above)\n"
     "  --json              the result as one JSON object\n" CLI_ENGINE_HELP;
 
-/* The embedding of the largest face of an image; returns 0 on failure (printed). */
+/* The embedding of the largest face of an image; returns CLI_OK, else the exit status after
+ * printing why. */
 static int embed_largest(fr_engine *eng, const char *path, fr_face *face, int *n_faces) {
     fr_image *img;
-    if (!cli_load_image(path, &img)) return 0;
+    int status = cli_load_image(path, &img);
+    if (status) return status;
     fr_face *faces;
     fr_status st = fr_process(eng, img, &faces, n_faces);
     fr_image_free(img);
-    if (st != FR_OK) {
-        cli_fail_file(path, st);
-        return 0;
-    }
+    if (st != FR_OK) return cli_fail_file(path, st);
     if (*n_faces == 0) {
         fprintf(stderr, "facerec verify: %s: no face found\n", path);
         fr_faces_free(faces);
-        return 0;
+        return CLI_NO_FACE;
     }
     *face = faces[cli_largest_face(faces, *n_faces)];
     fr_faces_free(faces);
-    return 1;
+    return CLI_OK;
 }
 
-/* The threshold: from the gallery's calibration when there is a gallery of this model,
- * else the model's default. Opens the engine too. Returns 0 or an exit status. */
+/* The threshold: from the gallery's calibration when there is a gallery of this model, else
+ * from the calibration shipped for the model (or its default). Opens the engine too. Returns
+ * CLI_OK or an exit status. */
 static int open_engine_and_threshold(fr_config *cfg, const char *default_model,
                                      const char *db_path, double far, fr_engine **eng,
                                      fr_threshold *th) {
@@ -62,12 +64,12 @@ static int open_engine_and_threshold(fr_config *cfg, const char *default_model,
     }
     fr_gallery_close(g);
     st = fr_engine_open(cfg, eng);
-    if (st == FR_OK) st = fr_model_default_threshold(fr_engine_model(*eng), th);
+    if (st == FR_OK) st = fr_model_threshold(fr_engine_model(*eng), fr_engine_dim(*eng), far, th);
     if (st != FR_OK) {
         fr_engine_close(*eng);
         return cli_fail(st);
     }
-    return 0;
+    return CLI_OK;
 }
 
 int cmd_verify(int argc, char **argv) {
@@ -78,26 +80,21 @@ int cmd_verify(int argc, char **argv) {
     fr_config cfg;
     fr_config_init(&cfg);
     const char *default_model = cfg.model, *db_path = NULL;
-    double far = 0.001;
-    float given = -1;
+    double far = 0.001, given = -1;
     int json = 0, opt;
-    char *end;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
-        if (cli_parse_engine_option(opt, optarg, &cfg)) continue;
         switch (opt) {
         case 'd': db_path = optarg; break;
         case 'f':
-            far = strtod(optarg, &end);
-            if (*end || !(far > 0 && far <= 1))
-                return cli_usage_error("verify", "--far wants a rate in (0, 1]");
+            if (cli_real_option("verify", "--far", optarg, 0, 1, 1, &far)) return CLI_USAGE;
             break;
         case 't':
-            given = strtof(optarg, &end);
-            if (*end || !(given >= 0)) return cli_usage_error("verify", "--threshold wants a distance >= 0");
+            if (cli_real_option("verify", "--threshold", optarg, 0, 0, 4, &given)) return CLI_USAGE;
             break;
         case 'j': json = 1; break;
         case 'h': fputs(usage, stdout); return 0;
-        default: return cli_usage_error("verify", "unknown option");
+        default:
+            if (cli_parse_engine_option("verify", opt, optarg, &cfg)) return CLI_USAGE;
         }
     }
     if (argc - optind != 2) return cli_usage_error("verify", "give exactly two images");
@@ -107,13 +104,14 @@ int cmd_verify(int argc, char **argv) {
     int status = open_engine_and_threshold(&cfg, default_model, db_path, far, &eng, &th);
     if (status) return status;
     if (given >= 0) {
-        th.distance = given;
+        th.distance = (float)given;
         snprintf(th.note, sizeof th.note, "given by --threshold");
     }
     fr_face a, b;
     int n_a = 0, n_b = 0;
-    int ok = embed_largest(eng, argv[optind], &a, &n_a) && embed_largest(eng, argv[optind + 1], &b, &n_b);
-    if (ok) {
+    status = embed_largest(eng, argv[optind], &a, &n_a);
+    if (!status) status = embed_largest(eng, argv[optind + 1], &b, &n_b);
+    if (!status) {
         float d = fr_distance(a.embedding, b.embedding, a.dim);
         int same = d <= th.distance;
         if (json) {
@@ -127,14 +125,15 @@ int cmd_verify(int argc, char **argv) {
                 json_object_set_new(o, "threshold_source", cli_json_text(th.note));
                 json_object_set_new(o, "faces", json_pack("[ii]", n_a, n_b));
             }
-            ok = cli_json_print(stdout, o);
+            if (!cli_json_print(stdout, o)) status = CLI_E_INPUT;
         } else {
             printf("%s: distance %.4f, threshold %.4f (%s)\n", same ? "same person" : "different people",
                    d, th.distance, th.note);
             if (n_a > 1 || n_b > 1)
                 printf("(several faces: compared the largest of each image)\n");
         }
+        if (!same && !status) status = CLI_NO;
     }
     fr_engine_close(eng);
-    return ok ? 0 : 1;
+    return status;
 }

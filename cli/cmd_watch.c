@@ -39,7 +39,7 @@ static const char *usage =
     "                      mtcnn unless --detector names another (the liveness threshold\n"
     "                      was set on MTCNN's boxes; other detectors' boxes crop otherwise)\n"
     "(the default detector here is blazeface-full, the fastest that sees a whole room)\n"
-    CLI_ENGINE_HELP;
+    CLI_ENGINE_HELP_FOR("blazeface-full");
 
 static volatile sig_atomic_t stop_requested;
 
@@ -152,13 +152,6 @@ static void write_end(watch_output *out, const live_stats *s) {
     fflush(out->events);
 }
 
-/* A positive integer option; 0 if invalid. */
-static int parse_count(const char *arg) {
-    char *end;
-    long v = strtol(arg, &end, 10);
-    return *end || v < 1 || v > 1000000 ? 0 : (int)v;
-}
-
 /* The gallery's threshold unless --threshold gave one; 0 on success, else an exit status. */
 static int choose_threshold(fr_gallery *g, double fpir, float *threshold) {
     fr_gallery_info info;
@@ -167,7 +160,7 @@ static int choose_threshold(fr_gallery *g, double fpir, float *threshold) {
     if (info.n_people == 0) {
         fprintf(stderr, "facerec watch: %s: nobody is enrolled yet (facerec enroll)\n",
                 fr_gallery_path(g));
-        return 1;
+        return CLI_NO_FACE;
     }
     if (*threshold >= 0) return 0;
     fr_threshold th;
@@ -233,45 +226,34 @@ int cmd_watch(int argc, char **argv) {
     live_options_init(&o);
     o.source = "/dev/video0";
     o.threshold = -1;
-    double fpir = 0.01;
-    char *end;
+    double fpir = 0.01, v;
     int opt, w, h;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
-        if (cli_parse_engine_option(opt, optarg, &cfg)) continue;
         switch (opt) {
         case 's': o.source = optarg; break;
         case 'd': db_path = optarg; break;
         case 't':
-            o.threshold = strtof(optarg, &end);
-            if (*end || !(o.threshold >= 0))
-                return cli_usage_error("watch", "--threshold wants a distance >= 0");
+            if (cli_real_option("watch", "--threshold", optarg, 0, 0, 4, &v)) return CLI_USAGE;
+            o.threshold = (float)v;
             break;
         case 'f':
-            fpir = strtod(optarg, &end);
-            if (*end || !(fpir > 0 && fpir <= 1))
-                return cli_usage_error("watch", "--fpir wants a rate in (0, 1]");
+            if (cli_real_option("watch", "--fpir", optarg, 0, 1, 1, &fpir)) return CLI_USAGE;
             break;
         case SIZE:
-            if (sscanf(optarg, "%dx%d", &w, &h) != 2 || w < 1 || h < 1)
-                return cli_usage_error("watch", "--size wants WIDTHxHEIGHT, e.g. 640x480");
+            if (cli_pair_option("watch", "--size", optarg, 1, 16384, &w, &h)) return CLI_USAGE;
             o.size = optarg;
             break;
         case DETECT_EVERY:
-            if (!(o.detect_every = parse_count(optarg)))
-                return cli_usage_error("watch", "--detect-every wants a count >= 1");
+            if (cli_int_option("watch", "--detect-every", optarg, 1, 1000000, &o.detect_every)) return CLI_USAGE;
             break;
         case VOTES:
-            if (!(o.votes = parse_count(optarg)))
-                return cli_usage_error("watch", "--votes wants a count >= 1");
+            if (cli_int_option("watch", "--votes", optarg, 1, 1000000, &o.votes)) return CLI_USAGE;
             break;
         case RECHECK:
-            if (!(o.recheck = parse_count(optarg)))
-                return cli_usage_error("watch", "--recheck wants a count >= 1");
+            if (cli_int_option("watch", "--recheck", optarg, 1, 1000000, &o.recheck)) return CLI_USAGE;
             break;
         case COOLDOWN:
-            o.cooldown = strtod(optarg, &end);
-            if (*end || !(o.cooldown >= 0))
-                return cli_usage_error("watch", "--cooldown wants seconds >= 0");
+            if (cli_real_option("watch", "--cooldown", optarg, 0, 0, 1e9, &o.cooldown)) return CLI_USAGE;
             break;
         case VOICE: o.voice = optarg; break;
         case NO_SPEECH: o.speech = 0; break;
@@ -281,7 +263,8 @@ int cmd_watch(int argc, char **argv) {
         case EVENTS: events_path = optarg; break;
         case REQUIRE_LIVE: o.require_live = cfg.liveness = 1; break;
         case 'h': fputs(usage, stdout); return 0;
-        default: return cli_usage_error("watch", "unknown option");
+        default:
+            if (cli_parse_engine_option("watch", opt, optarg, &cfg)) return CLI_USAGE;
         }
     }
     if (optind < argc) return cli_usage_error("watch", "unexpected argument '%s'", argv[optind]);
@@ -300,13 +283,13 @@ int cmd_watch(int argc, char **argv) {
         out.events = strcmp(events_path, "-") ? fopen(events_path, "w") : stdout;
         if (!out.events) {
             perror(events_path);
-            return 1;
+            return CLI_E_INPUT;
         }
     }
     int status = run_watch(&cfg, default_model, db_path, fpir, &o, &out);
     if (out.events && out.events != stdout && fclose(out.events) != 0) {
         perror(events_path);
-        status = 1;
+        status = CLI_E_INPUT;
     }
     return status;
 }

@@ -6,18 +6,14 @@
 int cli_liveness(fr_engine *eng, const fr_image *img, const fr_face *faces, int n,
                  float **scores) {
     *scores = malloc((size_t)(n > 0 ? n : 1) * sizeof **scores);
-    if (!*scores) {
-        fputs("facerec: out of memory for the liveness scores\n", stderr);
-        return 0;
-    }
+    if (!*scores) return cli_fail(cli_error(FR_E_NOMEM, "out of memory for the liveness scores"));
     fr_status st = fr_liveness(eng, img, faces, n, *scores);
     if (st != FR_OK) {
         free(*scores);
         *scores = NULL;
-        cli_fail(st);
-        return 0;
+        return cli_fail(st);
     }
-    return 1;
+    return CLI_OK;
 }
 
 void cli_print_liveness(float score) {

@@ -33,6 +33,31 @@ static void print_help(FILE *f) {
             "       facerec --version\n\ncommands:\n",
             fr_version());
     for (int i = 0; i < n_commands; i++) fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
+    fputs("\n" CLI_EXIT_HELP, f);
+}
+
+int cli_exit_status(fr_status status) {
+    switch (status) {
+    case FR_OK: return CLI_OK;
+    case FR_E_ARG:
+    case FR_E_NOT_FOUND: return CLI_USAGE;
+    case FR_E_NO_FACE: return CLI_NO_FACE;
+    case FR_E_IO:
+    case FR_E_FORMAT:
+    case FR_E_LIMIT:
+    case FR_E_INTERRUPTED: return CLI_E_INPUT;
+    case FR_E_MODEL:
+    case FR_E_UNSUPPORTED: return CLI_E_MODEL;
+    case FR_E_DB:
+    case FR_E_MISMATCH: return CLI_E_GALLERY;
+    default: return CLI_E_OTHER;
+    }
+}
+
+int cli_combine_status(int so_far, int next) {
+    if (so_far != CLI_OK && so_far != CLI_NO_FACE) return so_far;
+    if (next != CLI_OK && next != CLI_NO_FACE) return next;
+    return so_far == CLI_NO_FACE ? so_far : next;
 }
 
 /* The message of the last cli_error ("" once printed): the command's own failures, which the
@@ -51,7 +76,7 @@ int cli_fail(fr_status status) {
     const char *msg = command_error[0] ? command_error : fr_last_error();
     fprintf(stderr, "facerec: %s\n", *msg ? msg : fr_status_name(status));
     command_error[0] = '\0';
-    return 1;
+    return cli_exit_status(status);
 }
 
 int cli_fail_file(const char *path, fr_status status) {
@@ -59,7 +84,7 @@ int cli_fail_file(const char *path, fr_status status) {
     if (!*msg) msg = fr_status_name(status);
     if (strstr(msg, path)) fprintf(stderr, "facerec: %s\n", msg);
     else fprintf(stderr, "facerec: %s: %s\n", path, msg);
-    return 1;
+    return cli_exit_status(status);
 }
 
 int cli_usage_error(const char *cmd, const char *fmt, ...) {
@@ -69,13 +94,13 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) {
     vfprintf(stderr, fmt, ap);
     fprintf(stderr, "\n(see 'facerec %s --help')\n", cmd);
     va_end(ap);
-    return 2;
+    return CLI_USAGE;
 }
 
 int main(int argc, char **argv) {
     if (argc < 2) {
         print_help(stderr);
-        return 2;
+        return CLI_USAGE;
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         print_help(stdout);
@@ -88,5 +113,5 @@ int main(int argc, char **argv) {
     for (int i = 0; i < n_commands; i++)
         if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
     fprintf(stderr, "facerec: unknown command '%s' (see 'facerec --help')\n", argv[1]);
-    return 2;
+    return CLI_USAGE;
 }

@@ -109,7 +109,7 @@ int cli_open_engine_for_gallery(fr_config *cfg, const char *default_model, fr_ga
         if (strchr(info.model, '+')) {
             fprintf(stderr, "facerec: %s holds embeddings of the trained model %s: give its file "
                             "with --model FILE\n", fr_gallery_path(g), info.model);
-            return 1;
+            return CLI_USAGE;
         }
         cfg->model = info.model;
     }
@@ -165,12 +165,13 @@ int cli_list_people(const char *cmd, const char *dir, cli_people *set) {
         cli_paths_free(&photos);
     }
     cli_paths_free(&folders);
-    if (ok && set->n_people < 2) {
+    if (!ok) return CLI_E_INPUT;
+    if (set->n_people < 2) {
         fprintf(stderr, "facerec %s: %s: needs two sub-folders of photos or more, one per person\n",
                 cmd, dir);
-        ok = 0;
+        return CLI_NO_FACE;
     }
-    return ok;
+    return CLI_OK;
 }
 
 void cli_people_free(cli_people *set) {

@@ -416,6 +416,10 @@ FR_API fr_status fr_model_default_threshold(const char *model, fr_threshold *out
  * else the model's default. A malformed shipped file is FR_E_FORMAT naming it. */
 FR_API fr_status fr_gallery_threshold(fr_gallery *g, double far, fr_threshold *out);
 
+/* The same without a gallery: the calibration shipped for `model` (fr_engine_model()) and
+ * embedding length `dim` (fr_engine_dim()), else the model's default. */
+FR_API fr_status fr_model_threshold(const char *model, int dim, double far, fr_threshold *out);
+
 /* Open-set identification: a target false-positive identification rate `fpir` (a stranger
  * named as someone) over the gallery's N people becomes far = fpir / N. */
 FR_API fr_status fr_gallery_identify_threshold(fr_gallery *g, double fpir, fr_threshold *out);

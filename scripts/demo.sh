@@ -11,8 +11,9 @@ data="${FACEREC_DATA:-$here/../shared/data}"
 out="$here/build/demo"
 
 "$here/scripts/setup.sh"
+echo "== building build/facerec (a few minutes the first time, on two cores)"
 cmake -S "$here" -B "$here/build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$here/build" -j "$(nproc 2>/dev/null || echo 2)" >/dev/null
+cmake --build "$here/build" -j "$(nproc 2>/dev/null || echo 2)" --target facerec_cli
 facerec="$here/build/facerec"
 
 rm -rf "$out"
@@ -36,9 +37,10 @@ else
   cp "$demo"/sample*.jpg "$out/probes/"
 fi
 
+# exit status 3: a photo had no face (reported in the output); the others are done
 echo "== facerec enroll"
-"$facerec" enroll --db "$out/facerec.db" "$out/images"
+"$facerec" enroll --db "$out/facerec.db" "$out/images" || [ $? = 3 ]
 echo "== facerec identify (image,name,distance,x,y,w,h of each face; unknown = not enrolled)"
-"$facerec" identify --db "$out/facerec.db" "$out"/probes/*
+"$facerec" identify --db "$out/facerec.db" "$out"/probes/* || [ $? = 3 ]
 echo "== facerec info"
 "$facerec" info --db "$out/facerec.db"

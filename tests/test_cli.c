@@ -1,50 +1,13 @@
 /* test_cli.c: the command-line front end as a user meets it: --help, --version, and bad
  * input (truncated JPEG, garbage, a PNG claiming 100000x100000 pixels, a missing file),
  * each of which must end with an error naming the file, a non-zero exit and bounded memory. */
-#define _DEFAULT_SOURCE /* wait4 */
 #include "common/json_read.h"
 #include "facerec.h"
+#include "run.h"
 #include "test.h"
 
 #include <stdint.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-/* Run the CLI with args; capture stdout+stderr into out (NUL-terminated), the exit status and
- * the child's peak resident memory in KiB. Returns 0 on failure to run. */
-static int run_cli(const char *const *args, char *out, size_t outsz, int *status, long *maxrss_kb) {
-    int fds[2];
-    if (pipe(fds) != 0) return 0;
-    pid_t pid = fork();
-    if (pid < 0) return 0;
-    if (pid == 0) {
-        dup2(fds[1], 1);
-        dup2(fds[1], 2);
-        close(fds[0]);
-        close(fds[1]);
-        char *argv[16];
-        int n = 0;
-        argv[n++] = (char *)FR_TEST_CLI;
-        for (; args[n - 1] && n < 15; n++) argv[n] = (char *)args[n - 1];
-        argv[n] = NULL;
-        execv(FR_TEST_CLI, argv);
-        _exit(127);
-    }
-    close(fds[1]);
-    size_t used = 0;
-    ssize_t got;
-    while ((got = read(fds[0], out + used, outsz - 1 - used)) > 0) used += (size_t)got;
-    out[used] = '\0';
-    close(fds[0]);
-    struct rusage ru;
-    int st;
-    if (wait4(pid, &st, 0, &ru) != pid) return 0;
-    *status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-    *maxrss_kb = ru.ru_maxrss;
-    return 1;
-}
 
 static int have_models(void) {
     struct stat st;
@@ -72,36 +35,99 @@ static void put_be32(uint8_t *p, uint32_t v) {
 }
 
 TEST(help_and_version) {
-    char out[8192];
-    int status;
-    long rss;
-    const char *help[] = {"--help", NULL};
-    CHECK(run_cli(help, out, sizeof out, &status, &rss));
-    CHECK(status == 0);
-    CHECK(strstr(out, "detect") && strstr(out, "embed"));
-    const char *version[] = {"--version", NULL};
-    CHECK(run_cli(version, out, sizeof out, &status, &rss));
-    CHECK(status == 0);
-    CHECK(strstr(out, fr_version()) != NULL);
-    const char *detect_help[] = {"detect", "--help", NULL};
-    CHECK(run_cli(detect_help, out, sizeof out, &status, &rss));
-    CHECK(status == 0 && strstr(out, "usage: facerec detect"));
-    const char *unknown[] = {"no-such-command", NULL};
-    CHECK(run_cli(unknown, out, sizeof out, &status, &rss));
-    CHECK(status != 0 && strstr(out, "no-such-command"));
+    test_run r = {0};
+    CHECK(test_run_cli(&r, "--help", NULL) == 0);
+    CHECK(strstr(r.out, "detect") && strstr(r.out, "embed"));
+    CHECK(strstr(r.out, "exit status: 0 success; 1 the answer is no") != NULL);
+    CHECK(test_run_cli(&r, "--version", NULL) == 0);
+    CHECK(strstr(r.out, fr_version()) != NULL);
+    CHECK(test_run_cli(&r, "detect", "--help", NULL) == 0);
+    CHECK(strstr(r.out, "usage: facerec detect"));
+    CHECK(test_run_cli(&r, "no-such-command", NULL) == 2);
+    CHECK(strstr(r.err, "no-such-command"));
+    CHECK(test_run_cli(&r, "detect", "--no-such-option", "x.jpg", NULL) == 2);
+    test_run_free(&r);
 }
 
-/* Each bad file: non-zero exit, the file named in the message, peak memory under 400 MB. */
+/* Every command's --help names the defaults the code has. */
+TEST(help_names_the_real_defaults) {
+    test_run r = {0};
+    fr_config cfg;
+    fr_config_init(&cfg);
+    char line[128];
+    snprintf(line, sizeof line, "--detector NAME     face detector (default %s)", cfg.detector);
+    CHECK(test_run_cli(&r, "detect", "--help", NULL) == 0);
+    CHECK(strstr(r.out, line) != NULL);
+    /* mtcnn's own 5 points are what detect prints by default, not 68 */
+    CHECK(strstr(r.out, "5 points with mtcnn, the\ndefault") != NULL);
+    CHECK(test_run_cli(&r, "watch", "--help", NULL) == 0);
+    CHECK(strstr(r.out, "face detector (default blazeface-full)") != NULL);
+    CHECK(test_run_cli(&r, "verify", "--help", NULL) == 0);
+    CHECK(strstr(r.out, "calibration shipped") != NULL);
+    test_run_free(&r);
+}
+
+/* Every numeric option refuses what is not wholly a number in its range: exit 2, the option and
+ * the value named, instead of atoi's silent 0 (--threads x meant all cores). */
+TEST(bad_numbers_are_usage_errors) {
+    static const struct {
+        const char *command, *option;
+    } options[] = {
+        {"detect", "--threads"},        {"detect", "--min-score"},      {"detect", "--pad"},
+        {"detect", "--align-scale"},    {"embed", "--threads"},         {"enroll", "--min-score"},
+        {"identify", "--threshold"},    {"identify", "--fpir"},         {"identify", "--candidates"},
+        {"identify", "--threads"},      {"verify", "--far"},            {"verify", "--threshold"},
+        {"calibrate", "--pad"},         {"info", "--fpir"},             {"eval", "--fpir"},
+        {"train", "--epochs"},          {"train", "--lr"},              {"train", "--beta1"},
+        {"train", "--beta2"},           {"train", "--eps"},             {"train", "--weight-decay"},
+        {"train", "--alpha"},           {"train", "--augment"},         {"train", "--hidden"},
+        {"train", "--seed"},            {"train", "--batch"},           {"watch", "--threshold"},
+        {"watch", "--fpir"},            {"watch", "--size"},            {"watch", "--detect-every"},
+        {"watch", "--votes"},           {"watch", "--recheck"},         {"watch", "--cooldown"},
+        {"watch", "--threads"},
+    };
+    /* not a number, trailing junk, empty, not finite, out of any option's range: each option
+     * gets one in turn (one helper parses them all), each value several options (a facerec
+     * process per case: they take a second each to start on a loaded machine) */
+    static const char *bad_values[] = {"x", "3x", "", "nan", "inf", "1e999", "-5", "99999999999"};
+    const size_t n_options = sizeof options / sizeof options[0];
+    const size_t n_values = sizeof bad_values / sizeof bad_values[0];
+    test_run r = {0};
+    for (size_t o = 0; o < n_options; o++) {
+        const char *value = bad_values[o % n_values];
+        char quoted[64];
+        snprintf(quoted, sizeof quoted, "'%s'", value);
+        /* eval takes its evaluation's name first */
+        int status = !strcmp(options[o].command, "eval")
+                         ? test_run_cli(&r, "eval", "lfw", options[o].option, value, NULL)
+                         : test_run_cli(&r, options[o].command, options[o].option, value, NULL);
+        if (status != 2 || !strstr(r.err, options[o].option) || !strstr(r.err, quoted)) {
+            fprintf(stderr, "  facerec %s %s '%s': exit %d, stderr: %s\n", options[o].command,
+                    options[o].option, value, status, r.err);
+            test_failures_++;
+        }
+    }
+    /* the range is checked, not only the form */
+    CHECK(test_run_cli(&r, "verify", "--far", "0", "a.jpg", "b.jpg", NULL) == 2);
+    CHECK(strstr(r.err, "(0, 1]") != NULL);
+    CHECK(test_run_cli(&r, "detect", "--threads", "0", "a.jpg", NULL) == 2);
+    CHECK(test_run_cli(&r, "detect", "--min-score", "1.5", "a.jpg", NULL) == 2);
+    CHECK(test_run_cli(&r, "identify", "--candidates", "2.5", "a.jpg", NULL) == 2);
+    test_run_free(&r);
+}
+
+/* Each bad file: an input error (exit 4), the file named in the message, peak memory under
+ * 400 MB. */
 static void expect_refusal(const char *path, const char *reason_word) {
-    char out[8192];
-    int status;
-    long rss_kb;
-    const char *args[] = {"detect", path, NULL};
-    CHECK(run_cli(args, out, sizeof out, &status, &rss_kb));
-    if (status == 0 || !strstr(out, path) || !strstr(out, reason_word) || rss_kb > 400 * 1024) {
-        fprintf(stderr, "  %s: exit %d, peak %ld KiB, output: %s\n", path, status, rss_kb, out);
+    test_run r = {0};
+    int status = test_run_cli(&r, "detect", path, NULL);
+    if (status != 4 || !strstr(r.err, path) || !strstr(r.err, reason_word) ||
+        r.max_rss_kb > 400 * 1024) {
+        fprintf(stderr, "  %s: exit %d, peak %ld KiB, stderr: %s\n", path, status, r.max_rss_kb,
+                r.err);
         test_failures_++;
     }
+    test_run_free(&r);
 }
 
 TEST(bad_images_are_refused) {
@@ -147,15 +173,72 @@ TEST(bad_images_are_refused) {
 }
 
 TEST(missing_model_names_file_and_fix) {
-    char out[8192];
-    int status;
-    long rss;
-    const char *args[] = {"detect", "--models", FR_TEST_TMP_DIR "/no-models-here", "x.jpg", NULL};
-    CHECK(run_cli(args, out, sizeof out, &status, &rss));
-    CHECK(status != 0);
-    CHECK(strstr(out, FR_TEST_TMP_DIR "/no-models-here/") != NULL);
-    CHECK(strstr(out, "model file not found") != NULL);
-    CHECK(strstr(out, "scripts/setup.sh") != NULL);
+    test_run r = {0};
+    /* a missing model is a model error: exit 5 */
+    CHECK(test_run_cli(&r, "detect", "--models", FR_TEST_TMP_DIR "/no-models-here", "x.jpg", NULL) == 5);
+    CHECK(strstr(r.err, FR_TEST_TMP_DIR "/no-models-here/") != NULL);
+    CHECK(strstr(r.err, "model file not found") != NULL);
+    CHECK(strstr(r.err, "scripts/setup.sh") != NULL);
+    test_run_free(&r);
+}
+
+/* Exit 3 for a photo without a face (the other photos still done) and for a folder without
+ * photos; verify: 0 same person, 1 different people, 3 no face. */
+TEST(exit_statuses_of_answers) {
+    if (!have_models()) SKIP("models absent (run scripts/setup.sh)");
+    const char *blank = FR_TEST_TMP_DIR "/cli_blank.png";
+    fr_image *img;
+    CHECK_OK(fr_image_new(160, 120, &img));
+    CHECK_OK(fr_image_save(img, blank, 0));
+    fr_image_free(img);
+    const char *sample = FR_TEST_MODELS_DIR "/face-api/demo/sample1.jpg";
+    test_run r = {0};
+    CHECK(test_run_cli(&r, "detect", blank, NULL) == 3);
+    CHECK(strstr(r.out, "0 faces") != NULL);
+    CHECK(test_run_cli(&r, "detect", blank, sample, NULL) == 3);
+    CHECK(strstr(r.out, "sample1.jpg: 3 faces") != NULL);
+    CHECK(test_run_cli(&r, "detect", sample, NULL) == 0);
+    /* an unreadable file outranks a photo without a face */
+    CHECK(test_run_cli(&r, "detect", blank, FR_TEST_TMP_DIR "/cli_does_not_exist.jpg", NULL) == 4);
+
+    const char *empty = FR_TEST_TMP_DIR "/cli_empty_folder", *db = FR_TEST_TMP_DIR "/cli_empty.db";
+    mkdir(empty, 0755);
+    remove(db);
+    CHECK(test_run_cli(&r, "enroll", "--db", db, empty, NULL) == 3);
+    CHECK(strstr(r.out, "no photos in this folder") != NULL);
+    CHECK(test_run_cli(&r, "calibrate", "--db", db, "--dir", empty, NULL) == 3);
+    CHECK(test_run_cli(&r, "eval", "folder", empty, NULL) == 3);
+    /* a gallery with nobody enrolled */
+    fr_gallery *g;
+    CHECK_OK(fr_gallery_open(db, 1, &g));
+    fr_gallery_close(g);
+    CHECK(test_run_cli(&r, "identify", "--db", db, sample, NULL) == 3);
+    CHECK(strstr(r.err, "nobody is enrolled") != NULL);
+    CHECK(test_run_cli(&r, "list", "--db", FR_TEST_TMP_DIR "/cli_no_such.db", NULL) == 2);
+
+    /* verify without a gallery (FACEREC_DB pointing nowhere): the model's shipped calibration;
+     * a mirror image is the same person, a face and a blank are not comparable, two
+     * different people of the demo photo differ */
+    setenv("FACEREC_DB", FR_TEST_TMP_DIR "/cli_no_such.db", 1);
+    CHECK(test_run_cli(&r, "verify", "--model", "mobilefacenet", blank, sample, NULL) == 3);
+    CHECK(strstr(r.err, "no face found") != NULL);
+    CHECK_OK(fr_image_load(sample, &img));
+    fr_image *left, *right;
+    CHECK_OK(fr_image_crop(img, 0, 0, img->width / 2, img->height, &left));
+    CHECK_OK(fr_image_crop(img, img->width / 2, 0, img->width - img->width / 2, img->height, &right));
+    fr_image_free(img);
+    const char *left_path = FR_TEST_TMP_DIR "/cli_left.png", *right_path = FR_TEST_TMP_DIR "/cli_right.png";
+    CHECK_OK(fr_image_save(left, left_path, 0));
+    CHECK_OK(fr_image_save(right, right_path, 0));
+    fr_image_free(left);
+    fr_image_free(right);
+    int status = test_run_cli(&r, "verify", "--model", "mobilefacenet", left_path, right_path, NULL);
+    unsetenv("FACEREC_DB");
+    CHECK(status == 1);
+    CHECK(strstr(r.out, "different people") && strstr(r.out, "calibration shipped with facerec"));
+    CHECK(test_run_cli(&r, "verify", "--model", "mobilefacenet", left_path, left_path, NULL) == 0);
+    CHECK(strstr(r.out, "same person") != NULL);
+    test_run_free(&r);
 }
 
 /* The whole chain from the command line against face-api.js itself: every face of the demo
@@ -165,15 +248,12 @@ TEST(embed_matches_faceapi) {
     if (!have_models()) SKIP("models absent (run scripts/setup.sh)");
     json_t *fixture;
     CHECK_OK(read_json_file(FR_TEST_FIXTURES_DIR "/faceapi/sample1.json", &fixture));
-    static char out[1 << 20];
-    int status;
-    long rss;
-    const char *args[] = {"embed", "--json", "--detector", "ssd", "--model", "dlib-resnet",
-                          "--align", "faceapi", "--no-flip", FR_TEST_MODELS_DIR "/face-api/demo/sample1.jpg", NULL};
-    int ran = run_cli(args, out, sizeof out, &status, &rss);
+    test_run r = {0};
+    int status = test_run_cli(&r, "embed", "--json", "--detector", "ssd", "--model", "dlib-resnet",
+                              "--align", "faceapi", "--no-flip",
+                              FR_TEST_MODELS_DIR "/face-api/demo/sample1.jpg", NULL);
     json_t *got = NULL;
-    fr_status parsed = ran && status == 0 ? parse_json_text(out, strlen(out), "facerec embed output", &got)
-                                          : FR_E_IO;
+    fr_status parsed = status == 0 ? parse_json_text(r.out, r.out_len, "facerec embed output", &got) : FR_E_IO;
     const json_t *want = json_object_get(fixture, "descriptors");
     const json_t *faces = json_object_get(got, "faces");
     int ok = parsed == FR_OK && json_array_size(faces) == json_array_size(want) && json_array_size(want) == 3;
@@ -195,9 +275,12 @@ TEST(embed_matches_faceapi) {
     }
     json_decref(got);
     json_decref(fixture);
-    if (!ok) fprintf(stderr, "  exit %d, output starts: %.300s\n", status, out);
+    if (!ok) fprintf(stderr, "  exit %d, output starts: %.300s\n", status, r.out);
+    test_run_free(&r);
     CHECK(ok);
 }
 
-TEST_MAIN(CASE(help_and_version), CASE(bad_images_are_refused), CASE(missing_model_names_file_and_fix),
+TEST_MAIN(CASE(help_and_version), CASE(help_names_the_real_defaults),
+          CASE(bad_numbers_are_usage_errors), CASE(bad_images_are_refused),
+          CASE(missing_model_names_file_and_fix), CASE(exit_statuses_of_answers),
           CASE(embed_matches_faceapi))

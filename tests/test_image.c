@@ -2,6 +2,7 @@
  * here: images are drawn in memory, encoded with our encoders or with libpng and giflib
  * directly, and then cut, patched or spliced to make the broken and unusual cases. */
 #include "facerec.h"
+#include "run.h"
 #include "test.h"
 
 #include <dirent.h>
@@ -587,15 +588,23 @@ TEST(progressive_jpeg_decodes_within_a_scan_limit) {
     CHECK(ok);
 }
 
-static int have_djpeg(void) { return system("djpeg -version >/dev/null 2>&1") == 0; }
+/* Run a program (NULL-terminated arguments) and return its exit status, its output dropped. */
+static int run_quietly(const char *const *argv) {
+    test_run r = {0};
+    int status = test_run_argv(&r, argv, TEST_RUN_TIMEOUT);
+    test_run_free(&r);
+    return status;
+}
+
+static int have_djpeg(void) { return run_quietly((const char *const[]){"djpeg", "-version", NULL}) == 0; }
 
 /* Decode path with us and with `djpeg -ppm`; 1 if the pixels are identical. */
 static int same_as_djpeg(const char *path) {
-    char ppm[512], cmd[1200];
+    char ppm[512];
     tmp_path(ppm, sizeof ppm, "djpeg_out.ppm");
-    snprintf(cmd, sizeof cmd, "djpeg -ppm -outfile '%s' '%s'", ppm, path);
     fr_image *ours = NULL, *theirs = NULL;
-    int ok = system(cmd) == 0 && fr_image_load(path, &ours) == FR_OK &&
+    int ok = run_quietly((const char *const[]){"djpeg", "-ppm", "-outfile", ppm, path, NULL}) == 0 &&
+             fr_image_load(path, &ours) == FR_OK &&
              fr_image_load(ppm, &theirs) == FR_OK && same_pixels(ours, theirs);
     if (!ok) fprintf(stderr, "  %s differs from djpeg: %s\n", path, fr_last_error());
     fr_image_free(ours), fr_image_free(theirs);

@@ -5,6 +5,7 @@
 #include "common/json_read.h"
 #include "face/face.h"
 #include "nets/tflite_nets.h"
+#include "run.h"
 #include "test.h"
 
 #include <stdint.h>
@@ -224,16 +225,14 @@ TEST(cli_mtcnn_finds_sample1_faces_with_points) {
     float ssd[8][4];
     int n_ssd = ssd_boxes(ssd, 8);
     CHECK(n_ssd == 3);
-    snprintf(cmd, sizeof cmd, "'%s' detect --json --detector mtcnn --models '%s' '%s'",
-             FR_TEST_CLI, FR_TEST_MODELS_DIR, image);
-    FILE *p = popen(cmd, "r");
-    CHECK(p);
-    static char out[65536];
-    size_t len = fread(out, 1, sizeof out - 1, p);
-    out[len] = '\0';
-    CHECK(pclose(p) == 0);
-    json_t *doc;
-    CHECK_OK(parse_json_text(out, len, "facerec detect output", &doc));
+    test_run r = {0};
+    int status = test_run_cli(&r, "detect", "--json", "--detector", "mtcnn", "--models",
+                              FR_TEST_MODELS_DIR, image, NULL);
+    json_t *doc = NULL;
+    fr_status parsed = parse_json_text(r.out, r.out_len, "facerec detect output", &doc);
+    test_run_free(&r);
+    CHECK(status == 0);
+    CHECK_OK(parsed);
     const json_t *faces = json_object_get(doc, "faces");
     int ok = json_array_size(faces) == 3, matched[8] = {0};
     for (size_t i = 0; ok && i < json_array_size(faces); i++) {
@@ -253,7 +252,7 @@ TEST(cli_mtcnn_finds_sample1_faces_with_points) {
         ok = ok && FR_MAX(pts[0][1], pts[1][1]) < FR_MIN(pts[3][1], pts[4][1]) &&
              pts[0][0] < pts[1][0] && pts[3][0] < pts[4][0];
         if (!ok)
-            fprintf(stderr, "face %zu of %s is not one of the SSD faces with its points\n", i, out);
+            fprintf(stderr, "face %zu of %s is not one of the SSD faces with its points\n", i, image);
     }
     json_decref(doc);
     CHECK(ok);

@@ -13,13 +13,13 @@
 #include "nets/original_nets.h"
 #include "nn/import/frmodel.h"
 #include "nn/import/keras_csv.h"
+#include "run.h"
 #include "test.h"
 
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #define SHARED_WEIGHTS FR_TEST_DATA_DIR "/nn4small2-weights-partial"
@@ -132,34 +132,14 @@ static double max_abs_diff(const float *a, const float *b, int n) {
 }
 
 /* Run the CLI with args (NULL-terminated); stdout into out, stderr into err. Returns the
- * exit status, or -1. */
+ * exit status (tests/run.h). */
 static int run_cli(const char *const *args, char *out, size_t outsz, char *err, size_t errsz) {
-    int fo[2], fe[2];
-    if (pipe(fo) != 0 || pipe(fe) != 0) return -1;
-    pid_t pid = fork();
-    if (pid < 0) return -1;
-    if (pid == 0) {
-        dup2(fo[1], 1);
-        dup2(fe[1], 2);
-        close(fo[0]), close(fo[1]), close(fe[0]), close(fe[1]);
-        char *argv[16] = {(char *)FR_TEST_CLI};
-        for (int i = 0; args[i] && i < 14; i++) argv[i + 1] = (char *)args[i];
-        execv(FR_TEST_CLI, argv);
-        _exit(127);
-    }
-    close(fo[1]), close(fe[1]);
-    /* stderr is small: read stdout to the end first, then stderr */
-    size_t n = 0;
-    ssize_t got;
-    while ((got = read(fo[0], out + n, outsz - 1 - n)) > 0) n += (size_t)got;
-    out[n] = '\0';
-    n = 0;
-    while ((got = read(fe[0], err + n, errsz - 1 - n)) > 0) n += (size_t)got;
-    err[n] = '\0';
-    close(fo[0]), close(fe[0]);
-    int st;
-    if (waitpid(pid, &st, 0) != pid) return -1;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+    test_run r = {0};
+    int status = test_run_cli_args(&r, args);
+    snprintf(out, outsz, "%s", r.out ? r.out : "");
+    snprintf(err, errsz, "%s", r.err ? r.err : "");
+    test_run_free(&r);
+    return status;
 }
 
 /* Import the folder for `set`, then compare the network on the two patterns, and the CLI's

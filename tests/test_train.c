@@ -1,13 +1,13 @@
 /* test_train.c: triplet-loss training. Every backward pass and the loss are checked against
  * central finite differences of the forward ops; then mining, Adam, the head and its file,
  * the training loop on synthetic clusters, and `facerec train` end to end on a few people. */
+#include "run.h"
 #include "test.h"
 
 #include "train/train_internal.h"
 
 #include <stdint.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 /* ---- finite differences ----------------------------------------------------------------- */
@@ -664,37 +664,14 @@ TEST(training_separates_people_it_never_saw) {
 
 /* ---- end to end on real photos --------------------------------------------------------- */
 
+/* The CLI with args (NULL-terminated); its stdout, then its stderr, into out. Returns the
+ * exit status (tests/run.h). */
 static int run_cli(const char *const *args, char *out, size_t outsz) {
-    int fds[2];
-    if (pipe(fds) != 0) return -1;
-    pid_t pid = fork();
-    if (pid < 0) return -1;
-    if (pid == 0) {
-        dup2(fds[1], 1);
-        dup2(fds[1], 2);
-        close(fds[0]);
-        close(fds[1]);
-        char *argv[32];
-        int n = 0;
-        argv[n++] = (char *)FR_TEST_CLI;
-        while (args[n - 1] && n < 31) {
-            argv[n] = (char *)args[n - 1];
-            n++;
-        }
-        argv[n] = NULL;
-        execv(FR_TEST_CLI, argv);
-        _exit(127);
-    }
-    close(fds[1]);
-    size_t used = 0;
-    ssize_t got;
-    while (used + 1 < outsz && (got = read(fds[0], out + used, outsz - 1 - used)) > 0)
-        used += (size_t)got;
-    out[used] = '\0';
-    close(fds[0]);
-    int st;
-    if (waitpid(pid, &st, 0) != pid) return -1;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    test_run r = {0};
+    int status = test_run_cli_args(&r, args);
+    snprintf(out, outsz, "%s%s", r.out ? r.out : "", r.err ? r.err : "");
+    test_run_free(&r);
+    return status;
 }
 
 TEST(train_command_writes_a_model_every_command_accepts) {

@@ -4,6 +4,7 @@
  * output), the last block and the final matrix; the training forward pass is the network's
  * inference; a trained network's file round-trips through the engine under its own model id;
  * `facerec train --full` runs end to end and refuses other base models. */
+#include "run.h"
 #include "test.h"
 
 #include "face/face.h"
@@ -12,7 +13,6 @@
 
 #include <stdint.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 static void fill(train_rng *r, float *x, size_t n, float lo, float hi) {
@@ -215,31 +215,14 @@ TEST(trained_network_file_round_trips_through_the_engine) {
     train_full_free(f);
 }
 
+/* The CLI with args (NULL-terminated); its stdout, then its stderr, into out. Returns the
+ * exit status (tests/run.h). */
 static int run_cli(const char *const *args, char *out, size_t outsz) {
-    int fds[2];
-    if (pipe(fds) != 0) return -1;
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(fds[1], 1);
-        dup2(fds[1], 2);
-        close(fds[0]);
-        char *argv[64];
-        int n = 0;
-        argv[n++] = (char *)FR_TEST_CLI;
-        for (int i = 0; args[i] && n < 63; i++) argv[n++] = (char *)args[i];
-        argv[n] = NULL;
-        execv(FR_TEST_CLI, argv);
-        _exit(127);
-    }
-    close(fds[1]);
-    size_t len = 0;
-    ssize_t r;
-    while ((r = read(fds[0], out + len, outsz - 1 - len)) > 0) len += (size_t)r;
-    out[len] = '\0';
-    close(fds[0]);
-    int status;
-    waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    test_run r = {0};
+    int status = test_run_cli_args(&r, args);
+    snprintf(out, outsz, "%s%s", r.out ? r.out : "", r.err ? r.err : "");
+    test_run_free(&r);
+    return status;
 }
 
 TEST(train_full_command_writes_a_model_and_refuses_other_bases) {
@@ -308,7 +291,7 @@ TEST(train_full_command_writes_a_model_and_refuses_other_bases) {
     CHECK(run_cli(enroll, out, sizeof out) == 0);
     const char *identify[] = {"identify", "--threshold", "0.5", "--db", db, photo, "--models",
                               FR_TEST_MODELS_DIR, NULL};
-    CHECK(run_cli(identify, out, sizeof out) == 1);
+    CHECK(run_cli(identify, out, sizeof out) == 2); /* a bad request: the file is needed */
     CHECK(strstr(out, "trained model dlib-resnet+full-") && strstr(out, "--model FILE"));
     const char *with_file[] = {"identify", "--model", model, "--threshold", "0.5", "--db", db,
                                photo, "--models", FR_TEST_MODELS_DIR, NULL};

@@ -6,26 +6,18 @@
 #include "common/json_read.h"
 #include "facerec.h"
 #include "live/live.h"
+#include "run.h"
 #include "test.h"
 
 #include <stdint.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #define LFW FR_TEST_DATA_DIR "/lfw-deepfunneled"
 #define WORK FR_TEST_TMP_DIR "/watch"
 
-static char out_text[1 << 16], err_text[1 << 16];
-
-static void read_text(const char *path, char *buf, size_t size) {
-    buf[0] = '\0';
-    FILE *f = fopen(path, "rb");
-    if (!f) return;
-    size_t n = fread(buf, 1, size - 1, f);
-    buf[n] = '\0';
-    fclose(f);
-}
+/* the output of the last run */
+static test_run last;
 
 static int exists(const char *path) {
     struct stat st;
@@ -37,17 +29,10 @@ static void make_work_dir(void) {
     mkdir(WORK, 0755);
 }
 
-/* Run a shell command; its stdout and stderr land in out_text and err_text. */
-static int shell(const char *cmd) {
-    static char full[1 << 14];
-    snprintf(full, sizeof full, "%s >'%s/out.txt' 2>'%s/err.txt'", cmd, WORK, WORK);
-    int status = system(full);
-    read_text(WORK "/out.txt", out_text, sizeof out_text);
-    read_text(WORK "/err.txt", err_text, sizeof err_text);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+/* Run a program with its arguments (NULL-terminated); the output lands in `last`. */
+#define RUN(...) test_run_argv(&last, (const char *const[]){__VA_ARGS__, NULL}, TEST_RUN_TIMEOUT)
 
-static int have_ffmpeg(void) { return system("ffmpeg -version >/dev/null 2>&1") == 0; }
+static int have_ffmpeg(void) { return RUN("ffmpeg", "-version") == 0; }
 
 /* ---- greeter ---------------------------------------------------------------------------- */
 
@@ -305,8 +290,9 @@ TEST(capture_skips_a_corrupt_frame) {
     if (!have_ffmpeg()) SKIP("the ffmpeg tool is not installed (scripts/setup.sh)");
     make_work_dir();
     const char *video = WORK "/corrupt.avi";
-    CHECK(shell("ffmpeg -y -loglevel error -f lavfi -i testsrc=size=160x120:rate=10 -frames:v 12 "
-                "-c:v mjpeg -q:v 5 '" WORK "/corrupt.avi'") == 0);
+    CHECK(RUN("ffmpeg", "-y", "-loglevel", "error", "-f", "lavfi", "-i",
+              "testsrc=size=160x120:rate=10", "-frames:v", "12", "-c:v", "mjpeg", "-q:v", "5",
+              video) == 0);
     CHECK(break_jpeg_frame(video, 5));
     live_capture *cap;
     CHECK_OK(live_capture_open(video, NULL, NULL, &cap));
@@ -343,14 +329,16 @@ TEST(capture_skips_a_corrupt_frame) {
  * and centred on black (LFW photos are 250x250). */
 static int make_video(const char *a, int sec_a, const char *b, int sec_b, int fps,
                       const char *out) {
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd,
-             "ffmpeg -y -loglevel error -loop 1 -framerate %d -t %d -i '%s' -loop 1 -framerate %d "
-             "-t %d -i '%s' -filter_complex \"[0:v]scale=480:480,pad=640:480:80:0,setsar=1[a];"
-             "[1:v]scale=480:480,pad=640:480:80:0,setsar=1[b];[a][b]concat=n=2:v=1,"
-             "format=yuv420p[v]\" -map '[v]' -r %d -c:v mpeg4 -q:v 4 '%s'",
-             fps, sec_a, a, fps, sec_b, b, fps, out);
-    return shell(cmd) == 0;
+    char rate[16], len_a[16], len_b[16];
+    snprintf(rate, sizeof rate, "%d", fps);
+    snprintf(len_a, sizeof len_a, "%d", sec_a);
+    snprintf(len_b, sizeof len_b, "%d", sec_b);
+    return RUN("ffmpeg", "-y", "-loglevel", "error", "-loop", "1", "-framerate", rate, "-t", len_a,
+               "-i", a, "-loop", "1", "-framerate", rate, "-t", len_b, "-i", b, "-filter_complex",
+               "[0:v]scale=480:480,pad=640:480:80:0,setsar=1[a];"
+               "[1:v]scale=480:480,pad=640:480:80:0,setsar=1[b];[a][b]concat=n=2:v=1,"
+               "format=yuv420p[v]",
+               "-map", "[v]", "-r", rate, "-c:v", "mpeg4", "-q:v", "4", out) == 0;
 }
 
 typedef struct event_counts {
@@ -408,18 +396,18 @@ TEST(watch_greets_the_enrolled_person_once) {
     remove(WORK "/watch.db-wal");
     remove(WORK "/watch.db-shm");
     /* enroll one photo of Colin Powell; the video shows another photo of him, after a stranger */
-    CHECK(shell("'" FR_TEST_CLI "' enroll --db '" WORK "/watch.db' --name 'Colin Powell' '" LFW
-                "/Colin_Powell/Colin_Powell_0001.jpg'") == 0);
+    CHECK(RUN(FR_TEST_CLI, "enroll", "--db", db, "--name", "Colin Powell",
+              LFW "/Colin_Powell/Colin_Powell_0001.jpg") == 0);
     const char *video = WORK "/stranger-then-powell.mp4";
     /* 5 frames per second keeps the run short under sanitizers */
     CHECK(make_video(LFW "/George_W_Bush/George_W_Bush_0001.jpg", 4,
                      LFW "/Colin_Powell/Colin_Powell_0002.jpg", 6, 5, video));
     mkdir(WORK "/snapshots", 0755);
     remove(WORK "/greeting.wav");
-    int rc = shell("'" FR_TEST_CLI "' watch --source '" WORK "/stranger-then-powell.mp4' --db '" WORK
-                   "/watch.db' --no-window --events '" WORK "/events.jsonl' --speak-to '" WORK
-                   "/greeting.wav' --snapshots '" WORK "/snapshots'");
-    if (rc != 0) fprintf(stderr, "%s", err_text);
+    int rc = RUN(FR_TEST_CLI, "watch", "--source", video, "--db", db, "--no-window", "--events",
+                 WORK "/events.jsonl", "--speak-to", WORK "/greeting.wav", "--snapshots",
+                 WORK "/snapshots");
+    if (rc != 0) fprintf(stderr, "%s", last.err);
     CHECK(rc == 0);
     event_counts c;
     CHECK(read_events(WORK "/events.jsonl", &c));
@@ -435,48 +423,55 @@ TEST(watch_greets_the_enrolled_person_once) {
     CHECK_OK(fr_image_load(c.snapshot, &snap));
     CHECK(snap->width == 640 && snap->height == 480);
     fr_image_free(snap);
-    CHECK(strstr(err_text, "greeted Colin Powell") != NULL);
-    CHECK(strstr(err_text, "fps") != NULL);
+    CHECK(strstr(last.err, "greeted Colin Powell") != NULL);
+    CHECK(strstr(last.err, "fps") != NULL);
     wav_summary w;
     CHECK(read_wav(WORK "/greeting.wav", &w));
     CHECK(w.seconds > 1.0 && w.seconds < 5.0 && w.rms > 500 && w.voiced_share > 0.5);
 
     /* again, detecting on every 5th frame, with a cooldown shorter than his stay: still one
      * greeting, as he stays in view */
-    CHECK(shell("'" FR_TEST_CLI "' watch --source '" WORK "/stranger-then-powell.mp4' --db '" WORK
-                "/watch.db' --no-window --no-speech --cooldown 1 --detect-every 5 --events -") == 0);
+    CHECK(RUN(FR_TEST_CLI, "watch", "--source", video, "--db", db, "--no-window", "--no-speech",
+              "--cooldown", "1", "--detect-every", "5", "--events", "-") == 0);
     int greets = 0;
-    for (const char *p = out_text; (p = strstr(p, "\"event\": \"greet\"")); p++) greets++;
+    for (const char *p = last.out; (p = strstr(p, "\"event\": \"greet\"")); p++) greets++;
     CHECK(greets == 1);
-    CHECK(strstr(out_text, "\"event\": \"end\"") != NULL);
+    CHECK(strstr(last.out, "\"event\": \"end\"") != NULL);
 
-    /* a live stream whose server goes away: a clear message, a clean exit, the frames counted */
-    CHECK(shell("ffmpeg -y -loglevel error -f lavfi -i color=c=gray:size=160x120:rate=10 "
-                "-frames:v 8 -c:v mpeg4 -f mpegts '" WORK "/live.ts'") == 0);
-    char cmd[2048];
+    /* a live stream whose server goes away: a clear message, exit 4 (the input went away),
+     * the frames counted */
+    CHECK(RUN("ffmpeg", "-y", "-loglevel", "error", "-f", "lavfi", "-i",
+              "color=c=gray:size=160x120:rate=10", "-frames:v", "8", "-c:v", "mpeg4", "-f", "mpegts",
+              WORK "/live.ts") == 0);
+    char listen[64], source[64];
     int port = 20000 + (int)(getpid() % 20000), tries = 0;
+    snprintf(listen, sizeof listen, "tcp://127.0.0.1:%d?listen=1", port);
+    snprintf(source, sizeof source, "tcp://127.0.0.1:%d", port);
     do { /* the server may need a moment before it listens */
-        snprintf(cmd, sizeof cmd,
-                 "(timeout 30 ffmpeg -loglevel error -re -i '%s/live.ts' -c copy -f mpegts "
-                 "'tcp://127.0.0.1:%d?listen=1' &) ; sleep %d; '%s' watch --source "
-                 "tcp://127.0.0.1:%d --db '%s/watch.db' --no-window --no-speech --events '%s/lost.jsonl'",
-                 WORK, port, 1 + tries, FR_TEST_CLI, port, WORK, WORK);
-        rc = shell(cmd);
-    } while (rc != 0 && strstr(err_text, "refused") && ++tries < 3);
-    CHECK(rc == 1);
-    CHECK(strstr(err_text, "the stream was lost") != NULL);
+        int server = test_run_background((const char *const[]){
+            "ffmpeg", "-loglevel", "error", "-re", "-i", WORK "/live.ts", "-c", "copy", "-f", "mpegts",
+            listen, NULL});
+        sleep((unsigned)(1 + tries));
+        rc = RUN(FR_TEST_CLI, "watch", "--source", source, "--db", db, "--no-window", "--no-speech",
+                 "--events", WORK "/lost.jsonl");
+        test_run_background_end(server);
+    } while (rc != 4 && strstr(last.err, "refused") && ++tries < 3);
+    CHECK(rc == 4);
+    CHECK(strstr(last.err, "the stream was lost") != NULL);
     CHECK(read_events(WORK "/lost.jsonl", &c));
     CHECK(c.end == 1 && c.frames == 8 && c.greet == 0);
 
     /* failures are clear */
-    CHECK(shell("'" FR_TEST_CLI "' watch --source /dev/video-missing --db '" WORK
-                "/watch.db' --no-window --no-speech") == 1);
-    CHECK(strstr(err_text, "/dev/video-missing") != NULL);
-    CHECK(shell("'" FR_TEST_CLI "' watch --source x.mp4 --votes 0") == 2);
-    CHECK(shell("'" FR_TEST_CLI "' watch --source x.mp4 --snapshots '" WORK "/none'") == 2);
-    CHECK(shell("'" FR_TEST_CLI "' watch --source '" WORK "/stranger-then-powell.mp4' --db '" WORK
-                "/watch.db' --no-window --voice no-such-voice --speak-to '" WORK "/x.wav'") == 1);
-    CHECK(strstr(err_text, "no-such-voice") != NULL);
+    CHECK(RUN(FR_TEST_CLI, "watch", "--source", "/dev/video-missing", "--db", db, "--no-window",
+              "--no-speech") == 4);
+    CHECK(strstr(last.err, "/dev/video-missing") != NULL);
+    CHECK(RUN(FR_TEST_CLI, "watch", "--source", "x.mp4", "--votes", "0") == 2);
+    CHECK(RUN(FR_TEST_CLI, "watch", "--source", "x.mp4", "--snapshots", WORK "/none") == 2);
+    /* a voice espeak-ng does not have: a bad request */
+    CHECK(RUN(FR_TEST_CLI, "watch", "--source", video, "--db", db, "--no-window", "--voice",
+              "no-such-voice", "--speak-to", WORK "/x.wav") == 2);
+    CHECK(strstr(last.err, "no-such-voice") != NULL);
+    test_run_free(&last);
 }
 
 TEST_MAIN(CASE(greeting_wording), CASE(greeter_votes), CASE(greeter_cooldown),

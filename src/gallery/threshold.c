@@ -419,19 +419,21 @@ static fr_status read_gallery_calibration(fr_gallery *g, gallery_calibration *ca
     return st;
 }
 
-/* The calibration shipped for the gallery's model into cal (cal->impostor.n == 0 if none is
- * shipped, or the shipped one is for embeddings of another length). */
-static fr_status read_shipped_calibration(const fr_gallery *g, gallery_calibration *cal,
+/* The calibration shipped for a model into cal (cal->impostor.n == 0 if none is shipped, or
+ * the shipped one is for embeddings of another length than dim). */
+static fr_status read_shipped_calibration(const char *model, int dim, gallery_calibration *cal,
                                           char *path, size_t path_size) {
     char relpath[128];
     cal->impostor.n = 0;
-    snprintf(relpath, sizeof relpath, "calibration/%s.txt", g->model);
-    if (strchr(g->model, '/') || fr_data_path(relpath, path, path_size) != FR_OK) return FR_OK;
+    if (strchr(model, '/') ||
+        snprintf(relpath, sizeof relpath, "calibration/%s.txt", model) >= (int)sizeof relpath ||
+        fr_data_path(relpath, path, path_size) != FR_OK)
+        return FR_OK;
     fr_status st = gallery_read_calibration_file(path, cal);
-    if (st == FR_OK && strcmp(cal->model, g->model) != 0)
+    if (st == FR_OK && strcmp(cal->model, model) != 0)
         st = fr_error(FR_E_FORMAT, "%s: the calibration is of model '%s', not '%s'", path,
-                      cal->model, g->model);
-    if (st != FR_OK || cal->dim != g->dim) cal->impostor.n = 0;
+                      cal->model, model);
+    if (st != FR_OK || cal->dim != dim) cal->impostor.n = 0;
     return st;
 }
 
@@ -457,39 +459,59 @@ static double share_below(const gallery_quantiles *q, float d) {
     return 1.0;
 }
 
+/* The threshold at false-accept rate far from cal (the gallery's own calibration, or
+ * cal->impostor.n == 0 for none), else the calibration shipped for the model, else its default.
+ * cal is overwritten. */
+static fr_status threshold_from(const char *model, int dim, gallery_calibration *cal, double far,
+                                fr_threshold *out) {
+    char shipped_path[1024];
+    fr_threshold_origin origin = FR_THRESHOLD_CALIBRATED;
+    fr_status st = FR_OK;
+    if (cal->impostor.n == 0) {
+        origin = FR_THRESHOLD_SHIPPED;
+        st = read_shipped_calibration(model, dim, cal, shipped_path, sizeof shipped_path);
+    }
+    if (st != FR_OK) return st;
+    if (cal->impostor.n == 0) return fr_model_default_threshold(model, out);
+    out->distance = distance_at(&cal->impostor, far);
+    out->origin = origin;
+    out->far = far;
+    out->frr = 1.0 - share_below(&cal->genuine, out->distance);
+    int n = origin == FR_THRESHOLD_CALIBRATED
+                ? snprintf(out->note, sizeof out->note,
+                           "calibrated on %lld pairs of %s: the distance at false-accept rate %.2g",
+                           (long long)cal->n_impostor_pairs, cal->source, far)
+                : snprintf(out->note, sizeof out->note,
+                           "%s calibration shipped with facerec (%lld pairs, %s): the distance "
+                           "at false-accept rate %.2g",
+                           cal->source, (long long)cal->n_impostor_pairs, shipped_path, far);
+    if (far < cal->impostor.p[0] && n > 0 && (size_t)n < sizeof out->note)
+        snprintf(out->note + n, sizeof out->note - (size_t)n,
+                 " (too few pairs to resolve it: the lowest impostor distance is used, "
+                 "accepting up to %.2g)", cal->impostor.p[0]);
+    return FR_OK;
+}
+
 fr_status fr_gallery_threshold(fr_gallery *g, double far, fr_threshold *out) {
     if (!g || !out || !(far > 0 && far <= 1))
         return fr_error(FR_E_ARG, "fr_gallery_threshold: the false-accept rate must be in (0, 1]");
     if (!g->model[0]) return fr_error(FR_E_NOT_FOUND, "%s: the gallery has no model yet", g->path);
     gallery_calibration *cal = malloc(sizeof *cal);
     if (!cal) return fr_error(FR_E_NOMEM, "out of memory");
-    char shipped_path[1024];
-    fr_threshold_origin origin = FR_THRESHOLD_CALIBRATED;
     fr_status st = read_gallery_calibration(g, cal);
-    if (st == FR_OK && cal->impostor.n == 0) {
-        origin = FR_THRESHOLD_SHIPPED;
-        st = read_shipped_calibration(g, cal, shipped_path, sizeof shipped_path);
-    }
-    if (st == FR_OK && cal->impostor.n == 0) {
-        st = fr_model_default_threshold(g->model, out);
-    } else if (st == FR_OK) {
-        out->distance = distance_at(&cal->impostor, far);
-        out->origin = origin;
-        out->far = far;
-        out->frr = 1.0 - share_below(&cal->genuine, out->distance);
-        int n = origin == FR_THRESHOLD_CALIBRATED
-                    ? snprintf(out->note, sizeof out->note,
-                               "calibrated on %lld pairs of %s: the distance at false-accept rate %.2g",
-                               (long long)cal->n_impostor_pairs, cal->source, far)
-                    : snprintf(out->note, sizeof out->note,
-                               "%s calibration shipped with facerec (%lld pairs, %s): the distance "
-                               "at false-accept rate %.2g",
-                               cal->source, (long long)cal->n_impostor_pairs, shipped_path, far);
-        if (far < cal->impostor.p[0] && n > 0 && (size_t)n < sizeof out->note)
-            snprintf(out->note + n, sizeof out->note - (size_t)n,
-                     " (too few pairs to resolve it: the lowest impostor distance is used, "
-                     "accepting up to %.2g)", cal->impostor.p[0]);
-    }
+    if (st == FR_OK) st = threshold_from(g->model, g->dim, cal, far, out);
+    free(cal);
+    return st;
+}
+
+fr_status fr_model_threshold(const char *model, int dim, double far, fr_threshold *out) {
+    if (!model || !out || !(far > 0 && far <= 1))
+        return fr_error(FR_E_ARG, "fr_model_threshold: a model and a false-accept rate in (0, 1] "
+                                  "are needed");
+    gallery_calibration *cal = malloc(sizeof *cal);
+    if (!cal) return fr_error(FR_E_NOMEM, "out of memory");
+    cal->impostor.n = 0;
+    fr_status st = threshold_from(model, dim, cal, far, out);
     free(cal);
     return st;
 }

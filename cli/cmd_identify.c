@@ -3,6 +3,7 @@
 #include "cli.h"
 
 #include <getopt.h>
+#include <limits.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,7 +170,8 @@ int cmd_identify(int argc, char **argv) {
             break;
         case 's': o.show_distances = 1; break;
         case 'k':
-            if (cli_int_option("identify", "--candidates", optarg, 1, 100000, &o.k)) return CLI_USAGE;
+            /* any count: the search is bounded by the gallery's size (below) */
+            if (cli_int_option("identify", "--candidates", optarg, 1, INT_MAX, &o.k)) return CLI_USAGE;
             break;
         case 'j': o.json = 1; break;
         case 'l': o.liveness = 1; break;

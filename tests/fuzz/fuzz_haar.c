@@ -20,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     haar_options opt = {HAAR_DEFAULT_SCALE_FACTOR, 1, 0, 0}; /* grouping runs too */
     haar_box *boxes = NULL;
     int n = 0;
-    if (haar_detect_gray(c, gray, W, H, &opt, &boxes, &n) == FR_OK) free(boxes);
+    if (haar_detect_gray(c, 1, gray, W, H, &opt, &boxes, &n) == FR_OK) free(boxes);
     haar_free(c);
     return 0;
 }

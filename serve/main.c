@@ -225,6 +225,9 @@ int main(int argc, char **argv) {
     serve_options *o = &srv->opt;
     fr_config_init(&o->cfg);
     o->default_model = o->cfg.model;
+    /* the liveness network is small (0.47 M parameters): always loaded, so any request may
+     * ask for ?liveness=true; it only runs when asked */
+    o->cfg.liveness = 1;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     if (cores < 1) cores = 1;
     o->workers = (int)cores;

@@ -1,8 +1,8 @@
-"""test_serve_api.py: our HTTP API end to end against a real facerec-serve: keys and roles,
-the three ways to send an image, enroll / identify / verify / detect / embed, people and
-their photos, gallery info, health, metrics, liveness on detect and identify (the photos of
-silentface-samples in the shared data folder, skipped when absent), and a clean stop on
-SIGTERM."""
+"""test_serve_api.py: our HTTP API end to end against a real facerec-serve: numeric options
+checked whole, keys and roles, the three ways to send an image, enroll / identify / verify /
+detect / embed, people and their photos, gallery info, health, metrics, liveness on detect and
+identify (the photos of silentface-samples in the shared data folder, skipped when absent),
+and a clean stop on SIGTERM."""
 import os
 import subprocess
 import sys
@@ -11,6 +11,18 @@ from harness import Checks, Server, b64, demo_photo, face_crops, parse_args
 
 args = parse_args(sys.argv)
 t = Checks()
+
+# --- numeric options checked whole: a usage error naming the option and the value, exit 2,
+# before anything is opened
+for option, value in (("--workers", "0"), ("--workers", "4x"), ("--queue", "1e3"), ("--max-upload", "20X"),
+                      ("--max-upload", "inf"), ("--max-pixels", "-5"), ("--timeout", "99999999999999999999"),
+                      ("--fpir", "nan"), ("--far", "0"), ("--min-score", "1.5"), ("--min-score", "0.5x"),
+                      ("--listen", "127.0.0.1:")):
+    run = subprocess.run([args["serve"], "--db", os.path.join(args["tmp"], "never-made.db"), option, value],
+                         capture_output=True, text=True, timeout=60)
+    t.check(run.returncode == 2 and "%s: '%s'" % (option, value) in run.stderr
+            and not os.path.exists(os.path.join(args["tmp"], "never-made.db")),
+            "%s %s: exit 2 naming it (got %d: %s)" % (option, value, run.returncode, run.stderr.strip()))
 group = demo_photo(args, 1)
 crops = face_crops(args, 1)  # the three faces of sample1, left to right
 srv = Server(args, "api")

@@ -4,8 +4,10 @@
 #include "http.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -20,11 +22,13 @@ static const char *usage =
     "(docs/API.md). Requests need an API key: facerec serve-keys add --role admin.\n\n"
     "  --listen HOST:PORT  address to listen on (default 127.0.0.1:8080; [::1]:8080 for IPv6)\n"
     "  --db FILE           gallery database (default: $FACEREC_DB, else facerec.db)\n"
-    "  --workers N         worker threads running the networks (default: the cores)\n"
-    "  --queue N           requests that may wait for a worker; more get 503 (default 4 x workers)\n"
+    "  --workers N         worker threads running the networks, 1 to 256 (default: the cores)\n"
+    "  --queue N           requests that may wait for a worker, 1 to 100000; more get 503\n"
+    "                      (default 4 x workers)\n"
     "  --max-upload SIZE   largest request body, e.g. 20M, 512K (default 20M)\n"
     "  --max-pixels N      largest image, width x height (default 40000000)\n"
-    "  --timeout S         per request: upload, waiting and idle time limit (default 30)\n"
+    "  --timeout S         per request: upload, waiting and idle time limit, 1 to 86400\n"
+    "                      (default 30)\n"
     "  --tls-cert FILE     serve HTTPS with this PEM certificate ...\n"
     "  --tls-key FILE      ... and this PEM private key\n"
     "  --fpir R            identification: strangers named as someone (default 0.01)\n"
@@ -32,14 +36,66 @@ static const char *usage =
     "  --web DIR           the web page's files (default: installed, else the source tree)\n"
     "  --models DIR, --detector NAME, --model NAME, --no-flip, --min-score S: as for identify\n";
 
-static int parse_size(const char *text, size_t *out) {
+/* A bad option value: the option, the value and what it wants, as the CLI's usage errors.
+ * Returns 0. */
+static int option_error(const char *option, const char *arg, const char *want) {
+    fprintf(stderr, "facerec serve: %s: '%s' is not %s\n(see 'facerec serve --help')\n", option, arg,
+            want);
+    return 0;
+}
+
+/* A whole number in [lo, hi], the whole string (no sign of overflow, no spaces); 0 after the
+ * error is printed. */
+static int whole_option(const char *option, const char *arg, long long lo, long long hi,
+                        long long *out) {
     char *end;
-    double v = strtod(text, &end);
+    errno = 0;
+    long long v = strtoll(arg, &end, 10);
+    if (end == arg || isspace((unsigned char)arg[0]) || *end || errno == ERANGE || v < lo || v > hi) {
+        char want[96];
+        snprintf(want, sizeof want, "a whole number in [%lld, %lld]", lo, hi);
+        return option_error(option, arg, want);
+    }
+    *out = v;
+    return 1;
+}
+
+static int int_option(const char *option, const char *arg, int lo, int hi, int *out) {
+    long long v;
+    if (!whole_option(option, arg, lo, hi, &v)) return 0;
+    *out = (int)v;
+    return 1;
+}
+
+/* A finite number in (lo, hi] (lo_open) or [lo, hi], the whole string; 0 after the error. */
+static int real_option(const char *option, const char *arg, double lo, int lo_open, double hi,
+                       double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(arg, &end);
+    /* strtod takes "nan", "inf" and overflows to HUGE_VAL: finiteness is checked too */
+    if (end == arg || isspace((unsigned char)arg[0]) || *end || errno == ERANGE || !isfinite(v) ||
+        (lo_open ? !(v > lo) : !(v >= lo)) || !(v <= hi)) {
+        char want[96];
+        snprintf(want, sizeof want, "a number in %c%g, %g]", lo_open ? '(' : '[', lo, hi);
+        return option_error(option, arg, want);
+    }
+    *out = v;
+    return 1;
+}
+
+/* A byte count: a number with an optional K, M or G (powers of 1024), 1 byte to 1e12. */
+static int size_option(const char *option, const char *arg, size_t *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(arg, &end);
     double unit = 1;
-    if (*end == 'K' || *end == 'k') unit = 1024, end++;
-    else if (*end == 'M' || *end == 'm') unit = 1024 * 1024, end++;
-    else if (*end == 'G' || *end == 'g') unit = 1024.0 * 1024 * 1024, end++;
-    if (end == text || *end || !(v > 0) || v * unit > 1e12) return 0;
+    if (end != arg && (*end == 'K' || *end == 'k')) unit = 1024, end++;
+    else if (end != arg && (*end == 'M' || *end == 'm')) unit = 1024 * 1024, end++;
+    else if (end != arg && (*end == 'G' || *end == 'g')) unit = 1024.0 * 1024 * 1024, end++;
+    if (end == arg || isspace((unsigned char)arg[0]) || *end || errno == ERANGE || !isfinite(v) ||
+        !(v * unit >= 1) || v * unit > 1e12)
+        return option_error(option, arg, "a size from 1 byte to 1e12 (e.g. 20M, 512K)");
     *out = (size_t)(v * unit);
     return 1;
 }
@@ -49,8 +105,11 @@ static int parse_listen(const char *text, struct sockaddr_storage *addr, serve_o
     const char *colon = strrchr(text, ':');
     if (!colon) return 0;
     char *end;
+    errno = 0;
     long port = strtol(colon + 1, &end, 10);
-    if (*end || port < 0 || port > 65535) return 0;
+    if (end == colon + 1 || !isdigit((unsigned char)colon[1]) || *end || errno == ERANGE ||
+        port < 0 || port > 65535)
+        return 0;
     size_t len = (size_t)(colon - text);
     if (len >= sizeof o->host) return 0;
     memcpy(o->host, text, len);
@@ -151,66 +210,63 @@ static int parse_options(int argc, char **argv, serve_options *o, struct sockadd
         {"min-score", required_argument, 0, 0x105}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     const char *listen = "127.0.0.1:8080";
     int opt;
-    char *end;
+    long long pixels;
+    double min_score;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
         case 'l': listen = optarg; break;
         case 'd': o->db = optarg; break;
         case 'w':
-            o->workers = (int)strtol(optarg, &end, 10);
-            if (*end || o->workers < 1 || o->workers > 256) goto bad;
+            if (!int_option("--workers", optarg, 1, 256, &o->workers)) return 0;
             break;
         case 'q':
-            o->queue = (int)strtol(optarg, &end, 10);
-            if (*end || o->queue < 1 || o->queue > 100000) goto bad;
+            if (!int_option("--queue", optarg, 1, 100000, &o->queue)) return 0;
             break;
         case 'u':
-            if (!parse_size(optarg, &o->max_upload)) goto bad;
+            if (!size_option("--max-upload", optarg, &o->max_upload)) return 0;
             break;
         case 'p':
-            o->max_pixels = strtoll(optarg, &end, 10);
-            if (*end || o->max_pixels < 1) goto bad;
+            if (!whole_option("--max-pixels", optarg, 1, 1000000000000LL, &pixels)) return 0;
+            o->max_pixels = pixels;
             break;
         case 't':
-            o->timeout_s = (int)strtol(optarg, &end, 10);
-            if (*end || o->timeout_s < 1) goto bad;
+            /* a day: the deadlines are seconds added to the clock */
+            if (!int_option("--timeout", optarg, 1, 86400, &o->timeout_s)) return 0;
             break;
         case 'c': o->tls_cert = optarg; break;
         case 'k': o->tls_key = optarg; break;
         case 'f':
-            o->fpir = strtod(optarg, &end);
-            if (*end || !(o->fpir > 0 && o->fpir <= 1)) goto bad;
+            if (!real_option("--fpir", optarg, 0, 1, 1, &o->fpir)) return 0;
             break;
         case 'a':
-            o->far = strtod(optarg, &end);
-            if (*end || !(o->far > 0 && o->far <= 1)) goto bad;
+            if (!real_option("--far", optarg, 0, 1, 1, &o->far)) return 0;
             break;
         case 'W': o->web_dir = optarg; break;
         case 0x100: o->cfg.models_dir = optarg; break;
         case 0x101: o->cfg.detector = optarg; break;
         case 0x102: o->cfg.model = optarg; break;
-        case 0x105: o->cfg.min_score = strtof(optarg, NULL); break;
+        case 0x105:
+            if (!real_option("--min-score", optarg, 0, 0, 1, &min_score)) return 0;
+            o->cfg.min_score = (float)min_score;
+            break;
         case 0x108: o->cfg.flip = 0; break;
         case 'h': fputs(usage, stdout); exit(0);
-        default: goto bad;
+        default: /* getopt_long said which */
+            fprintf(stderr, "(see 'facerec serve --help')\n");
+            return 0;
         }
     }
     if (optind < argc) {
         fprintf(stderr, "facerec serve: unexpected argument '%s'\n", argv[optind]);
         return 0;
     }
-    if (!parse_listen(listen, addr, o)) {
-        fprintf(stderr, "facerec serve: --listen %s: want HOST:PORT, e.g. 127.0.0.1:8080\n", listen);
-        return 0;
-    }
+    if (!parse_listen(listen, addr, o))
+        return option_error("--listen", listen, "HOST:PORT with a port in [0, 65535], e.g. 127.0.0.1:8080");
     if (!o->tls_cert != !o->tls_key) {
         fprintf(stderr, "facerec serve: --tls-cert and --tls-key go together\n");
         return 0;
     }
     return 1;
-bad:
-    fprintf(stderr, "facerec serve: invalid option value (see 'facerec serve --help')\n");
-    return 0;
 }
 
 static void log_to_stderr(fr_log_level level, const char *message, void *user) {
@@ -225,6 +281,9 @@ int main(int argc, char **argv) {
     serve_options *o = &srv->opt;
     fr_config_init(&o->cfg);
     o->default_model = o->cfg.model;
+    /* the liveness network is small (0.47 M parameters): always loaded, so any request may
+     * ask for ?liveness=true; it only runs when asked */
+    o->cfg.liveness = 1;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     if (cores < 1) cores = 1;
     o->workers = (int)cores;
@@ -234,7 +293,10 @@ int main(int argc, char **argv) {
     o->fpir = 0.01;
     o->far = 0.001;
     struct sockaddr_storage addr;
-    if (!parse_options(argc, argv, o, &addr)) return 2;
+    if (!parse_options(argc, argv, o, &addr)) {
+        free(srv);
+        return 2;
+    }
     if (!o->queue) o->queue = 4 * o->workers;
     fr_set_log(log_to_stderr, FR_LOG_WARN, NULL);
     /* workers x network threads <= cores: each call of the shared engine runs its networks

@@ -49,9 +49,34 @@ static int float_arg(request *req, const char *key, float def, float lo, float h
     return 1;
 }
 
-/* Decode the request's image and run the pipeline on it. */
+/* A yes/no option, ?key=true|false or the JSON body's member key (true or false), default 0;
+ * 0 after a 400. */
+static int bool_arg(request *req, const char *key, int *value, reply *out) {
+    *value = 0;
+    const char *text = request_arg(req, key);
+    if (text) {
+        if (strcmp(text, "true") != 0 && strcmp(text, "false") != 0) {
+            reply_error(out, 400, "?%s=%s: want true or false", key, text);
+            return 0;
+        }
+        *value = !strcmp(text, "true");
+        return 1;
+    }
+    json_t *body = request_json(req, out);
+    if (req->json_parsed == 2) return 0;
+    json_t *v = json_object_get(body, key);
+    if (v && !json_is_boolean(v)) {
+        reply_error(out, 400, "\"%s\" must be true or false", key);
+        return 0;
+    }
+    *value = json_is_true(v);
+    return 1;
+}
+
+/* Decode the request's image and run the pipeline on it; with liveness (not NULL), each
+ * face's probability of being live in *liveness (n floats, free it). */
 static int image_faces(server *srv, request *req, const char *field, int embed, fr_face **faces,
-                       int *n, reply *out) {
+                       int *n, float **liveness, reply *out) {
     const uint8_t *data;
     size_t size;
     uint8_t *owned;
@@ -61,6 +86,20 @@ static int image_faces(server *srv, request *req, const char *field, int embed, 
     free(owned);
     if (!ok) return 0;
     fr_status st = run_pipeline(srv, img, embed, faces, n);
+    if (st == FR_OK && liveness) {
+        *liveness = malloc((size_t)(*n ? *n : 1) * sizeof **liveness);
+        if (!*liveness) {
+            fr_faces_free(*faces);
+            fr_image_free(img);
+            reply_error(out, 503, "out of memory scoring the liveness of %d faces", *n);
+            return 0;
+        }
+        st = fr_liveness(srv->engine, img, *faces, *n, *liveness);
+        if (st != FR_OK) {
+            free(*liveness);
+            fr_faces_free(*faces);
+        }
+    }
     fr_image_free(img);
     if (st != FR_OK) {
         reply_library_error(out, st);
@@ -69,12 +108,28 @@ static int image_faces(server *srv, request *req, const char *field, int embed, 
     return 1;
 }
 
+/* "liveness" (the probability that the face is live) and "live" (at FR_LIVENESS_THRESHOLD),
+ * as the CLI's --liveness. */
+static void add_liveness(json_t *face, float liveness) {
+    json_object_set_new(face, "liveness", json_real(liveness));
+    json_object_set_new(face, "live", json_boolean(liveness >= FR_LIVENESS_THRESHOLD));
+}
+
 static void on_detect(server *srv, request *req, reply *out, int embed) {
+    int want_liveness;
+    if (!bool_arg(req, "liveness", &want_liveness, out)) return;
     fr_face *faces;
     int n;
-    if (!image_faces(srv, req, "image", embed, &faces, &n, out)) return;
+    float *liveness = NULL;
+    if (!image_faces(srv, req, "image", embed, &faces, &n, want_liveness ? &liveness : NULL, out))
+        return;
     json_t *list = json_array();
-    for (int i = 0; i < n; i++) json_array_append_new(list, face_json(&faces[i], embed));
+    for (int i = 0; i < n; i++) {
+        json_t *face = face_json(&faces[i], embed);
+        if (liveness) add_liveness(face, liveness[i]);
+        json_array_append_new(list, face);
+    }
+    free(liveness);
     fr_faces_free(faces);
     out->n_faces = n;
     reply_json(out, 200, json_pack("{s:o}", "faces", list));
@@ -84,17 +139,23 @@ static void route_detect(server *srv, request *req, reply *out) { on_detect(srv,
 static void route_embed(server *srv, request *req, reply *out) { on_detect(srv, req, out, 1); }
 
 static void route_identify(server *srv, request *req, reply *out) {
-    int k;
+    int k, want_liveness, require_live;
     float given;
     if (!int_arg(req, "candidates", 5, 1, 100, &k, out) ||
-        !float_arg(req, "threshold", -1, 0, 2, &given, out))
+        !float_arg(req, "threshold", -1, 0, 2, &given, out) ||
+        !bool_arg(req, "liveness", &want_liveness, out) ||
+        !bool_arg(req, "require_live", &require_live, out))
         return;
     fr_face *faces;
     int n, n_found;
-    if (!image_faces(srv, req, "image", 1, &faces, &n, out)) return;
+    float *liveness = NULL;
+    if (!image_faces(srv, req, "image", 1, &faces, &n,
+                     want_liveness || require_live ? &liveness : NULL, out))
+        return;
     candidate *c;
     fr_threshold th;
     if (!identify_faces(srv, faces, n, k, &c, &n_found, &th, out)) {
+        free(liveness);
         fr_faces_free(faces);
         return;
     }
@@ -106,11 +167,15 @@ static void route_identify(server *srv, request *req, reply *out) {
     for (int i = 0; i < n; i++) {
         json_t *face = face_json(&faces[i], 0);
         const candidate *ci = c + (size_t)i * k;
-        int known = n_found > 0 && ci[0].distance <= th.distance;
+        /* with require_live an attack is never named (the CLI's identify --require-live) */
+        int spoof = require_live && liveness[i] < FR_LIVENESS_THRESHOLD;
+        int known = !spoof && n_found > 0 && ci[0].distance <= th.distance;
         json_object_set_new(face, "identity", known ? json_text(ci[0].name) : json_null());
-        json_object_set_new(face, "distance", n_found ? json_real(ci[0].distance) : json_null());
+        if (liveness) add_liveness(face, liveness[i]);
+        if (spoof) json_object_set_new(face, "spoof", json_true());
+        json_object_set_new(face, "distance", n_found && !spoof ? json_real(ci[0].distance) : json_null());
         json_t *cands = json_array();
-        for (int j = 0; j < n_found; j++)
+        for (int j = 0; !spoof && j < n_found; j++)
             json_array_append_new(cands, json_pack("{s:s, s:f}", "name", ci[j].name, "distance", ci[j].distance));
         json_object_set_new(face, "candidates", cands);
         json_array_append_new(list, face);
@@ -119,6 +184,7 @@ static void route_identify(server *srv, request *req, reply *out) {
     reply_json(out, 200, json_pack("{s:o, s:f, s:s}", "faces", list, "threshold", th.distance,
                                    "threshold_source", th.note));
     free(c);
+    free(liveness);
     fr_faces_free(faces);
 }
 

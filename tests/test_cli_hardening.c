@@ -3,41 +3,19 @@
  * would garble the output refused, reading commands that never make a gallery, info failing
  * on a damaged one, and --candidates bounded by the gallery. */
 #include "facerec.h"
+#include "run.h"
 #include "test.h"
 
 #include <jansson.h>
 #include <sqlite3.h>
 #include <stdint.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #define WORK FR_TEST_TMP_DIR "/cli_hardening"
 #define ORL FR_TEST_DATA_DIR "/orl_faces"
 #define DB WORK "/people.db"
 /* a file name with a comma, a quote, a line break and a byte that is not UTF-8 */
 #define ODD_NAME "Smith, \"J\"\nphoto\xff.pgm"
-
-static char out_text[1 << 18], err_text[1 << 16];
-
-static void read_text(const char *path, char *buf, size_t size) {
-    buf[0] = '\0';
-    FILE *f = fopen(path, "rb");
-    if (!f) return;
-    size_t n = fread(buf, 1, size - 1, f);
-    buf[n] = '\0';
-    fclose(f);
-}
-
-/* Run `facerec ARGS` (ARGS quoted for sh by the caller); returns the exit status. */
-static int run(const char *args) {
-    static char cmd[1 << 14];
-    snprintf(cmd, sizeof cmd, "'%s' %s >'%s/out.txt' 2>'%s/err.txt'", FR_TEST_CLI, args, WORK, WORK);
-    int status = system(cmd);
-    read_text(WORK "/out.txt", out_text, sizeof out_text);
-    read_text(WORK "/err.txt", err_text, sizeof err_text);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
 static int exists(const char *path) {
     struct stat st;
@@ -96,10 +74,11 @@ TEST(identify_csv_is_rfc4180_with_boxes) {
     if (!exists(ORL "/s1/1.pgm")) SKIP("ORL faces not found in %s", ORL);
     mkdir(WORK, 0755);
     remove_db(DB);
-    CHECK(run("enroll --models '" FR_TEST_MODELS_DIR "' --db '" DB "' --name 'Smith, John' '" ORL
-              "/s1/1.pgm'") == 0);
-    CHECK(run("enroll --models '" FR_TEST_MODELS_DIR "' --db '" DB "' --name 'Zoë' '" ORL
-              "/s2/1.pgm'") == 0);
+    test_run r = {0};
+    CHECK(test_run_cli(&r, "enroll", "--models", FR_TEST_MODELS_DIR, "--db", DB, "--name",
+                       "Smith, John", ORL "/s1/1.pgm", NULL) == 0);
+    CHECK(test_run_cli(&r, "enroll", "--models", FR_TEST_MODELS_DIR, "--db", DB, "--name", "Zoë",
+                       ORL "/s2/1.pgm", NULL) == 0);
     gallery_made = 1;
     CHECK(copy_file(ORL "/s1/2.pgm", WORK "/" ODD_NAME));
     fr_image *black;
@@ -107,12 +86,12 @@ TEST(identify_csv_is_rfc4180_with_boxes) {
     CHECK_OK(fr_image_save(black, WORK "/black.png", 0));
     fr_image_free(black);
     /* exit 3: black.png has no face (after the other photo is done) */
-    CHECK(run("identify --models '" FR_TEST_MODELS_DIR "' --db '" DB "' '" WORK "/" ODD_NAME
-              "' '" WORK "/black.png'") == 3);
+    CHECK(test_run_cli(&r, "identify", "--models", FR_TEST_MODELS_DIR, "--db", DB, WORK "/" ODD_NAME,
+                       WORK "/black.png", NULL) == 3);
     char fields[8][512];
-    const char *p = out_text;
+    const char *p = r.out;
     int n = csv_record(&p, fields, 8);
-    if (n != 7) fprintf(stderr, "output:\n%s\n", out_text);
+    if (n != 7) fprintf(stderr, "output:\n%s\n", r.out);
     CHECK(n == 7);
     CHECK(!strcmp(fields[0], WORK "/" ODD_NAME));
     CHECK(!strcmp(fields[1], "Smith, John"));
@@ -123,17 +102,20 @@ TEST(identify_csv_is_rfc4180_with_boxes) {
     n = csv_record(&p, fields, 8);
     CHECK(n == 7 && !strcmp(fields[0], WORK "/black.png") && !strcmp(fields[1], "no_faces"));
     CHECK(*p == '\0');
+    test_run_free(&r);
 }
 
 /* Every --json line parses, with any name or path (the byte that is not UTF-8 becomes
  * U+FFFD); --candidates far past the gallery is bounded by it. */
 TEST(identify_json_is_valid) {
     if (!gallery_made) SKIP("needs the gallery of identify_csv_is_rfc4180_with_boxes");
-    CHECK(run("identify --json --candidates 2000000000 --models '" FR_TEST_MODELS_DIR "' --db '" DB
-              "' '" WORK "/" ODD_NAME "' '" WORK "/black.png'") == 3);
+    test_run r = {0};
+    CHECK(test_run_cli(&r, "identify", "--json", "--candidates", "2000000000", "--models",
+                       FR_TEST_MODELS_DIR, "--db", DB, WORK "/" ODD_NAME, WORK "/black.png",
+                       NULL) == 3);
     json_error_t error;
-    json_t *first = json_loadb(out_text, strcspn(out_text, "\n"), 0, &error);
-    if (!first) fprintf(stderr, "line 1: %s\n%s\n", error.text, out_text);
+    json_t *first = json_loadb(r.out, strcspn(r.out, "\n"), 0, &error);
+    if (!first) fprintf(stderr, "line 1: %s\n%s\n", error.text, r.out);
     CHECK(first);
     const char *image = json_string_value(json_object_get(first, "image"));
     json_t *face = json_array_get(json_object_get(first, "faces"), 0);
@@ -143,30 +125,30 @@ TEST(identify_json_is_valid) {
              json_array_size(json_object_get(face, "box")) == 4;
     json_decref(first);
     CHECK(ok);
-    const char *second = strchr(out_text, '\n') + 1;
+    const char *second = strchr(r.out, '\n') + 1;
     json_t *v = json_loads(second, 0, &error);
     CHECK(v);
     json_decref(v);
+    test_run_free(&r);
 }
 
 TEST(names_that_garble_output_are_refused) {
     if (!gallery_made) SKIP("needs the gallery of identify_csv_is_rfc4180_with_boxes");
     const char *bad[] = {"unknown", "no_faces", "Eve\xE2\x80\xAEgpj.exe", "Eve\x1b[2J",
                          "Eve\xff"};
+    test_run r = {0};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        char args[1024];
-        snprintf(args, sizeof args, "enroll --models '%s' --db '%s' --name '%s' '%s/s3/1.pgm'",
-                 FR_TEST_MODELS_DIR, DB, bad[i], ORL);
-        int status = run(args);
+        int status = test_run_cli(&r, "enroll", "--models", FR_TEST_MODELS_DIR, "--db", DB,
+                                  "--name", bad[i], ORL "/s3/1.pgm", NULL);
         if (status == 0) fprintf(stderr, "name %zu accepted\n", i);
         CHECK(status != 0);
-        CHECK(strstr(err_text, "reserved") || strstr(err_text, "UTF-8") ||
-              strstr(err_text, "control or text-direction"));
-        snprintf(args, sizeof args, "rename --db '%s' 'Zoë' '%s'", DB, bad[i]);
-        CHECK(run(args) != 0);
+        CHECK(strstr(r.err, "reserved") || strstr(r.err, "UTF-8") ||
+              strstr(r.err, "control or text-direction"));
+        CHECK(test_run_cli(&r, "rename", "--db", DB, "Zoë", bad[i], NULL) != 0);
     }
-    CHECK(run("list --db '" DB "'") == 0);
-    CHECK(strstr(out_text, "Zoë") && !strstr(out_text, "unknown"));
+    CHECK(test_run_cli(&r, "list", "--db", DB, NULL) == 0);
+    CHECK(strstr(r.out, "Zoë") && !strstr(r.out, "unknown"));
+    test_run_free(&r);
 }
 
 /* identify, list, info and remove on an empty file or no file: an error, and no gallery made. */
@@ -178,24 +160,29 @@ TEST(reading_commands_never_make_a_gallery) {
     FILE *f = fopen(empty, "wb");
     CHECK(f);
     fclose(f);
-    const char *commands[] = {"list --db '%s'", "info --db '%s'", "remove --db '%s' someone",
-                              "identify --models '" FR_TEST_MODELS_DIR "' --db '%s' '" WORK
-                              "/black.png'"};
+    /* each command's gallery (args[2]) is set below */
+    const char *commands[][8] = {{"list", "--db", NULL, NULL},
+                                 {"info", "--db", NULL, NULL},
+                                 {"remove", "--db", NULL, "someone", NULL},
+                                 {"identify", "--db", NULL, "--models", FR_TEST_MODELS_DIR,
+                                  WORK "/black.png", NULL}};
+    test_run r = {0};
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
-        char args[1024];
-        snprintf(args, sizeof args, commands[i], empty);
-        int status = run(args);
+        commands[i][2] = empty;
+        int status = test_run_cli_args(&r, commands[i]);
         struct stat sb;
         CHECK(stat(empty, &sb) == 0);
-        if (status == 0 || sb.st_size != 0) fprintf(stderr, "%s: status %d, %lld bytes\n", args,
-                                                    status, (long long)sb.st_size);
+        if (status == 0 || sb.st_size != 0) fprintf(stderr, "%s --db %s: status %d, %lld bytes\n",
+                                                    commands[i][0], empty, status,
+                                                    (long long)sb.st_size);
         CHECK(status != 0 && sb.st_size == 0);
         CHECK(!exists(WORK "/empty.db-wal") && !exists(WORK "/empty.db-shm"));
-        CHECK(strstr(err_text, "empty.db"));
-        snprintf(args, sizeof args, commands[i], missing);
-        CHECK(run(args) != 0);
+        CHECK(strstr(r.err, "empty.db"));
+        commands[i][2] = missing;
+        CHECK(test_run_cli_args(&r, commands[i]) != 0);
         CHECK(!exists(missing));
     }
+    test_run_free(&r);
 }
 
 /* A gallery whose templates table is damaged: info says so and fails. */
@@ -219,7 +206,8 @@ TEST(info_fails_on_a_damaged_gallery) {
         CHECK_OK(fr_gallery_enroll(g, name, &t, 1));
     }
     fr_gallery_close(g);
-    CHECK(run("info --db '" WORK "/damaged.db'") == 0);
+    test_run r = {0};
+    CHECK(test_run_cli(&r, "info", "--db", path, NULL) == 0);
     /* the templates table's root page: its cell pointers overwritten */
     sqlite3 *db;
     CHECK(sqlite3_open(path, &db) == SQLITE_OK);
@@ -235,8 +223,9 @@ TEST(info_fails_on_a_damaged_gallery) {
     fseek(f, (long)(root - 1) * 4096 + 12, SEEK_SET);
     for (int i = 0; i < 32; i++) fputc(0xEE, f);
     fclose(f);
-    CHECK(run("info --db '" WORK "/damaged.db'") == 6); /* the gallery is corrupt */
-    CHECK(strstr(err_text, "damaged.db") && strstr(err_text, "damaged"));
+    CHECK(test_run_cli(&r, "info", "--db", path, NULL) == 6); /* the gallery is corrupt */
+    CHECK(strstr(r.err, "damaged.db") && strstr(r.err, "damaged"));
+    test_run_free(&r);
 }
 
 TEST_MAIN(CASE(identify_csv_is_rfc4180_with_boxes), CASE(identify_json_is_valid),

@@ -17,7 +17,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def parse_args(argv):
-    """--serve BIN --cli BIN --models DIR --tmp DIR [--web DIR]"""
+    """--serve BIN --cli BIN --models DIR --tmp DIR [--web DIR] [--data DIR (the shared data)]"""
     args = {}
     for i in range(1, len(argv) - 1, 2):
         args[argv[i].lstrip("-")] = argv[i + 1]

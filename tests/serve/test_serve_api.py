@@ -1,6 +1,8 @@
-"""test_serve_api.py: our HTTP API end to end against a real facerec-serve: keys and roles,
-the three ways to send an image, enroll / identify / verify / detect / embed, people and
-their photos, gallery info, health, metrics, and a clean stop on SIGTERM."""
+"""test_serve_api.py: our HTTP API end to end against a real facerec-serve: numeric options
+checked whole, keys and roles, the three ways to send an image, enroll / identify / verify /
+detect / embed, people and their photos, gallery info, health, metrics, liveness on detect and
+identify (the photos of silentface-samples in the shared data folder, skipped when absent),
+and a clean stop on SIGTERM."""
 import os
 import subprocess
 import sys
@@ -9,6 +11,18 @@ from harness import Checks, Server, b64, demo_photo, face_crops, parse_args
 
 args = parse_args(sys.argv)
 t = Checks()
+
+# --- numeric options checked whole: a usage error naming the option and the value, exit 2,
+# before anything is opened
+for option, value in (("--workers", "0"), ("--workers", "4x"), ("--queue", "1e3"), ("--max-upload", "20X"),
+                      ("--max-upload", "inf"), ("--max-pixels", "-5"), ("--timeout", "99999999999999999999"),
+                      ("--fpir", "nan"), ("--far", "0"), ("--min-score", "1.5"), ("--min-score", "0.5x"),
+                      ("--listen", "127.0.0.1:")):
+    run = subprocess.run([args["serve"], "--db", os.path.join(args["tmp"], "never-made.db"), option, value],
+                         capture_output=True, text=True, timeout=60)
+    t.check(run.returncode == 2 and "%s: '%s'" % (option, value) in run.stderr
+            and not os.path.exists(os.path.join(args["tmp"], "never-made.db")),
+            "%s %s: exit 2 naming it (got %d: %s)" % (option, value, run.returncode, run.stderr.strip()))
 group = demo_photo(args, 1)
 crops = face_crops(args, 1)  # the three faces of sample1, left to right
 srv = Server(args, "api")
@@ -103,6 +117,61 @@ try:
     t.check(st == 200 and 'facerec_requests_total{route="/api/identify",status="200"} 2' in text
             and "facerec_gallery_people 2" in text and "facerec_request_duration_seconds_bucket" in text
             and "facerec_faces_processed_total" in text, "metrics in Prometheus text")
+
+    # --- liveness: one live face (T1), two photo attacks (F1, F2); the attack photo's person
+    # enrolled, as if the attacker held up a photo of someone in the gallery
+    samples = os.path.join(args.get("data") or os.environ.get("FACEREC_DATA", ""), "silentface-samples")
+    if not os.path.isfile(os.path.join(samples, "image_T1.jpg")):
+        print("  skip liveness: %s is absent" % samples)
+    else:
+        LIVENESS_THRESHOLD = 0.93  # FR_LIVENESS_THRESHOLD
+        photos = {}
+        for name in ("T1", "F1", "F2"):
+            with open(os.path.join(samples, "image_%s.jpg" % name), "rb") as f:
+                photos[name] = f.read()
+        for name, expected in (("T1", True), ("F1", False), ("F2", False)):
+            st, _, body = srv.post_files("/api/detect?liveness=true", [("image", name + ".jpg", photos[name])],
+                                         key="recognize")
+            faces = body["faces"] if st == 200 else []
+            t.check(len(faces) == 1 and 0 <= faces[0]["liveness"] <= 1
+                    and faces[0]["live"] == (faces[0]["liveness"] >= LIVENESS_THRESHOLD)
+                    and faces[0]["live"] == expected,
+                    "detect ?liveness=true on %s: live %s (got %s)" % (name, expected, faces))
+        st, _, body = srv.post_json("/api/detect", {"image": b64(photos["F2"]), "liveness": True}, key="recognize")
+        t.check(st == 200 and body["faces"][0]["live"] is False, "detect with \"liveness\": true in JSON")
+        st, _, body = srv.post_files("/api/detect", [("image", "T1.jpg", photos["T1"])], key="recognize")
+        t.check(st == 200 and "liveness" not in body["faces"][0] and "live" not in body["faces"][0],
+                "detect without liveness: no such fields")
+        st, _, body = srv.post_files("/api/detect?liveness=yes", [("image", "T1.jpg", photos["T1"])], key="recognize")
+        t.check(st == 400 and "liveness=yes" in body["error"], "?liveness=yes: 400 naming it")
+        st, _, body = srv.post_json("/api/identify", {"image": b64(photos["T1"]), "require_live": 1}, key="recognize")
+        t.check(st == 400 and "require_live" in body["error"], "\"require_live\": 1 in JSON: 400 naming it")
+
+        st, _, _ = srv.post_files("/api/people/Live/photos", [("image", "T1.jpg", photos["T1"])])
+        st2, _, _ = srv.post_files("/api/people/Attacked/photos", [("image", "F1.jpg", photos["F1"])])
+        t.check(st == 201 and st2 == 201, "enroll the live photo's and an attack photo's person")
+        st, _, body = srv.post_files("/api/identify", [("image", "F1.jpg", photos["F1"])], key="recognize")
+        face = body["faces"][0]
+        t.check(st == 200 and face["identity"] == "Attacked" and "liveness" not in face,
+                "identify an attack photo without liveness: named")
+        st, _, body = srv.post_files("/api/identify?liveness=true", [("image", "F1.jpg", photos["F1"])],
+                                     key="recognize")
+        face = body["faces"][0]
+        t.check(st == 200 and face["identity"] == "Attacked" and face["live"] is False and "spoof" not in face,
+                "identify ?liveness=true: the attack scored, the name kept")
+        st, _, body = srv.post_files("/api/identify?require_live=true", [("image", "F1.jpg", photos["F1"])],
+                                     key="recognize")
+        face = body["faces"][0]
+        t.check(st == 200 and face["identity"] is None and face["spoof"] is True and face["candidates"] == []
+                and face["distance"] is None and face["live"] is False
+                and face["liveness"] < LIVENESS_THRESHOLD,
+                "identify ?require_live=true on an attack: spoof, identity null, no candidates (got %s)" % face)
+        st, _, body = srv.post_json("/api/identify", {"image": b64(photos["T1"]), "require_live": True},
+                                    key="recognize")
+        face = body["faces"][0]
+        t.check(st == 200 and face["identity"] == "Live" and face["live"] is True and "spoof" not in face
+                and face["candidates"][0]["name"] == "Live",
+                "identify with \"require_live\": true on the live face: named (got %s)" % face)
 finally:
     srv.stop()
 log = "".join(srv.log)

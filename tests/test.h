@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 typedef struct test_case { const char *name; void (*fn)(void); } test_case;
 
@@ -79,6 +80,30 @@ extern const char *test_current_;
 /* The thread count the tests run the networks' ops on (ops take it per call; results do
  * not depend on it, which test_nn_ops and test_runtime check). */
 #define TEST_THREADS 2
+
+/* Whether a file (or folder) exists. */
+static inline int test_exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+/* Remove a gallery database and its WAL and shared-memory files, if there. */
+static inline void test_remove_db(const char *path) {
+    char extra[4096];
+    remove(path);
+    snprintf(extra, sizeof extra, "%s-wal", path);
+    remove(extra);
+    snprintf(extra, sizeof extra, "%s-shm", path);
+    remove(extra);
+}
+
+/* A fresh database path <scratch folder>/<name>.db (any earlier file and its WAL removed). */
+static inline const char *test_fresh_db(const char *name) {
+    static char path[512];
+    snprintf(path, sizeof path, "%s/%s.db", FR_TEST_TMP_DIR, name);
+    test_remove_db(path);
+    return path;
+}
 
 /* Paths given by CMake: the shared data folder (may be absent), the models folder and a
  * scratch folder for files the tests write. */

@@ -17,19 +17,7 @@
 /* a file name with a comma, a quote, a line break and a byte that is not UTF-8 */
 #define ODD_NAME "Smith, \"J\"\nphoto\xff.pgm"
 
-static int exists(const char *path) {
-    struct stat st;
-    return stat(path, &st) == 0;
-}
 
-static void remove_db(const char *path) {
-    char extra[600];
-    remove(path);
-    snprintf(extra, sizeof extra, "%s-wal", path);
-    remove(extra);
-    snprintf(extra, sizeof extra, "%s-shm", path);
-    remove(extra);
-}
 
 static int copy_file(const char *from, const char *to) {
     FILE *in = fopen(from, "rb"), *out = in ? fopen(to, "wb") : NULL;
@@ -71,9 +59,9 @@ static int gallery_made;
 
 /* Two people from ORL; one named with a comma. */
 TEST(identify_csv_is_rfc4180_with_boxes) {
-    if (!exists(ORL "/s1/1.pgm")) SKIP("ORL faces not found in %s", ORL);
+    if (!test_exists(ORL "/s1/1.pgm")) SKIP("ORL faces not found in %s", ORL);
     mkdir(WORK, 0755);
-    remove_db(DB);
+    test_remove_db(DB);
     test_run r = {0};
     CHECK(test_run_cli(&r, "enroll", "--models", FR_TEST_MODELS_DIR, "--db", DB, "--name",
                        "Smith, John", ORL "/s1/1.pgm", NULL) == 0);
@@ -155,8 +143,8 @@ TEST(names_that_garble_output_are_refused) {
 TEST(reading_commands_never_make_a_gallery) {
     mkdir(WORK, 0755);
     const char *empty = WORK "/empty.db", *missing = WORK "/missing.db";
-    remove_db(empty);
-    remove_db(missing);
+    test_remove_db(empty);
+    test_remove_db(missing);
     FILE *f = fopen(empty, "wb");
     CHECK(f);
     fclose(f);
@@ -176,11 +164,11 @@ TEST(reading_commands_never_make_a_gallery) {
                                                     commands[i][0], empty, status,
                                                     (long long)sb.st_size);
         CHECK(status != 0 && sb.st_size == 0);
-        CHECK(!exists(WORK "/empty.db-wal") && !exists(WORK "/empty.db-shm"));
+        CHECK(!test_exists(WORK "/empty.db-wal") && !test_exists(WORK "/empty.db-shm"));
         CHECK(strstr(r.err, "empty.db"));
         commands[i][2] = missing;
         CHECK(test_run_cli_args(&r, commands[i]) != 0);
-        CHECK(!exists(missing));
+        CHECK(!test_exists(missing));
     }
     test_run_free(&r);
 }
@@ -189,7 +177,7 @@ TEST(reading_commands_never_make_a_gallery) {
 TEST(info_fails_on_a_damaged_gallery) {
     mkdir(WORK, 0755);
     const char *path = WORK "/damaged.db";
-    remove_db(path);
+    test_remove_db(path);
     fr_gallery *g;
     CHECK_OK(fr_gallery_open(path, 1, &g));
     CHECK_OK(fr_gallery_use_model(g, "fusion", "0.3.0", 320));

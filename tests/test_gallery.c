@@ -11,18 +11,6 @@
 
 #define DIM 32
 
-/* A fresh database path in the scratch folder (any earlier file and its WAL removed). */
-static const char *fresh_db(const char *name) {
-    static char path[512];
-    snprintf(path, sizeof path, "%s/%s.db", FR_TEST_TMP_DIR, name);
-    char extra[600];
-    remove(path);
-    snprintf(extra, sizeof extra, "%s-wal", path);
-    remove(extra);
-    snprintf(extra, sizeof extra, "%s-shm", path);
-    remove(extra);
-    return path;
-}
 
 /* Deterministic pseudo-random numbers (xorshift), uniform in [-1, 1). */
 static float rnd(uint64_t *s) {
@@ -86,7 +74,7 @@ TEST(sha256_known_vectors) {
 }
 
 TEST(enroll_list_rename_remove) {
-    const char *path = fresh_db("manage");
+    const char *path = test_fresh_db("manage");
     fr_gallery *g;
     CHECK(fr_gallery_open(path, 0, &g) == FR_E_NOT_FOUND);
     CHECK_OK(fr_gallery_open(path, 1, &g));
@@ -135,7 +123,7 @@ TEST(enroll_list_rename_remove) {
 }
 
 TEST(batch_is_all_or_nothing) {
-    const char *path = fresh_db("batch");
+    const char *path = test_fresh_db("batch");
     fr_gallery *g;
     CHECK_OK(fr_gallery_open(path, 1, &g));
     CHECK_OK(fr_gallery_use_model(g, "test-model", "1", DIM));
@@ -168,7 +156,7 @@ TEST(batch_is_all_or_nothing) {
 }
 
 TEST(model_mismatch_is_an_error) {
-    const char *path = fresh_db("mismatch");
+    const char *path = test_fresh_db("mismatch");
     fr_gallery *g;
     CHECK_OK(fr_gallery_open(path, 1, &g));
     CHECK_OK(fr_gallery_use_model(g, "model-a", "1", DIM));
@@ -182,7 +170,7 @@ TEST(model_mismatch_is_an_error) {
     CHECK(fr_gallery_use_model(g, "model-a", "1", DIM * 2) == FR_E_MISMATCH);
     fr_gallery_close(g);
     /* dlib-resnet's embeddings became unit vectors in 0.2.0: older templates are refused */
-    CHECK_OK(fr_gallery_open(fresh_db("old-dlib"), 1, &g));
+    CHECK_OK(fr_gallery_open(test_fresh_db("old-dlib"), 1, &g));
     CHECK_OK(fr_gallery_use_model(g, "dlib-resnet", "0.1.0", 128));
     CHECK_OK(fr_gallery_use_model(g, "dlib-resnet", "0.1.5", 128));
     fr_status st = fr_gallery_use_model(g, "dlib-resnet", "0.2.0", 128);
@@ -193,7 +181,7 @@ TEST(model_mismatch_is_an_error) {
 }
 
 TEST(corrupt_and_foreign_files_are_errors) {
-    const char *path = fresh_db("garbage");
+    const char *path = test_fresh_db("garbage");
     FILE *f = fopen(path, "wb");
     CHECK(f);
     for (int i = 0; i < 4096; i++) fputc((i * 7919) & 0xff, f);
@@ -203,7 +191,7 @@ TEST(corrupt_and_foreign_files_are_errors) {
     CHECK(strstr(fr_last_error(), path) && strstr(fr_last_error(), "corrupt"));
 
     /* a valid SQLite file of something else */
-    path = fresh_db("foreign");
+    path = test_fresh_db("foreign");
     sqlite3 *db;
     CHECK(sqlite3_open(path, &db) == SQLITE_OK);
     CHECK(sqlite3_exec(db, "CREATE TABLE t(x)", NULL, NULL, NULL) == SQLITE_OK);
@@ -212,7 +200,7 @@ TEST(corrupt_and_foreign_files_are_errors) {
     CHECK(strstr(fr_last_error(), "not a facerec gallery") != NULL);
 
     /* a gallery whose pages were overwritten after the header */
-    path = fresh_db("damaged");
+    path = test_fresh_db("damaged");
     CHECK_OK(fr_gallery_open(path, 1, &g));
     CHECK_OK(fr_gallery_use_model(g, "test-model", "1", DIM));
     float emb[DIM];
@@ -251,7 +239,7 @@ TEST(stored_embedding_length_is_checked) {
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
         char name[32];
         snprintf(name, sizeof name, "dim%zu", i);
-        const char *path = fresh_db(name);
+        const char *path = test_fresh_db(name);
         fr_gallery *g;
         CHECK_OK(fr_gallery_open(path, 1, &g));
         CHECK_OK(fr_gallery_use_model(g, "test-model", "1", 8));
@@ -272,7 +260,7 @@ TEST(stored_embedding_length_is_checked) {
 }
 
 TEST(locked_database_is_an_error) {
-    const char *path = fresh_db("locked");
+    const char *path = test_fresh_db("locked");
     fr_gallery *g;
     CHECK_OK(fr_gallery_open(path, 1, &g));
     CHECK_OK(fr_gallery_use_model(g, "test-model", "1", DIM));
@@ -351,7 +339,7 @@ static int matches_brute_force(const float *probes, int n_probes, const float *e
 }
 
 TEST(search_equals_brute_force) {
-    const char *path = fresh_db("search");
+    const char *path = test_fresh_db("search");
     fr_gallery *g;
     CHECK_OK(fr_gallery_open(path, 1, &g));
     CHECK_OK(fr_gallery_use_model(g, "test-model", "1", DIM));
@@ -402,7 +390,7 @@ TEST(search_equals_brute_force) {
 }
 
 TEST(search_sees_changes_by_others) {
-    const char *path = fresh_db("changes");
+    const char *path = test_fresh_db("changes");
     fr_gallery *reader, *writer;
     CHECK_OK(fr_gallery_open(path, 1, &writer));
     CHECK_OK(fr_gallery_use_model(writer, "test-model", "1", DIM));
@@ -453,7 +441,7 @@ static void enroll_until_killed(const char *path, int started) {
 
 TEST(killed_enrollment_leaves_whole_people) {
     for (int round = 0; round < 3; round++) {
-        const char *path = fresh_db("crash");
+        const char *path = test_fresh_db("crash");
         int started[2];
         CHECK(pipe(started) == 0);
         pid_t child = fork();
@@ -524,7 +512,7 @@ TEST(calibrated_thresholds_hold_their_rates) {
     CHECK(th.distance == 0.42f && th.origin == FR_THRESHOLD_MODEL_DEFAULT);
     CHECK(fr_model_default_threshold("no-such-model", &th) == FR_E_NOT_FOUND);
 
-    const char *path = fresh_db("calibrate");
+    const char *path = test_fresh_db("calibrate");
     fr_gallery *g;
     CHECK_OK(fr_gallery_open(path, 1, &g));
     CHECK_OK(fr_gallery_use_model(g, "dlib-resnet", "1", DIM));
@@ -598,7 +586,7 @@ TEST(search_speed) {
     /* 100,000 templates; a tenth under the sanitizers (scripts/test.sh sets FACEREC_TEST_QUICK) */
     const int dim = 128, n_people = getenv("FACEREC_TEST_QUICK") ? 250 : 2500, per = 40,
               n_probes = 1000;
-    const char *path = fresh_db("speed");
+    const char *path = test_fresh_db("speed");
     fr_gallery *g;
     CHECK_OK(fr_gallery_open(path, 1, &g));
     CHECK_OK(fr_gallery_use_model(g, "test-model", "1", dim));
@@ -642,7 +630,7 @@ TEST(search_speed) {
 }
 
 TEST(templates_list_and_remove_one) {
-    const char *path = fresh_db("templates");
+    const char *path = test_fresh_db("templates");
     fr_gallery *g;
     CHECK_OK(fr_gallery_open(path, 1, &g));
     CHECK_OK(fr_gallery_use_model(g, "test-model", "1", DIM));
@@ -719,7 +707,7 @@ TEST(templates_list_and_remove_one) {
 }
 
 TEST(api_keys_hashed_with_roles) {
-    const char *path = fresh_db("keys");
+    const char *path = test_fresh_db("keys");
     fr_gallery *g;
     CHECK_OK(fr_gallery_open(path, 1, &g));
     uint8_t a[32], b[32], c[32];

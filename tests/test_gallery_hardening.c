@@ -13,17 +13,6 @@
 
 #define DIM 16
 
-static const char *fresh_db(const char *name) {
-    static char path[512];
-    snprintf(path, sizeof path, "%s/%s.db", FR_TEST_TMP_DIR, name);
-    char extra[600];
-    remove(path);
-    snprintf(extra, sizeof extra, "%s-wal", path);
-    remove(extra);
-    snprintf(extra, sizeof extra, "%s-shm", path);
-    remove(extra);
-    return path;
-}
 
 /* A unit vector of distinctive values made from seed. */
 static void vector(float *v, unsigned seed) {
@@ -89,7 +78,7 @@ static int contains(const unsigned char *data, size_t size, const void *needle, 
 /* ---- defect 2: non-finite templates ----------------------------------------------------- */
 
 TEST(nan_template_in_the_file_is_refused_at_load) {
-    const char *path = fresh_db("nan_template");
+    const char *path = test_fresh_db("nan_template");
     fr_gallery *g;
     float a[DIM], b[DIM];
     vector(a, 1);
@@ -127,7 +116,7 @@ TEST(nan_distance_is_no_match) {
 }
 
 TEST(non_finite_values_are_refused_at_enroll_and_search) {
-    const char *path = fresh_db("nan_enroll");
+    const char *path = test_fresh_db("nan_enroll");
     fr_gallery *g;
     float a[DIM], bad[DIM];
     vector(a, 5);
@@ -150,7 +139,7 @@ TEST(non_finite_values_are_refused_at_enroll_and_search) {
 /* ---- defect 4: a private gallery that really erases ------------------------------------- */
 
 TEST(gallery_files_are_private) {
-    const char *path = fresh_db("private");
+    const char *path = test_fresh_db("private");
     mode_t old_mask = umask(022);
     fr_gallery *g;
     float a[DIM];
@@ -177,7 +166,7 @@ TEST(gallery_files_are_private) {
 }
 
 TEST(remove_erases_the_template_and_its_path) {
-    const char *path = fresh_db("erase");
+    const char *path = test_fresh_db("erase");
     const char *secret = "/home/someone/Pictures/ERASE-ME-a1b2c3.jpg";
     fr_gallery *g;
     float a[DIM], b[DIM];
@@ -218,7 +207,7 @@ TEST(remove_erases_the_template_and_its_path) {
 /* ---- defect 5: names -------------------------------------------------------------------- */
 
 TEST(names_are_checked_at_enroll_and_rename) {
-    const char *path = fresh_db("names");
+    const char *path = test_fresh_db("names");
     fr_gallery *g;
     float a[DIM];
     vector(a, 10);
@@ -264,7 +253,7 @@ TEST(names_are_checked_at_enroll_and_rename) {
 /* ---- defect 7: reading never makes a gallery; clear corruption messages ------------------ */
 
 TEST(an_empty_file_is_not_turned_into_a_gallery) {
-    const char *path = fresh_db("empty");
+    const char *path = test_fresh_db("empty");
     FILE *f = fopen(path, "wb");
     CHECK(f);
     fclose(f);
@@ -275,13 +264,13 @@ TEST(an_empty_file_is_not_turned_into_a_gallery) {
     CHECK(stat(path, &sb) == 0);
     CHECK(st == FR_E_DB);
     CHECK(sb.st_size == 0);
-    fr_status missing = fr_gallery_open(fresh_db("missing"), 0, &g);
+    fr_status missing = fr_gallery_open(test_fresh_db("missing"), 0, &g);
     CHECK(missing == FR_E_NOT_FOUND);
-    CHECK(access(fresh_db("missing"), F_OK) != 0);
+    CHECK(access(test_fresh_db("missing"), F_OK) != 0);
 }
 
 TEST(orphaned_template_message_says_what_is_wrong) {
-    const char *path = fresh_db("orphan");
+    const char *path = test_fresh_db("orphan");
     fr_gallery *g;
     float a[DIM], b[DIM];
     vector(a, 11);

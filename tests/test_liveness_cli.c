@@ -13,14 +13,10 @@
 #define SAMPLES FR_TEST_DATA_DIR "/silentface-samples"
 #define WORK FR_TEST_TMP_DIR "/liveness_cli"
 
-static int exists(const char *path) {
-    struct stat st;
-    return stat(path, &st) == 0;
-}
 
 static int have_samples(void) {
-    return exists(SAMPLES "/image_T1.jpg") &&
-           exists(FR_TEST_MODELS_DIR "/faceplugin-face-recognition-js/model/fr_liveness.onnx");
+    return test_exists(SAMPLES "/image_T1.jpg") &&
+           test_exists(FR_TEST_MODELS_DIR "/faceplugin-face-recognition-js/model/fr_liveness.onnx");
 }
 
 /* The commands find the models through FACEREC_MODELS, as a user's would; WORK holds what

@@ -17,19 +17,7 @@ static test_run last; /* the output of the last run() */
  * the exit status. */
 static int run(const char *args) { return test_run_cli_line(&last, args); }
 
-static int exists(const char *path) {
-    struct stat st;
-    return stat(path, &st) == 0;
-}
 
-static void remove_db(const char *path) {
-    char extra[600];
-    remove(path);
-    snprintf(extra, sizeof extra, "%s-wal", path);
-    remove(extra);
-    snprintf(extra, sizeof extra, "%s-shm", path);
-    remove(extra);
-}
 
 /* Writes ORL s<person>/<index> (a tight 92x112 grey face crop, PGM) as a PNG: the photos
  * go through the pipeline as they are, with its retry for faces that fill the frame. */
@@ -48,7 +36,7 @@ static int write_orl(int person, int index, const char *out_path) {
  *   enroll/s1..s20.png       photo 1 of s1-s20
  *   probe/s<p>_<i>.png       photos 2-10 of s1-s30 (s21-s30 are strangers) */
 static int prepare_orl(void) {
-    if (exists(WORK "/orl/ready")) return 1;
+    if (test_exists(WORK "/orl/ready")) return 1;
     mkdir(WORK, 0755);
     mkdir(WORK "/orl", 0755);
     mkdir(WORK "/orl/calib", 0755);
@@ -83,13 +71,13 @@ static int orl_gallery_made;
 
 /* Calibrate on s31-s40, enroll photo 1 of s1-s20, identify photos 2-10 of s1-s30. */
 TEST(orl_acceptance) {
-    if (!exists(ORL "/s1/1.pgm")) SKIP("ORL faces not found in %s", ORL);
-    if (!exists(FR_TEST_MODELS_DIR "/face-api/model")) SKIP("models not set up (scripts/setup.sh)");
+    if (!test_exists(ORL "/s1/1.pgm")) SKIP("ORL faces not found in %s", ORL);
+    if (!test_exists(FR_TEST_MODELS_DIR "/face-api/model")) SKIP("models not set up (scripts/setup.sh)");
     /* 400 photos through the networks: the optimised build runs it, the sanitizer build
      * (FACEREC_TEST_QUICK, set by scripts/test.sh) checks the same commands on fewer photos */
     if (getenv("FACEREC_TEST_QUICK")) SKIP("FACEREC_TEST_QUICK is set: ORL acceptance runs in the optimised build");
     CHECK(prepare_orl());
-    remove_db(ORL_DB);
+    test_remove_db(ORL_DB);
     orl_gallery_made = 0;
     CHECK(run("info --db " ORL_DB) == 2 && strstr(last.err, "no gallery"));
     CHECK(run("calibrate --db " ORL_DB " --dir " WORK "/orl/calib") == 0);
@@ -219,14 +207,14 @@ TEST(orl_commands) {
 }
 
 TEST(uncalibrated_gallery_uses_the_shipped_calibration) {
-    if (!exists(ORL "/s1/1.pgm")) SKIP("ORL faces not found in %s", ORL);
-    if (!exists(FR_TEST_MODELS_DIR "/face-api/model")) SKIP("models not set up (scripts/setup.sh)");
+    if (!test_exists(ORL "/s1/1.pgm")) SKIP("ORL faces not found in %s", ORL);
+    if (!test_exists(FR_TEST_MODELS_DIR "/face-api/model")) SKIP("models not set up (scripts/setup.sh)");
     /* 400 photos through the networks: the optimised build runs it, the sanitizer build
      * (FACEREC_TEST_QUICK, set by scripts/test.sh) checks the same commands on fewer photos */
     if (getenv("FACEREC_TEST_QUICK")) SKIP("FACEREC_TEST_QUICK is set: ORL acceptance runs in the optimised build");
     CHECK(prepare_orl());
     const char *db = WORK "/uncalibrated.db";
-    remove_db(db);
+    test_remove_db(db);
     CHECK(run("enroll --db " WORK "/uncalibrated.db " WORK "/orl/enroll/s1.png " WORK "/orl/enroll/s2.png") == 0);
     CHECK(run("info --db " WORK "/uncalibrated.db") == 0);
     CHECK(strstr(last.out, "LFW calibration shipped with facerec") && !strstr(last.out, "calibrated on"));
@@ -235,7 +223,7 @@ TEST(uncalibrated_gallery_uses_the_shipped_calibration) {
 }
 
 TEST(database_errors) {
-    if (!exists(FR_TEST_MODELS_DIR "/face-api/model")) SKIP("models not set up (scripts/setup.sh)");
+    if (!test_exists(FR_TEST_MODELS_DIR "/face-api/model")) SKIP("models not set up (scripts/setup.sh)");
     mkdir(WORK, 0755);
     fr_image *black;
     CHECK_OK(fr_image_new(100, 100, &black));
@@ -253,7 +241,7 @@ TEST(database_errors) {
 
     /* a gallery made by another embedding model */
     const char *other = WORK "/other-model.db";
-    remove_db(other);
+    test_remove_db(other);
     fr_gallery *g;
     CHECK_OK(fr_gallery_open(other, 1, &g));
     CHECK_OK(fr_gallery_use_model(g, "other-model", "1", 64));
@@ -269,8 +257,8 @@ TEST(database_errors) {
 /* LFW: people with several photos are recognised from one, people with one photo are not
  * named as anyone. */
 TEST(lfw_people) {
-    if (!exists(LFW "/Aaron_Peirsol/Aaron_Peirsol_0001.jpg")) SKIP("LFW not found in %s", LFW);
-    if (!exists(FR_TEST_MODELS_DIR "/face-api/model")) SKIP("models not set up (scripts/setup.sh)");
+    if (!test_exists(LFW "/Aaron_Peirsol/Aaron_Peirsol_0001.jpg")) SKIP("LFW not found in %s", LFW);
+    if (!test_exists(FR_TEST_MODELS_DIR "/face-api/model")) SKIP("models not set up (scripts/setup.sh)");
     static const char *known[] = {"Aaron_Peirsol", "Abdullah_Gul", "Adrien_Brody", "Al_Gore",
                                   "Alejandro_Toledo", "Ali_Naimi", "Alvaro_Uribe", "Amelie_Mauresmo",
                                   "Andre_Agassi", "Angelina_Jolie"};
@@ -279,7 +267,7 @@ TEST(lfw_people) {
                                       "Abdel_Aziz_Al-Hakim", "Abdel_Madi_Shabneh",
                                       "Abdul_Majeed_Shobokshi", "Abdulaziz_Kamilov"};
     const char *db = WORK "/lfw.db";
-    remove_db(db);
+    test_remove_db(db);
     char args[8192];
     for (int i = 0; i < 10; i++) {
         snprintf(args, sizeof args, "enroll --db %s --name %s %s/%s/%s_0001.jpg", db, known[i], LFW,

@@ -19,10 +19,6 @@
 /* the output of the last run */
 static test_run last;
 
-static int exists(const char *path) {
-    struct stat st;
-    return stat(path, &st) == 0;
-}
 
 static void make_work_dir(void) {
     mkdir(FR_TEST_TMP_DIR, 0755);
@@ -389,7 +385,7 @@ static int read_events(const char *path, event_counts *c) {
 
 TEST(watch_greets_the_enrolled_person_once) {
     if (!have_ffmpeg()) SKIP("the ffmpeg tool is not installed (scripts/setup.sh)");
-    if (!exists(LFW)) SKIP("shared data set %s is absent", LFW);
+    if (!test_exists(LFW)) SKIP("shared data set %s is absent", LFW);
     make_work_dir();
     const char *db = WORK "/watch.db";
     remove(db);

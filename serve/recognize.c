@@ -9,6 +9,14 @@
 void gallery_lock(server *srv) { pthread_mutex_lock(&srv->gallery_lock); }
 void gallery_unlock(server *srv) { pthread_mutex_unlock(&srv->gallery_lock); }
 
+int gallery_people(server *srv, reply *out, fr_person **people, int *n) {
+    gallery_lock(srv);
+    fr_status st = fr_gallery_people(srv->gallery, people, n);
+    gallery_unlock(srv);
+    if (st != FR_OK) reply_library_error(out, st);
+    return st == FR_OK;
+}
+
 fr_status run_pipeline(server *srv, const fr_image *img, int embed, fr_face **faces, int *n) {
     return embed ? fr_process(srv->engine, img, faces, n) : fr_detect(srv->engine, img, faces, n);
 }

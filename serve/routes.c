@@ -273,13 +273,7 @@ static void route_people(server *srv, request *req, reply *out) {
     (void)req;
     fr_person *people;
     int n;
-    gallery_lock(srv);
-    fr_status st = fr_gallery_people(srv->gallery, &people, &n);
-    gallery_unlock(srv);
-    if (st != FR_OK) {
-        reply_library_error(out, st);
-        return;
-    }
+    if (!gallery_people(srv, out, &people, &n)) return;
     json_t *list = json_array();
     for (int i = 0; i < n; i++)
         json_array_append_new(list, json_pack("{s:s, s:i, s:I}", "name", people[i].name, "photos",

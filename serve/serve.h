@@ -181,6 +181,9 @@ float similarity_of_distance(float distance);
 /* The gallery under its lock: run fn with the workers' handle. */
 void gallery_lock(server *srv);
 void gallery_unlock(server *srv);
+/* Every enrolled person (fr_gallery_people under the lock); on failure replies with the
+ * library's error and returns 0. Free with fr_people_free. */
+int gallery_people(server *srv, reply *out, fr_person **people, int *n);
 /* Record the gallery's size in the metrics (call with the lock held). */
 void metrics_note_gallery(server *srv);
 

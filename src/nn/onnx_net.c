@@ -1003,8 +1003,9 @@ const char *onnx_net_op_name(const onnx_net *net, int i) {
 
 /* ---- running ---- */
 
-/* in (held in our layout, of v's ONNX shape) copied into out in ONNX's order */
-static void to_onnx_order(const value *v, const float *in, float *out) {
+/* A value of v's ONNX shape copied between our layout (NHWC for rank 4) and ONNX's (NCHW):
+ * into ONNX's order when to_onnx, else back. Other ranks are the same in both. */
+static void reorder(const value *v, const float *in, float *out, int to_onnx) {
     if (v->rank != 4) {
         memcpy(out, in, v->count * sizeof *out);
         return;
@@ -1013,23 +1014,12 @@ static void to_onnx_order(const value *v, const float *in, float *out) {
     for (int n = 0; n < N; n++)
         for (int y = 0; y < H; y++)
             for (int x = 0; x < W; x++)
-                for (int ch = 0; ch < C; ch++)
-                    out[(((size_t)n * C + ch) * H + y) * W + x] =
-                        in[(((size_t)n * H + y) * W + x) * C + ch];
-}
-
-static void from_onnx_order(const value *v, const float *in, float *out) {
-    if (v->rank != 4) {
-        memcpy(out, in, v->count * sizeof *out);
-        return;
-    }
-    int N = v->shape[0], C = v->shape[1], H = v->shape[2], W = v->shape[3];
-    for (int n = 0; n < N; n++)
-        for (int y = 0; y < H; y++)
-            for (int x = 0; x < W; x++)
-                for (int ch = 0; ch < C; ch++)
-                    out[(((size_t)n * H + y) * W + x) * C + ch] =
-                        in[(((size_t)n * C + ch) * H + y) * W + x];
+                for (int ch = 0; ch < C; ch++) {
+                    size_t ours = (((size_t)n * H + y) * W + x) * C + ch;
+                    size_t onnx = (((size_t)n * C + ch) * H + y) * W + x;
+                    if (to_onnx) out[onnx] = in[ours];
+                    else out[ours] = in[onnx];
+                }
 }
 
 static void run_op(const onnx_net *net, int threads, const net_op *op, float *block,
@@ -1081,8 +1071,8 @@ static void run_op(const onnx_net *net, int threads, const net_op *op, float *bl
         if (x->rank != 4 && y->rank != 4) {
             memcpy(out, in, x->count * sizeof *out);
         } else {
-            to_onnx_order(x, in, scratch);
-            from_onnx_order(y, scratch, out);
+            reorder(x, in, scratch, 1);
+            reorder(y, scratch, out, 0);
         }
         break;
     case OP_SOFTMAX:

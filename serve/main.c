@@ -7,6 +7,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -150,16 +151,32 @@ static char *read_text_file(const char *path, size_t *size) {
     return b.data;
 }
 
+/* The page's folder shipped with this program: <prefix>/share/facerec/web relative to the
+ * installed program, or the source tree's serve/web for the program in the build tree (and
+ * only there, so an installed copy never falls back to a source tree). NULL if unknown. */
+static const char *shipped_web_dir(char *buf, size_t size) {
+    char exe[PATH_MAX], build[PATH_MAX];
+    if (!realpath("/proc/self/exe", exe)) return NULL;
+    char *slash = strrchr(exe, '/');
+    if (!slash) return NULL;
+    *slash = '\0';
+    if (realpath(FACEREC_BUILD_DIR, build) && !strcmp(exe, build)) return FACEREC_WEB_SOURCE_DIR;
+    if (snprintf(buf, size, "%s/%s", exe, FACEREC_WEB_FROM_BINDIR) >= (int)size) return NULL;
+    return buf;
+}
+
 static void load_web(server *srv) {
     static const char *const names[3][2] = {
         {"index.html", "text/html; charset=utf-8"}, {"app.js", "text/javascript; charset=utf-8"},
         {"style.css", "text/css; charset=utf-8"}};
-    const char *dirs[3] = {srv->opt.web_dir, FACEREC_WEB_INSTALL_DIR, FACEREC_WEB_SOURCE_DIR};
-    for (int d = 0; d < 3; d++) {
+    char shipped[PATH_MAX];
+    const char *dirs[2] = {srv->opt.web_dir, shipped_web_dir(shipped, sizeof shipped)};
+    for (int d = 0; d < 2; d++) {
         if (!dirs[d]) continue;
-        char path[1024];
-        snprintf(path, sizeof path, "%s/index.html", dirs[d]);
-        if (access(path, R_OK) != 0) continue;
+        char path[PATH_MAX + 128];
+        if (snprintf(path, sizeof path, "%s/index.html", dirs[d]) >= (int)sizeof path ||
+            access(path, R_OK) != 0)
+            continue;
         for (int i = 0; i < 3; i++) {
             snprintf(path, sizeof path, "%s/%s", dirs[d], names[i][0]);
             srv->web[i].name = names[i][0];

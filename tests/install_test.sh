@@ -49,6 +49,24 @@ grep -q "$prefix/$bindir/.*share/facerec/models/" <<<"$msg" ||
   fail "the error does not name the installed models folder: $msg"
 mv "$prefix/share/facerec/models.away" "$prefix/share/facerec/models"
 
+# the installed service serves its page from the moved tree (not from the source tree's
+# serve/web): `facerec serve` on a free loopback port, GET /, then SIGTERM
+"$facerec" serve --listen 127.0.0.1:0 --db served.db >/dev/null 2>serve.log &
+serve_pid=$!
+port=""
+for _ in $(seq 300); do
+  port="$(sed -n 's#.* on http://127\.0\.0\.1:\([0-9][0-9]*\)/.*#\1#p' serve.log | head -n 1)"
+  [ -n "$port" ] || ! kill -0 "$serve_pid" 2>/dev/null && break
+  sleep 0.1
+done
+[ -n "$port" ] || { kill "$serve_pid" 2>/dev/null; fail "facerec serve did not start: $(cat serve.log)"; }
+page="$(python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=30).read().decode())' \
+        "http://127.0.0.1:$port/")" || { kill "$serve_pid"; fail "GET / failed: $(cat serve.log)"; }
+kill "$serve_pid"
+wait "$serve_pid" || fail "facerec serve did not stop cleanly on SIGTERM: $(cat serve.log)"
+grep -qi '<html' <<<"$page" || fail "GET / did not give the page: ${page:0:200}"
+if grep -q 'not installed' serve.log; then fail "the installed page was not found: $(cat serve.log)"; fi
+
 # a program built with the installed facerec.pc, run on the installed shared library
 cat >"$work/app.c" <<'APP'
 #include <facerec.h>

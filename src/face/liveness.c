@@ -90,18 +90,33 @@ void liveness_input(int threads, const fr_image *img, const int rect[4], float *
     }
 }
 
+/* Floats of one input, 128x128x3 */
+#define LIVENESS_INPUT_FLOATS ((size_t)LIVENESS_SIZE * LIVENESS_SIZE * 3)
+
+/* An arena of the pool with room for an input and a run of the network. */
+static nn_arena *take_arena(liveness_net *ln) {
+    return nn_arena_pool_take(
+        ln->arenas, (LIVENESS_INPUT_FLOATS + onnx_net_arena_floats(ln->net)) * sizeof(float));
+}
+
 fr_status liveness_logits(liveness_net *ln, int threads, const float *input, float logits[3]) {
-    nn_arena *a = nn_arena_pool_take(ln->arenas, onnx_net_arena_floats(ln->net) * sizeof(float));
+    nn_arena *a = take_arena(ln);
     if (!a) return fr_error(FR_E_NOMEM, "out of memory running the liveness network");
     fr_status st = onnx_net_run(ln->net, threads, input, logits, a);
     nn_arena_pool_give(ln->arenas, a);
     return st;
 }
 
-fr_status liveness_scores(liveness_net *ln, int threads, const fr_image *img, const fr_face *faces, int n,
-                          float *scores) {
-    float *input = malloc((size_t)LIVENESS_SIZE * LIVENESS_SIZE * 3 * sizeof *input);
-    if (!input) return fr_error(FR_E_NOMEM, "out of memory for the liveness input");
+fr_status liveness_scores(liveness_net *ln, int threads, const fr_image *img,
+                          const fr_face *faces, int n, float *scores) {
+    /* the input and the network's activations come from one arena of the pool: after the
+     * first call nothing is allocated (the memory policy of src/nn/nn.h) */
+    nn_arena *a = take_arena(ln);
+    float *input = a ? nn_arena_alloc(a, LIVENESS_INPUT_FLOATS) : NULL;
+    if (!input) {
+        nn_arena_pool_give(ln->arenas, a);
+        return fr_error(FR_E_NOMEM, "out of memory for the liveness input");
+    }
     fr_status st = FR_OK;
     for (int i = 0; i < n && st == FR_OK; i++) {
         const fr_face *f = &faces[i];
@@ -116,11 +131,11 @@ fr_status liveness_scores(liveness_net *ln, int threads, const fr_image *img, co
         float logits[3];
         liveness_crop_rect(img->width, img->height, &faces[i], rect);
         liveness_input(threads, img, rect, input);
-        st = liveness_logits(ln, threads, input, logits);
+        st = onnx_net_run(ln->net, threads, input, logits, a);
         if (st != FR_OK) break;
         nn_softmax(1, logits, 1, 3);
         scores[i] = logits[0];
     }
-    free(input);
+    nn_arena_pool_give(ln->arenas, a);
     return st;
 }

@@ -86,14 +86,8 @@ static int faces_of(server *srv, request *req, const char *field, int embed, fr_
     if (!number_arg(req, "limit", 0, 0, 1e6, &limit, out) ||
         !number_arg(req, "det_prob_threshold", 0, 0, 1, &threshold, out))
         return 0;
-    const uint8_t *data;
-    size_t size;
-    uint8_t *owned;
-    if (!request_image_bytes(req, field, NULL, &data, &size, &owned, out)) return 0;
-    fr_image *img;
-    int ok = decode_image(srv, data, size, &img, out);
-    free(owned);
-    if (!ok) return 0;
+    fr_image *img = request_image(srv, req, field, NULL, out);
+    if (!img) return 0;
     fr_status st = run_pipeline(srv, img, embed, faces, n);
     fr_image_free(img);
     if (st != FR_OK) {

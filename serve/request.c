@@ -114,3 +114,15 @@ int decode_image(server *srv, const uint8_t *data, size_t size, fr_image **img, 
     }
     return 1;
 }
+
+fr_image *request_image(server *srv, request *req, const char *field, const char *alt_field,
+                        reply *out) {
+    const uint8_t *data;
+    size_t size;
+    uint8_t *owned;
+    if (!request_image_bytes(req, field, alt_field, &data, &size, &owned, out)) return NULL;
+    fr_image *img = NULL;
+    int ok = decode_image(srv, data, size, &img, out);
+    free(owned);
+    return ok ? img : NULL;
+}

@@ -77,14 +77,8 @@ static int bool_arg(request *req, const char *key, int *value, reply *out) {
  * face's probability of being live in *liveness (n floats, free it). */
 static int image_faces(server *srv, request *req, const char *field, int embed, fr_face **faces,
                        int *n, float **liveness, reply *out) {
-    const uint8_t *data;
-    size_t size;
-    uint8_t *owned;
-    if (!request_image_bytes(req, field, "file", &data, &size, &owned, out)) return 0;
-    fr_image *img;
-    int ok = decode_image(srv, data, size, &img, out);
-    free(owned);
-    if (!ok) return 0;
+    fr_image *img = request_image(srv, req, field, "file", out);
+    if (!img) return 0;
     fr_status st = run_pipeline(srv, img, embed, faces, n);
     if (st == FR_OK && liveness) {
         *liveness = malloc((size_t)(*n ? *n : 1) * sizeof **liveness);
@@ -193,14 +187,8 @@ static int largest_face(server *srv, request *req, const char *field, fr_face *f
                         reply *out) {
     fr_face *faces;
     int n;
-    const uint8_t *data;
-    size_t size;
-    uint8_t *owned;
-    if (!request_image_bytes(req, field, NULL, &data, &size, &owned, out)) return 0;
-    fr_image *img;
-    int ok = decode_image(srv, data, size, &img, out);
-    free(owned);
-    if (!ok) return 0;
+    fr_image *img = request_image(srv, req, field, NULL, out);
+    if (!img) return 0;
     fr_status st = run_pipeline(srv, img, 1, &faces, &n);
     fr_image_free(img);
     if (st != FR_OK) {

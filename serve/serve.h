@@ -158,6 +158,10 @@ int request_image_bytes(request *req, const char *field, const char *alt_field,
                         const uint8_t **data, size_t *size, uint8_t **owned, reply *out);
 /* Decode image bytes within the server's limits: 400 unreadable, 413 too large. */
 int decode_image(server *srv, const uint8_t *data, size_t size, fr_image **img, reply *out);
+/* The image of a field (see request_image_bytes) decoded by decode_image; NULL after setting
+ * the error in out. */
+fr_image *request_image(server *srv, request *req, const char *field, const char *alt_field,
+                        reply *out);
 /* Every image part of a multipart body, or the JSON array `field` of base64 strings. */
 
 /* Replies. */

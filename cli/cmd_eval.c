@@ -26,6 +26,10 @@ static const char *usage =
     "  --train FILE        View 1 training pairs (default pairsDevTrain.txt beside --pairs)\n"
     "  --roc FILE.png      draw the ROC curve (lfw, folder)\n"
     "  --fpir P            identify: false-positive identification rate aimed at (default 0.01)\n"
+    "  --split A|B         identify: only the people of one half (by the SHA-256 of the\n"
+    "                      folder's name), so a choice made on one half is tested on the other\n"
+    "  --cohort-norm W     identify: score = distance - W x the matched template's mean\n"
+    "                      distance to its 10 nearest other templates (default 0: distance)\n"
     "  --cache DIR         embedding cache folder (default $XDG_CACHE_HOME/facerec or\n"
     "                      ~/.cache/facerec)\n"
     "  --no-cache          neither read nor write the cache\n"
@@ -40,7 +44,8 @@ typedef struct eval_cli {
     fr_config cfg;
     const char *dir, *pairs, *train, *roc, *cache_dir;
     int json, no_cache;
-    double fpir;
+    double fpir, cohort_weight;
+    char split; /* 'A', 'B' or 0: every person */
     char cache_path[4096];
     struct timespec started;
 } eval_cli;
@@ -138,6 +143,7 @@ static void print_verification(const eval_cli *ec, const eval_verification *v, i
         json_object_set_new(o, "impostor_pairs", json_integer(v->n_impostor));
         json_object_set_new(o, "no_face_pairs", json_integer(no_face_pairs));
         json_object_set_new(o, "auc", cli_json_num(v->auc));
+        json_object_set_new(o, "auc_se", cli_json_num(v->auc_se));
         json_object_set_new(o, "eer", cli_json_num(v->eer));
         json_object_set_new(o, "eer_threshold", cli_json_num(v->eer_threshold));
         for (int i = 0; i < EVAL_N_FAR_TARGETS; i++) {
@@ -159,8 +165,8 @@ static void print_verification(const eval_cli *ec, const eval_verification *v, i
     printf("threshold: %.4f (%s)\n", v->threshold_mean,
            folds > 1 ? "mean of the folds' thresholds" : "chosen on the training pairs");
     printf("over %d same-person and %d different-person pairs:\n", v->n_genuine, v->n_impostor);
-    printf("  AUC %.5f, equal error rate %.2f%% at distance %.4f\n", v->auc, 100 * v->eer,
-           v->eer_threshold);
+    printf("  AUC %.5f (standard error %.5f), equal error rate %.2f%% at distance %.4f\n",
+           v->auc, v->auc_se, 100 * v->eer, v->eer_threshold);
     for (int i = 0; i < EVAL_N_FAR_TARGETS; i++) {
         double far = eval_far_targets[i];
         printf("  TAR %.2f%% at FAR <= %g%% (distance <= %.4f)%s\n", 100 * v->tar_at_far[i],
@@ -379,6 +385,18 @@ static int eval_folder(eval_cli *ec) {
     return rc;
 }
 
+/* The half ('A' or 'B') a person belongs to, from the SHA-256 of their folder's name (the
+ * folder holding `image`): a split of the people that any tool can recompute. */
+static char person_half(const char *image) {
+    const char *end = strrchr(image, '/');
+    const char *start = end;
+    while (start && start > image && start[-1] != '/') start--;
+    uint8_t digest[32];
+    if (!end) fr_sha256("", 0, digest);
+    else fr_sha256(start, (size_t)(end - start), digest);
+    return digest[0] & 1 ? 'B' : 'A';
+}
+
 static int eval_identify_cmd(eval_cli *ec) {
     if (!ec->dir) return cli_usage_error("eval", "identify needs --dir (a folder per person)");
     cli_paths images = {0};
@@ -409,6 +427,7 @@ static int eval_identify_cmd(eval_cli *ec) {
     for (int p = 0; p < n_people; p++) {
         int first = first_of[p], count = first_of[p + 1] - first;
         int start = first;
+        if (ec->split && person_half(images.items[first]) != ec->split) continue;
         if (count >= 2) {
             memcpy(enrolled + (size_t)n_enrolled * e.dim, e.vectors + (size_t)first * e.dim, row);
             enrolled_labels[n_enrolled++] = p;
@@ -422,7 +441,7 @@ static int eval_identify_cmd(eval_cli *ec) {
     eval_identification id;
     int printed = 1;
     st = eval_identify(enrolled, enrolled_labels, n_enrolled, probes, probe_labels, n_probes,
-                       e.dim, ec->fpir, &id);
+                       e.dim, ec->fpir, ec->cohort_weight, &id);
     if (st != FR_OK) {
         rc = cli_fail(st);
         goto done;
@@ -432,6 +451,9 @@ static int eval_identify_cmd(eval_cli *ec) {
         json_object_set_new(record, "protocol", cli_json_text("identify"));
         json_object_set_new(record, "source", cli_json_text(cli_base_name(ec->dir)));
         json_object_set_new(record, "people", json_integer(n_people));
+        if (ec->split)
+            json_object_set_new(record, "split", cli_json_text(ec->split == 'A' ? "A" : "B"));
+        json_object_set_new(record, "cohort_norm", cli_json_num(ec->cohort_weight));
         json_object_set_new(record, "enrolled", json_integer(id.n_enrolled));
         json_object_set_new(record, "mated_probes", json_integer(id.n_mated));
         json_object_set_new(record, "nonmated_probes", json_integer(id.n_nonmated));
@@ -468,6 +490,7 @@ int cmd_eval(int argc, char **argv) {
         {"dir", required_argument, 0, 'd'},   {"pairs", required_argument, 0, 'p'},
         {"train", required_argument, 0, 't'},
         {"roc", required_argument, 0, 'r'},   {"fpir", required_argument, 0, 'F'},
+        {"split", required_argument, 0, 'S'}, {"cohort-norm", required_argument, 0, 'C'},
         {"cache", required_argument, 0, 'c'}, {"no-cache", no_argument, 0, 'n'},
         {"json", no_argument, 0, 'j'},        {"help", no_argument, 0, 'h'},
         CLI_ENGINE_LONG_OPTIONS,              {0, 0, 0, 0}};
@@ -493,6 +516,15 @@ int cmd_eval(int argc, char **argv) {
         case 'r': ec.roc = optarg; break;
         case 'F':
             if (cli_real_option("eval", "--fpir", optarg, 0, 1, 1, &ec.fpir)) return CLI_USAGE;
+            break;
+        case 'S':
+            if (strcmp(optarg, "A") != 0 && strcmp(optarg, "B") != 0)
+                return cli_usage_error("eval", "--split takes A or B, not '%s'", optarg);
+            ec.split = optarg[0];
+            break;
+        case 'C':
+            if (cli_real_option("eval", "--cohort-norm", optarg, 0, 0, 2, &ec.cohort_weight))
+                return CLI_USAGE;
             break;
         case 'c': ec.cache_dir = optarg; break;
         case 'n': ec.no_cache = 1; break;

@@ -140,16 +140,51 @@ TEST(identification_rank1_and_fnir_at_fpir) {
     const float probes[] = {1, 0, 9, 0, 4, 0, 0, 5, 10, 3};
     const int probe_labels[] = {0, 1, 1, -1, -1};
     eval_identification id;
-    CHECK_OK(eval_identify(gallery, gallery_labels, 2, probes, probe_labels, 5, 2, 0.01, &id));
+    CHECK_OK(eval_identify(gallery, gallery_labels, 2, probes, probe_labels, 5, 2, 0.01, 0, &id));
     CHECK(id.n_enrolled == 2 && id.n_mated == 3 && id.n_nonmated == 2);
     CHECK_NEAR(id.rank1, 2.0 / 3.0, 1e-12);
     CHECK(id.threshold < 3.0 && id.threshold > 2.99);
     CHECK_NEAR(id.fpir, 0.0, 0);
     CHECK_NEAR(id.fnir, 1.0 / 3.0, 1e-12);
     /* FPIR 50% lets the stranger at 3 through: the threshold stops below 5 */
-    CHECK_OK(eval_identify(gallery, gallery_labels, 2, probes, probe_labels, 5, 2, 0.5, &id));
+    CHECK_OK(eval_identify(gallery, gallery_labels, 2, probes, probe_labels, 5, 2, 0.5, 0, &id));
     CHECK(id.threshold < 5.0 && id.threshold > 4.99);
     CHECK_NEAR(id.fpir, 0.5, 0);
+}
+
+TEST(identification_cohort_normalisation) {
+    /* enrolled: 0 at (0, 0), 1 at (10, 0), 2 at (10, 2): each cohort is the mean distance to
+     * the other two. Person 0's is (10 + sqrt(104)) / 2 = 10.099, person 1's (10 + 2) / 2 = 6
+     * and person 2's (sqrt(104) + 2) / 2 = 6.099. A stranger at (0, 3) scores 3 - 0.5 * 10.099
+     * = -2.05; the mated probe (10, 1) of person 1 scores 1 - 0.5 * 6 = -2. */
+    const float gallery[] = {0, 0, 10, 0, 10, 2};
+    const int gallery_labels[] = {0, 1, 2};
+    const float probes[] = {10, 1, 0, 3};
+    const int probe_labels[] = {1, -1};
+    eval_identification id;
+    CHECK_OK(eval_identify(gallery, gallery_labels, 3, probes, probe_labels, 2, 2, 0.01, 0.5,
+                           &id));
+    /* the stranger's score, not its distance, sets the threshold: the mated probe misses */
+    CHECK(id.threshold < -2.04 && id.threshold > -2.06);
+    CHECK_NEAR(id.fnir, 1.0, 0);
+    /* without normalisation the mated probe (1) is named below the stranger (3) */
+    CHECK_OK(eval_identify(gallery, gallery_labels, 3, probes, probe_labels, 2, 2, 0.01, 0, &id));
+    CHECK_NEAR(id.fnir, 0.0, 0);
+}
+
+TEST(auc_standard_error_by_bootstrap) {
+    /* separated kinds: every resample has AUC 1, no error */
+    const float d[] = {0.1f, 0.2f, 0.3f, 0.5f, 0.6f, 0.7f};
+    const int separated[] = {1, 1, 1, 0, 0, 0}, mixed[] = {1, 0, 1, 0, 1, 0};
+    const int fold[] = {0, 1, 0, 1, 0, 1};
+    eval_verification v;
+    CHECK_OK(eval_verify(d, separated, fold, 6, 2, -1, &v));
+    CHECK_NEAR(v.auc, 1.0, 0);
+    CHECK_NEAR(v.auc_se, 0.0, 0);
+    /* interleaved: AUC 6/9, and resampling six pairs moves it a lot */
+    CHECK_OK(eval_verify(d, mixed, fold, 6, 2, -1, &v));
+    CHECK_NEAR(v.auc, 6.0 / 9.0, 1e-12);
+    CHECK(v.auc_se > 0.05 && v.auc_se < 0.5);
 }
 
 /* ---- protocols -------------------------------------------------------------------------- */
@@ -389,7 +424,8 @@ TEST(lfw_view1_subset_end_to_end) {
 TEST_MAIN(CASE(best_threshold_takes_the_first_maximum), CASE(folds_take_the_threshold_of_the_others),
           CASE(auc_counts_ordered_pairs_and_half_ties), CASE(equal_error_rate_where_far_meets_frr),
           CASE(tar_at_far_stops_below_the_next_impostor), CASE(roc_curve_points),
-          CASE(identification_rank1_and_fnir_at_fpir), CASE(pairs_files_view2_and_view1),
+          CASE(identification_rank1_and_fnir_at_fpir), CASE(identification_cohort_normalisation),
+          CASE(auc_standard_error_by_bootstrap), CASE(pairs_files_view2_and_view1),
           CASE(malformed_pairs_files_name_the_line),
           CASE(folder_pairs_are_balanced_distinct_and_repeatable), CASE(roc_plot_draws_a_curve),
           CASE(lfw_view1_subset_end_to_end))

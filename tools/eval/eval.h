@@ -118,6 +118,7 @@ typedef struct eval_verification {
     /* over the pairs of the tested folds, one threshold for all: */
     int n_genuine, n_impostor;
     double auc;             /* P(a genuine distance < an impostor distance), ties half */
+    double auc_se;          /* its standard error (bootstrap over the pairs) */
     double eer;             /* equal error rate (interpolated where FAR meets FRR) */
     double eer_threshold;
     double tar_at_far[EVAL_N_FAR_TARGETS];       /* at FAR <= eval_far_targets[i] */
@@ -148,16 +149,19 @@ typedef struct eval_identification {
     int n_enrolled, n_mated, n_nonmated;
     double rank1;        /* share of mated probes whose nearest enrolled face is their own */
     double fpir_target;
-    double threshold;    /* the largest distance threshold with FPIR <= fpir_target */
+    double threshold;    /* the largest score threshold with FPIR <= fpir_target */
     double fpir;         /* non-mated probes whose nearest distance is <= threshold */
     double fnir;         /* mated probes not named correctly at rank 1 within threshold */
 } eval_identification;
 
 /* Open-set 1:N identification: gallery (n_gallery, dim) with labels, probes (n_probes, dim)
- * with the label of their person, or -1 for people not enrolled. */
+ * with the label of their person, or -1 for people not enrolled. A probe's score is the
+ * distance to its nearest template less cohort_weight times that template's cohort score
+ * (its mean distance to its 10 nearest other templates; 0: the plain distance), a gallery-side
+ * score normalisation measured in BENCHMARKS.md. */
 fr_status eval_identify(const float *gallery, const int *gallery_labels, int n_gallery,
                         const float *probes, const int *probe_labels, int n_probes, int dim,
-                        double fpir_target, eval_identification *out);
+                        double fpir_target, double cohort_weight, eval_identification *out);
 
 /* ---- plot ------------------------------------------------------------------------------- */
 

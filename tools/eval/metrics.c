@@ -120,6 +120,54 @@ static double area_under_curve(const scored *s, int n, int n_genuine, int n_impo
     return ordered / ((double)n_genuine * (double)n_impostor);
 }
 
+/* The standard error of the AUC by the bootstrap: AUC_BOOTSTRAP resamples of the n pairs
+ * (drawn with replacement, fixed seed), each scored like area_under_curve with every pair
+ * weighted by how often it was drawn. Tells whether two models' AUCs differ beyond noise. */
+#define AUC_BOOTSTRAP 200
+#define AUC_BOOTSTRAP_SEED 0x6175635f7365ull
+
+static uint64_t splitmix64(uint64_t *state) {
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static fr_status auc_standard_error(const scored *s, int n, double *se) {
+    *se = NAN;
+    int *drawn = malloc((size_t)(n > 0 ? n : 1) * sizeof *drawn);
+    if (!drawn) return fr_error(FR_E_NOMEM, "out of memory for %d pairs", n);
+    uint64_t state = AUC_BOOTSTRAP_SEED;
+    double sum = 0, sum_sq = 0;
+    int counted = 0;
+    for (int b = 0; b < AUC_BOOTSTRAP; b++) {
+        memset(drawn, 0, (size_t)n * sizeof *drawn);
+        for (int i = 0; i < n; i++) drawn[splitmix64(&state) % (uint64_t)n]++;
+        double genuine = 0, impostor = 0;
+        for (int i = 0; i < n; i++) s[i].same ? (genuine += drawn[i]) : (impostor += drawn[i]);
+        if (genuine == 0 || impostor == 0) continue;
+        double ordered = 0, impostors_before = 0;
+        for (int k = 0; k < n;) {
+            int next = next_cut(s, n, k);
+            double g = 0, im = 0;
+            for (int t = k; t < next; t++) s[t].same ? (g += drawn[t]) : (im += drawn[t]);
+            ordered += g * (impostor - impostors_before - im) + 0.5 * g * im;
+            impostors_before += im;
+            k = next;
+        }
+        double auc = ordered / (genuine * impostor);
+        sum += auc;
+        sum_sq += auc * auc;
+        counted++;
+    }
+    free(drawn);
+    if (counted > 1) {
+        double mean = sum / counted;
+        *se = sqrt(fmax(0, (sum_sq - counted * mean * mean) / (counted - 1)));
+    }
+    return FR_OK;
+}
+
 /* The equal error rate, interpolated between the cuts where FAR crosses FRR. */
 static void equal_error(const scored *s, int n, int n_genuine, int n_impostor, double *eer,
                         double *threshold) {
@@ -216,6 +264,11 @@ fr_status eval_verify(const float *distances, const int *same, const int *fold, 
                         "different)", out->n_genuine, out->n_impostor);
     }
     out->auc = area_under_curve(s, m, out->n_genuine, out->n_impostor);
+    st = auc_standard_error(s, m, &out->auc_se);
+    if (st != FR_OK) {
+        free(s);
+        return st;
+    }
     equal_error(s, m, out->n_genuine, out->n_impostor, &out->eer, &out->eer_threshold);
     for (int i = 0; i < EVAL_N_FAR_TARGETS; i++)
         tar_at_far(s, m, out->n_genuine, out->n_impostor, eval_far_targets[i],
@@ -260,10 +313,38 @@ fr_status eval_roc(const float *distances, const int *same, int n, eval_roc_poin
 
 /* Probes searched per BLAS product. */
 #define PROBE_BLOCK 256
+/* Enrolled neighbours whose mean distance is a template's cohort score. */
+#define COHORT_SIZE 10
+
+/* cohort[j]: the mean distance from enrolled template j to its COHORT_SIZE nearest other
+ * templates (all of them when there are fewer): how crowded its neighbourhood is. */
+static void gallery_cohort(const float *gallery, const float *g_sq, int n_gallery, int dim,
+                           float *tile, float *cohort) {
+    int size = FR_MIN(COHORT_SIZE, n_gallery - 1);
+    for (int r0 = 0; r0 < n_gallery; r0 += PROBE_BLOCK) {
+        int nr = FR_MIN(PROBE_BLOCK, n_gallery - r0);
+        nn_sq_distances(gallery + (size_t)r0 * dim, g_sq + r0, nr, gallery, g_sq, n_gallery, dim,
+                        tile);
+        for (int i = 0; i < nr; i++) {
+            float *row = tile + (size_t)i * n_gallery;
+            row[r0 + i] = INFINITY; /* not its own neighbour */
+            /* the `size` smallest by partial selection: few neighbours, many templates */
+            double sum = 0;
+            for (int c = 0; c < size; c++) {
+                int best = 0;
+                for (int j = 1; j < n_gallery; j++)
+                    if (row[j] < row[best]) best = j;
+                sum += sqrtf(fmaxf(row[best], 0));
+                row[best] = INFINITY;
+            }
+            cohort[r0 + i] = size > 0 ? (float)(sum / size) : 0;
+        }
+    }
+}
 
 fr_status eval_identify(const float *gallery, const int *gallery_labels, int n_gallery,
                         const float *probes, const int *probe_labels, int n_probes, int dim,
-                        double fpir_target, eval_identification *out) {
+                        double fpir_target, double cohort_weight, eval_identification *out) {
     memset(out, 0, sizeof *out);
     if (n_gallery < 1 || n_probes < 1 || dim < 1)
         return fr_error(FR_E_ARG, "eval_identify: %d enrolled, %d probes", n_gallery, n_probes);
@@ -272,12 +353,14 @@ fr_status eval_identify(const float *gallery, const int *gallery_labels, int n_g
     float *tile = malloc((size_t)PROBE_BLOCK * (size_t)n_gallery * sizeof *tile);
     float *nonmated = malloc((size_t)n_probes * sizeof *nonmated);
     float *mated = malloc((size_t)n_probes * sizeof *mated); /* +inf: wrong person at rank 1 */
-    if (!g_sq || !p_sq || !tile || !nonmated || !mated) {
-        free(g_sq), free(p_sq), free(tile), free(nonmated), free(mated);
+    float *cohort = calloc((size_t)n_gallery, sizeof *cohort);
+    if (!g_sq || !p_sq || !tile || !nonmated || !mated || !cohort) {
+        free(g_sq), free(p_sq), free(tile), free(nonmated), free(mated), free(cohort);
         return fr_error(FR_E_NOMEM, "out of memory searching %d probes", n_probes);
     }
     nn_sq_norms(gallery, n_gallery, dim, g_sq);
     nn_sq_norms(probes, n_probes, dim, p_sq);
+    if (cohort_weight != 0) gallery_cohort(gallery, g_sq, n_gallery, dim, tile, cohort);
     int n_mated = 0, n_nonmated = 0, rank1 = 0;
     for (int p0 = 0; p0 < n_probes; p0 += PROBE_BLOCK) {
         int np = FR_MIN(PROBE_BLOCK, n_probes - p0);
@@ -288,7 +371,8 @@ fr_status eval_identify(const float *gallery, const int *gallery_labels, int n_g
             int best = 0;
             for (int j = 1; j < n_gallery; j++)
                 if (row[j] < row[best]) best = j;
-            float d = sqrtf(row[best]);
+            /* the score thresholded: the distance, less the weighted crowding of the match */
+            float d = sqrtf(row[best]) - (float)cohort_weight * cohort[best];
             int label = probe_labels[p0 + i];
             if (label < 0) {
                 nonmated[n_nonmated++] = d;
@@ -299,7 +383,7 @@ fr_status eval_identify(const float *gallery, const int *gallery_labels, int n_g
             }
         }
     }
-    free(g_sq), free(p_sq), free(tile);
+    free(g_sq), free(p_sq), free(tile), free(cohort);
     out->n_enrolled = n_gallery;
     out->n_mated = n_mated;
     out->n_nonmated = n_nonmated;

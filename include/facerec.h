@@ -167,7 +167,7 @@ typedef struct fr_config {
     const char *landmarks;  /* "68" (default) or "68tiny" */
     const char *model;      /* embedding model: "fusion" (default: mobilefacenet and
                              * dlib-resnet, each in its own alignment, distances combined with
-                             * weights 0.12 / 0.88; "fusion:W" gives mobilefacenet the weight W),
+                             * weights 0.3 / 0.7; "fusion:W" gives mobilefacenet the weight W),
                              * "mobilefacenet" (the fastest), "dlib-resnet", "nn4small2", or a
                              * model file (import-keras-csv, train) */
     const char *align;      /* NULL: the model's default ("dlib-chip" for dlib-resnet,

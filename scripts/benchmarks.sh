@@ -90,7 +90,7 @@ if [ $have_lfw = 1 ]; then
   D='--detector ssd --model dlib-resnet'
   M='--model mobilefacenet'
   N='--no-flip'
-  verify_row "default pipeline: mtcnn's 5 points, mobilefacenet 0.12 + dlib-resnet 0.88 fused, flip" "lfw $L" lfw --dir "$lfw"
+  verify_row "default pipeline: mtcnn's 5 points, mobilefacenet 0.3 + dlib-resnet 0.7 fused, flip" "lfw $L" lfw --dir "$lfw"
   verify_row "default without flip" "lfw $L $N" lfw --dir "$lfw" $N
   verify_row "mobilefacenet alone (mtcnn, similarity warp), flip" "lfw $L $M" lfw --dir "$lfw" $M
   verify_row "mobilefacenet without flip" "lfw $L $M $N" lfw --dir "$lfw" $M $N
@@ -101,9 +101,11 @@ if [ $have_lfw = 1 ]; then
   verify_row "dlib-resnet (ssd), face-api.js's crop, flip" "lfw $L $D --align faceapi" lfw --dir "$lfw" $D --align faceapi
   verify_row "dlib-resnet (ssd), face-api.js's crop without flip" "lfw $L $D --align faceapi $N" lfw --dir "$lfw" $D --align faceapi $N
   verify_row "dlib-resnet (ssd), similarity warp, flip" "lfw $L $D --align similarity" lfw --dir "$lfw" $D --align similarity
-  identify_row "default (fusion)" "identify $L" identify --dir "$lfw"
+  identify_row "default (fusion, 0.3)" "identify $L" identify --dir "$lfw"
 fi
+fusion_text=""
 if [ $have_lfw = 1 ] && [ $quick = 0 ]; then
+  fusion_text=$("$here/scripts/fusion_weights.sh" "$build")
   verify_row "mobilefacenet, blazeface-full detector" "lfw $L $M --detector blazeface-full" lfw --dir "$lfw" $M --detector blazeface-full
   verify_row "mobilefacenet, ssd detector" "lfw $L $M --detector ssd" lfw --dir "$lfw" $M --detector ssd
   # margins and scale: the face smaller (more margin) or larger in each model's own warp
@@ -115,7 +117,7 @@ if [ $have_lfw = 1 ] && [ $quick = 0 ]; then
     verify_row "mobilefacenet, similarity warp at scale $s" "lfw $L $M --align-scale $s" \
       lfw --dir "$lfw" $M --align-scale $s
   done
-  verify_row "fusion:0.3 (more weight on mobilefacenet), flip" "lfw $L --model fusion:0.3" lfw --dir "$lfw" --model fusion:0.3
+  verify_row "fusion:0.12 (the largest View 1 AUC; the default before 0.5.0), flip" "lfw $L --model fusion:0.12" lfw --dir "$lfw" --model fusion:0.12
   verify_row "mobilefacenet, View 1 (DevTest, threshold on DevTrain)" "lfw $L $M --pairs \$DATA/lfw-deepfunneled/pairsDevTest.txt" \
     lfw --dir "$lfw" $M --pairs "$lfw/pairsDevTest.txt"
   verify_row "default, View 1 (DevTest, threshold on DevTrain)" "lfw $L --pairs \$DATA/lfw-deepfunneled/pairsDevTest.txt" \
@@ -131,7 +133,7 @@ if [ $have_lfw = 1 ] && [ $quick = 0 ]; then
     verify_row "View 1 training pairs, fusion:$w without flip" "lfw $L $T --model fusion:$w $N" \
       lfw --dir "$lfw" --pairs "$lfw/pairsDevTrain.txt" --train "$lfw/pairsDevTest.txt" --model "fusion:$w" $N
   done
-  identify_row "fusion:0.3 (more weight on mobilefacenet)" "identify $L --model fusion:0.3" identify --dir "$lfw" --model fusion:0.3
+  identify_row "fusion:0.12 (the default before 0.5.0)" "identify $L --model fusion:0.12" identify --dir "$lfw" --model fusion:0.12
   identify_row "dlib-resnet" "identify $L $D" identify --dir "$lfw" $D
   identify_row "mobilefacenet" "identify $L $M" identify --dir "$lfw" $M
 fi
@@ -180,8 +182,10 @@ fi
     echo "for its ResNet model is 99.38%. Every embedding is the mean of the face's and its mirror image's"
     echo "(flip) unless the command says \`--no-flip\`."
     echo
-    echo "The fused model's weight and the flip were chosen on View 1's training pairs (\`pairsDevTrain.txt\`,"
-    echo "the rows \"View 1 training pairs\"): the largest AUC. The default threshold is the most accurate one"
+    echo "The flip was chosen on View 1's training pairs (\`pairsDevTrain.txt\`, the rows \"View 1 training"
+    echo "pairs\"): the larger AUC. The fused model's weight by the rule of \"Choosing the fusion weight\""
+    echo "below (View 1's training pairs and half of LFW's people in 1:N search)."
+    echo "The default threshold is the most accurate one"
     echo "on the same pairs (the \"default, View 1\" row shows it, tested on \`pairsDevTest.txt\`). View 2 chose nothing."
   else
     echo "LFW not found: the shared data folder (\$FACEREC_DATA, default ../shared/data beside the repository)"
@@ -204,6 +208,19 @@ fi
     echo "| configuration | command | rank-1 % | FNIR at FPIR 1% | threshold | enrolled / mated / non-mated |"
     echo "|---|---|---|---|---|---|"
     printf '%s\n' "${identify_rows[@]}"
+    echo
+  fi
+  if [ -n "$fusion_text" ]; then
+    echo "## Choosing the fusion weight (1:1 and 1:N together)"
+    echo
+    echo "\`scripts/fusion_weights.sh\` (figures from \`facerec eval lfw\` and \`facerec eval identify\`; the"
+    echo "halves split LFW's people by the SHA-256 of their names, \`--split A|B\`). The rule: among the"
+    echo "weights whose AUC on View 1's training pairs is within one bootstrap standard error of the best,"
+    echo "the lowest FNIR at FPIR 1% on half A. Half B and all of LFW report; View 2 (above) chose nothing."
+    echo "Gallery-cohort normalisation (the distance less W times the matched template's mean distance to"
+    echo "its 10 nearest other templates, \`--cohort-norm W\`) is measured at the chosen weight."
+    echo
+    echo "$fusion_text"
     echo
   fi
   echo "## Speed (\`facerec-bench\`)"

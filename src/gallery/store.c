@@ -250,6 +250,7 @@ static const struct {
 } embedding_changes[] = {
     {"dlib-resnet", "0.2.0"}, /* normalised to unit length */
     {"fusion", "0.3.0"},      /* members weighted 0.12 / 0.88, not 0.3 / 0.7 */
+    {"fusion", "0.5.0"},      /* back to 0.3 / 0.7, chosen for open-set search too */
 };
 
 /* a < b for "MAJOR.MINOR.PATCH" versions */

@@ -42,32 +42,9 @@ static nn_conv_geom conv_setup(const nn_conv *cv, const float *in, int N, int H,
     return g;
 }
 
-/* im2col for output pixels [m0, m1) (m = (n*OH + oy)*OW + ox): row m - m0 of `rows` is
- * the (KH,KW,Cin) window of pixel m, zeros where it lies in the padding. The taps of one
- * kernel row that fall inside the image are adjacent in memory: one memcpy. */
+/* im2col (nn_kernel_table.im2col_rows) as the GEMM's gather */
 static void im2col_rows(const void *ctx, size_t m0, size_t m1, float *rows) {
-    const nn_conv_geom *g = ctx;
-    const nn_conv *cv = g->cv;
-    size_t cin = (size_t)cv->cin, K = (size_t)cv->kh * cv->kw * cin;
-    for (size_t m = m0; m < m1; m++) {
-        int ox = (int)(m % g->OW), oy = (int)(m / g->OW % g->OH), n = (int)(m / g->OW / g->OH);
-        float *dst = rows + (m - m0) * K;
-        int ky0, ky1, kx0, kx1;
-        nn_valid_taps(oy, cv->stride_h, g->pad_top, cv->kh, g->H, &ky0, &ky1);
-        nn_valid_taps(ox, cv->stride_w, g->pad_left, cv->kw, g->W, &kx0, &kx1);
-        int ix0 = ox * cv->stride_w - g->pad_left + kx0;
-        for (int ky = 0; ky < cv->kh; ky++, dst += cv->kw * cin) {
-            if (ky < ky0 || ky >= ky1) {
-                memset(dst, 0, cv->kw * cin * sizeof(float));
-                continue;
-            }
-            int iy = oy * cv->stride_h - g->pad_top + ky;
-            const float *src = g->in + (((size_t)n * g->H + iy) * g->W + ix0) * cin;
-            memset(dst, 0, kx0 * cin * sizeof(float));
-            memcpy(dst + kx0 * cin, src, (kx1 - kx0) * cin * sizeof(float));
-            memset(dst + kx1 * cin, 0, (cv->kw - kx1) * cin * sizeof(float));
-        }
-    }
+    nn_kernels()->im2col_rows(ctx, m0, m1, rows);
 }
 
 /* Without scratch memory: each output pixel accumulates one matrix-vector product per kernel

@@ -78,6 +78,9 @@ int main(int argc, char **argv) {
     }
     printf("conv_layers: 1 thread, level %s, median CPU time of %d runs; GFLOP/s of the direct "
            "convolution's flops\n", nn_isa_name(nn_cpu_isa()), repeat);
+    double start = now_ms(), peak = nn_kernels()->fma_loop(1 << 23);
+    printf("this core's peak: %.1f GFLOP/s (register-resident multiply-adds)\n",
+           peak / (now_ms() - start) / 1e6);
     printf("%-24s %3s %7s | %10s %7s | %10s %7s %9s | %9s %9s\n", "layer", "N", "MFLOP",
            "im2col ms", "GF/s", "Winograd", "GF/s", "rel.err", "GEMM ms", "OpenBLAS");
     unsigned state = 1;

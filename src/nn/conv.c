@@ -107,9 +107,9 @@ void nn_winograd_weights(const nn_conv *cv, float *out) {
         }
 }
 
-/* Tiles per group: the group's transformed input and products, 16 * T * (Cin + Cout) floats,
- * about 1 MB (L2), and at least 24 rows for the GEMMs' register blocks. */
-#define WINOGRAD_GROUP_FLOATS (256 * 1024)
+/* The most floats of one group's transformed input and products, 16 * T * (Cin + Cout)
+ * for T tiles: 256 KB (the fastest of 256 KB, 512 KB and 1 MB, bench/conv_layers). */
+#define WINOGRAD_GROUP_FLOATS (64 * 1024)
 
 typedef struct winograd_job {
     const nn_conv_geom *g;
@@ -154,8 +154,11 @@ static int conv_winograd(int threads, const nn_conv_geom *g, nn_arena *scratch) 
     const nn_conv *cv = g->cv;
     winograd_job j = {.g = g, .tiles_x = (g->OW + 1) / 2, .tiles_y = (g->OH + 1) / 2};
     j.tiles = (size_t)g->N * j.tiles_x * j.tiles_y;
+    /* at most WINOGRAD_GROUP_FLOATS, at least 8 groups where tiles are few (so that small
+     * inputs spread over threads), at least 24 tiles, a multiple of 12 (the GEMM's rows) */
     size_t per = WINOGRAD_GROUP_FLOATS / (16 * ((size_t)cv->cin + cv->cout));
-    j.per_group = FR_MIN(FR_MAX(per, 24), j.tiles);
+    per = FR_MAX(FR_MIN(per, (j.tiles + 7) / 8), 24);
+    j.per_group = FR_MIN((per + 11) / 12 * 12, j.tiles);
     j.n_groups = (int)((j.tiles + j.per_group - 1) / j.per_group);
     atomic_init(&j.next_group, 0);
     j.buffer_floats = 16 * j.per_group * ((size_t)cv->cin + cv->cout) +

@@ -61,9 +61,9 @@ static void conv_row_without_scratch(void *ctx, int r) {
         int kx0, kx1;
         nn_valid_taps(ox, cv->stride_w, g->pad_left, cv->kw, g->W, &kx0, &kx1);
         int ix0 = ox * cv->stride_w - g->pad_left + kx0, n_rows = kx1 > kx0 ? ky1 - ky0 : 0;
-        nn_gemm_block b = {.m = 1, .n = cv->cout, .C = out_row + (size_t)ox * cv->cout,
-                           .ldc = (size_t)cv->cout, .ldb = (size_t)cv->cout,
-                           .bias = cv->bias, .act = cv->act};
+        nn_gemm_block b = {.m = 1, .n = cv->cout, .A = g->in, .B = cv->weight,
+                           .C = out_row + (size_t)ox * cv->cout, .ldc = (size_t)cv->cout,
+                           .ldb = (size_t)cv->cout, .bias = cv->bias, .act = cv->act};
         if (n_rows == 0) k->gemm_block(&b); /* no tap inside: act(bias) */
         for (int r = 0; r < n_rows; r++) {
             int ky = ky0 + r, iy = oy * cv->stride_h - g->pad_top + ky, last = r == n_rows - 1;

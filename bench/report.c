@@ -85,10 +85,10 @@ void report_table(const bench *b, const timing ours[2][N_ROWS], const peer *p, i
         if (!one->valid || !batch->valid) continue;
         double g1 = DESCRIPTOR_GFLOP / one->median_ms * 1e3, g16 = DESCRIPTOR_GFLOP / batch->median_ms * 1e3;
         printf("descriptor (%.3f GFLOP of convolution per face), %d thread%s: batch 1 %.0f GFLOP/s, "
-               "batch 16 %.0f GFLOP/s; %.0f%% and %.0f%% of %s the core's peak\n",
+               "batch 16 %.0f GFLOP/s; %.0f%% and %.0f%% of %sthe core's peak\n",
                DESCRIPTOR_GFLOP, thread_counts[t], thread_counts[t] == 1 ? "" : "s", g1, g16,
                100 * g1 / (m->peak_gflops * thread_counts[t]),
-               100 * g16 / (m->peak_gflops * thread_counts[t]), thread_counts[t] == 1 ? "" : "twice");
+               100 * g16 / (m->peak_gflops * thread_counts[t]), thread_counts[t] == 1 ? "" : "twice ");
     }
     if (load_rate(ours[0]) > 0)
         printf("gallery load rate from SQLite: %.2fM templates/s (1 thread), %.2fM/s (2 threads)\n",

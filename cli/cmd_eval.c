@@ -1,8 +1,9 @@
-/* cmd_eval.c: facerec eval lfw|identify|folder: accuracy of the pipeline on labeled
+/* cmd_eval.c: facerec eval lfw|identify|folder|landmarks: accuracy of the pipeline on labeled
  * faces; facerec eval relight: the relit test set. */
 #include "cli.h"
 #include "eval/eval.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <math.h>
@@ -14,6 +15,7 @@ static const char *usage =
     "usage: facerec eval lfw --dir DIR [--pairs FILE] [options]\n"
     "       facerec eval identify --dir DIR [options]\n"
     "       facerec eval folder DIR [options]\n"
+    "       facerec eval landmarks --dir DIR --reference FILE [options]\n"
     "       facerec eval relight --out DIR [--orl DIR] [--lfw DIR] [--seed N]\n"
     "                            [--lfw-people N] [--lfw-per-person N]\n"
     "Measure the pipeline's accuracy; make the relit test set.\n\n"
@@ -25,6 +27,10 @@ static const char *usage =
     "  folder    verification on a folder per person: every same-person pair and as many\n"
     "            different-person pairs (fixed seed), 10 folds.\n\n"
     "  --dir DIR           the data set (a folder per person)\n"
+    "  --reference FILE    landmarks: the reference landmarks (a relit set's landmarks.txt)\n"
+    "  --per-image FILE    landmarks: a line per image (file, source: 0 detected, 1 whole,\n"
+    "                      2 none; error; the whole image's fit residual, drift, error,\n"
+    "                      verdict)\n"
     "  --pairs FILE        LFW pairs file (default DIR/pairs.txt)\n"
     "  --train FILE        View 1 training pairs (default pairsDevTrain.txt beside --pairs)\n"
     "  --roc FILE.png      draw the ROC curve (lfw, folder)\n"
@@ -33,15 +39,16 @@ static const char *usage =
     "                      ~/.cache/facerec)\n"
     "  --no-cache          neither read nor write the cache\n"
     "  --json              print one JSON object\n" CLI_ENGINE_HELP
-    "\nA face is the detected face nearest the image centre; where none is detected the\n"
-    "centre of the image is used, and counted in the report.\n";
+    "\nA face is the detected face nearest the image centre; where none is detected the whole\n"
+    "image is taken as the face if the 68-point net's landmarks on it have a face's shape,\n"
+    "else the centre of the image is used; both are counted in the report.\n";
 
 #define FOLDER_SEED 20240601u
 #define FOLDER_FOLDS 10
 
 typedef struct eval_cli {
     fr_config cfg;
-    const char *dir, *pairs, *train, *roc, *cache_dir;
+    const char *dir, *pairs, *train, *roc, *cache_dir, *reference, *per_image;
     eval_relight_options relight;
     int json, no_cache;
     double fpir;
@@ -107,6 +114,7 @@ static void print_pipeline(const eval_cli *ec, const eval_embeddings *e, double 
         json_object_set_new(o, "flip", json_boolean(c->flip));
         json_object_set_new(o, "images", json_integer(e->n));
         json_object_set_new(o, "no_face_images", json_integer(e->n_no_face));
+        json_object_set_new(o, "whole_image_faces", json_integer(e->n_whole));
         json_object_set_new(o, "cached", json_integer(e->n_cached));
         json_object_set_new(o, "computed", json_integer(e->n_computed));
         json_object_set_new(o, "faces_cached", json_integer(e->n_faces_cached));
@@ -117,8 +125,9 @@ static void print_pipeline(const eval_cli *ec, const eval_embeddings *e, double 
            c->model ? c->model : FR_DEFAULT_MODEL, c->detector ? c->detector : FR_DEFAULT_DETECTOR,
            c->landmarks ? c->landmarks : "68", e->align, c->flip ? "on" : "off");
     printf("images: %d (%d computed, of which %d on faces found before; %d from the cache) in "
-           "%.1f s; no face detected in %d (centre used)\n", e->n, e->n_computed,
-           e->n_faces_cached, e->n_cached, embed_seconds, e->n_no_face);
+           "%.1f s; no face detected in %d: %d taken whole (their landmarks a face's), %d "
+           "centre crops\n", e->n, e->n_computed, e->n_faces_cached, e->n_cached, embed_seconds,
+           e->n_whole + e->n_no_face, e->n_whole, e->n_no_face);
 }
 
 static json_t *json_doubles(const double *values, int n) {
@@ -467,6 +476,59 @@ done:
     return rc;
 }
 
+static int eval_landmarks_cmd(eval_cli *ec) {
+    if (!ec->dir || !ec->reference)
+        return cli_usage_error("eval", "landmarks needs --dir and --reference (a relit set's "
+                               "condition folder and its half's landmarks.txt)");
+    eval_landmark_errors r;
+    FILE *per_image = NULL;
+    if (ec->per_image && !(per_image = fopen(ec->per_image, "w"))) {
+        fprintf(stderr, "facerec eval: %s: cannot write: %s\n", ec->per_image, strerror(errno));
+        return CLI_E_INPUT;
+    }
+    fr_status st = eval_landmarks(&ec->cfg, ec->dir, ec->reference, per_image, &r);
+    if (per_image && fclose(per_image) != 0 && st == FR_OK) {
+        fprintf(stderr, "facerec eval: %s: write failed\n", ec->per_image);
+        return CLI_E_INPUT;
+    }
+    if (st != FR_OK) return cli_fail(st);
+    const fr_config *c = &ec->cfg;
+    if (ec->json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "protocol", cli_json_text("landmarks"));
+        json_object_set_new(o, "source", cli_json_text(ec->dir));
+        json_object_set_new(o, "detector", cli_json_text(c->detector ? c->detector : FR_DEFAULT_DETECTOR));
+        json_object_set_new(o, "images", json_integer(r.n_images));
+        json_object_set_new(o, "detected", json_integer(r.n_source[EVAL_FACE_DETECTED]));
+        json_object_set_new(o, "whole_image", json_integer(r.n_source[EVAL_FACE_WHOLE]));
+        json_object_set_new(o, "no_face_images", json_integer(r.n_source[EVAL_FACE_CENTRE]));
+        json_object_set_new(o, "mean_error", cli_json_num(r.mean_error));
+        json_object_set_new(o, "median_error", cli_json_num(r.median_error));
+        json_object_set_new(o, "error_over_0.1", json_integer(r.n_over_10pct));
+        json_object_set_new(o, "whole_mean_error", cli_json_num(r.whole_mean_error));
+        json_object_set_new(o, "whole_median_error", cli_json_num(r.whole_median_error));
+        json_object_set_new(o, "whole_residual_median", cli_json_num(r.whole_residual_median));
+        json_object_set_new(o, "whole_residual_p95", cli_json_num(r.whole_residual_p95));
+        json_object_set_new(o, "whole_residual_p99", cli_json_num(r.whole_residual_p99));
+        json_object_set_new(o, "whole_residual_max", cli_json_num(r.whole_residual_max));
+        json_object_set_new(o, "whole_accepted", json_integer(r.n_whole_accepted));
+        json_object_set_new(o, "seconds", cli_json_num(seconds_since(&ec->started)));
+        return cli_json_print(stdout, o) ? 0 : 1;
+    }
+    printf("landmarks (%s): %d images, detector %s: %d detected, %d taken whole (landmarks "
+           "passed the check), %d without a face\n", ec->dir, r.n_images,
+           c->detector ? c->detector : FR_DEFAULT_DETECTOR, r.n_source[EVAL_FACE_DETECTED],
+           r.n_source[EVAL_FACE_WHOLE], r.n_source[EVAL_FACE_CENTRE]);
+    printf("five alignment points' error over the eyes' distance: mean %.4f, median %.4f; "
+           "%d faces above 0.1\n", r.mean_error, r.median_error, r.n_over_10pct);
+    printf("the whole image as the face, on every image: error mean %.4f, median %.4f; fit "
+           "residual median %.4f, 95%% %.4f, 99%% %.4f, max %.4f; %d of %d pass the check\n",
+           r.whole_mean_error, r.whole_median_error, r.whole_residual_median,
+           r.whole_residual_p95, r.whole_residual_p99, r.whole_residual_max,
+           r.n_whole_accepted, r.n_images);
+    return 0;
+}
+
 static int eval_relight_cmd(eval_cli *ec) {
     eval_relight_options *o = &ec->relight;
     if (!o->out_dir) return cli_usage_error("eval", "relight needs --out (a new or empty folder)");
@@ -497,6 +559,7 @@ static int eval_relight_cmd(eval_cli *ec) {
 int cmd_eval(int argc, char **argv) {
     static const struct option options[] = {
         {"dir", required_argument, 0, 'd'},   {"pairs", required_argument, 0, 'p'},
+        {"reference", required_argument, 0, 'R'}, {"per-image", required_argument, 0, 'I'},
         {"orl", required_argument, 0, 'O'},   {"lfw", required_argument, 0, 'L'},
         {"out", required_argument, 0, 'o'},   {"seed", required_argument, 0, 's'},
         {"lfw-people", required_argument, 0, 'P'}, {"lfw-per-person", required_argument, 0, 'K'},
@@ -532,6 +595,8 @@ int cmd_eval(int argc, char **argv) {
             if (cli_real_option("eval", "--fpir", optarg, 0, 1, 1, &ec.fpir)) return CLI_USAGE;
             break;
         case 'c': ec.cache_dir = optarg; break;
+        case 'R': ec.reference = optarg; break;
+        case 'I': ec.per_image = optarg; break;
         case 'O': ec.relight.orl_dir = optarg; break;
         case 'L': ec.relight.lfw_dir = optarg; break;
         case 'o': ec.relight.out_dir = optarg; break;
@@ -566,6 +631,8 @@ int cmd_eval(int argc, char **argv) {
     if (!strcmp(what, "lfw")) return eval_lfw(&ec);
     if (!strcmp(what, "identify")) return eval_identify_cmd(&ec);
     if (!strcmp(what, "folder")) return eval_folder(&ec);
+    if (!strcmp(what, "landmarks")) return eval_landmarks_cmd(&ec);
     if (!strcmp(what, "relight")) return eval_relight_cmd(&ec);
-    return cli_usage_error("eval", "unknown evaluation '%s' (lfw, identify, folder or relight)", what);
+    return cli_usage_error("eval", "unknown evaluation '%s' (lfw, identify, folder, landmarks or "
+                           "relight)", what);
 }

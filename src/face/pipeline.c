@@ -500,6 +500,52 @@ fr_status engine_landmarks68(const fr_engine *eng, const fr_image *img, fr_face 
     return st == FR_OK ? check_faces_finite(face, 1, eng->landmarks_file) : st;
 }
 
+fr_status engine_whole_landmarks(const fr_engine *eng, const fr_image *img, fr_face *face,
+                                 landmark_fit_result *fit) {
+    /* the whole image, then two boxes of 0.9 of its size in opposite corners */
+    float w = (float)img->width, h = (float)img->height;
+    fr_face boxes[3];
+    memset(boxes, 0, sizeof boxes);
+    boxes[0].w = w, boxes[0].h = h;
+    boxes[1].w = boxes[2].w = 0.9f * w;
+    boxes[1].h = boxes[2].h = 0.9f * h;
+    boxes[2].x = 0.1f * w, boxes[2].y = 0.1f * h;
+    fr_status st = landmark68_run(eng->landmarks, eng->threads, img, boxes, 3);
+    if (st == FR_OK) st = check_faces_finite(boxes, 3, eng->landmarks_file);
+    if (st != FR_OK) return st;
+    *face = boxes[0];
+    landmark_fit(face->landmarks, fit);
+    double moved = 0;
+    for (int k = 0; k < 68; k++)
+        moved += hypot(boxes[1].landmarks[k][0] - boxes[2].landmarks[k][0],
+                       boxes[1].landmarks[k][1] - boxes[2].landmarks[k][1]);
+    fit->drift = fit->radius > 0 ? (float)(moved / 68 / fit->radius) : 1.0f;
+    return FR_OK;
+}
+
+fr_status fr_whole_face(fr_engine *eng, const fr_image *img, fr_face *face) {
+    if (!eng || !face || !img || !img->rgb || img->width <= 0 || img->height <= 0)
+        return fr_error(FR_E_ARG, "fr_whole_face: empty image");
+    landmark_fit_result fit;
+    fr_status st = engine_whole_landmarks(eng, img, face, &fit);
+    if (st != FR_OK) return st;
+    float side = (float)FR_MIN(img->width, img->height);
+    if (fit.drift > LANDMARK_FIT_MAX_DRIFT || fit.residual > LANDMARK_FIT_MAX_RESIDUAL ||
+        fabsf(fit.angle) > LANDMARK_FIT_MAX_ANGLE || fit.radius < LANDMARK_FIT_MIN_RADIUS * side ||
+        fit.radius > LANDMARK_FIT_MAX_RADIUS * side) {
+        face->n_landmarks = 0;
+        return fr_error(FR_E_NO_FACE, "no face: the landmarks on the whole image are not a "
+                        "face's (drift %.3f, at most %.2f; fit residual %.3f, at most %.2f; tilt "
+                        "%.0f degrees, at most %.0f; radius %.2f of the shorter side, %.2f to "
+                        "%.2f)", (double)fit.drift, (double)LANDMARK_FIT_MAX_DRIFT,
+                        (double)fit.residual, (double)LANDMARK_FIT_MAX_RESIDUAL, (double)fit.angle,
+                        (double)LANDMARK_FIT_MAX_ANGLE, (double)(fit.radius / side),
+                        (double)LANDMARK_FIT_MIN_RADIUS, (double)LANDMARK_FIT_MAX_RADIUS);
+    }
+    face->score = 1 - fit.residual;
+    return FR_OK;
+}
+
 /* The stages one at a time serve training, which fine-tunes one network. */
 static fr_status single_member(const fr_engine *eng) {
     fr_status st = has_embedding(eng);

@@ -17,6 +17,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define EVAL_MAX_FOLDS 32
 
@@ -74,6 +75,9 @@ typedef struct eval_embeddings {
     float *vectors;    /* (n, dim) */
     uint8_t *no_face;  /* (n): 1 where no face was detected and the centre crop was embedded */
     int n_no_face;
+    uint8_t *whole;    /* (n): 1 where no face was detected and the whole image, landmarked,
+                        * was the face (EVAL_FACE_WHOLE) */
+    int n_whole;
     int n_cached;      /* read from the cache */
     int n_computed;    /* computed by this run */
     int n_faces_cached; /* of those, how many reused the face (box and landmarks) found by an
@@ -82,9 +86,24 @@ typedef struct eval_embeddings {
 
 /* The face of a photo's subject, as every evaluation (and training) chooses it: the detected
  * face nearest the image centre (LFW photos are centred on their subject; fr_detect already
- * looks again inside a border when a face fills the frame); with none detected, *centred = 1
+ * looks again inside a border when a face fills the frame); with none detected, the whole
+ * image as one face if its 68 landmarks look like a face's (fr_whole_face), else *centred = 1
  * and a centre square half the image's shorter side, without landmarks. */
 fr_status eval_subject_face(fr_engine *eng, const fr_image *img, fr_face *face, int *centred);
+
+/* Where the face eval_subject_face_found came from. */
+enum eval_face_source {
+    EVAL_FACE_DETECTED = 0, /* a detector found it */
+    EVAL_FACE_WHOLE = 1,    /* none did; the image is taken as one face, its 68 landmarks
+                             * passed fr_whole_face's check */
+    EVAL_FACE_CENTRE = 2    /* neither: the centre square, without landmarks */
+};
+
+/* eval_subject_face, saying where the face came from (enum eval_face_source): with no face
+ * detected, the whole image is taken as one face (fr_whole_face), and only when its
+ * landmarks are not a face's is the centre square used. eval_subject_face's *centred is
+ * source == EVAL_FACE_CENTRE. */
+fr_status eval_subject_face_found(fr_engine *eng, const fr_image *img, fr_face *face, int *source);
 
 /* Called (from the pool's threads, one call at a time) after each image. */
 typedef void (*eval_progress_fn)(int done, int total, void *user);
@@ -106,6 +125,33 @@ void eval_embeddings_free(eval_embeddings *e);
 /* The default cache file: $XDG_CACHE_HOME/facerec/embeddings.db, else
  * $HOME/.cache/facerec/embeddings.db. */
 fr_status eval_default_cache_path(char *out, size_t out_size);
+
+/* ---- landmarks ---------------------------------------------------------------------------- */
+
+/* The alignment's quality on a relit set's condition: for each image of the reference file
+ * (lines "person/file" then 68 points x y, as eval_relight_generate writes them), the face
+ * eval_subject_face_found gives on dir/person/file, its five alignment points (align.h: eye
+ * centres, nose tip, mouth corners; the detector's own or from 68 landmarks) against the
+ * reference's: the mean distance over the reference's distance between the eye centres. */
+typedef struct eval_landmark_errors {
+    int n_images;
+    int n_source[3];       /* by enum eval_face_source */
+    double mean_error;     /* over the images with landmarks (detected or whole) */
+    double median_error;
+    int n_over_10pct;      /* of those, error above 0.1 (a misaligned face) */
+    /* the whole image as the face (fr_whole_face's landmarks) on every image, detected or
+     * not, to measure its check: the fit's residual (quantiles), how many pass the check, and
+     * the five points' error */
+    double whole_residual_median, whole_residual_p95, whole_residual_p99, whole_residual_max;
+    int n_whole_accepted;
+    double whole_mean_error, whole_median_error;
+} eval_landmark_errors;
+
+/* per_image (NULL: none) gets a line per image: file, source (enum eval_face_source), error
+ * (-1 without landmarks), the whole image's fit residual, drift, error and verdict (1
+ * accepted). */
+fr_status eval_landmarks(const fr_config *cfg, const char *dir, const char *reference,
+                         FILE *per_image, eval_landmark_errors *out);
 
 /* ---- metrics ---------------------------------------------------------------------------- */
 

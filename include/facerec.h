@@ -198,6 +198,10 @@ typedef struct fr_config {
                              * $FACEREC_THREADS if set, else every core. Results are the same
                              * bits whatever the count. Engines with different counts may
                              * run at once. */
+    const char *photometric; /* photometric normalisation of each aligned crop before it is
+                             * embedded: NULL or "none" (default), "histeq" (histogram
+                             * equalisation of the luminance), "tan-triggs" (Tan and Triggs's
+                             * illumination normalisation) */
 } fr_config;
 
 FR_API void fr_config_init(fr_config *cfg);

@@ -10,6 +10,7 @@
 #include "face/face.h"
 #include "face/model.h"
 #include "face/liveness.h"
+#include "face/photometric.h"
 #include "image/image_into.h"
 #include "nets/faceapi_nets.h"
 #include "nn/nn.h"
@@ -52,6 +53,7 @@ struct fr_engine {
     int dim;           /* the embedding's length: the members' lengths added */
     int flip; /* average each face's embedding with its mirror image's */
     int raw;  /* see fr_config.raw_embedding */
+    photometric_kind photometric; /* see fr_config.photometric */
     int retry_padded; /* see fr_config.retry_padded */
     float box_pad;    /* see fr_config.box_pad */
     liveness_net *liveness; /* NULL unless the configuration asked for it */
@@ -187,6 +189,7 @@ fr_status fr_engine_open(const fr_config *cfg, fr_engine **out) {
         if (st != FR_OK) goto fail;
         eng->dim = eng->model.dim;
         eng->flip = cfg->flip != 0;
+        if ((st = photometric_find(cfg->photometric, &eng->photometric)) != FR_OK) goto fail;
         if (cfg->raw_embedding && (st = open_raw(eng)) != FR_OK) goto fail;
     }
     if (cfg->liveness) {
@@ -349,16 +352,28 @@ static fr_status detect_in_border(fr_engine *eng, const fr_image *img, fr_face *
     return st;
 }
 
-/* The crop of a face that member m's network reads. */
-static fr_status member_align(const engine_member *m, const fr_image *img, const fr_face *face,
-                              fr_image **crop) {
-    if (!m->align->tpl) return align_faceapi(img, face, crop);
-    return align_warp(img, face, m->align->tpl, m->align->size, m->spec->align_scale, crop);
+/* The crop of a face that member m's network reads, normalised as the engine says. */
+static fr_status member_align(const fr_engine *eng, const engine_member *m, const fr_image *img,
+                              const fr_face *face, fr_image **crop) {
+    fr_status st = m->align->tpl
+                       ? align_warp(img, face, m->align->tpl, m->align->size, m->spec->align_scale, crop)
+                       : align_faceapi(img, face, crop);
+    if (st != FR_OK || eng->photometric == PHOTOMETRIC_NONE) return st;
+    float *scratch = malloc((size_t)(*crop)->width * (size_t)(*crop)->height * 3 * sizeof *scratch);
+    if (!scratch) {
+        fr_image_free(*crop);
+        *crop = NULL;
+        return fr_error(FR_E_NOMEM, "out of memory normalising a face");
+    }
+    photometric_apply(eng->photometric, *crop, scratch);
+    free(scratch);
+    return FR_OK;
 }
 
-/* member_align into *crop, its pixels from a. */
-static fr_status member_align_into(const engine_member *m, const fr_image *img,
-                                   const fr_face *face, nn_arena *a, fr_image *crop) {
+/* member_align into *crop, its pixels (and the normalisation's scratch) from a. */
+static fr_status member_align_into(const fr_engine *eng, const engine_member *m,
+                                   const fr_image *img, const fr_face *face, nn_arena *a,
+                                   fr_image *crop) {
     int region[4];
     float matrix[6];
     fr_status st = m->align->tpl
@@ -372,6 +387,12 @@ static fr_status member_align_into(const engine_member *m, const fr_image *img,
     if (!crop->rgb) return fr_error(FR_E_NOMEM, "out of memory aligning faces");
     if (m->align->tpl) image_warp_affine_into(img, matrix, crop);
     else image_crop_into(img, region[0], region[1], crop);
+    if (eng->photometric == PHOTOMETRIC_NONE) return FR_OK;
+    size_t mark = nn_arena_mark(a);
+    float *scratch = nn_arena_alloc(a, (size_t)crop->width * (size_t)crop->height * 3);
+    if (!scratch) return fr_error(FR_E_NOMEM, "out of memory normalising a face");
+    photometric_apply(eng->photometric, crop, scratch);
+    nn_arena_reset(a, mark);
     return FR_OK;
 }
 
@@ -444,7 +465,7 @@ static fr_status member_embed_faces(const fr_engine *eng, int j, const fr_image 
                        ? FR_OK
                        : fr_error(FR_E_NOMEM, "out of memory embedding faces");
     for (int i = 0; i < n_faces && st == FR_OK; i++) {
-        st = member_align_into(m, img, &faces[i], a, &crops[i]);
+        st = member_align_into(eng, m, img, &faces[i], a, &crops[i]);
         crop_list[i] = &crops[i];
     }
     if (st == FR_OK) st = member_embed_flipped(eng, m, crop_list, n_faces, vectors, a);
@@ -559,7 +580,7 @@ static fr_status single_member(const fr_engine *eng) {
 fr_status fr_engine_align(const fr_engine *eng, const fr_image *img, const fr_face *face,
                           fr_image **crop) {
     fr_status st = single_member(eng);
-    return st == FR_OK ? member_align(&eng->members[0], img, face, crop) : st;
+    return st == FR_OK ? member_align(eng, &eng->members[0], img, face, crop) : st;
 }
 
 fr_status fr_engine_embed_crops(const fr_engine *eng, const fr_image *const *crops, int n,

@@ -391,10 +391,14 @@ static fr_status embed_single(const fr_config *cfg, const char *const *paths, in
         snprintf(out->align, sizeof out->align, "%s*%g", align, (double)cfg->align_scale);
     /* everything that changes the vectors is in the key; the library version stands for the
      * implementation of the networks */
-    snprintf(run.key, sizeof run.key, "%s|detector=%s|landmarks=%s|align=%s|flip=%d|min_score=%g|%s|%s",
+    /* an unnormalised crop keeps the key it had before normalisations existed */
+    char photometric[64] = "";
+    if (cfg->photometric && strcmp(cfg->photometric, "none"))
+        snprintf(photometric, sizeof photometric, "|photometric=%s", cfg->photometric);
+    snprintf(run.key, sizeof run.key, "%s|detector=%s|landmarks=%s|align=%s|flip=%d|min_score=%g|%s|%s%s",
              fr_engine_model(run.eng), cfg->detector ? cfg->detector : FR_DEFAULT_DETECTOR,
              cfg->landmarks ? cfg->landmarks : "68", out->align, cfg->flip != 0,
-             (double)cfg->min_score, fr_version(), SUBJECT_RULE);
+             (double)cfg->min_score, fr_version(), SUBJECT_RULE, photometric);
     snprintf(run.face_key, sizeof run.face_key, "detector=%s|landmarks=%s|min_score=%g|%s|%s",
              cfg->detector ? cfg->detector : FR_DEFAULT_DETECTOR, cfg->landmarks ? cfg->landmarks : "68",
              (double)cfg->min_score, fr_version(), SUBJECT_RULE);

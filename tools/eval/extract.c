@@ -17,10 +17,23 @@
 /* The centre crop used when no face is detected: a square this share of the shorter side. */
 #define CENTRE_CROP_SHARE 0.5f
 
-/* How eval_subject_face chooses the face, in the cache's keys (entries made under an earlier
- * rule, which used the centre crop where the whole image is now landmarked, are not reused);
- * the cached no_face column holds the face's enum eval_face_source. */
-#define SUBJECT_RULE "subject=whole-image-landmarks"
+/* Where a cached face came from, as the cache stores it (the embeddings' no_face column and
+ * the faces' source column). Releases before the whole-image face stored 0 (detected) and, for
+ * the centre square, 1 (embeddings) or 2 (faces): those centre squares were made without
+ * trying the whole image, so they are recomputed, while detected faces are reused. */
+enum cached_source { CACHED_DETECTED = 0, CACHED_WHOLE = 3, CACHED_CENTRE = 4 };
+
+static int cached_source_of(int source) {
+    return source == EVAL_FACE_WHOLE ? CACHED_WHOLE
+           : source == EVAL_FACE_CENTRE ? CACHED_CENTRE : CACHED_DETECTED;
+}
+
+/* The source of a cached code, or -1 for a stale entry. */
+static int source_of_cached(int code) {
+    return code == CACHED_DETECTED ? EVAL_FACE_DETECTED
+           : code == CACHED_WHOLE ? EVAL_FACE_WHOLE
+           : code == CACHED_CENTRE ? EVAL_FACE_CENTRE : -1;
+}
 
 /* A face's geometry as cached: box, score, number of landmarks (5 or 68), then the landmarks
  * (room for 68). */
@@ -131,8 +144,8 @@ static fr_status cache_get(extract_run *run, const uint8_t digest[32], int *foun
         /* a row of another length is ignored (and replaced when recomputed) */
         if (sqlite3_column_bytes(run->lookup, 1) == run->dim * (int)sizeof(float)) {
             memcpy(vector, sqlite3_column_blob(run->lookup, 1), (size_t)run->dim * sizeof(float));
-            *source = sqlite3_column_int(run->lookup, 0);
-            *found = 1;
+            *source = source_of_cached(sqlite3_column_int(run->lookup, 0));
+            *found = *source >= 0;
         }
     } else if (rc != SQLITE_DONE) {
         st = cache_error(run, "reading the embedding cache");
@@ -146,7 +159,7 @@ static fr_status cache_put(extract_run *run, const uint8_t digest[32], const flo
                            int source) {
     sqlite3_bind_blob(run->store, 1, digest, 32, SQLITE_STATIC);
     sqlite3_bind_text(run->store, 2, run->key, -1, SQLITE_STATIC);
-    sqlite3_bind_int(run->store, 3, source);
+    sqlite3_bind_int(run->store, 3, cached_source_of(source));
     sqlite3_bind_blob(run->store, 4, vector, run->dim * (int)sizeof(float), SQLITE_STATIC);
     int rc = sqlite3_step(run->store);
     sqlite3_reset(run->store);
@@ -186,8 +199,8 @@ static fr_status face_cache_get(extract_run *run, const uint8_t digest[32], int 
         usable = face_of(g, face);
     }
     if (usable) {
-        *source = sqlite3_column_int(run->face_lookup, 0);
-        *found = 1;
+        *source = source_of_cached(sqlite3_column_int(run->face_lookup, 0));
+        *found = *source >= 0;
     } else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
         st = cache_error(run, "reading the face cache");
     }
@@ -202,7 +215,7 @@ static fr_status face_cache_put(extract_run *run, const uint8_t digest[32], cons
     geometry_of(face, g);
     sqlite3_bind_blob(run->face_store, 1, digest, 32, SQLITE_STATIC);
     sqlite3_bind_text(run->face_store, 2, run->face_key, -1, SQLITE_STATIC);
-    sqlite3_bind_int(run->face_store, 3, source);
+    sqlite3_bind_int(run->face_store, 3, cached_source_of(source));
     sqlite3_bind_blob(run->face_store, 4, g, (int)sizeof g, SQLITE_TRANSIENT);
     int rc = sqlite3_step(run->face_store);
     sqlite3_reset(run->face_store);
@@ -395,13 +408,13 @@ static fr_status embed_single(const fr_config *cfg, const char *const *paths, in
     char photometric[64] = "";
     if (cfg->photometric && strcmp(cfg->photometric, "none"))
         snprintf(photometric, sizeof photometric, "|photometric=%s", cfg->photometric);
-    snprintf(run.key, sizeof run.key, "%s|detector=%s|landmarks=%s|align=%s|flip=%d|min_score=%g|%s|%s%s",
+    snprintf(run.key, sizeof run.key, "%s|detector=%s|landmarks=%s|align=%s|flip=%d|min_score=%g|%s%s",
              fr_engine_model(run.eng), cfg->detector ? cfg->detector : FR_DEFAULT_DETECTOR,
              cfg->landmarks ? cfg->landmarks : "68", out->align, cfg->flip != 0,
-             (double)cfg->min_score, fr_version(), SUBJECT_RULE, photometric);
-    snprintf(run.face_key, sizeof run.face_key, "detector=%s|landmarks=%s|min_score=%g|%s|%s",
+             (double)cfg->min_score, fr_version(), photometric);
+    snprintf(run.face_key, sizeof run.face_key, "detector=%s|landmarks=%s|min_score=%g|%s",
              cfg->detector ? cfg->detector : FR_DEFAULT_DETECTOR, cfg->landmarks ? cfg->landmarks : "68",
-             (double)cfg->min_score, fr_version(), SUBJECT_RULE);
+             (double)cfg->min_score, fr_version());
     out->n = n;
     out->dim = run.dim;
     out->vectors = malloc((size_t)(n > 0 ? n : 1) * (size_t)run.dim * sizeof(float));

@@ -77,7 +77,8 @@ int cli_pair_option(const char *cmd, const char *option, const char *arg, long l
     {"model", required_argument, 0, 0x102}, {"align", required_argument, 0, 0x103},            \
     {"landmarks", required_argument, 0, 0x104}, {"min-score", required_argument, 0, 0x105},    \
     {"threads", required_argument, 0, 0x106}, {"pad", required_argument, 0, 0x107},    \
-    {"no-flip", no_argument, 0, 0x108}, {"align-scale", required_argument, 0, 0x109}
+    {"no-flip", no_argument, 0, 0x108}, {"align-scale", required_argument, 0, 0x109},    \
+    {"photometric", required_argument, 0, 0x10a}
 #define CLI_ENGINE_HELP CLI_ENGINE_HELP_FOR(FR_DEFAULT_DETECTOR)
 /* The same for a command whose default detector is another */
 #define CLI_ENGINE_HELP_FOR(default_detector)                                                  \
@@ -94,6 +95,8 @@ int cli_pair_option(const char *cmd, const char *option, const char *arg, long l
     "                      10% closer, 0.9 leaves more margin (default 1)\n"              \
     "  --min-score S       detection score threshold, 0 to 1 (default: the detector's)\n"              \
     "  --pad N             grow each detected box by N pixels on every side (default 0)\n"   \
+    "  --photometric NAME  normalise each aligned face's lighting before embedding it: none\n" \
+    "                      (default), histeq or tan-triggs\n"                             \
     "  --no-flip           embed the face alone, not also its mirror image: twice as fast,\n" \
     "                      a little less accurate\n"                                       \
     "  --threads N         threads per photo's networks, 1 to 256 (default: $FACEREC_THREADS\n" \

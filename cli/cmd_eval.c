@@ -1,7 +1,9 @@
-/* cmd_eval.c: facerec eval lfw|identify|folder: accuracy of the pipeline on labeled faces. */
+/* cmd_eval.c: facerec eval lfw|identify|folder|landmarks: accuracy of the pipeline on labeled
+ * faces; facerec eval relight: the relit test set. */
 #include "cli.h"
 #include "eval/eval.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <math.h>
@@ -13,7 +15,10 @@ static const char *usage =
     "usage: facerec eval lfw --dir DIR [--pairs FILE] [options]\n"
     "       facerec eval identify --dir DIR [options]\n"
     "       facerec eval folder DIR [options]\n"
-    "Measure the pipeline's accuracy.\n\n"
+    "       facerec eval landmarks --dir DIR --reference FILE [options]\n"
+    "       facerec eval relight --out DIR [--orl DIR] [--lfw DIR] [--seed N]\n"
+    "                            [--lfw-people N] [--lfw-per-person N]\n"
+    "Measure the pipeline's accuracy; make the relit test set.\n\n"
     "  lfw       LFW verification. View 2 (pairs.txt, the default): 10 folds, each fold's\n"
     "            threshold chosen on the other nine. View 1 (pairsDevTest.txt): threshold\n"
     "            chosen on the training file (--train, default pairsDevTrain.txt beside it).\n"
@@ -22,6 +27,10 @@ static const char *usage =
     "  folder    verification on a folder per person: every same-person pair and as many\n"
     "            different-person pairs (fixed seed), 10 folds.\n\n"
     "  --dir DIR           the data set (a folder per person)\n"
+    "  --reference FILE    landmarks: the reference landmarks (a relit set's landmarks.txt)\n"
+    "  --per-image FILE    landmarks: a line per image (file, source: 0 detected, 1 whole,\n"
+    "                      2 none; error; the whole image's fit residual, drift, error,\n"
+    "                      verdict)\n"
     "  --pairs FILE        LFW pairs file (default DIR/pairs.txt)\n"
     "  --train FILE        View 1 training pairs (default pairsDevTrain.txt beside --pairs)\n"
     "  --roc FILE.png      draw the ROC curve (lfw, folder)\n"
@@ -34,15 +43,17 @@ static const char *usage =
     "                      ~/.cache/facerec)\n"
     "  --no-cache          neither read nor write the cache\n"
     "  --json              print one JSON object\n" CLI_ENGINE_HELP
-    "\nA face is the detected face nearest the image centre; where none is detected the\n"
-    "centre of the image is used, and counted in the report.\n";
+    "\nA face is the detected face nearest the image centre; where none is detected the whole\n"
+    "image is taken as the face if the 68-point net's landmarks on it have a face's shape,\n"
+    "else the centre of the image is used; both are counted in the report.\n";
 
 #define FOLDER_SEED 20240601u
 #define FOLDER_FOLDS 10
 
 typedef struct eval_cli {
     fr_config cfg;
-    const char *dir, *pairs, *train, *roc, *cache_dir;
+    const char *dir, *pairs, *train, *roc, *cache_dir, *reference, *per_image;
+    eval_relight_options relight;
     int json, no_cache;
     double fpir, cohort_weight;
     char split; /* 'A', 'B' or 0: every person */
@@ -108,6 +119,7 @@ static void print_pipeline(const eval_cli *ec, const eval_embeddings *e, double 
         json_object_set_new(o, "flip", json_boolean(c->flip));
         json_object_set_new(o, "images", json_integer(e->n));
         json_object_set_new(o, "no_face_images", json_integer(e->n_no_face));
+        json_object_set_new(o, "whole_image_faces", json_integer(e->n_whole));
         json_object_set_new(o, "cached", json_integer(e->n_cached));
         json_object_set_new(o, "computed", json_integer(e->n_computed));
         json_object_set_new(o, "faces_cached", json_integer(e->n_faces_cached));
@@ -118,8 +130,9 @@ static void print_pipeline(const eval_cli *ec, const eval_embeddings *e, double 
            c->model ? c->model : FR_DEFAULT_MODEL, c->detector ? c->detector : FR_DEFAULT_DETECTOR,
            c->landmarks ? c->landmarks : "68", e->align, c->flip ? "on" : "off");
     printf("images: %d (%d computed, of which %d on faces found before; %d from the cache) in "
-           "%.1f s; no face detected in %d (centre used)\n", e->n, e->n_computed,
-           e->n_faces_cached, e->n_cached, embed_seconds, e->n_no_face);
+           "%.1f s; no face detected in %d: %d taken whole (their landmarks a face's), %d "
+           "centre crops\n", e->n, e->n_computed, e->n_faces_cached, e->n_cached, embed_seconds,
+           e->n_whole + e->n_no_face, e->n_whole, e->n_no_face);
 }
 
 static json_t *json_doubles(const double *values, int n) {
@@ -485,9 +498,93 @@ done:
     return rc;
 }
 
+static int eval_landmarks_cmd(eval_cli *ec) {
+    if (!ec->dir || !ec->reference)
+        return cli_usage_error("eval", "landmarks needs --dir and --reference (a relit set's "
+                               "condition folder and its half's landmarks.txt)");
+    eval_landmark_errors r;
+    FILE *per_image = NULL;
+    if (ec->per_image && !(per_image = fopen(ec->per_image, "w"))) {
+        fprintf(stderr, "facerec eval: %s: cannot write: %s\n", ec->per_image, strerror(errno));
+        return CLI_E_INPUT;
+    }
+    fr_status st = eval_landmarks(&ec->cfg, ec->dir, ec->reference, per_image, &r);
+    if (per_image && fclose(per_image) != 0 && st == FR_OK) {
+        fprintf(stderr, "facerec eval: %s: write failed\n", ec->per_image);
+        return CLI_E_INPUT;
+    }
+    if (st != FR_OK) return cli_fail(st);
+    const fr_config *c = &ec->cfg;
+    if (ec->json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "protocol", cli_json_text("landmarks"));
+        json_object_set_new(o, "source", cli_json_text(ec->dir));
+        json_object_set_new(o, "detector", cli_json_text(c->detector ? c->detector : FR_DEFAULT_DETECTOR));
+        json_object_set_new(o, "images", json_integer(r.n_images));
+        json_object_set_new(o, "detected", json_integer(r.n_source[EVAL_FACE_DETECTED]));
+        json_object_set_new(o, "whole_image", json_integer(r.n_source[EVAL_FACE_WHOLE]));
+        json_object_set_new(o, "no_face_images", json_integer(r.n_source[EVAL_FACE_CENTRE]));
+        json_object_set_new(o, "mean_error", cli_json_num(r.mean_error));
+        json_object_set_new(o, "median_error", cli_json_num(r.median_error));
+        json_object_set_new(o, "error_over_0.1", json_integer(r.n_over_10pct));
+        json_object_set_new(o, "whole_mean_error", cli_json_num(r.whole_mean_error));
+        json_object_set_new(o, "whole_median_error", cli_json_num(r.whole_median_error));
+        json_object_set_new(o, "whole_residual_median", cli_json_num(r.whole_residual_median));
+        json_object_set_new(o, "whole_residual_p95", cli_json_num(r.whole_residual_p95));
+        json_object_set_new(o, "whole_residual_p99", cli_json_num(r.whole_residual_p99));
+        json_object_set_new(o, "whole_residual_max", cli_json_num(r.whole_residual_max));
+        json_object_set_new(o, "whole_accepted", json_integer(r.n_whole_accepted));
+        json_object_set_new(o, "seconds", cli_json_num(seconds_since(&ec->started)));
+        return cli_json_print(stdout, o) ? 0 : 1;
+    }
+    printf("landmarks (%s): %d images, detector %s: %d detected, %d taken whole (landmarks "
+           "passed the check), %d without a face\n", ec->dir, r.n_images,
+           c->detector ? c->detector : FR_DEFAULT_DETECTOR, r.n_source[EVAL_FACE_DETECTED],
+           r.n_source[EVAL_FACE_WHOLE], r.n_source[EVAL_FACE_CENTRE]);
+    printf("five alignment points' error over the eyes' distance: mean %.4f, median %.4f; "
+           "%d faces above 0.1\n", r.mean_error, r.median_error, r.n_over_10pct);
+    printf("the whole image as the face, on every image: error mean %.4f, median %.4f; fit "
+           "residual median %.4f, 95%% %.4f, 99%% %.4f, max %.4f; %d of %d pass the check\n",
+           r.whole_mean_error, r.whole_median_error, r.whole_residual_median,
+           r.whole_residual_p95, r.whole_residual_p99, r.whole_residual_max,
+           r.n_whole_accepted, r.n_images);
+    return 0;
+}
+
+static int eval_relight_cmd(eval_cli *ec) {
+    eval_relight_options *o = &ec->relight;
+    if (!o->out_dir) return cli_usage_error("eval", "relight needs --out (a new or empty folder)");
+    if (!o->orl_dir && !o->lfw_dir) return cli_usage_error("eval", "relight needs --orl or --lfw");
+    o->models_dir = ec->cfg.models_dir;
+    o->threads = ec->cfg.threads;
+    eval_relight_summary s;
+    fr_status st = eval_relight_generate(o, &s);
+    if (st != FR_OK) return cli_fail(st);
+    if (ec->json) {
+        json_t *r = json_object();
+        json_object_set_new(r, "out", cli_json_text(o->out_dir));
+        json_object_set_new(r, "tune_people", json_integer(s.people[0]));
+        json_object_set_new(r, "tune_images", json_integer(s.images[0]));
+        json_object_set_new(r, "test_people", json_integer(s.people[1]));
+        json_object_set_new(r, "test_images", json_integer(s.images[1]));
+        json_object_set_new(r, "skipped", json_integer(s.skipped));
+        json_object_set_new(r, "seconds", cli_json_num(seconds_since(&ec->started)));
+        return cli_json_print(stdout, r) ? 0 : 1;
+    }
+    printf("relit set in %s: tune %d people, %d photos; test %d people, %d photos (each unlit and "
+           "in %d light bands); %d source photos without a face left out; %.1f s\n",
+           o->out_dir, s.people[0], s.images[0], s.people[1], s.images[1], EVAL_RELIGHT_BANDS,
+           s.skipped, seconds_since(&ec->started));
+    return 0;
+}
+
 int cmd_eval(int argc, char **argv) {
     static const struct option options[] = {
         {"dir", required_argument, 0, 'd'},   {"pairs", required_argument, 0, 'p'},
+        {"reference", required_argument, 0, 'R'}, {"per-image", required_argument, 0, 'I'},
+        {"orl", required_argument, 0, 'O'},   {"lfw", required_argument, 0, 'L'},
+        {"out", required_argument, 0, 'o'},   {"seed", required_argument, 0, 's'},
+        {"lfw-people", required_argument, 0, 'P'}, {"lfw-per-person", required_argument, 0, 'K'},
         {"train", required_argument, 0, 't'},
         {"roc", required_argument, 0, 'r'},   {"fpir", required_argument, 0, 'F'},
         {"split", required_argument, 0, 'S'}, {"cohort-norm", required_argument, 0, 'C'},
@@ -504,6 +601,9 @@ int cmd_eval(int argc, char **argv) {
     memset(&ec, 0, sizeof ec);
     fr_config_init(&ec.cfg);
     ec.fpir = 0.01;
+    ec.relight.seed = 16;
+    ec.relight.lfw_people = 120;
+    ec.relight.lfw_per_person = 4;
     clock_gettime(CLOCK_MONOTONIC, &ec.started);
     int opt;
     optind = 1;
@@ -527,6 +627,28 @@ int cmd_eval(int argc, char **argv) {
                 return CLI_USAGE;
             break;
         case 'c': ec.cache_dir = optarg; break;
+        case 'R': ec.reference = optarg; break;
+        case 'I': ec.per_image = optarg; break;
+        case 'O': ec.relight.orl_dir = optarg; break;
+        case 'L': ec.relight.lfw_dir = optarg; break;
+        case 'o': ec.relight.out_dir = optarg; break;
+        case 's': {
+            int seed;
+            if (cli_int_option("eval", "--seed", optarg, 0, 2147483647L, &seed)) return CLI_USAGE;
+            ec.relight.seed = (uint64_t)seed;
+            break;
+        }
+        case 'P': {
+            if (cli_int_option("eval", "--lfw-people", optarg, 2, 5749, &ec.relight.lfw_people))
+                return CLI_USAGE;
+            break;
+        }
+        case 'K': {
+            if (cli_int_option("eval", "--lfw-per-person", optarg, 2, 530,
+                               &ec.relight.lfw_per_person))
+                return CLI_USAGE;
+            break;
+        }
         case 'n': ec.no_cache = 1; break;
         case 'j': ec.json = 1; break;
         case 'h': fputs(usage, stdout); return 0;
@@ -541,5 +663,8 @@ int cmd_eval(int argc, char **argv) {
     if (!strcmp(what, "lfw")) return eval_lfw(&ec);
     if (!strcmp(what, "identify")) return eval_identify_cmd(&ec);
     if (!strcmp(what, "folder")) return eval_folder(&ec);
-    return cli_usage_error("eval", "unknown evaluation '%s' (lfw, identify or folder)", what);
+    if (!strcmp(what, "landmarks")) return eval_landmarks_cmd(&ec);
+    if (!strcmp(what, "relight")) return eval_relight_cmd(&ec);
+    return cli_usage_error("eval", "unknown evaluation '%s' (lfw, identify, folder, landmarks or "
+                           "relight)", what);
 }

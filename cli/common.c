@@ -71,6 +71,7 @@ int cli_parse_engine_option(const char *cmd, int opt, const char *arg, fr_config
         if (!(status = cli_int_option(cmd, "--pad", arg, 0, 100000, &n))) cfg->box_pad = n;
         break;
     case 0x108: cfg->flip = 0; break;
+    case 0x10a: cfg->photometric = arg; break; /* the engine checks the name, naming it */
     case 0x109:
         /* the engine checks the scale's range itself, naming it */
         if (!(status = cli_real_option(cmd, "--align-scale", arg, 0, 1, 100, &v)))

@@ -198,6 +198,10 @@ typedef struct fr_config {
                              * $FACEREC_THREADS if set, else every core. Results are the same
                              * bits whatever the count. Engines with different counts may
                              * run at once. */
+    const char *photometric; /* photometric normalisation of each aligned crop before it is
+                             * embedded: NULL or "none" (default), "histeq" (histogram
+                             * equalisation of the luminance), "tan-triggs" (Tan and Triggs's
+                             * illumination normalisation) */
 } fr_config;
 
 FR_API void fr_config_init(fr_config *cfg);
@@ -221,6 +225,13 @@ FR_API int fr_engine_threads(const fr_engine *eng);
 FR_API fr_status fr_detect(fr_engine *eng, const fr_image *img, fr_face **faces, int *n_faces);
 /* Align and embed faces already detected in `img` (all in one batch). */
 FR_API fr_status fr_embed(fr_engine *eng, const fr_image *img, fr_face *faces, int n_faces);
+/* The whole image as one face, for a photo that is one tight face (a face crop, an ID photo)
+ * where no detector fires: the 68-point landmark net runs on the whole image as the face's
+ * box, and the face is kept only if its points have a face's geometry (their fit to the mean
+ * face shape, their tilt and their size in the image); otherwise FR_E_NO_FACE. *face gets the
+ * image's box, score 1 - the fit's residual, and the 68 landmarks, from which fr_embed aligns
+ * it as any detected face. */
+FR_API fr_status fr_whole_face(fr_engine *eng, const fr_image *img, fr_face *face);
 /* fr_detect then fr_embed. */
 FR_API fr_status fr_process(fr_engine *eng, const fr_image *img, fr_face **faces, int *n_faces);
 /* Embed the whole image as one face, without detection or alignment (parity with models' own

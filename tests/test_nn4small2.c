@@ -1,7 +1,7 @@
 /* test_nn4small2.c: the original FaceNet nn4.small2 from its Keras CSV weights, against the
  * independent numpy implementation tests/reference/nn4small2_reference.py (fixture
  * tests/data/original/nn4small2_reference.json): import, model file, network, and the
- * `import-keras-csv` / `embed --no-detect --model FILE` commands; plus the refusals of
+ * `import-keras-csv` / `embed --no-detect --no-align --model FILE` commands; plus the refusals of
  * missing, short and non-numeric CSV files and of truncated or corrupt model files.
  *
  * The public weights lack five files; like the reference script, the test completes a copy
@@ -143,7 +143,7 @@ static int run_cli(const char *const *args, char *out, size_t outsz, char *err, 
 }
 
 /* Import the folder for `set`, then compare the network on the two patterns, and the CLI's
- * `embed --no-detect --model FILE` on sample1.jpg, with the reference. */
+ * `embed --no-detect --no-align --model FILE` on sample1.jpg, with the reference. */
 static void check_set(const char *set, const char *shared) {
     json_t *ref;
     CHECK_OK(read_json_file(REFERENCE, &ref));
@@ -186,8 +186,8 @@ static void check_set(const char *set, const char *shared) {
         json_decref(ref);
         SKIP("models/face-api not unpacked (run scripts/setup.sh); sample1 not checked");
     }
-    const char *embed_args[] = {"embed", "--no-detect", "--no-flip", "--json", "--model", model,
-                                sample, NULL};
+    const char *embed_args[] = {"embed", "--no-detect", "--no-align", "--no-flip", "--json",
+                                "--model", model, sample, NULL};
     status = run_cli(embed_args, out, sizeof out, err, sizeof err);
     if (status != 0) fprintf(stderr, "%s", err);
     CHECK(status == 0);

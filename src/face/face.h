@@ -74,4 +74,39 @@ fr_status fr_engine_align(const fr_engine *eng, const fr_image *img, const fr_fa
 fr_status fr_engine_embed_crops(const fr_engine *eng, const fr_image *const *crops, int n,
                                 float *out);
 
+/* Whether 68 points the landmark net gave on a box are a face's (landmark_fit.c):
+ *   residual  the root-mean-square distance left after the best rotation, scale and shift onto
+ *             the mean face shape, both of unit root-mean-square radius (0: a perfect face's
+ *             shape; 1: nothing alike);
+ *   angle     the points' tilt from upright (degrees);
+ *   radius    their root-mean-square radius about their centre (pixels);
+ *   drift     how far the points move, over their radius, when the net is run again on two
+ *             boxes a tenth of the image apart (engine_whole_landmarks): the net's points
+ *             follow a face's features, but on an image without a face they follow the box
+ *             (the net then draws its average face into whatever box it is given, whose shape
+ *             alone fits the mean shape well). */
+typedef struct landmark_fit_result {
+    float residual, angle, radius, drift;
+} landmark_fit_result;
+void landmark_fit(const float points[68][2], landmark_fit_result *fit);
+
+/* What fr_whole_face accepts as a face (chosen on the relit set's tune half, BENCHMARKS.md):
+ * a drift at most LANDMARK_FIT_MAX_DRIFT, a residual at most LANDMARK_FIT_MAX_RESIDUAL, a
+ * tilt within LANDMARK_FIT_MAX_ANGLE degrees, a radius between LANDMARK_FIT_MIN_RADIUS and
+ * LANDMARK_FIT_MAX_RADIUS of the image's shorter side (a face filling the frame). */
+#define LANDMARK_FIT_MAX_DRIFT 0.2f
+#define LANDMARK_FIT_MAX_RESIDUAL 0.3f
+#define LANDMARK_FIT_MAX_ANGLE 40.0f
+#define LANDMARK_FIT_MIN_RADIUS 0.15f
+#define LANDMARK_FIT_MAX_RADIUS 0.6f
+
+/* The whole image as a face's box, its 68 landmarks and their fit (with the drift), without
+ * fr_whole_face's check (for measuring it). */
+fr_status engine_whole_landmarks(const fr_engine *eng, const fr_image *img, fr_face *face,
+                                 landmark_fit_result *fit);
+
+/* The 68-point net on face's box (whatever the face had before): face->landmarks and
+ * n_landmarks = 68. */
+fr_status engine_landmarks68(const fr_engine *eng, const fr_image *img, fr_face *face);
+
 #endif

@@ -10,6 +10,7 @@
 #include "face/face.h"
 #include "face/model.h"
 #include "face/liveness.h"
+#include "face/photometric.h"
 #include "image/image_into.h"
 #include "nets/faceapi_nets.h"
 #include "nn/nn.h"
@@ -52,6 +53,7 @@ struct fr_engine {
     int dim;           /* the embedding's length: the members' lengths added */
     int flip; /* average each face's embedding with its mirror image's */
     int raw;  /* see fr_config.raw_embedding */
+    photometric_kind photometric; /* see fr_config.photometric */
     int retry_padded; /* see fr_config.retry_padded */
     float box_pad;    /* see fr_config.box_pad */
     liveness_net *liveness; /* NULL unless the configuration asked for it */
@@ -187,6 +189,7 @@ fr_status fr_engine_open(const fr_config *cfg, fr_engine **out) {
         if (st != FR_OK) goto fail;
         eng->dim = eng->model.dim;
         eng->flip = cfg->flip != 0;
+        if ((st = photometric_find(cfg->photometric, &eng->photometric)) != FR_OK) goto fail;
         if (cfg->raw_embedding && (st = open_raw(eng)) != FR_OK) goto fail;
     }
     if (cfg->liveness) {
@@ -349,16 +352,28 @@ static fr_status detect_in_border(fr_engine *eng, const fr_image *img, fr_face *
     return st;
 }
 
-/* The crop of a face that member m's network reads. */
-static fr_status member_align(const engine_member *m, const fr_image *img, const fr_face *face,
-                              fr_image **crop) {
-    if (!m->align->tpl) return align_faceapi(img, face, crop);
-    return align_warp(img, face, m->align->tpl, m->align->size, m->spec->align_scale, crop);
+/* The crop of a face that member m's network reads, normalised as the engine says. */
+static fr_status member_align(const fr_engine *eng, const engine_member *m, const fr_image *img,
+                              const fr_face *face, fr_image **crop) {
+    fr_status st = m->align->tpl
+                       ? align_warp(img, face, m->align->tpl, m->align->size, m->spec->align_scale, crop)
+                       : align_faceapi(img, face, crop);
+    if (st != FR_OK || eng->photometric == PHOTOMETRIC_NONE) return st;
+    float *scratch = malloc((size_t)(*crop)->width * (size_t)(*crop)->height * 3 * sizeof *scratch);
+    if (!scratch) {
+        fr_image_free(*crop);
+        *crop = NULL;
+        return fr_error(FR_E_NOMEM, "out of memory normalising a face");
+    }
+    photometric_apply(eng->photometric, *crop, scratch);
+    free(scratch);
+    return FR_OK;
 }
 
-/* member_align into *crop, its pixels from a. */
-static fr_status member_align_into(const engine_member *m, const fr_image *img,
-                                   const fr_face *face, nn_arena *a, fr_image *crop) {
+/* member_align into *crop, its pixels (and the normalisation's scratch) from a. */
+static fr_status member_align_into(const fr_engine *eng, const engine_member *m,
+                                   const fr_image *img, const fr_face *face, nn_arena *a,
+                                   fr_image *crop) {
     int region[4];
     float matrix[6];
     fr_status st = m->align->tpl
@@ -372,6 +387,12 @@ static fr_status member_align_into(const engine_member *m, const fr_image *img,
     if (!crop->rgb) return fr_error(FR_E_NOMEM, "out of memory aligning faces");
     if (m->align->tpl) image_warp_affine_into(img, matrix, crop);
     else image_crop_into(img, region[0], region[1], crop);
+    if (eng->photometric == PHOTOMETRIC_NONE) return FR_OK;
+    size_t mark = nn_arena_mark(a);
+    float *scratch = nn_arena_alloc(a, (size_t)crop->width * (size_t)crop->height * 3);
+    if (!scratch) return fr_error(FR_E_NOMEM, "out of memory normalising a face");
+    photometric_apply(eng->photometric, crop, scratch);
+    nn_arena_reset(a, mark);
     return FR_OK;
 }
 
@@ -444,7 +465,7 @@ static fr_status member_embed_faces(const fr_engine *eng, int j, const fr_image 
                        ? FR_OK
                        : fr_error(FR_E_NOMEM, "out of memory embedding faces");
     for (int i = 0; i < n_faces && st == FR_OK; i++) {
-        st = member_align_into(m, img, &faces[i], a, &crops[i]);
+        st = member_align_into(eng, m, img, &faces[i], a, &crops[i]);
         crop_list[i] = &crops[i];
     }
     if (st == FR_OK) st = member_embed_flipped(eng, m, crop_list, n_faces, vectors, a);
@@ -495,6 +516,57 @@ fr_status fr_embed(fr_engine *eng, const fr_image *img, fr_face *faces, int n_fa
     return FR_OK;
 }
 
+fr_status engine_landmarks68(const fr_engine *eng, const fr_image *img, fr_face *face) {
+    fr_status st = landmark68_run(eng->landmarks, eng->threads, img, face, 1);
+    return st == FR_OK ? check_faces_finite(face, 1, eng->landmarks_file) : st;
+}
+
+fr_status engine_whole_landmarks(const fr_engine *eng, const fr_image *img, fr_face *face,
+                                 landmark_fit_result *fit) {
+    /* the whole image, then two boxes of 0.9 of its size in opposite corners */
+    float w = (float)img->width, h = (float)img->height;
+    fr_face boxes[3];
+    memset(boxes, 0, sizeof boxes);
+    boxes[0].w = w, boxes[0].h = h;
+    boxes[1].w = boxes[2].w = 0.9f * w;
+    boxes[1].h = boxes[2].h = 0.9f * h;
+    boxes[2].x = 0.1f * w, boxes[2].y = 0.1f * h;
+    fr_status st = landmark68_run(eng->landmarks, eng->threads, img, boxes, 3);
+    if (st == FR_OK) st = check_faces_finite(boxes, 3, eng->landmarks_file);
+    if (st != FR_OK) return st;
+    *face = boxes[0];
+    landmark_fit(face->landmarks, fit);
+    double moved = 0;
+    for (int k = 0; k < 68; k++)
+        moved += hypot(boxes[1].landmarks[k][0] - boxes[2].landmarks[k][0],
+                       boxes[1].landmarks[k][1] - boxes[2].landmarks[k][1]);
+    fit->drift = fit->radius > 0 ? (float)(moved / 68 / fit->radius) : 1.0f;
+    return FR_OK;
+}
+
+fr_status fr_whole_face(fr_engine *eng, const fr_image *img, fr_face *face) {
+    if (!eng || !face || !img || !img->rgb || img->width <= 0 || img->height <= 0)
+        return fr_error(FR_E_ARG, "fr_whole_face: empty image");
+    landmark_fit_result fit;
+    fr_status st = engine_whole_landmarks(eng, img, face, &fit);
+    if (st != FR_OK) return st;
+    float side = (float)FR_MIN(img->width, img->height);
+    if (fit.drift > LANDMARK_FIT_MAX_DRIFT || fit.residual > LANDMARK_FIT_MAX_RESIDUAL ||
+        fabsf(fit.angle) > LANDMARK_FIT_MAX_ANGLE || fit.radius < LANDMARK_FIT_MIN_RADIUS * side ||
+        fit.radius > LANDMARK_FIT_MAX_RADIUS * side) {
+        face->n_landmarks = 0;
+        return fr_error(FR_E_NO_FACE, "no face: the landmarks on the whole image are not a "
+                        "face's (drift %.3f, at most %.2f; fit residual %.3f, at most %.2f; tilt "
+                        "%.0f degrees, at most %.0f; radius %.2f of the shorter side, %.2f to "
+                        "%.2f)", (double)fit.drift, (double)LANDMARK_FIT_MAX_DRIFT,
+                        (double)fit.residual, (double)LANDMARK_FIT_MAX_RESIDUAL, (double)fit.angle,
+                        (double)LANDMARK_FIT_MAX_ANGLE, (double)(fit.radius / side),
+                        (double)LANDMARK_FIT_MIN_RADIUS, (double)LANDMARK_FIT_MAX_RADIUS);
+    }
+    face->score = 1 - fit.residual;
+    return FR_OK;
+}
+
 /* The stages one at a time serve training, which fine-tunes one network. */
 static fr_status single_member(const fr_engine *eng) {
     fr_status st = has_embedding(eng);
@@ -508,7 +580,7 @@ static fr_status single_member(const fr_engine *eng) {
 fr_status fr_engine_align(const fr_engine *eng, const fr_image *img, const fr_face *face,
                           fr_image **crop) {
     fr_status st = single_member(eng);
-    return st == FR_OK ? member_align(&eng->members[0], img, face, crop) : st;
+    return st == FR_OK ? member_align(eng, &eng->members[0], img, face, crop) : st;
 }
 
 fr_status fr_engine_embed_crops(const fr_engine *eng, const fr_image *const *crops, int n,

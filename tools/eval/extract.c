@@ -17,6 +17,24 @@
 /* The centre crop used when no face is detected: a square this share of the shorter side. */
 #define CENTRE_CROP_SHARE 0.5f
 
+/* Where a cached face came from, as the cache stores it (the embeddings' no_face column and
+ * the faces' source column). Releases before the whole-image face stored 0 (detected) and, for
+ * the centre square, 1 (embeddings) or 2 (faces): those centre squares were made without
+ * trying the whole image, so they are recomputed, while detected faces are reused. */
+enum cached_source { CACHED_DETECTED = 0, CACHED_WHOLE = 3, CACHED_CENTRE = 4 };
+
+static int cached_source_of(int source) {
+    return source == EVAL_FACE_WHOLE ? CACHED_WHOLE
+           : source == EVAL_FACE_CENTRE ? CACHED_CENTRE : CACHED_DETECTED;
+}
+
+/* The source of a cached code, or -1 for a stale entry. */
+static int source_of_cached(int code) {
+    return code == CACHED_DETECTED ? EVAL_FACE_DETECTED
+           : code == CACHED_WHOLE ? EVAL_FACE_WHOLE
+           : code == CACHED_CENTRE ? EVAL_FACE_CENTRE : -1;
+}
+
 /* A face's geometry as cached: box, score, number of landmarks (5 or 68), then the landmarks
  * (room for 68). */
 #define GEOMETRY_FLOATS (6 + 2 * FR_MAX_LANDMARKS)
@@ -113,9 +131,10 @@ static void cache_close(extract_run *run) {
     sqlite3_close(run->db);
 }
 
-/* Under run->lock. *found = 1 and the row filled if the cache has this image. */
+/* Under run->lock. *found = 1 and the row filled (the vector, where its face came from) if
+ * the cache has this image. */
 static fr_status cache_get(extract_run *run, const uint8_t digest[32], int *found, float *vector,
-                           uint8_t *no_face) {
+                           int *source) {
     *found = 0;
     sqlite3_bind_blob(run->lookup, 1, digest, 32, SQLITE_STATIC);
     sqlite3_bind_text(run->lookup, 2, run->key, -1, SQLITE_STATIC);
@@ -125,8 +144,8 @@ static fr_status cache_get(extract_run *run, const uint8_t digest[32], int *foun
         /* a row of another length is ignored (and replaced when recomputed) */
         if (sqlite3_column_bytes(run->lookup, 1) == run->dim * (int)sizeof(float)) {
             memcpy(vector, sqlite3_column_blob(run->lookup, 1), (size_t)run->dim * sizeof(float));
-            *no_face = (uint8_t)sqlite3_column_int(run->lookup, 0);
-            *found = 1;
+            *source = source_of_cached(sqlite3_column_int(run->lookup, 0));
+            *found = *source >= 0;
         }
     } else if (rc != SQLITE_DONE) {
         st = cache_error(run, "reading the embedding cache");
@@ -137,18 +156,16 @@ static fr_status cache_get(extract_run *run, const uint8_t digest[32], int *foun
 
 /* Under run->lock. */
 static fr_status cache_put(extract_run *run, const uint8_t digest[32], const float *vector,
-                           int no_face) {
+                           int source) {
     sqlite3_bind_blob(run->store, 1, digest, 32, SQLITE_STATIC);
     sqlite3_bind_text(run->store, 2, run->key, -1, SQLITE_STATIC);
-    sqlite3_bind_int(run->store, 3, no_face);
+    sqlite3_bind_int(run->store, 3, cached_source_of(source));
     sqlite3_bind_blob(run->store, 4, vector, run->dim * (int)sizeof(float), SQLITE_STATIC);
     int rc = sqlite3_step(run->store);
     sqlite3_reset(run->store);
     return rc == SQLITE_DONE ? FR_OK : cache_error(run, "writing the embedding cache");
 }
 
-/* Where the embedded face came from. */
-enum face_source { FACE_DETECTED = 0, FACE_CENTRE = 2 };
 
 static void geometry_of(const fr_face *face, float g[GEOMETRY_FLOATS]) {
     g[0] = face->x, g[1] = face->y, g[2] = face->w, g[3] = face->h, g[4] = face->score;
@@ -182,8 +199,8 @@ static fr_status face_cache_get(extract_run *run, const uint8_t digest[32], int 
         usable = face_of(g, face);
     }
     if (usable) {
-        *source = sqlite3_column_int(run->face_lookup, 0);
-        *found = 1;
+        *source = source_of_cached(sqlite3_column_int(run->face_lookup, 0));
+        *found = *source >= 0;
     } else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
         st = cache_error(run, "reading the face cache");
     }
@@ -198,7 +215,7 @@ static fr_status face_cache_put(extract_run *run, const uint8_t digest[32], cons
     geometry_of(face, g);
     sqlite3_bind_blob(run->face_store, 1, digest, 32, SQLITE_STATIC);
     sqlite3_bind_text(run->face_store, 2, run->face_key, -1, SQLITE_STATIC);
-    sqlite3_bind_int(run->face_store, 3, source);
+    sqlite3_bind_int(run->face_store, 3, cached_source_of(source));
     sqlite3_bind_blob(run->face_store, 4, g, (int)sizeof g, SQLITE_TRANSIENT);
     int rc = sqlite3_step(run->face_store);
     sqlite3_reset(run->face_store);
@@ -217,11 +234,17 @@ fr_status eval_default_cache_path(char *out, size_t out_size) {
 
 /* ---- one image ------------------------------------------------------------------------------ */
 
-fr_status eval_subject_face(fr_engine *eng, const fr_image *img, fr_face *face, int *centred) {
+fr_status eval_subject_face_found(fr_engine *eng, const fr_image *img, fr_face *face, int *source) {
     fr_face *faces = NULL;
     int n = 0;
     fr_status st = fr_detect(eng, img, &faces, &n);
-    *centred = st == FR_OK && n == 0;
+    *source = EVAL_FACE_DETECTED;
+    if (st == FR_OK && n == 0) {
+        /* the photo is one face no detector found, if its landmarks say so */
+        st = fr_whole_face(eng, img, face);
+        *source = st == FR_OK ? EVAL_FACE_WHOLE : EVAL_FACE_CENTRE;
+        if (st == FR_E_NO_FACE) st = FR_OK;
+    }
     if (st == FR_OK && n > 0) {
         int best = 0;
         double best_d = 0;
@@ -232,7 +255,7 @@ fr_status eval_subject_face(fr_engine *eng, const fr_image *img, fr_face *face, 
             if (i == 0 || d < best_d) best = i, best_d = d;
         }
         *face = faces[best];
-    } else if (st == FR_OK) {
+    } else if (st == FR_OK && *source == EVAL_FACE_CENTRE) {
         float side = CENTRE_CROP_SHARE * (float)FR_MIN(img->width, img->height);
         memset(face, 0, sizeof *face);
         face->x = (img->width - side) / 2;
@@ -240,6 +263,13 @@ fr_status eval_subject_face(fr_engine *eng, const fr_image *img, fr_face *face, 
         face->w = face->h = side;
     }
     fr_faces_free(faces);
+    return st;
+}
+
+fr_status eval_subject_face(fr_engine *eng, const fr_image *img, fr_face *face, int *centred) {
+    int source;
+    fr_status st = eval_subject_face_found(eng, img, face, &source);
+    *centred = source == EVAL_FACE_CENTRE;
     return st;
 }
 
@@ -255,9 +285,7 @@ static fr_status embed_file(extract_run *run, const uint8_t *data, size_t size, 
         *face = *known;
         *source = known_source;
     } else {
-        int centred;
-        st = eval_subject_face(run->eng, img, face, &centred);
-        *source = centred ? FACE_CENTRE : FACE_DETECTED;
+        st = eval_subject_face_found(run->eng, img, face, source);
     }
     /* a centre square is landmarked, aligned and embedded as if the detector had found it */
     if (st == FR_OK) st = fr_embed(run->eng, img, face, 1);
@@ -269,18 +297,20 @@ static fr_status embed_file(extract_run *run, const uint8_t *data, size_t size, 
 static fr_status process_image(extract_run *run, int i) {
     const char *path = run->paths[i];
     float *vector = run->out->vectors + (size_t)i * run->dim;
-    uint8_t *no_face = &run->out->no_face[i];
+    uint8_t *no_face = &run->out->no_face[i], *whole = &run->out->whole[i];
     uint8_t *data, digest[32];
     size_t size;
     fr_status st = fr_read_file(path, FR_IMAGE_MAX_FILE_BYTES, &data, &size);
     if (st != FR_OK) return st;
-    int found = 0;
+    int found = 0, cached_source = EVAL_FACE_DETECTED;
     if (run->db) {
         fr_sha256(data, size, digest);
         pthread_mutex_lock(&run->lock);
-        st = cache_get(run, digest, &found, vector, no_face);
+        st = cache_get(run, digest, &found, vector, &cached_source);
         if (found) run->out->n_cached++;
         pthread_mutex_unlock(&run->lock);
+        *no_face = found && cached_source == EVAL_FACE_CENTRE;
+        *whole = found && cached_source == EVAL_FACE_WHOLE;
     }
     if (st == FR_OK && !found) {
         /* the face found by a fusion's earlier member, or by an earlier run with the same
@@ -299,11 +329,12 @@ static fr_status process_image(extract_run *run, int i) {
         if (st == FR_OK)
             st = embed_file(run, data, size, path, have_face ? &known : NULL, known_source,
                             vector, &face, &source);
-        *no_face = st == FR_OK && source == FACE_CENTRE;
+        *no_face = st == FR_OK && source == EVAL_FACE_CENTRE;
+        *whole = st == FR_OK && source == EVAL_FACE_WHOLE;
         pthread_mutex_lock(&run->lock);
         if (st == FR_OK) run->out->n_computed++;
         if (st == FR_OK) run->out->n_faces_cached += have_face;
-        if (st == FR_OK && run->db) st = cache_put(run, digest, vector, *no_face);
+        if (st == FR_OK && run->db) st = cache_put(run, digest, vector, source);
         if (st == FR_OK && run->db && !have_face) st = face_cache_put(run, digest, &face, source);
         pthread_mutex_unlock(&run->lock);
         if (st == FR_OK && shared && run->shared->source[i] < 0) {
@@ -340,6 +371,7 @@ void eval_embeddings_free(eval_embeddings *e) {
     if (!e) return;
     free(e->vectors);
     free(e->no_face);
+    free(e->whole);
     memset(e, 0, sizeof *e);
 }
 
@@ -372,10 +404,14 @@ static fr_status embed_single(const fr_config *cfg, const char *const *paths, in
         snprintf(out->align, sizeof out->align, "%s*%g", align, (double)cfg->align_scale);
     /* everything that changes the vectors is in the key; the library version stands for the
      * implementation of the networks */
-    snprintf(run.key, sizeof run.key, "%s|detector=%s|landmarks=%s|align=%s|flip=%d|min_score=%g|%s",
+    /* an unnormalised crop keeps the key it had before normalisations existed */
+    char photometric[64] = "";
+    if (cfg->photometric && strcmp(cfg->photometric, "none"))
+        snprintf(photometric, sizeof photometric, "|photometric=%s", cfg->photometric);
+    snprintf(run.key, sizeof run.key, "%s|detector=%s|landmarks=%s|align=%s|flip=%d|min_score=%g|%s%s",
              fr_engine_model(run.eng), cfg->detector ? cfg->detector : FR_DEFAULT_DETECTOR,
              cfg->landmarks ? cfg->landmarks : "68", out->align, cfg->flip != 0,
-             (double)cfg->min_score, fr_version());
+             (double)cfg->min_score, fr_version(), photometric);
     snprintf(run.face_key, sizeof run.face_key, "detector=%s|landmarks=%s|min_score=%g|%s",
              cfg->detector ? cfg->detector : FR_DEFAULT_DETECTOR, cfg->landmarks ? cfg->landmarks : "68",
              (double)cfg->min_score, fr_version());
@@ -383,7 +419,9 @@ static fr_status embed_single(const fr_config *cfg, const char *const *paths, in
     out->dim = run.dim;
     out->vectors = malloc((size_t)(n > 0 ? n : 1) * (size_t)run.dim * sizeof(float));
     out->no_face = calloc((size_t)(n > 0 ? n : 1), 1);
-    if (!out->vectors || !out->no_face) st = fr_error(FR_E_NOMEM, "out of memory for %d embeddings", n);
+    out->whole = calloc((size_t)(n > 0 ? n : 1), 1);
+    if (!out->vectors || !out->no_face || !out->whole)
+        st = fr_error(FR_E_NOMEM, "out of memory for %d embeddings", n);
     if (st == FR_OK && cache_path) st = cache_open(&run);
 
     if (st == FR_OK) {
@@ -399,7 +437,7 @@ static fr_status embed_single(const fr_config *cfg, const char *const *paths, in
         eval_embeddings_free(out);
         return st;
     }
-    for (int i = 0; i < n; i++) out->n_no_face += out->no_face[i];
+    for (int i = 0; i < n; i++) out->n_no_face += out->no_face[i], out->n_whole += out->whole[i];
     return FR_OK;
 }
 
@@ -432,7 +470,8 @@ static fr_status embed_fused(const fr_config *cfg, const model_spec *spec,
     if (st == FR_OK) {
         out->vectors = malloc((size_t)(n > 0 ? n : 1) * (size_t)spec->dim * sizeof(float));
         out->no_face = calloc((size_t)(n > 0 ? n : 1), 1);
-        if (!out->vectors || !out->no_face)
+        out->whole = calloc((size_t)(n > 0 ? n : 1), 1);
+        if (!out->vectors || !out->no_face || !out->whole)
             st = fr_error(FR_E_NOMEM, "out of memory for %d embeddings", n);
     }
     for (int j = 0; st == FR_OK && j < n_members; j++) {
@@ -440,6 +479,7 @@ static fr_status embed_fused(const fr_config *cfg, const model_spec *spec,
             model_place_member(spec, j, part[j].vectors + (size_t)i * part[j].dim,
                                out->vectors + (size_t)i * spec->dim);
             out->no_face[i] |= part[j].no_face[i];
+            out->whole[i] |= part[j].whole[i];
         }
         /* an image counts as computed when any member computed it */
         out->n_computed = FR_MAX(out->n_computed, part[j].n_computed);
@@ -451,7 +491,7 @@ static fr_status embed_fused(const fr_config *cfg, const model_spec *spec,
         return st;
     }
     out->n_cached = n - out->n_computed;
-    for (int i = 0; i < n; i++) out->n_no_face += out->no_face[i];
+    for (int i = 0; i < n; i++) out->n_no_face += out->no_face[i], out->n_whole += out->whole[i];
     return FR_OK;
 }
 

@@ -1,4 +1,5 @@
-/* cmd_eval.c: facerec eval lfw|identify|folder: accuracy of the pipeline on labeled faces. */
+/* cmd_eval.c: facerec eval lfw|identify|folder: accuracy of the pipeline on labeled
+ * faces; facerec eval relight: the relit test set. */
 #include "cli.h"
 #include "eval/eval.h"
 
@@ -13,7 +14,9 @@ static const char *usage =
     "usage: facerec eval lfw --dir DIR [--pairs FILE] [options]\n"
     "       facerec eval identify --dir DIR [options]\n"
     "       facerec eval folder DIR [options]\n"
-    "Measure the pipeline's accuracy.\n\n"
+    "       facerec eval relight --out DIR [--orl DIR] [--lfw DIR] [--seed N]\n"
+    "                            [--lfw-people N] [--lfw-per-person N]\n"
+    "Measure the pipeline's accuracy; make the relit test set.\n\n"
     "  lfw       LFW verification. View 2 (pairs.txt, the default): 10 folds, each fold's\n"
     "            threshold chosen on the other nine. View 1 (pairsDevTest.txt): threshold\n"
     "            chosen on the training file (--train, default pairsDevTrain.txt beside it).\n"
@@ -39,6 +42,7 @@ static const char *usage =
 typedef struct eval_cli {
     fr_config cfg;
     const char *dir, *pairs, *train, *roc, *cache_dir;
+    eval_relight_options relight;
     int json, no_cache;
     double fpir;
     char cache_path[4096];
@@ -463,9 +467,39 @@ done:
     return rc;
 }
 
+static int eval_relight_cmd(eval_cli *ec) {
+    eval_relight_options *o = &ec->relight;
+    if (!o->out_dir) return cli_usage_error("eval", "relight needs --out (a new or empty folder)");
+    if (!o->orl_dir && !o->lfw_dir) return cli_usage_error("eval", "relight needs --orl or --lfw");
+    o->models_dir = ec->cfg.models_dir;
+    o->threads = ec->cfg.threads;
+    eval_relight_summary s;
+    fr_status st = eval_relight_generate(o, &s);
+    if (st != FR_OK) return cli_fail(st);
+    if (ec->json) {
+        json_t *r = json_object();
+        json_object_set_new(r, "out", cli_json_text(o->out_dir));
+        json_object_set_new(r, "tune_people", json_integer(s.people[0]));
+        json_object_set_new(r, "tune_images", json_integer(s.images[0]));
+        json_object_set_new(r, "test_people", json_integer(s.people[1]));
+        json_object_set_new(r, "test_images", json_integer(s.images[1]));
+        json_object_set_new(r, "skipped", json_integer(s.skipped));
+        json_object_set_new(r, "seconds", cli_json_num(seconds_since(&ec->started)));
+        return cli_json_print(stdout, r) ? 0 : 1;
+    }
+    printf("relit set in %s: tune %d people, %d photos; test %d people, %d photos (each unlit and "
+           "in %d light bands); %d source photos without a face left out; %.1f s\n",
+           o->out_dir, s.people[0], s.images[0], s.people[1], s.images[1], EVAL_RELIGHT_BANDS,
+           s.skipped, seconds_since(&ec->started));
+    return 0;
+}
+
 int cmd_eval(int argc, char **argv) {
     static const struct option options[] = {
         {"dir", required_argument, 0, 'd'},   {"pairs", required_argument, 0, 'p'},
+        {"orl", required_argument, 0, 'O'},   {"lfw", required_argument, 0, 'L'},
+        {"out", required_argument, 0, 'o'},   {"seed", required_argument, 0, 's'},
+        {"lfw-people", required_argument, 0, 'P'}, {"lfw-per-person", required_argument, 0, 'K'},
         {"train", required_argument, 0, 't'},
         {"roc", required_argument, 0, 'r'},   {"fpir", required_argument, 0, 'F'},
         {"cache", required_argument, 0, 'c'}, {"no-cache", no_argument, 0, 'n'},
@@ -481,6 +515,9 @@ int cmd_eval(int argc, char **argv) {
     memset(&ec, 0, sizeof ec);
     fr_config_init(&ec.cfg);
     ec.fpir = 0.01;
+    ec.relight.seed = 16;
+    ec.relight.lfw_people = 120;
+    ec.relight.lfw_per_person = 4;
     clock_gettime(CLOCK_MONOTONIC, &ec.started);
     int opt;
     optind = 1;
@@ -495,6 +532,26 @@ int cmd_eval(int argc, char **argv) {
             if (cli_real_option("eval", "--fpir", optarg, 0, 1, 1, &ec.fpir)) return CLI_USAGE;
             break;
         case 'c': ec.cache_dir = optarg; break;
+        case 'O': ec.relight.orl_dir = optarg; break;
+        case 'L': ec.relight.lfw_dir = optarg; break;
+        case 'o': ec.relight.out_dir = optarg; break;
+        case 's': {
+            int seed;
+            if (cli_int_option("eval", "--seed", optarg, 0, 2147483647L, &seed)) return CLI_USAGE;
+            ec.relight.seed = (uint64_t)seed;
+            break;
+        }
+        case 'P': {
+            if (cli_int_option("eval", "--lfw-people", optarg, 2, 5749, &ec.relight.lfw_people))
+                return CLI_USAGE;
+            break;
+        }
+        case 'K': {
+            if (cli_int_option("eval", "--lfw-per-person", optarg, 2, 530,
+                               &ec.relight.lfw_per_person))
+                return CLI_USAGE;
+            break;
+        }
         case 'n': ec.no_cache = 1; break;
         case 'j': ec.json = 1; break;
         case 'h': fputs(usage, stdout); return 0;
@@ -509,5 +566,6 @@ int cmd_eval(int argc, char **argv) {
     if (!strcmp(what, "lfw")) return eval_lfw(&ec);
     if (!strcmp(what, "identify")) return eval_identify_cmd(&ec);
     if (!strcmp(what, "folder")) return eval_folder(&ec);
-    return cli_usage_error("eval", "unknown evaluation '%s' (lfw, identify or folder)", what);
+    if (!strcmp(what, "relight")) return eval_relight_cmd(&ec);
+    return cli_usage_error("eval", "unknown evaluation '%s' (lfw, identify, folder or relight)", what);
 }

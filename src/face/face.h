@@ -74,4 +74,8 @@ fr_status fr_engine_align(const fr_engine *eng, const fr_image *img, const fr_fa
 fr_status fr_engine_embed_crops(const fr_engine *eng, const fr_image *const *crops, int n,
                                 float *out);
 
+/* The 68-point net on face's box (whatever the face had before): face->landmarks and
+ * n_landmarks = 68. */
+fr_status engine_landmarks68(const fr_engine *eng, const fr_image *img, fr_face *face);
+
 #endif

@@ -495,6 +495,11 @@ fr_status fr_embed(fr_engine *eng, const fr_image *img, fr_face *faces, int n_fa
     return FR_OK;
 }
 
+fr_status engine_landmarks68(const fr_engine *eng, const fr_image *img, fr_face *face) {
+    fr_status st = landmark68_run(eng->landmarks, eng->threads, img, face, 1);
+    return st == FR_OK ? check_faces_finite(face, 1, eng->landmarks_file) : st;
+}
+
 /* The stages one at a time serve training, which fine-tunes one network. */
 static fr_status single_member(const fr_engine *eng) {
     fr_status st = has_embedding(eng);

@@ -5,6 +5,8 @@
  *   metrics    verification (k-fold accuracy, ROC, AUC, EER, TAR@FAR)  metrics.c
  *              and open-set identification (rank-1, FNIR at FPIR)
  *   plot       the ROC curve as an image                                roc_plot.c
+ *   relight    the relit test set: faces under a synthetic directional  relight.c
+ *              light, split by person
  *
  * Scores are Euclidean distances between embeddings: a pair is called "same person" when its
  * distance is <= the threshold. */
@@ -59,6 +61,9 @@ fr_status eval_folder_pairs(const int *labels, int n_images, int *n_folds, uint6
                             eval_pair **pairs, int *n_pairs);
 
 void eval_protocol_free(eval_protocol *protocol);
+
+/* splitmix64: the evaluations' small seeded generator (the same draws every run). */
+uint64_t eval_random_next(uint64_t *state);
 
 /* ---- embeddings ------------------------------------------------------------------------- */
 
@@ -165,5 +170,63 @@ fr_status eval_identify(const float *gallery, const int *gallery_labels, int n_g
  * image; title is printed above the plot. */
 fr_status eval_roc_plot(const eval_roc_point *points, int n_points, int n_impostor,
                         const char *title, fr_image **out);
+
+/* ---- relit test set ---------------------------------------------------------------------- */
+
+/* One synthetic light: a distant lamp theta degrees from the camera's axis, from direction phi
+ * in the image plane (degrees; 0 from the right, 90 from below, 270 from above, as image y
+ * grows downwards), with a share `ambient` of light reaching every point, the linear radiance
+ * multiplied by `exposure` (below 1: underexposed), encoded with exponent 1 / gamma (2.2 is
+ * sRGB-like; lower is darker in the shadows), and Gaussian sensor noise of `noise` levels. */
+typedef struct eval_light {
+    float theta, phi, ambient, exposure, gamma, noise;
+} eval_light;
+
+/* The lighting conditions of the set: the unlit crop, then the bands of the light's angle
+ * from the camera's axis, [lo, hi) degrees. */
+#define EVAL_RELIGHT_BANDS 4
+extern const float eval_relight_band[EVAL_RELIGHT_BANDS][2];
+extern const char *const eval_relight_condition[EVAL_RELIGHT_BANDS + 1]; /* "unlit", "a00-20" .. */
+
+/* Draw a light of angle band b from *state: theta uniform in the band, phi from the sides
+ * and above (160 to 380 degrees), ambient 0.03-0.12, exposure 0.3-0.65, gamma 1.2-1.9, noise
+ * 1-4 levels. */
+void eval_light_draw(uint64_t *state, int band, eval_light *light);
+
+/* Relight a face crop: its pixels (linearised) are the albedo of a face-shaped surface fitted
+ * to its 68 landmarks (in crop pixels): an ellipsoid over the jaw's width and from the chin to
+ * a forehead above the brows, a nose ridge and eye sockets, the background flat. Each pixel is
+ * albedo * (ambient + (1 - ambient) * max(0, normal . light)), the direct term zero where the
+ * surface between the pixel and the lamp casts a shadow (a march through the depth map), then
+ * exposure, gamma and noise (drawn from noise_seed). *out is a new image of crop's size. */
+fr_status eval_relight_face(const fr_image *crop, const float landmarks[68][2],
+                            const eval_light *light, uint64_t noise_seed, fr_image **out);
+
+/* Split n names into two halves by a seeded shuffle: half[i] is 0 or 1, the first half
+ * holding n / 2 of them. The same names and seed give the same halves whatever their order. */
+fr_status eval_relight_split(const char *const *names, int n, uint64_t seed, int *half);
+
+typedef struct eval_relight_options {
+    const char *orl_dir;  /* ORL (s1 .. s40 of .pgm), or NULL */
+    const char *lfw_dir;  /* LFW (a folder per person), or NULL */
+    const char *out_dir;  /* created; must not exist or be empty */
+    const char *models_dir;
+    uint64_t seed;
+    int lfw_people;       /* LFW people taken (drawn among those with lfw_per_person images) */
+    int lfw_per_person;   /* their first images taken */
+    int threads;
+} eval_relight_options;
+
+typedef struct eval_relight_summary {
+    int people[2], images[2]; /* per half (0: tune, 1: test) */
+    int skipped;              /* source photos where no face was found to crop */
+} eval_relight_summary;
+
+/* Build the relit set in o->out_dir (see relight.c and `facerec eval relight --help` for the
+ * layout): each source photo's face (the evaluation's subject face, 68 landmarks) cropped
+ * tight to 170x190, then relit once per band with a light drawn from the seed, the person's
+ * name and the photo's index (so a photo's lights do not depend on what else is generated);
+ * the people split into halves "tune" and "test". */
+fr_status eval_relight_generate(const eval_relight_options *o, eval_relight_summary *summary);
 
 #endif

@@ -236,15 +236,14 @@ void eval_protocol_free(eval_protocol *protocol) {
 
 /* ---- pairs from a labeled folder ------------------------------------------------------- */
 
-/* splitmix64: a small seeded generator, so that the drawn pairs are the same every run */
-static uint64_t next_random(uint64_t *state) {
+uint64_t eval_random_next(uint64_t *state) {
     uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return z ^ (z >> 31);
 }
 
-static uint64_t random_below(uint64_t *state, uint64_t n) { return next_random(state) % n; }
+static uint64_t random_below(uint64_t *state, uint64_t n) { return eval_random_next(state) % n; }
 
 static int compare_pairs(const void *x, const void *y) {
     const eval_pair *a = x, *b = y;

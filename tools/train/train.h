@@ -123,7 +123,9 @@ void train_head_free(embed_head *h);
  * "dlib-resnet+full-<CRC-32 of the parameters>", which every command reads with --model FILE
  * (its descriptors are y, L2-normalised) and galleries record as the model. */
 
-#define TRAIN_FULL_BASE "dlib-resnet" /* the one base model that can be trained whole */
+#define TRAIN_FULL_BASE "dlib-resnet" /* the default base model trained whole */
+/* the other: MobileFaceNet, trained through its TFLite graph's backward pass */
+#define TRAIN_GRAPH_BASE "mobilefacenet"
 
 /* The base that cfg->model names for training, checked (base.c): for a head (full = 0) one
  * embedder by name; for the whole network (full = 1) TRAIN_FULL_BASE or a model file of it,
@@ -141,18 +143,23 @@ fr_status train_settings(const fr_engine *eng, const fr_config *cfg, char *out, 
 /* and its epochs: each runs the network forward and backward over every photo */
 #define TRAIN_FULL_DEFAULT_EPOCHS 5
 
+/* a network read from a TFLite graph, trained whole (graph_full.c; train_internal.h) */
+typedef struct train_graph train_graph;
+
 typedef struct train_full {
-    char base[64]; /* TRAIN_FULL_BASE */
+    char base[64]; /* TRAIN_FULL_BASE or TRAIN_GRAPH_BASE */
     char id[96];   /* "<base>+full-<CRC-32 of the parameters>" */
     int dim;
     size_t n_params;
     float *params;
+    train_graph *graph; /* MobileFaceNet's graph (NULL: dlib-resnet) */
 } train_full;
 
 /* The network with all parameters zero (to be filled by the caller, e.g. in tests). */
 fr_status train_full_new(train_full **out);
-/* The network read from path: face-api's weights manifest or a model file of the network
- * (as dlib_resnet_load reads them). */
+/* The network read from path: dlib-resnet's (face-api's weights manifest or a model file of
+ * it, as dlib_resnet_load reads them), or MobileFaceNet's (its TFLite file, or a model file
+ * fine-tuned from it). */
 fr_status train_full_load(const char *path, train_full **out);
 void train_full_free(train_full *f);
 /* Recompute f->id after the parameters changed. */

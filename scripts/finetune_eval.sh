@@ -1,9 +1,21 @@
 #!/usr/bin/env bash
 # finetune_eval.sh: does `facerec train` help on people it never saw? People are split, never
-# photos. Prints one Markdown table of verification accuracy before and after training
-# (the README's "When it helps" quotes it). About half an hour on two cores.
-#   scripts/finetune_eval.sh [BUILD_DIR]
+# photos. Prints Markdown tables of verification accuracy before and after training
+# (the README's "When it helps" and BENCHMARKS.md quote them).
+#   scripts/finetune_eval.sh [BUILD_DIR] [PART]
 #     BUILD_DIR   a Release build (default: build)
+#     PART        tuned (default: the tuned runs on LFW and ORL, about half an hour on two
+#                 cores), relit (the defaults on the relit set, about 15 minutes), view2 (the
+#                 defaults on LFW people absent from View 2, tested on View 2, about 15
+#                 minutes), or all
+#
+# relit: `facerec eval relight` builds the relit set; `facerec train` with its defaults (no
+# option but --data and --out) trains on the tune half (every condition: unlit and the four
+# light bands, each person one folder), and each band of the test half (other people) is
+# measured with `facerec eval lfw` on its pairs.txt, on mobilefacenet (the head's base) and
+# on the trained head.
+# view2: the defaults train on LFW's people with two photos or more who appear nowhere in
+# View 2 (pairs.txt), and View 2 is measured before and after.
 # Environment: FACEREC_DATA, the shared data folder (default: ../shared/data beside the
 # repository).
 #
@@ -15,6 +27,8 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 build="${1:-$here/build}"
+part="${2:-tuned}"
+case "$part" in tuned|relit|view2|all) ;; *) echo "finetune_eval.sh: unknown part '$part'" >&2; exit 2 ;; esac
 facerec="$build/facerec"
 data="${FACEREC_DATA:-$here/../shared/data}"
 lfw="$data/lfw-deepfunneled"
@@ -80,6 +94,7 @@ row() {
   rows+=("| $label | \`--model $model${align:+ --align $align} $*\` | $(pct "$(field "$eval_before" accuracy)") | $(pct "$(field "$eval_after" accuracy)") | $(field "$eval_before" auc) | $(field "$eval_after" auc) | ${kept:-0} | $seconds s |")
 }
 
+if [ "$part" = tuned ] || [ "$part" = all ]; then
 row "LFW, dlib-resnet, head" lfw dlib-resnet "" --head --epochs 10 --lr 1e-5
 row "LFW, mobilefacenet, head" lfw mobilefacenet "" --head --epochs 10 --lr 1e-5
 row "LFW, dlib-resnet fed the 112-pixel similarity warp, head" lfw dlib-resnet similarity --head --epochs 10 --lr 1e-4
@@ -90,3 +105,61 @@ row "ORL, mobilefacenet, head" orl mobilefacenet "" --head --epochs 10 --lr 1e-5
 echo "| held-out people | training | accuracy before % | after % | AUC before | AUC after | epoch kept (0: none better on --val) | training time |"
 echo "|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${rows[@]}"
+fi
+
+# A row per condition: accuracy and AUC before (the base) and after (the trained model).
+eval_pairs() { # dir pairs model
+  "$facerec" eval lfw --dir "$1" --pairs "$2" --model "$3" --json
+}
+
+if [ "$part" = relit ] || [ "$part" = all ]; then
+  echo "finetune_eval.sh: building the relit set ..." >&2
+  "$facerec" eval relight --orl "$orl" --lfw "$lfw" --out "$work/relit" >&2
+  for cond in unlit a00-20 a20-40 a40-60 a60-80; do
+    for dir in "$work/relit/tune/$cond"/*/; do
+      person="$(basename "$dir")"
+      mkdir -p "$work/relit_train/$person"
+      for photo in "$dir"*; do ln -s "$photo" "$work/relit_train/$person/${cond}_$(basename "$photo")"; done
+    done
+  done
+  echo "finetune_eval.sh: training on the tune half ..." >&2
+  start=$SECONDS
+  "$facerec" train --data "$work/relit_train" --out "$work/relit.frmodel" >"$work/train.log" 2>&1 ||
+    { tail -n 3 "$work/train.log" >&2; exit 1; }
+  seconds=$((SECONDS - start))
+  kept="$(sed -n 's/^kept the [a-z]* of epoch \([0-9]*\).*/\1/p' "$work/train.log")"
+  echo
+  echo "Trained: \`facerec train --data TUNE_HALF --out relit.frmodel\` (defaults; epoch $kept kept on the held-out fifth, $seconds s)."
+  echo
+  echo "| test half, condition | accuracy before % | after % | AUC before | AUC after |"
+  echo "|---|---|---|---|---|"
+  for cond in unlit a00-20 a20-40 a40-60 a60-80; do
+    d="$work/relit/test/$cond"
+    before="$(eval_pairs "$d" "$d/pairs.txt" mobilefacenet)"
+    after="$(eval_pairs "$d" "$d/pairs.txt" "$work/relit.frmodel")"
+    echo "| $cond | $(pct "$(field "$before" accuracy)") | $(pct "$(field "$after" accuracy)") | $(field "$before" auc) | $(field "$after" auc) |"
+  done
+fi
+
+if [ "$part" = view2 ] || [ "$part" = all ]; then
+  awk 'NF == 3 { print $1 } NF == 4 { print $1; print $3 }' "$lfw/pairs.txt" | sort -u >"$work/view2_people"
+  mkdir -p "$work/view2_train"
+  for dir in "$lfw"/*/; do
+    person="$(basename "$dir")"
+    [ "$(ls "$dir" | wc -l)" -ge 2 ] || continue
+    grep -qxF "$person" "$work/view2_people" && continue
+    ln -s "$dir" "$work/view2_train/$person"
+  done
+  echo "finetune_eval.sh: training on the $(ls "$work/view2_train" | wc -l) LFW people absent from View 2 ..." >&2
+  start=$SECONDS
+  "$facerec" train --data "$work/view2_train" --out "$work/view2.frmodel" >"$work/train.log" 2>&1 ||
+    { tail -n 3 "$work/train.log" >&2; exit 1; }
+  seconds=$((SECONDS - start))
+  kept="$(sed -n 's/^kept the [a-z]* of epoch \([0-9]*\).*/\1/p' "$work/train.log")"
+  before="$("$facerec" eval lfw --dir "$lfw" --model mobilefacenet --json)"
+  after="$("$facerec" eval lfw --dir "$lfw" --model "$work/view2.frmodel" --json)"
+  echo
+  echo "| LFW View 2 | training | accuracy before % | after % | AUC before | AUC after | epoch kept | training time |"
+  echo "|---|---|---|---|---|---|---|---|"
+  echo "| mobilefacenet, head on the $(ls "$work/view2_train" | wc -l) people absent from View 2 | defaults | $(pct "$(field "$before" accuracy)") | $(pct "$(field "$after" accuracy)") | $(field "$before" auc) | $(field "$after" auc) | ${kept:-none} | $seconds s |"
+fi

@@ -39,7 +39,8 @@ orl="$data/orl_faces"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
-# ---- the splits (symbolic links to the photos) ----
+# ---- the splits of the tuned runs (symbolic links to the photos) ----
+if [ "$part" = tuned ] || [ "$part" = all ]; then
 awk 'NF == 3 { print $1 } NF == 4 { print $1; print $3 }' "$lfw/pairsDevTest.txt" | sort -u >"$work/test_people"
 mkdir -p "$work/lfw/train" "$work/lfw/val" "$work/lfw/small" "$work/orl/train" "$work/orl/val" "$work/orl/test"
 i=0
@@ -63,6 +64,7 @@ for n in $(seq 1 40); do
   ln -s "$orl/s$n" "$work/orl/$part/s$n"
 done
 echo "finetune_eval.sh: LFW $(ls "$work/lfw/train" | wc -l) training people, $(ls "$work/lfw/val" | wc -l) for --val, $(ls "$work/lfw/small" | wc -l) in the --full subset" >&2
+fi
 
 field() { # json, name
   sed -n "s/.*\"$2\": \"\\{0,1\\}\\([^,\"}]*\\).*/\\1/p" <<<"$1" | head -n 1
@@ -143,12 +145,12 @@ fi
 
 if [ "$part" = view2 ] || [ "$part" = all ]; then
   awk 'NF == 3 { print $1 } NF == 4 { print $1; print $3 }' "$lfw/pairs.txt" | sort -u >"$work/view2_people"
+  # people with two photos or more
+  find "$lfw" -mindepth 2 -maxdepth 2 -name '*.jpg' | awk -F/ '{ print $(NF - 1) }' | sort | uniq -c |
+    awk '$1 >= 2 { print $2 }' >"$work/lfw_people"
   mkdir -p "$work/view2_train"
-  for dir in "$lfw"/*/; do
-    person="$(basename "$dir")"
-    [ "$(ls "$dir" | wc -l)" -ge 2 ] || continue
-    grep -qxF "$person" "$work/view2_people" && continue
-    ln -s "$dir" "$work/view2_train/$person"
+  for person in $(comm -23 "$work/lfw_people" "$work/view2_people"); do
+    ln -s "$lfw/$person" "$work/view2_train/$person"
   done
   echo "finetune_eval.sh: training on the $(ls "$work/view2_train" | wc -l) LFW people absent from View 2 ..." >&2
   start=$SECONDS

@@ -24,11 +24,14 @@ static const char *usage =
     "                      copies are aligned once and kept in memory, and every batch runs\n"
     "                      through the network forward and backward (minutes per epoch for a\n"
     "                      few hundred photos)\n"
-    "  --epochs N          passes over the photos (default 5)\n"
-    "  --lr X              Adam's learning rate (default 0.0001; with --full 0.00001)\n"
+    "  --epochs N          passes over the photos (default 20; with --full 5)\n"
+    "  --lr X              Adam's learning rate (default 0.001; with --full 0.00001)\n"
     "  --beta1 B, --beta2 B, --eps E   Adam's other settings (default 0.9, 0.999, 1e-8)\n"
     "  --weight-decay W    decoupled weight decay (default 0)\n"
     "  --alpha A           the triplet loss's margin (default 0.2, FaceNet's)\n"
+    "  --mining M          the negatives of each anchor-positive pair: active (default: any\n"
+    "                      with a positive loss, closer than the positive or not) or semi-hard\n"
+    "                      (FaceNet's: farther than the positive, within the margin)\n"
     "  --batch PxK         P people of up to K photos per batch (default 10x6)\n"
     "  --augment N         augmented copies of each photo: mirrored, shifted, scaled, brighter\n"
     "                      or darker (default 2; 0: none)\n"
@@ -36,6 +39,10 @@ static const char *usage =
     "                      --head only)\n"
     "  --val FOLDER        people to measure verification accuracy on after each epoch (other\n"
     "                      people than the training ones); the model of the best epoch is kept\n"
+    "                      (the base model itself when no epoch beats it)\n"
+    "  --holdout N         without --val, every N-th person of FOLDER is held out to validate\n"
+    "                      on instead (default 5; 0: none, train on all for every epoch); a\n"
+    "                      head is then trained again on everyone for the best epoch count\n"
     "  --curve FILE.png    the loss / accuracy chart (default: FILE with the extension .png)\n"
     "  --seed N            random seed: the same seed gives the same model (default 1)\n"
     "  --cache FILE        keep the embeddings in FILE (and FILE.val for --val) and reuse them\n"
@@ -113,7 +120,8 @@ static double seconds_since(const struct timespec *t0) {
 
 int cmd_train(int argc, char **argv) {
     enum { O_DATA = 0x200, O_OUT, O_HEAD, O_FULL, O_EPOCHS, O_LR, O_BETA1, O_BETA2, O_EPS,
-           O_DECAY, O_ALPHA, O_BATCH, O_AUGMENT, O_HIDDEN, O_VAL, O_CURVE, O_SEED, O_CACHE };
+           O_DECAY, O_ALPHA, O_BATCH, O_AUGMENT, O_HIDDEN, O_VAL, O_CURVE, O_SEED, O_CACHE,
+           O_MINING, O_HOLDOUT };
     static const struct option options[] = {
         {"data", required_argument, 0, O_DATA}, {"out", required_argument, 0, O_OUT},
         {"head", no_argument, 0, O_HEAD}, {"full", no_argument, 0, O_FULL},
@@ -124,6 +132,7 @@ int cmd_train(int argc, char **argv) {
         {"augment", required_argument, 0, O_AUGMENT}, {"hidden", required_argument, 0, O_HIDDEN},
         {"val", required_argument, 0, O_VAL}, {"curve", required_argument, 0, O_CURVE},
         {"seed", required_argument, 0, O_SEED}, {"cache", required_argument, 0, O_CACHE},
+        {"mining", required_argument, 0, O_MINING}, {"holdout", required_argument, 0, O_HOLDOUT},
         {"help", no_argument, 0, 'h'},
         CLI_ENGINE_LONG_OPTIONS, {0, 0, 0, 0}};
     fr_config cfg;
@@ -134,7 +143,7 @@ int cmd_train(int argc, char **argv) {
     train_augment_config aug;
     train_augment_defaults(&aug);
     const char *data = NULL, *out = NULL, *val_dir = NULL, *curve = NULL, *cache = NULL;
-    int full = 0, hidden = 0, lr_given = 0, seed, opt;
+    int full = 0, hidden = 0, lr_given = 0, epochs_given = 0, holdout = 5, seed, opt;
     double v;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
@@ -147,6 +156,17 @@ int cmd_train(int argc, char **argv) {
         case O_CACHE: cache = optarg; break;
         case O_EPOCHS:
             if (cli_int_option("train", "--epochs", optarg, 1, 100000, &tc.epochs)) return CLI_USAGE;
+            epochs_given = 1;
+            break;
+        case O_MINING:
+            if (!strcmp(optarg, "active")) tc.mining = TRAIN_MINING_ACTIVE;
+            else if (!strcmp(optarg, "semi-hard")) tc.mining = TRAIN_MINING_SEMI_HARD;
+            else return cli_usage_error("train", "--mining: '%s' is neither active nor semi-hard",
+                                        optarg);
+            break;
+        case O_HOLDOUT:
+            if (cli_int_option("train", "--holdout", optarg, 0, 1000, &holdout)) return CLI_USAGE;
+            if (holdout == 1) return cli_usage_error("train", "--holdout 1 would hold out everyone");
             break;
         case O_LR:
             if (cli_real_option("train", "--lr", optarg, 1e-9, 0, 10, &v)) return CLI_USAGE;
@@ -207,6 +227,7 @@ int cmd_train(int argc, char **argv) {
         return 2;
     }
     if (full && !lr_given) tc.adam.lr = TRAIN_FULL_DEFAULT_LR;
+    if (full && !epochs_given) tc.epochs = TRAIN_FULL_DEFAULT_EPOCHS;
     char curve_path[4096];
     if (!curve) {
         const char *slash = strrchr(out, '/'), *dot = strrchr(out, '.');
@@ -216,7 +237,7 @@ int cmd_train(int argc, char **argv) {
     }
 
     cli_people train_people = {0}, val_people = {0};
-    train_set train = {0}, val = {0};
+    train_set train = {0}, val = {0}, everyone = {0};
     train_crops faces = {0}, val_faces = {0};
     embed_head *head = NULL;
     train_full *net = NULL;
@@ -232,16 +253,36 @@ int cmd_train(int argc, char **argv) {
     clock_gettime(CLOCK_MONOTONIC, &t0);
     char val_cache[4096];
     if (cache) snprintf(val_cache, sizeof val_cache, "%s.val", cache);
+    /* held out: validation on people of the training folder (no --val) */
+    int held_out = 0;
     if (st == FR_OK && full) {
         st = align_folder(eng, data, &train_people, &aug, tc.seed, &faces);
-        if (st == FR_OK && val_dir)
+        if (st == FR_OK && val_dir) {
             st = align_folder(eng, val_dir, &val_people, NULL, 0, &val_faces);
+        } else if (st == FR_OK && holdout) {
+            train_crops all = faces;
+            if (train_crops_split(&all, holdout, &faces, &val_faces) == FR_OK) held_out = 1;
+            else faces = all;
+        }
     } else if (st == FR_OK) {
-        st = embed_folder(eng, &cfg, data, &train_people, &aug, tc.seed, cache, &train);
+        st = embed_folder(eng, &cfg, data, &train_people, &aug, tc.seed, cache, &everyone);
         if (st == FR_OK && val_dir)
             st = embed_folder(eng, &cfg, val_dir, &val_people, NULL, 0, cache ? val_cache : NULL,
                               &val);
+        else if (st == FR_OK && holdout)
+            held_out = train_set_split(&everyone, holdout, &train, &val) == FR_OK;
+        if (st == FR_OK && !held_out) {
+            train = everyone;
+            memset(&everyone, 0, sizeof everyone);
+        }
     }
+    if (st == FR_OK && !val_dir && holdout && !held_out)
+        printf("no validation (%s): training on everyone for %d epochs\n", fr_last_error(),
+               tc.epochs);
+    else if (st == FR_OK && held_out)
+        printf("validation: every %d-th person of %s held out (%d photos; --val or --holdout "
+               "to change)\n", holdout, data, full ? val_faces.n_photos : val.n_photos);
+    int validated = val_dir || held_out;
     double prepare_seconds = seconds_since(&t0);
     if (st == FR_OK) {
         printf("%s in %.1f s\n", full ? "aligned" : "embedded", prepare_seconds);
@@ -254,18 +295,33 @@ int cmd_train(int argc, char **argv) {
     if (st == FR_OK) {
         tc.threads = fr_engine_threads(eng); /* --threads, as the engine took it */
         clock_gettime(CLOCK_MONOTONIC, &t0);
-        st = full ? train_full_fit(net, &faces, val_dir ? &val_faces : NULL, &tc, on_epoch,
+        st = full ? train_full_fit(net, &faces, validated ? &val_faces : NULL, &tc, on_epoch,
                                    &tc.epochs, history, &best_epoch)
-                  : train_head_fit(head, &train, val_dir ? &val : NULL, &tc, on_epoch, &tc.epochs,
-                                   history, &best_epoch);
+                  : train_head_fit(head, &train, validated ? &val : NULL, &tc, on_epoch,
+                                   &tc.epochs, history, &best_epoch);
+    }
+    if (st == FR_OK && !full && held_out && best_epoch > 0) {
+        /* the held-out people chose the epoch count; now everyone trains the head */
+        train_config again = tc;
+        again.epochs = best_epoch;
+        train_rng rng = {tc.seed};
+        train_head_free(head);
+        head = NULL;
+        st = train_head_new(base, fr_engine_dim(eng), hidden, &rng, &head);
+        if (st == FR_OK)
+            st = train_head_fit(head, &everyone, NULL, &again, NULL, NULL, NULL, NULL);
+        if (st == FR_OK)
+            printf("trained again on all %d photos for %d epochs\n", everyone.n_photos,
+                   best_epoch);
     }
     const char *id = full ? (net ? net->id : "") : (head ? train_head_id(head) : "");
     if (st == FR_OK) {
         printf("trained in %.1f s (%.1f s in all)\n", seconds_since(&t0),
                prepare_seconds + seconds_since(&t0));
-        if (val_dir)
+        if (validated)
             printf("kept the %s of epoch %d, the best on %s (validation accuracy %.2f%%%s)\n",
-                   full ? "network" : "head", best_epoch, val_dir,
+                   full ? "network" : "head", best_epoch,
+                   val_dir ? val_dir : "the held-out people",
                    100 * history[best_epoch].val_accuracy,
                    best_epoch == 0 ? ": training did not improve on the base model" : "");
         st = full ? train_full_save(net, out) : train_head_save(head, out);
@@ -290,6 +346,7 @@ done:
     train_full_free(net);
     train_set_free(&train);
     train_set_free(&val);
+    train_set_free(&everyone);
     train_crops_free(&faces);
     train_crops_free(&val_faces);
     fr_engine_close(eng);

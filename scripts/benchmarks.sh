@@ -10,18 +10,22 @@
 #                 on View 1, and 1:N for each model alone)
 #     --no-bench  leave out `facerec-bench` and python/bench.py
 #     --no-serve  leave out the load benchmark of `facerec serve` (scripts/serve_bench.sh)
+#     --no-finetune  leave out `facerec train`'s defaults on the relit set and on View 2
+#                 (scripts/finetune_eval.sh relit and view2, about half an hour; also left
+#                 out with --quick)
 # Environment: FACEREC_DATA, the shared data folder (default: ../shared/data beside the
 # repository); FACEREC_EVAL_CACHE, the embedding cache folder (default: the eval default).
 # Rows whose configuration this build does not offer (e.g. a model not added yet) are listed
 # as not available, with the reason.
 set -uo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
-quick=0; with_bench=1; with_serve=1; build="$here/build"
+quick=0; with_bench=1; with_serve=1; with_finetune=1; build="$here/build"
 for arg in "$@"; do
   case "$arg" in
     --quick) quick=1 ;;
     --no-bench) with_bench=0 ;;
     --no-serve) with_serve=0 ;;
+    --no-finetune) with_finetune=0 ;;
     -*) echo "benchmarks.sh: unknown option $arg" >&2; exit 2 ;;
     *) build="$arg" ;;
   esac
@@ -161,6 +165,17 @@ if [ $with_bench = 1 ]; then
 $python_text"
 fi
 
+finetune_text=
+if [ $with_finetune = 1 ] && [ $quick = 0 ]; then
+  for part in relit view2; do
+    echo "benchmarks.sh: finetune_eval.sh $part ..." >&2
+    text="$(FACEREC_DATA="$data" "$here/scripts/finetune_eval.sh" "$build" "$part" 2>"$tmp/err")" ||
+      text="(finetune_eval.sh $part failed: $(tail -n 3 "$tmp/err"))"
+    finetune_text="$finetune_text$text
+"
+  done
+fi
+
 serve_text=
 if [ $with_serve = 1 ] && command -v wrk >/dev/null; then
   echo "benchmarks.sh: serve_bench ..." >&2
@@ -228,6 +243,18 @@ fi
     echo "$fusion_text"
     echo
   fi
+  echo "## Fine-tuning (\`facerec train\` with its defaults, \`scripts/finetune_eval.sh\`)"
+  echo
+  if [ -n "$finetune_text" ]; then
+    echo "On people never seen in training. The relit set (\`facerec eval relight\`, seed 16): the head"
+    echo "trains on the tune half's people (every condition), each light band of the test half is measured"
+    echo "on its pairs.txt, before (mobilefacenet, the head's base) and after. LFW: the head trains on the"
+    echo "LFW people with two photos or more absent from View 2, and View 2 is measured before and after."
+    echo "$finetune_text"
+  else
+    echo "Left out (run without --quick and --no-finetune)."
+  fi
+  echo
   echo "## Speed (\`facerec-bench\`)"
   echo
   if [ -n "$bench_text" ]; then

@@ -372,7 +372,7 @@ TEST(triplet_loss_is_facenets_and_its_gradient_matches) {
     CHECK(grad_error(triplet_loss_of, &c, e, g, B * D, 1e-4f, 100) < GRAD_TOL);
 }
 
-TEST(mining_takes_all_positive_pairs_with_semi_hard_negatives) {
+TEST(mining_takes_every_pair_with_a_candidate_negative) {
     enum { P = 4, K = 3, B = P * K, D = 8 };
     float emb[B * D];
     int labels[B];
@@ -380,38 +380,46 @@ TEST(mining_takes_all_positive_pairs_with_semi_hard_negatives) {
     fill(emb, B * D, -1, 1);
     nn_l2_normalize(emb, B, D);
     const float alpha = 0.5f;
-    train_triplet t[B * (K - 1)];
-    int n, pairs;
-    train_rng rng = {7};
-    train_mine_triplets(emb, labels, B, D, alpha, &rng, t, &n, &pairs);
-    CHECK(pairs == P * K * (K - 1));
-    int with_candidate = 0;
-    for (int a = 0; a < B; a++)
-        for (int p = 0; p < B; p++) {
-            if (p == a || labels[p] != labels[a]) continue;
-            float d_ap = train_squared_distance(emb + a * D, emb + p * D, D);
-            int any = 0;
-            for (int x = 0; x < B; x++) {
-                float d = train_squared_distance(emb + a * D, emb + x * D, D);
-                any |= labels[x] != labels[a] && d > d_ap && d < d_ap + alpha;
+    int counts[2];
+    for (int mining = TRAIN_MINING_ACTIVE; mining <= TRAIN_MINING_SEMI_HARD; mining++) {
+        train_triplet t[B * (K - 1)];
+        int n, pairs;
+        train_rng rng = {7};
+        train_mine_triplets(emb, labels, B, D, alpha, mining, &rng, t, &n, &pairs);
+        CHECK(pairs == P * K * (K - 1));
+        int with_candidate = 0;
+        for (int a = 0; a < B; a++)
+            for (int p = 0; p < B; p++) {
+                if (p == a || labels[p] != labels[a]) continue;
+                float d_ap = train_squared_distance(emb + a * D, emb + p * D, D);
+                int any = 0;
+                for (int x = 0; x < B; x++) {
+                    float d = train_squared_distance(emb + a * D, emb + x * D, D);
+                    any |= labels[x] != labels[a] && d < d_ap + alpha &&
+                           (mining == TRAIN_MINING_ACTIVE || d > d_ap);
+                }
+                with_candidate += any;
             }
-            with_candidate += any;
+        CHECK(n == with_candidate); /* every pair that has a candidate negative got one */
+        CHECK(n > 0);
+        counts[mining] = n;
+        for (int i = 0; i < n; i++) {
+            float d_ap = train_squared_distance(emb + t[i].anchor * D, emb + t[i].positive * D, D);
+            float d_an = train_squared_distance(emb + t[i].anchor * D, emb + t[i].negative * D, D);
+            CHECK(labels[t[i].anchor] == labels[t[i].positive] && t[i].anchor != t[i].positive);
+            CHECK(labels[t[i].negative] != labels[t[i].anchor]);
+            CHECK(d_an < d_ap + alpha);
+            if (mining == TRAIN_MINING_SEMI_HARD) CHECK(d_ap < d_an);
         }
-    CHECK(n == with_candidate); /* every pair that has a semi-hard negative got one */
-    CHECK(n > 0);
-    for (int i = 0; i < n; i++) {
-        float d_ap = train_squared_distance(emb + t[i].anchor * D, emb + t[i].positive * D, D);
-        float d_an = train_squared_distance(emb + t[i].anchor * D, emb + t[i].negative * D, D);
-        CHECK(labels[t[i].anchor] == labels[t[i].positive] && t[i].anchor != t[i].positive);
-        CHECK(labels[t[i].negative] != labels[t[i].anchor]);
-        CHECK(d_ap < d_an && d_an < d_ap + alpha);
+        /* the same seed gives the same triplets */
+        train_triplet again[B * (K - 1)];
+        int n2, pairs2;
+        train_rng rng2 = {7};
+        train_mine_triplets(emb, labels, B, D, alpha, mining, &rng2, again, &n2, &pairs2);
+        CHECK(n2 == n && !memcmp(again, t, (size_t)n * sizeof *t));
     }
-    /* the same seed gives the same triplets */
-    train_triplet again[B * (K - 1)];
-    int n2, pairs2;
-    train_rng rng2 = {7};
-    train_mine_triplets(emb, labels, B, D, alpha, &rng2, again, &n2, &pairs2);
-    CHECK(n2 == n && !memcmp(again, t, (size_t)n * sizeof *t));
+    /* random points: some pairs have only hard negatives, which semi-hard selection skips */
+    CHECK(counts[TRAIN_MINING_ACTIVE] > counts[TRAIN_MINING_SEMI_HARD]);
 }
 
 /* ---- Adam ------------------------------------------------------------------------------ */
@@ -708,6 +716,15 @@ TEST(train_command_writes_a_model_every_command_accepts) {
     CHECK(strstr(text, "--hidden") != NULL);
     const char *bad_batch[] = {"train", "--data", dir, "--out", out, "--batch", "3", NULL};
     CHECK(run_cli(bad_batch, text, sizeof text) == 2);
+    const char *bad_mining[] = {"train", "--data", dir, "--out", out, "--mining", "hard", NULL};
+    CHECK(run_cli(bad_mining, text, sizeof text) == 2);
+    CHECK(strstr(text, "--mining: 'hard'") != NULL);
+    /* without --val, two people cannot be split into two to train and two to validate on */
+    const char *no_split[] = {"train", "--data", dir, "--out", out, "--epochs", "1",
+                              "--augment", "0", "--batch", "2x2", "--models",
+                              FR_TEST_MODELS_DIR, NULL};
+    CHECK(run_cli(no_split, text, sizeof text) == 0);
+    CHECK(strstr(text, "no validation (holding out every 5-th person leaves") != NULL);
 
     const char *args[] = {"train", "--data", dir, "--val", dir, "--out", out, "--epochs", "2",
                           "--augment", "1", "--batch", "2x2", "--lr", "0.01", "--models",
@@ -771,7 +788,7 @@ TEST_MAIN(CASE(dense_backward_matches_finite_differences),
           CASE(pooling_backward_matches_finite_differences),
           CASE(add_concat_scale_shift_backward_match_finite_differences),
           CASE(triplet_loss_is_facenets_and_its_gradient_matches),
-          CASE(mining_takes_all_positive_pairs_with_semi_hard_negatives),
+          CASE(mining_takes_every_pair_with_a_candidate_negative),
           CASE(adam_steps_as_kingma_and_ba),
           CASE(head_gradient_through_loss_normalisation_relu_and_dense_matches),
           CASE(untrained_head_is_the_normalised_base_and_file_round_trips),

@@ -227,10 +227,10 @@ static int run_cli(const char *const *args, char *out, size_t outsz) {
 
 TEST(train_full_command_writes_a_model_and_refuses_other_bases) {
     char out[16384];
-    const char *other[] = {"train", "--full", "--model", "mobilefacenet", "--data", ".", "--out",
+    const char *other[] = {"train", "--full", "--model", "fusion", "--data", ".", "--out",
                            FR_TEST_TMP_DIR "/never.frmodel", NULL};
     CHECK(run_cli(other, out, sizeof out) == 2);
-    CHECK(strstr(out, "mobilefacenet") && strstr(out, "dlib-resnet"));
+    CHECK(strstr(out, "not for fusion") && strstr(out, "dlib-resnet and mobilefacenet"));
     /* a head trains on one network, not on a fusion */
     const char *fused[] = {"train", "--model", "fusion", "--data", ".", "--out",
                            FR_TEST_TMP_DIR "/never.frmodel", NULL};

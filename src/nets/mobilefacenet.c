@@ -10,8 +10,10 @@
 
 #include "common/common.h"
 #include "nn/graph.h"
+#include "nn/import/frmodel.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 /* Faces run through the graph at once: larger batches spill the activations out of the
  * caches (measured slower per face at 16 than at 4). Larger calls run in chunks. */
@@ -22,12 +24,30 @@ struct mobilefacenet {
     int output; /* index of "embeddings" */
 };
 
+fr_status mobilefacenet_graph_load(const char *path, nn_graph **out) {
+    *out = NULL;
+    if (!frmodel_is_file(path)) return nn_graph_load_tflite(path, out);
+    frmodel_info info;
+    nn_weights *tuned;
+    fr_status st = frmodel_read(path, &info, &tuned);
+    if (st != FR_OK) return st;
+    char base[4096];
+    if (strncmp(info.model_id, MOBILEFACENET_TUNED_PREFIX, strlen(MOBILEFACENET_TUNED_PREFIX)))
+        st = fr_error(FR_E_MODEL, "%s: not a fine-tuned MobileFaceNet (model id '%s')", path,
+                      info.model_id);
+    /* the installed models (or $FACEREC_MODELS) hold the base file */
+    if (st == FR_OK) st = fr_network_path(NULL, MOBILEFACENET_FILE, base, sizeof base);
+    if (st == FR_OK) st = nn_graph_load_tflite_replacing(base, tuned, out);
+    nn_weights_free(tuned);
+    return st;
+}
+
 fr_status mobilefacenet_load(const char *path, mobilefacenet **out) {
     if (!path || !out) return fr_error(FR_E_ARG, "mobilefacenet_load: NULL argument");
     *out = NULL;
     mobilefacenet *net = calloc(1, sizeof *net);
     if (!net) return fr_error(FR_E_NOMEM, "%s: no memory for MobileFaceNet", path);
-    fr_status st = nn_graph_load_tflite(path, &net->graph);
+    fr_status st = mobilefacenet_graph_load(path, &net->graph);
     int rank, shape[NN_MAX_RANK];
     if (st == FR_OK) {
         nn_graph_input_file_shape(net->graph, 0, &rank, shape);

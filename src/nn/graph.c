@@ -25,6 +25,7 @@
 
 #include "common/common.h"
 #include "nn/import/tflite.h"
+#include "nn/weights.h"
 
 #include <limits.h>
 #include <math.h>
@@ -91,6 +92,10 @@ typedef struct gnode {
     const int32_t *pads; /* (rank, 2) */
     int pads_rank;
     int out_h, out_w, align_corners, half_pixel_centers; /* resize */
+    /* the file's constants behind cv.weight, cv.bias and act.slope (-1: none), for training;
+     * act.slope is slope_factor times the slope constant */
+    int weight_tensor, bias_tensor, slope_tensor;
+    float slope_factor;
 } gnode;
 
 /* The sessions a graph keeps between calls (the graph itself stays immutable). */
@@ -152,6 +157,8 @@ static const char *shape_text(int rank, const int *shape, char *buf, size_t size
 typedef struct load_ctx {
     const tflite_model *m;
     nn_graph *g;
+    const nn_weights *replace; /* constants to load instead of the file's (may be NULL) */
+    int n_replaced;
 } load_ctx;
 
 static fr_status nomem(const load_ctx *c) {
@@ -160,6 +167,19 @@ static fr_status nomem(const load_ctx *c) {
 
 /* Convert the constant bytes of tensor t (FLOAT32, FLOAT16 or INT32) into its data or
  * ints. The file is little-endian, like every host this builds for. */
+/* The values of float constant t from c->replace when it holds one of that name (checked
+ * against its size). */
+static fr_status replace_constant(load_ctx *c, gtensor *t) {
+    const nn_tensor_entry *e = c->replace ? nn_weights_find(c->replace, t->name) : NULL;
+    if (!e) return FR_OK;
+    if (!t->data || e->count != t->count)
+        return fr_error(FR_E_MODEL, "%s: '%s' has %zu values, the graph's constant %zu",
+                        c->replace->source, t->name, e->count, t->data ? t->count : 0);
+    memcpy(t->data, e->data, t->count * sizeof *t->data);
+    c->n_replaced++;
+    return FR_OK;
+}
+
 static fr_status load_constant(load_ctx *c, int t) {
     const tflite_tensor *src = &c->m->tensors[t];
     gtensor *dst = &c->g->tensors[t];
@@ -188,7 +208,7 @@ static fr_status load_constant(load_ctx *c, int t) {
         if (!isfinite(dst->data[i]))
             return fr_error(FR_E_MODEL, "%s: constant tensor '%s' holds a non-finite value (%g at "
                             "%zu)", c->g->source, src->name, (double)dst->data[i], i);
-    return FR_OK;
+    return replace_constant(c, dst);
 }
 
 /* ---- loading: operators into nodes ---- */
@@ -256,6 +276,8 @@ static fr_status build_weighted(load_ctx *c, int op, gnode *n) {
     if ((st = fused_activation(c, op, o->options.activation, &n->act)) != FR_OK) return st;
     nn_conv *cv = &n->cv;
     cv->bias = bias ? bias->data : NULL;
+    n->weight_tensor = o->inputs[1];
+    n->bias_tensor = bias ? o->inputs[2] : -1;
     if (n->kind == NODE_FULLY_CONNECTED) {
         if (o->options.weights_format != 0)
             return op_error(c, op, "%s", "shuffled weights are not supported");
@@ -314,6 +336,7 @@ static fr_status build_node(load_ctx *c, int op, gnode *n) {
     fr_status st = FR_OK;
     gtensor *k;
     n->op_index = op;
+    n->weight_tensor = n->bias_tensor = n->slope_tensor = -1;
     snprintf(n->name, sizeof n->name, "%s", tflite_op_name(o->builtin_code));
     if (o->n_outputs != 1 || o->outputs[0] < 0)
         return op_error(c, op, "%s", "operators must have one output");
@@ -504,6 +527,8 @@ static int fuse_prelu_at(nn_graph *g, int a) {
             add->kind = NODE_ACTIVATION;
             add->act = (nn_act){.kind = NN_ACT_PRELU, .slope = slope};
             add->owned_slope = slope;
+            add->slope_tensor = mul->inputs[side];
+            add->slope_factor = factor;
             add->cv.cout = channels;
             add->inputs[0] = x;
             add->n_inputs = 1;
@@ -532,6 +557,8 @@ static void fuse_activation_at(nn_graph *g, int a) {
     if (act->act.kind == NN_ACT_PRELU && act->cv.cout != prod->cv.cout) return;
     prod->act = act->act;
     prod->owned_slope = act->owned_slope;
+    prod->slope_tensor = act->slope_tensor;
+    prod->slope_factor = act->slope_factor;
     act->owned_slope = NULL;
     prod->output = act->output;
     /* names are short ("DEPTHWISE_CONV_2D+PRELU"); a longer one is cut at the buffer */
@@ -665,17 +692,22 @@ static fr_status build_graph(load_ctx *c) {
             dst->data = malloc((dst->count ? dst->count : 1) * sizeof *dst->data);
             if (!dst->data) return nomem(c);
             memcpy(dst->data, g->tensors[in].data, dst->count * sizeof *dst->data);
+            if ((st = replace_constant(c, dst)) != FR_OK) return st;
             continue;
         }
         gnode *n = &g->nodes[g->n_nodes++];
         if ((st = build_node(c, op, n)) != FR_OK) return st;
     }
+    if (c->replace && c->n_replaced != c->replace->count)
+        return fr_error(FR_E_MODEL, "%s: %d of its %d tensors name no constant of %s",
+                        c->replace->source, c->replace->count - c->n_replaced,
+                        c->replace->count, g->source);
     if ((st = fuse(c)) != FR_OK) return st;
     return check_dataflow(c);
 }
 
 /* Build the graph of a parsed model, which is freed here. */
-static fr_status graph_from_model(tflite_model *m, nn_graph **out) {
+static fr_status graph_from_model(tflite_model *m, const nn_weights *replace, nn_graph **out) {
     nn_graph *g = calloc(1, sizeof *g);
     session_pool *pool = calloc(1, sizeof *pool);
     if (!g || !pool || pthread_mutex_init(&pool->lock, NULL) != 0 ||
@@ -688,7 +720,7 @@ static fr_status graph_from_model(tflite_model *m, nn_graph **out) {
         return st;
     }
     g->pool = pool;
-    load_ctx c = {.m = m, .g = g};
+    load_ctx c = {.m = m, .g = g, .replace = replace};
     fr_status st = build_graph(&c);
     tflite_free(m);
     if (st != FR_OK) {
@@ -703,7 +735,15 @@ fr_status nn_graph_load_tflite(const char *path, nn_graph **out) {
     *out = NULL;
     tflite_model *m;
     fr_status st = tflite_load(path, &m);
-    return st == FR_OK ? graph_from_model(m, out) : st;
+    return st == FR_OK ? graph_from_model(m, NULL, out) : st;
+}
+
+fr_status nn_graph_load_tflite_replacing(const char *path, const nn_weights *replace,
+                                         nn_graph **out) {
+    *out = NULL;
+    tflite_model *m;
+    fr_status st = tflite_load(path, &m);
+    return st == FR_OK ? graph_from_model(m, replace, out) : st;
 }
 
 fr_status nn_graph_load_tflite_buffer(uint8_t *data, size_t size, const char *name,
@@ -711,7 +751,7 @@ fr_status nn_graph_load_tflite_buffer(uint8_t *data, size_t size, const char *na
     *out = NULL;
     tflite_model *m;
     fr_status st = tflite_parse(data, size, name, &m);
-    return st == FR_OK ? graph_from_model(m, out) : st;
+    return st == FR_OK ? graph_from_model(m, NULL, out) : st;
 }
 
 void nn_graph_free(nn_graph *g) {
@@ -1306,4 +1346,40 @@ const float *nn_graph_op_output(const nn_graph_session *s, int i, const char **t
     *rank = s->ranks[t];
     memcpy(shape, s->shapes[t], sizeof(int) * NN_MAX_RANK);
     return tensor_data(s, t);
+}
+
+/* ---- for training ---- */
+
+void nn_graph_node_view_of(const nn_graph *g, int i, nn_graph_node_view *out) {
+    const gnode *n = &g->nodes[i];
+    memset(out, 0, sizeof *out);
+    out->name = n->name;
+    switch (n->kind) {
+    case NODE_CONV: out->op = NN_GRAPH_OP_CONV; break;
+    case NODE_DEPTHWISE: out->op = NN_GRAPH_OP_DEPTHWISE; break;
+    case NODE_RESHAPE: out->op = NN_GRAPH_OP_RESHAPE; break;
+    case NODE_BINARY:
+        out->op = n->binary == NN_BINARY_ADD ? NN_GRAPH_OP_ADD : NN_GRAPH_OP_OTHER;
+        break;
+    default: out->op = NN_GRAPH_OP_OTHER; break;
+    }
+    out->n_inputs = n->n_inputs;
+    out->inputs = n->inputs;
+    out->output = n->output;
+    out->cv = n->cv;
+    out->cv.act = n->act;
+    out->weight_tensor = n->weight_tensor;
+    out->bias_tensor = n->bias_tensor;
+    out->slope_tensor = n->slope_tensor;
+    out->slope_factor = n->slope_factor;
+}
+
+int nn_graph_input_tensor(const nn_graph *g, int i) { return g->inputs[i]; }
+int nn_graph_output_tensor(const nn_graph *g, int i) { return g->outputs[i]; }
+
+const char *nn_graph_tensor_name(const nn_graph *g, int t) { return g->tensors[t].name; }
+
+void nn_graph_tensor_file_shape(const nn_graph *g, int t, int *rank, int shape[NN_MAX_RANK]) {
+    *rank = g->tensors[t].rank;
+    memcpy(shape, g->tensors[t].shape, sizeof(int) * NN_MAX_RANK);
 }

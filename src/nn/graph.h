@@ -113,4 +113,48 @@ fr_status nn_graph_keep_intermediates(nn_graph_session *s);
 const float *nn_graph_op_output(const nn_graph_session *s, int i, const char **tensor_name,
                                 int *rank, int shape[NN_MAX_RANK]);
 
+/* ---- for training (tools/train/graph_full.c) ----
+ *
+ * A graph's nodes as run, read-only, and loading a graph with some of its constants given
+ * other values (a network fine-tuned from a file): the values replace the file's before any
+ * conversion or fusion, so the graph runs them as it runs the file's own. */
+
+typedef struct nn_weights nn_weights;
+
+/* Load path's graph with every constant named in `replace` taking its values (in the file's
+ * layout and size) instead. A name that is no float constant of the graph is an error. */
+fr_status nn_graph_load_tflite_replacing(const char *path, const nn_weights *replace,
+                                         nn_graph **out);
+
+typedef enum nn_graph_op {
+    NN_GRAPH_OP_CONV,      /* nn_conv2d with cv (weights HWIO), its activation cv.act */
+    NN_GRAPH_OP_DEPTHWISE, /* nn_depthwise_conv2d with cv (weights HWC), cv.act */
+    NN_GRAPH_OP_ADD,       /* inputs[0] + inputs[1], cv.act (no activation, or a ReLU) */
+    NN_GRAPH_OP_RESHAPE,   /* the same values in another shape */
+    NN_GRAPH_OP_OTHER      /* any other operator */
+} nn_graph_op;
+
+typedef struct nn_graph_node_view {
+    const char *name; /* as nn_graph_op_name gives it */
+    nn_graph_op op;
+    int n_inputs;
+    const int *inputs; /* run-time tensors (constants folded into cv are not listed) */
+    int output;
+    nn_conv cv;        /* CONV, DEPTHWISE: the layer as run; ADD: cv.act */
+    /* the file's constants behind cv.weight, cv.bias and cv.act.slope (-1: none); the
+     * slopes are slope_factor times the slope constant's values */
+    int weight_tensor, bias_tensor, slope_tensor;
+    float slope_factor;
+} nn_graph_node_view;
+
+/* Node i (0 <= i < nn_graph_n_ops) as run; valid while g is. */
+void nn_graph_node_view_of(const nn_graph *g, int i, nn_graph_node_view *out);
+/* The tensor of input / output i. */
+int nn_graph_input_tensor(const nn_graph *g, int i);
+int nn_graph_output_tensor(const nn_graph *g, int i);
+/* A tensor's name and its shape in the file. */
+const char *nn_graph_tensor_name(const nn_graph *g, int t);
+void nn_graph_tensor_file_shape(const nn_graph *g, int t, int *rank, int shape[NN_MAX_RANK]);
+
 #endif
+

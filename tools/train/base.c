@@ -13,13 +13,13 @@ fr_status train_resolve_base(const fr_config *cfg, int full, char *weights, size
     if (st != FR_OK) return fr_error_prefix(st, "--model %s", model);
     const char *network = spec.n_members == 1 ? spec.members[0].embedder->name : "";
     if (full && (spec.kind == MODEL_EMBEDDER || spec.kind == MODEL_NETWORK_FILE) &&
-        !strcmp(network, TRAIN_FULL_BASE)) {
+        (!strcmp(network, TRAIN_FULL_BASE) || !strcmp(network, TRAIN_GRAPH_BASE))) {
         if (snprintf(weights, size, "%s", spec.members[0].weights) >= (int)size)
             st = fr_error(FR_E_ARG, "%s: path too long", spec.members[0].weights);
     } else if (full) {
-        st = fr_error(FR_E_ARG, "--full: the whole network can be fine-tuned for %s only, not "
-                      "for %s (use --head to train a projection on top of it)", TRAIN_FULL_BASE,
-                      model);
+        st = fr_error(FR_E_ARG, "--full: the whole network can be fine-tuned for %s and %s only, "
+                      "not for %s (use --head to train a projection on top of it)",
+                      TRAIN_FULL_BASE, TRAIN_GRAPH_BASE, model);
     } else if (spec.kind == MODEL_HEAD) {
         st = fr_error(FR_E_ARG, "--model %s: a trained head; give its base model instead", model);
     } else if (spec.kind == MODEL_FUSION) {

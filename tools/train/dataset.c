@@ -295,3 +295,99 @@ fr_status train_set_load(const char *path, uint32_t key, train_set *out) {
     nn_weights_free(w);
     return FR_OK;
 }
+
+/* ---- splitting by person ---- */
+
+static int held_out(int label, int every) { return label % every == every - 1; }
+
+/* People with two photos or more among the photos (n) whose held_out() is `part`. */
+static int eligible_people(const int *labels, int n, int n_people, int every, int part) {
+    int *count = calloc((size_t)n_people, sizeof *count), eligible = 0;
+    if (!count) return -1;
+    for (int i = 0; i < n; i++)
+        if (held_out(labels[i], every) == part) count[labels[i]]++;
+    for (int p = 0; p < n_people; p++) eligible += count[p] >= 2;
+    free(count);
+    return eligible;
+}
+
+static fr_status check_split(const int *labels, int n, int n_people, int every) {
+    if (every < 2) return fr_error(FR_E_ARG, "training: every %d-th person held out", every);
+    int kept = eligible_people(labels, n, n_people, every, 0);
+    int out = eligible_people(labels, n, n_people, every, 1);
+    if (kept < 0 || out < 0) return fr_error(FR_E_NOMEM, "out of memory splitting the people");
+    if (kept < 2 || out < 2)
+        return fr_error(FR_E_ARG, "holding out every %d-th person leaves %d people with two "
+                        "photos or more to train on and %d to validate on (two or more each)",
+                        every, kept, out);
+    return FR_OK;
+}
+
+fr_status train_set_split(const train_set *all, int every, train_set *train, train_set *val) {
+    memset(train, 0, sizeof *train);
+    memset(val, 0, sizeof *val);
+    fr_status st = check_split(all->labels, all->n_photos, all->n_people, every);
+    if (st != FR_OK) return st;
+    size_t row = (size_t)all->copies * all->dim;
+    train_set *parts[2] = {train, val};
+    for (int k = 0; k < 2; k++) {
+        train_set *s = parts[k];
+        int n = 0;
+        for (int i = 0; i < all->n_photos; i++) n += held_out(all->labels[i], every) == k;
+        s->copies = all->copies;
+        s->dim = all->dim;
+        s->n_people = all->n_people;
+        s->labels = malloc((size_t)n * sizeof *s->labels);
+        s->source = malloc((size_t)n * sizeof *s->source);
+        s->embeddings = malloc((size_t)n * row * sizeof *s->embeddings);
+        if (!s->labels || !s->source || !s->embeddings) {
+            train_set_free(train);
+            train_set_free(val);
+            return fr_error(FR_E_NOMEM, "out of memory splitting the people");
+        }
+        for (int i = 0; i < all->n_photos; i++) {
+            if (held_out(all->labels[i], every) != k) continue;
+            s->labels[s->n_photos] = all->labels[i];
+            s->source[s->n_photos] = all->source[i];
+            memcpy(s->embeddings + (size_t)s->n_photos * row, all->embeddings + (size_t)i * row,
+                   row * sizeof *s->embeddings);
+            s->n_photos++;
+        }
+    }
+    return FR_OK;
+}
+
+fr_status train_crops_split(train_crops *all, int every, train_crops *train, train_crops *val) {
+    memset(train, 0, sizeof *train);
+    memset(val, 0, sizeof *val);
+    fr_status st = check_split(all->labels, all->n_photos, all->n_people, every);
+    if (st != FR_OK) return st;
+    train_crops *parts[2] = {train, val};
+    for (int k = 0; k < 2; k++) {
+        train_crops *s = parts[k];
+        int n = 0;
+        for (int i = 0; i < all->n_photos; i++) n += held_out(all->labels[i], every) == k;
+        s->copies = all->copies;
+        s->n_people = all->n_people;
+        s->labels = malloc((size_t)n * sizeof *s->labels);
+        s->source = malloc((size_t)n * sizeof *s->source);
+        s->crops = calloc((size_t)n * s->copies, sizeof *s->crops);
+        if (!s->labels || !s->source || !s->crops) {
+            train_crops_free(train);
+            train_crops_free(val);
+            return fr_error(FR_E_NOMEM, "out of memory splitting the people");
+        }
+    }
+    for (int i = 0; i < all->n_photos; i++) {
+        train_crops *s = parts[held_out(all->labels[i], every)];
+        s->labels[s->n_photos] = all->labels[i];
+        s->source[s->n_photos] = all->source[i];
+        for (int c = 0; c < all->copies; c++) {
+            s->crops[(size_t)s->n_photos * s->copies + c] = all->crops[(size_t)i * all->copies + c];
+            all->crops[(size_t)i * all->copies + c] = NULL;
+        }
+        s->n_photos++;
+    }
+    train_crops_free(all);
+    return FR_OK;
+}

@@ -12,6 +12,7 @@
 #include "train/train_internal.h"
 
 #include "nets/dlib_resnet.h"
+#include "nets/tflite_nets.h"
 #include "nn/import/frmodel.h"
 
 #include <stdio.h>
@@ -49,7 +50,31 @@ fr_status train_full_new(train_full **out) {
     return st;
 }
 
+/* MobileFaceNet's TFLite file, or a model file fine-tuned from it */
+static int is_graph_file(const char *path) {
+    frmodel_info info;
+    size_t n = strlen(path);
+    if (n > 7 && !strcmp(path + n - 7, ".tflite")) return 1;
+    return frmodel_read_info(path, &info) == FR_OK &&
+           !strncmp(info.model_id, MOBILEFACENET_TUNED_PREFIX, strlen(MOBILEFACENET_TUNED_PREFIX));
+}
+
 fr_status train_full_load(const char *path, train_full **out) {
+    if (is_graph_file(path)) {
+        *out = NULL;
+        train_full *f = calloc(1, sizeof *f);
+        if (!f) return fr_error(FR_E_NOMEM, "out of memory for the %s network", TRAIN_GRAPH_BASE);
+        fr_status st = train_graph_load(path, &f->graph, &f->params, &f->n_params);
+        if (st != FR_OK) {
+            free(f);
+            return st;
+        }
+        snprintf(f->base, sizeof f->base, "%s", TRAIN_GRAPH_BASE);
+        f->dim = train_graph_dim(f->graph);
+        train_full_update_id(f);
+        *out = f;
+        return FR_OK;
+    }
     dlib_resnet *net;
     fr_status st = dlib_resnet_load(path, &net);
     if (st != FR_OK) return st;
@@ -64,11 +89,13 @@ fr_status train_full_load(const char *path, train_full **out) {
 
 void train_full_free(train_full *f) {
     if (!f) return;
+    train_graph_free(f->graph);
     free(f->params);
     free(f);
 }
 
 fr_status train_full_save(const train_full *f, const char *path) {
+    if (f->graph) return train_graph_save(f->graph, f->params, f->id, path);
     return dlib_resnet_save(f->params, f->id, path);
 }
 
@@ -334,6 +361,7 @@ static fr_status full_validate(void *self, int threads, double *accuracy, double
 fr_status train_full_fit(train_full *f, const train_crops *train, const train_crops *val,
                          const train_config *cfg, train_epoch_fn fn, void *user,
                          train_epoch_stats *history, int *best_epoch) {
+    if (f->graph) return train_graph_fit(f, train, val, cfg, fn, user, history, best_epoch);
     int B = FR_MAX(cfg->people_per_batch, 1) * FR_MAX(cfg->photos_per_person, 1);
     full_fit ff = {f, train, val, NULL, malloc((size_t)B * sizeof(fr_image *))};
     fr_status st = ff.batch ? train_full_pass_new(B, DLIB_RESNET_INPUT, &ff.pass)

@@ -54,14 +54,24 @@ typedef struct train_triplet {
 /* The squared Euclidean distance between rows. */
 float train_squared_distance(const float *a, const float *b, int dim);
 
-/* FaceNet's online selection in a batch of embeddings emb (B,dim) with person labels (B):
- * every anchor-positive pair (a, p), a != p, of the same person, each with a semi-hard
- * negative n of another person, d(a,p) < d(a,n) < d(a,p) + alpha (squared distances), drawn
- * at random among those. Pairs without one are left out. triplets must hold the number of
- * ordered same-person pairs; *n_triplets are written, *n_pairs counts every pair. */
+/* Which negatives online selection draws from, for an anchor-positive pair (a, p):
+ *   TRAIN_MINING_ACTIVE     every negative n with a positive loss, d(a,n) < d(a,p) + alpha:
+ *                           the hard ones (closer than the positive) and the semi-hard ones
+ *   TRAIN_MINING_SEMI_HARD  FaceNet's semi-hard ones only, d(a,p) < d(a,n) < d(a,p) + alpha
+ * Semi-hard selection suits a base that already separates most people (FaceNet trains from
+ * scratch on millions of photos and avoids the hard negatives that collapse a young model);
+ * on photos the base model confuses (hard light, poor alignment), most of its errors are
+ * hard negatives, which semi-hard selection never trains on: the loss stays flat. */
+typedef enum train_mining { TRAIN_MINING_ACTIVE, TRAIN_MINING_SEMI_HARD } train_mining;
+
+/* Online selection in a batch of embeddings emb (B,dim) with person labels (B): every
+ * anchor-positive pair (a, p), a != p, of the same person, each with a negative n of
+ * another person drawn at random among the candidates of `mining` (squared distances).
+ * Pairs without one are left out. triplets must hold the number of ordered same-person
+ * pairs; *n_triplets are written, *n_pairs counts every pair. */
 void train_mine_triplets(const float *emb, const int *labels, int B, int dim, float alpha,
-                         train_rng *rng, train_triplet *triplets, int *n_triplets,
-                         int *n_pairs);
+                         train_mining mining, train_rng *rng, train_triplet *triplets,
+                         int *n_triplets, int *n_pairs);
 
 /* The triplet loss: the sum over triplets of max(|f(a) - f(p)|^2 - |f(a) - f(n)|^2 + alpha, 0).
  * demb (B,dim), if not NULL, is overwritten with its gradient. *n_active (may be NULL) counts
@@ -113,7 +123,9 @@ void train_head_free(embed_head *h);
  * "dlib-resnet+full-<CRC-32 of the parameters>", which every command reads with --model FILE
  * (its descriptors are y, L2-normalised) and galleries record as the model. */
 
-#define TRAIN_FULL_BASE "dlib-resnet" /* the one base model that can be trained whole */
+#define TRAIN_FULL_BASE "dlib-resnet" /* the default base model trained whole */
+/* the other: MobileFaceNet, trained through its TFLite graph's backward pass */
+#define TRAIN_GRAPH_BASE "mobilefacenet"
 
 /* The base that cfg->model names for training, checked (base.c): for a head (full = 0) one
  * embedder by name; for the whole network (full = 1) TRAIN_FULL_BASE or a model file of it,
@@ -128,19 +140,26 @@ fr_status train_settings(const fr_engine *eng, const fr_config *cfg, char *out, 
 /* Adam's learning rate for the whole network unless told (train_config_defaults' is the
  * head's): larger steps move the pretrained network away from what generalises */
 #define TRAIN_FULL_DEFAULT_LR 1e-5f
+/* and its epochs: each runs the network forward and backward over every photo */
+#define TRAIN_FULL_DEFAULT_EPOCHS 5
+
+/* a network read from a TFLite graph, trained whole (graph_full.c; train_internal.h) */
+typedef struct train_graph train_graph;
 
 typedef struct train_full {
-    char base[64]; /* TRAIN_FULL_BASE */
+    char base[64]; /* TRAIN_FULL_BASE or TRAIN_GRAPH_BASE */
     char id[96];   /* "<base>+full-<CRC-32 of the parameters>" */
     int dim;
     size_t n_params;
     float *params;
+    train_graph *graph; /* MobileFaceNet's graph (NULL: dlib-resnet) */
 } train_full;
 
 /* The network with all parameters zero (to be filled by the caller, e.g. in tests). */
 fr_status train_full_new(train_full **out);
-/* The network read from path: face-api's weights manifest or a model file of the network
- * (as dlib_resnet_load reads them). */
+/* The network read from path: dlib-resnet's (face-api's weights manifest or a model file of
+ * it, as dlib_resnet_load reads them), or MobileFaceNet's (its TFLite file, or a model file
+ * fine-tuned from it). */
 fr_status train_full_load(const char *path, train_full **out);
 void train_full_free(train_full *f);
 /* Recompute f->id after the parameters changed. */
@@ -227,6 +246,11 @@ fr_status train_set_embed(const fr_engine *eng, const char *const *paths, const 
                           train_photo_fn fn, void *user, train_set *out);
 void train_set_free(train_set *s);
 
+/* Split a set by person: every `every`-th person (labels every - 1, 2 every - 1, ...) goes
+ * to val, the others to train (labels and sources kept). FR_E_ARG unless both parts have
+ * two people with two photos or more. */
+fr_status train_set_split(const train_set *all, int every, train_set *train, train_set *val);
+
 /* The aligned crops of labeled photos, for training the whole network: crops[i * copies + c]
  * is photo i's copy c (copy 0 the photo itself). */
 typedef struct train_crops {
@@ -242,6 +266,8 @@ fr_status train_crops_align(const fr_engine *eng, const char *const *paths, cons
                             int n, int n_people, const train_augment_config *aug, uint64_t seed,
                             train_photo_fn fn, void *user, train_crops *out);
 void train_crops_free(train_crops *c);
+/* train_set_split for crops: the crops move from all (left empty) into the two parts. */
+fr_status train_crops_split(train_crops *all, int every, train_crops *train, train_crops *val);
 
 /* The embeddings depend on the photos, the engine and the augmentation only, so they can be
  * kept in a cache file between runs (e.g. to try other training settings). The key is a
@@ -261,12 +287,14 @@ typedef struct train_config {
     int epochs;
     int people_per_batch, photos_per_person; /* P x K */
     float alpha;                             /* the triplet loss's margin */
+    train_mining mining;
     train_adam_config adam;
     uint64_t seed;
     int threads; /* for the networks' ops (0: $FACEREC_THREADS, else every core) */
 } train_config;
 
-/* 5 epochs of 10 x 6 batches, alpha 0.2 (FaceNet's), Adam with lr 1e-4, seed 1. */
+/* The head's defaults: 20 epochs of 10 x 6 batches, alpha 0.2 (FaceNet's), every active
+ * triplet mined, Adam with lr 1e-3, seed 1 (see trainer.c for how they were chosen). */
 void train_config_defaults(train_config *cfg);
 
 typedef struct train_epoch_stats {

@@ -62,6 +62,49 @@ void train_concat_channels_backward(const float *dout, const int *Cs, int n_in, 
 void train_scale_shift_backward(const float *x, size_t P, int C, const float *scale,
                                 const float *dout, float *dx, float *dscale, float *dshift);
 
+/* ---- a TFLite graph trained whole (graph_full.c) ------------------------------------------ */
+
+/* The graph of path (MobileFaceNet's file, or a model file fine-tuned from it), its
+ * parameters as it runs them in *params (malloc'd, n_params). FR_E_UNSUPPORTED naming the
+ * operator for a graph with an operator that has no backward pass here. */
+fr_status train_graph_load(const char *path, train_graph **out, float **params,
+                           size_t *n_params);
+void train_graph_free(train_graph *t);
+int train_graph_dim(const train_graph *t);
+int train_graph_input_size(const train_graph *t); /* square inputs of this side */
+
+/* One forward pass's input and outputs over up to `rows` images, and the backward pass's
+ * memory (the activations of a few images per thread). */
+typedef struct train_graph_pass train_graph_pass;
+fr_status train_graph_pass_new(const train_graph *t, size_t n_params, int rows,
+                               train_graph_pass **out);
+void train_graph_pass_free(train_graph_pass *p);
+
+/* x is (B,S,S,3), the network's input (S = train_graph_input_size); y (B,dim) receives the
+ * unit embeddings (may be NULL). */
+fr_status train_graph_forward(const train_graph *t, const float *params, int threads,
+                              const float *x, int B, train_graph_pass *p, float *y);
+/* The network's input of aligned crops (B,S,S,3), as inference makes it. */
+fr_status train_graph_input(const train_graph *t, const fr_image *const *crops, int B, float *x);
+fr_status train_graph_forward_crops(const train_graph *t, const float *params, int threads,
+                                    const fr_image *const *crops, int B, train_graph_pass *p,
+                                    float *y);
+/* dy (B,dim) is the loss's gradient w.r.t. the last forward's y; grad (n_params)
+ * accumulates. Chunks of a fixed size run in parallel, their gradients added in order: the
+ * result does not depend on the number of threads. */
+fr_status train_graph_backward(const train_graph *t, const float *params, int threads,
+                               train_graph_pass *p, const float *dy, float *grad);
+/* The model file: the base file's constants that params replace (see nets/tflite_nets.h). */
+fr_status train_graph_save(const train_graph *t, const float *params, const char *id,
+                           const char *path);
+/* Where node i's weights (part 'w'), bias ('b') or PReLU slopes ('s') lie in the
+ * parameters: [*off, *off + *n), n 0 for none. */
+void train_graph_param_range(const train_graph *t, int i, char part, size_t *off, size_t *n);
+/* train_full_fit for f->graph. */
+fr_status train_graph_fit(train_full *f, const train_crops *train, const train_crops *val,
+                          const train_config *cfg, train_epoch_fn fn, void *user,
+                          train_epoch_stats *history, int *best_epoch);
+
 /* ---- the head's training pass ------------------------------------------------------------ */
 
 /* A forward pass's values (embed_head_forward(h, in, B, pass->forward) fills them; the

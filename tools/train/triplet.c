@@ -26,8 +26,8 @@ float train_squared_distance(const float *a, const float *b, int dim) {
 }
 
 void train_mine_triplets(const float *emb, const int *labels, int B, int dim, float alpha,
-                         train_rng *rng, train_triplet *triplets, int *n_triplets,
-                         int *n_pairs) {
+                         train_mining mining, train_rng *rng, train_triplet *triplets,
+                         int *n_triplets, int *n_pairs) {
     *n_triplets = 0;
     *n_pairs = 0;
     for (int a = 0; a < B; a++) {
@@ -36,13 +36,13 @@ void train_mine_triplets(const float *emb, const int *labels, int B, int dim, fl
             if (p == a || labels[p] != labels[a]) continue;
             (*n_pairs)++;
             float d_ap = train_squared_distance(fa, emb + (size_t)p * dim, dim);
-            /* reservoir sampling: a uniform choice among the semi-hard negatives in one pass */
+            /* reservoir sampling: a uniform choice among the candidates in one pass */
             int chosen = -1, seen = 0;
             for (int n = 0; n < B; n++) {
                 if (labels[n] == labels[a]) continue;
                 float d_an = train_squared_distance(fa, emb + (size_t)n * dim, dim);
-                if (d_an > d_ap && d_an < d_ap + alpha && train_rng_below(rng, ++seen) == 0)
-                    chosen = n;
+                int candidate = d_an < d_ap + alpha && (mining == TRAIN_MINING_ACTIVE || d_an > d_ap);
+                if (candidate && train_rng_below(rng, ++seen) == 0) chosen = n;
             }
             if (chosen >= 0)
                 triplets[(*n_triplets)++] = (train_triplet){a, p, chosen};

@@ -71,6 +71,7 @@ typedef struct bench {
     float *probes;                  /* (GALLERY_PROBES, GALLERY_DIM), unit norm */
     fr_match *matches;              /* (GALLERY_PROBES) */
     double gallery_build_s;         /* time spent enrolling the synthetic templates */
+    const char *only;               /* --only: the comma-separated row keys to run (NULL: all) */
 } bench;
 
 /* One timed run; *n_faces is the number of faces it processed (for per-face figures). */
@@ -111,9 +112,13 @@ typedef struct peer {
     timing t[2][N_ROWS];
 } peer;
 
+/* --check compares these networks' outputs with the peer's on the same crops */
+enum { CHECK_DESCRIPTOR, CHECK_MOBILEFACENET, N_CHECKS };
+extern const char *const check_names[N_CHECKS];
+
 typedef struct check_result {
     int done;
-    double max_abs_diff, max_distance;
+    double max_abs_diff, max_distance; /* between unit-norm outputs */
 } check_result;
 
 /* ---- workloads.c ---- */
@@ -137,16 +142,18 @@ void synthetic_gallery_delete(bench *b);
 
 /* ---- peer.c ---- */
 
-/* The peer's figures for the face-api models in model_dir, or p->reason why there are none. */
-void peer_run(peer *p, const char *model_dir, int repeat);
-/* Our descriptors of the crops against the peer's. */
-fr_status peer_check(bench *b, const peer *p, check_result *out);
+/* The peer's figures for the face-api models in model_dir and MobileFaceNet's file, or
+ * p->reason why there are none. */
+void peer_run(peer *p, const char *model_dir, const char *mobilefacenet_path, int repeat);
+/* Our dlib-resnet descriptors and MobileFaceNet embeddings of the crops against the peer's. */
+fr_status peer_check(bench *b, const peer *p, const char *model_dir,
+                     const char *mobilefacenet_path, check_result out[N_CHECKS]);
 
 /* ---- report.c ---- */
 
 void report_table(const bench *b, const timing ours[2][N_ROWS], const peer *p, int repeat,
-                  const check_result *check);
+                  const check_result check[N_CHECKS]);
 fr_status report_json(const bench *b, const timing ours[2][N_ROWS], const peer *p, int repeat,
-                      const check_result *check);
+                      const check_result check[N_CHECKS]);
 
 #endif

@@ -148,10 +148,11 @@ const row_info rows[N_ROWS] = {
                        NULL, 0, 0, 0, 0, NULL},
     [ROW_TINY] = {"tiny_640x480_ms", "tiny detector 640x480", run_tiny, 0, NULL, 0, 0, 0, 0, NULL},
     [ROW_MOBILEFACENET_1] = {"mobilefacenet_batch1_ms", "MobileFaceNet, batch 1",
-                             run_mobilefacenet_batch1, 1, NULL, 0, 0, 0, 0, NULL},
+                             run_mobilefacenet_batch1, 1, "mobilefacenet_batch1_ms", 3.5, 1.5, 0,
+                             0, NULL},
     [ROW_MOBILEFACENET_16] = {"mobilefacenet_batch16_ms_per_face",
                               "MobileFaceNet, batch 16, per face", run_mobilefacenet_batch16, 1,
-                              NULL, 4.0, 0, 0, 0, NULL},
+                              "mobilefacenet_batch16_ms_per_face", 3.0, 1.5, 0, 0, NULL},
     [ROW_NN4SMALL2_1] = {"nn4small2_batch1_ms", "nn4.small2, batch 1", run_nn4small2_batch1, 1,
                          NULL, 0, 0, 0, 0, NULL},
     [ROW_NN4SMALL2_16] = {"nn4small2_batch16_ms_per_face", "nn4.small2, batch 16, per face",
@@ -287,7 +288,19 @@ static fr_status load_networks(bench *b, const char *models_dir) {
 }
 
 /* Why a row is not measured (NULL: it is). */
+/* Whether `key` is one of the comma-separated keys of `list`. */
+static int key_listed(const char *list, const char *key) {
+    size_t len = strlen(key);
+    for (const char *p = list; *p;) {
+        size_t n = strcspn(p, ",");
+        if (n == len && !strncmp(p, key, n)) return 1;
+        p += n + (p[n] == ',');
+    }
+    return 0;
+}
+
 const char *row_skip_reason(const bench *b, const row_info *row) {
+    if (b->only && !key_listed(b->only, row->key)) return "not run (--only)";
     if ((row->run == run_nn4small2_batch1 || row->run == run_nn4small2_batch16) && !b->nn4small2)
         return "no models/nn4small2.frmodel: make it with `facerec import-keras-csv WEIGHTS_DIR "
                "--out models/nn4small2.frmodel` (the original's per-layer CSV weights)";

@@ -71,6 +71,12 @@ typedef struct bench {
     float *probes;                  /* (GALLERY_PROBES, GALLERY_DIM), unit norm */
     fr_match *matches;              /* (GALLERY_PROBES) */
     double gallery_build_s;         /* time spent enrolling the synthetic templates */
+    /* the identify rows (identify.c): a 640x480 photo of one face, as a file too, and a
+     * gallery holding that person; the facerec command and the models folder it is given */
+    fr_image *face_photo;
+    char identify_dir[4000], identify_photo[4096], identify_db[4096];
+    fr_gallery *identify_gallery;
+    char facerec_path[4096], models_path[4096];
     const char *only;               /* --only: the comma-separated row keys to run (NULL: all) */
 } bench;
 
@@ -80,7 +86,8 @@ typedef fr_status (*workload_fn)(bench *b, int threads, int *n_faces);
 /* One row of the table. Keys are also the JSON keys; peer_key names the peer's figure. */
 enum { ROW_DESCRIPTOR_1, ROW_DESCRIPTOR_16, ROW_SSD, ROW_LANDMARKS, ROW_TINY,
        ROW_MOBILEFACENET_1, ROW_MOBILEFACENET_16, ROW_NN4SMALL2_1, ROW_NN4SMALL2_16, ROW_MTCNN,
-       ROW_BLAZEFACE_SHORT, ROW_BLAZEFACE_FULL, ROW_HAAR, ROW_PIPELINE, ROW_SEARCH_10K, ROW_SEARCH_100K,
+       ROW_BLAZEFACE_SHORT, ROW_BLAZEFACE_FULL, ROW_HAAR, ROW_PIPELINE, ROW_IDENTIFY_WARM,
+       ROW_IDENTIFY_COLD, ROW_SEARCH_10K, ROW_SEARCH_100K,
        ROW_SEARCH_1000_100K, ROW_LOAD_100K, ROW_SEARCH_1M, ROW_LOAD_1M, N_ROWS };
 
 typedef struct row_info {
@@ -131,6 +138,15 @@ const char *row_skip_reason(const bench *b, const row_info *row);
 /* The row's median and interquartile range over `repeat` runs after warm-up. */
 fr_status bench_measure(bench *b, const row_info *row, int threads, int repeat, timing *out);
 double now_ms(void);
+
+/* ---- identify.c ---- */
+
+/* The one-face photo cut from `photo` around `face`, saved, and the gallery of its person. */
+fr_status identify_setup(bench *b, const char *models_dir, const fr_image *photo,
+                         const fr_face *face);
+void identify_cleanup(bench *b);
+fr_status run_identify_warm(bench *b, int threads, int *n_faces);
+fr_status run_identify_cold(bench *b, int threads, int *n_faces);
 
 /* ---- synthetic_gallery.c ---- */
 

@@ -89,6 +89,7 @@ if [ $speed_only = 1 ]; then
     echo "benchmarks.sh: --speed-only needs $bench and an existing $out" >&2
     exit 1
   fi
+  load="$(cut -d ' ' -f 1-3 /proc/loadavg)"
   echo "benchmarks.sh: bench ..." >&2
   bench_text="$("$bench" 2>&1)" || bench_text="(facerec-bench failed:)
 $bench_text"
@@ -98,6 +99,7 @@ $bench_text"
     echo "Regenerated alone by \`scripts/benchmarks.sh --speed-only\` on $(date -u '+%Y-%m-%d %H:%M UTC') with"
     echo "facerec $("$facerec" --version | awk '{print $2}'), $(nproc) cores ($(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1));"
     echo "CPU flags: $(grep -o -w -E 'avx2|fma|avx512f|avx512_vnni|avx_vnni|avx512_bf16' /proc/cpuinfo | sort -u | tr '\n' ' ')"
+    echo "load average before the run (1, 5, 15 min; above the core count the figures are inflated): $load"
     echo
     echo '```'
     echo "$bench_text"

@@ -41,6 +41,22 @@ enum { GALLERY_DIM = 128, TEMPLATES_PER_PERSON = 10, GALLERY_PROBES = 1000,
 /* the thread counts every figure is measured with */
 extern const int thread_counts[2];
 
+/* ---- machine.c ---- */
+
+/* What the figures ran on: the kernels' CPU level (nn/cpu.h), the core's peak multiply-add
+ * rate on one thread at that level, the memory bandwidth (copy, read + written). */
+typedef struct machine {
+    char isa[16], best_isa[16];
+    char note[128]; /* why FACEREC_ISA was not followed, or "" */
+    char model[128];
+    double peak_gflops, bandwidth_gbs;
+} machine;
+
+void machine_measure(machine *m);
+
+/* GFLOP of convolution per face in dlib-resnet at 150x150 (its layers' 2*K*N*M) */
+#define DESCRIPTOR_GFLOP 0.549
+
 typedef struct bench {
     ssd_mobilenet *ssd;
     tiny_face_detector *tiny;
@@ -78,6 +94,7 @@ typedef struct bench {
     fr_gallery *identify_gallery;
     char facerec_path[4096], models_path[4096];
     const char *only;               /* --only: the comma-separated row keys to run (NULL: all) */
+    machine machine;                /* what the figures ran on */
 } bench;
 
 /* One timed run; *n_faces is the number of faces it processed (for per-face figures). */

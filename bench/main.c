@@ -92,6 +92,7 @@ int main(int argc, char **argv) {
 
     bench b = {.max_gallery_size = gallery_size, .only = only};
     fr_status st = bench_open(&b, models_dir);
+    if (st == FR_OK) machine_measure(&b.machine);
     timing ours[2][N_ROWS] = {{{0}}};
     /* row by row, as the gallery grows from one size to the next */
     for (int r = 0; r < N_ROWS && st == FR_OK; r++) {

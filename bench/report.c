@@ -50,6 +50,11 @@ void report_table(const bench *b, const timing ours[2][N_ROWS], const peer *p, i
     printf("inputs: %d face crop%s from sample1.jpg at %dx%d; a %dx%d frame with %d face%s\n",
            b->n_crops, b->n_crops == 1 ? "" : "s", CROP_SIZE, CROP_SIZE, BENCH_FRAME_W,
            BENCH_FRAME_H, b->n_frame_faces, b->n_frame_faces == 1 ? "" : "s");
+    const machine *m = &b->machine;
+    printf("kernels: %s (this CPU: %s%s%s); %s\n", m->isa, m->best_isa, m->note[0] ? "; " : "",
+           m->note, m->model);
+    printf("this core: peak %.1f GFLOP/s (register-resident multiply-adds at %s, 1 thread); "
+           "memory %.1f GB/s (copy, read + written)\n", m->peak_gflops, m->isa, m->bandwidth_gbs);
     if (p->available) printf("peer: PyTorch %s (%s)\n\n", p->torch_version, p->python);
     else printf("peer: unavailable: %s\n\n", p->reason);
     if (b->gallery_size > 0)
@@ -84,6 +89,16 @@ void report_table(const bench *b, const timing ours[2][N_ROWS], const peer *p, i
         }
     }
     printf("\nratio = PyTorch ms / facerec ms (above 1: facerec is faster)\n");
+    for (int t = 0; t < 2; t++) {
+        const timing *one = &ours[t][ROW_DESCRIPTOR_1], *batch = &ours[t][ROW_DESCRIPTOR_16];
+        if (!one->valid || !batch->valid) continue;
+        double g1 = DESCRIPTOR_GFLOP / one->median_ms * 1e3, g16 = DESCRIPTOR_GFLOP / batch->median_ms * 1e3;
+        printf("descriptor (%.3f GFLOP of convolution per face), %d thread%s: batch 1 %.0f GFLOP/s, "
+               "batch 16 %.0f GFLOP/s; %.0f%% and %.0f%% of %s the core's peak\n",
+               DESCRIPTOR_GFLOP, thread_counts[t], thread_counts[t] == 1 ? "" : "s", g1, g16,
+               100 * g1 / (m->peak_gflops * thread_counts[t]),
+               100 * g16 / (m->peak_gflops * thread_counts[t]), thread_counts[t] == 1 ? "" : "twice");
+    }
     if (load_rate(ours[0]) > 0)
         printf("gallery load rate from SQLite: %.2fM templates/s (1 thread), %.2fM/s (2 threads)\n",
                load_rate(ours[0]) / 1e6, load_rate(ours[1]) / 1e6);
@@ -126,6 +141,12 @@ fr_status report_json(const bench *b, const timing ours[2][N_ROWS], const peer *
                              "templates_per_person", TEMPLATES_PER_PERSON, "build_s",
                              b->gallery_build_s);
     if (!root) return fr_error(FR_E_NOMEM, "bench: out of memory for the JSON report");
+    json_object_set_new(root, "machine",
+                        json_pack("{s:s, s:s, s:s, s:s, s:f, s:f}", "isa", b->machine.isa,
+                                  "best_isa", b->machine.best_isa, "isa_note", b->machine.note,
+                                  "cpu", b->machine.model, "peak_gflops_1_thread",
+                                  b->machine.peak_gflops, "bandwidth_gbs",
+                                  b->machine.bandwidth_gbs));
     if (load_rate(ours[0]) > 0)
         json_object_set_new(root, "gallery_load_templates_per_s",
                             json_pack("{s:f, s:f}", "1", round(load_rate(ours[0])), "2",

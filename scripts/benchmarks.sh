@@ -174,6 +174,11 @@ if [ $have_orl = 1 ]; then
   verify_row "ORL, mobilefacenet" 'folder $DATA/orl_faces --model mobilefacenet' folder "$orl" --model mobilefacenet
 fi
 
+layers_text=""
+if [ $with_bench = 1 ] && [ -x "$build/conv_layers" ]; then
+  echo "benchmarks.sh: conv_layers ..." >&2
+  layers_text="$("$build/conv_layers" 2>&1; echo; FACEREC_ISA=avx2 "$build/conv_layers" 2>&1)"
+fi
 bench_text=""
 if [ $with_bench = 1 ] && [ -x "$bench" ]; then
   echo "benchmarks.sh: bench ..." >&2
@@ -252,6 +257,19 @@ fi
     echo "This build has no \`facerec-bench\` program ($bench)."
   fi
   echo
+  if [ -n "$layers_text" ]; then
+    echo "### dlib-resnet's convolutions, path by path (\`conv_layers\`, and \`FACEREC_ISA=avx2 conv_layers\`)"
+    echo
+    echo "Each layer shape on 1 thread through im2col + our GEMM, Winograd F(2,3) (with its largest"
+    echo "difference from the direct path, relative to the output's largest value), our GEMM alone and"
+    echo "OpenBLAS's sgemm alone on the same matrices (the im2col product). nn_conv2d takes Winograd for"
+    echo "3x3 stride 1 from 24 tiles (2x2 output pixels each) up, where it is the faster path."
+    echo
+    echo '```'
+    echo "$layers_text"
+    echo '```'
+    echo
+  fi
   echo "## Python binding (\`python/bench.py\`)"
   echo
   if [ -n "$python_text" ]; then

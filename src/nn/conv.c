@@ -42,32 +42,9 @@ static nn_conv_geom conv_setup(const nn_conv *cv, const float *in, int N, int H,
     return g;
 }
 
-/* im2col for output pixels [m0, m1) (m = (n*OH + oy)*OW + ox): row m - m0 of `rows` is
- * the (KH,KW,Cin) window of pixel m, zeros where it lies in the padding. The taps of one
- * kernel row that fall inside the image are adjacent in memory: one memcpy. */
+/* im2col (nn_kernel_table.im2col_rows) as the GEMM's gather */
 static void im2col_rows(const void *ctx, size_t m0, size_t m1, float *rows) {
-    const nn_conv_geom *g = ctx;
-    const nn_conv *cv = g->cv;
-    size_t cin = (size_t)cv->cin, K = (size_t)cv->kh * cv->kw * cin;
-    for (size_t m = m0; m < m1; m++) {
-        int ox = (int)(m % g->OW), oy = (int)(m / g->OW % g->OH), n = (int)(m / g->OW / g->OH);
-        float *dst = rows + (m - m0) * K;
-        int ky0, ky1, kx0, kx1;
-        nn_valid_taps(oy, cv->stride_h, g->pad_top, cv->kh, g->H, &ky0, &ky1);
-        nn_valid_taps(ox, cv->stride_w, g->pad_left, cv->kw, g->W, &kx0, &kx1);
-        int ix0 = ox * cv->stride_w - g->pad_left + kx0;
-        for (int ky = 0; ky < cv->kh; ky++, dst += cv->kw * cin) {
-            if (ky < ky0 || ky >= ky1) {
-                memset(dst, 0, cv->kw * cin * sizeof(float));
-                continue;
-            }
-            int iy = oy * cv->stride_h - g->pad_top + ky;
-            const float *src = g->in + (((size_t)n * g->H + iy) * g->W + ix0) * cin;
-            memset(dst, 0, kx0 * cin * sizeof(float));
-            memcpy(dst + kx0 * cin, src, (kx1 - kx0) * cin * sizeof(float));
-            memset(dst + kx1 * cin, 0, (cv->kw - kx1) * cin * sizeof(float));
-        }
-    }
+    nn_kernels()->im2col_rows(ctx, m0, m1, rows);
 }
 
 /* Without scratch memory: each output pixel accumulates one matrix-vector product per kernel
@@ -84,9 +61,9 @@ static void conv_row_without_scratch(void *ctx, int r) {
         int kx0, kx1;
         nn_valid_taps(ox, cv->stride_w, g->pad_left, cv->kw, g->W, &kx0, &kx1);
         int ix0 = ox * cv->stride_w - g->pad_left + kx0, n_rows = kx1 > kx0 ? ky1 - ky0 : 0;
-        nn_gemm_block b = {.m = 1, .n = cv->cout, .C = out_row + (size_t)ox * cv->cout,
-                           .ldc = (size_t)cv->cout, .ldb = (size_t)cv->cout,
-                           .bias = cv->bias, .act = cv->act};
+        nn_gemm_block b = {.m = 1, .n = cv->cout, .A = g->in, .B = cv->weight,
+                           .C = out_row + (size_t)ox * cv->cout, .ldc = (size_t)cv->cout,
+                           .ldb = (size_t)cv->cout, .bias = cv->bias, .act = cv->act};
         if (n_rows == 0) k->gemm_block(&b); /* no tap inside: act(bias) */
         for (int r = 0; r < n_rows; r++) {
             int ky = ky0 + r, iy = oy * cv->stride_h - g->pad_top + ky, last = r == n_rows - 1;
@@ -109,30 +86,38 @@ size_t nn_winograd_weight_floats(const nn_conv *cv) {
     return (size_t)16 * cv->cin * cv->cout;
 }
 
-/* U = G g G^T with G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1], for every (ci, co). */
+/* U = G g G^T with G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1], for every (ci, co):
+ * out[p][ci][co], p = 4*i + j. The inner loops run over co, contiguous in both. */
 void nn_winograd_weights(const nn_conv *cv, float *out) {
     size_t cin = (size_t)cv->cin, cout = (size_t)cv->cout, plane = cin * cout;
-    for (size_t ci = 0; ci < cin; ci++)
+    for (size_t ci = 0; ci < cin; ci++) {
+        const float *g[9];
+        float *u[16];
+        for (int t = 0; t < 9; t++) g[t] = cv->weight + t * plane + ci * cout;
+        for (int p = 0; p < 16; p++) u[p] = out + p * plane + ci * cout;
         for (size_t co = 0; co < cout; co++) {
-            float g[9], gg[12];
-            for (int t = 0; t < 9; t++) g[t] = cv->weight[t * plane + ci * cout + co];
+            float gg[12];
             for (int j = 0; j < 3; j++) { /* G g: rows */
-                gg[j] = g[j];
-                gg[3 + j] = 0.5f * (g[j] + g[3 + j] + g[6 + j]);
-                gg[6 + j] = 0.5f * (g[j] - g[3 + j] + g[6 + j]);
-                gg[9 + j] = g[6 + j];
+                float g0 = g[j][co], g1 = g[3 + j][co], g2 = g[6 + j][co];
+                gg[j] = g0;
+                gg[3 + j] = 0.5f * (g0 + g1 + g2);
+                gg[6 + j] = 0.5f * (g0 - g1 + g2);
+                gg[9 + j] = g2;
             }
             for (int i = 0; i < 4; i++) { /* (G g) G^T: columns */
                 const float *r = gg + 3 * i;
-                float u[4] = {r[0], 0.5f * (r[0] + r[1] + r[2]), 0.5f * (r[0] - r[1] + r[2]), r[2]};
-                for (int j = 0; j < 4; j++) out[(size_t)(4 * i + j) * plane + ci * cout + co] = u[j];
+                u[4 * i][co] = r[0];
+                u[4 * i + 1][co] = 0.5f * (r[0] + r[1] + r[2]);
+                u[4 * i + 2][co] = 0.5f * (r[0] - r[1] + r[2]);
+                u[4 * i + 3][co] = r[2];
             }
         }
+    }
 }
 
-/* Tiles per group: the group's transformed input and products, 16 * T * (Cin + Cout) floats,
- * about 1 MB (L2), and at least 24 rows for the GEMMs' register blocks. */
-#define WINOGRAD_GROUP_FLOATS (256 * 1024)
+/* The most floats of one group's transformed input and products, 16 * T * (Cin + Cout)
+ * for T tiles: 256 KB (the fastest of 256 KB, 512 KB and 1 MB, bench/conv_layers). */
+#define WINOGRAD_GROUP_FLOATS (64 * 1024)
 
 typedef struct winograd_job {
     const nn_conv_geom *g;
@@ -177,8 +162,11 @@ static int conv_winograd(int threads, const nn_conv_geom *g, nn_arena *scratch) 
     const nn_conv *cv = g->cv;
     winograd_job j = {.g = g, .tiles_x = (g->OW + 1) / 2, .tiles_y = (g->OH + 1) / 2};
     j.tiles = (size_t)g->N * j.tiles_x * j.tiles_y;
+    /* at most WINOGRAD_GROUP_FLOATS, at least 8 groups where tiles are few (so that small
+     * inputs spread over threads), at least 24 tiles, a multiple of 12 (the GEMM's rows) */
     size_t per = WINOGRAD_GROUP_FLOATS / (16 * ((size_t)cv->cin + cv->cout));
-    j.per_group = FR_MIN(FR_MAX(per, 24), j.tiles);
+    per = FR_MAX(FR_MIN(per, (j.tiles + 7) / 8), 24);
+    j.per_group = FR_MIN((per + 11) / 12 * 12, j.tiles);
     j.n_groups = (int)((j.tiles + j.per_group - 1) / j.per_group);
     atomic_init(&j.next_group, 0);
     j.buffer_floats = 16 * j.per_group * ((size_t)cv->cin + cv->cout) +
@@ -201,8 +189,11 @@ static int conv_winograd(int threads, const nn_conv_geom *g, nn_arena *scratch) 
 }
 
 /* Winograd F(2,3) does 16 products per 2x2 output pixels where the direct path does 36, but
- * reads its transformed weights (16/9 of the weights) once per group of tiles: it wins where
- * the tiles are many for the channels (measured per dlib-resnet layer, bench/conv_layers). */
+ * transforms its input and output and reads its transformed weights (16/9 of the weights)
+ * once per group of tiles: it wins where the tiles are many for the channels. Measured per
+ * dlib-resnet layer (bench/conv_layers, 1 thread, AVX-512): 1.3-1.7x faster from 25 tiles
+ * up (81 tiles of 64 channels, 324 of 32, and every layer at batch 16), slower at 16 tiles of
+ * 128 channels and 4 of 256 (batch 1). */
 static int winograd_pays(const nn_conv_geom *g) {
     const nn_conv *cv = g->cv;
     if (!cv->winograd || !nn_winograd_weight_floats(cv)) return 0;

@@ -12,9 +12,9 @@
 #include <stdatomic.h>
 
 /* Rows per tile of a gathered A: as many as fill TILE_A_FLOATS of A (96 KB, which stays in
- * L2 beside OpenBLAS's packed panels), at least 64 (to amortise packing B in each sgemm
- * call) and at most 512. Measured on the 3x3 convs of the ResNet and MobileNet shapes, this is 15-20%
- * faster than 256+ row tiles for K=288, N=32, and as fast elsewhere. */
+ * L2 while the micro-kernels pass over it once per column panel), at least 64 and at most
+ * 512 (chosen with OpenBLAS's sgemm behind the tiles: 15-20% faster than 256+ row tiles for
+ * K=288, N=32, and as fast elsewhere). */
 #define TILE_A_FLOATS 24576
 #define MIN_PARALLEL_FLOPS (1u << 20) /* below this, one tile on the calling thread */
 

@@ -98,13 +98,19 @@ typedef struct nn_winograd_group {
  * (src/nn/isa/kernels.inc). Every entry is set in every table (test_nn_ops checks). */
 typedef struct nn_kernel_table {
     void (*gemm_block)(const nn_gemm_block *b);
+    /* im2col for output pixels [m0, m1) (m = (n*OH + oy)*OW + ox): row m - m0 of `rows`
+     * is the (KH,KW,Cin) window of pixel m, zeros where it lies in the padding */
+    void (*im2col_rows)(const nn_conv_geom *g, size_t m0, size_t m1, float *rows);
     /* depthwise convolution of output rows [r0, r1) (r = n*OH + oy), bias and act applied */
     void (*depthwise_rows)(const nn_conv_geom *g, int r0, int r1);
     /* w->V from the input; the group's output pixels from w->M (bias and act applied) */
     void (*winograd_input)(const nn_winograd_group *w);
     void (*winograd_output)(const nn_winograd_group *w);
+    /* The core's peak: `iterations` rounds of independent multiply-adds on registers only, at
+     * this level's vector width; returns the floating-point operations done. */
+    double (*fma_loop)(long iterations);
 } nn_kernel_table;
-#define NN_KERNEL_ENTRIES 4
+#define NN_KERNEL_ENTRIES 6
 /* A new kernel is one more entry here, in kernels.inc's table, and in the count above. */
 _Static_assert(sizeof(nn_kernel_table) == NN_KERNEL_ENTRIES * sizeof(void (*)(void)),
                "nn_kernel_table: update NN_KERNEL_ENTRIES and every level's table");

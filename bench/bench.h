@@ -87,6 +87,13 @@ typedef struct bench {
     float *probes;                  /* (GALLERY_PROBES, GALLERY_DIM), unit norm */
     fr_match *matches;              /* (GALLERY_PROBES) */
     double gallery_build_s;         /* time spent enrolling the synthetic templates */
+    /* the identify rows (identify.c): a 640x480 photo of one face, as a file too, and a
+     * gallery holding that person; the facerec command and the models folder it is given */
+    fr_image *face_photo;
+    char identify_dir[4000], identify_photo[4096], identify_db[4096];
+    fr_gallery *identify_gallery;
+    char facerec_path[4096], models_path[4096];
+    const char *only;               /* --only: the comma-separated row keys to run (NULL: all) */
     machine machine;                /* what the figures ran on */
 } bench;
 
@@ -96,7 +103,8 @@ typedef fr_status (*workload_fn)(bench *b, int threads, int *n_faces);
 /* One row of the table. Keys are also the JSON keys; peer_key names the peer's figure. */
 enum { ROW_DESCRIPTOR_1, ROW_DESCRIPTOR_16, ROW_SSD, ROW_LANDMARKS, ROW_TINY,
        ROW_MOBILEFACENET_1, ROW_MOBILEFACENET_16, ROW_NN4SMALL2_1, ROW_NN4SMALL2_16, ROW_MTCNN,
-       ROW_BLAZEFACE_SHORT, ROW_BLAZEFACE_FULL, ROW_HAAR, ROW_PIPELINE, ROW_SEARCH_10K, ROW_SEARCH_100K,
+       ROW_BLAZEFACE_SHORT, ROW_BLAZEFACE_FULL, ROW_HAAR, ROW_PIPELINE, ROW_IDENTIFY_WARM,
+       ROW_IDENTIFY_COLD, ROW_SEARCH_10K, ROW_SEARCH_100K,
        ROW_SEARCH_1000_100K, ROW_LOAD_100K, ROW_SEARCH_1M, ROW_LOAD_1M, N_ROWS };
 
 typedef struct row_info {
@@ -128,9 +136,13 @@ typedef struct peer {
     timing t[2][N_ROWS];
 } peer;
 
+/* --check compares these networks' outputs with the peer's on the same crops */
+enum { CHECK_DESCRIPTOR, CHECK_MOBILEFACENET, N_CHECKS };
+extern const char *const check_names[N_CHECKS];
+
 typedef struct check_result {
     int done;
-    double max_abs_diff, max_distance;
+    double max_abs_diff, max_distance; /* between unit-norm outputs */
 } check_result;
 
 /* ---- workloads.c ---- */
@@ -144,6 +156,15 @@ const char *row_skip_reason(const bench *b, const row_info *row);
 fr_status bench_measure(bench *b, const row_info *row, int threads, int repeat, timing *out);
 double now_ms(void);
 
+/* ---- identify.c ---- */
+
+/* The one-face photo cut from `photo` around `face`, saved, and the gallery of its person. */
+fr_status identify_setup(bench *b, const char *models_dir, const fr_image *photo,
+                         const fr_face *face);
+void identify_cleanup(bench *b);
+fr_status run_identify_warm(bench *b, int threads, int *n_faces);
+fr_status run_identify_cold(bench *b, int threads, int *n_faces);
+
 /* ---- synthetic_gallery.c ---- */
 
 /* Enroll synthetic people (TEMPLATES_PER_PERSON templates each) until the gallery holds n,
@@ -154,16 +175,18 @@ void synthetic_gallery_delete(bench *b);
 
 /* ---- peer.c ---- */
 
-/* The peer's figures for the face-api models in model_dir, or p->reason why there are none. */
-void peer_run(peer *p, const char *model_dir, int repeat);
-/* Our descriptors of the crops against the peer's. */
-fr_status peer_check(bench *b, const peer *p, check_result *out);
+/* The peer's figures for the face-api models in model_dir and MobileFaceNet's file, or
+ * p->reason why there are none. */
+void peer_run(peer *p, const char *model_dir, const char *mobilefacenet_path, int repeat);
+/* Our dlib-resnet descriptors and MobileFaceNet embeddings of the crops against the peer's. */
+fr_status peer_check(bench *b, const peer *p, const char *model_dir,
+                     const char *mobilefacenet_path, check_result out[N_CHECKS]);
 
 /* ---- report.c ---- */
 
 void report_table(const bench *b, const timing ours[2][N_ROWS], const peer *p, int repeat,
-                  const check_result *check);
+                  const check_result check[N_CHECKS]);
 fr_status report_json(const bench *b, const timing ours[2][N_ROWS], const peer *p, int repeat,
-                      const check_result *check);
+                      const check_result check[N_CHECKS]);
 
 #endif

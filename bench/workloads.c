@@ -148,10 +148,11 @@ const row_info rows[N_ROWS] = {
                        NULL, 0, 0, 0, 0, NULL},
     [ROW_TINY] = {"tiny_640x480_ms", "tiny detector 640x480", run_tiny, 0, NULL, 0, 0, 0, 0, NULL},
     [ROW_MOBILEFACENET_1] = {"mobilefacenet_batch1_ms", "MobileFaceNet, batch 1",
-                             run_mobilefacenet_batch1, 1, NULL, 0, 0, 0, 0, NULL},
+                             run_mobilefacenet_batch1, 1, "mobilefacenet_batch1_ms", 3.5, 1.5, 0,
+                             0, NULL},
     [ROW_MOBILEFACENET_16] = {"mobilefacenet_batch16_ms_per_face",
                               "MobileFaceNet, batch 16, per face", run_mobilefacenet_batch16, 1,
-                              NULL, 4.0, 0, 0, 0, NULL},
+                              "mobilefacenet_batch16_ms_per_face", 3.0, 1.5, 0, 0, NULL},
     [ROW_NN4SMALL2_1] = {"nn4small2_batch1_ms", "nn4.small2, batch 1", run_nn4small2_batch1, 1,
                          NULL, 0, 0, 0, 0, NULL},
     [ROW_NN4SMALL2_16] = {"nn4small2_batch16_ms_per_face", "nn4.small2, batch 16, per face",
@@ -165,6 +166,10 @@ const row_info rows[N_ROWS] = {
     [ROW_HAAR] = {"haar_640x480_ms", "Haar cascade 640x480", run_haar, 0, NULL, 0, 0, 0, 0, NULL},
     [ROW_PIPELINE] = {"pipeline_640x480_ms", "default pipeline (fr_process) 640x480",
                       run_pipeline, 0, NULL, 0, 0, 0, 0, NULL},
+    [ROW_IDENTIFY_WARM] = {"identify_640x480_warm_ms", "identify 640x480, 1 face, warm",
+                           run_identify_warm, 0, NULL, 25.0, 0, 0, 0, NULL},
+    [ROW_IDENTIFY_COLD] = {"identify_cold_start_ms", "facerec identify, cold (new process)",
+                           run_identify_cold, 0, NULL, 300.0, 0, 0, 7, NULL},
     [ROW_SEARCH_10K] = {"search_1_probe_10k_ms", "search 1 probe, 10k templates", run_search_1,
                         0, NULL, 0, 0, GALLERY_SMALL, 0, NULL},
     [ROW_SEARCH_100K] = {"search_1_probe_100k_ms", "search 1 probe, 100k templates",
@@ -287,11 +292,25 @@ static fr_status load_networks(bench *b, const char *models_dir) {
 }
 
 /* Why a row is not measured (NULL: it is). */
+/* Whether `key` is one of the comma-separated keys of `list`. */
+static int key_listed(const char *list, const char *key) {
+    size_t len = strlen(key);
+    for (const char *p = list; *p;) {
+        size_t n = strcspn(p, ",");
+        if (n == len && !strncmp(p, key, n)) return 1;
+        p += n + (p[n] == ',');
+    }
+    return 0;
+}
+
 const char *row_skip_reason(const bench *b, const row_info *row) {
+    if (b->only && !key_listed(b->only, row->key)) return "not run (--only)";
     if ((row->run == run_nn4small2_batch1 || row->run == run_nn4small2_batch16) && !b->nn4small2)
         return "no models/nn4small2.frmodel: make it with `facerec import-keras-csv WEIGHTS_DIR "
                "--out models/nn4small2.frmodel` (the original's per-layer CSV weights)";
     if (row->gallery_size > b->max_gallery_size) return "not run (raise --gallery-size)";
+    if (row->run == run_identify_cold && !b->facerec_path[0])
+        return "not run (no facerec program beside facerec-bench)";
     return NULL;
 }
 
@@ -310,12 +329,15 @@ static fr_status make_frame(const fr_image *photo, fr_image **out) {
     return st;
 }
 
-/* The square around each face SSD finds in the photo, scaled to 150x150. */
-static fr_status make_crops(bench *b, const fr_image *photo, const char *photo_path) {
+/* The square around each face SSD finds in the photo, scaled to 150x150; *faces_out gets the
+ * faces (free them). */
+static fr_status make_crops(bench *b, const fr_image *photo, const char *photo_path,
+                            fr_face **faces_out) {
     fr_face *faces = NULL;
     int n;
     fr_status st = ssd_mobilenet_detect(b->ssd, nn_default_threads(), photo, DETECT_MIN_SCORE,
                                         SSD_IOU, BATCH, &faces, &n);
+    *faces_out = faces;
     if (st != FR_OK) return st;
     if (n == 0) return fr_error(FR_E_NO_FACE, "%s: no face found to benchmark with", photo_path);
     for (int i = 0; i < n && st == FR_OK; i++) {
@@ -329,7 +351,6 @@ static fr_status make_crops(bench *b, const fr_image *photo, const char *photo_p
         fr_image_free(square);
         if (st == FR_OK) b->n_crops++;
     }
-    free(faces);
     for (int i = 0; i < b->n_crops && st == FR_OK; i++) {
         st = fr_image_resize(b->crops[i], MOBILEFACENET_INPUT_SIZE, MOBILEFACENET_INPUT_SIZE,
                              &b->crops112[i]);
@@ -352,8 +373,11 @@ fr_status bench_open(bench *b, const char *models_dir) {
         return st;
     fr_image *photo;
     if ((st = fr_image_load(path, &photo)) != FR_OK) return st;
-    st = make_crops(b, photo, path);
+    fr_face *photo_faces = NULL;
+    st = make_crops(b, photo, path, &photo_faces);
     if (st == FR_OK) st = make_frame(photo, &b->frame);
+    if (st == FR_OK) st = identify_setup(b, models_dir, photo, &photo_faces[0]);
+    free(photo_faces);
     fr_image_free(photo);
     if (st != FR_OK) return st;
     st = ssd_mobilenet_detect(b->ssd, nn_default_threads(), b->frame, DETECT_MIN_SCORE, SSD_IOU,
@@ -365,6 +389,7 @@ fr_status bench_open(bench *b, const char *models_dir) {
 
 void bench_close(bench *b) {
     synthetic_gallery_delete(b);
+    identify_cleanup(b);
     for (int i = 0; i < b->n_crops; i++) {
         fr_image_free(b->crops[i]);
         fr_image_free(b->crops112[i]);

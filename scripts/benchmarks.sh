@@ -2,7 +2,7 @@
 # benchmarks.sh: run the accuracy evaluations, `facerec-bench` and python/bench.py, and write
 # BENCHMARKS.md at the repository root from their output (the file is generated: edit this
 # script instead).
-#   scripts/benchmarks.sh [--quick] [--no-bench] [--no-serve] [BUILD_DIR]
+#   scripts/benchmarks.sh [--quick] [--no-bench] [--no-serve] [--speed-only] [BUILD_DIR]
 #     BUILD_DIR   a Release build (default: build)
 #     --quick     only the default pipeline, mobilefacenet alone and dlib-resnet's
 #                 alignments, with and without flip, the default 1:N identification, and ORL
@@ -13,19 +13,22 @@
 #     --no-finetune  leave out `facerec train`'s defaults on the relit set and on View 2
 #                 (scripts/finetune_eval.sh relit and view2, about half an hour; also left
 #                 out with --quick)
+#     --speed-only  run `facerec-bench` only and replace the Speed section of the existing
+#                 BENCHMARKS.md with its table (dated; the other sections stay as they were)
 # Environment: FACEREC_DATA, the shared data folder (default: ../shared/data beside the
 # repository); FACEREC_EVAL_CACHE, the embedding cache folder (default: the eval default).
 # Rows whose configuration this build does not offer (e.g. a model not added yet) are listed
 # as not available, with the reason.
 set -uo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
-quick=0; with_bench=1; with_serve=1; with_finetune=1; build="$here/build"
+quick=0; with_bench=1; with_serve=1; with_finetune=1; speed_only=0; build="$here/build"
 for arg in "$@"; do
   case "$arg" in
     --quick) quick=1 ;;
     --no-bench) with_bench=0 ;;
     --no-serve) with_serve=0 ;;
     --no-finetune) with_finetune=0 ;;
+    --speed-only) speed_only=1 ;;
     -*) echo "benchmarks.sh: unknown option $arg" >&2; exit 2 ;;
     *) build="$arg" ;;
   esac
@@ -83,6 +86,37 @@ identify_row() {
   fi
   identify_rows+=("| $label | \`$cmd\` | $(pct "$(field "$json" rank1)") | $(pct "$(field "$json" fnir)") | $(field "$json" threshold) | $(field "$json" enrolled) / $(field "$json" mated_probes) / $(field "$json" nonmated_probes) |")
 }
+
+# The Speed section alone: between its heading and the next one.
+if [ $speed_only = 1 ]; then
+  if [ ! -x "$bench" ] || [ ! -f "$out" ]; then
+    echo "benchmarks.sh: --speed-only needs $bench and an existing $out" >&2
+    exit 1
+  fi
+  load="$(cut -d ' ' -f 1-3 /proc/loadavg)"
+  echo "benchmarks.sh: bench ..." >&2
+  bench_text="$("$bench" 2>&1)" || bench_text="(facerec-bench failed:)
+$bench_text"
+  {
+    echo "## Speed (\`facerec-bench\`)"
+    echo
+    echo "Regenerated alone by \`scripts/benchmarks.sh --speed-only\` on $(date -u '+%Y-%m-%d %H:%M UTC') with"
+    echo "facerec $("$facerec" --version | awk '{print $2}'), $(nproc) cores ($(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1));"
+    echo "CPU flags: $(grep -o -w -E 'avx2|fma|avx512f|avx512_vnni|avx_vnni|avx512_bf16' /proc/cpuinfo | sort -u | tr '\n' ' ')"
+    echo "load average before the run (1, 5, 15 min; above the core count the figures are inflated): $load"
+    echo
+    echo '```'
+    echo "$bench_text"
+    echo '```'
+    echo
+  } >"$tmp/speed"
+  awk -v speed="$tmp/speed" '
+    /^## Speed/ { while ((getline line < speed) > 0) print line; skipping = 1; next }
+    /^## / && skipping { skipping = 0 }
+    !skipping { print }' "$out" >"$tmp/out" && mv "$tmp/out" "$out"
+  echo "benchmarks.sh: replaced the Speed section of $out" >&2
+  exit 0
+fi
 
 lfw="$data/lfw-deepfunneled"
 orl="$data/orl_faces"

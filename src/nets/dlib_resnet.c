@@ -67,7 +67,8 @@ struct dlib_resnet {
 static fr_status prepare_winograd(dlib_resnet *net, const char *path) {
     size_t total = 0;
     for (int i = 0; i < DLIB_RESNET_CONVS; i++) total += nn_winograd_weight_floats(&net->view.convs[i]);
-    if (!(net->winograd = malloc(total * sizeof(float))))
+    size_t bytes = total * sizeof(float); /* in huge pages: tens of MB faulted in at load */
+    if (!(net->winograd = nn_alloc_huge(&bytes)))
         return fr_error(FR_E_NOMEM, "%s: no memory for the descriptor net", path);
     float *at = net->winograd;
     for (int i = 0; i < DLIB_RESNET_CONVS; i++) {

@@ -61,7 +61,7 @@ class Server:
                 break
             self.log.append(line)
             if " on http" in line:
-                self.port = int(line.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
+                self.port = int(line.split(" on http", 1)[1].split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
                 break
         if self.port is None:
             self.proc.kill()

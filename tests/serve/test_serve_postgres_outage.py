@@ -46,6 +46,9 @@ try:
     for i, name in enumerate(["bob", "carol"]):
         st, _, _ = enroll(a, name, crops[i])
         t.check(st == 201, "enroll %s before the outage: %d" % (name, st))
+    st, name = identity(a, crops[0])
+    t.check(st == 200 and name == "bob", "identify bob before the outage (%s)" % name)
+    unseen_key = a.add_key("recognize")  # a key the server has not met yet
 
     pg.stop()
     # requests that need the database: a clear 503, nothing stored
@@ -62,6 +65,8 @@ try:
     # identification needs no database
     st, name = identity(a, crops[0])
     t.check(st == 200 and name == "bob", "identify during the outage: bob from memory (%d %s)" % (st, name))
+    st, _, body = a.request("POST", "/api/identify", crops[0], {"Content-Type": "image/jpeg"}, key=unseen_key)
+    t.check(st == 503 and "error" in body, "a key never seen before cannot be checked during the outage: 503 (%d)" % st)
     t.check(wait_state(a, "down"), "health: the database is down")
     t.check(database_state(a)[0] == "degraded", "health: status degraded")
     st, _, metrics = a.request("GET", "/metrics", key=None)

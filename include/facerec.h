@@ -301,6 +301,13 @@ FR_API fr_status fr_gallery_refresh(fr_gallery *g, int64_t *n_applied);
  * is looked at every 100 ms. FR_E_DB if the database cannot be reached. */
 FR_API fr_status fr_gallery_wait_changes(fr_gallery *g, int timeout_ms);
 
+/* Copy everything of gallery `from` into the empty gallery `to` (people, templates with their
+ * embeddings, sources and SHA-256, template images, calibration, API keys; the model binding)
+ * in one transaction, without computing any embedding again: SQLite to PostgreSQL and back.
+ * Ids are given anew. A `to` that holds people already is FR_E_ARG; one bound to another
+ * model is FR_E_MISMATCH. *n_templates (may be NULL) is how many templates were copied. */
+FR_API fr_status fr_gallery_copy(fr_gallery *from, fr_gallery *to, int64_t *n_templates);
+
 /* The change-log sequence number the in-memory copy includes (*loaded, -1 if none is loaded;
  * may be NULL) and the newest one in the database (*latest; touches the database). */
 FR_API fr_status fr_gallery_change_seq(fr_gallery *g, int64_t *loaded, int64_t *latest);

@@ -64,7 +64,7 @@ recognize="$("$build/facerec-serve" keys add --role recognize --db "$uri" --labe
 sqlite_key="$("$build/facerec-serve" keys add --role recognize --db "$sqlite" --label bench)"
 
 # --- servers
-declare -A port_of pid_of ready_of indexed_of
+declare -A port_of pid_of ready_of indexed_of indexed_cpu_of
 start_server() { # name db -> port_of[name], pid_of[name], ready_of[name] (s), indexed_of[name] (s)
   local log="$tmp/$1.log" t0
   t0="$(now)"
@@ -77,6 +77,7 @@ start_server() { # name db -> port_of[name], pid_of[name], ready_of[name] (s), i
       ready_of[$1]="$(elapsed "$t0" "$(now)")"
       port_of[$1]="$(sed -n 's|.* on http://127.0.0.1:\([0-9]*\)/.*|\1|p' "$log")"
       indexed_of[$1]="$(sed -n 's|.*templates indexed in \([0-9.]*\) s.*|\1|p' "$log")"
+      indexed_cpu_of[$1]="$(sed -n 's|.*templates indexed in [0-9.]* s, \([0-9.]*\) s CPU.*|\1|p' "$log")"
       return 0
     fi
     kill -0 "${pid_of[$1]}" 2>/dev/null || break
@@ -99,18 +100,18 @@ run_wrk() { # port connections duration key -> RESULT line
 field() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" <<<"$2"; }
 rate() { python3 -c "print(f'{$1 / $2:,.0f}')"; }
 
-echo "$n synthetic $dim-d templates (model $model), 1 per person; $(nproc) cores; wrk ${seconds}s per run"
+echo "$n synthetic $dim-d templates (model $model), 1 per person; $(nproc) cores; wrk ${seconds}s per run; load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-echo "| step | seconds | templates/s |"
-echo "|---|---:|---:|"
-echo "| copy SQLite -> PostgreSQL (facerec gallery copy) | $load_s | $(rate "$n" "$load_s") |"
+echo "| step | seconds | templates/s | server CPU seconds | templates per CPU second |"
+echo "|---|---:|---:|---:|---:|"
+echo "| copy SQLite -> PostgreSQL (facerec gallery copy) | $load_s | $(rate "$n" "$load_s") | - | - |"
 start_server sqlite "$sqlite"
-echo "| cold start on SQLite: index load (as the server reports it) | ${indexed_of[sqlite]} | $(rate "$n" "${indexed_of[sqlite]}") |"
-echo "| cold start on SQLite: process start to ready (networks + index) | ${ready_of[sqlite]} | - |"
+echo "| cold start on SQLite: index load (as the server reports it) | ${indexed_of[sqlite]} | $(rate "$n" "${indexed_of[sqlite]}") | ${indexed_cpu_of[sqlite]} | $(rate "$n" "${indexed_cpu_of[sqlite]}") |"
+echo "| cold start on SQLite: process start to ready (networks + index) | ${ready_of[sqlite]} | - | - | - |"
 stop_server sqlite
 start_server a "$uri"
-echo "| cold start on PostgreSQL: index load (as the server reports it) | ${indexed_of[a]} | $(rate "$n" "${indexed_of[a]}") |"
-echo "| cold start on PostgreSQL: process start to ready (networks + index) | ${ready_of[a]} | - |"
+echo "| cold start on PostgreSQL: index load (as the server reports it) | ${indexed_of[a]} | $(rate "$n" "${indexed_of[a]}") | ${indexed_cpu_of[a]} | $(rate "$n" "${indexed_cpu_of[a]}") |"
+echo "| cold start on PostgreSQL: process start to ready (networks + index) | ${ready_of[a]} | - | - | - |"
 echo
 
 # --- latency, one connection: PostgreSQL, then SQLite with the same gallery
@@ -158,4 +159,5 @@ echo "| change propagation (enroll through A, named through B) | median s | max 
 echo "|---|---:|---:|---:|"
 echo "| $(field count "$r") enrollments | $(field median_s "$r") | $(field max_s "$r") | $(field resolution_s "$r") |"
 echo
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "server memory: A $(awk '/VmRSS/ {printf "%.0f MB", $2 / 1024}' "/proc/${pid_of[a]}/status"), B $(awk '/VmRSS/ {printf "%.0f MB", $2 / 1024}' "/proc/${pid_of[b]}/status") resident"

@@ -87,6 +87,24 @@ try:
     st2, name = identity(a, crops[2])
     t.check(st == 201 and name == "carol", "A names carol right after enrolling her (%d, %s)" % (st, name))
 
+    # a key revoked through any server's database stops working on every server within the
+    # 5 s after which each looks the keys it has cached up again
+    import subprocess
+    out = subprocess.run([args["serve"], "keys", "add", "--role", "recognize", "--label", "short-lived",
+                          "--db", pg.uri], capture_output=True, text=True, check=True)
+    key = out.stdout.strip()
+    st, _, _ = a.request("GET", "/api/people", key=key)
+    t.check(st == 200, "a new key works on A at once: %d" % st)
+    listing = subprocess.run([args["serve"], "keys", "list", "--db", pg.uri], capture_output=True,
+                             text=True, check=True).stdout
+    key_id = [line.split()[0] for line in listing.splitlines() if "short-lived" in line][0]
+    subprocess.run([args["serve"], "keys", "revoke", key_id, "--db", pg.uri], capture_output=True, check=True)
+    deadline = time.time() + 15
+    while time.time() < deadline and st != 401:
+        st, _, _ = a.request("GET", "/api/people", key=key)
+        time.sleep(0.2)
+    t.check(st == 401, "the revoked key is refused by A within seconds: %d" % st)
+
     for s in servers:
         s.stop()
     servers = []

@@ -7,10 +7,10 @@
  * - SQLite (one machine): the index handle re-reads the file itself when another handle has
  *   changed it; the refresher re-reads the thresholds every second.
  * - PostgreSQL (a shared database): the refresher waits for change notifications (at most a
- *   second), applies the change log to the standby copy index[!active] with no lock held,
- *   swaps the copies under index_lock (a pointer), then brings the other copy up to date. A
- *   database that is slow, locked or gone delays the refresher only; searches go on against
- *   the copy they have. When the database comes back, the library reconnects and the next
+ *   second); when the change log holds changes the searched copy lacks, it brings the standby
+ *   copy index[!active_index] up to date with no lock held and swaps the copies under
+ *   index_lock (a pointer). A database that is slow, locked or gone delays the refresher
+ *   only; searches go on against the copy they have. When the database comes back, the library reconnects and the next
  *   refresh applies every change made meanwhile (the change log's sequence).
  * Every KEY_RECHECK_SECONDS the cached API keys are looked up again (a revoked key stops
  * working within that time) and the thresholds re-read (a new calibration). */
@@ -82,8 +82,10 @@ int index_open(server *srv) {
     if (st == FR_OK) st = fr_gallery_open(db, 0, &srv->watch);
     if (st == FR_OK && srv->shared_db) st = fr_gallery_open(db, 0, &srv->index[1]);
     if (st == FR_OK) st = cache_thresholds(srv, srv->watch);
-    /* the first copy now, before the server answers; the standby in the refresher */
+    /* the first copy now, before the server answers; the standby at the first change */
+    int64_t latest;
     if (st == FR_OK) st = fr_gallery_refresh(srv->index[0], NULL);
+    if (st == FR_OK && srv->shared_db) st = fr_gallery_change_seq(srv->index[0], &srv->active_seq, &latest);
     if (st != FR_OK) {
         fprintf(stderr, "facerec serve: loading the gallery's index: %s\n", fr_last_error());
         return 0;
@@ -188,28 +190,23 @@ fr_status index_verify_threshold(server *srv, fr_threshold *th) {
 
 /* ---- the refresher ----------------------------------------------------------------------- */
 
-/* One refresh of a shared database's index: the standby copy takes the changes, then the
- * copies swap and the other one catches up. *dirty (kept between calls) says the standby
- * holds changes the active copy may not have. */
-static fr_status refresh_shared(server *srv, int *dirty, int *standby_loaded) {
-    int standby = !srv->active_index; /* only this thread changes active */
-    int64_t applied = 0;
-    fr_status st = FR_OK;
-    if (!*standby_loaded) { /* the second copy, loaded once the server is answering */
-        st = fr_gallery_refresh(srv->index[standby], NULL);
-        *standby_loaded = st == FR_OK;
-    }
-    if (st == FR_OK) st = fr_gallery_refresh(srv->index[standby], &applied);
-    if (st != FR_OK) *dirty = 1; /* a failed refresh may leave the copy to be read whole again */
-    if (st != FR_OK || (applied == 0 && !*dirty)) return st;
+/* One refresh of a shared database's index: when the change log holds changes the copy that
+ * searches use lacks, the standby copy is brought up to date (read whole again by the library)
+ * with no lock held and becomes the searched copy. The copy it replaces is not touched until
+ * the next change: one read per change, or per burst of changes. */
+static fr_status refresh_shared(server *srv) {
+    int standby = !srv->active_index; /* only this thread changes active_index */
+    int64_t standby_seq, latest;
+    fr_status st = fr_gallery_change_seq(srv->index[standby], &standby_seq, &latest);
+    if (st != FR_OK || latest == srv->active_seq) return st;
+    st = fr_gallery_refresh(srv->index[standby], NULL);
+    if (st == FR_OK) st = fr_gallery_change_seq(srv->index[standby], &standby_seq, &latest);
+    if (st != FR_OK) return st;
     pthread_mutex_lock(&srv->index_lock);
     srv->active_index = standby;
     pthread_mutex_unlock(&srv->index_lock);
-    /* the copy searches just left: no search holds it any more */
-    applied = 0;
-    st = fr_gallery_refresh(srv->index[!standby], &applied);
-    *dirty = st != FR_OK || applied > 0;
-    if (st == FR_OK) st = cache_thresholds(srv, srv->watch);
+    srv->active_seq = standby_seq;
+    st = cache_thresholds(srv, srv->watch);
     fr_gallery_info info;
     if (st == FR_OK) st = fr_gallery_get_info(srv->watch, &info);
     if (st == FR_OK) {
@@ -223,11 +220,10 @@ static fr_status refresh_shared(server *srv, int *dirty, int *standby_loaded) {
 
 static void *refresher_main(void *arg) {
     server *srv = arg;
-    int dirty = srv->shared_db, standby_loaded = 0; /* the standby copy is not loaded yet */
     double next_recheck = now_seconds() + KEY_RECHECK_SECONDS;
     for (;;) {
         pthread_mutex_lock(&srv->state_lock);
-        int pending = dirty || srv->refresh_wanted > srv->refresh_done;
+        int pending = srv->refresh_wanted > srv->refresh_done;
         if (!pending && !srv->shared_db && srv->refresher_running) {
             struct timespec until;
             clock_gettime(CLOCK_REALTIME, &until);
@@ -244,7 +240,7 @@ static void *refresher_main(void *arg) {
         int64_t cycle = srv->refresh_wanted;
         pthread_mutex_unlock(&srv->state_lock);
         if (st == FR_OK || st == FR_E_DB) /* after a failed wait the refresh reconnects */
-            st = srv->shared_db ? refresh_shared(srv, &dirty, &standby_loaded) : cache_thresholds(srv, srv->watch);
+            st = srv->shared_db ? refresh_shared(srv) : cache_thresholds(srv, srv->watch);
         if (st == FR_OK && now_seconds() >= next_recheck) {
             st = recheck_keys(srv);
             if (st == FR_OK) st = cache_thresholds(srv, srv->watch);

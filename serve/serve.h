@@ -154,6 +154,7 @@ struct server {
     int shared_db;       /* PostgreSQL: other servers change the gallery too */
     fr_gallery *index[2];
     int active_index;
+    int64_t active_seq;  /* the change-log position index[active_index] holds (refresher only) */
     pthread_mutex_t index_lock;
     fr_gallery *watch;   /* the refresher's handle: notifications, keys, thresholds */
     pthread_t refresher;

@@ -268,6 +268,9 @@ fi
     echo "the resolution). Wall times depend on what else the machine runs: the load average is given."
     echo "Two servers on one machine share its cores, so they cannot answer more than one server does:"
     echo "the gain from a second server comes from a second machine (or more cores), by the CPU ms per request."
+    echo "Run at 100,000 templates (\`PG_BENCH_SIZE\`, the default); \`scripts/pg_bench.sh 1000000\` runs the"
+    echo "same at a million, which on this shared 2-core machine was not run: making the SQLite gallery"
+    echo "and copying it into PostgreSQL (at the rates above) take over 40 minutes before any figure."
     echo
     echo "$pg_text"
   else

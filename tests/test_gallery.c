@@ -1,5 +1,6 @@
 /* test_gallery.c: the gallery store, search and thresholds on synthetic embeddings. */
 #include "facerec.h"
+#include "run.h"
 #include "test_backend.h"
 
 #include <signal.h>
@@ -430,6 +431,66 @@ TEST(search_sees_changes_by_others) {
     fr_gallery_close(writer);
 }
 
+/* Stop or start the test's PostgreSQL server (tests/postgres_cluster.sh); 0 on success. */
+static int postgres_server(const char *action) {
+    const char *script = getenv("FACEREC_TEST_POSTGRES_SCRIPT");
+    const char *cluster = getenv("FACEREC_TEST_POSTGRES_CLUSTER");
+    if (!script || !cluster) return -1;
+    const char *argv[] = {script, action, cluster, NULL};
+    test_run r = {0};
+    int status = test_run_argv(&r, argv, 120);
+    if (status != 0) fprintf(stderr, "  postgres_cluster.sh %s: %s", action, r.err);
+    test_run_free(&r);
+    return status;
+}
+
+/* PostgreSQL stopped and started again under an open handle: search keeps answering from
+ * memory, calls that need the database fail cleanly (FR_E_DB, nothing half-written), and
+ * once the server is back the handle reconnects by itself, keeps every committed enrollment,
+ * and catches up with the change log. */
+TEST(outage_fails_cleanly_and_reconnects) {
+    if (!test_postgres()) SKIP("PostgreSQL only");
+    if (!getenv("FACEREC_TEST_POSTGRES_CLUSTER")) SKIP("the server is not ours to stop (no FACEREC_TEST_POSTGRES_CLUSTER)");
+    const char *path = test_gallery("outage");
+    fr_gallery *g;
+    CHECK_OK(fr_gallery_open(path, 1, &g));
+    CHECK_OK(fr_gallery_use_model(g, "test-model", "1", DIM));
+    float a[DIM], b[DIM];
+    uint64_t s = 31;
+    random_unit(a, DIM, &s);
+    random_unit(b, DIM, &s);
+    char src_a[32], src_b[32];
+    fr_template ta = make_template(a, 1, src_a, sizeof src_a), tb = make_template(b, 2, src_b, sizeof src_b);
+    CHECK_OK(fr_gallery_enroll(g, "alice", &ta, 1));
+    fr_match m[2];
+    int found;
+    CHECK_OK(fr_gallery_search(g, a, 1, 1, m, &found));
+    CHECK(postgres_server("stop") == 0);
+    fr_status search = fr_gallery_search(g, a, 1, 1, m, &found);
+    int search_ok = search == FR_OK && found == 1 && strcmp(m[0].name, "alice") == 0;
+    fr_status enroll = fr_gallery_enroll(g, "bob", &tb, 1);
+    char message[512];
+    snprintf(message, sizeof message, "%s", fr_last_error());
+    fr_person *people;
+    int n;
+    fr_status listing = fr_gallery_people(g, &people, &n);
+    fr_status waiting = fr_gallery_wait_changes(g, 100);
+    int started = postgres_server("start") == 0;
+    CHECK(started);
+    CHECK(search_ok);
+    CHECK(enroll == FR_E_DB && listing == FR_E_DB && waiting == FR_E_DB);
+    CHECK(strstr(message, "database unavailable") && strstr(message, "127.0.0.1") &&
+          !strstr(message, ":facerec@"));
+    /* back: the same handle works again, alice is there, bob was not half-enrolled */
+    CHECK_OK(fr_gallery_people(g, &people, &n));
+    CHECK(n == 1 && strcmp(people[0].name, "alice") == 0);
+    fr_people_free(people, n);
+    CHECK_OK(fr_gallery_enroll(g, "bob", &tb, 1));
+    CHECK_OK(fr_gallery_search(g, b, 1, 2, m, &found));
+    CHECK(found == 2 && strcmp(m[0].name, "bob") == 0);
+    fr_gallery_close(g);
+}
+
 /* PostgreSQL: searching works from memory while another client holds every table locked,
  * and a database that is gone or refuses the password is FR_E_DB naming the server, never
  * the password. */
@@ -810,6 +871,7 @@ TEST_MAIN(CASE(sha256_known_vectors), CASE(enroll_list_rename_remove), CASE(batc
           CASE(model_mismatch_is_an_error), CASE(corrupt_and_foreign_files_are_errors),
           CASE(stored_embedding_length_is_checked),
           CASE(locked_database_is_an_error), CASE(search_equals_brute_force),
-          CASE(search_sees_changes_by_others), CASE(search_never_waits_for_the_database), CASE(killed_enrollment_leaves_whole_people),
+          CASE(search_sees_changes_by_others), CASE(search_never_waits_for_the_database),
+          CASE(outage_fails_cleanly_and_reconnects), CASE(killed_enrollment_leaves_whole_people),
           CASE(calibrated_thresholds_hold_their_rates), CASE(search_speed),
           CASE(templates_list_and_remove_one), CASE(api_keys_hashed_with_roles))

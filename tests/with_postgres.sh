@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # with_postgres.sh PROGRAM [ARGS...]: run a test program against a throwaway PostgreSQL 15
-# cluster (tests/postgres_cluster.sh), its URI in $FACEREC_TEST_POSTGRES; the cluster is
-# deleted afterwards. Exit status 77 (ctest: skipped) when PostgreSQL is not installed.
+# cluster (tests/postgres_cluster.sh), its URI in $FACEREC_TEST_POSTGRES, its folder in
+# $FACEREC_TEST_POSTGRES_CLUSTER; the cluster is deleted afterwards. Exit status 77 (ctest: skipped) when PostgreSQL is not installed.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 dir="$(mktemp -d "${TMPDIR:-/tmp}/facerec-pg.XXXXXX")"
@@ -14,4 +14,6 @@ if [ "$status" = 77 ]; then
   exit 77
 fi
 [ "$status" = 0 ] || exit "$status"
-FACEREC_TEST_POSTGRES="$uri" "$@"
+# the outage test stops and restarts the server with the same script
+FACEREC_TEST_POSTGRES="$uri" FACEREC_TEST_POSTGRES_CLUSTER="$dir/cluster" \
+  FACEREC_TEST_POSTGRES_SCRIPT="$here/postgres_cluster.sh" "$@"

@@ -431,6 +431,40 @@ TEST(search_sees_changes_by_others) {
     fr_gallery_close(writer);
 }
 
+/* A gallery of schema version 1 (SQLite, before the change log) is upgraded when opened;
+ * one of a version newer than this facerec knows is refused with a clear message. */
+TEST(schema_is_upgraded_and_newer_refused) {
+    const char *path = test_gallery("schema");
+    fr_gallery *g;
+    CHECK_OK(fr_gallery_open(path, 1, &g));
+    CHECK_OK(fr_gallery_use_model(g, "test-model", "1", DIM));
+    float a[DIM];
+    uint64_t s = 41;
+    random_unit(a, DIM, &s);
+    char src[32];
+    fr_template t = make_template(a, 1, src, sizeof src);
+    CHECK_OK(fr_gallery_enroll(g, "alice", &t, 1));
+    fr_gallery_close(g);
+    if (!test_postgres()) {
+        CHECK(test_sql(path, "DROP TABLE changes; DROP TABLE api_keys; DROP TABLE template_images;"
+                             " UPDATE meta SET value = '1' WHERE key = 'schema'") == 0);
+        CHECK_OK(fr_gallery_open(path, 0, &g));
+        int64_t loaded, latest;
+        CHECK_OK(fr_gallery_change_seq(g, &loaded, &latest));
+        CHECK(latest == 0);
+        uint8_t key[32] = {1};
+        CHECK_OK(fr_gallery_key_add(g, key, "admin", "after the upgrade", NULL));
+        fr_match m;
+        int found;
+        CHECK_OK(fr_gallery_search(g, a, 1, 1, &m, &found));
+        CHECK(found == 1 && strcmp(m.name, "alice") == 0);
+        fr_gallery_close(g);
+    }
+    CHECK(test_sql(path, "UPDATE meta SET value = '3' WHERE key = 'schema'") == 0);
+    CHECK(fr_gallery_open(path, 0, &g) == FR_E_DB);
+    CHECK(strstr(fr_last_error(), "schema version 3") && strstr(fr_last_error(), "newer facerec"));
+}
+
 /* Stop or start the test's PostgreSQL server (tests/postgres_cluster.sh); 0 on success. */
 static int postgres_server(const char *action) {
     const char *script = getenv("FACEREC_TEST_POSTGRES_SCRIPT");
@@ -872,6 +906,6 @@ TEST_MAIN(CASE(sha256_known_vectors), CASE(enroll_list_rename_remove), CASE(batc
           CASE(stored_embedding_length_is_checked),
           CASE(locked_database_is_an_error), CASE(search_equals_brute_force),
           CASE(search_sees_changes_by_others), CASE(search_never_waits_for_the_database),
-          CASE(outage_fails_cleanly_and_reconnects), CASE(killed_enrollment_leaves_whole_people),
+          CASE(outage_fails_cleanly_and_reconnects), CASE(schema_is_upgraded_and_newer_refused), CASE(killed_enrollment_leaves_whole_people),
           CASE(calibrated_thresholds_hold_their_rates), CASE(search_speed),
           CASE(templates_list_and_remove_one), CASE(api_keys_hashed_with_roles))

@@ -40,6 +40,14 @@ static inline int test_sql(const char *location, const char *sql) {
     return rc == SQLITE_OK ? 0 : -1;
 }
 
+/* bytes as an SQL literal of the gallery's database: X'..' (SQLite) or '\x..'::bytea. */
+static inline void test_blob_literal(const void *bytes, size_t n, char *out, size_t size) {
+    const unsigned char *b = bytes;
+    size_t at = (size_t)snprintf(out, size, test_postgres() ? "'\\x" : "X'");
+    for (size_t i = 0; i < n && at + 3 < size; i++) at += (size_t)snprintf(out + at, size - at, "%02x", b[i]);
+    snprintf(out + at, size - at, test_postgres() ? "'::bytea" : "'");
+}
+
 /* Whether an error message names the gallery at `location` (PostgreSQL: its server, and
  * never the password, which the test URI holds as ":facerec@"). */
 static inline int test_names_gallery(const char *message, const char *location) {

@@ -407,8 +407,9 @@ static fr_status pg_scan_templates(fr_gallery *g, db_template_fn fn, void *ctx) 
                      : statement_error(g, res, what);
         PQclear(res);
     }
-    fr_status end = pgcopy_finish(&reader);
-    return st == FR_OK ? end : st;
+    if (st == FR_OK) st = pgcopy_finish(&reader);
+    pgcopy_free(&reader);
+    return st;
 }
 
 static int64_t now_ms(void) {

@@ -96,12 +96,14 @@ fr_status pgcopy_feed(pgcopy_reader *r, const unsigned char *data, size_t len) {
     return FR_OK;
 }
 
-fr_status pgcopy_finish(pgcopy_reader *r) {
-    fr_status st = r->ended && !r->carry_len
-                       ? FR_OK
-                       : fr_error(FR_E_DB, "%s: the templates' COPY data ended early", r->name);
+fr_status pgcopy_finish(const pgcopy_reader *r) {
+    return r->ended && !r->carry_len
+               ? FR_OK
+               : fr_error(FR_E_DB, "%s: the templates' COPY data ended early", r->name);
+}
+
+void pgcopy_free(pgcopy_reader *r) {
     free(r->carry);
     r->carry = NULL;
     r->carry_len = r->carry_cap = 0;
-    return st;
 }

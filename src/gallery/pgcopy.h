@@ -17,8 +17,9 @@ typedef struct pgcopy_reader {
 /* The next piece of the stream, in any size (a tuple may straddle pieces): fn is called for
  * each complete tuple. FR_E_DB if the stream is malformed. */
 fr_status pgcopy_feed(pgcopy_reader *r, const unsigned char *data, size_t len);
-/* At the end of the stream: FR_E_DB unless it ended with its trailer. Frees the reader's
- * memory (also after an error). */
-fr_status pgcopy_finish(pgcopy_reader *r);
+/* At the end of the stream: FR_E_DB unless it ended with its trailer. */
+fr_status pgcopy_finish(const pgcopy_reader *r);
+/* The reader's memory (after the end, or an error). */
+void pgcopy_free(pgcopy_reader *r);
 
 #endif

@@ -37,7 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         st = pgcopy_feed(&r, copy, n);
         free(copy);
     }
-    fr_status end = pgcopy_finish(&r);
-    if (st == FR_OK && end == FR_OK && !r.ended) abort();
+    if (st == FR_OK && pgcopy_finish(&r) == FR_OK && !r.ended) abort();
+    pgcopy_free(&r);
     return 0;
 }

@@ -901,6 +901,83 @@ TEST(api_keys_hashed_with_roles) {
     fr_gallery_close(g);
 }
 
+/* Everything of a gallery copied into an SQLite file and back into the back end under test
+ * (SQLite or PostgreSQL): people (one without templates), templates with their sources,
+ * SHA-256 and embeddings, an image, an API key and the calibration. */
+TEST(copy_moves_everything_between_databases) {
+    char path[512], file_path[512]; /* test_gallery's answer is overwritten by the next call */
+    snprintf(path, sizeof path, "%s", test_gallery("copy-source"));
+    fr_gallery *g, *file;
+    CHECK_OK(fr_gallery_open(path, 1, &g));
+    CHECK_OK(fr_gallery_use_model(g, "test-model", "1", DIM));
+    float emb[3][DIM];
+    char src[3][32];
+    fr_template t[3];
+    uint64_t s = 51;
+    for (int i = 0; i < 3; i++) {
+        random_unit(emb[i], DIM, &s);
+        t[i] = make_template(emb[i], 500u + (unsigned)i, src[i], sizeof src[i]);
+    }
+    CHECK_OK(fr_gallery_enroll(g, "alice", t, 2));
+    CHECK_OK(fr_gallery_enroll(g, "bob", t + 2, 1));
+    CHECK_OK(fr_gallery_add_person(g, "carol"));
+    fr_template_info *list;
+    int n;
+    CHECK_OK(fr_gallery_templates(g, "bob", &list, &n));
+    CHECK_OK(fr_gallery_set_template_image(g, list[0].id, "bob's face", 10));
+    fr_template_infos_free(list, n);
+    uint8_t key[32];
+    fr_sha256("copied key", 10, key);
+    CHECK_OK(fr_gallery_key_add(g, key, "admin", "moved", NULL));
+    int labels[40];
+    float *e = clustered(10, 4, 0.1f, 5, labels);
+    CHECK_OK(fr_gallery_calibrate(g, e, labels, 40, "synthetic", NULL));
+    free(e);
+    fr_gallery_close(g);
+
+    snprintf(file_path, sizeof file_path, "%s", test_fresh_db("copy-file"));
+    int64_t copied = 0;
+    CHECK_OK(fr_gallery_open(path, 0, &g));
+    CHECK_OK(fr_gallery_open(file_path, 1, &file));
+    CHECK_OK(fr_gallery_copy(g, file, &copied));
+    CHECK(copied == 3);
+    CHECK(fr_gallery_copy(g, file, NULL) == FR_E_ARG); /* not into a gallery with people */
+    fr_gallery_close(g);
+    fr_gallery_close(file);
+
+    /* and back into an empty gallery of the back end under test */
+    snprintf(path, sizeof path, "%s", test_gallery("copy-back"));
+    CHECK_OK(fr_gallery_open(file_path, 0, &file));
+    CHECK_OK(fr_gallery_open(path, 1, &g));
+    CHECK_OK(fr_gallery_copy(file, g, &copied));
+    fr_gallery_close(file);
+    CHECK(copied == 3);
+    fr_gallery_info info;
+    CHECK_OK(fr_gallery_get_info(g, &info));
+    CHECK(info.n_people == 3 && info.n_templates == 3 && info.dim == DIM && info.calibrated &&
+          strcmp(info.model, "test-model") == 0 && strcmp(info.calibration_source, "synthetic") == 0);
+    CHECK_OK(fr_gallery_templates(g, NULL, &list, &n));
+    int same = n == 3 && !strcmp(list[0].name, "alice") && !strcmp(list[2].name, "bob") &&
+               !strcmp(list[2].source, src[2]) && !memcmp(list[2].sha256, t[2].sha256, 32) &&
+               list[2].w == t[2].w;
+    int64_t bob_template = n == 3 ? list[2].id : 0;
+    fr_template_infos_free(list, n);
+    CHECK(same);
+    void *pic;
+    size_t pic_size;
+    CHECK_OK(fr_gallery_template_image(g, bob_template, &pic, &pic_size));
+    CHECK(pic_size == 10 && !memcmp(pic, "bob's face", 10));
+    free(pic);
+    int found;
+    char role[16];
+    CHECK_OK(fr_gallery_key_lookup(g, key, &found, role, sizeof role));
+    CHECK(found && !strcmp(role, "admin"));
+    fr_match m;
+    CHECK_OK(fr_gallery_search(g, emb[1], 1, 1, &m, &found));
+    CHECK(found == 1 && !strcmp(m.name, "alice") && m.distance < 1e-3f);
+    fr_gallery_close(g);
+}
+
 TEST_MAIN(CASE(sha256_known_vectors), CASE(enroll_list_rename_remove), CASE(batch_is_all_or_nothing),
           CASE(model_mismatch_is_an_error), CASE(corrupt_and_foreign_files_are_errors),
           CASE(stored_embedding_length_is_checked),
@@ -908,4 +985,5 @@ TEST_MAIN(CASE(sha256_known_vectors), CASE(enroll_list_rename_remove), CASE(batc
           CASE(search_sees_changes_by_others), CASE(search_never_waits_for_the_database),
           CASE(outage_fails_cleanly_and_reconnects), CASE(schema_is_upgraded_and_newer_refused), CASE(killed_enrollment_leaves_whole_people),
           CASE(calibrated_thresholds_hold_their_rates), CASE(search_speed),
-          CASE(templates_list_and_remove_one), CASE(api_keys_hashed_with_roles))
+          CASE(templates_list_and_remove_one), CASE(api_keys_hashed_with_roles),
+          CASE(copy_moves_everything_between_databases))

@@ -1,6 +1,6 @@
-/* store.c: the gallery database: opening (schema, WAL, errors), the model it is bound to,
- * enrollment in one transaction per batch, and listing, renaming and removing people and
- * their templates. */
+/* store.c: the gallery, over either database driver (db.h): opening (choosing the driver,
+ * schema versions and upgrades), the model it is bound to, the change log, enrollment in one
+ * transaction per batch, and listing, renaming and removing people and their templates. */
 #include "gallery/gallery.h"
 #include "gallery/db.h"
 
@@ -14,7 +14,8 @@
 #include <time.h>
 
 #define MAX_NAME_BYTES 255
-/* Change-log entries kept: a handle further behind than this reloads everything. */
+/* Change-log entries kept (older ones are deleted as new ones come): a refresh reloads the
+ * whole copy whatever it missed, so the log need only tell that something changed. */
 #define CHANGES_KEPT 100000
 
 fr_status db_query(fr_gallery *g, const char *sql, const db_value *params, int n_params,

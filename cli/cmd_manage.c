@@ -42,7 +42,7 @@ static void format_time(int64_t t, char *out, size_t size) {
 }
 
 int cmd_list(int argc, char **argv) {
-    static const char *usage = "usage: facerec list [--db FILE]\n"
+    static const char *usage = "usage: facerec list [--db DB]\n"
                                "The enrolled people: name, templates, when first enrolled.\n\n" DB_HELP;
     const char *db_path = NULL;
     int status = parse_options(argc, argv, usage, &db_path, NULL);
@@ -67,7 +67,7 @@ int cmd_list(int argc, char **argv) {
 }
 
 int cmd_remove(int argc, char **argv) {
-    static const char *usage = "usage: facerec remove [--db FILE] NAME...\n"
+    static const char *usage = "usage: facerec remove [--db DB] NAME...\n"
                                "Remove people and all their templates.\n\n" DB_HELP;
     const char *db_path = NULL;
     int status = parse_options(argc, argv, usage, &db_path, NULL);
@@ -87,7 +87,7 @@ int cmd_remove(int argc, char **argv) {
 }
 
 int cmd_rename(int argc, char **argv) {
-    static const char *usage = "usage: facerec rename [--db FILE] OLD NEW\n"
+    static const char *usage = "usage: facerec rename [--db DB] OLD NEW\n"
                                "Rename an enrolled person.\n\n" DB_HELP;
     const char *db_path = NULL;
     int status = parse_options(argc, argv, usage, &db_path, NULL);

@@ -3,6 +3,7 @@
  * changes announced by NOTIFY on commit, and a lost connection re-made by the next call. */
 #include "gallery/db.h"
 #include "gallery/gallery.h"
+#include "gallery/pgcopy.h"
 
 #include <libpq-fe.h>
 #include <poll.h>
@@ -376,97 +377,6 @@ static fr_status pg_migrate(fr_gallery *g, int from_version) {
     return fr_error(FR_E_DB, "%s: corrupt gallery: schema version %d", g->path, from_version);
 }
 
-/* The binary COPY stream ("PGCOPY\n\377\r\n\0", flags, header extension, then tuples of
- * int16 field count and int32-length-prefixed fields, all big-endian; -1 fields ends it),
- * parsed as it arrives: a tuple may straddle libpq's messages. */
-typedef struct copy_reader {
-    fr_gallery *g;
-    db_template_fn fn;
-    void *ctx;
-    unsigned char *carry; /* bytes of an incomplete tuple */
-    size_t carry_len, carry_cap;
-    int header_done, ended;
-} copy_reader;
-
-/* Parse what complete tuples data[0..len) holds; *used is how many bytes they took. */
-static fr_status copy_parse(copy_reader *c, const unsigned char *data, size_t len, size_t *used) {
-    static const unsigned char signature[11] = "PGCOPY\n\377\r\n";
-    size_t at = 0;
-    *used = 0;
-    if (!c->header_done) {
-        if (len < 19) return FR_OK;
-        if (memcmp(data, signature, 11) != 0)
-            return fr_error(FR_E_DB, "%s: the database sent no binary COPY data", c->g->path);
-        uint64_t extension = get_be(data + 15, 4);
-        if (extension > 1 << 20) return fr_error(FR_E_DB, "%s: malformed COPY header", c->g->path);
-        if (len < 19 + extension) return FR_OK;
-        at = 19 + (size_t)extension;
-        c->header_done = 1;
-    }
-    while (!c->ended && len - at >= 2) {
-        int fields = (int16_t)get_be(data + at, 2);
-        if (fields == -1) {
-            c->ended = 1;
-            at += 2;
-            break;
-        }
-        if (fields != 3) return fr_error(FR_E_DB, "%s: malformed COPY tuple", c->g->path);
-        size_t p = at + 2;
-        const unsigned char *value[3];
-        size_t size[3];
-        int complete = 1;
-        for (int f = 0; f < 3; f++) {
-            if (len - p < 4) {
-                complete = 0;
-                break;
-            }
-            int32_t n = (int32_t)get_be(data + p, 4);
-            if (n < 0) return fr_error(FR_E_DB, "%s: a NULL in the templates", c->g->path);
-            p += 4;
-            if (len - p < (size_t)n) {
-                complete = 0;
-                break;
-            }
-            value[f] = data + p;
-            size[f] = (size_t)n;
-            p += (size_t)n;
-        }
-        if (!complete) break;
-        if (size[0] != 8 || size[1] != 8) return fr_error(FR_E_DB, "%s: malformed COPY tuple", c->g->path);
-        fr_status st = c->fn(c->ctx, (int64_t)get_be(value[0], 8), (int64_t)get_be(value[1], 8),
-                             value[2], size[2]);
-        if (st != FR_OK) return st;
-        at = p;
-    }
-    *used = at;
-    return FR_OK;
-}
-
-static fr_status copy_feed(copy_reader *c, const unsigned char *data, size_t len) {
-    size_t used;
-    if (!c->carry_len) {
-        fr_status st = copy_parse(c, data, len, &used);
-        if (st != FR_OK) return st;
-        data += used;
-        len -= used;
-        if (!len) return FR_OK;
-    }
-    if (c->carry_len + len > c->carry_cap) {
-        size_t cap = (c->carry_len + len) * 2;
-        unsigned char *grown = realloc(c->carry, cap);
-        if (!grown) return fr_error(FR_E_NOMEM, "%s: out of memory loading templates", c->g->path);
-        c->carry = grown;
-        c->carry_cap = cap;
-    }
-    memcpy(c->carry + c->carry_len, data, len);
-    c->carry_len += len;
-    fr_status st = copy_parse(c, c->carry, c->carry_len, &used);
-    if (st != FR_OK) return st;
-    memmove(c->carry, c->carry + used, c->carry_len - used);
-    c->carry_len -= used;
-    return FR_OK;
-}
-
 static fr_status pg_scan_templates(fr_gallery *g, db_template_fn fn, void *ctx) {
     const char *what = "loading templates";
     fr_status st = ensure_connected(g, what);
@@ -481,15 +391,14 @@ static fr_status pg_scan_templates(fr_gallery *g, db_template_fn fn, void *ctx) 
                  : statement_error(g, res, what);
     PQclear(res);
     if (!ok) return st;
-    copy_reader reader = {.g = g, .fn = fn, .ctx = ctx};
+    pgcopy_reader reader = {.name = g->path, .fn = fn, .ctx = ctx};
     char *buffer;
     int n;
     /* after an error, read on to the end of the COPY so the connection stays usable */
     while ((n = PQgetCopyData(pq, &buffer, 0)) > 0) {
-        if (st == FR_OK) st = copy_feed(&reader, (const unsigned char *)buffer, (size_t)n);
+        if (st == FR_OK) st = pgcopy_feed(&reader, (const unsigned char *)buffer, (size_t)n);
         PQfreemem(buffer);
     }
-    free(reader.carry);
     if (n == -2 && st == FR_OK) st = unavailable(g, what);
     while ((res = PQgetResult(pq))) {
         if (PQresultStatus(res) != PGRES_COMMAND_OK && st == FR_OK)
@@ -498,8 +407,8 @@ static fr_status pg_scan_templates(fr_gallery *g, db_template_fn fn, void *ctx) 
                      : statement_error(g, res, what);
         PQclear(res);
     }
-    if (st == FR_OK && (!reader.ended || reader.carry_len))
-        st = fr_error(FR_E_DB, "%s: the templates' COPY data ended early", g->path);
+    if (st == FR_OK) st = pgcopy_finish(&reader);
+    pgcopy_free(&reader);
     return st;
 }
 

@@ -1,6 +1,6 @@
-/* store.c: the gallery database: opening (schema, WAL, errors), the model it is bound to,
- * enrollment in one transaction per batch, and listing, renaming and removing people and
- * their templates. */
+/* store.c: the gallery, over either database driver (db.h): opening (choosing the driver,
+ * schema versions and upgrades), the model it is bound to, the change log, enrollment in one
+ * transaction per batch, and listing, renaming and removing people and their templates. */
 #include "gallery/gallery.h"
 #include "gallery/db.h"
 
@@ -14,7 +14,8 @@
 #include <time.h>
 
 #define MAX_NAME_BYTES 255
-/* Change-log entries kept: a handle further behind than this reloads everything. */
+/* Change-log entries kept (older ones are deleted as new ones come): a refresh reloads the
+ * whole copy whatever it missed, so the log need only tell that something changed. */
 #define CHANGES_KEPT 100000
 
 fr_status db_query(fr_gallery *g, const char *sql, const db_value *params, int n_params,
@@ -154,8 +155,12 @@ static fr_status prepare_schema(fr_gallery *g, int create) {
     int exists = 0, version = 0;
     fr_status st = g->driver->prepare_schema(g, create, &exists);
     if (st != FR_OK) return st;
-    if (!exists) /* e.g. an empty file: reading commands leave it alone */
-        return fr_error(FR_E_DB, "%s: empty, not a gallery (enroll someone to make one)", g->path);
+    if (!exists && g->driver == &gallery_sqlite_driver) /* reading commands leave it alone */
+        return fr_error(FR_E_DB, "%s: an empty file, not a gallery (enroll someone to make one)",
+                        g->path);
+    if (!exists)
+        return fr_error(FR_E_NOT_FOUND, "%s: no gallery in this database (enroll someone first)",
+                        g->path);
     st = schema_version(g, &version);
     if (st == FR_OK && version > GALLERY_SCHEMA_VERSION)
         return fr_error(FR_E_DB, "%s: gallery schema version %d, this facerec reads versions up "
@@ -578,7 +583,7 @@ fr_status fr_gallery_templates(fr_gallery *g, const char *name, fr_template_info
         st = db_query(g,
                       "SELECT t.id, p.name, t.source, t.sha256, t.x, t.y, t.w, t.h,"
                       " t.quality, t.added FROM templates t JOIN people p"
-                      " ON p.id = t.person_id WHERE $1 IS NULL OR p.name = $1"
+                      " ON p.id = t.person_id WHERE CAST($1 AS TEXT) IS NULL OR p.name = $1"
                       " ORDER BY p.name, t.id",
                       &param, 1, &r, NULL, "listing templates");
     fr_template_info *list = NULL;

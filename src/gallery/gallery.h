@@ -4,11 +4,13 @@
 
 #include "common/common.h"
 
-#include <sqlite3.h>
+struct gallery_driver;
 
 struct fr_gallery {
-    sqlite3 *db;
-    char *path;
+    const struct gallery_driver *driver;
+    void *conn;     /* the driver's connection */
+    char *location; /* what was opened: a file, or a connection URI (may hold a password) */
+    char *path;     /* the name messages give: the file, or the URI without its password */
     /* the bound model, read from the database ("" and 0 while none) */
     char model[64];
     char model_version[32];
@@ -16,7 +18,7 @@ struct fr_gallery {
     /* every template in memory for search, grouped by person: person p owns rows
      * person_start[p] .. person_start[p+1]-1 of matrix (n_templates, dim) */
     int loaded;
-    sqlite3_int64 loaded_data_version; /* PRAGMA data_version when loaded */
+    int64_t loaded_seq; /* the last change-log sequence number the loaded copy includes */
     float *matrix;
     float *sq_norms; /* (n_templates) */
     int64_t n_templates;
@@ -26,17 +28,24 @@ struct fr_gallery {
     float *tile;           /* search scratch, kept between searches */
 };
 
-/* A failed SQLite call as an fr_status with a message naming the database file and `what`
- * was being done; locked and corrupt files get their own clear message. */
-fr_status gallery_db_error(const fr_gallery *g, int rc, const char *what);
-/* Run SQL without results. */
+/* Whether a gallery location names a PostgreSQL database (postgresql:// or postgres://). */
+int gallery_is_postgres_uri(const char *location);
+/* Run SQL without parameters or results. */
 fr_status gallery_exec(fr_gallery *g, const char *sql, const char *what);
-/* Prepare a statement (sqlite3_finalize it). */
-fr_status gallery_prepare(fr_gallery *g, const char *sql, sqlite3_stmt **stmt);
-/* A write transaction (BEGIN IMMEDIATE: waits for other writers up to the busy timeout);
- * gallery_end commits if status is FR_OK and rolls back otherwise, returning the outcome. */
+/* A write transaction (SQLite: BEGIN IMMEDIATE, waiting for other writers up to the busy
+ * timeout); gallery_read_begin a consistent read snapshot. gallery_end commits if status is
+ * FR_OK and rolls back otherwise, returning the outcome. */
 fr_status gallery_begin(fr_gallery *g, const char *what);
+fr_status gallery_read_begin(fr_gallery *g, const char *what);
 fr_status gallery_end(fr_gallery *g, fr_status status, const char *what);
+/* Record a change of the people or templates in the change log, inside the caller's write
+ * transaction: kind "enroll", "remove", "rename", "remove_template" or "add_person", of
+ * person person_id (and template template_id, else 0). Ids, not names: a removed person's
+ * name must not outlive them in the log. */
+fr_status gallery_log_change(fr_gallery *g, const char *kind, int64_t person_id,
+                             int64_t template_id);
+/* The newest change-log sequence number (0 while the log is empty). */
+fr_status gallery_last_change(fr_gallery *g, int64_t *seq);
 /* A text value of the meta table into out ("" if absent). */
 fr_status gallery_meta_get(fr_gallery *g, const char *key, char *out, size_t out_size);
 fr_status gallery_meta_set(fr_gallery *g, const char *key, const char *value);

@@ -2,6 +2,7 @@
  * into one contiguous matrix, grouped by person; probes are compared in tiles through one BLAS
  * product per tile (||a - b||^2 = ||a||^2 + ||b||^2 - 2 a.b), and each person keeps the
  * distance of their nearest template. */
+#include "gallery/db.h"
 #include "gallery/gallery.h"
 #include "nn/distance.h"
 #include "nn/nn.h"
@@ -31,31 +32,20 @@ void gallery_unload(fr_gallery *g) {
     g->loaded = 0;
 }
 
-static fr_status data_version(fr_gallery *g, sqlite3_int64 *version) {
-    sqlite3_stmt *stmt;
-    fr_status st = gallery_prepare(g, "PRAGMA data_version", &stmt);
-    if (st != FR_OK) return st;
-    int rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW) *version = sqlite3_column_int64(stmt, 0);
-    else st = gallery_db_error(g, rc, "checking for changes");
-    sqlite3_finalize(stmt);
-    return st;
-}
-
 /* People in id order with their template counts: names, person_start, and their ids. */
 static fr_status load_people(fr_gallery *g, int64_t **ids) {
-    sqlite3_stmt *stmt;
-    fr_status st = gallery_prepare(g,
-                                   "SELECT p.id, p.name, count(*) FROM people p"
-                                   " JOIN templates t ON t.person_id = p.id GROUP BY p.id ORDER BY p.id",
-                                   &stmt);
+    db_rows *r;
+    fr_status st = db_query(g,
+                            "SELECT p.id, p.name, count(*) FROM people p"
+                            " JOIN templates t ON t.person_id = p.id GROUP BY p.id ORDER BY p.id",
+                            NULL, 0, &r, NULL, "loading people");
     if (st != FR_OK) return st;
-    int cap = 0, rc;
+    int cap = 0, has_row = 0;
     *ids = NULL;
     g->person_start = malloc(sizeof(int64_t));
     if (!g->person_start) st = fr_error(FR_E_NOMEM, "%s: out of memory loading people", g->path);
     else g->person_start[0] = 0;
-    while (st == FR_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    while (st == FR_OK && (st = db_step(g, r, &has_row)) == FR_OK && has_row) {
         int n = g->n_people;
         if (n == cap) {
             cap = cap ? 2 * cap : 256;
@@ -70,17 +60,16 @@ static fr_status load_people(fr_gallery *g, int64_t **ids) {
                 break;
             }
         }
-        (*ids)[n] = sqlite3_column_int64(stmt, 0);
-        g->names[n] = strdup((const char *)sqlite3_column_text(stmt, 1));
+        (*ids)[n] = db_column_int(g, r, 0);
+        g->names[n] = strdup(db_column_text(g, r, 1));
         if (!g->names[n]) {
             st = fr_error(FR_E_NOMEM, "%s: out of memory loading people", g->path);
             break;
         }
-        g->person_start[n + 1] = g->person_start[n] + sqlite3_column_int64(stmt, 2);
+        g->person_start[n + 1] = g->person_start[n] + db_column_int(g, r, 2);
         g->n_people = n + 1;
     }
-    if (st == FR_OK && rc != SQLITE_DONE) st = gallery_db_error(g, rc, "loading people");
-    sqlite3_finalize(stmt);
+    db_rows_free(g, r);
     return st;
 }
 
@@ -102,7 +91,48 @@ static float *alloc_matrix(size_t bytes) {
     return nn_alloc_huge(&bytes);
 }
 
-/* Read every embedding in one table scan straight into its person's rows of the matrix. */
+/* Where the bulk read puts each template: its person's next row of the matrix. */
+typedef struct template_sink {
+    fr_gallery *g;
+    const int64_t *ids;
+    int64_t *next;
+    int last;
+    int64_t last_id, seen;
+} template_sink;
+
+static fr_status put_template(void *ctx, int64_t id, int64_t template_id, const void *embedding,
+                              size_t bytes) {
+    template_sink *s = ctx;
+    fr_gallery *g = s->g;
+    /* templates are mostly stored person after person: remember the last lookup */
+    int p = s->last >= 0 && id == s->last_id ? s->last : find_person(s->ids, g->n_people, id);
+    size_t row_bytes = (size_t)g->dim * sizeof(float);
+    if (p < 0)
+        return fr_error(FR_E_DB, "%s: corrupt gallery: template %lld belongs to person %lld, "
+                        "who is not in the gallery", g->path, (long long)template_id, (long long)id);
+    if (s->next[p] >= g->person_start[p + 1])
+        return fr_error(FR_E_DB, "%s: the templates changed while loading", g->path);
+    if (bytes != row_bytes)
+        return fr_error(FR_E_DB, "%s: corrupt gallery: template %lld of '%s' has an embedding "
+                        "of %zu bytes, expected %zu", g->path, (long long)template_id,
+                        g->names[p], bytes, row_bytes);
+    float *row = g->matrix + s->next[p] * g->dim;
+    memcpy(row, embedding, row_bytes);
+    /* one NaN would put this person at distance 0 from every face */
+    int k = 0;
+    while (k < g->dim && isfinite(row[k])) k++;
+    if (k < g->dim)
+        return fr_error(FR_E_DB, "%s: corrupt gallery: template %lld of '%s' holds a non-finite "
+                        "value (%g at %d): remove '%s' and enroll them again", g->path,
+                        (long long)template_id, g->names[p], (double)row[k], k, g->names[p]);
+    s->next[p]++;
+    s->last = p;
+    s->last_id = id;
+    s->seen++;
+    return FR_OK;
+}
+
+/* Read every embedding in one bulk read straight into its person's rows of the matrix. */
 static fr_status load_templates(fr_gallery *g, const int64_t *ids) {
     int64_t n = g->person_start[g->n_people];
     size_t bytes;
@@ -116,77 +146,43 @@ static fr_status load_templates(fr_gallery *g, const int64_t *ids) {
         return fr_error(FR_E_NOMEM, "%s: out of memory loading %lld templates", g->path, (long long)n);
     }
     memcpy(next, g->person_start, (size_t)g->n_people * sizeof *next);
-    sqlite3_stmt *stmt;
-    fr_status st = gallery_prepare(g, "SELECT person_id, embedding, id FROM templates", &stmt);
-    int rc = SQLITE_DONE, last = -1;
-    int64_t last_id = 0, seen = 0;
-    int row_bytes = g->dim * (int)sizeof(float);
-    while (st == FR_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        int64_t id = sqlite3_column_int64(stmt, 0), template_id = sqlite3_column_int64(stmt, 2);
-        /* templates are mostly stored person after person: remember the last lookup */
-        int p = last >= 0 && id == last_id ? last : find_person(ids, g->n_people, id);
-        int bytes = sqlite3_column_bytes(stmt, 1);
-        if (p < 0) {
-            st = fr_error(FR_E_DB, "%s: corrupt gallery: template %lld belongs to person %lld, "
-                          "who is not in the gallery", g->path, (long long)template_id, (long long)id);
-            break;
-        }
-        if (next[p] >= g->person_start[p + 1]) {
-            st = fr_error(FR_E_DB, "%s: the templates changed while loading", g->path);
-            break;
-        }
-        if (bytes != row_bytes) {
-            st = fr_error(FR_E_DB, "%s: corrupt gallery: template %lld of '%s' has an embedding "
-                          "of %d bytes, expected %d", g->path, (long long)template_id,
-                          g->names[p], bytes, row_bytes);
-            break;
-        }
-        float *row = g->matrix + next[p] * g->dim;
-        memcpy(row, sqlite3_column_blob(stmt, 1), (size_t)row_bytes);
-        /* one NaN would put this person at distance 0 from every face */
-        int k = 0;
-        while (k < g->dim && isfinite(row[k])) k++;
-        if (k < g->dim) {
-            st = fr_error(FR_E_DB, "%s: corrupt gallery: template %lld of '%s' holds a non-finite "
-                          "value (%g at %d): remove '%s' and enroll them again", g->path,
-                          (long long)template_id, g->names[p], (double)row[k], k, g->names[p]);
-            break;
-        }
-        next[p]++;
-        last = p;
-        last_id = id;
-        seen++;
-    }
-    if (st == FR_OK && rc != SQLITE_DONE) st = gallery_db_error(g, rc, "loading templates");
-    if (st == FR_OK && seen != n)
+    template_sink sink = {.g = g, .ids = ids, .next = next, .last = -1};
+    fr_status st = g->driver->scan_templates(g, put_template, &sink);
+    if (st == FR_OK && sink.seen != n)
         st = fr_error(FR_E_DB, "%s: the templates changed while loading", g->path);
-    sqlite3_finalize(stmt);
     free(next);
     if (st == FR_OK) nn_sq_norms(g->matrix, n, g->dim, g->sq_norms);
     return st;
 }
 
 fr_status gallery_ensure_loaded(fr_gallery *g) {
-    sqlite3_int64 version = 0;
-    fr_status st = data_version(g, &version);
-    if (st != FR_OK) return st;
-    if (g->loaded && version == g->loaded_data_version) return FR_OK;
+    fr_status st;
+    if (g->loaded) {
+        /* a database in another process's hands is only asked where that is a cheap local
+         * read (SQLite); elsewhere fr_gallery_refresh brings the copy up to date */
+        if (!g->driver->refresh_on_search) return FR_OK;
+        int64_t seq;
+        st = gallery_last_change(g, &seq);
+        if (st != FR_OK || seq == g->loaded_seq) return st;
+    }
     gallery_unload(g);
-    /* one read transaction: the people and the templates come from the same snapshot */
-    st = gallery_exec(g, "BEGIN", "loading the gallery");
+    /* one read transaction: the people, the templates and the change log's position come
+     * from the same snapshot */
+    st = gallery_read_begin(g, "loading the gallery");
     if (st != FR_OK) return st;
-    int64_t *ids = NULL;
-    st = load_people(g, &ids);
+    int64_t *ids = NULL, seq = 0;
+    st = gallery_last_change(g, &seq);
+    if (st == FR_OK) st = load_people(g, &ids);
     if (st == FR_OK) st = load_templates(g, ids);
     free(ids);
-    sqlite3_exec(g->db, "COMMIT", NULL, NULL, NULL);
+    st = gallery_end(g, st, "loading the gallery");
     if (st != FR_OK) {
         gallery_unload(g);
         return st;
     }
     g->n_templates = g->person_start[g->n_people];
     g->loaded = 1;
-    g->loaded_data_version = version;
+    g->loaded_seq = seq;
     return FR_OK;
 }
 

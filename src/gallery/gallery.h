@@ -13,17 +13,10 @@ struct fr_gallery {
     char model[64];
     char model_version[32];
     int dim;
-    /* every template in memory for search, grouped by person: person p owns rows
-     * person_start[p] .. person_start[p+1]-1 of matrix (n_templates, dim) */
-    int loaded;
+    /* every template in memory for search (index.c; NULL until the first search loads it) */
+    struct gallery_index *index;
     sqlite3_int64 loaded_data_version; /* PRAGMA data_version when loaded */
-    float *matrix;
-    float *sq_norms; /* (n_templates) */
-    int64_t n_templates;
-    int n_people;
-    char **names;
-    int64_t *person_start; /* (n_people + 1) */
-    float *tile;           /* search scratch, kept between searches */
+    int threads; /* for search and indexing (0: nn_default_threads()); results do not depend on it */
 };
 
 /* A failed SQLite call as an fr_status with a message naming the database file and `what`
@@ -41,10 +34,47 @@ fr_status gallery_end(fr_gallery *g, fr_status status, const char *what);
 fr_status gallery_meta_get(fr_gallery *g, const char *key, char *out, size_t out_size);
 fr_status gallery_meta_set(fr_gallery *g, const char *key, const char *value);
 /* Load the templates for search (each checked: its person, its length, finite values)
- * unless the copy in memory is still that of the database. */
+ * unless the copy in memory is still that of the database (search.c). */
 fr_status gallery_ensure_loaded(fr_gallery *g);
-/* Drop the in-memory templates (after this handle changed the database). */
+/* Drop the in-memory index: the next search loads it again. */
 void gallery_unload(fr_gallery *g);
+
+/* ---- the in-memory index (index.c) ----------------------------------------------------------
+ * Changes of the gallery update the loaded index in place, so that a search after them needs
+ * no reload. Whoever changes the stored gallery calls these AFTER the change is committed:
+ * store.c for its own changes; a back end that learns of changes made elsewhere (another
+ * server) may call them too, or gallery_unload to have everything read again. Each one does
+ * nothing when no index is loaded, and a person unknown to the index is ignored. They never
+ * fail: if memory runs out they drop the index (gallery_unload), and the next search loads it
+ * from the database. People are named as in the database (names are unique); rows are
+ * n * g->dim finite floats (checked by the caller), template_ids the stored templates' ids. */
+typedef struct gallery_index gallery_index;
+/* Person `person` (created in the index if new) gained templates template_ids[0..n). */
+void gallery_index_add(fr_gallery *g, const char *person, const int64_t *template_ids,
+                       const float *rows, int n);
+/* Person `person` and all their templates were removed. */
+void gallery_index_remove_person(fr_gallery *g, const char *person);
+/* Person `old_name` is now called `new_name` (a name not in use). */
+void gallery_index_rename_person(fr_gallery *g, const char *old_name, const char *new_name);
+/* Template `template_id` was removed (its person leaves the search with their last one). */
+void gallery_index_remove_template(fr_gallery *g, int64_t template_id);
+
+/* Loading (search.c): start an empty index with room for n_rows, give it every template
+ * (consecutive calls for one person may pass the same name pointer), then finish: the plan of
+ * the codes is made from all of them. */
+fr_status gallery_index_start_load(fr_gallery *g, int64_t n_rows);
+fr_status gallery_index_load_rows(fr_gallery *g, const char *person, const int64_t *template_ids,
+                                  const float *rows, int n);
+fr_status gallery_index_finish_load(fr_gallery *g);
+/* The exact k nearest people of each probe over the loaded index (fr_gallery_search's
+ * contract); *examined (if not NULL) counts the rows whose float32 distance was computed. */
+fr_status gallery_index_search(fr_gallery *g, const float *probes, int n_probes, int k,
+                               fr_match *matches, int *n_found, int64_t *examined);
+/* For the bench and tests: the templates in the index, the memory each takes (float32 row,
+ * codes and their per-row figures, ids), and the dimensions of the scan's first pass. */
+int64_t gallery_index_templates(const fr_gallery *g);
+size_t gallery_index_bytes_per_template(const fr_gallery *g);
+int gallery_index_prefix(const fr_gallery *g);
 
 /* A calibration (threshold.c): both distance distributions as quantiles, with the pair
  * counts they came from. */

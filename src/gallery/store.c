@@ -397,8 +397,9 @@ static fr_status person_id(fr_gallery *g, const char *name, int64_t now, int64_t
     return st;
 }
 
+/* Store the templates of person `person`, their ids into ids[0..n). */
 static fr_status insert_templates(fr_gallery *g, int64_t person, const fr_template *templates,
-                                  int n, int64_t now) {
+                                  int n, int64_t now, int64_t *ids) {
     sqlite3_stmt *stmt;
     fr_status st = gallery_prepare(g,
                                    "INSERT INTO templates(person_id, embedding, model, model_version,"
@@ -425,6 +426,7 @@ static fr_status insert_templates(fr_gallery *g, int64_t person, const fr_templa
             st = fr_error(FR_E_ARG, "%s: %s is already enrolled (same SHA-256)", g->path, t->source);
         else if (rc != SQLITE_DONE)
             st = gallery_db_error(g, rc, "storing a template");
+        ids[i] = sqlite3_last_insert_rowid(g->db);
         sqlite3_reset(stmt);
     }
     sqlite3_finalize(stmt);
@@ -447,12 +449,17 @@ fr_status fr_gallery_enroll(fr_gallery *g, const char *name, const fr_template *
                                 templates[i].source);
     }
     int64_t now = (int64_t)time(NULL), id = 0;
+    int64_t *ids = malloc((size_t)n * sizeof *ids);
+    if (!ids) return fr_error(FR_E_NOMEM, "%s: out of memory enrolling", g->path);
     st = gallery_begin(g, "enrolling");
-    if (st != FR_OK) return st;
-    st = person_id(g, name, now, &id);
-    if (st == FR_OK) st = insert_templates(g, id, templates, n, now);
-    st = gallery_end(g, st, "enrolling");
-    gallery_unload(g);
+    if (st == FR_OK) {
+        st = person_id(g, name, now, &id);
+        if (st == FR_OK) st = insert_templates(g, id, templates, n, now, ids);
+        st = gallery_end(g, st, "enrolling");
+    }
+    for (int i = 0; i < n && st == FR_OK; i++)
+        gallery_index_add(g, name, &ids[i], templates[i].embedding, 1);
+    free(ids);
     return st;
 }
 
@@ -532,7 +539,7 @@ fr_status fr_gallery_remove(fr_gallery *g, const char *name) {
     st = change_person(g, "DELETE FROM people WHERE name = ?", name, NULL, "removing a person", name);
     st = gallery_end(g, st, "removing a person");
     if (st == FR_OK) erase_from_log(g);
-    gallery_unload(g);
+    if (st == FR_OK) gallery_index_remove_person(g, name);
     return st;
 }
 
@@ -559,7 +566,7 @@ fr_status fr_gallery_rename(fr_gallery *g, const char *old_name, const char *new
                            "renaming a person", old_name);
     st = gallery_end(g, st, "renaming a person");
     if (st == FR_OK) erase_from_log(g);
-    gallery_unload(g);
+    if (st == FR_OK) gallery_index_rename_person(g, old_name, new_name);
     return st;
 }
 
@@ -688,7 +695,7 @@ fr_status fr_gallery_remove_template(fr_gallery *g, int64_t id, char *name, size
         sqlite3_finalize(stmt);
     }
     st = gallery_end(g, st, "removing a template");
-    gallery_unload(g);
+    if (st == FR_OK) gallery_index_remove_template(g, id);
     return st;
 }
 

@@ -75,6 +75,11 @@ fr_status gallery_index_search(fr_gallery *g, const float *probes, int n_probes,
 int64_t gallery_index_templates(const fr_gallery *g);
 size_t gallery_index_bytes_per_template(const fr_gallery *g);
 int gallery_index_prefix(const fr_gallery *g);
+/* For tests: both passes' lower bounds of every row against its float32 distance to probe:
+ * *violations counts the bounds above the distance (0 if the proof holds), *tightest is the
+ * smallest (distance - second bound) / distance (how close the bound came). */
+fr_status gallery_index_check_bounds(fr_gallery *g, const float *probe, int64_t *violations,
+                                     double *tightest);
 
 /* A calibration (threshold.c): both distance distributions as quantiles, with the pair
  * counts they came from. */

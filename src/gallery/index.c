@@ -588,43 +588,48 @@ static void shared_lower(atomic_uint *shared, float f) {
     }
 }
 
+/* The first pass's bound of row j from its prefix codes' dot product; its prefix part and
+ * margin, which the second pass reuses, into *prefix_part and *margin. */
+static inline float first_bound(const gallery_index *ix, const probe_codes *pc, int64_t j,
+                                int32_t dot, float *prefix_part, float *margin) {
+    float pn = ix->p_norm[j], pe = ix->p_err[j], sn = ix->s_exact_norm[j];
+    *prefix_part = part_bound(pc->p_sq, pn, pe, pc->p_scale * ix->p_scale[j], dot - pc->p_offset,
+                              pc->p_residual);
+    *margin = pc->margin_rate * (pc->sq + (pn + pe) * (pn + pe) + sn * sn);
+    return *prefix_part + (pc->s_norm - sn) * (pc->s_norm - sn) - *margin;
+}
+
+/* The second pass's bound of row j: the prefix part and the bound from the rest's codes. */
+static float second_bound(const gallery_index *ix, const nn_scan_kernels *kern,
+                          const probe_codes *pc, int64_t j, float prefix_part, float margin) {
+    if (ix->dim == ix->prefix) return prefix_part - margin;
+    int32_t dot;
+    kern->dot_u8s8(pc->suffix, ix->suffix_codes + j * ix->suffix_bytes, 0, ix->suffix_bytes, 1,
+                   &dot);
+    return prefix_part - margin + part_bound(pc->s_sq, ix->s_norm[j], ix->s_err[j],
+                                             pc->s_scale * ix->s_scale[j], dot - pc->s_offset,
+                                             pc->s_residual);
+}
+
 /* Scan rows [r0, r1) for probe pc into h. */
 static void scan(const gallery_index *ix, const nn_scan_kernels *kern, const probe_codes *pc,
                  int64_t r0, int64_t r1, top_k *h, atomic_uint *shared, int64_t *examined) {
     int32_t dots[SCAN_BLOCK];
-    float bound[SCAN_BLOCK], prefix_bound[SCAN_BLOCK], margin[SCAN_BLOCK];
-    int dim = ix->dim;
-    int has_suffix = ix->dim > ix->prefix;
+    float bound[SCAN_BLOCK], prefix_part[SCAN_BLOCK], margin[SCAN_BLOCK];
     for (int64_t b0 = r0; b0 < r1; b0 += SCAN_BLOCK) {
         int nb = (int)FR_MIN(SCAN_BLOCK, r1 - b0);
         kern->dot_u8s8(pc->prefix, ix->prefix_codes + b0 * ix->prefix_bytes, ix->prefix_bytes,
                        ix->prefix_bytes, nb, dots);
-        for (int i = 0; i < nb; i++) {
-            int64_t j = b0 + i;
-            float pn = ix->p_norm[j], pe = ix->p_err[j], sn = ix->s_exact_norm[j];
-            float lb = part_bound(pc->p_sq, pn, pe, pc->p_scale * ix->p_scale[j],
-                                  dots[i] - pc->p_offset, pc->p_residual);
-            float x_sq = (pn + pe) * (pn + pe) + sn * sn;
-            margin[i] = pc->margin_rate * (pc->sq + x_sq);
-            prefix_bound[i] = lb;
-            bound[i] = lb + (pc->s_norm - sn) * (pc->s_norm - sn) - margin[i];
-        }
+        for (int i = 0; i < nb; i++)
+            bound[i] = first_bound(ix, pc, b0 + i, dots[i], &prefix_part[i], &margin[i]);
         float tau = FR_MIN(heap_bound(h), shared_get(shared));
         for (int i = 0; i < nb; i++) {
-            if (bound[i] > tau) continue;
             int64_t j = b0 + i;
-            if (has_suffix) {
-                int32_t dot;
-                kern->dot_u8s8(pc->suffix, ix->suffix_codes + j * ix->suffix_bytes, 0,
-                               ix->suffix_bytes, 1, &dot);
-                float lb = prefix_bound[i] - margin[i] +
-                           part_bound(pc->s_sq, ix->s_norm[j], ix->s_err[j],
-                                      pc->s_scale * ix->s_scale[j], dot - pc->s_offset,
-                                      pc->s_residual);
-                if (lb > tau) continue;
-            }
+            if (bound[i] > tau || second_bound(ix, kern, pc, j, prefix_part[i], margin[i]) > tau)
+                continue;
             (*examined)++;
-            heap_offer(h, kern->sq_distance(pc->q, ix->rows + j * dim, dim), ix->row_person[j]);
+            heap_offer(h, kern->sq_distance(pc->q, ix->rows + j * ix->dim, ix->dim),
+                       ix->row_person[j]);
             float now = heap_bound(h);
             if (now < tau) {
                 tau = now;
@@ -632,6 +637,31 @@ static void scan(const gallery_index *ix, const nn_scan_kernels *kern, const pro
             }
         }
     }
+}
+
+fr_status gallery_index_check_bounds(fr_gallery *g, const float *probe, int64_t *violations,
+                                     double *tightest) {
+    const gallery_index *ix = g->index;
+    const nn_scan_kernels *kern = nn_scan_kernels_get();
+    int8_t *codes = malloc((size_t)(ix->prefix_bytes + ix->suffix_bytes));
+    if (!codes) return fr_error(FR_E_NOMEM, "%s: out of memory", g->path);
+    probe_codes pc;
+    probe_prepare(ix, probe, codes, &pc);
+    *violations = 0;
+    *tightest = INFINITY;
+    for (int64_t j = 0; j < ix->n; j++) {
+        int32_t dot;
+        float prefix_part, margin;
+        kern->dot_u8s8(pc.prefix, ix->prefix_codes + j * ix->prefix_bytes, 0, ix->prefix_bytes, 1,
+                       &dot);
+        float first = first_bound(ix, &pc, j, dot, &prefix_part, &margin);
+        float second = second_bound(ix, kern, &pc, j, prefix_part, margin);
+        float d = kern->sq_distance(probe, ix->rows + j * ix->dim, ix->dim);
+        *violations += (first > d) + (second > d);
+        if (d > 0) *tightest = FR_MIN(*tightest, (d - second) / d);
+    }
+    free(codes);
+    return FR_OK;
 }
 
 typedef struct scored {

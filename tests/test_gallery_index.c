@@ -3,7 +3,7 @@
  * thread count, and follows enrollments, removals and renames in place. */
 #include "facerec.h"
 #include "gallery/gallery.h"
-#include "nn/distance.h"
+#include "nn/kernels.h"
 #include "test.h"
 
 #include <stdint.h>
@@ -90,7 +90,7 @@ static int by_distance(const void *a, const void *b) {
  * at that distance. */
 static int exact(const float *q, const fr_match *m, int k, int found) {
     static ranked best[MAX_ROWS];
-    const nn_scan_kernels *generic = nn_scan_kernels_for(NN_ISA_GENERIC);
+    const nn_kernel_table *generic = nn_kernels_for(NN_ISA_GENERIC);
     int n_people = 0;
     for (int j = 0; j < gallery_copy->n; j++) {
         float d = generic->sq_distance(q, gallery_copy->rows[j], DIM);
@@ -203,7 +203,7 @@ static int search_is_exact(fr_gallery *g, float (*probes)[DIM], int n_probes, in
 }
 
 TEST(kernel_variants_agree_to_the_bit) {
-    const nn_scan_kernels *generic = nn_scan_kernels_for(NN_ISA_GENERIC);
+    const nn_kernel_table *generic = nn_kernels_for(NN_ISA_GENERIC);
     static float a[512], b[512];
     static int8_t probe[512];
     static uint8_t rows[9 * 512];
@@ -214,12 +214,8 @@ TEST(kernel_variants_agree_to_the_bit) {
         probe[k] = (int8_t)(rnd(&s) * 127);
     }
     for (int k = 0; k < 9 * 512; k++) rows[k] = (uint8_t)((rnd(&s) + 1) * 127.5f);
-    for (int isa = NN_ISA_AVX2; isa <= NN_ISA_AVX512; isa++) {
-        const nn_scan_kernels *kern = nn_scan_kernels_for((nn_isa)isa);
-        if (!kern) {
-            printf("  (this CPU has no %s)\n", isa == NN_ISA_AVX2 ? "AVX2" : "AVX-512 VNNI");
-            continue;
-        }
+    for (int isa = NN_ISA_AVX2; isa <= (int)nn_cpu_info()->best; isa++) {
+        const nn_kernel_table *kern = nn_kernels_for((nn_isa)isa);
         for (int dim = 1; dim <= 512; dim += dim < 40 ? 1 : 37)
             CHECK(kern->sq_distance(a, b, dim) == generic->sq_distance(a, b, dim));
         for (int bytes = 64; bytes <= 512; bytes += 64)
@@ -230,7 +226,8 @@ TEST(kernel_variants_agree_to_the_bit) {
                 CHECK(!memcmp(want, got, (size_t)n * sizeof want[0]));
             }
     }
-    printf("  search kernels in use: %s\n", nn_scan_kernels_get()->name);
+    printf("  kernels in use: %s%s\n", nn_isa_name(nn_cpu_isa()),
+           nn_cpu_isa() == NN_ISA_AVX512 && nn_cpu_info()->avx512_vnni ? " (VNNI)" : "");
 }
 
 TEST(search_is_exact_on_near_ties_at_any_thread_count) {

@@ -25,7 +25,7 @@
  * appends them (their codes made with the current plan); removing one moves the last row into
  * its place. The plan is made again when the rows have doubled since it was made. */
 #include "gallery/gallery.h"
-#include "nn/distance.h"
+#include "nn/kernels.h"
 #include "nn/nn.h"
 
 #include <math.h>
@@ -600,7 +600,7 @@ static inline float first_bound(const gallery_index *ix, const probe_codes *pc, 
 }
 
 /* The second pass's bound of row j: the prefix part and the bound from the rest's codes. */
-static float second_bound(const gallery_index *ix, const nn_scan_kernels *kern,
+static float second_bound(const gallery_index *ix, const nn_kernel_table *kern,
                           const probe_codes *pc, int64_t j, float prefix_part, float margin) {
     if (ix->dim == ix->prefix) return prefix_part - margin;
     int32_t dot;
@@ -612,7 +612,7 @@ static float second_bound(const gallery_index *ix, const nn_scan_kernels *kern,
 }
 
 /* Scan rows [r0, r1) for probe pc into h. */
-static void scan(const gallery_index *ix, const nn_scan_kernels *kern, const probe_codes *pc,
+static void scan(const gallery_index *ix, const nn_kernel_table *kern, const probe_codes *pc,
                  int64_t r0, int64_t r1, top_k *h, atomic_uint *shared, int64_t *examined) {
     int32_t dots[SCAN_BLOCK];
     float bound[SCAN_BLOCK], prefix_part[SCAN_BLOCK], margin[SCAN_BLOCK];
@@ -642,7 +642,7 @@ static void scan(const gallery_index *ix, const nn_scan_kernels *kern, const pro
 fr_status gallery_index_check_bounds(fr_gallery *g, const float *probe, int64_t *violations,
                                      double *tightest) {
     const gallery_index *ix = g->index;
-    const nn_scan_kernels *kern = nn_scan_kernels_get();
+    const nn_kernel_table *kern = nn_kernels();
     int8_t *codes = malloc((size_t)(ix->prefix_bytes + ix->suffix_bytes));
     if (!codes) return fr_error(FR_E_NOMEM, "%s: out of memory", g->path);
     probe_codes pc;
@@ -710,7 +710,7 @@ typedef struct search_task {
 
 typedef struct search_job {
     const gallery_index *ix;
-    const nn_scan_kernels *kern;
+    const nn_kernel_table *kern;
     const float *probes;
     int n_probes, k, kk, n_tasks;
     int split_rows; /* one probe, its rows split over the tasks; else the probes are split */
@@ -753,7 +753,7 @@ fr_status gallery_index_search(fr_gallery *g, const float *probes, int n_probes,
     if (examined) *examined = 0;
     if (kk == 0 || n_probes == 0) return FR_OK;
     int threads = nn_resolve_threads(g->threads);
-    search_job job = {.ix = ix, .kern = nn_scan_kernels_get(), .probes = probes,
+    search_job job = {.ix = ix, .kern = nn_kernels(), .probes = probes,
                       .n_probes = n_probes, .k = k, .kk = kk, .matches = matches};
     job.split_rows = n_probes == 1;
     job.n_tasks = job.split_rows ? (int)FR_MAX(1, FR_MIN((int64_t)threads, ix->n / SCAN_BLOCK))

@@ -71,10 +71,12 @@ fr_status gallery_index_finish_load(fr_gallery *g);
 fr_status gallery_index_search(fr_gallery *g, const float *probes, int n_probes, int k,
                                fr_match *matches, int *n_found, int64_t *examined);
 /* For the bench and tests: the templates in the index, the memory each takes (float32 row,
- * codes and their per-row figures, ids), and the dimensions of the scan's first pass. */
+ * codes and their per-row figures, ids), the dimensions the scan's first pass codes, and the
+ * bytes it reads per template. */
 int64_t gallery_index_templates(const fr_gallery *g);
 size_t gallery_index_bytes_per_template(const fr_gallery *g);
 int gallery_index_prefix(const fr_gallery *g);
+size_t gallery_index_first_pass_bytes(const fr_gallery *g); /* streamed per template and probe */
 /* For tests: both passes' lower bounds of every row against its float32 distance to probe:
  * *violations counts the bounds above the distance (0 if the proof holds), *tightest is the
  * smallest (distance - second bound) / distance (how close the bound came). */

@@ -24,6 +24,7 @@
  * Rows are in no particular order: row_person names each one's person slot. Adding rows
  * appends them (their codes made with the current plan); removing one moves the last row into
  * its place. The plan is made again when the rows have doubled since it was made. */
+#define _DEFAULT_SOURCE /* madvise(MADV_HUGEPAGE) */
 #include "gallery/gallery.h"
 #include "nn/kernels.h"
 #include "nn/nn.h"
@@ -451,6 +452,11 @@ size_t gallery_index_bytes_per_template(const fr_gallery *g) {
 
 int gallery_index_prefix(const fr_gallery *g) { return g->index ? g->index->prefix : 0; }
 
+size_t gallery_index_first_pass_bytes(const fr_gallery *g) {
+    /* the prefix codes, and p_scale, p_norm, p_err, s_exact_norm */
+    return g->index ? (size_t)g->index->prefix_bytes + 4 * sizeof(float) : 0;
+}
+
 /* ---- search ------------------------------------------------------------------------------ */
 
 /* A probe as the bounds use it: its codes in the plan's order and their residuals. */
@@ -611,29 +617,43 @@ static float second_bound(const gallery_index *ix, const nn_kernel_table *kern,
                                              pc->s_residual);
 }
 
-/* Scan rows [r0, r1) for probe pc into h. */
-static void scan(const gallery_index *ix, const nn_kernel_table *kern, const probe_codes *pc,
-                 int64_t r0, int64_t r1, top_k *h, atomic_uint *shared, int64_t *examined) {
+/* One probe being searched: its codes, its k nearest so far, and the bound shared with the
+ * other tasks searching it. */
+typedef struct lane {
+    probe_codes pc;
+    top_k heap;
+    atomic_uint *shared;
+} lane;
+
+/* Scan rows [r0, r1) for n_lanes probes at once: each block of rows is read from memory once
+ * and compared with every probe while it is in the cache. */
+static void scan(const gallery_index *ix, const nn_kernel_table *kern, lane *lanes, int n_lanes,
+                 int64_t r0, int64_t r1, int64_t *examined) {
     int32_t dots[SCAN_BLOCK];
     float bound[SCAN_BLOCK], prefix_part[SCAN_BLOCK], margin[SCAN_BLOCK];
     for (int64_t b0 = r0; b0 < r1; b0 += SCAN_BLOCK) {
         int nb = (int)FR_MIN(SCAN_BLOCK, r1 - b0);
-        kern->dot_u8s8(pc->prefix, ix->prefix_codes + b0 * ix->prefix_bytes, ix->prefix_bytes,
-                       ix->prefix_bytes, nb, dots);
-        for (int i = 0; i < nb; i++)
-            bound[i] = first_bound(ix, pc, b0 + i, dots[i], &prefix_part[i], &margin[i]);
-        float tau = FR_MIN(heap_bound(h), shared_get(shared));
-        for (int i = 0; i < nb; i++) {
-            int64_t j = b0 + i;
-            if (bound[i] > tau || second_bound(ix, kern, pc, j, prefix_part[i], margin[i]) > tau)
-                continue;
-            (*examined)++;
-            heap_offer(h, kern->sq_distance(pc->q, ix->rows + j * ix->dim, ix->dim),
-                       ix->row_person[j]);
-            float now = heap_bound(h);
-            if (now < tau) {
-                tau = now;
-                shared_lower(shared, now);
+        for (int l = 0; l < n_lanes; l++) {
+            const probe_codes *pc = &lanes[l].pc;
+            top_k *h = &lanes[l].heap;
+            kern->dot_u8s8(pc->prefix, ix->prefix_codes + b0 * ix->prefix_bytes,
+                           ix->prefix_bytes, ix->prefix_bytes, nb, dots);
+            for (int i = 0; i < nb; i++)
+                bound[i] = first_bound(ix, pc, b0 + i, dots[i], &prefix_part[i], &margin[i]);
+            float tau = FR_MIN(heap_bound(h), shared_get(lanes[l].shared));
+            for (int i = 0; i < nb; i++) {
+                int64_t j = b0 + i;
+                if (bound[i] > tau ||
+                    second_bound(ix, kern, pc, j, prefix_part[i], margin[i]) > tau)
+                    continue;
+                (*examined)++;
+                heap_offer(h, kern->sq_distance(pc->q, ix->rows + j * ix->dim, ix->dim),
+                           ix->row_person[j]);
+                float now = heap_bound(h);
+                if (now < tau) {
+                    tau = now;
+                    shared_lower(lanes[l].shared, now);
+                }
             }
         }
     }
@@ -700,11 +720,15 @@ static void heap_clear(top_k *h) {
     h->n = 0;
 }
 
-/* One task's state: its heap and its scratch. */
+/* Probes searched together by one task (their rows read once). */
+#define PROBE_GROUP 8
+
+/* One task's state: its lanes and their scratch. */
 typedef struct search_task {
-    top_k heap;
-    int8_t *codes;   /* the probe's codes */
-    scored *entries; /* (k) the heap's entries, to sort */
+    lane lanes[PROBE_GROUP];
+    int8_t *codes[PROBE_GROUP];   /* each probe's codes */
+    atomic_uint own[PROBE_GROUP]; /* the lanes' bounds when no other task shares the probe */
+    scored *entries;              /* (k) a heap's entries, to sort */
     int64_t examined;
 } search_task;
 
@@ -712,7 +736,7 @@ typedef struct search_job {
     const gallery_index *ix;
     const nn_kernel_table *kern;
     const float *probes;
-    int n_probes, k, kk, n_tasks;
+    int n_probes, k, kk, n_tasks, lanes_per_task;
     int split_rows; /* one probe, its rows split over the tasks; else the probes are split */
     search_task *tasks;
     atomic_uint shared; /* for split_rows */
@@ -725,24 +749,57 @@ static void search_task_run(void *ctx, int t) {
     search_job *job = ctx;
     const gallery_index *ix = job->ix;
     search_task *task = &job->tasks[t];
-    probe_codes pc;
     if (job->split_rows) {
         int64_t per = (ix->n + job->n_tasks - 1) / job->n_tasks;
-        probe_prepare(ix, job->probes, task->codes, &pc);
-        scan(ix, job->kern, &pc, t * per, FR_MIN(ix->n, (t + 1) * per), &task->heap,
-             &job->shared, &task->examined);
+        probe_prepare(ix, job->probes, task->codes[0], &task->lanes[0].pc);
+        task->lanes[0].shared = &job->shared;
+        scan(ix, job->kern, task->lanes, 1, t * per, FR_MIN(ix->n, (t + 1) * per),
+             &task->examined);
         return;
     }
     int per = (job->n_probes + job->n_tasks - 1) / job->n_tasks;
-    for (int i = t * per; i < FR_MIN(job->n_probes, (t + 1) * per); i++) {
-        probe_prepare(ix, job->probes + (size_t)i * ix->dim, task->codes, &pc);
-        atomic_uint own = INFINITY_BITS;
-        scan(ix, job->kern, &pc, 0, ix->n, &task->heap, &own, &task->examined);
-        for (int e = 0; e < task->heap.n; e++)
-            task->entries[e] = (scored){task->heap.d[e], task->heap.person[e]};
-        finish(ix, task->entries, task->heap.n, job->kk, job->matches + (size_t)i * job->k);
-        heap_clear(&task->heap);
+    int end = FR_MIN(job->n_probes, (t + 1) * per);
+    for (int i0 = t * per; i0 < end; i0 += job->lanes_per_task) {
+        int n_lanes = FR_MIN(job->lanes_per_task, end - i0);
+        for (int l = 0; l < n_lanes; l++) {
+            probe_prepare(ix, job->probes + (size_t)(i0 + l) * ix->dim, task->codes[l],
+                          &task->lanes[l].pc);
+            atomic_init(&task->own[l], INFINITY_BITS);
+            task->lanes[l].shared = &task->own[l];
+        }
+        scan(ix, job->kern, task->lanes, n_lanes, 0, ix->n, &task->examined);
+        for (int l = 0; l < n_lanes; l++) {
+            top_k *h = &task->lanes[l].heap;
+            for (int e = 0; e < h->n; e++) task->entries[e] = (scored){h->d[e], h->person[e]};
+            finish(ix, task->entries, h->n, job->kk, job->matches + (size_t)(i0 + l) * job->k);
+            heap_clear(h);
+        }
     }
+}
+
+static int task_alloc(search_task *task, const gallery_index *ix, int n_lanes, int kk) {
+    size_t slots = (size_t)FR_MAX(ix->n_slots, 1);
+    task->entries = malloc((size_t)kk * sizeof(scored));
+    int ok = task->entries != NULL;
+    for (int l = 0; l < n_lanes; l++) {
+        top_k *h = &task->lanes[l].heap;
+        *h = (top_k){malloc((size_t)kk * sizeof(float)), malloc((size_t)kk * sizeof(int32_t)), 0,
+                     kk, malloc(slots * sizeof(int32_t))};
+        task->codes[l] = malloc((size_t)(ix->prefix_bytes + ix->suffix_bytes));
+        ok &= h->d && h->person && h->pos && task->codes[l];
+        if (h->pos) memset(h->pos, 0xff, slots * sizeof(int32_t)); /* -1: in no heap */
+    }
+    return ok;
+}
+
+static void task_free(search_task *task, int n_lanes) {
+    for (int l = 0; l < n_lanes; l++) {
+        free(task->lanes[l].heap.d);
+        free(task->lanes[l].heap.person);
+        free(task->lanes[l].heap.pos);
+        free(task->codes[l]);
+    }
+    free(task->entries);
 }
 
 fr_status gallery_index_search(fr_gallery *g, const float *probes, int n_probes, int k,
@@ -758,41 +815,26 @@ fr_status gallery_index_search(fr_gallery *g, const float *probes, int n_probes,
     job.split_rows = n_probes == 1;
     job.n_tasks = job.split_rows ? (int)FR_MAX(1, FR_MIN((int64_t)threads, ix->n / SCAN_BLOCK))
                                  : FR_MIN(threads, n_probes);
+    job.lanes_per_task = job.split_rows ? 1 : FR_MIN(PROBE_GROUP, n_probes);
     atomic_init(&job.shared, INFINITY_BITS);
     job.tasks = calloc((size_t)job.n_tasks, sizeof *job.tasks);
     scored *all = malloc((size_t)job.n_tasks * (size_t)kk * sizeof *all);
-    fr_status st = job.tasks && all ? FR_OK
-                                    : fr_error(FR_E_NOMEM, "%s: out of memory searching", g->path);
-    for (int t = 0; t < job.n_tasks && st == FR_OK; t++) {
-        search_task *task = &job.tasks[t];
-        task->heap = (top_k){malloc((size_t)kk * sizeof(float)), malloc((size_t)kk * sizeof(int32_t)),
-                             0, kk, malloc((size_t)FR_MAX(ix->n_slots, 1) * sizeof(int32_t))};
-        task->codes = malloc((size_t)(ix->prefix_bytes + ix->suffix_bytes));
-        task->entries = malloc((size_t)kk * sizeof(scored));
-        if (!task->heap.d || !task->heap.person || !task->heap.pos || !task->codes || !task->entries)
-            st = fr_error(FR_E_NOMEM, "%s: out of memory searching", g->path);
-        else
-            memset(task->heap.pos, 0xff, (size_t)FR_MAX(ix->n_slots, 1) * sizeof(int32_t));
-    }
-    if (st == FR_OK) {
+    int ok = job.tasks && all;
+    for (int t = 0; t < job.n_tasks && ok; t++) ok = task_alloc(&job.tasks[t], ix, job.lanes_per_task, kk);
+    if (ok) {
         nn_parallel_for(threads, job.n_tasks, search_task_run, &job);
         int n = 0;
         for (int t = 0; t < job.n_tasks; t++) {
+            const top_k *h = &job.tasks[t].lanes[0].heap;
             if (examined) *examined += job.tasks[t].examined;
-            for (int e = 0; job.split_rows && e < job.tasks[t].heap.n; e++)
-                all[n++] = (scored){job.tasks[t].heap.d[e], job.tasks[t].heap.person[e]};
+            for (int e = 0; job.split_rows && e < h->n; e++)
+                all[n++] = (scored){h->d[e], h->person[e]};
         }
         if (job.split_rows) finish(ix, all, n, kk, matches);
         *n_found = kk;
     }
-    for (int t = 0; job.tasks && t < job.n_tasks; t++) {
-        free(job.tasks[t].heap.d);
-        free(job.tasks[t].heap.person);
-        free(job.tasks[t].heap.pos);
-        free(job.tasks[t].codes);
-        free(job.tasks[t].entries);
-    }
+    for (int t = 0; job.tasks && t < job.n_tasks; t++) task_free(&job.tasks[t], job.lanes_per_task);
     free(job.tasks);
     free(all);
-    return st;
+    return ok ? FR_OK : fr_error(FR_E_NOMEM, "%s: out of memory searching", g->path);
 }

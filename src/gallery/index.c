@@ -218,23 +218,30 @@ static void person_free(gallery_index *ix, int slot) {
  * ||v - s c||. */
 static void encode(const float *v, const int *order, int n, int bytes, uint8_t *out,
                    float *scale, float *coded_norm, float *error) {
+    float x[FR_MAX_EMBEDDING];
     float max_abs = 0;
-    for (int i = 0; i < n; i++) max_abs = FR_MAX(max_abs, fabsf(v[order[i]]));
+    for (int i = 0; i < n; i++) {
+        x[i] = v[order[i]];
+        float a = fabsf(x[i]);
+        max_abs = a > max_abs ? a : max_abs;
+    }
     float s = max_abs > 0 ? max_abs / CODE_MAX : 1, inv = 1 / s;
     double coded = 0, err = 0;
     for (int i = 0; i < n; i++) {
-        float x = v[order[i]];
-        /* any rounding will do: the bounds use the codes as they are */
-        int c = (int)FR_CLAMP(rintf(x * inv), -CODE_MAX, CODE_MAX);
+        /* any rounding will do (the bounds use the codes as they are): half away from 0 */
+        float y = x[i] * inv;
+        int c = (int)(y + (y >= 0 ? 0.5f : -0.5f));
+        c = FR_CLAMP(c, -CODE_MAX, CODE_MAX);
         out[i] = (uint8_t)(c + CODE_OFFSET);
-        double y = (double)s * (double)c;
-        coded += y * y;
-        err += (x - y) * (x - y);
+        double coded_value = (double)s * c;
+        coded += coded_value * coded_value;
+        err += (x[i] - coded_value) * (x[i] - coded_value);
     }
     memset(out + n, CODE_OFFSET, (size_t)(bytes - n));
     *scale = s;
     *coded_norm = (float)sqrt(coded);
-    *error = (float)sqrt(err);
+    /* rounded up: the bounds subtract it */
+    *error = nextafterf((float)sqrt(err), INFINITY);
 }
 
 static void encode_row(gallery_index *ix, int64_t j) {
@@ -479,17 +486,18 @@ static void code_part(const float *q, const int *order, int n, int bytes, int8_t
     double r = 0, s = 0;
     int32_t sum = 0;
     for (int i = 0; i < n; i++) {
-        float x = q[order[i]];
-        int c = (int)FR_CLAMP(rintf(x * inv), -CODE_MAX, CODE_MAX);
+        float x = q[order[i]], y = x * inv;
+        int c = (int)(y + (y >= 0 ? 0.5f : -0.5f));
+        c = FR_CLAMP(c, -CODE_MAX, CODE_MAX);
         codes[i] = (int8_t)c;
-        sum += (int32_t)c;
-        double y = x - (double)t * (double)c;
-        r += y * y;
+        sum += c;
+        double rest = x - (double)t * c;
+        r += rest * rest;
         s += (double)x * x;
     }
     memset(codes + n, 0, (size_t)(bytes - n));
     *scale = t;
-    *residual = (float)sqrt(r);
+    *residual = nextafterf((float)sqrt(r), INFINITY); /* rounded up: the bounds subtract it */
     *sq = (float)s;
     *offset = CODE_OFFSET * sum;
 }

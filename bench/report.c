@@ -2,6 +2,7 @@
 #include "bench.h"
 
 #include "common/common.h"
+#include "nn/cpu.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -87,10 +88,12 @@ void report_table(const bench *b, const timing ours[2][N_ROWS], const peer *p, i
                (long long)b->checked_size, b->check_exact, b->check_probes,
                100.0 * b->check_exact / b->check_probes);
         printf("index: %zu bytes per template (%zu of them the float32 row); the first pass reads "
-               "%zu per template (%d of %d dimensions as 8-bit codes): %.0f MB at %lld\n",
+               "%zu per template (%d of %d dimensions as 8-bit codes): %.0f MB at %lld; "
+               "kernels %s%s\n",
                b->bytes_per_template, GALLERY_DIM * sizeof(float), b->first_pass_bytes,
                b->prefix_dims, GALLERY_DIM, b->first_pass_bytes * (double)b->checked_size / 1e6,
-               (long long)b->checked_size);
+               (long long)b->checked_size, nn_isa_name(nn_cpu_isa()),
+               nn_cpu_isa() == NN_ISA_AVX512 && nn_cpu_info()->avx512_vnni ? " (VNNI)" : "");
         printf("memory read bandwidth: %.1f GB/s (1 thread), %.1f GB/s (2 threads): one pass over "
                "the float32 templates (%.0f MB) takes at least %.1f / %.1f ms, over the first "
                "pass's codes %.1f / %.1f ms\n",

@@ -39,9 +39,10 @@ void report_table(const bench *b, const timing ours[2][N_ROWS], const peer *p, i
                   const check_result *check) {
     printf("facerec-bench: median of %d run%s after %d warm-up runs, [interquartile range]\n",
            repeat, repeat == 1 ? "" : "s", WARMUP_RUNS);
-    printf("inputs: %d face crop%s from sample1.jpg at %dx%d; a %dx%d frame with %d face%s\n",
-           b->n_crops, b->n_crops == 1 ? "" : "s", CROP_SIZE, CROP_SIZE, BENCH_FRAME_W,
-           BENCH_FRAME_H, b->n_frame_faces, b->n_frame_faces == 1 ? "" : "s");
+    if (!b->search_only)
+        printf("inputs: %d face crop%s from sample1.jpg at %dx%d; a %dx%d frame with %d face%s\n",
+               b->n_crops, b->n_crops == 1 ? "" : "s", CROP_SIZE, CROP_SIZE, BENCH_FRAME_W,
+               BENCH_FRAME_H, b->n_frame_faces, b->n_frame_faces == 1 ? "" : "s");
     if (p->available) printf("peer: PyTorch %s (%s)\n\n", p->torch_version, p->python);
     else printf("peer: unavailable: %s\n\n", p->reason);
     if (b->gallery_size > 0)

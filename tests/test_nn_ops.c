@@ -2,6 +2,8 @@
  * the arena; the thread pool (coverage, nesting, thread-count independence, concurrent
  * callers). */
 #include "facerec.h"
+#include "nn/cpu.h"
+#include "nn/kernels.h"
 #include "nn/nn.h"
 #include "test.h"
 
@@ -145,15 +147,25 @@ static void make_conv(const conv_case *cc, int depthwise, nn_conv *cv, float **w
     *slope = rand_array((size_t)C);
     nn_act act = {cc->act, 0.2f, cc->act == NN_ACT_PRELU ? *slope : NULL};
     *cv = (nn_conv){cc->k, cc->k, cc->cin, depthwise ? cc->cin : cc->cout, cc->stride, cc->stride,
-                    cc->pad, *w, *b, act};
+                    cc->pad, *w, *b, act, NULL};
 }
 
-/* Runs one case through nn_conv2d (scratch as given) or nn_depthwise_conv2d and compares
- * with the reference; returns 0 on mismatch. */
-static int conv_case_matches(const conv_case *cc, int depthwise, nn_arena *scratch) {
+/* How conv_case_matches runs a case. */
+enum { CONV_GEMM = 0, CONV_DEPTHWISE = 1, CONV_WINOGRAD = 2 };
+
+/* Runs one case through nn_conv2d (scratch as given; with Winograd weights for
+ * CONV_WINOGRAD) or nn_depthwise_conv2d and compares with the reference; returns 0 on
+ * mismatch. */
+static int conv_case_matches(const conv_case *cc, int mode, nn_arena *scratch) {
     nn_conv cv;
-    float *w, *b, *slope;
+    float *w, *b, *slope, *winograd = NULL;
+    int depthwise = mode == CONV_DEPTHWISE;
     make_conv(cc, depthwise, &cv, &w, &b, &slope);
+    if (mode == CONV_WINOGRAD) {
+        winograd = malloc(nn_winograd_weight_floats(&cv) * sizeof(float));
+        nn_winograd_weights(&cv, winograd);
+        cv.winograd = winograd;
+    }
     size_t in_n = (size_t)cc->N * cc->H * cc->W * cc->cin;
     float *in = rand_array(in_n);
     size_t out_cap = (size_t)cc->N * (cc->H + 8) * (cc->W + 8) * cv.cout;
@@ -178,6 +190,7 @@ static int conv_case_matches(const conv_case *cc, int depthwise, nn_arena *scrat
     free(w);
     free(b);
     free(slope);
+    free(winograd);
     return ok && bad < 0;
 }
 
@@ -248,6 +261,62 @@ TEST(conv2d_without_scratch_matches_reference) {
     CHECK(failed == 0);
 }
 
+/* Winograd F(2,3): 3x3 stride 1 with every padding, odd and even sizes (partial tiles),
+ * batches, PReLU, several tile groups, channel counts off the vector width. */
+TEST(winograd_matches_reference) {
+    conv_case cases[] = {
+        {2, 9, 8, 13, 19, 3, 1, pad_same(), NN_ACT_RELU, 1},
+        {3, 10, 7, 5, 6, 3, 1, pad_valid(), NN_ACT_PRELU, 1},
+        {2, 12, 11, 16, 32, 3, 1, pad_explicit(1, 2, 0, 1), NN_ACT_NONE, 0},
+        {4, 36, 36, 32, 32, 3, 1, pad_same(), NN_ACT_RELU, 1},
+        {2, 9, 9, 128, 128, 3, 1, pad_same(), NN_ACT_LEAKY, 1},
+        {3, 5, 5, 64, 136, 3, 1, pad_same(), NN_ACT_RELU6, 1},
+    };
+    nn_arena *scratch = nn_arena_new(0);
+    CHECK(scratch != NULL);
+    int failed = 0;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        failed += !conv_case_matches(&cases[i], CONV_WINOGRAD, scratch);
+    nn_arena_free(scratch);
+    CHECK(failed == 0);
+}
+
+/* The level chosen follows FACEREC_ISA downwards only; every level the CPU has fills its
+ * whole table, and its matrix product matches the reference on edge-heavy shapes. */
+TEST(cpu_dispatch_levels) {
+    const nn_cpu *cpu = nn_cpu_info();
+    const char *env = getenv("FACEREC_ISA");
+    nn_isa want = cpu->best;
+    for (int i = 0; env && i < NN_ISA_COUNT; i++)
+        if (strcmp(env, nn_isa_name((nn_isa)i)) == 0 && i <= (int)cpu->best) want = (nn_isa)i;
+    CHECK(cpu->chosen == want);
+    CHECK(nn_cpu_isa() == want);
+    CHECK(nn_kernels() == nn_kernels_for(want));
+    const int shapes[][3] = {{1, 1, 1}, {13, 37, 29}, {25, 64, 300}, {7, 136, 0}, {40, 33, 520}};
+    for (int l = 0; l <= (int)cpu->best; l++) {
+        const nn_kernel_table *t = nn_kernels_for((nn_isa)l);
+        void (*const *entry)(void) = (void (*const *)(void))t;
+        for (int e = 0; e < NN_KERNEL_ENTRIES; e++) CHECK(entry[e] != NULL);
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+            int m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
+            float *A = rand_array((size_t)m * k), *B = rand_array((size_t)k * n);
+            float *bias = rand_array((size_t)n), *slope = rand_array((size_t)n);
+            float *C = rand_array((size_t)m * n), *want_c = malloc((size_t)m * n * sizeof(float));
+            for (int i = 0; i < m; i++)
+                for (int j = 0; j < n; j++) {
+                    double acc = C[(size_t)i * n + j] + bias[j];
+                    for (int p = 0; p < k; p++) acc += (double)A[(size_t)i * k + p] * B[(size_t)p * n + j];
+                    want_c[(size_t)i * n + j] = ref_act((float)acc, (nn_act){NN_ACT_PRELU, 0, slope}, j);
+                }
+            nn_gemm_block b = {m, n, k, A, (size_t)k, B, (size_t)n, C, (size_t)n, 1, bias,
+                               {NN_ACT_PRELU, 0.0f, slope}};
+            t->gemm_block(&b);
+            CHECK_ARRAYS(C, want_c, (size_t)m * n, "level %s, gemm %dx%dx%d", nn_isa_name((nn_isa)l), m, n, k);
+            free(A), free(B), free(bias), free(slope), free(C), free(want_c);
+        }
+    }
+}
+
 TEST(depthwise_matches_reference_on_many_shapes) {
     conv_case cases[100];
     int n = n_conv_cases(cases, 100), failed = 0;
@@ -268,7 +337,7 @@ TEST(fold_batchnorm_equals_conv_then_batchnorm) {
     for (int c = 0; c < cout; c++) var[c] = fabsf(var[c]) + 0.1f;
     float *want = malloc((size_t)H * W * cout * sizeof(float));
     float *got = malloc((size_t)H * W * cout * sizeof(float));
-    nn_conv cv = {k, k, cin, cout, 1, 1, pad_same(), w, bias, {NN_ACT_NONE, 0, NULL}};
+    nn_conv cv = {k, k, cin, cout, 1, 1, pad_same(), w, bias, {NN_ACT_NONE, 0, NULL}, NULL};
     int OH, OW;
     ref_conv(&cv, 0, in, 1, H, W, want, &OH, &OW);
     for (int p = 0; p < OH * OW; p++)
@@ -681,8 +750,8 @@ static chain chain_new(void) {
     c.dw_w = rand_array(3 * 3 * 48);
     c.dw_b = rand_array(48);
     c.in = rand_array((size_t)c.N * c.H * c.W * 16);
-    c.conv = (nn_conv){3, 3, 16, 48, 2, 2, pad_same(), c.w, c.b, {NN_ACT_RELU, 0, NULL}};
-    c.dw = (nn_conv){3, 3, 48, 48, 1, 1, pad_same(), c.dw_w, c.dw_b, {NN_ACT_RELU6, 0, NULL}};
+    c.conv = (nn_conv){3, 3, 16, 48, 2, 2, pad_same(), c.w, c.b, {NN_ACT_RELU, 0, NULL}, NULL};
+    c.dw = (nn_conv){3, 3, 48, 48, 1, 1, pad_same(), c.dw_w, c.dw_b, {NN_ACT_RELU6, 0, NULL}, NULL};
     return c;
 }
 
@@ -721,6 +790,14 @@ TEST(results_do_not_depend_on_thread_count) {
     nn_conv2d(1, &cv, in, 4, 40, 40, o1, &OH, &OW, scratch);
     nn_conv2d(2, &cv, in, 4, 40, 40, o2, &OH, &OW, scratch);
     CHECK(memcmp(o1, o2, (size_t)4 * 40 * 40 * 64 * sizeof(float)) == 0);
+    /* and through Winograd (several tile groups) */
+    float *u = malloc(nn_winograd_weight_floats(&cv) * sizeof(float));
+    nn_winograd_weights(&cv, u);
+    cv.winograd = u;
+    nn_conv2d(1, &cv, in, 4, 40, 40, o1, &OH, &OW, scratch);
+    nn_conv2d(2, &cv, in, 4, 40, 40, o2, &OH, &OW, scratch);
+    CHECK(memcmp(o1, o2, (size_t)4 * 40 * 40 * 64 * sizeof(float)) == 0);
+    free(u);
     free(in), free(w), free(b), free(slope), free(o1), free(o2), free(one), free(two);
     nn_arena_free(scratch);
     chain_free(&c);
@@ -765,6 +842,7 @@ TEST(concurrent_callers_get_correct_results) {
 TEST_MAIN(CASE(out_size_follows_tensorflow), CASE(conv2d_matches_reference_on_many_shapes),
           CASE(conv2d_matches_reference_on_tiled_shapes),
           CASE(conv2d_without_scratch_matches_reference),
+          CASE(winograd_matches_reference), CASE(cpu_dispatch_levels),
           CASE(depthwise_matches_reference_on_many_shapes),
           CASE(fold_batchnorm_equals_conv_then_batchnorm), CASE(pooling_matches_reference),
           CASE(resize_bilinear_matches_tensorflow), CASE(activations_match_reference),

@@ -198,8 +198,8 @@ fr_status fr_gallery_copy(fr_gallery *from, fr_gallery *to, int64_t *n_templates
     if (st == FR_OK) st = copy_templates(from, to, &people, &templates);
     if (st == FR_OK) st = copy_images(from, to, &templates);
     if (st == FR_OK) st = copy_rest(from, to);
-    /* one change for all of it: other handles reload */
-    if (st == FR_OK && people.n) st = gallery_log_change(to, "enroll", people.new_ids[0], 0);
+    /* one change for all of it: other handles read the whole gallery again */
+    if (st == FR_OK && people.n) st = gallery_log_change(to, "copy", 0, 0, NULL, NULL);
     st = gallery_end(to, st, "copying into the gallery");
     gallery_end(from, FR_OK, "copying the gallery");
     if (st == FR_OK && n_templates) *n_templates = (int64_t)templates.n;

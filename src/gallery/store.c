@@ -14,9 +14,6 @@
 #include <time.h>
 
 #define MAX_NAME_BYTES 255
-/* Change-log entries kept (older ones are deleted as new ones come): a refresh reloads the
- * whole copy whatever it missed, so the log need only tell that something changed. */
-#define CHANGES_KEPT 100000
 
 fr_status db_query(fr_gallery *g, const char *sql, const db_value *params, int n_params,
                    db_rows **rows, db_outcome *outcome, const char *what) {
@@ -85,11 +82,14 @@ fr_status gallery_meta_set(fr_gallery *g, const char *key, const char *value) {
 }
 
 fr_status gallery_log_change(fr_gallery *g, const char *kind, int64_t person_id,
-                             int64_t template_id) {
+                             int64_t template_id, int64_t *seq_out, int64_t *previous) {
     fr_status st = FR_OK;
     if (g->driver->lock_changes_sql)
         st = gallery_exec(g, g->driver->lock_changes_sql, "recording the change");
     int64_t seq = 0;
+    /* the change before this one: with the log locked for writing (see lock_changes_sql),
+     * every earlier one is committed and visible */
+    if (st == FR_OK && previous) st = gallery_last_change(g, previous);
     db_value params[4] = {db_text(kind), db_int(person_id),
                           template_id ? db_int(template_id) : db_text(NULL), db_int((int64_t)time(NULL))};
     if (st == FR_OK)
@@ -97,8 +97,9 @@ fr_status gallery_log_change(fr_gallery *g, const char *kind, int64_t person_id,
                           "INSERT INTO changes(kind, person_id, template_id, at)"
                           " VALUES($1, $2, $3, $4) RETURNING seq",
                           params, 4, &seq, "recording the change");
-    db_value old = db_int(seq - CHANGES_KEPT);
-    if (st == FR_OK && seq > CHANGES_KEPT)
+    if (seq_out) *seq_out = seq;
+    db_value old = db_int(seq - GALLERY_CHANGES_KEPT);
+    if (st == FR_OK && seq > GALLERY_CHANGES_KEPT)
         st = db_exec(g, "DELETE FROM changes WHERE seq <= $1", &old, 1, NULL, "recording the change");
     if (st == FR_OK && g->driver->notify_sql)
         st = gallery_exec(g, g->driver->notify_sql, "announcing the change");
@@ -228,6 +229,7 @@ fr_status fr_gallery_open(const char *path, int create, fr_gallery **out) {
 void fr_gallery_close(fr_gallery *g) {
     if (!g) return;
     gallery_unload(g);
+    gallery_people_clear(g);
     g->driver->close(g);
     free(g->location);
     free(g->path);
@@ -380,8 +382,15 @@ static fr_status person_id(fr_gallery *g, const char *name, int64_t now, int64_t
                         params, 2, id, "adding a person");
 }
 
+/* The index's map of people by id learns person `id`'s name (the index is dropped if memory
+ * runs out: the next search loads it again). */
+static void index_knows_person(fr_gallery *g, int64_t id, const char *name) {
+    if (g->index && !gallery_person_set(g, id, name)) gallery_unload(g);
+}
+
+/* Store the templates of person `person`, their ids into ids[0..n). */
 static fr_status insert_templates(fr_gallery *g, int64_t person, const fr_template *templates,
-                                  int n, int64_t now) {
+                                  int n, int64_t now, int64_t *ids) {
     fr_status st = FR_OK;
     for (int i = 0; i < n && st == FR_OK; i++) {
         const fr_template *t = &templates[i];
@@ -390,13 +399,21 @@ static fr_status insert_templates(fr_gallery *g, int64_t person, const fr_templa
                                db_blob(t->sha256, 32), db_real(t->x), db_real(t->y), db_real(t->w),
                                db_real(t->h), db_real(t->quality), db_int(now)};
         db_outcome outcome;
-        st = db_exec(g,
-                     "INSERT INTO templates(person_id, embedding, model, model_version,"
-                     " source, sha256, x, y, w, h, quality, added)"
-                     " VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-                     params, 12, &outcome, "storing a template");
+        db_rows *r = NULL;
+        st = db_query(g,
+                      "INSERT INTO templates(person_id, embedding, model, model_version,"
+                      " source, sha256, x, y, w, h, quality, added)"
+                      " VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+                      params, 12, &r, &outcome, "storing a template");
         if (st == FR_OK && outcome.constraint)
             st = fr_error(FR_E_ARG, "%s: %s is already enrolled (same SHA-256)", g->path, t->source);
+        int has_row = 0;
+        if (st == FR_OK) st = db_step(g, r, &has_row);
+        if (st == FR_OK && !has_row) st = fr_error(FR_E_DB, "%s: no result while storing a template", g->path);
+        if (st == FR_OK) ids[i] = db_column_int(g, r, 0);
+        /* to the end of the statement */
+        for (int more = has_row; st == FR_OK && more;) st = db_step(g, r, &more);
+        db_rows_free(g, r);
     }
     return st;
 }
@@ -417,13 +434,22 @@ fr_status fr_gallery_enroll(fr_gallery *g, const char *name, const fr_template *
                                 templates[i].source);
     }
     int64_t now = (int64_t)time(NULL), id = 0;
+    int64_t *ids = malloc((size_t)n * sizeof *ids);
+    if (!ids) return fr_error(FR_E_NOMEM, "%s: out of memory enrolling", g->path);
     st = gallery_begin(g, "enrolling");
-    if (st != FR_OK) return st;
-    st = person_id(g, name, now, &id);
-    if (st == FR_OK) st = insert_templates(g, id, templates, n, now);
-    if (st == FR_OK) st = gallery_log_change(g, "enroll", id, 0);
-    st = gallery_end(g, st, "enrolling");
-    gallery_unload(g);
+    int64_t seq = 0, previous = 0;
+    if (st == FR_OK) {
+        st = person_id(g, name, now, &id);
+        if (st == FR_OK) st = insert_templates(g, id, templates, n, now, ids);
+        if (st == FR_OK) st = gallery_log_change(g, "enroll", id, 0, &seq, &previous);
+        st = gallery_end(g, st, "enrolling");
+    }
+    if (st == FR_OK) {
+        index_knows_person(g, id, name);
+        for (int i = 0; i < n; i++) gallery_index_add(g, name, &ids[i], templates[i].embedding, 1);
+        gallery_own_change_done(g, seq, previous);
+    }
+    free(ids);
     return st;
 }
 
@@ -501,10 +527,15 @@ fr_status fr_gallery_remove(fr_gallery *g, const char *name) {
     int64_t id = 0;
     st = change_person(g, "DELETE FROM people WHERE name = $1 RETURNING id", name, NULL,
                        "removing a person", name, &id);
-    if (st == FR_OK) st = gallery_log_change(g, "remove", id, 0);
+    int64_t seq = 0, previous = 0;
+    if (st == FR_OK) st = gallery_log_change(g, "remove", id, 0, &seq, &previous);
     st = gallery_end(g, st, "removing a person");
     if (st == FR_OK && g->driver->after_erase) g->driver->after_erase(g);
-    gallery_unload(g);
+    if (st == FR_OK) {
+        gallery_index_remove_person(g, name);
+        gallery_person_forget(g, id);
+        gallery_own_change_done(g, seq, previous);
+    }
     return st;
 }
 
@@ -535,10 +566,15 @@ fr_status fr_gallery_rename(fr_gallery *g, const char *old_name, const char *new
     if (st == FR_OK)
         st = change_person(g, "UPDATE people SET name = $2 WHERE name = $1 RETURNING id", old_name,
                            new_name, "renaming a person", old_name, &id);
-    if (st == FR_OK) st = gallery_log_change(g, "rename", id, 0);
+    int64_t seq = 0, previous = 0;
+    if (st == FR_OK) st = gallery_log_change(g, "rename", id, 0, &seq, &previous);
     st = gallery_end(g, st, "renaming a person");
     if (st == FR_OK && g->driver->after_erase) g->driver->after_erase(g);
-    gallery_unload(g);
+    if (st == FR_OK) {
+        gallery_index_rename_person(g, old_name, new_name);
+        index_knows_person(g, id, new_name);
+        gallery_own_change_done(g, seq, previous);
+    }
     return st;
 }
 
@@ -562,7 +598,7 @@ fr_status fr_gallery_add_person(fr_gallery *g, const char *name) {
     if (st == FR_OK && has_row) id = db_column_int(g, r, 0);
     for (int more = has_row; st == FR_OK && more;) st = db_step(g, r, &more);
     db_rows_free(g, r);
-    if (st == FR_OK) st = gallery_log_change(g, "add_person", id, 0);
+    if (st == FR_OK) st = gallery_log_change(g, "add_person", id, 0, NULL, NULL);
     return gallery_end(g, st, "adding a person");
 }
 
@@ -659,10 +695,14 @@ fr_status fr_gallery_remove_template(fr_gallery *g, int64_t id, char *name, size
     db_rows_free(g, r);
     if (st == FR_OK && !has_row)
         st = fr_error(FR_E_NOT_FOUND, "%s: no template with id %lld", g->path, (long long)id);
-    if (st == FR_OK) st = gallery_log_change(g, "remove_template", person_id, id);
+    int64_t seq = 0, previous = 0;
+    if (st == FR_OK) st = gallery_log_change(g, "remove_template", person_id, id, &seq, &previous);
     st = gallery_end(g, st, "removing a template");
     if (st == FR_OK && name && name_size) snprintf(name, name_size, "%s", person);
-    gallery_unload(g);
+    if (st == FR_OK) {
+        gallery_index_remove_template(g, id);
+        gallery_own_change_done(g, seq, previous);
+    }
     return st;
 }
 

@@ -58,8 +58,28 @@ static const struct residual_spec {
 struct dlib_resnet {
     float *params; /* dlib_resnet_param_count() floats */
     dlib_resnet_params view;
+    float *winograd; /* the 3x3 stride-1 convs' Winograd weights (nn_winograd_weights) */
     nn_arena_pool *arenas; /* kept between calls */
 };
+
+/* The loaded weights of the 3x3 stride-1 convs transformed for Winograd F(2,3), which
+ * nn_conv2d takes where it is the faster path. */
+static fr_status prepare_winograd(dlib_resnet *net, const char *path) {
+    size_t total = 0;
+    for (int i = 0; i < DLIB_RESNET_CONVS; i++) total += nn_winograd_weight_floats(&net->view.convs[i]);
+    if (!(net->winograd = malloc(total * sizeof(float))))
+        return fr_error(FR_E_NOMEM, "%s: no memory for the descriptor net", path);
+    float *at = net->winograd;
+    for (int i = 0; i < DLIB_RESNET_CONVS; i++) {
+        nn_conv *cv = &net->view.convs[i];
+        size_t n = nn_winograd_weight_floats(cv);
+        if (!n) continue;
+        nn_winograd_weights(cv, at);
+        cv->winograd = at;
+        at += n;
+    }
+    return FR_OK;
+}
 
 /* conv i's face-api layer prefix: "conv32_down", or block j's "<block>/conv1" and "/conv2". */
 static void conv_name(int i, char *out, size_t outsz) {
@@ -242,6 +262,7 @@ fr_status dlib_resnet_load(const char *path, dlib_resnet **out) {
     }
     layout(net->params, &net->view);
     fr_status st = frmodel_is_file(path) ? load_frmodel(net, path) : load_tfjs(net, path);
+    if (st == FR_OK) st = prepare_winograd(net, path);
     if (st == FR_OK && !(net->arenas = nn_arena_pool_new(FACEAPI_ARENAS_KEPT)))
         st = fr_error(FR_E_NOMEM, "%s: no memory for the descriptor net", path);
     if (st != FR_OK) {
@@ -255,6 +276,7 @@ fr_status dlib_resnet_load(const char *path, dlib_resnet **out) {
 void dlib_resnet_free(dlib_resnet *net) {
     if (!net) return;
     free(net->params);
+    free(net->winograd);
     nn_arena_pool_free(net->arenas);
     free(net);
 }

@@ -62,7 +62,7 @@ static fr_status get_tensor(const nn_weights *w, const char *name, int ndim, int
 static nn_conv relu6_conv(int k, int cin, int cout, int stride, float *weight,
                           const float *bias) {
     nn_conv cv = {k, k, cin, cout, stride, stride, {NN_PAD_SAME, 0, 0, 0, 0}, weight, bias,
-                  {NN_ACT_RELU6, 0.0f, NULL}};
+                  {NN_ACT_RELU6, 0.0f, NULL}, NULL};
     return cv;
 }
 
@@ -116,7 +116,7 @@ static fr_status load_head(ssd_mobilenet *net, int idx, int cin, ssd_head *out) 
         snprintf(name, sizeof name, "Prediction/BoxPredictor_%d/%s/biases", idx, kinds[i]);
         if ((st = get_tensor(net->weights, name, 1, cout, 0, 0, 0, &bias)) != FR_OK) return st;
         nn_conv cv = {1, 1, cin, cout, 1, 1, {NN_PAD_VALID, 0, 0, 0, 0}, weight, bias,
-                      {NN_ACT_NONE, 0.0f, NULL}};
+                      {NN_ACT_NONE, 0.0f, NULL}, NULL};
         *convs[i] = cv;
     }
     return FR_OK;

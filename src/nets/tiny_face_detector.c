@@ -59,7 +59,7 @@ static fr_status load_conv(const nn_weights *w, int idx, int k, int cin, int cou
     if (st != FR_OK) return st;
     snprintf(name, sizeof name, "conv%d/bias", idx);
     if ((st = get_tensor(w, name, 1, cout, 0, 0, 0, &bias)) != FR_OK) return st;
-    nn_conv cv = {k, k, cin, cout, 1, 1, {NN_PAD_VALID, 0, 0, 0, 0}, weight, bias, act};
+    nn_conv cv = {k, k, cin, cout, 1, 1, {NN_PAD_VALID, 0, 0, 0, 0}, weight, bias, act, NULL};
     *out = cv;
     return FR_OK;
 }
@@ -77,8 +77,8 @@ static fr_status load_separable(const nn_weights *w, int idx, int cin, int cout,
     snprintf(name, sizeof name, "conv%d/bias", idx);
     if ((st = get_tensor(w, name, 1, cout, 0, 0, 0, &bias)) != FR_OK) return st;
     nn_conv d = {3, 3, cin, cin, 1, 1, {NN_PAD_EXPLICIT, 1, 1, 1, 1}, dw, NULL,
-                 {NN_ACT_NONE, 0.0f, NULL}};
-    nn_conv p = {1, 1, cin, cout, 1, 1, {NN_PAD_VALID, 0, 0, 0, 0}, pw, bias, act};
+                 {NN_ACT_NONE, 0.0f, NULL}, NULL};
+    nn_conv p = {1, 1, cin, cout, 1, 1, {NN_PAD_VALID, 0, 0, 0, 0}, pw, bias, act, NULL};
     *depthwise = d;
     *pointwise = p;
     return FR_OK;

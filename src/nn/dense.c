@@ -1,15 +1,13 @@
 /* dense.c: the tiled GEMM driver shared by nn_conv2d and nn_dense, and nn_dense.
  *
- * The output (M,N) is cut into tiles of rows and columns; each tile is one single-threaded
- * OpenBLAS sgemm followed by the bias/activation epilogue while the tile is still in cache.
+ * The output (M,N) is cut into tiles of rows and columns; each tile is one gemm_block of the
+ * CPU level's kernels (nn/kernels.h), with the bias and activation fused into its epilogue.
  * The tiles are fixed by the shape, so the result does not depend on the number of threads.
- * When A is given (1x1 convs, dense layers) a few large tiles keep OpenBLAS's packing of A
- * and B low. When the rows of A are gathered (im2col), each thread builds one tile of rows at
+ * When A is given (1x1 convs, dense layers), a few large tiles. When the rows of A are gathered (im2col), each thread builds one tile of rows at
  * a time in its own buffer, which bounds the scratch memory. */
 #include "common/common.h"
 #include "nn/kernels.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdatomic.h>
 
@@ -41,11 +39,11 @@ static void gemm_tile(const gemm_job *j, int t, float *rows) {
     const float *A = g->A ? g->A + m0 * g->K : rows;
     if (!g->A) g->gather(g->gather_ctx, m0, m1, rows);
     float *C = g->C + m0 * g->N + n0;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(m1 - m0), n1 - n0, g->K,
-                1.0f, A, g->K, g->B + n0, g->N, 0.0f, C, g->N);
-    nn_act act = g->act;
-    if (act.slope) act.slope += n0;
-    nn_bias_act(C, m1 - m0, n1 - n0, (size_t)g->N, g->bias ? g->bias + n0 : NULL, act);
+    nn_gemm_block b = {.m = (int)(m1 - m0), .n = n1 - n0, .k = g->K, .A = A, .lda = (size_t)g->K,
+                       .B = g->B + n0, .ldb = (size_t)g->N, .C = C, .ldc = (size_t)g->N,
+                       .bias = g->bias ? g->bias + n0 : NULL, .act = g->act};
+    if (b.act.slope) b.act.slope += n0;
+    nn_kernels()->gemm_block(&b);
 }
 
 /* Task i claims tiles until none is left, using buffer i. With a gather, a column tile

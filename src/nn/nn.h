@@ -124,6 +124,10 @@ typedef struct nn_conv {
     const float *weight; /* (KH,KW,Cin,Cout); depthwise: (KH,KW,C) */
     const float *bias;   /* (Cout) or NULL; batch norm is folded in here at load time */
     nn_act act;          /* applied to the output */
+    /* 3x3 stride-1 only, or NULL: the weights transformed for Winograd F(2,3), (16,Cin,Cout)
+     * (nn_winograd_weights), made when the network is loaded. With them, nn_conv2d takes
+     * the Winograd path where it is the faster one for the shape (conv.c). */
+    const float *winograd;
 } nn_conv;
 
 /* in is (N,H,W,Cin), out is (N,OH,OW,Cout). Through a GEMM (im2col skipped for 1x1 stride 1).
@@ -131,6 +135,12 @@ typedef struct nn_conv {
  * NULL, or exhausted, a slower path without scratch is taken). */
 void nn_conv2d(int threads, const nn_conv *cv, const float *in, int N, int H, int W, float *out,
                int *OH, int *OW, nn_arena *scratch);
+
+/* The size in floats of cv's Winograd weights (16*Cin*Cout), or 0 when cv is not a 3x3
+ * stride-1 convolution; and the weights themselves, U = G g G^T for each (Cin, Cout)
+ * pair of taps g, into out (16,Cin,Cout) for cv->winograd. */
+size_t nn_winograd_weight_floats(const nn_conv *cv);
+void nn_winograd_weights(const nn_conv *cv, float *out);
 
 /* in is (N,H,W,C), out is (N,OH,OW,C); cv->cin == cv->cout == C. */
 void nn_depthwise_conv2d(int threads, const nn_conv *cv, const float *in, int N, int H, int W,

@@ -431,6 +431,85 @@ TEST(search_sees_changes_by_others) {
     fr_gallery_close(writer);
 }
 
+/* Whether handle g answers every probe exactly as a handle opened afresh on its database. */
+static int same_as_fresh(fr_gallery *g, const char *path, const float *probes, int n_probes) {
+    fr_gallery *fresh;
+    if (fr_gallery_open(path, 0, &fresh) != FR_OK) return 0;
+    fr_match a[16], b[16];
+    int found_a = 0, found_b = 0, same = 1;
+    for (int i = 0; i < n_probes && same; i++) {
+        same = fr_gallery_search(g, probes + (size_t)i * DIM, 1, 16, a, &found_a) == FR_OK &&
+               fr_gallery_search(fresh, probes + (size_t)i * DIM, 1, 16, b, &found_b) == FR_OK &&
+               found_a == found_b;
+        for (int j = 0; same && j < found_a; j++)
+            same = !strcmp(a[j].name, b[j].name) && a[j].distance == b[j].distance;
+    }
+    fr_gallery_close(fresh);
+    return same;
+}
+
+/* Another handle's changes of every kind, applied by refresh to a loaded reader, leave it
+ * answering as a fresh load does: names swapped through a third one, a name given up and
+ * taken by a new person, templates added and removed; and the reader's own change made while
+ * it was behind. */
+TEST(refresh_applies_every_kind_of_change) {
+    const char *path = test_gallery("refresh-kinds");
+    fr_gallery *reader, *writer;
+    CHECK_OK(fr_gallery_open(path, 1, &writer));
+    CHECK_OK(fr_gallery_use_model(writer, "test-model", "1", DIM));
+    enum { N_EMB = 24 };
+    static float emb[N_EMB][DIM];
+    uint64_t s = 21;
+    for (int i = 0; i < N_EMB; i++) random_unit(emb[i], DIM, &s);
+    char src[32];
+    unsigned serial = 100;
+    const char *names[] = {"ann", "ben", "cat", "dan"};
+    for (int p = 0; p < 4; p++)
+        for (int t = 0; t < 2; t++) {
+            fr_template tp = make_template(emb[2 * p + t], serial++, src, sizeof src);
+            CHECK_OK(fr_gallery_enroll(writer, names[p], &tp, 1));
+        }
+    CHECK_OK(fr_gallery_open(path, 0, &reader));
+    CHECK(same_as_fresh(reader, path, emb[0], N_EMB)); /* loaded */
+    /* swap ann and ben through a third name */
+    CHECK_OK(fr_gallery_rename(writer, "ann", "tmp"));
+    CHECK_OK(fr_gallery_rename(writer, "ben", "ann"));
+    CHECK_OK(fr_gallery_rename(writer, "tmp", "ben"));
+    /* cat leaves, a new cat comes */
+    CHECK_OK(fr_gallery_remove(writer, "cat"));
+    fr_template tp = make_template(emb[10], serial++, src, sizeof src);
+    CHECK_OK(fr_gallery_enroll(writer, "cat", &tp, 1));
+    /* dan gains one template and loses another */
+    tp = make_template(emb[11], serial++, src, sizeof src);
+    CHECK_OK(fr_gallery_enroll(writer, "dan", &tp, 1));
+    fr_template_info *infos;
+    int n_infos;
+    CHECK_OK(fr_gallery_templates(writer, "dan", &infos, &n_infos));
+    CHECK(n_infos == 3);
+    CHECK_OK(fr_gallery_remove_template(writer, infos[0].id, NULL, 0));
+    fr_template_infos_free(infos, n_infos);
+    /* a person added without templates, then enrolled */
+    CHECK_OK(fr_gallery_add_person(writer, "eve"));
+    tp = make_template(emb[12], serial++, src, sizeof src);
+    CHECK_OK(fr_gallery_enroll(writer, "eve", &tp, 1));
+    int64_t applied;
+    CHECK_OK(fr_gallery_refresh(reader, &applied));
+    CHECK(applied == 9);
+    CHECK(same_as_fresh(reader, path, emb[0], N_EMB));
+    /* the reader changes the gallery while behind the writer: both end up applied */
+    CHECK_OK(fr_gallery_remove(writer, "ann"));
+    tp = make_template(emb[13], serial++, src, sizeof src);
+    CHECK_OK(fr_gallery_enroll(reader, "ann", &tp, 1));
+    tp = make_template(emb[14], serial++, src, sizeof src);
+    CHECK_OK(fr_gallery_enroll(reader, "ben", &tp, 1));
+    CHECK_OK(fr_gallery_refresh(reader, &applied));
+    CHECK(same_as_fresh(reader, path, emb[0], N_EMB));
+    CHECK_OK(fr_gallery_refresh(writer, &applied));
+    CHECK(same_as_fresh(writer, path, emb[0], N_EMB));
+    fr_gallery_close(reader);
+    fr_gallery_close(writer);
+}
+
 /* A gallery of schema version 1 (SQLite, before the change log) is upgraded when opened;
  * one of a version newer than this facerec knows is refused with a clear message. */
 TEST(schema_is_upgraded_and_newer_refused) {
@@ -982,7 +1061,8 @@ TEST_MAIN(CASE(sha256_known_vectors), CASE(enroll_list_rename_remove), CASE(batc
           CASE(model_mismatch_is_an_error), CASE(corrupt_and_foreign_files_are_errors),
           CASE(stored_embedding_length_is_checked),
           CASE(locked_database_is_an_error), CASE(search_equals_brute_force),
-          CASE(search_sees_changes_by_others), CASE(search_never_waits_for_the_database),
+          CASE(search_sees_changes_by_others), CASE(refresh_applies_every_kind_of_change),
+          CASE(search_never_waits_for_the_database),
           CASE(outage_fails_cleanly_and_reconnects), CASE(schema_is_upgraded_and_newer_refused), CASE(killed_enrollment_leaves_whole_people),
           CASE(calibrated_thresholds_hold_their_rates), CASE(search_speed),
           CASE(templates_list_and_remove_one), CASE(api_keys_hashed_with_roles),

@@ -191,9 +191,9 @@ fr_status index_verify_threshold(server *srv, fr_threshold *th) {
 /* ---- the refresher ----------------------------------------------------------------------- */
 
 /* One refresh of a shared database's index: when the change log holds changes the copy that
- * searches use lacks, the standby copy is brought up to date (read whole again by the library)
- * with no lock held and becomes the searched copy. The copy it replaces is not touched until
- * the next change: one read per change, or per burst of changes. */
+ * searches use lacks, the standby copy is brought up to date (the library applies the change
+ * log to its index, reading again only the people who changed) with no lock held and becomes
+ * the searched copy. The copy it replaces is not touched until the next change. */
 static fr_status refresh_shared(server *srv) {
     int standby = !srv->active_index; /* only this thread changes active_index */
     int64_t standby_seq, latest;

@@ -80,8 +80,8 @@ void gallery_unload(fr_gallery *g);
 /* ---- the in-memory index (index.c) ----------------------------------------------------------
  * Changes of the gallery update the loaded index in place, so that a search after them needs
  * no reload. Whoever changes the stored gallery calls these AFTER the change is committed:
- * store.c for its own changes; a back end that learns of changes made elsewhere (another
- * server) may call them too, or gallery_unload to have everything read again. Each one does
+ * store.c for its own changes, changes.c for those other connections made (read from the
+ * change log), or gallery_unload to have everything read again. Each one does
  * nothing when no index is loaded, and a person unknown to the index is ignored. They never
  * fail: if memory runs out they drop the index (gallery_unload), and the next search loads it
  * from the database. People are named as in the database (names are unique); rows are

@@ -55,7 +55,6 @@ static fr_status cache_thresholds(server *srv, fr_gallery *g) {
     pthread_mutex_lock(&srv->state_lock);
     srv->identify_threshold = ident;
     srv->verify_threshold = verif;
-    srv->have_thresholds = 1;
     pthread_mutex_unlock(&srv->state_lock);
     return FR_OK;
 }
@@ -181,11 +180,10 @@ fr_status index_search(server *srv, const float *probes, int n, int k, candidate
     return st;
 }
 
-fr_status index_verify_threshold(server *srv, fr_threshold *th) {
+void index_verify_threshold(server *srv, fr_threshold *th) {
     pthread_mutex_lock(&srv->state_lock);
     *th = srv->verify_threshold;
     pthread_mutex_unlock(&srv->state_lock);
-    return FR_OK;
 }
 
 /* ---- the refresher ----------------------------------------------------------------------- */

@@ -131,7 +131,6 @@ typedef struct db_state {
     char error[512];       /* why not, when down */
     double down_since;     /* now_seconds() when it went down */
     int64_t outages;       /* times it went down */
-    int64_t changes;       /* changes applied to the index from other writers or this one */
     double last_refresh;   /* now_seconds() of the last successful refresh */
 } db_state;
 
@@ -164,8 +163,7 @@ struct server {
     pthread_cond_t refreshed;
     int64_t refresh_wanted, refresh_done; /* refresh cycles asked for and completed */
     db_state db;
-    fr_threshold identify_threshold, verify_threshold;
-    int have_thresholds;
+    fr_threshold identify_threshold, verify_threshold; /* read before the server answers */
     cached_key *key_cache;
     int n_cached_keys, key_cache_cap;
     struct MHD_Daemon *daemon;
@@ -256,8 +254,8 @@ void index_stop(server *srv);
  * identification threshold cached for it. */
 fr_status index_search(server *srv, const float *probes, int n, int k, candidate *out, int *n_found,
                        fr_threshold *th);
-/* The verification threshold (cached; the database is read if it is not yet known). */
-fr_status index_verify_threshold(server *srv, fr_threshold *th);
+/* The verification threshold (cached). */
+void index_verify_threshold(server *srv, fr_threshold *th);
 /* The role of an API key from the cache, else from the database (then cached): 1 found, 0 not,
  * -1 when the database failed (the message in fr_last_error()). */
 int index_key_role(server *srv, const uint8_t sha256[32], char *role, size_t role_size);

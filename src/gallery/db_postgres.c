@@ -30,6 +30,7 @@
 typedef struct pg_conn {
     PGconn *pq;
     int in_transaction;
+    int notified; /* a change notification arrived during a query, not yet waited for */
 } pg_conn;
 
 struct db_rows {
@@ -146,6 +147,17 @@ static uint64_t get_be(const unsigned char *p, int n) {
     return v;
 }
 
+/* Drop the notifications received so far; whether there were any. */
+static int drain_notifications(PGconn *pq) {
+    int any = 0;
+    PGnotify *note;
+    while ((note = PQnotifies(pq))) {
+        any = 1;
+        PQfreemem(note);
+    }
+    return any;
+}
+
 /* Whether sql only reads, so that running it again after a lost connection is safe. */
 static int is_retryable(const char *sql) {
     return !strncmp(sql, "SELECT", 6) || !strncmp(sql, "BEGIN", 5);
@@ -214,6 +226,9 @@ static fr_status pg_query(fr_gallery *g, const char *sql, const db_value *params
         res = simple ? PQexec(pq, sql)
                      : PQexecParams(pq, sql, n_params, types, values, lengths, formats, 1);
     }
+    /* notifications read with the answer: freed now (a handle that never waits must not
+     * pile them up), remembered for fr_gallery_wait_changes */
+    if (drain_notifications(conn(g)->pq)) conn(g)->notified = 1;
     ExecStatusType status = PQresultStatus(res);
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
         const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
@@ -418,17 +433,6 @@ static int64_t now_ms(void) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Drop the notifications received so far; whether there were any. */
-static int drain_notifications(PGconn *pq) {
-    int any = 0;
-    PGnotify *note;
-    while ((note = PQnotifies(pq))) {
-        any = 1;
-        PQfreemem(note);
-    }
-    return any;
-}
-
 static fr_status pg_wait_changes(fr_gallery *g, int timeout_ms) {
     const char *what = "waiting for changes";
     pg_conn *c = conn(g);
@@ -436,6 +440,10 @@ static fr_status pg_wait_changes(fr_gallery *g, int timeout_ms) {
         /* reconnected: changes may have been missed meanwhile, so the caller should refresh */
         fr_status st = ensure_connected(g, what);
         return st;
+    }
+    if (c->notified) {
+        c->notified = 0;
+        return FR_OK;
     }
     int64_t deadline = now_ms() + timeout_ms;
     for (;;) {

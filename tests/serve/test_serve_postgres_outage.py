@@ -65,6 +65,11 @@ try:
     # identification needs no database
     st, name = identity(a, crops[0])
     t.check(st == 200 and name == "bob", "identify during the outage: bob from memory (%d %s)" % (st, name))
+    body_cf, ctype = multipart([("file", "probe.jpg", crops[0])], {})
+    st, _, rec = a.request("POST", "/api/v1/recognition/recognize", body_cf, {"Content-Type": ctype}, key="recognize")
+    subjects = rec["result"][0]["subjects"] if st == 200 and rec.get("result") else []
+    t.check(st == 200 and subjects and subjects[0]["subject"] == "bob",
+            "CompreFace's recognize during the outage: bob from memory (%d %s)" % (st, subjects))
     st, _, body = a.request("POST", "/api/identify", crops[0], {"Content-Type": "image/jpeg"}, key=unseen_key)
     t.check(st == 503 and "error" in body, "a key never seen before cannot be checked during the outage: 503 (%d)" % st)
     t.check(wait_state(a, "down"), "health: the database is down")

@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* More people to read again than this, and the whole gallery is read instead (one bulk read
- * beats that many queries). */
-#define REREAD_MAX 1000
+/* More people or templates to change than this, and the whole gallery is read instead (one
+ * bulk read beats that many queries, and each change in place scans the index's rows). */
+#define IN_PLACE_MAX 1000
 
 /* ---- the people the index knows, by id ---------------------------------------------------- */
 
@@ -97,10 +97,14 @@ typedef struct person_change {
     int n_rows;
 } person_change;
 
+typedef struct removed_template {
+    int64_t person, template_id;
+} removed_template;
+
 typedef struct change_set {
-    person_change *people;
+    person_change *people; /* sorted by id once read */
     int n_people, cap;
-    int64_t *removed_templates; /* "remove_template" of people otherwise unchanged */
+    removed_template *removed_templates;
     int n_removed_templates, removed_cap;
     int64_t n_changes;
     int everything; /* "copy": the whole gallery is new */
@@ -116,9 +120,9 @@ static void change_set_free(change_set *c) {
     free(c->removed_templates);
 }
 
+/* Person id's entry: the last one if it is theirs, else a new one (merged by merge_people). */
 static person_change *person_change_of(fr_gallery *g, change_set *c, int64_t id) {
-    for (int i = c->n_people - 1; i >= 0; i--) /* a person's changes tend to come together */
-        if (c->people[i].id == id) return &c->people[i];
+    if (c->n_people > 0 && c->people[c->n_people - 1].id == id) return &c->people[c->n_people - 1];
     if (c->n_people == c->cap) {
         int cap = c->cap ? 2 * c->cap : 64;
         person_change *p = realloc(c->people, (size_t)cap * sizeof *p);
@@ -162,7 +166,7 @@ static fr_status read_changes(fr_gallery *g, int64_t since, change_set *c) {
         } else if (!strcmp(kind, "remove_template")) {
             if (c->n_removed_templates == c->removed_cap) {
                 int cap = c->removed_cap ? 2 * c->removed_cap : 64;
-                int64_t *t = realloc(c->removed_templates, (size_t)cap * sizeof *t);
+                removed_template *t = realloc(c->removed_templates, (size_t)cap * sizeof *t);
                 if (!t) {
                     st = fr_error(FR_E_NOMEM, "%s: out of memory reading the change log", g->path);
                     break;
@@ -170,7 +174,7 @@ static fr_status read_changes(fr_gallery *g, int64_t since, change_set *c) {
                 c->removed_templates = t;
                 c->removed_cap = cap;
             }
-            c->removed_templates[c->n_removed_templates++] = template_id;
+            c->removed_templates[c->n_removed_templates++] = (removed_template){p->id, template_id};
         } else if (!strcmp(kind, "enroll") || !strcmp(kind, "rename") || !strcmp(kind, "add_person")) {
             p->reread = 1;
         } else {
@@ -181,6 +185,32 @@ static fr_status read_changes(fr_gallery *g, int64_t since, change_set *c) {
     }
     db_rows_free(g, r);
     return st;
+}
+
+static int compare_person_change(const void *a, const void *b) {
+    int64_t x = ((const person_change *)a)->id, y = ((const person_change *)b)->id;
+    return (x > y) - (x < y);
+}
+
+/* Sort the people by id and make one entry of each person's entries. */
+static void merge_people(change_set *c) {
+    if (c->n_people < 2) return;
+    qsort(c->people, (size_t)c->n_people, sizeof *c->people, compare_person_change);
+    int n = 0;
+    for (int i = 0; i < c->n_people; i++) {
+        if (n > 0 && c->people[n - 1].id == c->people[i].id) {
+            c->people[n - 1].removed |= c->people[i].removed;
+            c->people[n - 1].reread |= c->people[i].reread;
+        } else {
+            c->people[n++] = c->people[i];
+        }
+    }
+    c->n_people = n;
+}
+
+static const person_change *find_change(const change_set *c, int64_t id) {
+    person_change key = {.id = id};
+    return bsearch(&key, c->people, (size_t)c->n_people, sizeof *c->people, compare_person_change);
 }
 
 /* Read person p's name and templates as they are now (each template checked). */
@@ -235,8 +265,11 @@ static fr_status apply_changes(fr_gallery *g, const change_set *c) {
         if (old) gallery_index_remove_person(g, old);
         gallery_person_forget(g, p->id);
     }
-    for (int i = 0; i < c->n_removed_templates; i++)
-        gallery_index_remove_template(g, c->removed_templates[i]);
+    for (int i = 0; i < c->n_removed_templates; i++) {
+        const person_change *p = find_change(c, c->removed_templates[i].person);
+        if (!p->removed && !p->reread) /* else their rows are out already */
+            gallery_index_remove_template(g, c->removed_templates[i].template_id);
+    }
     for (int i = 0; i < c->n_people; i++) {
         const person_change *p = &c->people[i];
         if (!p->name) continue;
@@ -261,13 +294,14 @@ fr_status gallery_catch_up(fr_gallery *g, int64_t *n_applied) {
     /* a log trimmed past the index's position (or made anew) cannot say what changed */
     int reload = latest < g->loaded_seq || latest - g->loaded_seq > GALLERY_CHANGES_KEPT;
     if (st == FR_OK && !reload) st = read_changes(g, g->loaded_seq, &c);
-    int n_reread = 0;
+    merge_people(&c);
+    int64_t n_in_place = c.n_removed_templates;
     for (int i = 0; i < c.n_people; i++) {
         person_change *p = &c.people[i];
         p->reread &= !p->removed;
-        n_reread += p->reread;
+        n_in_place += p->reread || p->removed;
     }
-    if (n_reread > REREAD_MAX || c.everything) reload = 1;
+    if (n_in_place > IN_PLACE_MAX || c.everything) reload = 1;
     for (int i = 0; st == FR_OK && !reload && i < c.n_people; i++)
         if (c.people[i].reread) st = read_person(g, &c.people[i]);
     st = gallery_end(g, st, "applying changes");

@@ -450,8 +450,8 @@ static int same_as_fresh(fr_gallery *g, const char *path, const float *probes, i
 
 /* Another handle's changes of every kind, applied by refresh to a loaded reader, leave it
  * answering as a fresh load does: names swapped through a third one, a name given up and
- * taken by a new person, templates added and removed; and the reader's own change made while
- * it was behind. */
+ * taken by a new person, an id given up and taken by a new person, templates added and
+ * removed; and the reader's own change made while it was behind. */
 TEST(refresh_applies_every_kind_of_change) {
     const char *path = test_gallery("refresh-kinds");
     fr_gallery *reader, *writer;
@@ -495,6 +495,13 @@ TEST(refresh_applies_every_kind_of_change) {
     int64_t applied;
     CHECK_OK(fr_gallery_refresh(reader, &applied));
     CHECK(applied == 9);
+    CHECK(same_as_fresh(reader, path, emb[0], N_EMB));
+    /* the newest person leaves and a new one comes (SQLite gives them the same id) */
+    CHECK_OK(fr_gallery_remove(writer, "eve"));
+    tp = make_template(emb[15], serial++, src, sizeof src);
+    CHECK_OK(fr_gallery_enroll(writer, "fay", &tp, 1));
+    CHECK_OK(fr_gallery_refresh(reader, &applied));
+    CHECK(applied == 2);
     CHECK(same_as_fresh(reader, path, emb[0], N_EMB));
     /* the reader changes the gallery while behind the writer: both end up applied */
     CHECK_OK(fr_gallery_remove(writer, "ann"));

@@ -88,8 +88,9 @@ void gallery_own_change_done(fr_gallery *g, int64_t seq, int64_t previous) {
 /* What the log says of one person since the index's position. */
 typedef struct person_change {
     int64_t id;
-    int removed; /* "remove": gone for good (ids are never reused) */
-    int reread;  /* "enroll", "rename", "add_person": read their name and templates again */
+    /* "enroll", "rename", "add_person", "remove": read their name and templates again (a
+     * removed person's id may be given to a new one: SQLite reuses the highest) */
+    int reread;
     /* as read again: their name (NULL if gone meanwhile) and templates */
     char *name;
     int64_t *template_ids;
@@ -161,9 +162,7 @@ static fr_status read_changes(fr_gallery *g, int64_t since, change_set *c) {
             st = FR_E_NOMEM;
             break;
         }
-        if (!strcmp(kind, "remove")) {
-            p->removed = 1;
-        } else if (!strcmp(kind, "remove_template")) {
+        if (!strcmp(kind, "remove_template")) {
             if (c->n_removed_templates == c->removed_cap) {
                 int cap = c->removed_cap ? 2 * c->removed_cap : 64;
                 removed_template *t = realloc(c->removed_templates, (size_t)cap * sizeof *t);
@@ -175,7 +174,8 @@ static fr_status read_changes(fr_gallery *g, int64_t since, change_set *c) {
                 c->removed_cap = cap;
             }
             c->removed_templates[c->n_removed_templates++] = (removed_template){p->id, template_id};
-        } else if (!strcmp(kind, "enroll") || !strcmp(kind, "rename") || !strcmp(kind, "add_person")) {
+        } else if (!strcmp(kind, "enroll") || !strcmp(kind, "rename") || !strcmp(kind, "add_person") ||
+                   !strcmp(kind, "remove")) {
             p->reread = 1;
         } else {
             st = fr_error(FR_E_DB, "%s: corrupt gallery: change log entry of unknown kind '%s'",
@@ -199,7 +199,6 @@ static void merge_people(change_set *c) {
     int n = 0;
     for (int i = 0; i < c->n_people; i++) {
         if (n > 0 && c->people[n - 1].id == c->people[i].id) {
-            c->people[n - 1].removed |= c->people[i].removed;
             c->people[n - 1].reread |= c->people[i].reread;
         } else {
             c->people[n++] = c->people[i];
@@ -260,14 +259,14 @@ static fr_status read_person(fr_gallery *g, person_change *p) {
 static fr_status apply_changes(fr_gallery *g, const change_set *c) {
     for (int i = 0; i < c->n_people; i++) {
         const person_change *p = &c->people[i];
-        if (!p->removed && !p->reread) continue;
+        if (!p->reread) continue;
         const char *old = person_name(g, p->id);
         if (old) gallery_index_remove_person(g, old);
         gallery_person_forget(g, p->id);
     }
     for (int i = 0; i < c->n_removed_templates; i++) {
         const person_change *p = find_change(c, c->removed_templates[i].person);
-        if (!p->removed && !p->reread) /* else their rows are out already */
+        if (!p->reread) /* else their rows are out already */
             gallery_index_remove_template(g, c->removed_templates[i].template_id);
     }
     for (int i = 0; i < c->n_people; i++) {
@@ -296,11 +295,7 @@ fr_status gallery_catch_up(fr_gallery *g, int64_t *n_applied) {
     if (st == FR_OK && !reload) st = read_changes(g, g->loaded_seq, &c);
     merge_people(&c);
     int64_t n_in_place = c.n_removed_templates;
-    for (int i = 0; i < c.n_people; i++) {
-        person_change *p = &c.people[i];
-        p->reread &= !p->removed;
-        n_in_place += p->reread || p->removed;
-    }
+    for (int i = 0; i < c.n_people; i++) n_in_place += c.people[i].reread;
     if (n_in_place > IN_PLACE_MAX || c.everything) reload = 1;
     for (int i = 0; st == FR_OK && !reload && i < c.n_people; i++)
         if (c.people[i].reread) st = read_person(g, &c.people[i]);

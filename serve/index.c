@@ -4,8 +4,8 @@
  * The index is a gallery handle of its own, used only for fr_gallery_search under index_lock;
  * the identification and verification thresholds and the API keys of recent requests are
  * cached beside it. A refresher thread keeps all of it current:
- * - SQLite (one machine): the index handle re-reads the file itself when another handle has
- *   changed it; the refresher re-reads the thresholds every second.
+ * - SQLite (one machine): the index handle applies other handles' changes (the change log)
+ *   itself before each search; the refresher re-reads the thresholds every second.
  * - PostgreSQL (a shared database): the refresher waits for change notifications (at most a
  *   second); when the change log holds changes the searched copy lacks, it brings the standby
  *   copy index[!active_index] up to date with no lock held and swaps the copies under

@@ -25,10 +25,14 @@
 
 enum { BENCH_FRAME_W = 640, BENCH_FRAME_H = 480, CROP_SIZE = 150, DESCRIPTOR_DIM = 128,
        BATCH = 16, WARMUP_RUNS = 2, MAX_FACES = 100 };
-/* the synthetic gallery: templates of GALLERY_DIM floats, TEMPLATES_PER_PERSON per person,
- * searched for the nearest person (k = 1) by one probe or by GALLERY_PROBES at once */
-enum { GALLERY_DIM = 128, TEMPLATES_PER_PERSON = 10, GALLERY_PROBES = 1000,
-       GALLERY_SMALL = 10000, GALLERY_MEDIUM = 100000, GALLERY_LARGE = 1000000 };
+/* the synthetic gallery: templates of the default model's GALLERY_DIM floats (its first
+ * GALLERY_DIM_FIRST from MobileFaceNet weighted GALLERY_WEIGHT_FIRST, the rest from
+ * dlib-resnet), TEMPLATES_PER_PERSON per person, searched for the nearest person (k = 1) by
+ * one probe or by GALLERY_PROBES at once */
+enum { GALLERY_DIM = 320, GALLERY_DIM_FIRST = 192, TEMPLATES_PER_PERSON = 10,
+       GALLERY_PROBES = 1000, GALLERY_SMALL = 10000, GALLERY_MEDIUM = 100000,
+       GALLERY_LARGE = 1000000 };
+#define GALLERY_WEIGHT_FIRST 0.12
 #define DETECT_MIN_SCORE 0.5f
 #define SSD_IOU 0.5f
 #define TINY_IOU 0.4f
@@ -85,6 +89,7 @@ typedef struct bench {
     int64_t gallery_size, max_gallery_size;
     uint64_t random_state;
     float *probes;                  /* (GALLERY_PROBES, GALLERY_DIM), unit norm */
+    uint64_t templates_seed;        /* the random state the templates are made from */
     fr_match *matches;              /* (GALLERY_PROBES) */
     double gallery_build_s;         /* time spent enrolling the synthetic templates */
     /* the identify rows (identify.c): a 640x480 photo of one face, as a file too, and a
@@ -95,6 +100,13 @@ typedef struct bench {
     char facerec_path[4096], models_path[4096];
     const char *only;               /* --only: the comma-separated row keys to run (NULL: all) */
     machine machine;                /* what the figures ran on */
+    /* search_check at the largest gallery, and the index's figures there */
+    int check_probes, check_exact;
+    int64_t checked_size;
+    size_t bytes_per_template, first_pass_bytes;
+    int prefix_dims;
+    double read_gbs[2];             /* memory read bandwidth at thread_counts[t], GB/s */
+    int search_only;                /* --search: the gallery rows alone */
 } bench;
 
 /* One timed run; *n_faces is the number of faces it processed (for per-face figures). */
@@ -172,6 +184,12 @@ fr_status run_identify_cold(bench *b, int threads, int *n_faces);
 fr_status synthetic_gallery_grow(bench *b, int64_t n);
 /* Close the gallery and delete its folder. */
 void synthetic_gallery_delete(bench *b);
+/* Search all the probes (k = 1, `threads` threads) and compare each answer with a brute-force
+ * float32 search over the same templates made again: b->check_exact of b->check_probes. */
+fr_status search_check(bench *b, int threads);
+/* This machine's memory read bandwidth (GB/s) with `threads` threads: the best of a few
+ * passes over a buffer far larger than the caches. */
+double read_bandwidth_gbs(int threads);
 
 /* ---- peer.c ---- */
 

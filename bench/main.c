@@ -4,6 +4,7 @@
 
 #include "common/common.h"
 #include "face/face.h"
+#include "gallery/gallery.h"
 
 #include <getopt.h>
 #include <stdarg.h>
@@ -20,14 +21,18 @@ static const char *usage =
     "  --repeat N     timed runs per figure (default 15; at most 3 for the slowest gallery\n"
     "                 figures)\n"
     "  --gallery-size N  largest synthetic gallery: 10000, 100000 or 1000000 (default;\n"
-    "                 building the 1M-template file takes ~20 s and ~0.7 GB of disk)\n"
+    "                 building the 1M-template file takes ~1 min and ~1.6 GB of disk)\n"
     "  --only KEYS    only the rows with these keys (comma-separated; the JSON keys, e.g.\n"
     "                 mobilefacenet_batch1_ms)\n"
+    "  --search       only the gallery rows (no networks, no peer)\n"
     "  --no-peer      do not run the PyTorch peer\n"
     "  --check        also compare our face descriptors and MobileFaceNet embeddings with the\n"
     "                 peer's on the same crops (exit status 1 when they differ by more than\n"
     "                 1e-3 in distance)\n"
     "  --json         print one JSON object instead of the table\n\n"
+    "The search answers are checked against a brute-force search at the largest gallery\n"
+    "(exit status 1 unless every one is exact).\n"
+    "\n"
     "The peer needs a Python with torch and numpy: $FACEREC_PYTHON, else the first python3\n"
     "on PATH that has them (Debian: apt-get install python3-torch python3-numpy).\n";
 
@@ -48,9 +53,9 @@ int main(int argc, char **argv) {
         {"no-peer", no_argument, 0, 'n'},      {"check", no_argument, 0, 'c'},
         {"json", no_argument, 0, 'j'},         {"help", no_argument, 0, 'h'},
         {"gallery-size", required_argument, 0, 'g'}, {"only", required_argument, 0, 'o'},
-        {0, 0, 0, 0}};
+        {"search", no_argument, 0, 's'}, {0, 0, 0, 0}};
     const char *models_dir = NULL, *only = NULL;
-    int repeat = 15, use_peer = 1, check = 0, json = 0;
+    int repeat = 15, use_peer = 1, check = 0, json = 0, search_only = 0;
     int64_t gallery_size = GALLERY_LARGE;
     int opt;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
@@ -81,6 +86,7 @@ int main(int argc, char **argv) {
             break;
         }
         case 'n': use_peer = 0; break;
+        case 's': search_only = 1; break;
         case 'c': check = 1; break;
         case 'j': json = 1; break;
         case 'h': fputs(usage, stdout); return 0;
@@ -88,9 +94,11 @@ int main(int argc, char **argv) {
         }
     }
     if (optind < argc) return usage_error("unexpected argument '%s'", argv[optind]);
-    if (check && !use_peer) return usage_error("--check needs the peer (drop --no-peer)");
+    if (check && (!use_peer || search_only))
+        return usage_error("--check needs the peer (drop --no-peer and --search)");
+    if (search_only) use_peer = 0;
 
-    bench b = {.max_gallery_size = gallery_size, .only = only};
+    bench b = {.max_gallery_size = gallery_size, .only = only, .search_only = search_only};
     fr_status st = bench_open(&b, models_dir);
     if (st == FR_OK) machine_measure(&b.machine);
     timing ours[2][N_ROWS] = {{{0}}};
@@ -106,6 +114,16 @@ int main(int argc, char **argv) {
         for (int t = 0; t < 2 && st == FR_OK; t++) {
             st = bench_measure(&b, &rows[r], thread_counts[t], repeat, &ours[t][r]);
         }
+    }
+    /* at the largest gallery: every probe's answer against brute force, the index's memory,
+     * and the memory bandwidth that bounds a scan */
+    if (st == FR_OK && b.gallery_size > 0) {
+        st = search_check(&b, thread_counts[1]);
+        b.checked_size = b.gallery_size;
+        b.bytes_per_template = gallery_index_bytes_per_template(b.gallery);
+        b.first_pass_bytes = gallery_index_first_pass_bytes(b.gallery);
+        b.prefix_dims = gallery_index_prefix(b.gallery);
+        for (int t = 0; t < 2; t++) b.read_gbs[t] = read_bandwidth_gbs(thread_counts[t]);
     }
     peer p = {0};
     check_result checked[N_CHECKS] = {{0}};
@@ -131,6 +149,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "facerec-bench: %s\n", fr_last_error());
         return 1;
     }
+    /* a search that is not exact is a failure, as descriptors that differ from the peer's */
+    if (b.check_exact < b.check_probes) return 1;
     for (int c = 0; c < N_CHECKS; c++)
         if (checked[c].done && checked[c].max_distance > CHECK_TOLERANCE) return 1;
     return 0;

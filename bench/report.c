@@ -2,6 +2,7 @@
 #include "bench.h"
 
 #include "common/common.h"
+#include "nn/cpu.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -47,9 +48,10 @@ void report_table(const bench *b, const timing ours[2][N_ROWS], const peer *p, i
                   const check_result check[N_CHECKS]) {
     printf("facerec-bench: median of %d run%s after %d warm-up runs, [interquartile range]\n",
            repeat, repeat == 1 ? "" : "s", WARMUP_RUNS);
-    printf("inputs: %d face crop%s from sample1.jpg at %dx%d; a %dx%d frame with %d face%s\n",
-           b->n_crops, b->n_crops == 1 ? "" : "s", CROP_SIZE, CROP_SIZE, BENCH_FRAME_W,
-           BENCH_FRAME_H, b->n_frame_faces, b->n_frame_faces == 1 ? "" : "s");
+    if (!b->search_only)
+        printf("inputs: %d face crop%s from sample1.jpg at %dx%d; a %dx%d frame with %d face%s\n",
+               b->n_crops, b->n_crops == 1 ? "" : "s", CROP_SIZE, CROP_SIZE, BENCH_FRAME_W,
+               BENCH_FRAME_H, b->n_frame_faces, b->n_frame_faces == 1 ? "" : "s");
     const machine *m = &b->machine;
     printf("kernels: %s (this CPU: %s%s%s); %s\n", m->isa, m->best_isa, m->note[0] ? "; " : "",
            m->note, m->model);
@@ -58,9 +60,12 @@ void report_table(const bench *b, const timing ours[2][N_ROWS], const peer *p, i
     if (p->available) printf("peer: PyTorch %s (%s)\n\n", p->torch_version, p->python);
     else printf("peer: unavailable: %s\n\n", p->reason);
     if (b->gallery_size > 0)
-        printf("gallery: %lld synthetic unit-norm %d-d templates (%d per person) in a temporary "
-               "SQLite file, built in %.1f s; k = 1\n",
-               (long long)b->gallery_size, GALLERY_DIM, TEMPLATES_PER_PERSON, b->gallery_build_s);
+        printf("gallery: %lld synthetic unit-norm %d-d templates laid out as the default model's "
+               "(%d + %d, weighted %.2f / %.2f), %d per person, in a temporary SQLite file, built "
+               "in %.1f s; k = 1\n",
+               (long long)b->gallery_size, GALLERY_DIM, GALLERY_DIM_FIRST,
+               GALLERY_DIM - GALLERY_DIM_FIRST, GALLERY_WEIGHT_FIRST, 1 - GALLERY_WEIGHT_FIRST,
+               TEMPLATES_PER_PERSON, b->gallery_build_s);
     printf("%-36s %3s %18s %18s %8s   %s\n", "", "thr", "facerec ms", "PyTorch ms", "ratio",
            "target");
     for (int r = 0; r < N_ROWS; r++) {
@@ -102,6 +107,27 @@ void report_table(const bench *b, const timing ours[2][N_ROWS], const peer *p, i
     if (load_rate(ours[0]) > 0)
         printf("gallery load rate from SQLite: %.2fM templates/s (1 thread), %.2fM/s (2 threads)\n",
                load_rate(ours[0]) / 1e6, load_rate(ours[1]) / 1e6);
+    if (b->check_probes > 0) {
+        printf("search at %lld templates: exact nearest person for %d of %d probes (%.1f%%, "
+               "brute-force float32 over the same templates)\n",
+               (long long)b->checked_size, b->check_exact, b->check_probes,
+               100.0 * b->check_exact / b->check_probes);
+        printf("index: %zu bytes per template (%zu of them the float32 row); the first pass reads "
+               "%zu per template (%d of %d dimensions as 8-bit codes): %.0f MB at %lld; "
+               "kernels %s%s\n",
+               b->bytes_per_template, GALLERY_DIM * sizeof(float), b->first_pass_bytes,
+               b->prefix_dims, GALLERY_DIM, b->first_pass_bytes * (double)b->checked_size / 1e6,
+               (long long)b->checked_size, nn_isa_name(nn_cpu_isa()),
+               nn_cpu_isa() == NN_ISA_AVX512 && nn_cpu_info()->avx512_vnni ? " (VNNI)" : "");
+        printf("memory read bandwidth: %.1f GB/s (1 thread), %.1f GB/s (2 threads): one pass over "
+               "the float32 templates (%.0f MB) takes at least %.1f / %.1f ms, over the first "
+               "pass's codes %.1f / %.1f ms\n",
+               b->read_gbs[0], b->read_gbs[1], GALLERY_DIM * 4.0 * b->checked_size / 1e6,
+               GALLERY_DIM * 4.0 * b->checked_size / 1e6 / b->read_gbs[0],
+               GALLERY_DIM * 4.0 * b->checked_size / 1e6 / b->read_gbs[1],
+               b->first_pass_bytes * (double)b->checked_size / 1e6 / b->read_gbs[0],
+               b->first_pass_bytes * (double)b->checked_size / 1e6 / b->read_gbs[1]);
+    }
     for (int c = 0; c < N_CHECKS; c++)
         if (check[c].done)
             printf("check: %s outputs of %d crops vs PyTorch: max |diff| %.3g, max distance "
@@ -147,6 +173,15 @@ fr_status report_json(const bench *b, const timing ours[2][N_ROWS], const peer *
                                   "cpu", b->machine.model, "peak_gflops_1_thread",
                                   b->machine.peak_gflops, "bandwidth_gbs",
                                   b->machine.bandwidth_gbs));
+    if (b->check_probes > 0)
+        json_object_set_new(root, "search_index",
+                            json_pack("{s:I, s:i, s:i, s:I, s:I, s:i, s:f, s:f}", "templates",
+                                      (json_int_t)b->checked_size, "probes", b->check_probes,
+                                      "exact", b->check_exact, "bytes_per_template",
+                                      (json_int_t)b->bytes_per_template, "first_pass_bytes",
+                                      (json_int_t)b->first_pass_bytes, "first_pass_dims",
+                                      b->prefix_dims, "read_gbs_1", b->read_gbs[0], "read_gbs_2",
+                                      b->read_gbs[1]));
     if (load_rate(ours[0]) > 0)
         json_object_set_new(root, "gallery_load_templates_per_s",
                             json_pack("{s:f, s:f}", "1", round(load_rate(ours[0])), "2",

@@ -1,9 +1,11 @@
 /* synthetic_gallery.c: the temporary gallery of synthetic unit-norm templates that the search
- * rows of facerec-bench use, grown to each size in turn and deleted at the end (bench.h). */
+ * rows of facerec-bench use, grown to each size in turn and deleted at the end, and the check
+ * of the searches' answers against a brute-force float32 search (bench.h). */
 #include "bench.h"
 
 #include "common/common.h"
 #include "gallery/gallery.h"
+#include "nn/kernels.h"
 
 #include <errno.h>
 #include <math.h>
@@ -13,25 +15,35 @@
 #include <unistd.h>
 
 /* A fixed pseudo-random stream (xorshift64*), so every run searches the same templates. */
-static double next_uniform(bench *b) {
-    b->random_state ^= b->random_state >> 12;
-    b->random_state ^= b->random_state << 25;
-    b->random_state ^= b->random_state >> 27;
-    return ((b->random_state * 2685821657736338717ULL) >> 11) * (1.0 / 9007199254740992.0);
+static double next_uniform(uint64_t *state) {
+    *state ^= *state >> 12;
+    *state ^= *state << 25;
+    *state ^= *state >> 27;
+    return ((*state * 2685821657736338717ULL) >> 11) * (1.0 / 9007199254740992.0);
 }
 
-/* n random directions of GALLERY_DIM floats: normal coordinates (Box-Muller), unit norm. */
-static void random_unit_vectors(bench *b, float *out, int n) {
+/* A random direction of n floats scaled to norm `norm`: normal coordinates (Box-Muller). */
+static void random_direction(uint64_t *state, float *v, int n, double norm) {
+    double sq = 0;
+    for (int k = 0; k < n; k += 2) {
+        double r = sqrt(-2.0 * log(1.0 - next_uniform(state)));
+        double a = 2 * acos(-1.0) * next_uniform(state);
+        v[k] = (float)(r * cos(a));
+        v[k + 1] = (float)(r * sin(a));
+        sq += (double)v[k] * v[k] + (double)v[k + 1] * v[k + 1];
+    }
+    for (int k = 0; k < n; k++) v[k] = (float)(v[k] * norm / sqrt(sq));
+}
+
+/* n templates laid out as the default model's (fusion, src/face/embed.c): a random unit
+ * MobileFaceNet embedding times sqrt(0.12), then a random unit dlib-resnet one times
+ * sqrt(0.88), unit norm in all. */
+static void random_templates(uint64_t *state, float *out, int n) {
     for (int i = 0; i < n; i++) {
         float *v = out + (size_t)i * GALLERY_DIM;
-        double sq = 0;
-        for (int k = 0; k < GALLERY_DIM; k += 2) {
-            double r = sqrt(-2.0 * log(1.0 - next_uniform(b))), a = 2 * acos(-1.0) * next_uniform(b);
-            v[k] = (float)(r * cos(a));
-            v[k + 1] = (float)(r * sin(a));
-            sq += (double)v[k] * v[k] + (double)v[k + 1] * v[k + 1];
-        }
-        for (int k = 0; k < GALLERY_DIM; k++) v[k] = (float)(v[k] / sqrt(sq));
+        random_direction(state, v, GALLERY_DIM_FIRST, sqrt(GALLERY_WEIGHT_FIRST));
+        random_direction(state, v + GALLERY_DIM_FIRST, GALLERY_DIM - GALLERY_DIM_FIRST,
+                         sqrt(1 - GALLERY_WEIGHT_FIRST));
     }
 }
 
@@ -55,7 +67,8 @@ static fr_status synthetic_gallery_create(bench *b) {
     b->probes = malloc((size_t)GALLERY_PROBES * GALLERY_DIM * sizeof *b->probes);
     b->matches = malloc(GALLERY_PROBES * sizeof *b->matches);
     if (!b->probes || !b->matches) return fr_error(FR_E_NOMEM, "bench: out of memory");
-    random_unit_vectors(b, b->probes, GALLERY_PROBES);
+    random_templates(&b->random_state, b->probes, GALLERY_PROBES);
+    b->templates_seed = b->random_state; /* the templates follow: search_check makes them again */
     return FR_OK;
 }
 
@@ -69,7 +82,7 @@ fr_status synthetic_gallery_grow(bench *b, int64_t n) {
     fr_template templates[TEMPLATES_PER_PERSON];
     fr_status st = FR_OK;
     while (b->gallery_size < n && st == FR_OK) {
-        random_unit_vectors(b, embeddings, TEMPLATES_PER_PERSON);
+        random_templates(&b->random_state, embeddings, TEMPLATES_PER_PERSON);
         for (int i = 0; i < TEMPLATES_PER_PERSON; i++) {
             int64_t id = b->gallery_size + i;
             snprintf(sources[i], sizeof sources[i], "synthetic-%lld", (long long)id);
@@ -98,4 +111,74 @@ void synthetic_gallery_delete(bench *b) {
         unlink(path);
     }
     rmdir(b->gallery_dir);
+}
+
+/* ---- the check of the answers ------------------------------------------------------------ */
+
+/* Brute force over one block of templates: each probe's nearest template so far. */
+typedef struct brute_block {
+    const float *probes, *rows;
+    int n_rows;
+    int64_t first_row;
+    float *best_d;      /* (GALLERY_PROBES) squared distance */
+    int64_t *best_row;  /* (GALLERY_PROBES) */
+    char *tied;         /* (GALLERY_PROBES) another person has a template at best_d too */
+    const nn_kernel_table *kern;
+} brute_block;
+
+enum { CHECK_BLOCK = 1024, CHECK_TASK_PROBES = 50 };
+
+static void brute_task(void *ctx, int t) {
+    brute_block *bb = ctx;
+    for (int i = t * CHECK_TASK_PROBES; i < FR_MIN(GALLERY_PROBES, (t + 1) * CHECK_TASK_PROBES); i++) {
+        const float *q = bb->probes + (size_t)i * GALLERY_DIM;
+        for (int j = 0; j < bb->n_rows; j++) {
+            float d = bb->kern->sq_distance(q, bb->rows + (size_t)j * GALLERY_DIM, GALLERY_DIM);
+            int64_t row = bb->first_row + j;
+            if (d < bb->best_d[i]) {
+                bb->best_d[i] = d;
+                bb->best_row[i] = row;
+                bb->tied[i] = 0;
+            } else if (d == bb->best_d[i] &&
+                       row / TEMPLATES_PER_PERSON != bb->best_row[i] / TEMPLATES_PER_PERSON) {
+                bb->tied[i] = 1;
+            }
+        }
+    }
+}
+
+fr_status search_check(bench *b, int threads) {
+    int n_found;
+    fr_status st = fr_gallery_search(b->gallery, b->probes, GALLERY_PROBES, 1, b->matches, &n_found);
+    if (st != FR_OK) return st;
+    float *rows = malloc((size_t)CHECK_BLOCK * GALLERY_DIM * sizeof *rows);
+    float *best_d = malloc(GALLERY_PROBES * sizeof *best_d);
+    int64_t *best_row = malloc(GALLERY_PROBES * sizeof *best_row);
+    char *tied = malloc(GALLERY_PROBES);
+    if (!rows || !best_d || !best_row || !tied) st = fr_error(FR_E_NOMEM, "bench: out of memory");
+    for (int i = 0; st == FR_OK && i < GALLERY_PROBES; i++) best_d[i] = INFINITY;
+    /* the same templates again, block by block, from the same pseudo-random stream */
+    uint64_t state = b->templates_seed;
+    brute_block bb = {b->probes, rows, 0, 0, best_d, best_row, tied, nn_kernels()};
+    for (int64_t j0 = 0; st == FR_OK && j0 < b->gallery_size; j0 += CHECK_BLOCK) {
+        bb.n_rows = (int)FR_MIN(CHECK_BLOCK, b->gallery_size - j0);
+        bb.first_row = j0;
+        random_templates(&state, rows, bb.n_rows);
+        nn_parallel_for(threads, (GALLERY_PROBES + CHECK_TASK_PROBES - 1) / CHECK_TASK_PROBES,
+                        brute_task, &bb);
+    }
+    /* exact: the same distance to the bit, and the same person unless tied */
+    b->check_probes = GALLERY_PROBES;
+    b->check_exact = 0;
+    for (int i = 0; st == FR_OK && i < GALLERY_PROBES; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "person-%lld", (long long)(best_row[i] / TEMPLATES_PER_PERSON));
+        b->check_exact += b->matches[i].distance == sqrtf(best_d[i]) &&
+                          (tied[i] || !strcmp(b->matches[i].name, name));
+    }
+    free(rows);
+    free(best_d);
+    free(best_row);
+    free(tied);
+    return st;
 }

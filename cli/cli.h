@@ -184,6 +184,7 @@ int cmd_list(int argc, char **argv); /* cmd_manage.c: list, remove, rename, info
 int cmd_remove(int argc, char **argv);
 int cmd_rename(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_gallery(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
 int cmd_eval(int argc, char **argv);

@@ -12,7 +12,8 @@ static const char *usage =
     "sub-folders enrolls each <name>/ with all its photos; a folder of images enrolls each\n"
     "file by its name. Each person's photos are stored in one transaction. Exits 3 if a\n"
     "photo had no face (the others are enrolled) or there was no photo to enroll.\n\n"
-    "  --db FILE           gallery database (default: $FACEREC_DB, else facerec.db)\n"
+    "  --db DB             gallery: a file or a postgresql:// URI (default: $FACEREC_DB,\n"
+    "                      else facerec.db)\n"
     "  --name NAME         enroll every photo given as NAME\n" CLI_ENGINE_HELP;
 
 /* One person to enroll and the photos of them. */

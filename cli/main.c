@@ -15,6 +15,7 @@ static const cli_command commands[] = {
     {"remove", "remove enrolled people", cmd_remove},
     {"rename", "rename an enrolled person", cmd_rename},
     {"info", "the gallery's model, counts, calibration and thresholds", cmd_info},
+    {"gallery", "copy a gallery between databases (SQLite, PostgreSQL), export, import", cmd_gallery},
     {"calibrate", "measure distance distributions on labeled photos for the thresholds", cmd_calibrate},
     {"train", "fine-tune the embedding on your own people (triplet loss)", cmd_train},
     {"watch", "recognise and greet people live from a camera, video file or stream", cmd_watch},

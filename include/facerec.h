@@ -258,24 +258,70 @@ FR_API fr_status fr_liveness(fr_engine *eng, const fr_image *img, const fr_face 
 FR_API float fr_distance(const float *a, const float *b, int dim);
 
 /* ---------------------------------------------------------------------------------------
- * Gallery: enrolled people and their templates (SQLite), search, thresholds
+ * Gallery: enrolled people and their templates (SQLite or PostgreSQL), search, thresholds
  * ------------------------------------------------------------------------------------- */
 
-/* A gallery is one SQLite file (WAL mode: readers keep working while one process writes).
- * It holds people, each with one or more templates (an embedding and where it came from),
- * the embedding model they were made with, and the distance distributions measured by
- * calibration. A handle is used by one thread at a time. A locked, corrupt or foreign
- * database file is FR_E_DB with a message naming the file. */
+/* A gallery holds people, each with one or more templates (an embedding and where it came
+ * from), the embedding model they were made with, the distance distributions measured by
+ * calibration, API keys, template images and a change log. It lives in one of two databases,
+ * with the same behaviour and errors on both:
+ *   - an SQLite file (the default; WAL mode: readers keep working while one process writes);
+ *   - a PostgreSQL database, named by a URI "postgresql://user[:password]@host[:port]/dbname"
+ *     (or "postgres://...", with libpq's query parameters such as ?sslmode=require), shared
+ *     by any number of processes and machines. Messages name it without its password.
+ * facerec makes the tables itself and upgrades an older schema when opening; a schema newer
+ * than this library reads is FR_E_DB. A locked, corrupt, foreign or unreachable database is
+ * FR_E_DB with a message naming the file, or the host and database. Every change of the
+ * people or templates is one transaction (all or nothing) that also appends to the change log.
+ *
+ * The database and the copy in memory: fr_gallery_search works from a
+ * copy of every template held in memory, read once (in bulk) by the first search or
+ * fr_gallery_refresh. A handle's own changes are seen by its next search. Changes made
+ * through other handles (other processes, other servers) reach the copy:
+ *   - SQLite: by the next search, which checks the change log first (a local read);
+ *   - PostgreSQL: by fr_gallery_refresh only; a search never waits for the database, so a
+ *     slow, locked or unreachable database never blocks identification.
+ * Every other call reads or writes the database. On PostgreSQL, a call that finds the
+ * connection lost fails with FR_E_DB ("database unavailable ...") and the next call
+ * reconnects by itself. A handle is used by one thread at a time. */
 typedef struct fr_gallery fr_gallery;
 
-/* The default database file: $FACEREC_DB if set, else "facerec.db" in the current folder. */
+/* The default gallery: $FACEREC_DB if set (a file or a PostgreSQL URI), else "facerec.db"
+ * in the current folder. */
 FR_API const char *fr_gallery_default_path(void);
 
-/* Open the gallery at `path` (NULL: fr_gallery_default_path()). With create = 0 a missing
- * file is FR_E_NOT_FOUND; with create = 1 it is made. */
+/* Open the gallery at `path`, a file or a PostgreSQL URI (NULL: fr_gallery_default_path()).
+ * With create = 0 a missing file, or a database without a gallery, is FR_E_NOT_FOUND; with
+ * create = 1 it is made. A URI in a build without PostgreSQL is FR_E_UNSUPPORTED. */
 FR_API fr_status fr_gallery_open(const char *path, int create, fr_gallery **out);
 FR_API void fr_gallery_close(fr_gallery *g);
+/* The file, or the URI without its password. */
 FR_API const char *fr_gallery_path(const fr_gallery *g);
+/* "sqlite" or "postgresql". */
+FR_API const char *fr_gallery_backend(const fr_gallery *g);
+
+/* Bring the in-memory copy up to date with the change log (touches the database): applies
+ * the changes made since the copy was read, by any handle, and reports how many in
+ * *n_applied (may be NULL; 0 when there were none). A handle that was disconnected catches
+ * up on every change it missed. Loads the copy if there is none yet (*n_applied = 0). */
+FR_API fr_status fr_gallery_refresh(fr_gallery *g, int64_t *n_applied);
+
+/* Block until another handle may have changed the gallery, or timeout_ms passed (then
+ * returns FR_OK too): call fr_gallery_refresh after it. PostgreSQL: a notification sent when
+ * the change committed (LISTEN/NOTIFY), arriving within milliseconds; SQLite: the change log
+ * is looked at every 100 ms. FR_E_DB if the database cannot be reached. */
+FR_API fr_status fr_gallery_wait_changes(fr_gallery *g, int timeout_ms);
+
+/* Copy everything of gallery `from` into the empty gallery `to` (people, templates with their
+ * embeddings, sources and SHA-256, template images, calibration, API keys; the model binding)
+ * in one transaction, without computing any embedding again: SQLite to PostgreSQL and back.
+ * Ids are given anew. A `to` that holds people already is FR_E_ARG; one bound to another
+ * model is FR_E_MISMATCH. *n_templates (may be NULL) is how many templates were copied. */
+FR_API fr_status fr_gallery_copy(fr_gallery *from, fr_gallery *to, int64_t *n_templates);
+
+/* The change-log sequence number the in-memory copy includes (*loaded, -1 if none is loaded;
+ * may be NULL) and the newest one in the database (*latest; touches the database). */
+FR_API fr_status fr_gallery_change_seq(fr_gallery *g, int64_t *loaded, int64_t *latest);
 
 /* Bind the gallery to the embedding model that feeds it. An empty gallery records the model;
  * one made by another model (name or dim) is FR_E_MISMATCH naming both. `model_version`
@@ -399,7 +445,8 @@ typedef struct fr_match {
 /* Exact nearest-neighbour search of n_probes embeddings (row-major, the gallery's dim) over
  * every template. matches[i * k + j] is the j-th nearest person of probe i, nearest first;
  * *n_found = min(k, number of people) entries per probe are filled. The templates are read
- * once into memory and re-read when the database has changed. */
+ * once into memory; see "The database and the copy in memory" above for when they are read
+ * again. */
 FR_API fr_status fr_gallery_search(fr_gallery *g, const float *probes, int n_probes, int k,
                                    fr_match *matches, int *n_found);
 

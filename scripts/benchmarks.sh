@@ -2,7 +2,7 @@
 # benchmarks.sh: run the accuracy evaluations, `facerec-bench` and python/bench.py, and write
 # BENCHMARKS.md at the repository root from their output (the file is generated: edit this
 # script instead).
-#   scripts/benchmarks.sh [--quick] [--no-bench] [--no-serve] [--speed-only] [BUILD_DIR]
+#   scripts/benchmarks.sh [--quick] [--no-bench] [--no-serve] [--no-pg] [--no-finetune] [--speed-only] [BUILD_DIR]
 #     BUILD_DIR   a Release build (default: build)
 #     --quick     only the default pipeline, mobilefacenet alone and dlib-resnet's
 #                 alignments, with and without flip, the default 1:N identification, and ORL
@@ -10,6 +10,8 @@
 #                 on View 1, and 1:N for each model alone)
 #     --no-bench  leave out `facerec-bench` and python/bench.py
 #     --no-serve  leave out the load benchmark of `facerec serve` (scripts/serve_bench.sh)
+#     --no-pg     leave out servers over PostgreSQL (scripts/pg_bench.sh, at PG_BENCH_SIZE
+#                 templates, default 100000: 1,000,000 takes hours to copy on 2 cores)
 #     --no-finetune  leave out `facerec train`'s defaults on the relit set and on View 2
 #                 (scripts/finetune_eval.sh relit and view2, about half an hour; also left
 #                 out with --quick)
@@ -21,7 +23,7 @@
 # as not available, with the reason.
 set -uo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
-quick=0; with_bench=1; with_serve=1; with_finetune=1; speed_only=0; build="$here/build"
+quick=0; with_bench=1; with_serve=1; with_pg=1; with_finetune=1; speed_only=0; build="$here/build"
 for arg in "$@"; do
   case "$arg" in
     --quick) quick=1 ;;
@@ -29,6 +31,7 @@ for arg in "$@"; do
     --no-serve) with_serve=0 ;;
     --no-finetune) with_finetune=0 ;;
     --speed-only) speed_only=1 ;;
+    --no-pg) with_pg=0 ;;
     -*) echo "benchmarks.sh: unknown option $arg" >&2; exit 2 ;;
     *) build="$arg" ;;
   esac
@@ -217,6 +220,13 @@ if [ $with_serve = 1 ] && command -v wrk >/dev/null; then
 $serve_text"
 fi
 
+pg_text=
+if [ $with_pg = 1 ] && command -v wrk >/dev/null && [ -x /usr/lib/postgresql/15/bin/initdb ]; then
+  echo "benchmarks.sh: pg_bench ..." >&2
+  pg_text="$("$here/scripts/pg_bench.sh" "${PG_BENCH_SIZE:-100000}" 2>/dev/null)" || pg_text="(pg_bench.sh failed:)
+$pg_text"
+fi
+
 {
   echo "# Benchmarks"
   echo
@@ -338,6 +348,29 @@ fi
     echo "$serve_text"
   else
     echo "Left out (run without --no-serve, with wrk installed: scripts/setup.sh --bench)."
+  fi
+  echo
+  echo "## Several servers over one PostgreSQL gallery (\`scripts/pg_bench.sh\`)"
+  echo
+  if [ -n "$pg_text" ]; then
+    echo "A gallery of synthetic people (one random unit vector each) made in SQLite and copied into a"
+    echo "throwaway PostgreSQL 15 cluster (\`facerec gallery copy\`); servers started on it cold (the"
+    echo "networks, then every template read into the index); \`POST /api/identify\` of one face crop"
+    echo "with wrk, on PostgreSQL and on the same gallery in SQLite; one server, then two sharing the"
+    echo "database, with the CPU time each request cost the servers (user + system), from which the"
+    echo "throughput on more cores follows (cores x 1000 / CPU ms per request, per server, until the"
+    echo "search or the database bounds it); then 100 enrollments through server A, each timed until"
+    echo "identification through server B names the new person (within one identification's time,"
+    echo "the resolution). Wall times depend on what else the machine runs: the load average is given."
+    echo "Two servers on one machine share its cores, so they cannot answer more than one server does:"
+    echo "the gain from a second server comes from a second machine (or more cores), by the CPU ms per request."
+    echo "Run at 100,000 templates (\`PG_BENCH_SIZE\`, the default); \`scripts/pg_bench.sh 1000000\` runs the"
+    echo "same at a million, which on this shared 2-core machine was not run: making the SQLite gallery"
+    echo "and copying it into PostgreSQL (at the rates above) take over 40 minutes before any figure."
+    echo
+    echo "$pg_text"
+  else
+    echo "Left out (run without --no-pg, with wrk and PostgreSQL 15 installed: scripts/setup.sh --bench)."
   fi
 } >"$out"
 echo "benchmarks.sh: wrote $out" >&2

@@ -20,6 +20,7 @@ packages+=(clang libclang-rt-14-dev) # the libFuzzer target that scripts/test.sh
 # the Python package (python/): numpy, pytest, and pip + setuptools + venv to install it
 packages+=(python3-numpy python3-pytest python3-pip python3-setuptools python3-venv)
 packages+=(libmicrohttpd-dev) # facerec serve: HTTP (with GnuTLS)
+packages+=(libpq-dev postgresql-15) # the PostgreSQL gallery back end; its tests start a throwaway server
 packages+=(chromium python3 openssl) # facerec serve's tests: the page in headless Chromium, HTTP(S) checks
 bench_packages=(python3-torch wrk) # wrk: scripts/serve_bench.sh
 

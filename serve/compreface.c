@@ -256,8 +256,7 @@ static void cf_faces_delete_all(server *srv, request *req, reply *out) {
         deleted += st == FR_OK;
     }
     fr_template_infos_free(list, n);
-    metrics_note_gallery(srv);
-    gallery_unlock(srv);
+    gallery_unlock_changed(srv, deleted > 0);
     if (st != FR_OK) reply_library_error(out, st);
     else reply_json(out, 200, json_pack("{s:i}", "deleted", deleted));
 }
@@ -282,8 +281,7 @@ static json_t *remove_face(server *srv, const char *image_id, reply *out) {
 static void cf_face_delete(server *srv, request *req, reply *out) {
     gallery_lock(srv);
     json_t *entry = remove_face(srv, req->params[0], out);
-    metrics_note_gallery(srv);
-    gallery_unlock(srv);
+    gallery_unlock_changed(srv, entry != NULL);
     if (entry) reply_json(out, 200, entry);
 }
 
@@ -302,14 +300,18 @@ static void cf_faces_delete_many(server *srv, request *req, reply *out) {
         if (json_is_string(v)) snprintf(text, sizeof text, "%s", json_string_value(v));
         else if (json_is_integer(v)) snprintf(text, sizeof text, "%lld", (long long)json_integer_value(v));
         else continue;
-        reply ignored = {0};
-        json_t *entry = remove_face(srv, text, &ignored); /* unknown ids are skipped */
-        if (ignored.json) json_decref(ignored.json);
+        reply failed = {0};
+        json_t *entry = remove_face(srv, text, &failed); /* unknown ids are skipped */
         if (entry) json_array_append_new(deleted, entry);
+        if (failed.json && failed.status != 404) { /* the database failed: say so, stop */
+            reply_json(out, failed.status, failed.json);
+            break;
+        }
+        if (failed.json) json_decref(failed.json);
     }
-    metrics_note_gallery(srv);
-    gallery_unlock(srv);
-    reply_json(out, 200, deleted);
+    gallery_unlock_changed(srv, json_array_size(deleted) > 0);
+    if (out->status >= 400) json_decref(deleted);
+    else reply_json(out, 200, deleted);
 }
 
 /* Verify a face of the image against one stored face (image_id): its template's embedding is
@@ -396,8 +398,7 @@ static void cf_subject_add(server *srv, request *req, reply *out) {
     if (!subject) return;
     gallery_lock(srv);
     fr_status st = fr_gallery_add_person(srv->gallery, subject);
-    if (st == FR_OK) metrics_note_gallery(srv);
-    gallery_unlock(srv);
+    gallery_unlock_changed(srv, st == FR_OK);
     if (st == FR_E_ARG && strstr(fr_last_error(), "already enrolled"))
         reply_json(out, 400, json_pack("{s:s, s:i}", "message", "Subject already exists", "code", 38));
     else if (st != FR_OK) reply_library_error(out, st);
@@ -409,7 +410,7 @@ static void cf_subject_rename(server *srv, request *req, reply *out) {
     if (!subject) return;
     gallery_lock(srv);
     fr_status st = fr_gallery_rename(srv->gallery, req->params[0], subject);
-    gallery_unlock(srv);
+    gallery_unlock_changed(srv, st == FR_OK);
     if (st == FR_E_NOT_FOUND)
         reply_json(out, 404, json_pack("{s:s, s:i}", "message", "Subject not found", "code", 24));
     else if (st != FR_OK) reply_library_error(out, st);
@@ -419,8 +420,7 @@ static void cf_subject_rename(server *srv, request *req, reply *out) {
 static void cf_subject_delete(server *srv, request *req, reply *out) {
     gallery_lock(srv);
     fr_status st = fr_gallery_remove(srv->gallery, req->params[0]);
-    if (st == FR_OK) metrics_note_gallery(srv);
-    gallery_unlock(srv);
+    gallery_unlock_changed(srv, st == FR_OK);
     if (st == FR_E_NOT_FOUND)
         reply_json(out, 404, json_pack("{s:s, s:i}", "message", "Subject not found", "code", 24));
     else if (st != FR_OK) reply_library_error(out, st);
@@ -438,8 +438,7 @@ static void cf_subjects_delete_all(server *srv, request *req, reply *out) {
         deleted += st == FR_OK;
     }
     fr_people_free(people, n);
-    metrics_note_gallery(srv);
-    gallery_unlock(srv);
+    gallery_unlock_changed(srv, deleted > 0);
     if (st != FR_OK) reply_library_error(out, st);
     else reply_json(out, 200, json_pack("{s:i}", "deleted", deleted));
 }

@@ -62,10 +62,12 @@ void reply_library_error(reply *out, fr_status st) {
     case FR_E_NOT_FOUND: status = 404; break;
     case FR_E_NO_FACE: status = 422; break;
     case FR_E_MISMATCH: status = 409; break;
+    case FR_E_DB: status = 503; break; /* unavailable, locked: worth trying again */
     default: status = 500;
     }
     const char *msg = fr_last_error();
     reply_error(out, status, "%s", *msg ? msg : fr_status_name(st));
+    if (st == FR_E_DB) out->retry_after = 5;
 }
 
 /* ---- routing ---------------------------------------------------------------------------- */
@@ -296,12 +298,11 @@ static int authorize(server *srv, request *req) {
     }
     uint8_t digest[32];
     fr_sha256(key, strlen(key), digest);
-    int found = 0;
     char role[16] = "";
-    fr_status st = fr_gallery_key_lookup(srv->keys, digest, &found, role, sizeof role);
-    if (st != FR_OK) {
-        answer_error(req, 500, fr_last_error());
-        return 500;
+    int found = index_key_role(srv, digest, role, sizeof role);
+    if (found < 0) {
+        answer_error(req, 503, fr_last_error());
+        return 503;
     }
     if (!found) {
         answer_error(req, 401, "this API key is not known (revoked, or never added)");

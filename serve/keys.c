@@ -10,9 +10,9 @@
 #include <time.h>
 
 static const char *usage =
-    "usage: facerec serve-keys add --role recognize|admin [--label TEXT] [--db FILE]\n"
-    "       facerec serve-keys list [--db FILE]\n"
-    "       facerec serve-keys revoke ID [--db FILE]\n"
+    "usage: facerec serve-keys add --role recognize|admin [--label TEXT] [--db DB]\n"
+    "       facerec serve-keys list [--db DB]\n"
+    "       facerec serve-keys revoke ID [--db DB]\n"
     "API keys of facerec serve. `add` prints a new key once: only its SHA-256 is stored.\n"
     "A recognize key may identify, verify, detect and list; an admin key may also enroll,\n"
     "rename and remove.\n";

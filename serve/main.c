@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *usage =
@@ -22,7 +23,8 @@ static const char *usage =
     "An HTTP service over the gallery: our JSON API, CompreFace's REST API and a web page\n"
     "(docs/API.md). Requests need an API key: facerec serve-keys add --role admin.\n\n"
     "  --listen HOST:PORT  address to listen on (default 127.0.0.1:8080; [::1]:8080 for IPv6)\n"
-    "  --db FILE           gallery database (default: $FACEREC_DB, else facerec.db)\n"
+    "  --db DB             gallery: a SQLite file, or a PostgreSQL URI postgresql://... that\n"
+    "                      several servers can share (default: $FACEREC_DB, else facerec.db)\n"
     "  --workers N         worker threads running the networks, 1 to 256 (default: the cores)\n"
     "  --queue N           requests that may wait for a worker, 1 to 100000; more get 503\n"
     "                      (default 4 x workers)\n"
@@ -328,6 +330,7 @@ int main(int argc, char **argv) {
     pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    if (!o->db) o->db = fr_gallery_default_path();
     fr_status st = fr_gallery_open(o->db, 1, &srv->gallery);
     if (st == FR_OK) st = fr_gallery_open(o->db, 0, &srv->keys);
     if (st != FR_OK) {
@@ -345,6 +348,15 @@ int main(int argc, char **argv) {
         }
     }
     load_web(srv);
+    /* the index's load in wall time and in CPU time (only this thread runs now; on a busy
+     * machine the two differ) */
+    struct timespec cpu0, cpu1;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu0);
+    double t_index = now_seconds();
+    if (!index_open(srv)) return 1;
+    t_index = now_seconds() - t_index;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu1);
+    double cpu_index = (double)(cpu1.tv_sec - cpu0.tv_sec) + (cpu1.tv_nsec - cpu0.tv_nsec) * 1e-9;
     pthread_mutex_init(&srv->gallery_lock, NULL);
     pthread_mutex_init(&srv->queue_lock, NULL);
     pthread_cond_init(&srv->queue_ready, NULL);
@@ -357,6 +369,8 @@ int main(int argc, char **argv) {
         return 1;
     }
     metrics_note_gallery(srv);
+    long long n_templates = (long long)srv->m.templates; /* before the refresher may change it */
+    if (!index_start_refresher(srv)) return 1;
     for (int i = 0; i < o->workers; i++) pthread_create(&srv->threads[i], NULL, serve_worker, srv);
     srv->daemon = serve_start_daemon(srv, (const struct sockaddr *)&addr, cert, key);
     if (!srv->daemon) {
@@ -369,9 +383,11 @@ int main(int argc, char **argv) {
     fr_api_key *keys;
     int n_keys = 0;
     if (fr_gallery_keys(srv->keys, &keys, &n_keys) == FR_OK) free(keys);
-    fprintf(stderr, "facerec serve: %s on %s://%s:%u/ (model %s, %d workers x %d threads)%s\n",
-            fr_gallery_path(srv->gallery), cert ? "https" : "http", o->host, port,
-            fr_engine_model(srv->engine), o->workers, fr_engine_threads(srv->engine),
+    fprintf(stderr, "facerec serve: %s (%lld templates indexed in %.2f s, %.2f s CPU) on %s://%s:%u/ "
+            "(model %s, %d workers x %d threads)%s\n",
+            fr_gallery_path(srv->gallery), n_templates, t_index, cpu_index,
+            cert ? "https" : "http", o->host, port, fr_engine_model(srv->engine), o->workers,
+            fr_engine_threads(srv->engine),
             n_keys ? "" : "; no API keys yet: facerec serve-keys add --role admin");
     fflush(stderr);
 
@@ -392,6 +408,7 @@ int main(int argc, char **argv) {
     pthread_mutex_unlock(&srv->queue_lock);
     for (int i = 0; i < o->workers; i++) pthread_join(srv->threads[i], NULL);
     MHD_stop_daemon(srv->daemon);
+    index_stop(srv);
     fr_engine_close(srv->engine);
     fr_gallery_close(srv->gallery);
     fr_gallery_close(srv->keys);

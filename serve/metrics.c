@@ -43,15 +43,6 @@ void metrics_record(metrics *m, int route_index, int status, double seconds, int
     pthread_mutex_unlock(&m->lock);
 }
 
-void metrics_note_gallery(server *srv) {
-    fr_gallery_info info;
-    if (fr_gallery_get_info(srv->gallery, &info) != FR_OK) return;
-    pthread_mutex_lock(&srv->m.lock);
-    srv->m.people = info.n_people;
-    srv->m.templates = info.n_templates;
-    pthread_mutex_unlock(&srv->m.lock);
-}
-
 char *metrics_text(server *srv, size_t *size) {
     metrics *m = &srv->m;
     buffer b = {0};
@@ -93,6 +84,18 @@ char *metrics_text(server *srv, size_t *size) {
          "# TYPE facerec_gallery_templates gauge\nfacerec_gallery_templates %lld\n",
          (long long)m->templates);
     pthread_mutex_unlock(&m->lock);
+    pthread_mutex_lock(&srv->state_lock);
+    int db_up = srv->db.up;
+    int64_t outages = srv->db.outages;
+    double index_age = now_seconds() - srv->db.last_refresh;
+    pthread_mutex_unlock(&srv->state_lock);
+    EMIT("# HELP facerec_database_up Whether the gallery's database answered the last call.\n"
+         "# TYPE facerec_database_up gauge\nfacerec_database_up %d\n", db_up);
+    EMIT("# HELP facerec_database_outages_total Times the database became unavailable.\n"
+         "# TYPE facerec_database_outages_total counter\nfacerec_database_outages_total %lld\n",
+         (long long)outages);
+    EMIT("# HELP facerec_index_age_seconds Time since the index was last brought up to date.\n"
+         "# TYPE facerec_index_age_seconds gauge\nfacerec_index_age_seconds %.3f\n", index_age);
     pthread_mutex_lock(&srv->queue_lock);
     int waiting = srv->count;
     pthread_mutex_unlock(&srv->queue_lock);

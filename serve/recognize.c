@@ -48,25 +48,15 @@ int identify_faces(server *srv, const fr_face *faces, int n, int k, candidate **
     *n_found = 0;
     int dim = fr_engine_dim(srv->engine);
     float *probes = malloc((size_t)(n ? n : 1) * (size_t)dim * sizeof(float));
-    fr_match *m = malloc((size_t)(n ? n : 1) * (size_t)k * sizeof *m);
     candidate *c = calloc((size_t)(n ? n : 1) * (size_t)k, sizeof *c);
-    if (!probes || !m || !c) {
-        free(probes), free(m), free(c);
+    if (!probes || !c) {
+        free(probes), free(c);
         reply_error(err, 503, "out of memory identifying %d faces", n);
         return 0;
     }
     for (int i = 0; i < n; i++) memcpy(probes + (size_t)i * dim, faces[i].embedding, (size_t)dim * sizeof(float));
-    gallery_lock(srv);
-    fr_status st = fr_gallery_identify_threshold(srv->gallery, srv->opt.fpir, th);
-    if (st == FR_OK && n > 0) st = fr_gallery_search(srv->gallery, probes, n, k, m, n_found);
-    for (int i = 0; st == FR_OK && i < n; i++)
-        for (int j = 0; j < *n_found; j++) {
-            snprintf(c[(size_t)i * k + j].name, sizeof c->name, "%s", m[(size_t)i * k + j].name);
-            c[(size_t)i * k + j].distance = m[(size_t)i * k + j].distance;
-        }
-    gallery_unlock(srv);
+    fr_status st = index_search(srv, probes, n, k, c, n_found, th);
     free(probes);
-    free(m);
     if (st != FR_OK) {
         free(c);
         reply_library_error(err, st);
@@ -189,23 +179,23 @@ int enroll_photos(server *srv, const char *name, const uint8_t *const *data, con
     if (ok && kept > 0) { /* the ids of the new templates, by their SHA-256 */
         fr_template_info *list = NULL;
         int n_list = 0;
-        if (fr_gallery_templates(srv->gallery, name, &list, &n_list) == FR_OK)
-            for (int i = 0; i < n; i++) {
-                if (template_of[i] < 0) continue;
-                results[i].stored = 1;
-                results[i].status = 201;
-                for (int j = 0; j < n_list; j++)
-                    if (!memcmp(list[j].sha256, templates[template_of[i]].sha256, 32))
-                        results[i].template_id = list[j].id;
-                /* without its thumbnail a template still works: a failure here is not one */
-                if (results[i].thumbnail && results[i].template_id > 0)
-                    fr_gallery_set_template_image(srv->gallery, results[i].template_id,
-                                                  results[i].thumbnail, results[i].thumbnail_size);
-            }
+        /* committed: stored, even if the ids cannot be read now (the database went away) */
+        int listed = fr_gallery_templates(srv->gallery, name, &list, &n_list) == FR_OK;
+        for (int i = 0; i < n; i++) {
+            if (template_of[i] < 0) continue;
+            results[i].stored = 1;
+            results[i].status = 201;
+            for (int j = 0; listed && j < n_list; j++)
+                if (!memcmp(list[j].sha256, templates[template_of[i]].sha256, 32))
+                    results[i].template_id = list[j].id;
+            /* without its thumbnail a template still works: a failure here is not one */
+            if (results[i].thumbnail && results[i].template_id > 0)
+                fr_gallery_set_template_image(srv->gallery, results[i].template_id,
+                                              results[i].thumbnail, results[i].thumbnail_size);
+        }
         fr_template_infos_free(list, n_list);
-        metrics_note_gallery(srv);
     }
-    gallery_unlock(srv);
+    gallery_unlock_changed(srv, ok && kept > 0);
     for (int i = 0; i < n; i++) {
         free(results[i].thumbnail);
         results[i].thumbnail = NULL;

@@ -213,13 +213,7 @@ static void route_verify(server *srv, request *req, reply *out) {
     if (!largest_face(srv, req, "image_a", &a, &n_a, out) || !largest_face(srv, req, "image_b", &b, &n_b, out))
         return;
     fr_threshold th;
-    gallery_lock(srv);
-    fr_status st = fr_gallery_threshold(srv->gallery, srv->opt.far, &th);
-    gallery_unlock(srv);
-    if (st != FR_OK) {
-        reply_library_error(out, st);
-        return;
-    }
+    index_verify_threshold(srv, &th);
     float d = fr_distance(a.embedding, b.embedding, a.dim);
     out->n_faces = n_a + n_b;
     reply_json(out, 200, json_pack("{s:b, s:f, s:f, s:s, s:[i, i]}", "same", d <= th.distance,
@@ -341,8 +335,7 @@ static void add_photos(server *srv, request *req, const char *name, int create_e
         }
         gallery_lock(srv);
         fr_status st = fr_gallery_add_person(srv->gallery, name);
-        if (st == FR_OK) metrics_note_gallery(srv);
-        gallery_unlock(srv);
+        gallery_unlock_changed(srv, st == FR_OK);
         if (st != FR_OK) {
             reply_library_error(out, st);
             if (st == FR_E_ARG && strstr(fr_last_error(), "already enrolled")) out->status = 409;
@@ -404,7 +397,7 @@ static void route_person_rename(server *srv, request *req, reply *out) {
     }
     gallery_lock(srv);
     fr_status st = fr_gallery_rename(srv->gallery, req->params[0], name);
-    gallery_unlock(srv);
+    gallery_unlock_changed(srv, st == FR_OK);
     if (st != FR_OK) {
         reply_library_error(out, st);
         if (st == FR_E_ARG && strstr(fr_last_error(), "already enrolled")) out->status = 409;
@@ -416,8 +409,7 @@ static void route_person_rename(server *srv, request *req, reply *out) {
 static void route_person_remove(server *srv, request *req, reply *out) {
     gallery_lock(srv);
     fr_status st = fr_gallery_remove(srv->gallery, req->params[0]);
-    if (st == FR_OK) metrics_note_gallery(srv);
-    gallery_unlock(srv);
+    gallery_unlock_changed(srv, st == FR_OK);
     if (st != FR_OK) reply_library_error(out, st);
     else reply_json(out, 200, json_pack("{s:s}", "removed", req->params[0]));
 }
@@ -454,8 +446,7 @@ static void route_person_photo_remove(server *srv, request *req, reply *out) {
     for (int i = 0; st == FR_OK && i < n; i++) owned |= list[i].id == id;
     fr_template_infos_free(list, n);
     if (st == FR_OK && owned) st = fr_gallery_remove_template(srv->gallery, id, NULL, 0);
-    if (st == FR_OK && owned) metrics_note_gallery(srv);
-    gallery_unlock(srv);
+    gallery_unlock_changed(srv, st == FR_OK && owned);
     if (st != FR_OK) reply_library_error(out, st);
     else if (!owned) reply_error(out, 404, "%s has no photo %lld", req->params[0], id);
     else reply_json(out, 200, json_pack("{s:s, s:I}", "name", req->params[0], "removed", (json_int_t)id));
@@ -490,8 +481,12 @@ static void route_person_photo_image(server *srv, request *req, reply *out) {
 
 static void route_health(server *srv, request *req, reply *out) {
     (void)req;
-    reply_json(out, 200, json_pack("{s:s, s:s, s:s}", "status", "ok", "version", fr_version(),
-                                   "model", fr_engine_model(srv->engine)));
+    /* the server answers identification without its database: degraded, not down */
+    json_t *db = index_db_json(srv);
+    const char *state = json_string_value(json_object_get(db, "state"));
+    reply_json(out, 200, json_pack("{s:s, s:s, s:s, s:o}", "status",
+                                   !strcmp(state, "up") ? "ok" : "degraded", "version",
+                                   fr_version(), "model", fr_engine_model(srv->engine), "database", db));
 }
 
 static void route_metrics(server *srv, request *req, reply *out) {

@@ -5,8 +5,15 @@
  * its own gallery handle, read-only use) and collects its body; a request that needs the
  * engine or the gallery is then queued for a fixed pool of workers and its connection
  * suspended until a worker has answered. A full queue is 503 at once. The workers share one
- * engine (immutable, thread-safe) and one gallery handle behind a mutex, so the gallery's
- * in-memory search index is one copy, reloaded after each change. */
+ * engine (immutable, thread-safe) and one gallery handle behind a mutex (gallery_lock) for
+ * everything that reads or writes the database.
+ *
+ * Identification never touches the database (index.c): it searches an in-memory index (its own
+ * gallery handle, behind index_lock) with thresholds and API keys cached in memory. With
+ * SQLite the index handle re-reads the file when it changed, as any handle does. With
+ * PostgreSQL, where other servers change the gallery too, a refresher thread waits for change
+ * notifications and applies them to a standby copy of the index, outside index_lock, then
+ * swaps the two: a slow, locked or absent database never holds up a search. */
 #ifndef FR_SERVE_H
 #define FR_SERVE_H
 
@@ -118,12 +125,47 @@ typedef struct metrics {
     int64_t people, templates; /* the gallery's size after the last change */
 } metrics;
 
+/* What the refresher knows of the database (index.c), under state_lock. */
+typedef struct db_state {
+    int up;                /* the last call on the database succeeded */
+    char error[512];       /* why not, when down */
+    double down_since;     /* now_seconds() when it went down */
+    int64_t outages;       /* times it went down */
+    double last_refresh;   /* now_seconds() of the last successful refresh */
+} db_state;
+
+/* An API key whose role was read from the database, kept so that requests with known keys
+ * need no database (index.c); the refresher re-reads each every KEY_RECHECK_SECONDS. */
+typedef struct cached_key {
+    uint8_t sha256[32];
+    char role[16];
+} cached_key;
+#define KEY_RECHECK_SECONDS 5
+
 struct server {
     serve_options opt;
     fr_engine *engine;
     fr_gallery *gallery; /* workers, under gallery_lock */
     pthread_mutex_t gallery_lock;
-    fr_gallery *keys;    /* the network thread's own handle, for API keys */
+    fr_gallery *keys;    /* the network thread's own handle, for API keys not yet cached */
+    /* the search index (index.c): index[active_index] serves searches under index_lock; with a
+     * shared database index[!active_index] is the standby the refresher updates */
+    int shared_db;       /* PostgreSQL: other servers change the gallery too */
+    fr_gallery *index[2];
+    int active_index;
+    int64_t active_seq;  /* the change-log position index[active_index] holds (refresher only) */
+    pthread_mutex_t index_lock;
+    fr_gallery *watch;   /* the refresher's handle: notifications, keys, thresholds */
+    pthread_t refresher;
+    int refresher_running;
+    /* under state_lock: the refresher's progress, the cached thresholds and keys */
+    pthread_mutex_t state_lock;
+    pthread_cond_t refreshed;
+    int64_t refresh_wanted, refresh_done; /* refresh cycles asked for and completed */
+    db_state db;
+    fr_threshold identify_threshold, verify_threshold; /* read before the server answers */
+    cached_key *key_cache;
+    int n_cached_keys, key_cache_cap;
     struct MHD_Daemon *daemon;
     /* the job queue */
     pthread_mutex_t queue_lock;
@@ -182,24 +224,51 @@ json_t *face_json(const fr_face *face, int with_embedding);
 /* The identification threshold and the similarity mapping of CompreFace's answers. */
 float similarity_of_distance(float distance);
 
+/* A person found by identification: the name (copied) and the distance. */
+typedef struct candidate {
+    char name[256];
+    float distance;
+} candidate;
+
 /* The gallery under its lock: run fn with the workers' handle. */
 void gallery_lock(server *srv);
 void gallery_unlock(server *srv);
+/* Unlock after a request that may have changed the gallery (changed: it did): the metrics and thresholds are
+ * updated, and with a shared database the call returns once the index holds the change
+ * (read-your-writes for the client), or after a second. */
+void gallery_unlock_changed(server *srv, int changed);
 /* Every enrolled person (fr_gallery_people under the lock); on failure replies with the
  * library's error and returns 0. Free with fr_people_free. */
 int gallery_people(server *srv, reply *out, fr_person **people, int *n);
-/* Record the gallery's size in the metrics (call with the lock held). */
+/* Record the gallery's size in the metrics and its thresholds for the index (call with the
+ * lock held). */
 void metrics_note_gallery(server *srv);
+
+/* index.c: the in-memory index and its refresher. */
+/* Open the index's handles and load it (at start, before serving); 0 after printing why. */
+int index_open(server *srv);
+/* Start and stop the refresher thread. */
+int index_start_refresher(server *srv);
+void index_stop(server *srv);
+/* Search the index: as fr_gallery_search, with the names copied into the candidates, and the
+ * identification threshold cached for it. */
+fr_status index_search(server *srv, const float *probes, int n, int k, candidate *out, int *n_found,
+                       fr_threshold *th);
+/* The verification threshold (cached). */
+void index_verify_threshold(server *srv, fr_threshold *th);
+/* The role of an API key from the cache, else from the database (then cached): 1 found, 0 not,
+ * -1 when the database failed (the message in fr_last_error()). */
+int index_key_role(server *srv, const uint8_t sha256[32], char *role, size_t role_size);
+/* Record an outcome of a database call in the database state (FR_E_DB: down). */
+void index_note_db(server *srv, fr_status st);
+/* The database's state for /health (a new JSON object). */
+json_t *index_db_json(server *srv);
 
 /* Run the pipeline on an image: faces with embeddings (or only detection). */
 fr_status run_pipeline(server *srv, const fr_image *img, int embed, fr_face **faces, int *n);
 
 /* recognize.c: the recognition steps both APIs share. */
 /* Each face's k nearest people (names copied), and the identification threshold. */
-typedef struct candidate {
-    char name[256];
-    float distance;
-} candidate;
 int identify_faces(server *srv, const fr_face *faces, int n, int k, candidate **out, int *n_found,
                    fr_threshold *th, reply *err);
 /* One photo to enroll: its bytes and a name for its source ("upload:NAME"). */

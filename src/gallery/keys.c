@@ -1,20 +1,11 @@
-/* keys.c: API keys of a service over the gallery, stored as SHA-256 hashes with a role. The
- * table is made on first use, so galleries made before it keep working. */
+/* keys.c: API keys of a service over the gallery, stored as SHA-256 hashes with a role. */
+#include "gallery/db.h"
 #include "gallery/gallery.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static fr_status ensure_keys_table(fr_gallery *g) {
-    return gallery_exec(g,
-                        "CREATE TABLE IF NOT EXISTS api_keys(id INTEGER PRIMARY KEY,"
-                        "  sha256 BLOB NOT NULL UNIQUE, role TEXT NOT NULL"
-                        "  CHECK(role IN ('recognize', 'admin')), label TEXT NOT NULL,"
-                        "  created INTEGER NOT NULL)",
-                        "making the API key table");
-}
 
 fr_status fr_gallery_key_add(fr_gallery *g, const uint8_t key_sha256[32], const char *role,
                              const char *label, int64_t *id) {
@@ -25,21 +16,22 @@ fr_status fr_gallery_key_add(fr_gallery *g, const uint8_t key_sha256[32], const 
     if (strlen(label) >= sizeof ((fr_api_key *)0)->label)
         return fr_error(FR_E_ARG, "a key's label is at most %d bytes",
                         (int)sizeof ((fr_api_key *)0)->label - 1);
-    fr_status st = ensure_keys_table(g);
+    db_value params[4] = {db_blob(key_sha256, 32), db_text(role), db_text(label),
+                          db_int((int64_t)time(NULL))};
+    db_rows *r;
+    db_outcome outcome;
+    fr_status st = db_query(g,
+                            "INSERT INTO api_keys(sha256, role, label, created)"
+                            " VALUES($1, $2, $3, $4) RETURNING id",
+                            params, 4, &r, &outcome, "storing an API key");
     if (st != FR_OK) return st;
-    sqlite3_stmt *stmt;
-    st = gallery_prepare(g, "INSERT INTO api_keys(sha256, role, label, created) VALUES(?, ?, ?, ?)",
-                         &stmt);
-    if (st != FR_OK) return st;
-    sqlite3_bind_blob(stmt, 1, key_sha256, 32, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 2, role, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 3, label, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(stmt, 4, (int64_t)time(NULL));
-    int rc = sqlite3_step(stmt);
-    if ((rc & 0xff) == SQLITE_CONSTRAINT) st = fr_error(FR_E_ARG, "%s: this key is stored already", g->path);
-    else if (rc != SQLITE_DONE) st = gallery_db_error(g, rc, "storing an API key");
-    else if (id) *id = sqlite3_last_insert_rowid(g->db);
-    sqlite3_finalize(stmt);
+    if (outcome.constraint) return fr_error(FR_E_ARG, "%s: this key is stored already", g->path);
+    int has_row = 0;
+    st = db_step(g, r, &has_row);
+    if (st == FR_OK && has_row && id) *id = db_column_int(g, r, 0);
+    /* to the end of the statement (SQLite inserts as it steps) */
+    for (int more = has_row; st == FR_OK && more;) st = db_step(g, r, &more);
+    db_rows_free(g, r);
     return st;
 }
 
@@ -47,14 +39,13 @@ fr_status fr_gallery_keys(fr_gallery *g, fr_api_key **keys, int *n_keys) {
     if (!g || !keys || !n_keys) return fr_error(FR_E_ARG, "fr_gallery_keys: NULL argument");
     *keys = NULL;
     *n_keys = 0;
-    fr_status st = ensure_keys_table(g);
-    sqlite3_stmt *stmt = NULL;
-    if (st == FR_OK)
-        st = gallery_prepare(g, "SELECT id, role, label, created FROM api_keys ORDER BY id", &stmt);
+    db_rows *r;
+    fr_status st = db_query(g, "SELECT id, role, label, created FROM api_keys ORDER BY id", NULL, 0,
+                            &r, NULL, "listing API keys");
     if (st != FR_OK) return st;
     fr_api_key *list = NULL;
-    int n = 0, cap = 0, rc;
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    int n = 0, cap = 0, has_row = 0;
+    while ((st = db_step(g, r, &has_row)) == FR_OK && has_row) {
         if (n == cap) {
             cap = cap ? 2 * cap : 8;
             fr_api_key *grown = realloc(list, (size_t)cap * sizeof *list);
@@ -65,13 +56,12 @@ fr_status fr_gallery_keys(fr_gallery *g, fr_api_key **keys, int *n_keys) {
             list = grown;
         }
         fr_api_key *k = &list[n++];
-        k->id = sqlite3_column_int64(stmt, 0);
-        snprintf(k->role, sizeof k->role, "%s", (const char *)sqlite3_column_text(stmt, 1));
-        snprintf(k->label, sizeof k->label, "%s", (const char *)sqlite3_column_text(stmt, 2));
-        k->created = sqlite3_column_int64(stmt, 3);
+        k->id = db_column_int(g, r, 0);
+        snprintf(k->role, sizeof k->role, "%s", db_column_text(g, r, 1));
+        snprintf(k->label, sizeof k->label, "%s", db_column_text(g, r, 2));
+        k->created = db_column_int(g, r, 3);
     }
-    if (st == FR_OK && rc != SQLITE_DONE) st = gallery_db_error(g, rc, "listing API keys");
-    sqlite3_finalize(stmt);
+    db_rows_free(g, r);
     if (st != FR_OK) {
         free(list);
         return st;
@@ -83,16 +73,12 @@ fr_status fr_gallery_keys(fr_gallery *g, fr_api_key **keys, int *n_keys) {
 
 fr_status fr_gallery_key_revoke(fr_gallery *g, int64_t id) {
     if (!g) return fr_error(FR_E_ARG, "fr_gallery_key_revoke: NULL gallery");
-    fr_status st = ensure_keys_table(g);
-    sqlite3_stmt *stmt;
-    if (st == FR_OK) st = gallery_prepare(g, "DELETE FROM api_keys WHERE id = ?", &stmt);
-    if (st != FR_OK) return st;
-    sqlite3_bind_int64(stmt, 1, id);
-    int rc = sqlite3_step(stmt);
-    if (rc != SQLITE_DONE) st = gallery_db_error(g, rc, "revoking an API key");
-    else if (sqlite3_changes(g->db) == 0)
+    db_value param = db_int(id);
+    db_outcome outcome;
+    fr_status st = db_exec(g, "DELETE FROM api_keys WHERE id = $1", &param, 1, &outcome,
+                           "revoking an API key");
+    if (st == FR_OK && outcome.changes == 0)
         st = fr_error(FR_E_NOT_FOUND, "%s: no API key with id %lld", g->path, (long long)id);
-    sqlite3_finalize(stmt);
     return st;
 }
 
@@ -100,18 +86,13 @@ fr_status fr_gallery_key_lookup(fr_gallery *g, const uint8_t key_sha256[32], int
                                 char *role, size_t role_size) {
     if (!g || !key_sha256 || !found) return fr_error(FR_E_ARG, "fr_gallery_key_lookup: NULL argument");
     *found = 0;
-    fr_status st = ensure_keys_table(g);
-    sqlite3_stmt *stmt;
-    if (st == FR_OK) st = gallery_prepare(g, "SELECT role FROM api_keys WHERE sha256 = ?", &stmt);
-    if (st != FR_OK) return st;
-    sqlite3_bind_blob(stmt, 1, key_sha256, 32, SQLITE_STATIC);
-    int rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW) {
-        *found = 1;
-        if (role && role_size) snprintf(role, role_size, "%s", (const char *)sqlite3_column_text(stmt, 0));
-    } else if (rc != SQLITE_DONE) {
-        st = gallery_db_error(g, rc, "looking up an API key");
-    }
-    sqlite3_finalize(stmt);
+    db_rows *r;
+    db_value param = db_blob(key_sha256, 32);
+    fr_status st = db_query(g, "SELECT role FROM api_keys WHERE sha256 = $1", &param, 1, &r, NULL,
+                            "looking up an API key");
+    if (st == FR_OK) st = db_step(g, r, found);
+    if (st == FR_OK && *found && role && role_size)
+        snprintf(role, role_size, "%s", db_column_text(g, r, 0));
+    db_rows_free(g, r);
     return st;
 }

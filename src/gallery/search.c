@@ -1,279 +1,130 @@
 /* search.c: exact nearest-neighbour search over every template. The templates are read once
- * into one contiguous matrix, grouped by person; probes are compared in tiles through one BLAS
- * product per tile (||a - b||^2 = ||a||^2 + ||b||^2 - 2 a.b), and each person keeps the
- * distance of their nearest template. */
+ * through the driver's bulk read into the in-memory index (index.c), which answers the
+ * searches and follows this handle's own changes in place; changes made through other
+ * connections come from the change log (changes.c). */
+#include "gallery/db.h"
 #include "gallery/gallery.h"
-#include "nn/distance.h"
-#include "nn/nn.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Probes compared per tile, and the tile size in floats (a few MB, cache-friendly). */
-#define PROBE_BLOCK 256
-#define TILE_FLOATS ((size_t)1 << 20)
-
-void gallery_unload(fr_gallery *g) {
-    free(g->tile);
-    g->tile = NULL;
-    for (int p = 0; g->names && p < g->n_people; p++) free(g->names[p]);
-    free(g->names);
-    free(g->matrix);
-    free(g->sq_norms);
-    free(g->person_start);
-    g->names = NULL;
-    g->matrix = g->sq_norms = NULL;
-    g->person_start = NULL;
-    g->n_people = 0;
-    g->n_templates = 0;
-    g->loaded = 0;
-}
-
-static fr_status data_version(fr_gallery *g, sqlite3_int64 *version) {
-    sqlite3_stmt *stmt;
-    fr_status st = gallery_prepare(g, "PRAGMA data_version", &stmt);
+/* The people with templates, in id order, into the handle's id map; *n_templates their
+ * template count. */
+static fr_status load_people(fr_gallery *g, int64_t *n_templates) {
+    db_rows *r;
+    fr_status st = db_query(g,
+                            "SELECT p.id, p.name, count(*) FROM people p"
+                            " JOIN templates t ON t.person_id = p.id GROUP BY p.id ORDER BY p.id",
+                            NULL, 0, &r, NULL, "loading people");
     if (st != FR_OK) return st;
-    int rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW) *version = sqlite3_column_int64(stmt, 0);
-    else st = gallery_db_error(g, rc, "checking for changes");
-    sqlite3_finalize(stmt);
-    return st;
-}
-
-/* People in id order with their template counts: names, person_start, and their ids. */
-static fr_status load_people(fr_gallery *g, int64_t **ids) {
-    sqlite3_stmt *stmt;
-    fr_status st = gallery_prepare(g,
-                                   "SELECT p.id, p.name, count(*) FROM people p"
-                                   " JOIN templates t ON t.person_id = p.id GROUP BY p.id ORDER BY p.id",
-                                   &stmt);
-    if (st != FR_OK) return st;
-    int cap = 0, rc;
-    *ids = NULL;
-    g->person_start = malloc(sizeof(int64_t));
-    if (!g->person_start) st = fr_error(FR_E_NOMEM, "%s: out of memory loading people", g->path);
-    else g->person_start[0] = 0;
-    while (st == FR_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        int n = g->n_people;
-        if (n == cap) {
-            cap = cap ? 2 * cap : 256;
-            char **names = realloc(g->names, (size_t)cap * sizeof *names);
-            if (names) g->names = names;
-            int64_t *starts = realloc(g->person_start, ((size_t)cap + 1) * sizeof *starts);
-            if (starts) g->person_start = starts;
-            int64_t *grown_ids = realloc(*ids, (size_t)cap * sizeof **ids);
-            if (grown_ids) *ids = grown_ids;
-            if (!names || !starts || !grown_ids) {
-                st = fr_error(FR_E_NOMEM, "%s: out of memory loading people", g->path);
-                break;
-            }
-        }
-        (*ids)[n] = sqlite3_column_int64(stmt, 0);
-        g->names[n] = strdup((const char *)sqlite3_column_text(stmt, 1));
-        if (!g->names[n]) {
+    int has_row = 0;
+    *n_templates = 0;
+    while ((st = db_step(g, r, &has_row)) == FR_OK && has_row) {
+        /* in id order: each one appends to the map */
+        if (!gallery_person_set(g, db_column_int(g, r, 0), db_column_text(g, r, 1))) {
             st = fr_error(FR_E_NOMEM, "%s: out of memory loading people", g->path);
             break;
         }
-        g->person_start[n + 1] = g->person_start[n] + sqlite3_column_int64(stmt, 2);
-        g->n_people = n + 1;
+        *n_templates += db_column_int(g, r, 2);
     }
-    if (st == FR_OK && rc != SQLITE_DONE) st = gallery_db_error(g, rc, "loading people");
-    sqlite3_finalize(stmt);
+    db_rows_free(g, r);
     return st;
 }
 
-/* The index of person `id` in the sorted ids (-1 if absent). */
-static int find_person(const int64_t *ids, int n, int64_t id) {
-    int lo = 0, hi = n - 1;
+/* The index of person `id` in the map (-1 if absent). */
+static int find_person(const fr_gallery *g, int64_t id) {
+    int lo = 0, hi = g->n_person_ids - 1;
     while (lo <= hi) {
         int mid = lo + (hi - lo) / 2;
-        if (ids[mid] == id) return mid;
-        if (ids[mid] < id) lo = mid + 1;
+        if (g->person_ids[mid] == id) return mid;
+        if (g->person_ids[mid] < id) lo = mid + 1;
         else hi = mid - 1;
     }
     return -1;
 }
 
-/* Memory for the template matrix: a million templates fill 512 MB, which go on huge pages. */
-static float *alloc_matrix(size_t bytes) {
-    if (bytes < ((size_t)2 << 20)) return malloc(bytes ? bytes : 1);
-    return nn_alloc_huge(&bytes);
+fr_status gallery_check_template(fr_gallery *g, int64_t template_id, const char *person,
+                                 const void *embedding, size_t bytes, float *row) {
+    size_t row_bytes = (size_t)g->dim * sizeof(float);
+    if (bytes != row_bytes)
+        return fr_error(FR_E_DB, "%s: corrupt gallery: template %lld of '%s' has an embedding "
+                        "of %zu bytes, expected %zu", g->path, (long long)template_id, person,
+                        bytes, row_bytes);
+    memcpy(row, embedding, row_bytes);
+    /* one NaN would put this person at distance 0 from every face */
+    int k = 0;
+    while (k < g->dim && isfinite(row[k])) k++;
+    if (k < g->dim)
+        return fr_error(FR_E_DB, "%s: corrupt gallery: template %lld of '%s' holds a non-finite "
+                        "value (%g at %d): remove '%s' and enroll them again", g->path,
+                        (long long)template_id, person, (double)row[k], k, person);
+    return FR_OK;
 }
 
-/* Read every embedding in one table scan straight into its person's rows of the matrix. */
-static fr_status load_templates(fr_gallery *g, const int64_t *ids) {
-    int64_t n = g->person_start[g->n_people];
-    size_t bytes;
-    if (!fr_mul_size((size_t)n, (size_t)g->dim * sizeof(float), &bytes))
-        return fr_error(FR_E_LIMIT, "%s: too many templates to load", g->path);
-    g->matrix = alloc_matrix(bytes);
-    g->sq_norms = malloc(n ? (size_t)n * sizeof(float) : 1);
-    int64_t *next = malloc(((size_t)g->n_people + 1) * sizeof *next);
-    if (!g->matrix || !g->sq_norms || !next) {
-        free(next);
-        return fr_error(FR_E_NOMEM, "%s: out of memory loading %lld templates", g->path, (long long)n);
-    }
-    memcpy(next, g->person_start, (size_t)g->n_people * sizeof *next);
-    sqlite3_stmt *stmt;
-    fr_status st = gallery_prepare(g, "SELECT person_id, embedding, id FROM templates", &stmt);
-    int rc = SQLITE_DONE, last = -1;
-    int64_t last_id = 0, seen = 0;
-    int row_bytes = g->dim * (int)sizeof(float);
-    while (st == FR_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        int64_t id = sqlite3_column_int64(stmt, 0), template_id = sqlite3_column_int64(stmt, 2);
-        /* templates are mostly stored person after person: remember the last lookup */
-        int p = last >= 0 && id == last_id ? last : find_person(ids, g->n_people, id);
-        int bytes = sqlite3_column_bytes(stmt, 1);
-        if (p < 0) {
-            st = fr_error(FR_E_DB, "%s: corrupt gallery: template %lld belongs to person %lld, "
-                          "who is not in the gallery", g->path, (long long)template_id, (long long)id);
-            break;
-        }
-        if (next[p] >= g->person_start[p + 1]) {
-            st = fr_error(FR_E_DB, "%s: the templates changed while loading", g->path);
-            break;
-        }
-        if (bytes != row_bytes) {
-            st = fr_error(FR_E_DB, "%s: corrupt gallery: template %lld of '%s' has an embedding "
-                          "of %d bytes, expected %d", g->path, (long long)template_id,
-                          g->names[p], bytes, row_bytes);
-            break;
-        }
-        float *row = g->matrix + next[p] * g->dim;
-        memcpy(row, sqlite3_column_blob(stmt, 1), (size_t)row_bytes);
-        /* one NaN would put this person at distance 0 from every face */
-        int k = 0;
-        while (k < g->dim && isfinite(row[k])) k++;
-        if (k < g->dim) {
-            st = fr_error(FR_E_DB, "%s: corrupt gallery: template %lld of '%s' holds a non-finite "
-                          "value (%g at %d): remove '%s' and enroll them again", g->path,
-                          (long long)template_id, g->names[p], (double)row[k], k, g->names[p]);
-            break;
-        }
-        next[p]++;
-        last = p;
-        last_id = id;
-        seen++;
-    }
-    if (st == FR_OK && rc != SQLITE_DONE) st = gallery_db_error(g, rc, "loading templates");
-    if (st == FR_OK && seen != n)
-        st = fr_error(FR_E_DB, "%s: the templates changed while loading", g->path);
-    sqlite3_finalize(stmt);
-    free(next);
-    if (st == FR_OK) nn_sq_norms(g->matrix, n, g->dim, g->sq_norms);
+/* Where the bulk read puts each template: the index, under its person's name. */
+typedef struct template_sink {
+    fr_gallery *g;
+    float *row;
+    int last;
+    int64_t last_id, seen, expected;
+} template_sink;
+
+static fr_status put_template(void *ctx, int64_t id, int64_t template_id, const void *embedding,
+                              size_t bytes) {
+    template_sink *s = ctx;
+    fr_gallery *g = s->g;
+    /* templates are mostly stored person after person: remember the last lookup */
+    int p = s->last >= 0 && id == s->last_id ? s->last : find_person(g, id);
+    if (p < 0)
+        return fr_error(FR_E_DB, "%s: corrupt gallery: template %lld belongs to person %lld, "
+                        "who is not in the gallery", g->path, (long long)template_id, (long long)id);
+    if (++s->seen > s->expected)
+        return fr_error(FR_E_DB, "%s: the templates changed while loading", g->path);
+    fr_status st = gallery_check_template(g, template_id, g->person_names[p], embedding, bytes, s->row);
+    /* consecutive rows of one person pass the same name pointer (the loader's shortcut) */
+    if (st == FR_OK) st = gallery_index_load_rows(g, g->person_names[p], &template_id, s->row, 1);
+    s->last = p;
+    s->last_id = id;
     return st;
 }
 
-fr_status gallery_ensure_loaded(fr_gallery *g) {
-    sqlite3_int64 version = 0;
-    fr_status st = data_version(g, &version);
-    if (st != FR_OK) return st;
-    if (g->loaded && version == g->loaded_data_version) return FR_OK;
+fr_status gallery_load(fr_gallery *g) {
     gallery_unload(g);
-    /* one read transaction: the people and the templates come from the same snapshot */
-    st = gallery_exec(g, "BEGIN", "loading the gallery");
+    gallery_people_clear(g);
+    /* one read transaction: the people, the templates and the change log's position come
+     * from the same snapshot */
+    fr_status st = gallery_read_begin(g, "loading the gallery");
     if (st != FR_OK) return st;
-    int64_t *ids = NULL;
-    st = load_people(g, &ids);
-    if (st == FR_OK) st = load_templates(g, ids);
-    free(ids);
-    sqlite3_exec(g->db, "COMMIT", NULL, NULL, NULL);
+    int64_t seq = 0, n_templates = 0;
+    template_sink sink = {.g = g, .last = -1};
+    st = gallery_last_change(g, &seq);
+    if (st == FR_OK) st = load_people(g, &n_templates);
+    if (st == FR_OK) st = gallery_index_start_load(g, n_templates);
+    if (st == FR_OK) {
+        sink.expected = n_templates;
+        sink.row = malloc((size_t)g->dim * sizeof(float));
+        if (!sink.row) st = fr_error(FR_E_NOMEM, "%s: out of memory loading templates", g->path);
+    }
+    if (st == FR_OK) st = g->driver->scan_templates(g, put_template, &sink);
+    if (st == FR_OK && sink.seen != n_templates)
+        st = fr_error(FR_E_DB, "%s: the templates changed while loading", g->path);
+    free(sink.row);
+    st = gallery_end(g, st, "loading the gallery");
+    if (st == FR_OK) st = gallery_index_finish_load(g);
     if (st != FR_OK) {
         gallery_unload(g);
         return st;
     }
-    g->n_templates = g->person_start[g->n_people];
-    g->loaded = 1;
-    g->loaded_data_version = version;
+    g->loaded_seq = seq;
     return FR_OK;
 }
 
-/* A bounded max-heap of (squared distance, person): the k nearest people seen so far. */
-typedef struct nearest {
-    float *d;
-    int *person;
-    int n, k;
-} nearest;
-
-/* Move entry i down to its place below larger parents. */
-static void sift_down(nearest *h, int i) {
-    float d = h->d[i];
-    int person = h->person[i];
-    for (;;) {
-        int c = 2 * i + 1;
-        if (c >= h->n) break;
-        if (c + 1 < h->n && h->d[c + 1] > h->d[c]) c++;
-        if (h->d[c] <= d) break;
-        h->d[i] = h->d[c];
-        h->person[i] = h->person[c];
-        i = c;
-    }
-    h->d[i] = d;
-    h->person[i] = person;
-}
-
-static void nearest_push(nearest *h, float d, int person) {
-    if (h->n == h->k) { /* full: replace the farthest if this one is nearer */
-        if (d >= h->d[0]) return;
-        h->d[0] = d;
-        h->person[0] = person;
-        sift_down(h, 0);
-        return;
-    }
-    int i = h->n++;
-    while (i > 0 && h->d[(i - 1) / 2] < d) {
-        h->d[i] = h->d[(i - 1) / 2];
-        h->person[i] = h->person[(i - 1) / 2];
-        i = (i - 1) / 2;
-    }
-    h->d[i] = d;
-    h->person[i] = person;
-}
-
-/* Empty the heap into out[0..n) nearest first. */
-static void nearest_drain(nearest *h, const fr_gallery *g, fr_match *out) {
-    while (h->n > 0) {
-        out[h->n - 1].name = g->names[h->person[0]];
-        out[h->n - 1].distance = sqrtf(h->d[0]);
-        h->n--;
-        h->d[0] = h->d[h->n];
-        h->person[0] = h->person[h->n];
-        sift_down(h, 0);
-    }
-}
-
-/* Search probes[0..np) (np <= PROBE_BLOCK) and fill their k-nearest heaps. `tile` holds
- * TILE_FLOATS floats, best[np] is scratch. */
-static void search_block(const fr_gallery *g, const float *probes, const float *probe_sq, int np,
-                         float *tile, float *best, nearest *heaps) {
-    int64_t n = g->n_templates;
-    int64_t tb = (int64_t)(TILE_FLOATS / (size_t)np);
-    for (int i = 0; i < np; i++) best[i] = INFINITY;
-    int person = 0;
-    for (int64_t j0 = 0; j0 < n; j0 += tb) {
-        int nb = (int)FR_MIN(tb, n - j0);
-        nn_sq_distances(probes, probe_sq, np, g->matrix + j0 * g->dim, g->sq_norms + j0, nb,
-                             g->dim, tile);
-        /* the people whose rows meet [j0, j0 + nb); the first may have begun in an earlier tile */
-        while (person < g->n_people && g->person_start[person] < j0 + nb) {
-            int64_t s = FR_MAX(g->person_start[person], j0) - j0;
-            int64_t e = FR_MIN(g->person_start[person + 1], j0 + nb) - j0;
-            for (int i = 0; i < np; i++) {
-                const float *row = tile + (size_t)i * nb;
-                float m = best[i];
-                for (int64_t j = s; j < e; j++) m = row[j] < m ? row[j] : m;
-                best[i] = m;
-            }
-            if (g->person_start[person + 1] > j0 + nb) break; /* continues in the next tile */
-            for (int i = 0; i < np; i++) {
-                nearest_push(&heaps[i], best[i], person);
-                best[i] = INFINITY;
-            }
-            person++;
-        }
-    }
+fr_status gallery_ensure_loaded(fr_gallery *g) {
+    if (!g->index) return gallery_load(g);
+    /* a database in another process's hands is only asked where that is a cheap local read
+     * (SQLite); elsewhere fr_gallery_refresh brings the index up to date */
+    return g->driver->refresh_on_search ? gallery_catch_up(g, NULL) : FR_OK;
 }
 
 fr_status fr_gallery_search(fr_gallery *g, const float *probes, int n_probes, int k,
@@ -288,35 +139,5 @@ fr_status fr_gallery_search(fr_gallery *g, const float *probes, int n_probes, in
                             (long long)(i / g->dim));
     fr_status st = gallery_ensure_loaded(g);
     if (st != FR_OK) return st;
-    int kk = FR_MIN(k, g->n_people);
-    if (kk == 0 || n_probes == 0) return FR_OK;
-
-    int block = FR_MIN(n_probes, PROBE_BLOCK);
-    if (!g->tile) g->tile = malloc(TILE_FLOATS * sizeof(float));
-    float *tile = g->tile;
-    float *probe_sq = malloc((size_t)block * sizeof(float));
-    float *best = malloc((size_t)block * sizeof(float));
-    nearest *heaps = calloc((size_t)block, sizeof *heaps);
-    float *heap_d = malloc((size_t)block * (size_t)kk * sizeof(float));
-    int *heap_person = malloc((size_t)block * (size_t)kk * sizeof(int));
-    if (!tile || !probe_sq || !best || !heaps || !heap_d || !heap_person) {
-        st = fr_error(FR_E_NOMEM, "%s: out of memory searching", g->path);
-    } else {
-        for (int i0 = 0; i0 < n_probes; i0 += block) {
-            int np = FR_MIN(block, n_probes - i0);
-            const float *p = probes + (size_t)i0 * g->dim;
-            nn_sq_norms(p, np, g->dim, probe_sq);
-            for (int i = 0; i < np; i++)
-                heaps[i] = (nearest){heap_d + (size_t)i * kk, heap_person + (size_t)i * kk, 0, kk};
-            search_block(g, p, probe_sq, np, tile, best, heaps);
-            for (int i = 0; i < np; i++) nearest_drain(&heaps[i], g, matches + (size_t)(i0 + i) * k);
-        }
-        *n_found = kk;
-    }
-    free(probe_sq);
-    free(best);
-    free(heaps);
-    free(heap_d);
-    free(heap_person);
-    return st;
+    return gallery_index_search(g, probes, n_probes, k, matches, n_found, NULL);
 }

@@ -1,10 +1,10 @@
-/* store.c: the gallery database: opening (schema, WAL, errors), the model it is bound to,
- * enrollment in one transaction per batch, and listing, renaming and removing people and
- * their templates. */
+/* store.c: the gallery, over either database driver (db.h): opening (choosing the driver,
+ * schema versions and upgrades), the model it is bound to, the change log, enrollment in one
+ * transaction per batch, and listing, renaming and removing people and their templates. */
 #include "gallery/gallery.h"
+#include "gallery/db.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,121 +12,103 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
-#define GALLERY_FORMAT "facerec-gallery"
-#define GALLERY_SCHEMA "1"
-/* How long a writer waits for another one before the database counts as locked. */
-#define BUSY_TIMEOUT_MS 5000
 #define MAX_NAME_BYTES 255
 
-static const char *schema_sql =
-    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
-    "CREATE TABLE people(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
-    "  added INTEGER NOT NULL);"
-    /* embedding: dim float32 values in the machine's (little-endian) order */
-    "CREATE TABLE templates(id INTEGER PRIMARY KEY,"
-    "  person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,"
-    "  embedding BLOB NOT NULL, model TEXT NOT NULL, model_version TEXT NOT NULL,"
-    "  source TEXT NOT NULL, sha256 BLOB NOT NULL UNIQUE,"
-    "  x REAL NOT NULL, y REAL NOT NULL, w REAL NOT NULL, h REAL NOT NULL,"
-    "  quality REAL NOT NULL, added INTEGER NOT NULL);"
-    "CREATE INDEX templates_person ON templates(person_id);"
-    /* quantiles of the distances of same-person (genuine) and different-person (impostor)
-     * pairs measured by calibration, for the bound model */
-    "CREATE TABLE calibration(kind TEXT NOT NULL CHECK(kind IN ('genuine', 'impostor')),"
-    "  p REAL NOT NULL, distance REAL NOT NULL, PRIMARY KEY(kind, p)) WITHOUT ROWID;"
-    "INSERT INTO meta(key, value) VALUES('format', '" GALLERY_FORMAT "'),"
-    "  ('schema', '" GALLERY_SCHEMA "'), ('created', CAST(strftime('%s', 'now') AS TEXT));";
+fr_status db_query(fr_gallery *g, const char *sql, const db_value *params, int n_params,
+                   db_rows **rows, db_outcome *outcome, const char *what) {
+    return g->driver->query(g, sql, params, n_params, rows, outcome, what);
+}
 
-fr_status gallery_db_error(const fr_gallery *g, int rc, const char *what) {
-    const char *detail = g->db ? sqlite3_errmsg(g->db) : sqlite3_errstr(rc);
-    switch (rc & 0xff) {
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-        return fr_error(FR_E_DB,
-                        "%s: the database is locked by another process (waited %d s) while %s",
-                        g->path, BUSY_TIMEOUT_MS / 1000, what);
-    case SQLITE_CORRUPT:
-    case SQLITE_NOTADB:
-        return fr_error(FR_E_DB, "%s: not a gallery database, or corrupt (%s) while %s", g->path,
-                        detail, what);
-    case SQLITE_NOMEM: return fr_error(FR_E_NOMEM, "%s: out of memory while %s", g->path, what);
-    case SQLITE_CANTOPEN:
-    case SQLITE_IOERR:
-    case SQLITE_FULL:
-    case SQLITE_READONLY:
-    case SQLITE_PERM:
-        return fr_error(FR_E_IO, "%s: %s while %s", g->path, detail, what);
-    default: return fr_error(FR_E_DB, "%s: %s while %s", g->path, detail, what);
-    }
+fr_status db_exec(fr_gallery *g, const char *sql, const db_value *params, int n_params,
+                  db_outcome *outcome, const char *what) {
+    return g->driver->query(g, sql, params, n_params, NULL, outcome, what);
+}
+
+fr_status db_step(fr_gallery *g, db_rows *r, int *has_row) { return g->driver->step(r, has_row); }
+int64_t db_column_int(fr_gallery *g, db_rows *r, int column) { return g->driver->column_int(r, column); }
+double db_column_real(fr_gallery *g, db_rows *r, int column) { return g->driver->column_real(r, column); }
+const char *db_column_text(fr_gallery *g, db_rows *r, int column) {
+    return g->driver->column_text(r, column);
+}
+const void *db_column_blob(fr_gallery *g, db_rows *r, int column, size_t *size) {
+    return g->driver->column_blob(r, column, size);
+}
+void db_rows_free(fr_gallery *g, db_rows *r) {
+    if (r) g->driver->rows_free(r);
+}
+
+fr_status db_query_int(fr_gallery *g, const char *sql, const db_value *params, int n_params,
+                       int64_t *out, const char *what) {
+    db_rows *r;
+    fr_status st = db_query(g, sql, params, n_params, &r, NULL, what);
+    int has_row = 0;
+    if (st == FR_OK) st = db_step(g, r, &has_row);
+    if (st == FR_OK && !has_row) st = fr_error(FR_E_DB, "%s: no result while %s", g->path, what);
+    if (st == FR_OK) *out = db_column_int(g, r, 0);
+    db_rows_free(g, r);
+    return st;
 }
 
 fr_status gallery_exec(fr_gallery *g, const char *sql, const char *what) {
-    int rc = sqlite3_exec(g->db, sql, NULL, NULL, NULL);
-    return rc == SQLITE_OK ? FR_OK : gallery_db_error(g, rc, what);
+    return db_exec(g, sql, NULL, 0, NULL, what);
 }
 
-fr_status gallery_prepare(fr_gallery *g, const char *sql, sqlite3_stmt **stmt) {
-    int rc = sqlite3_prepare_v2(g->db, sql, -1, stmt, NULL);
-    return rc == SQLITE_OK ? FR_OK : gallery_db_error(g, rc, "preparing a query");
-}
-
-fr_status gallery_begin(fr_gallery *g, const char *what) {
-    return gallery_exec(g, "BEGIN IMMEDIATE", what);
-}
-
+fr_status gallery_begin(fr_gallery *g, const char *what) { return g->driver->begin(g, 1, what); }
+fr_status gallery_read_begin(fr_gallery *g, const char *what) { return g->driver->begin(g, 0, what); }
 fr_status gallery_end(fr_gallery *g, fr_status status, const char *what) {
-    if (status != FR_OK) {
-        sqlite3_exec(g->db, "ROLLBACK", NULL, NULL, NULL);
-        return status;
-    }
-    int rc = sqlite3_exec(g->db, "COMMIT", NULL, NULL, NULL);
-    if (rc == SQLITE_OK) return FR_OK;
-    status = gallery_db_error(g, rc, what);
-    sqlite3_exec(g->db, "ROLLBACK", NULL, NULL, NULL);
-    return status;
+    return g->driver->end(g, status, what);
 }
 
 fr_status gallery_meta_get(fr_gallery *g, const char *key, char *out, size_t out_size) {
-    sqlite3_stmt *stmt;
-    fr_status st = gallery_prepare(g, "SELECT value FROM meta WHERE key = ?", &stmt);
-    if (st != FR_OK) return st;
-    sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
+    db_rows *r;
+    db_value param = db_text(key);
+    fr_status st = db_query(g, "SELECT value FROM meta WHERE key = $1", &param, 1, &r, NULL,
+                            "reading the gallery's settings");
+    int has_row = 0;
     out[0] = '\0';
-    int rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW) {
-        const char *value = (const char *)sqlite3_column_text(stmt, 0); /* NULL for a NULL */
-        snprintf(out, out_size, "%s", value ? value : "");
-        rc = SQLITE_DONE;
-    }
-    if (rc != SQLITE_DONE) st = gallery_db_error(g, rc, "reading the gallery's settings");
-    sqlite3_finalize(stmt);
+    if (st == FR_OK) st = db_step(g, r, &has_row);
+    if (st == FR_OK && has_row) snprintf(out, out_size, "%s", db_column_text(g, r, 0));
+    db_rows_free(g, r);
     return st;
 }
 
 fr_status gallery_meta_set(fr_gallery *g, const char *key, const char *value) {
-    sqlite3_stmt *stmt;
-    fr_status st = gallery_prepare(g, "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)", &stmt);
-    if (st != FR_OK) return st;
-    sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 2, value, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(stmt);
-    if (rc != SQLITE_DONE) st = gallery_db_error(g, rc, "writing the gallery's settings");
-    sqlite3_finalize(stmt);
+    db_value params[2] = {db_text(key), db_text(value)};
+    return db_exec(g,
+                   "INSERT INTO meta(key, value) VALUES($1, $2)"
+                   " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                   params, 2, NULL, "writing the gallery's settings");
+}
+
+fr_status gallery_log_change(fr_gallery *g, const char *kind, int64_t person_id,
+                             int64_t template_id, int64_t *seq_out, int64_t *previous) {
+    fr_status st = FR_OK;
+    if (g->driver->lock_changes_sql)
+        st = gallery_exec(g, g->driver->lock_changes_sql, "recording the change");
+    int64_t seq = 0;
+    /* the change before this one: with the log locked for writing (see lock_changes_sql),
+     * every earlier one is committed and visible */
+    if (st == FR_OK && previous) st = gallery_last_change(g, previous);
+    db_value params[4] = {db_text(kind), db_int(person_id),
+                          template_id ? db_int(template_id) : db_text(NULL), db_int((int64_t)time(NULL))};
+    if (st == FR_OK)
+        st = db_query_int(g,
+                          "INSERT INTO changes(kind, person_id, template_id, at)"
+                          " VALUES($1, $2, $3, $4) RETURNING seq",
+                          params, 4, &seq, "recording the change");
+    if (seq_out) *seq_out = seq;
+    db_value old = db_int(seq - GALLERY_CHANGES_KEPT);
+    if (st == FR_OK && seq > GALLERY_CHANGES_KEPT)
+        st = db_exec(g, "DELETE FROM changes WHERE seq <= $1", &old, 1, NULL, "recording the change");
+    if (st == FR_OK && g->driver->notify_sql)
+        st = gallery_exec(g, g->driver->notify_sql, "announcing the change");
     return st;
 }
 
-/* A single integer from a query with no parameters. */
-static fr_status query_int(fr_gallery *g, const char *sql, const char *what, int64_t *out) {
-    sqlite3_stmt *stmt;
-    fr_status st = gallery_prepare(g, sql, &stmt);
-    if (st != FR_OK) return st;
-    int rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW) *out = sqlite3_column_int64(stmt, 0);
-    else st = gallery_db_error(g, rc, what);
-    sqlite3_finalize(stmt);
-    return st;
+fr_status gallery_last_change(fr_gallery *g, int64_t *seq) {
+    return db_query_int(g, "SELECT coalesce(max(seq), 0) FROM changes", NULL, 0, seq,
+                        "reading the change log");
 }
 
 /* Read the bound model (if any) from meta into the handle. */
@@ -151,39 +133,51 @@ static fr_status read_model(fr_gallery *g) {
     return FR_OK;
 }
 
-/* Make the tables of a new, empty database (if create), or check that an existing one is a
- * gallery. */
-static fr_status prepare_schema(fr_gallery *g, int create) {
-    int64_t n_objects;
-    fr_status st = query_int(g, "SELECT count(*) FROM sqlite_master", "reading the schema", &n_objects);
-    if (st != FR_OK) return st;
-    if (n_objects == 0 && !create) /* e.g. an empty file: reading commands leave it alone */
-        return fr_error(FR_E_DB, "%s: an empty file, not a gallery (enroll someone to make one)",
-                        g->path);
-    if (n_objects == 0) {
-        /* WAL: readers keep working while a writer enrolls; the mode is stored in the file */
-        st = gallery_exec(g, "PRAGMA journal_mode=WAL", "switching to write-ahead logging");
-        if (st == FR_OK) st = gallery_begin(g, "creating the gallery");
-        if (st != FR_OK) return st;
-        /* another process may have created it meanwhile */
-        st = query_int(g, "SELECT count(*) FROM sqlite_master", "reading the schema", &n_objects);
-        if (st == FR_OK && n_objects == 0) st = gallery_exec(g, schema_sql, "creating the gallery");
-        st = gallery_end(g, st, "creating the gallery");
-        if (st != FR_OK) return st;
-    }
-    int64_t has_meta;
-    st = query_int(g, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
-                   "reading the schema", &has_meta);
-    if (st != FR_OK) return st;
+/* The gallery's schema version from meta (checking it is a facerec gallery). */
+static fr_status schema_version(fr_gallery *g, int *version) {
     char format[32] = "", schema[16] = "";
-    if (has_meta) st = gallery_meta_get(g, "format", format, sizeof format);
-    if (st == FR_OK && has_meta) st = gallery_meta_get(g, "schema", schema, sizeof schema);
+    fr_status st = gallery_meta_get(g, "format", format, sizeof format);
+    if (st == FR_OK) st = gallery_meta_get(g, "schema", schema, sizeof schema);
     if (st != FR_OK) return st;
     if (strcmp(format, GALLERY_FORMAT) != 0)
-        return fr_error(FR_E_DB, "%s: an SQLite database, but not a facerec gallery", g->path);
-    if (strcmp(schema, GALLERY_SCHEMA) != 0)
-        return fr_error(FR_E_DB, "%s: gallery schema version %s, this facerec reads version %s",
-                        g->path, schema, GALLERY_SCHEMA);
+        return fr_error(FR_E_DB, "%s: a %s database, but not a facerec gallery", g->path,
+                        g->driver->name);
+    char *end;
+    long value = strtol(schema, &end, 10);
+    if (end == schema || *end || value < 1 || value > 1000000)
+        return fr_error(FR_E_DB, "%s: corrupt gallery: schema version '%s'", g->path, schema);
+    *version = (int)value;
+    return FR_OK;
+}
+
+/* Make the tables of a new, empty database (if create), or check that an existing one is a
+ * gallery this facerec reads, upgrading an older schema. */
+static fr_status prepare_schema(fr_gallery *g, int create) {
+    int exists = 0, version = 0;
+    fr_status st = g->driver->prepare_schema(g, create, &exists);
+    if (st != FR_OK) return st;
+    if (!exists && g->driver == &gallery_sqlite_driver) /* reading commands leave it alone */
+        return fr_error(FR_E_DB, "%s: an empty file, not a gallery (enroll someone to make one)",
+                        g->path);
+    if (!exists)
+        return fr_error(FR_E_NOT_FOUND, "%s: no gallery in this database (enroll someone first)",
+                        g->path);
+    st = schema_version(g, &version);
+    if (st == FR_OK && version > GALLERY_SCHEMA_VERSION)
+        return fr_error(FR_E_DB, "%s: gallery schema version %d, this facerec reads versions up "
+                        "to %d: use a newer facerec", g->path, version, GALLERY_SCHEMA_VERSION);
+    if (st == FR_OK && version < GALLERY_SCHEMA_VERSION) {
+        st = gallery_begin(g, "upgrading the gallery's schema");
+        if (st != FR_OK) return st;
+        /* another process may have upgraded it meanwhile */
+        st = schema_version(g, &version);
+        while (st == FR_OK && version < GALLERY_SCHEMA_VERSION) {
+            st = g->driver->migrate(g, version);
+            if (st == FR_OK) st = schema_version(g, &version);
+        }
+        st = gallery_end(g, st, "upgrading the gallery's schema");
+    }
+    if (st != FR_OK) return st;
     return read_model(g);
 }
 
@@ -192,38 +186,37 @@ const char *fr_gallery_default_path(void) {
     return env && *env ? env : "facerec.db";
 }
 
-/* Create the database file, readable and writable by its owner only, unless it exists.
- * SQLite gives its -wal and -shm files the database file's permissions. */
-static fr_status create_private(const char *path) {
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) return fr_error(FR_E_IO, "%s: cannot create the gallery: %s", path, strerror(errno));
-    close(fd);
-    return FR_OK;
+int gallery_is_postgres_uri(const char *location) {
+    return !strncmp(location, "postgresql://", 13) || !strncmp(location, "postgres://", 11);
 }
 
 fr_status fr_gallery_open(const char *path, int create, fr_gallery **out) {
     if (!out) return fr_error(FR_E_ARG, "fr_gallery_open: NULL output");
     *out = NULL;
     if (!path) path = fr_gallery_default_path();
-    struct stat sb;
-    if (!create && stat(path, &sb) != 0)
-        return fr_error(FR_E_NOT_FOUND, "%s: no gallery database there (enroll someone first)", path);
+    const gallery_driver *driver = &gallery_sqlite_driver;
+    if (gallery_is_postgres_uri(path)) {
+#ifdef FACEREC_POSTGRES
+        driver = &gallery_postgres_driver;
+#else
+        return fr_error(FR_E_UNSUPPORTED, "a PostgreSQL gallery, but this facerec was built "
+                        "without PostgreSQL (libpq)");
+#endif
+    } else {
+        struct stat sb;
+        if (!create && stat(path, &sb) != 0)
+            return fr_error(FR_E_NOT_FOUND, "%s: no gallery database there (enroll someone first)", path);
+    }
     fr_gallery *g = calloc(1, sizeof *g);
-    if (!g || !(g->path = strdup(path))) {
+    if (!g || !(g->location = strdup(path))) {
         free(g);
-        return fr_error(FR_E_NOMEM, "%s: out of memory opening the gallery", path);
+        return fr_error(FR_E_NOMEM, "out of memory opening a gallery");
     }
-    fr_status st = create ? create_private(g->path) : FR_OK;
-    int rc = st == FR_OK ? sqlite3_open_v2(path, &g->db, SQLITE_OPEN_READWRITE, NULL) : SQLITE_OK;
-    if (rc != SQLITE_OK) st = gallery_db_error(g, rc, "opening the database");
-    if (st == FR_OK) {
-        sqlite3_busy_timeout(g->db, BUSY_TIMEOUT_MS);
-        /* FULL: a committed enrollment survives a power cut too, not only a crash;
-         * secure_delete: removed templates are overwritten with zeros, whatever the default
-         * of the system's SQLite build */
-        st = gallery_exec(g, "PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL;"
-                          " PRAGMA secure_delete=ON", "configuring the connection");
-    }
+    g->driver = driver;
+    g->path = driver == &gallery_sqlite_driver ? strdup(path) : NULL; /* a URI: by the driver */
+    fr_status st = driver == &gallery_sqlite_driver && !g->path
+                       ? fr_error(FR_E_NOMEM, "%s: out of memory opening the gallery", path)
+                       : driver->open(g, create);
     if (st == FR_OK) st = prepare_schema(g, create);
     if (st != FR_OK) {
         fr_gallery_close(g);
@@ -236,10 +229,14 @@ fr_status fr_gallery_open(const char *path, int create, fr_gallery **out) {
 void fr_gallery_close(fr_gallery *g) {
     if (!g) return;
     gallery_unload(g);
-    sqlite3_close(g->db);
+    gallery_people_clear(g);
+    g->driver->close(g);
+    free(g->location);
     free(g->path);
     free(g);
 }
+
+const char *fr_gallery_backend(const fr_gallery *g) { return g ? g->driver->name : ""; }
 
 const char *fr_gallery_path(const fr_gallery *g) { return g ? g->path : ""; }
 
@@ -360,75 +357,64 @@ fr_status fr_gallery_find_source(fr_gallery *g, const uint8_t sha256[32], int *f
                                  char *name, size_t name_size) {
     if (!g || !sha256 || !found) return fr_error(FR_E_ARG, "fr_gallery_find_source: NULL argument");
     *found = 0;
-    sqlite3_stmt *stmt;
-    fr_status st = gallery_prepare(g,
-                                   "SELECT p.name FROM templates t JOIN people p ON p.id = t.person_id"
-                                   " WHERE t.sha256 = ?",
-                                   &stmt);
-    if (st != FR_OK) return st;
-    sqlite3_bind_blob(stmt, 1, sha256, 32, SQLITE_STATIC);
-    int rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW) {
+    db_rows *r;
+    db_value param = db_blob(sha256, 32);
+    fr_status st = db_query(g,
+                            "SELECT p.name FROM templates t JOIN people p ON p.id = t.person_id"
+                            " WHERE t.sha256 = $1",
+                            &param, 1, &r, NULL, "looking up a source file");
+    int has_row = 0;
+    if (st == FR_OK) st = db_step(g, r, &has_row);
+    if (st == FR_OK && has_row) {
         *found = 1;
-        if (name && name_size) snprintf(name, name_size, "%s", (const char *)sqlite3_column_text(stmt, 0));
-    } else if (rc != SQLITE_DONE) {
-        st = gallery_db_error(g, rc, "looking up a source file");
+        if (name && name_size) snprintf(name, name_size, "%s", db_column_text(g, r, 0));
     }
-    sqlite3_finalize(stmt);
+    db_rows_free(g, r);
     return st;
 }
 
 /* The id of person `name`, created if new (inside the caller's transaction). */
 static fr_status person_id(fr_gallery *g, const char *name, int64_t now, int64_t *id) {
-    sqlite3_stmt *stmt;
-    fr_status st = gallery_prepare(g,
-                                   "INSERT INTO people(name, added) VALUES(?, ?)"
-                                   " ON CONFLICT(name) DO UPDATE SET name = name RETURNING id",
-                                   &stmt);
-    if (st != FR_OK) return st;
-    sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(stmt, 2, now);
-    int rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW) {
-        *id = sqlite3_column_int64(stmt, 0);
-        rc = sqlite3_step(stmt);
-    }
-    if (rc != SQLITE_DONE) st = gallery_db_error(g, rc, "adding a person");
-    sqlite3_finalize(stmt);
-    return st;
+    db_value params[2] = {db_text(name), db_int(now)};
+    return db_query_int(g,
+                        "INSERT INTO people(name, added) VALUES($1, $2)"
+                        " ON CONFLICT(name) DO UPDATE SET name = excluded.name RETURNING id",
+                        params, 2, id, "adding a person");
 }
 
+/* The index's map of people by id learns person `id`'s name (the index is dropped if memory
+ * runs out: the next search loads it again). */
+static void index_knows_person(fr_gallery *g, int64_t id, const char *name) {
+    if (g->index && !gallery_person_set(g, id, name)) gallery_unload(g);
+}
+
+/* Store the templates of person `person`, their ids into ids[0..n). */
 static fr_status insert_templates(fr_gallery *g, int64_t person, const fr_template *templates,
-                                  int n, int64_t now) {
-    sqlite3_stmt *stmt;
-    fr_status st = gallery_prepare(g,
-                                   "INSERT INTO templates(person_id, embedding, model, model_version,"
-                                   " source, sha256, x, y, w, h, quality, added)"
-                                   " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                                   &stmt);
-    if (st != FR_OK) return st;
+                                  int n, int64_t now, int64_t *ids) {
+    fr_status st = FR_OK;
     for (int i = 0; i < n && st == FR_OK; i++) {
         const fr_template *t = &templates[i];
-        sqlite3_bind_int64(stmt, 1, person);
-        sqlite3_bind_blob(stmt, 2, t->embedding, (int)(g->dim * sizeof(float)), SQLITE_STATIC);
-        sqlite3_bind_text(stmt, 3, g->model, -1, SQLITE_STATIC);
-        sqlite3_bind_text(stmt, 4, g->model_version, -1, SQLITE_STATIC);
-        sqlite3_bind_text(stmt, 5, t->source, -1, SQLITE_STATIC);
-        sqlite3_bind_blob(stmt, 6, t->sha256, 32, SQLITE_STATIC);
-        sqlite3_bind_double(stmt, 7, t->x);
-        sqlite3_bind_double(stmt, 8, t->y);
-        sqlite3_bind_double(stmt, 9, t->w);
-        sqlite3_bind_double(stmt, 10, t->h);
-        sqlite3_bind_double(stmt, 11, t->quality);
-        sqlite3_bind_int64(stmt, 12, now);
-        int rc = sqlite3_step(stmt);
-        if ((rc & 0xff) == SQLITE_CONSTRAINT)
+        db_value params[12] = {db_int(person), db_blob(t->embedding, (size_t)g->dim * sizeof(float)),
+                               db_text(g->model), db_text(g->model_version), db_text(t->source),
+                               db_blob(t->sha256, 32), db_real(t->x), db_real(t->y), db_real(t->w),
+                               db_real(t->h), db_real(t->quality), db_int(now)};
+        db_outcome outcome;
+        db_rows *r = NULL;
+        st = db_query(g,
+                      "INSERT INTO templates(person_id, embedding, model, model_version,"
+                      " source, sha256, x, y, w, h, quality, added)"
+                      " VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+                      params, 12, &r, &outcome, "storing a template");
+        if (st == FR_OK && outcome.constraint)
             st = fr_error(FR_E_ARG, "%s: %s is already enrolled (same SHA-256)", g->path, t->source);
-        else if (rc != SQLITE_DONE)
-            st = gallery_db_error(g, rc, "storing a template");
-        sqlite3_reset(stmt);
+        int has_row = 0;
+        if (st == FR_OK) st = db_step(g, r, &has_row);
+        if (st == FR_OK && !has_row) st = fr_error(FR_E_DB, "%s: no result while storing a template", g->path);
+        if (st == FR_OK) ids[i] = db_column_int(g, r, 0);
+        /* to the end of the statement */
+        for (int more = has_row; st == FR_OK && more;) st = db_step(g, r, &more);
+        db_rows_free(g, r);
     }
-    sqlite3_finalize(stmt);
     return st;
 }
 
@@ -448,12 +434,22 @@ fr_status fr_gallery_enroll(fr_gallery *g, const char *name, const fr_template *
                                 templates[i].source);
     }
     int64_t now = (int64_t)time(NULL), id = 0;
+    int64_t *ids = malloc((size_t)n * sizeof *ids);
+    if (!ids) return fr_error(FR_E_NOMEM, "%s: out of memory enrolling", g->path);
     st = gallery_begin(g, "enrolling");
-    if (st != FR_OK) return st;
-    st = person_id(g, name, now, &id);
-    if (st == FR_OK) st = insert_templates(g, id, templates, n, now);
-    st = gallery_end(g, st, "enrolling");
-    gallery_unload(g);
+    int64_t seq = 0, previous = 0;
+    if (st == FR_OK) {
+        st = person_id(g, name, now, &id);
+        if (st == FR_OK) st = insert_templates(g, id, templates, n, now, ids);
+        if (st == FR_OK) st = gallery_log_change(g, "enroll", id, 0, &seq, &previous);
+        st = gallery_end(g, st, "enrolling");
+    }
+    if (st == FR_OK) {
+        index_knows_person(g, id, name);
+        for (int i = 0; i < n; i++) gallery_index_add(g, name, &ids[i], templates[i].embedding, 1);
+        gallery_own_change_done(g, seq, previous);
+    }
+    free(ids);
     return st;
 }
 
@@ -461,16 +457,16 @@ fr_status fr_gallery_people(fr_gallery *g, fr_person **people, int *n_people) {
     if (!g || !people || !n_people) return fr_error(FR_E_ARG, "fr_gallery_people: NULL argument");
     *people = NULL;
     *n_people = 0;
-    sqlite3_stmt *stmt;
-    fr_status st = gallery_prepare(g,
-                                   "SELECT p.name, count(t.id), coalesce(min(t.added), p.added)"
-                                   " FROM people p LEFT JOIN templates t ON t.person_id = p.id"
-                                   " GROUP BY p.id ORDER BY p.name",
-                                   &stmt);
+    db_rows *r;
+    fr_status st = db_query(g,
+                            "SELECT p.name, count(t.id), coalesce(min(t.added), p.added)"
+                            " FROM people p LEFT JOIN templates t ON t.person_id = p.id"
+                            " GROUP BY p.id ORDER BY p.name",
+                            NULL, 0, &r, NULL, "listing people");
     if (st != FR_OK) return st;
     fr_person *list = NULL;
-    int n = 0, cap = 0, rc;
-    while (st == FR_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    int n = 0, cap = 0, has_row = 0;
+    while (st == FR_OK && (st = db_step(g, r, &has_row)) == FR_OK && has_row) {
         if (n == cap) {
             cap = cap ? 2 * cap : 64;
             fr_person *grown = realloc(list, (size_t)cap * sizeof *list);
@@ -480,14 +476,13 @@ fr_status fr_gallery_people(fr_gallery *g, fr_person **people, int *n_people) {
             }
             list = grown;
         }
-        list[n].name = strdup((const char *)sqlite3_column_text(stmt, 0));
-        list[n].n_templates = sqlite3_column_int(stmt, 1);
-        list[n].added = sqlite3_column_int64(stmt, 2);
+        list[n].name = strdup(db_column_text(g, r, 0));
+        list[n].n_templates = (int)db_column_int(g, r, 1);
+        list[n].added = db_column_int(g, r, 2);
         if (!list[n].name) st = fr_error(FR_E_NOMEM, "%s: out of memory listing people", g->path);
         else n++;
     }
-    if (st == FR_OK && rc != SQLITE_DONE) st = gallery_db_error(g, rc, "listing people");
-    sqlite3_finalize(stmt);
+    db_rows_free(g, r);
     if (st != FR_OK) {
         fr_people_free(list, n);
         return st;
@@ -502,38 +497,57 @@ void fr_people_free(fr_person *people, int n_people) {
     free(people);
 }
 
-/* Run a one-row UPDATE/DELETE bound to the given names; FR_E_NOT_FOUND if no row changed. */
+/* Run a one-row UPDATE/DELETE bound to the given names that returns the person's id;
+ * FR_E_NOT_FOUND if no row changed. */
 static fr_status change_person(fr_gallery *g, const char *sql, const char *a, const char *b,
-                               const char *what, const char *missing) {
-    sqlite3_stmt *stmt;
-    fr_status st = gallery_prepare(g, sql, &stmt);
+                               const char *what, const char *missing, int64_t *id) {
+    db_value params[2] = {db_text(a), db_text(b)};
+    db_outcome outcome;
+    db_rows *r;
+    fr_status st = db_query(g, sql, params, b ? 2 : 1, &r, &outcome, what);
     if (st != FR_OK) return st;
-    sqlite3_bind_text(stmt, 1, a, -1, SQLITE_STATIC);
-    if (b) sqlite3_bind_text(stmt, 2, b, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(stmt);
-    if (rc != SQLITE_DONE) st = gallery_db_error(g, rc, what);
-    else if (sqlite3_changes(g->db) == 0)
+    if (outcome.constraint)
+        return fr_error(FR_E_ARG, "%s: '%s' is already enrolled: remove one of them first", g->path,
+                        b ? b : a);
+    int has_row = 0;
+    st = db_step(g, r, &has_row);
+    if (st == FR_OK && has_row) *id = db_column_int(g, r, 0);
+    /* to the end of the statement (SQLite changes rows as it steps) */
+    for (int more = has_row; st == FR_OK && more;) st = db_step(g, r, &more);
+    db_rows_free(g, r);
+    if (st == FR_OK && !has_row)
         st = fr_error(FR_E_NOT_FOUND, "%s: no person named '%s'", g->path, missing);
-    sqlite3_finalize(stmt);
     return st;
-}
-
-/* After a removal or a rename: secure_delete zeroed the freed space in the database pages,
- * but the write-ahead log still holds the old pages until a checkpoint copies them back.
- * Checkpoint now and empty the log, so the erased data is gone from both files (a reader in
- * another process can delay this to its own checkpoint; it is not an error). */
-static void erase_from_log(fr_gallery *g) {
-    sqlite3_wal_checkpoint_v2(g->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 }
 
 fr_status fr_gallery_remove(fr_gallery *g, const char *name) {
     if (!g || !name) return fr_error(FR_E_ARG, "fr_gallery_remove: NULL argument");
     fr_status st = gallery_begin(g, "removing a person");
     if (st != FR_OK) return st;
-    st = change_person(g, "DELETE FROM people WHERE name = ?", name, NULL, "removing a person", name);
+    int64_t id = 0;
+    st = change_person(g, "DELETE FROM people WHERE name = $1 RETURNING id", name, NULL,
+                       "removing a person", name, &id);
+    int64_t seq = 0, previous = 0;
+    if (st == FR_OK) st = gallery_log_change(g, "remove", id, 0, &seq, &previous);
     st = gallery_end(g, st, "removing a person");
-    if (st == FR_OK) erase_from_log(g);
-    gallery_unload(g);
+    if (st == FR_OK && g->driver->after_erase) g->driver->after_erase(g);
+    if (st == FR_OK) {
+        gallery_index_remove_person(g, name);
+        gallery_person_forget(g, id);
+        gallery_own_change_done(g, seq, previous);
+    }
+    return st;
+}
+
+/* Whether person `name` exists. */
+static fr_status person_exists(fr_gallery *g, const char *name, int *exists) {
+    db_rows *r;
+    db_value param = db_text(name);
+    fr_status st = db_query(g, "SELECT 1 FROM people WHERE name = $1", &param, 1, &r, NULL,
+                            "looking up a person");
+    *exists = 0;
+    if (st == FR_OK) st = db_step(g, r, exists);
+    db_rows_free(g, r);
     return st;
 }
 
@@ -543,24 +557,24 @@ fr_status fr_gallery_rename(fr_gallery *g, const char *old_name, const char *new
     if (st != FR_OK) return st;
     st = gallery_begin(g, "renaming a person");
     if (st != FR_OK) return st;
-    sqlite3_stmt *stmt;
-    st = gallery_prepare(g, "SELECT 1 FROM people WHERE name = ?", &stmt);
-    if (st == FR_OK) {
-        sqlite3_bind_text(stmt, 1, new_name, -1, SQLITE_STATIC);
-        int rc = sqlite3_step(stmt);
-        if (rc == SQLITE_ROW)
-            st = fr_error(FR_E_ARG, "%s: '%s' is already enrolled: remove one of them first",
-                          g->path, new_name);
-        else if (rc != SQLITE_DONE)
-            st = gallery_db_error(g, rc, "renaming a person");
-        sqlite3_finalize(stmt);
-    }
+    int taken = 0;
+    st = person_exists(g, new_name, &taken);
+    if (st == FR_OK && taken)
+        st = fr_error(FR_E_ARG, "%s: '%s' is already enrolled: remove one of them first", g->path,
+                      new_name);
+    int64_t id = 0;
     if (st == FR_OK)
-        st = change_person(g, "UPDATE people SET name = ?2 WHERE name = ?1", old_name, new_name,
-                           "renaming a person", old_name);
+        st = change_person(g, "UPDATE people SET name = $2 WHERE name = $1 RETURNING id", old_name,
+                           new_name, "renaming a person", old_name, &id);
+    int64_t seq = 0, previous = 0;
+    if (st == FR_OK) st = gallery_log_change(g, "rename", id, 0, &seq, &previous);
     st = gallery_end(g, st, "renaming a person");
-    if (st == FR_OK) erase_from_log(g);
-    gallery_unload(g);
+    if (st == FR_OK && g->driver->after_erase) g->driver->after_erase(g);
+    if (st == FR_OK) {
+        gallery_index_rename_person(g, old_name, new_name);
+        index_knows_person(g, id, new_name);
+        gallery_own_change_done(g, seq, previous);
+    }
     return st;
 }
 
@@ -570,32 +584,22 @@ fr_status fr_gallery_add_person(fr_gallery *g, const char *name) {
     if (st != FR_OK) return st;
     st = gallery_begin(g, "adding a person");
     if (st != FR_OK) return st;
-    sqlite3_stmt *stmt;
-    st = gallery_prepare(g, "INSERT INTO people(name, added) VALUES(?, ?)", &stmt);
-    if (st == FR_OK) {
-        sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(stmt, 2, (int64_t)time(NULL));
-        int rc = sqlite3_step(stmt);
-        if ((rc & 0xff) == SQLITE_CONSTRAINT)
-            st = fr_error(FR_E_ARG, "%s: '%s' is already enrolled", g->path, name);
-        else if (rc != SQLITE_DONE)
-            st = gallery_db_error(g, rc, "adding a person");
-        sqlite3_finalize(stmt);
-    }
+    db_value params[2] = {db_text(name), db_int((int64_t)time(NULL))};
+    db_outcome outcome;
+    db_rows *r;
+    int64_t id = 0;
+    st = db_query(g, "INSERT INTO people(name, added) VALUES($1, $2) RETURNING id", params, 2, &r,
+                  &outcome, "adding a person");
+    int has_row = 0;
+    if (st == FR_OK && outcome.constraint)
+        st = fr_error(FR_E_ARG, "%s: '%s' is already enrolled", g->path, name);
+    else if (st == FR_OK)
+        st = db_step(g, r, &has_row);
+    if (st == FR_OK && has_row) id = db_column_int(g, r, 0);
+    for (int more = has_row; st == FR_OK && more;) st = db_step(g, r, &more);
+    db_rows_free(g, r);
+    if (st == FR_OK) st = gallery_log_change(g, "add_person", id, 0, NULL, NULL);
     return gallery_end(g, st, "adding a person");
-}
-
-/* Whether person `name` exists (FR_E_NOT_FOUND if not). */
-static fr_status check_person_exists(fr_gallery *g, const char *name) {
-    sqlite3_stmt *stmt;
-    fr_status st = gallery_prepare(g, "SELECT 1 FROM people WHERE name = ?", &stmt);
-    if (st != FR_OK) return st;
-    sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(stmt);
-    if (rc == SQLITE_DONE) st = fr_error(FR_E_NOT_FOUND, "%s: no person named '%s'", g->path, name);
-    else if (rc != SQLITE_ROW) st = gallery_db_error(g, rc, "looking up a person");
-    sqlite3_finalize(stmt);
-    return st;
 }
 
 fr_status fr_gallery_templates(fr_gallery *g, const char *name, fr_template_info **templates,
@@ -605,21 +609,23 @@ fr_status fr_gallery_templates(fr_gallery *g, const char *name, fr_template_info
     *templates = NULL;
     *n_templates = 0;
     /* one snapshot: the person and their templates */
-    fr_status st = gallery_exec(g, "BEGIN", "listing templates");
+    fr_status st = gallery_read_begin(g, "listing templates");
     if (st != FR_OK) return st;
-    if (name) st = check_person_exists(g, name);
-    sqlite3_stmt *stmt = NULL;
+    int exists = 1;
+    if (name) st = person_exists(g, name, &exists);
+    if (st == FR_OK && !exists) st = fr_error(FR_E_NOT_FOUND, "%s: no person named '%s'", g->path, name);
+    db_rows *r = NULL;
+    db_value param = db_text(name);
     if (st == FR_OK)
-        st = gallery_prepare(g,
-                             "SELECT t.id, p.name, t.source, t.sha256, t.x, t.y, t.w, t.h,"
-                             " t.quality, t.added FROM templates t JOIN people p"
-                             " ON p.id = t.person_id WHERE ?1 IS NULL OR p.name = ?1"
-                             " ORDER BY p.name, t.id",
-                             &stmt);
+        st = db_query(g,
+                      "SELECT t.id, p.name, t.source, t.sha256, t.x, t.y, t.w, t.h,"
+                      " t.quality, t.added FROM templates t JOIN people p"
+                      " ON p.id = t.person_id WHERE CAST($1 AS TEXT) IS NULL OR p.name = $1"
+                      " ORDER BY p.name, t.id",
+                      &param, 1, &r, NULL, "listing templates");
     fr_template_info *list = NULL;
-    int n = 0, cap = 0, rc = SQLITE_DONE;
-    if (st == FR_OK && name) sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
-    while (st == FR_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    int n = 0, cap = 0, has_row = 0;
+    while (st == FR_OK && (st = db_step(g, r, &has_row)) == FR_OK && has_row) {
         if (n == cap) {
             cap = cap ? 2 * cap : 16;
             fr_template_info *grown = realloc(list, (size_t)cap * sizeof *list);
@@ -631,23 +637,24 @@ fr_status fr_gallery_templates(fr_gallery *g, const char *name, fr_template_info
         }
         fr_template_info *t = &list[n];
         memset(t, 0, sizeof *t);
-        t->id = sqlite3_column_int64(stmt, 0);
-        t->name = strdup((const char *)sqlite3_column_text(stmt, 1));
-        t->source = strdup((const char *)sqlite3_column_text(stmt, 2));
+        t->id = db_column_int(g, r, 0);
+        t->name = strdup(db_column_text(g, r, 1));
+        t->source = strdup(db_column_text(g, r, 2));
         n++;
-        if (sqlite3_column_bytes(stmt, 3) == 32) memcpy(t->sha256, sqlite3_column_blob(stmt, 3), 32);
-        t->x = (float)sqlite3_column_double(stmt, 4);
-        t->y = (float)sqlite3_column_double(stmt, 5);
-        t->w = (float)sqlite3_column_double(stmt, 6);
-        t->h = (float)sqlite3_column_double(stmt, 7);
-        t->quality = (float)sqlite3_column_double(stmt, 8);
-        t->added = sqlite3_column_int64(stmt, 9);
+        size_t sha_bytes;
+        const void *sha = db_column_blob(g, r, 3, &sha_bytes);
+        if (sha_bytes == 32) memcpy(t->sha256, sha, 32);
+        t->x = (float)db_column_real(g, r, 4);
+        t->y = (float)db_column_real(g, r, 5);
+        t->w = (float)db_column_real(g, r, 6);
+        t->h = (float)db_column_real(g, r, 7);
+        t->quality = (float)db_column_real(g, r, 8);
+        t->added = db_column_int(g, r, 9);
         if (!t->name || !t->source)
             st = fr_error(FR_E_NOMEM, "%s: out of memory listing templates", g->path);
     }
-    if (st == FR_OK && rc != SQLITE_DONE) st = gallery_db_error(g, rc, "listing templates");
-    sqlite3_finalize(stmt);
-    sqlite3_exec(g->db, "COMMIT", NULL, NULL, NULL);
+    db_rows_free(g, r);
+    st = gallery_end(g, st, "listing templates");
     if (st != FR_OK) {
         fr_template_infos_free(list, n);
         return st;
@@ -669,27 +676,33 @@ fr_status fr_gallery_remove_template(fr_gallery *g, int64_t id, char *name, size
     if (!g) return fr_error(FR_E_ARG, "fr_gallery_remove_template: NULL gallery");
     fr_status st = gallery_begin(g, "removing a template");
     if (st != FR_OK) return st;
-    sqlite3_stmt *stmt;
-    st = gallery_prepare(g,
-                         "DELETE FROM templates WHERE id = ?"
-                         " RETURNING (SELECT name FROM people WHERE id = person_id)",
-                         &stmt);
-    if (st == FR_OK) {
-        sqlite3_bind_int64(stmt, 1, id);
-        int rc = sqlite3_step(stmt);
-        if (rc == SQLITE_ROW) {
-            if (name && name_size) snprintf(name, name_size, "%s", (const char *)sqlite3_column_text(stmt, 0));
-            rc = sqlite3_step(stmt);
-            if (rc != SQLITE_DONE) st = gallery_db_error(g, rc, "removing a template");
-        } else if (rc == SQLITE_DONE) {
-            st = fr_error(FR_E_NOT_FOUND, "%s: no template with id %lld", g->path, (long long)id);
-        } else {
-            st = gallery_db_error(g, rc, "removing a template");
-        }
-        sqlite3_finalize(stmt);
+    db_rows *r;
+    db_value param = db_int(id);
+    char person[MAX_NAME_BYTES + 1] = "";
+    st = db_query(g,
+                  "DELETE FROM templates WHERE id = $1 RETURNING"
+                  " (SELECT name FROM people WHERE people.id = templates.person_id), person_id",
+                  &param, 1, &r, NULL, "removing a template");
+    int has_row = 0;
+    if (st == FR_OK) st = db_step(g, r, &has_row);
+    int64_t person_id = 0;
+    if (st == FR_OK && has_row) {
+        snprintf(person, sizeof person, "%s", db_column_text(g, r, 0));
+        person_id = db_column_int(g, r, 1);
     }
+    /* to the end of the statement (SQLite deletes as it steps) */
+    for (int more = has_row; st == FR_OK && more;) st = db_step(g, r, &more);
+    db_rows_free(g, r);
+    if (st == FR_OK && !has_row)
+        st = fr_error(FR_E_NOT_FOUND, "%s: no template with id %lld", g->path, (long long)id);
+    int64_t seq = 0, previous = 0;
+    if (st == FR_OK) st = gallery_log_change(g, "remove_template", person_id, id, &seq, &previous);
     st = gallery_end(g, st, "removing a template");
-    gallery_unload(g);
+    if (st == FR_OK && name && name_size) snprintf(name, name_size, "%s", person);
+    if (st == FR_OK) {
+        gallery_index_remove_template(g, id);
+        gallery_own_change_done(g, seq, previous);
+    }
     return st;
 }
 
@@ -697,25 +710,26 @@ fr_status fr_gallery_get_info(fr_gallery *g, fr_gallery_info *info) {
     if (!g || !info) return fr_error(FR_E_ARG, "fr_gallery_get_info: NULL argument");
     memset(info, 0, sizeof *info);
     /* one snapshot for all the numbers */
-    fr_status st = gallery_exec(g, "BEGIN", "reading the gallery");
+    fr_status st = gallery_read_begin(g, "reading the gallery");
     if (st != FR_OK) return st;
     int64_t n_people = 0, n_calibration = 0;
     char genuine[24] = "", impostor[24] = "", when[24] = "";
     st = read_model(g);
     if (st == FR_OK)
-        st = query_int(g, "SELECT count(*) FROM people", "counting people", &n_people);
+        st = db_query_int(g, "SELECT count(*) FROM people", NULL, 0, &n_people, "counting people");
     if (st == FR_OK)
-        st = query_int(g, "SELECT count(*) FROM templates", "counting templates", &info->n_templates);
+        st = db_query_int(g, "SELECT count(*) FROM templates", NULL, 0, &info->n_templates,
+                          "counting templates");
     if (st == FR_OK)
-        st = query_int(g, "SELECT count(*) FROM calibration WHERE kind = 'impostor'",
-                       "reading the calibration", &n_calibration);
+        st = db_query_int(g, "SELECT count(*) FROM calibration WHERE kind = 'impostor'", NULL, 0,
+                          &n_calibration, "reading the calibration");
     if (st == FR_OK) st = gallery_meta_get(g, "calibration_genuine_pairs", genuine, sizeof genuine);
     if (st == FR_OK) st = gallery_meta_get(g, "calibration_impostor_pairs", impostor, sizeof impostor);
     if (st == FR_OK) st = gallery_meta_get(g, "calibration_time", when, sizeof when);
     if (st == FR_OK)
         st = gallery_meta_get(g, "calibration_source", info->calibration_source,
                               sizeof info->calibration_source);
-    sqlite3_exec(g->db, "COMMIT", NULL, NULL, NULL);
+    st = gallery_end(g, st, "reading the gallery");
     if (st != FR_OK) return st;
     snprintf(info->model, sizeof info->model, "%s", g->model);
     snprintf(info->model_version, sizeof info->model_version, "%s", g->model_version);
@@ -730,20 +744,11 @@ fr_status fr_gallery_get_info(fr_gallery *g, fr_gallery_info *info) {
 
 fr_status fr_gallery_check(fr_gallery *g) {
     if (!g) return fr_error(FR_E_ARG, "fr_gallery_check: NULL argument");
-    sqlite3_stmt *stmt;
-    fr_status st = gallery_prepare(g, "PRAGMA quick_check(1)", &stmt);
-    if (st != FR_OK) return st;
-    int rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW) {
-        const char *verdict = (const char *)sqlite3_column_text(stmt, 0);
-        if (!verdict || strcmp(verdict, "ok") != 0)
-            st = fr_error(FR_E_DB, "%s: the database is damaged (%s)", g->path,
-                          verdict ? verdict : "no verdict");
-    } else {
-        st = gallery_db_error(g, rc, "checking the database");
+    fr_status st = g->driver->check ? g->driver->check(g) : FR_OK;
+    /* then what the database cannot know: every template loads as search would read it */
+    if (st == FR_OK && g->model[0]) {
+        gallery_unload(g);
+        st = gallery_ensure_loaded(g);
     }
-    sqlite3_finalize(stmt);
-    /* then what SQLite cannot know: every template loads as search would read it */
-    if (st == FR_OK && g->model[0]) st = gallery_ensure_loaded(g);
     return st;
 }

@@ -1,5 +1,6 @@
 /* threshold.c: calibration (the distances of every same-person and different-person pair,
  * kept as quantiles) and the decision thresholds read off them. */
+#include "gallery/db.h"
 #include "gallery/gallery.h"
 #include "nn/distance.h"
 
@@ -186,18 +187,14 @@ static fr_status measure_calibration(const float *embeddings, const int *labels,
 }
 
 static fr_status store_quantiles(fr_gallery *g, const char *kind, const gallery_quantiles *q) {
-    sqlite3_stmt *stmt;
-    fr_status st = gallery_prepare(g, "INSERT OR REPLACE INTO calibration(kind, p, distance) VALUES(?, ?, ?)",
-                                   &stmt);
+    fr_status st = FR_OK;
     for (int i = 0; i < q->n && st == FR_OK; i++) {
-        sqlite3_bind_text(stmt, 1, kind, -1, SQLITE_STATIC);
-        sqlite3_bind_double(stmt, 2, q->p[i]);
-        sqlite3_bind_double(stmt, 3, q->d[i]);
-        int rc = sqlite3_step(stmt);
-        if (rc != SQLITE_DONE) st = gallery_db_error(g, rc, "storing the calibration");
-        sqlite3_reset(stmt);
+        db_value params[3] = {db_text(kind), db_real(q->p[i]), db_real(q->d[i])};
+        st = db_exec(g,
+                     "INSERT INTO calibration(kind, p, distance) VALUES($1, $2, $3)"
+                     " ON CONFLICT(kind, p) DO UPDATE SET distance = excluded.distance",
+                     params, 3, NULL, "storing the calibration");
     }
-    sqlite3_finalize(stmt);
     return st;
 }
 
@@ -390,22 +387,23 @@ fr_status gallery_read_calibration_file(const char *path, gallery_calibration *o
 static fr_status read_gallery_calibration(fr_gallery *g, gallery_calibration *cal) {
     static const char *const kinds[2] = {"genuine", "impostor"};
     gallery_quantiles *tables[2] = {&cal->genuine, &cal->impostor};
-    sqlite3_stmt *stmt;
-    fr_status st = gallery_prepare(g, "SELECT p, distance FROM calibration WHERE kind = ? ORDER BY p", &stmt);
+    fr_status st = FR_OK;
     for (int k = 0; k < 2 && st == FR_OK; k++) {
         gallery_quantiles *q = tables[k];
-        sqlite3_bind_text(stmt, 1, kinds[k], -1, SQLITE_STATIC);
+        db_value param = db_text(kinds[k]);
+        db_rows *r;
         q->n = 0;
-        int rc;
-        while ((rc = sqlite3_step(stmt)) == SQLITE_ROW && q->n < GALLERY_MAX_QUANTILES) {
-            q->p[q->n] = sqlite3_column_double(stmt, 0);
-            q->d[q->n] = (float)sqlite3_column_double(stmt, 1);
+        st = db_query(g, "SELECT p, distance FROM calibration WHERE kind = $1 ORDER BY p", &param, 1,
+                      &r, NULL, "reading the calibration");
+        int has_row = 0;
+        while (st == FR_OK && q->n < GALLERY_MAX_QUANTILES && (st = db_step(g, r, &has_row)) == FR_OK &&
+               has_row) {
+            q->p[q->n] = db_column_real(g, r, 0);
+            q->d[q->n] = (float)db_column_real(g, r, 1);
             q->n++;
         }
-        if (rc != SQLITE_ROW && rc != SQLITE_DONE) st = gallery_db_error(g, rc, "reading the calibration");
-        sqlite3_reset(stmt);
+        db_rows_free(g, r);
     }
-    sqlite3_finalize(stmt);
     if (st != FR_OK || cal->genuine.n == 0 || cal->impostor.n == 0) {
         cal->impostor.n = 0;
         return st;
@@ -520,13 +518,7 @@ fr_status fr_gallery_identify_threshold(fr_gallery *g, double fpir, fr_threshold
     if (!g || !out || !(fpir > 0 && fpir <= 1))
         return fr_error(FR_E_ARG, "fr_gallery_identify_threshold: FPIR must be in (0, 1]");
     int64_t n_people = 0;
-    sqlite3_stmt *stmt;
-    fr_status st = gallery_prepare(g, "SELECT count(*) FROM people", &stmt);
-    if (st != FR_OK) return st;
-    int rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW) n_people = sqlite3_column_int64(stmt, 0);
-    else st = gallery_db_error(g, rc, "counting people");
-    sqlite3_finalize(stmt);
+    fr_status st = db_query_int(g, "SELECT count(*) FROM people", NULL, 0, &n_people, "counting people");
     if (st != FR_OK) return st;
     /* a stranger is falsely named if any of the N comparisons accepts: FPIR ~ N * FAR */
     double far = fpir / (double)FR_MAX(n_people, 1);

@@ -1,5 +1,6 @@
 /* distance.h: squared Euclidean distances between many vectors at once (not installed), for
- * the gallery's search and calibration and the evaluation's open-set identification. */
+ * the calibration and the evaluation's open-set identification (the gallery's search has its
+ * own kernels: nn_kernel_table.sq_distance and dot_u8s8, nn/kernels.h). */
 #ifndef FR_NN_DISTANCE_H
 #define FR_NN_DISTANCE_H
 

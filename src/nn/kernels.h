@@ -6,6 +6,7 @@
 #include "nn/nn.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* At -O2, GCC only vectorises loops whose trip count is a multiple of the vector width. The
  * inner loops of the ops run over channel counts of any size, so let the cost model decide
@@ -109,8 +110,18 @@ typedef struct nn_kernel_table {
     /* The core's peak: `iterations` rounds of independent multiply-adds on registers only, at
      * this level's vector width; returns the floating-point operations done. */
     double (*fma_loop)(long iterations);
+    /* The gallery's scan (gallery/index.c). Every level returns the same bits:
+     * ||a - b||^2 of two float vectors of length dim, summed in one fixed order: 16 partial
+     * sums (element k goes to sum k mod 16, by fused multiply-add), then added pairwise
+     * (s_l + s_{l+8}, then + 4, + 2, + 1). */
+    float (*sq_distance)(const float *a, const float *b, int dim);
+    /* out[j] = sum_k rows[j * stride + k] * probe[k] for k < n_bytes (a multiple of 64),
+     * j < n_rows: unsigned 8-bit codes times signed 8-bit ones, exact in 32 bits (VNNI's
+     * vpdpbusd where the CPU has AVX512_VNNI). */
+    void (*dot_u8s8)(const int8_t *probe, const uint8_t *rows, int64_t stride, int n_bytes,
+                     int n_rows, int32_t *out);
 } nn_kernel_table;
-#define NN_KERNEL_ENTRIES 6
+#define NN_KERNEL_ENTRIES 8
 /* A new kernel is one more entry here, in kernels.inc's table, and in the count above. */
 _Static_assert(sizeof(nn_kernel_table) == NN_KERNEL_ENTRIES * sizeof(void (*)(void)),
                "nn_kernel_table: update NN_KERNEL_ENTRIES and every level's table");

@@ -225,7 +225,10 @@ static void encode(const float *v, const int *order, int n, int bytes, uint8_t *
         float a = fabsf(x[i]);
         max_abs = a > max_abs ? a : max_abs;
     }
-    float s = max_abs > 0 ? max_abs / CODE_MAX : 1, inv = 1 / s;
+    float s = max_abs / CODE_MAX, inv = 1 / s;
+    /* all zeros, or so close to 0 that the step or its inverse leaves the float range: the
+     * codes are 0 and the error term carries the whole row */
+    if (!(s > 0) || !isfinite(inv)) s = 1, inv = 1;
     double coded = 0, err = 0;
     for (int i = 0; i < n; i++) {
         /* any rounding will do (the bounds use the codes as they are): half away from 0 */

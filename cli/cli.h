@@ -187,6 +187,10 @@ int cmd_info(int argc, char **argv);
 int cmd_gallery(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
+/* Run program_name, found beside this program (else on PATH), with first_arg (if not NULL)
+ * and argv[1..]: the commands whose libraries stay out of `facerec` (serve, watch). Returns
+ * only on failure, after printing why (exit status 1). */
+int cli_run_beside(const char *program_name, const char *first_arg, int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_import_keras_csv(int argc, char **argv);
 int cmd_serve(int argc, char **argv); /* cmd_serve.c: runs facerec-serve */

@@ -2,6 +2,9 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <unistd.h>
+#include <limits.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
@@ -181,3 +184,31 @@ int cli_load_image(const char *path, fr_image **img) {
     return st == FR_OK ? CLI_OK : cli_fail(st);
 }
 
+/* ---- the programs installed beside facerec ---- */
+
+int cli_run_beside(const char *program_name, const char *first_arg, int argc, char **argv) {
+    char **args = calloc((size_t)argc + 2, sizeof *args);
+    if (!args) return 1;
+    char self[PATH_MAX], program[PATH_MAX + 16];
+    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+    program[0] = '\0';
+    if (len > 0) {
+        self[len] = '\0';
+        char *slash = strrchr(self, '/');
+        if (slash) {
+            slash[1] = '\0';
+            snprintf(program, sizeof program, "%s%s", self, program_name);
+        }
+    }
+    int n = 0;
+    args[n++] = (char *)program_name;
+    if (first_arg) args[n++] = (char *)first_arg;
+    for (int i = 1; i < argc; i++) args[n++] = argv[i];
+    args[n] = NULL;
+    if (program[0] && access(program, X_OK) == 0) execv(program, args);
+    execvp(program_name, args);
+    fprintf(stderr, "facerec %s: cannot run %s (%s): it is installed beside facerec\n", argv[0],
+            program_name, strerror(errno));
+    free(args);
+    return 1;
+}

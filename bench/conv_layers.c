@@ -23,23 +23,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "timing.h"
+
 /* CPU time of the calling thread: on one thread it is the work's time, which a busy machine
  * (other processes taking the core) disturbs much less than wall time */
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
-
-static int compare_doubles(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, compare_doubles);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
+static double now_ms(void) { return clock_ms(CLOCK_THREAD_CPUTIME_ID); }
 
 static float *random_floats(size_t n, unsigned *state) {
     float *x = malloc(n * sizeof(float));

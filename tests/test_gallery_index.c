@@ -117,7 +117,11 @@ static int exact(const float *q, const fr_match *m, int k, int found) {
 
 static fr_gallery *open_fresh(const char *tag) {
     fr_gallery *g = NULL;
-    const char *path = test_fresh_db(tag);
+    /* one file per kernel level: ctest runs this program at each level side by side */
+    const char *isa = getenv("FACEREC_ISA");
+    char name[128];
+    snprintf(name, sizeof name, "%s_%s", tag, isa && *isa ? isa : "best");
+    const char *path = test_fresh_db(name);
     if (fr_gallery_open(path, 1, &g) != FR_OK ||
         fr_gallery_use_model(g, "fusion", "1", DIM) != FR_OK ||
         gallery_exec(g, "PRAGMA synchronous=OFF", "test settings") != FR_OK)

@@ -3,21 +3,30 @@
  *   conv_layers [--repeat N]
  *
  * For batch 1 and 16, every distinct convolution of dlib-resnet (random weights of the
- * network's shapes, 150x150 input) runs through nn_conv2d by im2col + our GEMM and, for the
+ * network's shapes, 150x150 input), and nn4.small2's 3x3 stride-1 ones (96x96 input), run
+ * through nn_conv2d by im2col + our GEMM and, for the
  * 3x3 stride-1 ones, by Winograd F(2,3); the matrix product of the im2col path also runs
- * alone through our GEMM and through OpenBLAS's sgemm on the same matrices. Medians of N
- * runs (default 21) in CPU time of the thread, the paths interleaved so that a busy machine
- * disturbs them alike; with
- * GFLOP/s counted as the direct convolution's 2*K*N*M. The Winograd column also gives its
- * largest difference from the direct path, relative to the output's largest magnitude. The
- * CPU level is the process's (FACEREC_ISA to force a lower one). Standalone, like
- * liveness_speed: it reads the runtime's internal headers. */
+ * alone through our GEMM and through OpenBLAS's sgemm on the same matrices; and the same
+ * convolution runs through oneDNN (the library PyTorch's CPU convolutions use): NHWC f32
+ * activations, the layer's weights in the layout oneDNN chooses (format `any`, reordered
+ * once outside the timing, as PyTorch does), bias and ReLU fused as a post-op, with
+ * algorithm `auto`, and with `winograd` where oneDNN implements it for the shape and CPU.
+ * Medians of N runs (default 21) in CPU time of the thread, the paths interleaved so that a
+ * busy machine disturbs them alike; with GFLOP/s counted as the direct convolution's
+ * 2*K*N*M. The Winograd and oneDNN columns also give their largest difference from the
+ * direct path, relative to the output's largest magnitude, and oneDNN's implementation
+ * (its name says its instruction set). Our CPU level is the process's (FACEREC_ISA to force
+ * a lower one); oneDNN picks its own (ONEDNN_MAX_CPU_ISA to cap it, e.g. AVX2). oneDNN runs
+ * on OpenMP in Debian's build: set to 1 thread here. Standalone, like liveness_speed: it
+ * reads the runtime's internal headers. */
 #include "nn/cpu.h"
 #include "nn/kernels.h"
 #include "nn/nn.h"
 
 #include <cblas.h>
 #include <math.h>
+#include <omp.h>
+#include <oneapi/dnnl/dnnl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,13 +47,167 @@ static float *random_floats(size_t n, unsigned *state) {
     return x;
 }
 
+/* A oneDNN call that cannot fail for valid shapes: a failure ends the program. */
+#define DNNL_CHECK(call)                                                                   \
+    do {                                                                                   \
+        dnnl_status_t st_ = (call);                                                        \
+        if (st_ != dnnl_success) {                                                         \
+            fprintf(stderr, "conv_layers: %s failed (oneDNN status %d)\n", #call, (int)st_); \
+            exit(1);                                                                       \
+        }                                                                                  \
+    } while (0)
+
+static const char *dnnl_isa_name(dnnl_cpu_isa_t isa) {
+    switch (isa) {
+    case dnnl_cpu_isa_avx2: return "avx2";
+    case dnnl_cpu_isa_avx2_vnni: return "avx2_vnni";
+    case dnnl_cpu_isa_avx512_core: return "avx512_core";
+    case dnnl_cpu_isa_avx512_core_vnni: return "avx512_core_vnni";
+    case dnnl_cpu_isa_avx512_core_bf16: return "avx512_core_bf16";
+    case dnnl_cpu_isa_avx512_core_amx: return "avx512_core_amx";
+    default: return "other";
+    }
+}
+
+/* One convolution made ready in oneDNN: the primitive and its memories. The weights are
+ * reordered once into the primitive's layout; the activations are the caller's NHWC
+ * buffers, or (blocked) copies in the layout oneDNN chooses, as a network kept in that
+ * layout from layer to layer would hand them over: the input is reordered into it once,
+ * and the output back to NHWC by onednn_conv_result, both outside the timing. */
+typedef struct onednn_conv {
+    dnnl_primitive_desc_t pd;
+    dnnl_primitive_t prim;
+    dnnl_memory_t src, weights, bias, dst;
+    dnnl_memory_t nhwc_out; /* blocked: the caller's output buffer */
+    const char *impl;       /* oneDNN's implementation name (in pd), e.g. "brgconv:avx512_core" */
+} onednn_conv;
+
+/* to = from, through a reorder made and run once */
+static void reorder_once(dnnl_engine_t engine, dnnl_stream_t stream, dnnl_memory_t from,
+                         dnnl_memory_t to) {
+    const dnnl_memory_desc_t *from_md, *to_md;
+    DNNL_CHECK(dnnl_memory_get_memory_desc(from, &from_md));
+    DNNL_CHECK(dnnl_memory_get_memory_desc(to, &to_md));
+    dnnl_primitive_desc_t pd;
+    dnnl_primitive_t reorder;
+    DNNL_CHECK(dnnl_reorder_primitive_desc_create(&pd, from_md, engine, to_md, engine, NULL));
+    DNNL_CHECK(dnnl_primitive_create(&reorder, pd));
+    dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
+    DNNL_CHECK(dnnl_primitive_execute(reorder, stream, 2, args));
+    DNNL_CHECK(dnnl_stream_wait(stream));
+    dnnl_primitive_destroy(reorder);
+    dnnl_primitive_desc_destroy(pd);
+}
+
+/* Returns 0 when oneDNN has no implementation of alg for the convolution on this CPU. */
+static int onednn_conv_make(dnnl_engine_t engine, dnnl_stream_t stream, dnnl_alg_kind_t alg,
+                            int blocked, const nn_conv *cv, int N, int H, int W, int OH, int OW,
+                            float *in, float *out, onednn_conv *oc) {
+    *oc = (onednn_conv){0};
+    int pad_top, pad_left, unused;
+    nn_out_size(H, cv->kh, cv->stride_h, cv->pad, 0, &unused, &pad_top);
+    nn_out_size(W, cv->kw, cv->stride_w, cv->pad, 1, &unused, &pad_left);
+    /* bottom/right: what the output size needs beyond the image (SAME's odd extra pixel) */
+    int pad_bottom = (OH - 1) * cv->stride_h + cv->kh - H - pad_top,
+        pad_right = (OW - 1) * cv->stride_w + cv->kw - W - pad_left;
+    dnnl_dims_t src_dims = {N, cv->cin, H, W}, dst_dims = {N, cv->cout, OH, OW},
+                w_dims = {cv->cout, cv->cin, cv->kh, cv->kw}, b_dims = {cv->cout},
+                strides = {cv->stride_h, cv->stride_w}, pad_l = {pad_top, pad_left},
+                pad_r = {pad_bottom > 0 ? pad_bottom : 0, pad_right > 0 ? pad_right : 0};
+    dnnl_format_tag_t act_tag = blocked ? dnnl_format_tag_any : dnnl_nhwc;
+    dnnl_memory_desc_t src_nhwc, dst_nhwc, src_md, dst_md, w_any_md, w_user_md, b_md;
+    DNNL_CHECK(dnnl_memory_desc_init_by_tag(&src_nhwc, 4, src_dims, dnnl_f32, dnnl_nhwc));
+    DNNL_CHECK(dnnl_memory_desc_init_by_tag(&dst_nhwc, 4, dst_dims, dnnl_f32, dnnl_nhwc));
+    DNNL_CHECK(dnnl_memory_desc_init_by_tag(&src_md, 4, src_dims, dnnl_f32, act_tag));
+    DNNL_CHECK(dnnl_memory_desc_init_by_tag(&dst_md, 4, dst_dims, dnnl_f32, act_tag));
+    DNNL_CHECK(dnnl_memory_desc_init_by_tag(&w_any_md, 4, w_dims, dnnl_f32, dnnl_format_tag_any));
+    DNNL_CHECK(dnnl_memory_desc_init_by_tag(&w_user_md, 4, w_dims, dnnl_f32, dnnl_hwio));
+    DNNL_CHECK(dnnl_memory_desc_init_by_tag(&b_md, 1, b_dims, dnnl_f32, dnnl_x));
+    dnnl_convolution_desc_t desc;
+    DNNL_CHECK(dnnl_convolution_forward_desc_init(&desc, dnnl_forward_inference, alg, &src_md,
+                                                  &w_any_md, &b_md, &dst_md, strides, pad_l,
+                                                  pad_r));
+    dnnl_post_ops_t post_ops;
+    dnnl_primitive_attr_t attr;
+    DNNL_CHECK(dnnl_post_ops_create(&post_ops));
+    if (cv->act.kind == NN_ACT_RELU)
+        DNNL_CHECK(dnnl_post_ops_append_eltwise(post_ops, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f));
+    DNNL_CHECK(dnnl_primitive_attr_create(&attr));
+    DNNL_CHECK(dnnl_primitive_attr_set_post_ops(attr, post_ops));
+    dnnl_status_t st = dnnl_primitive_desc_create(&oc->pd, &desc, attr, engine, NULL);
+    dnnl_primitive_attr_destroy(attr);
+    dnnl_post_ops_destroy(post_ops);
+    if (st == dnnl_unimplemented) return 0;
+    DNNL_CHECK(st);
+    DNNL_CHECK(dnnl_primitive_desc_query(oc->pd, dnnl_query_impl_info_str, 0, &oc->impl));
+    DNNL_CHECK(dnnl_primitive_create(&oc->prim, oc->pd));
+    /* the weights, from our (KH,KW,Cin,Cout) into the primitive's layout, once */
+    dnnl_memory_t w_user, src_user;
+    DNNL_CHECK(dnnl_memory_create(&w_user, &w_user_md, engine, (void *)cv->weight));
+    DNNL_CHECK(dnnl_memory_create(&oc->weights,
+                                  dnnl_primitive_desc_query_md(oc->pd, dnnl_query_weights_md, 0),
+                                  engine, DNNL_MEMORY_ALLOCATE));
+    reorder_once(engine, stream, w_user, oc->weights);
+    dnnl_memory_destroy(w_user);
+    DNNL_CHECK(dnnl_memory_create(&oc->bias, &b_md, engine, (void *)cv->bias));
+    if (!blocked) {
+        DNNL_CHECK(dnnl_memory_create(&oc->src, &src_nhwc, engine, in));
+        DNNL_CHECK(dnnl_memory_create(&oc->dst, &dst_nhwc, engine, out));
+        return 1;
+    }
+    DNNL_CHECK(dnnl_memory_create(&oc->src, dnnl_primitive_desc_query_md(oc->pd, dnnl_query_src_md, 0),
+                                  engine, DNNL_MEMORY_ALLOCATE));
+    DNNL_CHECK(dnnl_memory_create(&oc->dst, dnnl_primitive_desc_query_md(oc->pd, dnnl_query_dst_md, 0),
+                                  engine, DNNL_MEMORY_ALLOCATE));
+    DNNL_CHECK(dnnl_memory_create(&src_user, &src_nhwc, engine, in));
+    DNNL_CHECK(dnnl_memory_create(&oc->nhwc_out, &dst_nhwc, engine, out));
+    reorder_once(engine, stream, src_user, oc->src);
+    dnnl_memory_destroy(src_user);
+    return 1;
+}
+
+static void onednn_conv_run(dnnl_stream_t stream, const onednn_conv *oc) {
+    dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, oc->src},
+                               {DNNL_ARG_WEIGHTS, oc->weights},
+                               {DNNL_ARG_BIAS, oc->bias},
+                               {DNNL_ARG_DST, oc->dst}};
+    DNNL_CHECK(dnnl_primitive_execute(oc->prim, stream, 4, args));
+    DNNL_CHECK(dnnl_stream_wait(stream));
+}
+
+/* The last run's output in the caller's NHWC buffer (already there unless blocked). */
+static void onednn_conv_result(dnnl_engine_t engine, dnnl_stream_t stream, const onednn_conv *oc) {
+    if (oc->nhwc_out) reorder_once(engine, stream, oc->dst, oc->nhwc_out);
+}
+
+static void onednn_conv_free(onednn_conv *oc) {
+    dnnl_primitive_destroy(oc->prim);
+    dnnl_primitive_desc_destroy(oc->pd);
+    dnnl_memory_destroy(oc->src);
+    dnnl_memory_destroy(oc->weights);
+    dnnl_memory_destroy(oc->bias);
+    dnnl_memory_destroy(oc->dst);
+    if (oc->nhwc_out) dnnl_memory_destroy(oc->nhwc_out);
+}
+
+/* max |b - a| / max |a| over n values */
+static double relative_difference(const float *a, const float *b, size_t n) {
+    double max_a = 0, max_diff = 0;
+    for (size_t i = 0; i < n; i++) {
+        max_a = fmax(max_a, fabs(a[i]));
+        max_diff = fmax(max_diff, fabs(b[i] - a[i]));
+    }
+    return max_diff / max_a;
+}
+
 typedef struct layer {
     const char *name;
     int size, cin, cout, k, stride;
     nn_pad_mode pad;
 } layer;
 
-/* dlib-resnet's distinct convolutions at a 150x150 input (src/nets/dlib_resnet.c) */
+/* dlib-resnet's distinct convolutions at a 150x150 input (src/nets/dlib_resnet.c); nn4.small2's
+ * 3x3 convs have padding 1 on each side, which is SAME for them */
 static const layer layers[] = {
     {"conv32_down 7x7/2", 150, 3, 32, 7, 2, NN_PAD_VALID},
     {"conv32 3x3 (x6)", 35, 32, 32, 3, 1, NN_PAD_SAME},
@@ -55,6 +218,11 @@ static const layer layers[] = {
     {"conv256_down 3x3/2", 8, 128, 256, 3, 2, NN_PAD_VALID},
     {"conv256 3x3 (x5)", 4, 256, 256, 3, 1, NN_PAD_SAME},
     {"conv256_down_out 3x3/2", 4, 256, 256, 3, 2, NN_PAD_VALID},
+    /* nn4.small2's 3x3 stride-1 convolutions at its 96x96 input (src/nets/nn4small2.c) */
+    {"nn4 conv3 3x3", 24, 64, 192, 3, 1, NN_PAD_SAME},
+    {"nn4 3a,3b 3x3 (x2)", 12, 96, 128, 3, 1, NN_PAD_SAME},
+    {"nn4 4a 3x3", 6, 96, 192, 3, 1, NN_PAD_SAME},
+    {"nn4 5a,5b 3x3 (x2)", 3, 96, 384, 3, 1, NN_PAD_SAME},
 };
 
 int main(int argc, char **argv) {
@@ -64,17 +232,27 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: conv_layers [--repeat N]\n");
         return 2;
     }
+    omp_set_num_threads(1); /* oneDNN's threads (Debian builds it on OpenMP) */
+    dnnl_engine_t engine;
+    dnnl_stream_t stream;
+    DNNL_CHECK(dnnl_engine_create(&engine, dnnl_cpu, 0));
+    DNNL_CHECK(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags));
+    const dnnl_version_t *version = dnnl_version();
     printf("conv_layers: 1 thread, level %s, median CPU time of %d runs; GFLOP/s of the direct "
            "convolution's flops\n", nn_isa_name(nn_cpu_isa()), repeat);
+    printf("oneDNN %d.%d.%d: up to %s, %d OpenMP thread\n", version->major, version->minor,
+           version->patch, dnnl_isa_name(dnnl_get_effective_cpu_isa()), omp_get_max_threads());
     double start = now_ms(), peak = nn_kernels()->fma_loop(1 << 23);
     printf("this core's peak: %.1f GFLOP/s (register-resident multiply-adds)\n",
            peak / (now_ms() - start) / 1e6);
-    printf("%-24s %3s %7s | %10s %7s | %10s %7s %9s | %9s %9s\n", "layer", "N", "MFLOP",
-           "im2col ms", "GF/s", "Winograd", "GF/s", "rel.err", "GEMM ms", "OpenBLAS");
+    printf("%-24s %3s %7s | %9s %6s | %9s %6s %7s | %9s %9s | %9s %6s %7s %9s | %s\n", "layer",
+           "N", "MFLOP", "im2col ms", "GF/s", "Winograd", "GF/s", "rel.err", "GEMM ms",
+           "OpenBLAS", "oneDNN ms", "GF/s", "rel.err", "oneDNN wg", "oneDNN's implementation");
     unsigned state = 1;
     nn_arena *scratch = nn_arena_new(0);
-    double *t[4];
-    for (int i = 0; i < 4; i++) t[i] = malloc((size_t)repeat * sizeof(double));
+    enum { IM2COL, WINOGRAD, GEMM, OPENBLAS, ONEDNN, ONEDNN_WINO, PATHS };
+    double *t[PATHS];
+    for (int i = 0; i < PATHS; i++) t[i] = malloc((size_t)repeat * sizeof(double));
     for (size_t l = 0; l < sizeof layers / sizeof layers[0]; l++) {
         const layer *ly = &layers[l];
         for (int N = 1; N <= 16; N += 15) {
@@ -89,49 +267,70 @@ int main(int argc, char **argv) {
             int OH, OW, pad;
             nn_out_size(ly->size, ly->k, ly->stride, cv.pad, 0, &OH, &pad);
             OW = OH;
-            size_t M = (size_t)N * OH * OW, K = wn / ly->cout;
+            size_t M = (size_t)N * OH * OW, K = wn / ly->cout, out_n = M * ly->cout;
             float *in = random_floats((size_t)N * ly->size * ly->size * ly->cin, &state);
-            float *out = malloc(M * ly->cout * sizeof(float));
-            float *out_w = malloc(M * ly->cout * sizeof(float));
-            float *A = random_floats(M * K, &state), *C = malloc(M * ly->cout * sizeof(float));
+            float *out = malloc(out_n * sizeof(float)), *out_w = malloc(out_n * sizeof(float));
+            float *out_d = malloc(out_n * sizeof(float)), *out_dw = malloc(out_n * sizeof(float));
+            float *A = random_floats(M * K, &state), *C = malloc(out_n * sizeof(float));
             size_t un = nn_winograd_weight_floats(&cv);
             float *u = un ? malloc(un * sizeof(float)) : NULL;
             if (u) nn_winograd_weights(&cv, u);
             nn_conv cw = cv;
             cw.winograd = u;
             nn_gemm g = {.M = M, .K = (int)K, .N = ly->cout, .A = A, .B = w, .C = C};
+            onednn_conv dnn, dnn_wino;
+            if (!onednn_conv_make(engine, stream, dnnl_convolution_auto, 0, &cv, N, ly->size,
+                                  ly->size, OH, OW, in, out_d, &dnn)) {
+                fprintf(stderr, "conv_layers: oneDNN has no convolution for %s\n", ly->name);
+                return 1;
+            }
+            /* oneDNN's Winograd takes its blocked activation layout only */
+            int have_wino = onednn_conv_make(engine, stream, dnnl_convolution_winograd, 1, &cv,
+                                             N, ly->size, ly->size, OH, OW, in, out_dw, &dnn_wino);
             for (int r = -2; r < repeat; r++) { /* 2 warm-up runs */
-                double s = now_ms();
+                double e[PATHS + 1];
+                e[0] = now_ms();
                 nn_conv2d(1, &cv, in, N, ly->size, ly->size, out, &OH, &OW, scratch);
-                double e1 = now_ms();
+                e[1] = now_ms();
                 if (u) nn_conv2d(1, &cw, in, N, ly->size, ly->size, out_w, &OH, &OW, scratch);
-                double e2 = now_ms();
+                e[2] = now_ms();
                 nn_gemm_run(1, &g, NULL);
-                double e3 = now_ms();
+                e[3] = now_ms();
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, ly->cout, (int)K,
                             1.0f, A, (int)K, w, ly->cout, 0.0f, C, ly->cout);
-                double e4 = now_ms();
+                e[4] = now_ms();
+                onednn_conv_run(stream, &dnn);
+                e[5] = now_ms();
+                if (have_wino) onednn_conv_run(stream, &dnn_wino);
+                e[6] = now_ms();
                 if (r < 0) continue;
-                t[0][r] = e1 - s, t[1][r] = e2 - e1, t[2][r] = e3 - e2, t[3][r] = e4 - e3;
+                for (int i = 0; i < PATHS; i++) t[i][r] = e[i + 1] - e[i];
             }
-            double flops = 2.0 * (double)M * K * ly->cout, ms[4];
-            for (int i = 0; i < 4; i++) ms[i] = median(t[i], repeat);
-            char wino[48] = "-";
-            if (u) {
-                double max_out = 0, max_diff = 0;
-                for (size_t i = 0; i < M * ly->cout; i++) {
-                    max_out = fmax(max_out, fabs(out[i]));
-                    max_diff = fmax(max_diff, fabs(out[i] - out_w[i]));
-                }
-                snprintf(wino, sizeof wino, "%10.3f %7.1f %9.1e", ms[1], flops / ms[1] / 1e6,
-                         max_diff / max_out);
-            }
-            printf("%-24s %3d %7.1f | %10.3f %7.1f | %-28s | %9.3f %9.3f\n", ly->name, N,
-                   flops / 1e6, ms[0], flops / ms[0] / 1e6, wino, ms[2], ms[3]);
-            free(w), free(b), free(in), free(out), free(out_w), free(A), free(C), free(u);
+            if (have_wino) onednn_conv_result(engine, stream, &dnn_wino);
+            double flops = 2.0 * (double)M * K * ly->cout, ms[PATHS];
+            for (int i = 0; i < PATHS; i++) ms[i] = median(t[i], repeat);
+            char wino[32] = "-", dnn_wino_ms[16] = "-";
+            if (u)
+                snprintf(wino, sizeof wino, "%9.3f %6.1f %7.1e", ms[WINOGRAD],
+                         flops / ms[WINOGRAD] / 1e6, relative_difference(out, out_w, out_n));
+            if (have_wino) snprintf(dnn_wino_ms, sizeof dnn_wino_ms, "%9.3f", ms[ONEDNN_WINO]);
+            printf("%-24s %3d %7.1f | %9.3f %6.1f | %-24s | %9.3f %9.3f | %9.3f %6.1f %7.1e %9s | %s",
+                   ly->name, N, flops / 1e6, ms[IM2COL], flops / ms[IM2COL] / 1e6, wino, ms[GEMM],
+                   ms[OPENBLAS], ms[ONEDNN], flops / ms[ONEDNN] / 1e6,
+                   relative_difference(out, out_d, out_n), dnn_wino_ms, dnn.impl);
+            if (have_wino)
+                printf(", winograd %s (rel.err %.1e)", dnn_wino.impl,
+                       relative_difference(out, out_dw, out_n));
+            printf("\n");
+            onednn_conv_free(&dnn);
+            if (have_wino) onednn_conv_free(&dnn_wino);
+            free(w), free(b), free(in), free(out), free(out_w), free(out_d), free(out_dw);
+            free(A), free(C), free(u);
         }
     }
-    for (int i = 0; i < 4; i++) free(t[i]);
+    for (int i = 0; i < PATHS; i++) free(t[i]);
     nn_arena_free(scratch);
+    dnnl_stream_destroy(stream);
+    dnnl_engine_destroy(engine);
     return 0;
 }

@@ -17,6 +17,7 @@ packages=(build-essential cmake pkg-config libjpeg62-turbo-dev libpng-dev libgif
 # (FFmpeg, espeak-ng and SDL2 serve live recognition only, `facerec watch`: FACEREC_LIVE)
 packages+=(opencv-data) # the Haar cascade of --detector haar (copied into models/ below)
 packages+=(clang libclang-rt-14-dev) # the libFuzzer target that scripts/test.sh runs
+packages+=(libdnnl-dev) # bench/conv_layers times oneDNN beside our convolutions (the library does not use it)
 # the Python package (python/): numpy, pytest, and pip + setuptools + venv to install it
 packages+=(python3-numpy python3-pytest python3-pip python3-setuptools python3-venv)
 packages+=(libmicrohttpd-dev) # facerec serve: HTTP (with GnuTLS)

@@ -15,7 +15,8 @@
  * busy machine disturbs them alike; with GFLOP/s counted as the direct convolution's
  * 2*K*N*M. The Winograd and oneDNN columns also give their largest difference from the
  * direct path, relative to the output's largest magnitude, and oneDNN's implementation
- * (its name says its instruction set). Our CPU level is the process's (FACEREC_ISA to force
+ * (its name says its instruction set). Last, each network's layers summed (each times its
+ * count in the network) per path: ours, oneDNN, and the faster of the two per layer. Our CPU level is the process's (FACEREC_ISA to force
  * a lower one); oneDNN picks its own (ONEDNN_MAX_CPU_ISA to cap it, e.g. AVX2). oneDNN runs
  * on OpenMP in Debian's build: set to 1 thread here. Standalone, like liveness_speed: it
  * reads the runtime's internal headers. */
@@ -202,27 +203,32 @@ static double relative_difference(const float *a, const float *b, size_t n) {
 
 typedef struct layer {
     const char *name;
+    int net; /* index into nets[] */
+    int count; /* how many times the network has the layer */
     int size, cin, cout, k, stride;
     nn_pad_mode pad;
 } layer;
 
+static const char *const nets[] = {"dlib-resnet's convolutions", "nn4.small2's 3x3 stride-1 ones"};
+#define N_NETS 2
+
 /* dlib-resnet's distinct convolutions at a 150x150 input (src/nets/dlib_resnet.c); nn4.small2's
- * 3x3 convs have padding 1 on each side, which is SAME for them */
+ * 3x3 stride-1 convolutions at its 96x96 input (src/nets/nn4small2.c), whose padding of 1 on
+ * each side is SAME for them */
 static const layer layers[] = {
-    {"conv32_down 7x7/2", 150, 3, 32, 7, 2, NN_PAD_VALID},
-    {"conv32 3x3 (x6)", 35, 32, 32, 3, 1, NN_PAD_SAME},
-    {"conv64_down 3x3/2", 35, 32, 64, 3, 2, NN_PAD_VALID},
-    {"conv64 3x3 (x7)", 17, 64, 64, 3, 1, NN_PAD_SAME},
-    {"conv128_down 3x3/2", 17, 64, 128, 3, 2, NN_PAD_VALID},
-    {"conv128 3x3 (x5)", 8, 128, 128, 3, 1, NN_PAD_SAME},
-    {"conv256_down 3x3/2", 8, 128, 256, 3, 2, NN_PAD_VALID},
-    {"conv256 3x3 (x5)", 4, 256, 256, 3, 1, NN_PAD_SAME},
-    {"conv256_down_out 3x3/2", 4, 256, 256, 3, 2, NN_PAD_VALID},
-    /* nn4.small2's 3x3 stride-1 convolutions at its 96x96 input (src/nets/nn4small2.c) */
-    {"nn4 conv3 3x3", 24, 64, 192, 3, 1, NN_PAD_SAME},
-    {"nn4 3a,3b 3x3 (x2)", 12, 96, 128, 3, 1, NN_PAD_SAME},
-    {"nn4 4a 3x3", 6, 96, 192, 3, 1, NN_PAD_SAME},
-    {"nn4 5a,5b 3x3 (x2)", 3, 96, 384, 3, 1, NN_PAD_SAME},
+    {"conv32_down 7x7/2", 0, 1, 150, 3, 32, 7, 2, NN_PAD_VALID},
+    {"conv32 3x3 (x6)", 0, 6, 35, 32, 32, 3, 1, NN_PAD_SAME},
+    {"conv64_down 3x3/2", 0, 1, 35, 32, 64, 3, 2, NN_PAD_VALID},
+    {"conv64 3x3 (x7)", 0, 7, 17, 64, 64, 3, 1, NN_PAD_SAME},
+    {"conv128_down 3x3/2", 0, 1, 17, 64, 128, 3, 2, NN_PAD_VALID},
+    {"conv128 3x3 (x5)", 0, 5, 8, 128, 128, 3, 1, NN_PAD_SAME},
+    {"conv256_down 3x3/2", 0, 1, 8, 128, 256, 3, 2, NN_PAD_VALID},
+    {"conv256 3x3 (x5)", 0, 5, 4, 256, 256, 3, 1, NN_PAD_SAME},
+    {"conv256_down_out 3x3/2", 0, 1, 4, 256, 256, 3, 2, NN_PAD_VALID},
+    {"nn4 conv3 3x3", 1, 1, 24, 64, 192, 3, 1, NN_PAD_SAME},
+    {"nn4 3a,3b 3x3 (x2)", 1, 2, 12, 96, 128, 3, 1, NN_PAD_SAME},
+    {"nn4 4a 3x3", 1, 1, 6, 96, 192, 3, 1, NN_PAD_SAME},
+    {"nn4 5a,5b 3x3 (x2)", 1, 2, 3, 96, 384, 3, 1, NN_PAD_SAME},
 };
 
 int main(int argc, char **argv) {
@@ -253,6 +259,10 @@ int main(int argc, char **argv) {
     enum { IM2COL, WINOGRAD, GEMM, OPENBLAS, ONEDNN, ONEDNN_WINO, PATHS };
     double *t[PATHS];
     for (int i = 0; i < PATHS; i++) t[i] = malloc((size_t)repeat * sizeof(double));
+    /* per network and batch (0: 1, 1: 16), each layer times its count: ours (the path
+     * nn_conv2d takes), oneDNN auto, oneDNN's faster of auto and Winograd, the faster of
+     * ours and oneDNN's per layer */
+    double totals[N_NETS][2][4] = {{{0}}};
     for (size_t l = 0; l < sizeof layers / sizeof layers[0]; l++) {
         const layer *ly = &layers[l];
         for (int N = 1; N <= 16; N += 15) {
@@ -314,6 +324,11 @@ int main(int argc, char **argv) {
                 snprintf(wino, sizeof wino, "%9.3f %6.1f %7.1e", ms[WINOGRAD],
                          flops / ms[WINOGRAD] / 1e6, relative_difference(out, out_w, out_n));
             if (have_wino) snprintf(dnn_wino_ms, sizeof dnn_wino_ms, "%9.3f", ms[ONEDNN_WINO]);
+            double ours = u ? ms[WINOGRAD] : ms[IM2COL],
+                   onednn_best = have_wino ? fmin(ms[ONEDNN], ms[ONEDNN_WINO]) : ms[ONEDNN];
+            double *tot = totals[ly->net][N > 1];
+            tot[0] += ly->count * ours, tot[1] += ly->count * ms[ONEDNN];
+            tot[2] += ly->count * onednn_best, tot[3] += ly->count * fmin(ours, onednn_best);
             printf("%-24s %3d %7.1f | %9.3f %6.1f | %-24s | %9.3f %9.3f | %9.3f %6.1f %7.1e %9s | %s",
                    ly->name, N, flops / 1e6, ms[IM2COL], flops / ms[IM2COL] / 1e6, wino, ms[GEMM],
                    ms[OPENBLAS], ms[ONEDNN], flops / ms[ONEDNN] / 1e6,
@@ -328,6 +343,13 @@ int main(int argc, char **argv) {
             free(A), free(C), free(u);
         }
     }
+    printf("\nper network and batch, each layer times its count (ms): ours (nn_conv2d's path), "
+           "oneDNN auto, oneDNN's faster of auto and Winograd, the faster of both per layer\n");
+    for (int n = 0; n < N_NETS; n++)
+        for (int b = 0; b < 2; b++)
+            printf("%-32s batch %2d: ours %7.3f  oneDNN %7.3f  oneDNN best %7.3f  best of both "
+                   "%7.3f\n", nets[n], b ? 16 : 1, totals[n][b][0], totals[n][b][1],
+                   totals[n][b][2], totals[n][b][3]);
     for (int i = 0; i < PATHS; i++) free(t[i]);
     nn_arena_free(scratch);
     dnnl_stream_destroy(stream);

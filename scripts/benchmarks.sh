@@ -186,7 +186,7 @@ fi
 layers_text=""
 if [ $with_bench = 1 ] && [ -x "$build/conv_layers" ]; then
   echo "benchmarks.sh: conv_layers ..." >&2
-  layers_text="$("$build/conv_layers" 2>&1; echo; FACEREC_ISA=avx2 "$build/conv_layers" 2>&1)"
+  layers_text="$("$build/conv_layers" 2>&1; echo; FACEREC_ISA=avx2 ONEDNN_MAX_CPU_ISA=AVX2 "$build/conv_layers" 2>&1)"
 fi
 bench_text=""
 if [ $with_bench = 1 ] && [ -x "$bench" ]; then
@@ -312,12 +312,17 @@ fi
   fi
   echo
   if [ -n "$layers_text" ]; then
-    echo "### dlib-resnet's convolutions, path by path (\`conv_layers\`, and \`FACEREC_ISA=avx2 conv_layers\`)"
+    echo "### dlib-resnet's convolutions, path by path (\`conv_layers\`, and \`FACEREC_ISA=avx2 ONEDNN_MAX_CPU_ISA=AVX2 conv_layers\`)"
     echo
-    echo "Each layer shape on 1 thread through im2col + our GEMM, Winograd F(2,3) (with its largest"
-    echo "difference from the direct path, relative to the output's largest value), our GEMM alone and"
-    echo "OpenBLAS's sgemm alone on the same matrices (the im2col product). nn_conv2d takes Winograd for"
-    echo "3x3 stride 1 from 24 tiles (2x2 output pixels each) up, where it is the faster path."
+    echo "Each layer shape (dlib-resnet's, and nn4.small2's 3x3 stride-1 ones) on 1 thread through"
+    echo "im2col + our GEMM, Winograd F(2,3) (with its largest difference from the direct path,"
+    echo "relative to the output's largest value), our GEMM alone and OpenBLAS's sgemm alone on the"
+    echo "same matrices (the im2col product), and oneDNN 2.6 (Debian's, the library PyTorch's CPU"
+    echo "convolutions use; 1 OpenMP thread): algorithm auto on our NHWC activations with the weights"
+    echo "reordered once into its layout and ReLU fused, and its Winograd (\"oneDNN wg\"), which it"
+    echo "implements only on its blocked activation layout and only with AVX-512 (activations reordered"
+    echo "outside the timing). nn_conv2d takes Winograd for 3x3 stride 1 from 24 tiles (2x2 output"
+    echo "pixels each) up, where it is the faster path. The second table caps both libraries at AVX2."
     echo
     echo '```'
     echo "$layers_text"

@@ -1,12 +1,14 @@
-/* conv_layers: each dlib-resnet convolution shape timed on its own, per path, on 1 thread.
+/* conv_layers: each convolution shape of dlib-resnet, nn4.small2 and MobileFaceNet timed on
+ * its own, per path, on 1 thread.
  *
  *   conv_layers [--repeat N]
  *
  * For batch 1 and 16, every distinct convolution of dlib-resnet (random weights of the
- * network's shapes, 150x150 input), and nn4.small2's 3x3 stride-1 ones (96x96 input), run
- * through nn_conv2d by im2col + our GEMM and, for the
- * 3x3 stride-1 ones, by Winograd F(2,3); the matrix product of the im2col path also runs
- * alone through our GEMM and through OpenBLAS's sgemm on the same matrices; and the same
+ * network's shapes, 150x150 input), nn4.small2's 3x3 stride-1 ones (96x96 input) and
+ * MobileFaceNet's (112x112 input) run through nn_conv2d's direct path (im2col + our GEMM, no
+ * im2col for 1x1; depthwise ones through nn_depthwise_conv2d) and, for the 3x3 stride-1
+ * ones, by Winograd F(2,3); the matrix product of the im2col path also runs alone through
+ * our GEMM and through OpenBLAS's sgemm on the same matrices; and the same
  * convolution runs through oneDNN (the library PyTorch's CPU convolutions use): NHWC f32
  * activations, the layer's weights in the layout oneDNN chooses (format `any`, reordered
  * once outside the timing, as PyTorch does), bias and ReLU fused as a post-op, with
@@ -16,10 +18,10 @@
  * 2*K*N*M. The Winograd and oneDNN columns also give their largest difference from the
  * direct path, relative to the output's largest magnitude, and oneDNN's implementation
  * (its name says its instruction set). Last, each network's layers summed (each times its
- * count in the network) per path: ours, oneDNN, and the faster of the two per layer. Our CPU level is the process's (FACEREC_ISA to force
- * a lower one); oneDNN picks its own (ONEDNN_MAX_CPU_ISA to cap it, e.g. AVX2). oneDNN runs
- * on OpenMP in Debian's build: set to 1 thread here. Standalone, like liveness_speed: it
- * reads the runtime's internal headers. */
+ * count in the network) per path: ours, oneDNN, and the faster of the two per layer. Our
+ * CPU level is the process's (FACEREC_ISA to force a lower one); oneDNN picks its own
+ * (ONEDNN_MAX_CPU_ISA to cap it, e.g. AVX2). oneDNN runs on OpenMP in Debian's build: set to
+ * 1 thread here. Standalone, like liveness_speed: it reads the runtime's internal headers. */
 #include "nn/cpu.h"
 #include "nn/kernels.h"
 #include "nn/nn.h"
@@ -102,8 +104,8 @@ static void reorder_once(dnnl_engine_t engine, dnnl_stream_t stream, dnnl_memory
 
 /* Returns 0 when oneDNN has no implementation of alg for the convolution on this CPU. */
 static int onednn_conv_make(dnnl_engine_t engine, dnnl_stream_t stream, dnnl_alg_kind_t alg,
-                            int blocked, const nn_conv *cv, int N, int H, int W, int OH, int OW,
-                            float *in, float *out, onednn_conv *oc) {
+                            int blocked, const nn_conv *cv, int depthwise, int N, int H, int W,
+                            int OH, int OW, float *in, float *out, onednn_conv *oc) {
     *oc = (onednn_conv){0};
     int pad_top, pad_left, unused;
     nn_out_size(H, cv->kh, cv->stride_h, cv->pad, 0, &unused, &pad_top);
@@ -121,8 +123,15 @@ static int onednn_conv_make(dnnl_engine_t engine, dnnl_stream_t stream, dnnl_alg
     DNNL_CHECK(dnnl_memory_desc_init_by_tag(&dst_nhwc, 4, dst_dims, dnnl_f32, dnnl_nhwc));
     DNNL_CHECK(dnnl_memory_desc_init_by_tag(&src_md, 4, src_dims, dnnl_f32, act_tag));
     DNNL_CHECK(dnnl_memory_desc_init_by_tag(&dst_md, 4, dst_dims, dnnl_f32, act_tag));
-    DNNL_CHECK(dnnl_memory_desc_init_by_tag(&w_any_md, 4, w_dims, dnnl_f32, dnnl_format_tag_any));
-    DNNL_CHECK(dnnl_memory_desc_init_by_tag(&w_user_md, 4, w_dims, dnnl_f32, dnnl_hwio));
+    if (depthwise) { /* one group per channel, (G,1,1,KH,KW), from our (KH,KW,C) */
+        int64_t C = cv->cout, KW = cv->kw;
+        dnnl_dims_t g_dims = {C, 1, 1, cv->kh, KW}, g_strides = {1, C, C, KW * C, C};
+        DNNL_CHECK(dnnl_memory_desc_init_by_tag(&w_any_md, 5, g_dims, dnnl_f32, dnnl_format_tag_any));
+        DNNL_CHECK(dnnl_memory_desc_init_by_strides(&w_user_md, 5, g_dims, dnnl_f32, g_strides));
+    } else {
+        DNNL_CHECK(dnnl_memory_desc_init_by_tag(&w_any_md, 4, w_dims, dnnl_f32, dnnl_format_tag_any));
+        DNNL_CHECK(dnnl_memory_desc_init_by_tag(&w_user_md, 4, w_dims, dnnl_f32, dnnl_hwio));
+    }
     DNNL_CHECK(dnnl_memory_desc_init_by_tag(&b_md, 1, b_dims, dnnl_f32, dnnl_x));
     dnnl_convolution_desc_t desc;
     DNNL_CHECK(dnnl_convolution_forward_desc_init(&desc, dnnl_forward_inference, alg, &src_md,
@@ -207,28 +216,55 @@ typedef struct layer {
     int count; /* how many times the network has the layer */
     int size, cin, cout, k, stride;
     nn_pad_mode pad;
+    int depthwise; /* cin == cout channels, each its own k x k filter */
 } layer;
 
-static const char *const nets[] = {"dlib-resnet's convolutions", "nn4.small2's 3x3 stride-1 ones"};
-#define N_NETS 2
+static const char *const nets[] = {"dlib-resnet's convolutions", "nn4.small2's 3x3 stride-1 ones",
+                                   "MobileFaceNet's convolutions"};
+#define N_NETS 3
 
 /* dlib-resnet's distinct convolutions at a 150x150 input (src/nets/dlib_resnet.c); nn4.small2's
  * 3x3 stride-1 convolutions at its 96x96 input (src/nets/nn4small2.c), whose padding of 1 on
- * each side is SAME for them */
+ * each side is SAME for them; MobileFaceNet's (the TFLite file's, 112x112 input, "mfn"):
+ * depthwise ("dw") and pointwise ("pw" Cin>Cout at the input size) convolutions, with ReLU
+ * standing in for its PReLU */
 static const layer layers[] = {
-    {"conv32_down 7x7/2", 0, 1, 150, 3, 32, 7, 2, NN_PAD_VALID},
-    {"conv32 3x3 (x6)", 0, 6, 35, 32, 32, 3, 1, NN_PAD_SAME},
-    {"conv64_down 3x3/2", 0, 1, 35, 32, 64, 3, 2, NN_PAD_VALID},
-    {"conv64 3x3 (x7)", 0, 7, 17, 64, 64, 3, 1, NN_PAD_SAME},
-    {"conv128_down 3x3/2", 0, 1, 17, 64, 128, 3, 2, NN_PAD_VALID},
-    {"conv128 3x3 (x5)", 0, 5, 8, 128, 128, 3, 1, NN_PAD_SAME},
-    {"conv256_down 3x3/2", 0, 1, 8, 128, 256, 3, 2, NN_PAD_VALID},
-    {"conv256 3x3 (x5)", 0, 5, 4, 256, 256, 3, 1, NN_PAD_SAME},
-    {"conv256_down_out 3x3/2", 0, 1, 4, 256, 256, 3, 2, NN_PAD_VALID},
-    {"nn4 conv3 3x3", 1, 1, 24, 64, 192, 3, 1, NN_PAD_SAME},
-    {"nn4 3a,3b 3x3 (x2)", 1, 2, 12, 96, 128, 3, 1, NN_PAD_SAME},
-    {"nn4 4a 3x3", 1, 1, 6, 96, 192, 3, 1, NN_PAD_SAME},
-    {"nn4 5a,5b 3x3 (x2)", 1, 2, 3, 96, 384, 3, 1, NN_PAD_SAME},
+    {"conv32_down 7x7/2", 0, 1, 150, 3, 32, 7, 2, NN_PAD_VALID, 0},
+    {"conv32 3x3 (x6)", 0, 6, 35, 32, 32, 3, 1, NN_PAD_SAME, 0},
+    {"conv64_down 3x3/2", 0, 1, 35, 32, 64, 3, 2, NN_PAD_VALID, 0},
+    {"conv64 3x3 (x7)", 0, 7, 17, 64, 64, 3, 1, NN_PAD_SAME, 0},
+    {"conv128_down 3x3/2", 0, 1, 17, 64, 128, 3, 2, NN_PAD_VALID, 0},
+    {"conv128 3x3 (x5)", 0, 5, 8, 128, 128, 3, 1, NN_PAD_SAME, 0},
+    {"conv256_down 3x3/2", 0, 1, 8, 128, 256, 3, 2, NN_PAD_VALID, 0},
+    {"conv256 3x3 (x5)", 0, 5, 4, 256, 256, 3, 1, NN_PAD_SAME, 0},
+    {"conv256_down_out 3x3/2", 0, 1, 4, 256, 256, 3, 2, NN_PAD_VALID, 0},
+    {"nn4 conv3 3x3", 1, 1, 24, 64, 192, 3, 1, NN_PAD_SAME, 0},
+    {"nn4 3a,3b 3x3 (x2)", 1, 2, 12, 96, 128, 3, 1, NN_PAD_SAME, 0},
+    {"nn4 4a 3x3", 1, 1, 6, 96, 192, 3, 1, NN_PAD_SAME, 0},
+    {"nn4 5a,5b 3x3 (x2)", 1, 2, 3, 96, 384, 3, 1, NN_PAD_SAME, 0},
+    {"mfn conv 3x3/2", 2, 1, 112, 3, 64, 3, 2, NN_PAD_SAME, 0},
+    {"mfn dw 3x3 56", 2, 1, 56, 64, 64, 3, 1, NN_PAD_SAME, 1},
+    {"mfn pw 64>64 56", 2, 1, 56, 64, 64, 1, 1, NN_PAD_SAME, 0},
+    {"mfn pw 64>128 56", 2, 1, 56, 64, 128, 1, 1, NN_PAD_SAME, 0},
+    {"mfn dw 3x3/2 56", 2, 1, 56, 128, 128, 3, 2, NN_PAD_SAME, 1},
+    {"mfn pw 128>64 28 (x5)", 2, 5, 28, 128, 64, 1, 1, NN_PAD_SAME, 0},
+    {"mfn pw 64>128 28 (x4)", 2, 4, 28, 64, 128, 1, 1, NN_PAD_SAME, 0},
+    {"mfn dw 3x3 28 (x4)", 2, 4, 28, 128, 128, 3, 1, NN_PAD_SAME, 1},
+    {"mfn pw 64>256 28", 2, 1, 28, 64, 256, 1, 1, NN_PAD_SAME, 0},
+    {"mfn dw 3x3/2 28", 2, 1, 28, 256, 256, 3, 2, NN_PAD_SAME, 1},
+    {"mfn pw 256>128 14 (x7)", 2, 7, 14, 256, 128, 1, 1, NN_PAD_SAME, 0},
+    {"mfn pw 128>256 14 (x6)", 2, 6, 14, 128, 256, 1, 1, NN_PAD_SAME, 0},
+    {"mfn dw 3x3 14 (x6)", 2, 6, 14, 256, 256, 3, 1, NN_PAD_SAME, 1},
+    {"mfn pw 128>512 14", 2, 1, 14, 128, 512, 1, 1, NN_PAD_SAME, 0},
+    {"mfn dw 3x3/2 14", 2, 1, 14, 512, 512, 3, 2, NN_PAD_SAME, 1},
+    {"mfn pw 512>128 7", 2, 1, 7, 512, 128, 1, 1, NN_PAD_SAME, 0},
+    {"mfn pw 128>256 7 (x2)", 2, 2, 7, 128, 256, 1, 1, NN_PAD_SAME, 0},
+    {"mfn dw 3x3 7 (x2)", 2, 2, 7, 256, 256, 3, 1, NN_PAD_SAME, 1},
+    {"mfn pw 256>128 7 (x2)", 2, 2, 7, 256, 128, 1, 1, NN_PAD_SAME, 0},
+    {"mfn pw 128>512 7", 2, 1, 7, 128, 512, 1, 1, NN_PAD_SAME, 0},
+    {"mfn dw 7x7 valid 7", 2, 1, 7, 512, 512, 7, 1, NN_PAD_VALID, 1},
+    {"mfn pw 512>512 1", 2, 1, 1, 512, 512, 1, 1, NN_PAD_SAME, 0},
+    {"mfn pw 512>192 1", 2, 1, 1, 512, 192, 1, 1, NN_PAD_SAME, 0},
 };
 
 int main(int argc, char **argv) {
@@ -252,15 +288,15 @@ int main(int argc, char **argv) {
     printf("this core's peak: %.1f GFLOP/s (register-resident multiply-adds)\n",
            peak / (now_ms() - start) / 1e6);
     printf("%-24s %3s %7s | %9s %6s | %9s %6s %7s | %9s %9s | %9s %6s %7s %9s | %s\n", "layer",
-           "N", "MFLOP", "im2col ms", "GF/s", "Winograd", "GF/s", "rel.err", "GEMM ms",
+           "N", "MFLOP", "direct ms", "GF/s", "Winograd", "GF/s", "rel.err", "GEMM ms",
            "OpenBLAS", "oneDNN ms", "GF/s", "rel.err", "oneDNN wg", "oneDNN's implementation");
     unsigned state = 1;
     nn_arena *scratch = nn_arena_new(0);
-    enum { IM2COL, WINOGRAD, GEMM, OPENBLAS, ONEDNN, ONEDNN_WINO, PATHS };
+    enum { DIRECT, WINOGRAD, GEMM, OPENBLAS, ONEDNN, ONEDNN_WINO, PATHS };
     double *t[PATHS];
     for (int i = 0; i < PATHS; i++) t[i] = malloc((size_t)repeat * sizeof(double));
     /* per network and batch (0: 1, 1: 16), each layer times its count: ours (the path
-     * nn_conv2d takes), oneDNN auto, oneDNN's faster of auto and Winograd, the faster of
+     * the library takes), oneDNN auto, oneDNN's faster of auto and Winograd, the faster of
      * ours and oneDNN's per layer */
     double totals[N_NETS][2][4] = {{{0}}};
     for (size_t l = 0; l < sizeof layers / sizeof layers[0]; l++) {
@@ -269,7 +305,7 @@ int main(int argc, char **argv) {
             nn_conv cv = {.kh = ly->k, .kw = ly->k, .cin = ly->cin, .cout = ly->cout,
                           .stride_h = ly->stride, .stride_w = ly->stride, .pad = {.mode = ly->pad},
                           .act = {.kind = NN_ACT_RELU}};
-            size_t wn = (size_t)ly->k * ly->k * ly->cin * ly->cout;
+            size_t wn = (size_t)ly->k * ly->k * ly->cin * (ly->depthwise ? 1 : ly->cout);
             float *w = random_floats(wn, &state), *b = random_floats((size_t)ly->cout, &state);
             for (size_t i = 0; i < wn; i++) w[i] *= 0.1f;
             cv.weight = w;
@@ -281,33 +317,40 @@ int main(int argc, char **argv) {
             float *in = random_floats((size_t)N * ly->size * ly->size * ly->cin, &state);
             float *out = malloc(out_n * sizeof(float)), *out_w = malloc(out_n * sizeof(float));
             float *out_d = malloc(out_n * sizeof(float)), *out_dw = malloc(out_n * sizeof(float));
-            float *A = random_floats(M * K, &state), *C = malloc(out_n * sizeof(float));
-            size_t un = nn_winograd_weight_floats(&cv);
+            /* the im2col product alone (not for depthwise ones) */
+            float *A = ly->depthwise ? NULL : random_floats(M * K, &state);
+            float *C = ly->depthwise ? NULL : malloc(out_n * sizeof(float));
+            size_t un = ly->depthwise ? 0 : nn_winograd_weight_floats(&cv);
             float *u = un ? malloc(un * sizeof(float)) : NULL;
             if (u) nn_winograd_weights(&cv, u);
             nn_conv cw = cv;
             cw.winograd = u;
             nn_gemm g = {.M = M, .K = (int)K, .N = ly->cout, .A = A, .B = w, .C = C};
             onednn_conv dnn, dnn_wino;
-            if (!onednn_conv_make(engine, stream, dnnl_convolution_auto, 0, &cv, N, ly->size,
-                                  ly->size, OH, OW, in, out_d, &dnn)) {
+            if (!onednn_conv_make(engine, stream, dnnl_convolution_auto, 0, &cv, ly->depthwise, N,
+                                  ly->size, ly->size, OH, OW, in, out_d, &dnn)) {
                 fprintf(stderr, "conv_layers: oneDNN has no convolution for %s\n", ly->name);
                 return 1;
             }
             /* oneDNN's Winograd takes its blocked activation layout only */
-            int have_wino = onednn_conv_make(engine, stream, dnnl_convolution_winograd, 1, &cv,
+            int have_wino = !ly->depthwise &&
+                            onednn_conv_make(engine, stream, dnnl_convolution_winograd, 1, &cv, 0,
                                              N, ly->size, ly->size, OH, OW, in, out_dw, &dnn_wino);
             for (int r = -2; r < repeat; r++) { /* 2 warm-up runs */
                 double e[PATHS + 1];
                 e[0] = now_ms();
-                nn_conv2d(1, &cv, in, N, ly->size, ly->size, out, &OH, &OW, scratch);
+                if (ly->depthwise)
+                    nn_depthwise_conv2d(1, &cv, in, N, ly->size, ly->size, out, &OH, &OW);
+                else
+                    nn_conv2d(1, &cv, in, N, ly->size, ly->size, out, &OH, &OW, scratch);
                 e[1] = now_ms();
                 if (u) nn_conv2d(1, &cw, in, N, ly->size, ly->size, out_w, &OH, &OW, scratch);
                 e[2] = now_ms();
-                nn_gemm_run(1, &g, NULL);
+                if (A) nn_gemm_run(1, &g, NULL);
                 e[3] = now_ms();
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, ly->cout, (int)K,
-                            1.0f, A, (int)K, w, ly->cout, 0.0f, C, ly->cout);
+                if (A)
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, ly->cout,
+                                (int)K, 1.0f, A, (int)K, w, ly->cout, 0.0f, C, ly->cout);
                 e[4] = now_ms();
                 onednn_conv_run(stream, &dnn);
                 e[5] = now_ms();
@@ -319,19 +362,20 @@ int main(int argc, char **argv) {
             if (have_wino) onednn_conv_result(engine, stream, &dnn_wino);
             double flops = 2.0 * (double)M * K * ly->cout, ms[PATHS];
             for (int i = 0; i < PATHS; i++) ms[i] = median(t[i], repeat);
-            char wino[32] = "-", dnn_wino_ms[16] = "-";
+            char wino[32] = "-", dnn_wino_ms[16] = "-", gemm[24] = "-";
+            if (A) snprintf(gemm, sizeof gemm, "%9.3f %9.3f", ms[GEMM], ms[OPENBLAS]);
             if (u)
                 snprintf(wino, sizeof wino, "%9.3f %6.1f %7.1e", ms[WINOGRAD],
                          flops / ms[WINOGRAD] / 1e6, relative_difference(out, out_w, out_n));
             if (have_wino) snprintf(dnn_wino_ms, sizeof dnn_wino_ms, "%9.3f", ms[ONEDNN_WINO]);
-            double ours = u ? ms[WINOGRAD] : ms[IM2COL],
+            double ours = u ? ms[WINOGRAD] : ms[DIRECT],
                    onednn_best = have_wino ? fmin(ms[ONEDNN], ms[ONEDNN_WINO]) : ms[ONEDNN];
             double *tot = totals[ly->net][N > 1];
             tot[0] += ly->count * ours, tot[1] += ly->count * ms[ONEDNN];
             tot[2] += ly->count * onednn_best, tot[3] += ly->count * fmin(ours, onednn_best);
-            printf("%-24s %3d %7.1f | %9.3f %6.1f | %-24s | %9.3f %9.3f | %9.3f %6.1f %7.1e %9s | %s",
-                   ly->name, N, flops / 1e6, ms[IM2COL], flops / ms[IM2COL] / 1e6, wino, ms[GEMM],
-                   ms[OPENBLAS], ms[ONEDNN], flops / ms[ONEDNN] / 1e6,
+            printf("%-24s %3d %7.1f | %9.3f %6.1f | %-24s | %-19s | %9.3f %6.1f %7.1e %9s | %s",
+                   ly->name, N, flops / 1e6, ms[DIRECT], flops / ms[DIRECT] / 1e6, wino, gemm,
+                   ms[ONEDNN], flops / ms[ONEDNN] / 1e6,
                    relative_difference(out, out_d, out_n), dnn_wino_ms, dnn.impl);
             if (have_wino)
                 printf(", winograd %s (rel.err %.1e)", dnn_wino.impl,
@@ -343,7 +387,7 @@ int main(int argc, char **argv) {
             free(A), free(C), free(u);
         }
     }
-    printf("\nper network and batch, each layer times its count (ms): ours (nn_conv2d's path), "
+    printf("\nper network and batch, each layer times its count (ms): ours (the path the library takes), "
            "oneDNN auto, oneDNN's faster of auto and Winograd, the faster of both per layer\n");
     for (int n = 0; n < N_NETS; n++)
         for (int b = 0; b < 2; b++)

@@ -312,17 +312,20 @@ fi
   fi
   echo
   if [ -n "$layers_text" ]; then
-    echo "### dlib-resnet's convolutions, path by path (\`conv_layers\`, and \`FACEREC_ISA=avx2 ONEDNN_MAX_CPU_ISA=AVX2 conv_layers\`)"
+    echo "### Convolutions per layer and path (\`conv_layers\`, and \`FACEREC_ISA=avx2 ONEDNN_MAX_CPU_ISA=AVX2 conv_layers\`)"
     echo
-    echo "Each layer shape (dlib-resnet's, and nn4.small2's 3x3 stride-1 ones) on 1 thread through"
-    echo "im2col + our GEMM, Winograd F(2,3) (with its largest difference from the direct path,"
-    echo "relative to the output's largest value), our GEMM alone and OpenBLAS's sgemm alone on the"
-    echo "same matrices (the im2col product), and oneDNN 2.6 (Debian's, the library PyTorch's CPU"
-    echo "convolutions use; 1 OpenMP thread): algorithm auto on our NHWC activations with the weights"
-    echo "reordered once into its layout and ReLU fused, and its Winograd (\"oneDNN wg\"), which it"
-    echo "implements only on its blocked activation layout and only with AVX-512 (activations reordered"
-    echo "outside the timing). nn_conv2d takes Winograd for 3x3 stride 1 from 24 tiles (2x2 output"
-    echo "pixels each) up, where it is the faster path. The second table caps both libraries at AVX2."
+    echo "Each layer shape (dlib-resnet's; nn4.small2's 3x3 stride-1 ones; MobileFaceNet's, \"mfn\":"
+    echo "depthwise \"dw\", pointwise \"pw\" Cin>Cout at the input size) on 1 thread through our direct"
+    echo "path (im2col + our GEMM, none for 1x1; depthwise by nn_depthwise_conv2d), Winograd F(2,3)"
+    echo "(with its largest difference from the direct path, relative to the output's largest value),"
+    echo "our GEMM alone and OpenBLAS's sgemm alone on the same matrices (the im2col product), and"
+    echo "oneDNN 2.6 (Debian's, the library PyTorch's CPU convolutions use; 1 OpenMP thread):"
+    echo "algorithm auto on our NHWC activations with the weights reordered once into its layout and"
+    echo "ReLU fused, and its Winograd (\"oneDNN wg\"), which it implements only on its blocked"
+    echo "activation layout and only with AVX-512 (activations reordered outside the timing)."
+    echo "nn_conv2d takes Winograd for 3x3 stride 1 from 24 tiles (2x2 output pixels each) up, where"
+    echo "it is the faster path. The sums at the end count each layer as often as its network has it."
+    echo "The second table caps both libraries at AVX2."
     echo
     echo '```'
     echo "$layers_text"

@@ -60,7 +60,7 @@ static float *random_floats(size_t n, unsigned *state) {
         }                                                                                  \
     } while (0)
 
-static const char *dnnl_isa_name(dnnl_cpu_isa_t isa) {
+static const char *onednn_isa_name(dnnl_cpu_isa_t isa) {
     switch (isa) {
     case dnnl_cpu_isa_avx2: return "avx2";
     case dnnl_cpu_isa_avx2_vnni: return "avx2_vnni";
@@ -283,7 +283,7 @@ int main(int argc, char **argv) {
     printf("conv_layers: 1 thread, level %s, median CPU time of %d runs; GFLOP/s of the direct "
            "convolution's flops\n", nn_isa_name(nn_cpu_isa()), repeat);
     printf("oneDNN %d.%d.%d: up to %s, %d OpenMP thread\n", version->major, version->minor,
-           version->patch, dnnl_isa_name(dnnl_get_effective_cpu_isa()), omp_get_max_threads());
+           version->patch, onednn_isa_name(dnnl_get_effective_cpu_isa()), omp_get_max_threads());
     double start = now_ms(), peak = nn_kernels()->fma_loop(1 << 23);
     printf("this core's peak: %.1f GFLOP/s (register-resident multiply-adds)\n",
            peak / (now_ms() - start) / 1e6);

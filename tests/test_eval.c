@@ -257,6 +257,9 @@ TEST(malformed_pairs_files_name_the_line) {
     CHECK(refused_at("zero.txt", "1\nAnn\t0\t1\nAnn\t1\tBob\t2\n", ":2: image numbers"));
     CHECK(refused_at("short.txt", "2\nAnn\t1\t2\nAnn\t1\t3\nAnn\t1\tBob\t2\n", ":4: the file ends after 3"));
     CHECK(refused_at("long.txt", "1\nAnn\t1\t2\nAnn\t1\tBob\t2\nAnn\t1\t2\n", ":4: more pairs"));
+    /* a name must be a folder inside the data folder (found by fuzz_pairs) */
+    CHECK(refused_at("up.txt", "1\nAnn_/../x\t1\t2\nAnn\t1\tBob\t2\n", ":2: 'Ann_/../x' is not"));
+    CHECK(refused_at("dotdot.txt", "1\nAnn\t1\t2\nAnn\t1\t..\t2\n", ":3: '..' is not"));
     /* a missing file is an I/O error naming it */
     eval_protocol p;
     memset(&p, 0, sizeof p);

@@ -48,12 +48,14 @@ extern const int thread_counts[2];
 /* ---- machine.c ---- */
 
 /* What the figures ran on: the kernels' CPU level (nn/cpu.h), the core's peak multiply-add
- * rate on one thread at that level, the memory bandwidth (copy, read + written). */
+ * rate on one thread at that level, the memory read bandwidth with each thread count
+ * (memory.c's read_bandwidth_gbs, the one measure of it). */
 typedef struct machine {
     char isa[16], best_isa[16];
     char note[128]; /* why FACEREC_ISA was not followed, or "" */
     char model[128];
-    double peak_gflops, bandwidth_gbs;
+    double peak_gflops;
+    double read_gbs[2]; /* at thread_counts[t], GB/s */
 } machine;
 
 void machine_measure(machine *m);
@@ -105,7 +107,6 @@ typedef struct bench {
     int64_t checked_size;
     size_t bytes_per_template, first_pass_bytes;
     int prefix_dims;
-    double read_gbs[2];             /* memory read bandwidth at thread_counts[t], GB/s */
     int search_only;                /* --search: the gallery rows alone */
 } bench;
 
@@ -125,8 +126,9 @@ typedef struct row_info {
     workload_fn run;
     int per_face;          /* divide by the faces processed per run */
     const char *peer_key;  /* NULL: the peer has no counterpart */
-    double max_ms;         /* target: at most this many ms (0: none) */
-    double min_ratio;      /* target: peer ms / our ms at least this (0: none) */
+    double max_ms[2];      /* target with thread_counts[t] threads: at most this many ms
+                            * (0: none; the issues set some for 2 threads only) */
+    double min_ratio;      /* target on both: peer ms / our ms at least this (0: none) */
     int64_t gallery_size;  /* the synthetic gallery this row searches (0: none) */
     int max_repeat;        /* slow rows: at most this many timed runs, 1 warm-up (0: no cap) */
     const char *target_note; /* said after the target */
@@ -187,8 +189,11 @@ void synthetic_gallery_delete(bench *b);
 /* Search all the probes (k = 1, `threads` threads) and compare each answer with a brute-force
  * float32 search over the same templates made again: b->check_exact of b->check_probes. */
 fr_status search_check(bench *b, int threads);
+
+/* ---- memory.c ---- */
+
 /* This machine's memory read bandwidth (GB/s) with `threads` threads: the best of a few
- * passes over a buffer far larger than the caches. */
+ * passes over a buffer far larger than the caches (0 when the memory cannot be had). */
 double read_bandwidth_gbs(int threads);
 
 /* ---- peer.c ---- */

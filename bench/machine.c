@@ -1,13 +1,12 @@
 /* machine.c: what the figures ran on (bench.h): the kernels' CPU level, the core's peak
- * multiply-add rate and the memory bandwidth, measured here so that each row can be read
- * against them. */
+ * multiply-add rate and the memory read bandwidth (memory.c), measured here so that each row
+ * can be read against them. */
 #include "bench.h"
 
 #include "nn/cpu.h"
 #include "nn/kernels.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -51,27 +50,6 @@ static double peak_gflops(void) {
     return best;
 }
 
-/* The best of 5 copies of 64 MB into another 64 MB (far beyond the caches), in GB/s of
- * bytes read plus written; 0 when the memory cannot be had. */
-static double bandwidth_gbs(void) {
-    const size_t bytes = (size_t)64 << 20;
-    char *src = malloc(bytes), *dst = malloc(bytes);
-    double best = 0;
-    if (src && dst) {
-        memset(src, 1, bytes);
-        memset(dst, 2, bytes);
-        for (int run = 0; run < 5; run++) {
-            double start = cpu_ms();
-            memcpy(dst, run % 2 ? src : dst + 1, bytes - 1);
-            double ms = cpu_ms() - start;
-            if (ms > 0 && 2.0 * bytes / ms / 1e6 > best) best = 2.0 * bytes / ms / 1e6;
-        }
-    }
-    free(src);
-    free(dst);
-    return best;
-}
-
 void machine_measure(machine *m) {
     const nn_cpu *cpu = nn_cpu_info();
     memset(m, 0, sizeof *m);
@@ -80,5 +58,5 @@ void machine_measure(machine *m) {
     snprintf(m->note, sizeof m->note, "%s", cpu->note);
     cpu_model(m->model, sizeof m->model);
     m->peak_gflops = peak_gflops();
-    m->bandwidth_gbs = bandwidth_gbs();
+    for (int t = 0; t < 2; t++) m->read_gbs[t] = read_bandwidth_gbs(thread_counts[t]);
 }

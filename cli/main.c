@@ -108,7 +108,7 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
-        printf("facerec %s\n", fr_version());
+        printf("facerec %s (kernels: %s)\n", fr_version(), fr_kernel_level());
         return 0;
     }
     for (int i = 0; i < n_commands; i++)

@@ -76,6 +76,13 @@ FR_API const char *fr_status_name(fr_status status);
 /* The library version, "MAJOR.MINOR.PATCH". */
 FR_API const char *fr_version(void);
 
+/* The CPU kernel level the networks and the gallery search run at in this process: "avx512",
+ * "avx2" or "generic", the highest this CPU and its OS support. The environment variable
+ * FACEREC_ISA (generic, avx2 or avx512) lowers it, never raises it (a level the CPU lacks,
+ * or another value, is ignored). Chosen once, on first use; results do not depend on it
+ * beyond float rounding. */
+FR_API const char *fr_kernel_level(void);
+
 typedef enum fr_log_level { FR_LOG_DEBUG = 0, FR_LOG_INFO, FR_LOG_WARN } fr_log_level;
 typedef void (*fr_log_fn)(fr_log_level level, const char *message, void *user);
 

@@ -41,6 +41,18 @@ TEST(help_and_version) {
     CHECK(strstr(r.out, "exit status: 0 success; 1 the answer is no") != NULL);
     CHECK(test_run_cli(&r, "--version", NULL) == 0);
     CHECK(strstr(r.out, fr_version()) != NULL);
+    char level[64];
+    snprintf(level, sizeof level, "(kernels: %s)", fr_kernel_level());
+    CHECK(strstr(r.out, level) != NULL);
+    /* FACEREC_ISA lowers the level of the process it is given to */
+    const char *isa = getenv("FACEREC_ISA");
+    char *saved = isa ? strdup(isa) : NULL;
+    setenv("FACEREC_ISA", "generic", 1);
+    int status = test_run_cli(&r, "--version", NULL);
+    if (saved) setenv("FACEREC_ISA", saved, 1);
+    else unsetenv("FACEREC_ISA");
+    free(saved);
+    CHECK(status == 0 && strstr(r.out, "(kernels: generic)") != NULL);
     CHECK(test_run_cli(&r, "detect", "--help", NULL) == 0);
     CHECK(strstr(r.out, "usage: facerec detect"));
     CHECK(test_run_cli(&r, "no-such-command", NULL) == 2);

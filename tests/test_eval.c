@@ -257,12 +257,48 @@ TEST(malformed_pairs_files_name_the_line) {
     CHECK(refused_at("zero.txt", "1\nAnn\t0\t1\nAnn\t1\tBob\t2\n", ":2: image numbers"));
     CHECK(refused_at("short.txt", "2\nAnn\t1\t2\nAnn\t1\t3\nAnn\t1\tBob\t2\n", ":4: the file ends after 3"));
     CHECK(refused_at("long.txt", "1\nAnn\t1\t2\nAnn\t1\tBob\t2\nAnn\t1\t2\n", ":4: more pairs"));
+    /* a name must be a folder inside the data folder (found by fuzz_pairs) */
+    CHECK(refused_at("up.txt", "1\nAnn_/../x\t1\t2\nAnn\t1\tBob\t2\n", ":2: 'Ann_/../x' is not"));
+    CHECK(refused_at("dotdot.txt", "1\nAnn\t1\t2\nAnn\t1\t..\t2\n", ":3: '..' is not"));
     /* a missing file is an I/O error naming it */
     eval_protocol p;
     memset(&p, 0, sizeof p);
     int view;
     CHECK(eval_protocol_read_pairs(FR_TEST_TMP_DIR "/no_such_pairs.txt", "lfw", &p, &view) == FR_E_IO);
     CHECK(strstr(fr_last_error(), "no_such_pairs.txt") != NULL);
+}
+
+/* The landmark reference file of `facerec eval landmarks`: a line per image, its path then
+ * 68 points; a path leaving the set, a short line or a non-finite number names file and line. */
+static char *landmark_line(const char *file, const char *last) {
+    static char line[4096];
+    int n = snprintf(line, sizeof line, "%s", file);
+    for (int k = 0; k < 135; k++) n += snprintf(line + n, sizeof line - (size_t)n, "\t%d.5", k);
+    snprintf(line + n, sizeof line - (size_t)n, "\t%s\n", last);
+    return line;
+}
+
+TEST(landmark_references_read_and_refused) {
+    char path[512], text[8192];
+    snprintf(path, sizeof path, "%s/eval_landmarks.tsv", FR_TEST_TMP_DIR);
+    snprintf(text, sizeof text, "%s", landmark_line("s1/1.png", "7"));
+    size_t len = strlen(text);
+    snprintf(text + len, sizeof text - len, "%s", landmark_line("s2/3.png", "-2e2"));
+    write_text(path, text);
+    eval_landmark_reference *refs = NULL;
+    int n = 0;
+    CHECK_OK(eval_landmarks_read_references(path, &refs, &n));
+    int ok = n == 2 && !strcmp(refs[1].file, "s2/3.png") && refs[0].points[0][1] == 1.5f &&
+             refs[0].points[67][1] == 7 && refs[1].points[67][1] == -200;
+    free(refs);
+    CHECK(ok);
+    const char *bad[][2] = {{"../s1/1.png", "7"}, {"/etc/x", "7"}, {"s1/1.png", "nan"},
+                            {"s1/1.png", "7\t8"}, {"s1/1.png", "1e7"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        write_text(path, landmark_line(bad[i][0], bad[i][1]));
+        CHECK(eval_landmarks_read_references(path, &refs, &n) == FR_E_FORMAT);
+        CHECK(strstr(fr_last_error(), "eval_landmarks.tsv:1:") != NULL && refs == NULL);
+    }
 }
 
 TEST(folder_pairs_are_balanced_distinct_and_repeatable) {
@@ -421,7 +457,8 @@ TEST(lfw_view1_subset_end_to_end) {
     test_run_free(&last);
 }
 
-TEST_MAIN(CASE(best_threshold_takes_the_first_maximum), CASE(folds_take_the_threshold_of_the_others),
+TEST_MAIN(CASE(landmark_references_read_and_refused),
+          CASE(best_threshold_takes_the_first_maximum), CASE(folds_take_the_threshold_of_the_others),
           CASE(auc_counts_ordered_pairs_and_half_ties), CASE(equal_error_rate_where_far_meets_frr),
           CASE(tar_at_far_stops_below_the_next_impostor), CASE(roc_curve_points),
           CASE(identification_rank1_and_fnir_at_fpir), CASE(identification_cohort_normalisation),

@@ -292,6 +292,8 @@ TEST(cpu_dispatch_levels) {
     CHECK(cpu->chosen == want);
     CHECK(nn_cpu_isa() == want);
     CHECK(nn_kernels() == nn_kernels_for(want));
+    CHECK(!strcmp(fr_kernel_level(), nn_isa_name(want))); /* the public name of the level */
+    if (env && !strcmp(env, "generic")) CHECK(!strcmp(fr_kernel_level(), "generic"));
     const int shapes[][3] = {{1, 1, 1}, {13, 37, 29}, {25, 64, 300}, {7, 136, 0}, {40, 33, 520}};
     for (int l = 0; l <= (int)cpu->best; l++) {
         const nn_kernel_table *t = nn_kernels_for((nn_isa)l);

@@ -533,6 +533,13 @@ TEST(untrained_head_is_the_normalised_base_and_file_round_trips) {
     strcpy(old_id, h->id);
     embed_head_update_id(h);
     CHECK(strcmp(old_id, h->id) != 0);
+    /* finite weights that overflow float32 on an input give an error, not NaN embeddings
+     * (found by fuzz_head) */
+    for (size_t i = 0; i < h->n_params; i++) h->params[i] = 3e38f;
+    embed_head_update_id(h);
+    memcpy(y, x, sizeof x);
+    CHECK(embed_head_apply(h, TEST_THREADS, y, N) == FR_E_MODEL);
+    CHECK(strstr(fr_last_error(), h->id) && !memcmp(y, x, sizeof x));
     embed_head_free(h);
 
     /* a damaged file is refused with its name */
@@ -649,6 +656,14 @@ TEST(training_separates_people_it_never_saw) {
                !memcmp(back.embeddings, train.embeddings, (size_t)train.n_photos * 16 * sizeof(float));
     train_set_free(&back);
     CHECK(same);
+    /* labels and photo indices are checked before they become ints (fuzz_train_cache found
+     * an index past int's range converted): a label outside the set's people is refused */
+    int label0 = train.labels[0];
+    train.labels[0] = train.n_people;
+    CHECK_OK(train_set_save(&train, 0x1234abcdu, cache));
+    train.labels[0] = label0;
+    CHECK(train_set_load(cache, 0x1234abcdu, &back) == FR_E_FORMAT);
+    CHECK(strstr(fr_last_error(), "synthetic.cache") != NULL);
     const char *paths[] = {cache, FR_TEST_FIXTURES_DIR};
     int labels[] = {0, 1};
     train_augment_config aug;

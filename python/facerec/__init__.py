@@ -22,7 +22,7 @@ from . import _lib
 from ._lib import lib
 
 __all__ = ["Engine", "Gallery", "Face", "Match", "Person", "Verification", "FacerecError",
-           "load_image", "save_image", "version", "distance"]
+           "load_image", "save_image", "version", "kernel_level", "distance"]
 
 
 class FacerecError(Exception):
@@ -53,6 +53,12 @@ def _encode(text, what):
 def version():
     """The library's version, "MAJOR.MINOR.PATCH"."""
     return lib.fr_version().decode()
+
+
+def kernel_level():
+    """The CPU kernel level the library runs at in this process: "avx512", "avx2" or
+    "generic" (the environment variable FACEREC_ISA, read at first use, can lower it)."""
+    return lib.fr_kernel_level().decode()
 
 
 def _as_rgb(image):

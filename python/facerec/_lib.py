@@ -79,6 +79,7 @@ _SIGNATURES = {
     "fr_last_error": (_c.c_char_p, []),
     "fr_status_name": (_c.c_char_p, [_c.c_int]),
     "fr_version": (_c.c_char_p, []),
+    "fr_kernel_level": (_c.c_char_p, []),
     "fr_image_load": (_c.c_int, [_c.c_char_p, _P(_P(Image))]),
     "fr_image_decode": (_c.c_int, [_c.c_void_p, _c.c_size_t, _c.c_char_p, _P(_P(Image))]),
     "fr_image_free": (None, [_P(Image)]),

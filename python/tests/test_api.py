@@ -24,6 +24,16 @@ def test_version():
     assert len(v) == 3 and all(p.isdigit() for p in v)
 
 
+def test_kernel_level():
+    assert facerec.kernel_level() in ("avx512", "avx2", "generic")
+    # FACEREC_ISA is read once per process: a fresh interpreter with it set to generic
+    package_dir = os.path.dirname(os.path.dirname(os.path.abspath(facerec.__file__)))
+    env = dict(os.environ, FACEREC_ISA="generic", PYTHONPATH=package_dir)
+    out = subprocess.run([sys.executable, "-c", "import facerec; print(facerec.kernel_level())"],
+                         env=env, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "generic"
+
+
 def test_load_image_from_path_bytes_and_file(demo):
     img = facerec.load_image(demo("sample1"))
     assert img.shape == (1280, 1920, 3) and img.dtype == np.uint8

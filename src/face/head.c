@@ -5,6 +5,7 @@
 #include "nn/import/frmodel.h"
 #include "nn/nn.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,7 +162,15 @@ fr_status embed_head_apply(const embed_head *h, int threads, float *x, int n) {
     fr_status st = embed_head_pass_new(h, n, &pass);
     if (st != FR_OK) return st;
     embed_head_forward(h, threads, x, n, pass);
-    memcpy(x, pass->y, (size_t)n * h->dim * sizeof(float));
+    /* weights that are finite can still overflow float32 on an input (found by fuzz_head) */
+    size_t count = (size_t)n * h->dim;
+    for (size_t i = 0; i < count; i++)
+        if (!isfinite(pass->y[i])) {
+            embed_head_pass_free(pass);
+            return fr_error(FR_E_MODEL, "the head %s gave a non-finite embedding (face %zu)",
+                            h->id, i / (size_t)h->dim);
+        }
+    memcpy(x, pass->y, count * sizeof(float));
     embed_head_pass_free(pass);
     return FR_OK;
 }

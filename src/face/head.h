@@ -53,7 +53,8 @@ void embed_head_pass_free(embed_head_pass *p);
 /* in is (B,dim) base embeddings (B <= pass->rows); the outputs are pass->y (B,dim). */
 void embed_head_forward(const embed_head *h, int threads, const float *in, int B,
                         embed_head_pass *pass);
-/* Inference: x (n,dim) base embeddings are replaced by the head's outputs. */
+/* Inference: x (n,dim) base embeddings are replaced by the head's outputs; an output that is
+ * not finite (weights overflowing float32) is FR_E_MODEL naming the head, x unchanged. */
 fr_status embed_head_apply(const embed_head *h, int threads, float *x, int n);
 
 #endif

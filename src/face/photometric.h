@@ -6,9 +6,13 @@
  *   histeq      histogram equalisation of the luminance (Y of BT.601) over the crop, each
  *               pixel's R, G, B scaled by its new Y over its old (colour kept)
  *   tan-triggs  Tan and Triggs's illumination normalisation of the luminance (IEEE TIP 2010:
- *               gamma 0.2, difference of Gaussians sigma 1 and 2, contrast equalisation with
- *               alpha 0.1 and tau 10, then tau * tanh(x / tau)), mapped to 0..255 and written
- *               to R, G and B alike
+ *               gamma 0.2, taken of Y + 1 so that black pixels stay off the infinite slope of
+ *               Y^0.2 at 0; difference of Gaussians sigma 1 and 2, edges repeated; contrast
+ *               equalisation with alpha 0.1 and tau 10, then tau * tanh(x / tau)), mapped to
+ *               0..255 and written to R, G and B alike
+ *
+ * Both are checked against a NumPy reference (tests/reference/photometric.py,
+ * tests/reference/README_PHOTOMETRIC.md).
  */
 #ifndef FR_FACE_PHOTOMETRIC_H
 #define FR_FACE_PHOTOMETRIC_H

@@ -1,5 +1,6 @@
 /* cpu.c: which kernel level this process runs (nn/cpu.h). */
 #include "nn/cpu.h"
+#include "facerec.h"
 #include "nn/kernels.h"
 
 #include <pthread.h>
@@ -92,3 +93,5 @@ const nn_kernel_table *nn_kernels_for(nn_isa isa) {
 }
 
 const nn_kernel_table *nn_kernels(void) { return nn_kernels_for(nn_cpu_isa()); }
+
+const char *fr_kernel_level(void) { return nn_isa_name(nn_cpu_isa()); }

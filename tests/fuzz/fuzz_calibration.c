@@ -3,7 +3,8 @@
  * Each input is written to a file and read; an accepted file must satisfy what the reader
  * promises (quantile tables with increasing probabilities in (0, 1) and non-decreasing
  * distances).
- * fuzz.sh options: -runs=10000 -max_len=8192
+ * Seeds: the hand-made files of make_seeds.py and the shipped ones (corpus/fuzz_calibration.sh).
+ * fuzz.sh options: -runs=10000 -max_len=16384
  */
 #include "fuzz_files.h"
 #include "gallery/gallery.h"

@@ -399,6 +399,56 @@ def gallery_seeds():
         write("fuzz_gallery", name, data)
 
 
+# ---- trained head files and training caches (.frmodel files read by head.c and dataset.c) ----
+
+def head_seeds():
+    d, k = 4, 2
+    kernel = [1.0 if i % (d + 1) == 0 else 0.25 for i in range(d * d)]
+    write("fuzz_head", "linear.frmodel",
+          frmodel("head", (1, 1, d), "mobilefacenet", [("head/kernel", [d, d], kernel), ("head/bias", [d], [0.0] * d)]))
+    write("fuzz_head", "hidden.frmodel",
+          frmodel("head", (1, 1, d), "dlib-resnet",
+                  [("head/kernel", [d, d], kernel), ("head/bias", [d], [0.1] * d),
+                   ("head/hidden/kernel", [d, k], [0.5, -0.5] * d), ("head/hidden/bias", [k], [0.0, 1.0]),
+                   ("head/output/kernel", [k, d], [0.3] * (k * d)), ("head/output/bias", [d], [0.0] * d)]))
+    write("fuzz_head", "missing-bias.frmodel",
+          frmodel("head", (1, 1, d), "mobilefacenet", [("head/kernel", [d, d], kernel)]))
+
+
+def train_cache_seeds():
+    n, copies, dim = 3, 2, 4
+    embeddings = [((i * 37) % 11 - 5) / 10 for i in range(n * copies * dim)]
+    meta = [0.0, 1.0, 1.0] + [0.0, 2.0, 5.0] + [2.0]  # labels, photo indices, people
+    write("fuzz_train_cache", "three-photos.frmodel",
+          frmodel("train-cache", (1, copies, dim), "0000abcd",
+                  [("embeddings", [n, copies, dim], embeddings), ("labels_sources_people", [2 * n + 1], meta)]))
+    write("fuzz_train_cache", "other-key.frmodel",
+          frmodel("train-cache", (1, copies, dim), "00001234",
+                  [("embeddings", [n, copies, dim], embeddings), ("labels_sources_people", [2 * n + 1], meta)]))
+
+
+# ---- evaluation files: landmarks references (facerec eval relight/landmarks), LFW pairs ----
+
+def landmark_seeds():
+    def line(name, shift):
+        return name + "".join("\t%.2f\t%.2f" % (40 + k * 1.5 + shift, 60 + (k % 17) * 2.25) for k in range(68)) + "\n"
+    write("fuzz_landmarks", "two-lines.tsv", line("s1/1.png", 0) + line("Aaron_Peirsol/Aaron_Peirsol_0001.png", 3.5))
+    write("fuzz_landmarks", "outside.tsv", line("../s1/1.png", 0))
+    write("fuzz_landmarks", "short.tsv", line("s1/1.png", 0)[:400] + "\n")
+    write("fuzz_landmarks", "crlf.tsv", line("s1/1.png", 0).replace("\n", "\r\n"))
+
+
+def pairs_seeds():
+    view1 = "2\nAbel_Pacheco\t1\t4\nAkhmed_Zakayev\t1\t3\nAbdel_Madi_Shabneh\t1\tDean_Barker\t1\n" \
+            "Abdel_Madi_Shabneh\t1\tGiancarlo_Fisichella\t1\n"
+    view2 = "2\t1\nAbel_Pacheco\t1\t4\nAbdel_Madi_Shabneh\t1\tDean_Barker\t1\n" \
+            "Akhmed_Zakayev\t1\t3\nAbel_Pacheco\t2\tDean_Barker\t1\n\n"
+    write("fuzz_pairs", "view1.txt", view1)
+    write("fuzz_pairs", "view2.txt", view2)
+    write("fuzz_pairs", "view1-train-then-test", view1 + "\0" + view1.replace("Abel_Pacheco\t1\t4", "Abel_Pacheco\t2\t3"))
+    write("fuzz_pairs", "short.txt", view1.rsplit("\n", 2)[0] + "\n")
+
+
 if __name__ == "__main__":
     pnm_seeds()
     png_seeds()
@@ -411,3 +461,7 @@ if __name__ == "__main__":
     keras_csv_seeds()
     calibration_seeds()
     gallery_seeds()
+    head_seeds()
+    train_cache_seeds()
+    landmark_seeds()
+    pairs_seeds()

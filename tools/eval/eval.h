@@ -147,6 +147,20 @@ typedef struct eval_landmark_errors {
     double whole_mean_error, whole_median_error;
 } eval_landmark_errors;
 
+/* One line of a reference file: an image of the set (a path inside its folder) and its 68
+ * points (x, y) in the image's pixels. */
+typedef struct eval_landmark_reference {
+    char file[512];
+    float points[68][2];
+} eval_landmark_reference;
+
+/* Read a reference file: per line the image's path, then 136 numbers (68 times x, y), all
+ * separated by tabs. A path that leaves the set's folder (absolute, or with ".."), a number
+ * that is not finite or beyond 1e6 in magnitude, or a line of another shape is an FR_E_FORMAT
+ * error naming the file and line; so is a file without lines. Free *refs with free(). */
+fr_status eval_landmarks_read_references(const char *path, eval_landmark_reference **refs,
+                                         int *n);
+
 /* per_image (NULL: none) gets a line per image: file, source (enum eval_face_source), error
  * (-1 without landmarks), the whole image's fit residual, drift, error and verdict (1
  * accepted). */

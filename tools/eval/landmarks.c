@@ -15,11 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct reference {
-    char file[512];
-    float points[68][2];
-} reference;
-
 typedef struct image_result {
     int source;
     double error;        /* of the face used; -1 without landmarks */
@@ -31,7 +26,7 @@ typedef struct image_result {
 typedef struct landmark_run {
     fr_engine *eng;
     const char *dir;
-    const reference *refs;
+    const eval_landmark_reference *refs;
     image_result *results;
     pthread_mutex_t lock;
     fr_status status;
@@ -52,7 +47,7 @@ static double five_point_error(const fr_face *face, const float ref68[68][2]) {
 }
 
 static fr_status measure(landmark_run *run, int i) {
-    const reference *ref = &run->refs[i];
+    const eval_landmark_reference *ref = &run->refs[i];
     image_result *res = &run->results[i];
     char path[4096];
     if (snprintf(path, sizeof path, "%s/%s", run->dir, ref->file) >= (int)sizeof path)
@@ -95,11 +90,13 @@ static void measure_task(void *ctx, int i) {
     pthread_mutex_unlock(&run->lock);
 }
 
-/* Read the reference file: "file" then 136 numbers per line, tab-separated. */
-static fr_status read_references(const char *path, reference **out, int *n_out) {
+fr_status eval_landmarks_read_references(const char *path, eval_landmark_reference **out,
+                                         int *n_out) {
+    *out = NULL;
+    *n_out = 0;
     FILE *f = fopen(path, "r");
     if (!f) return fr_error(FR_E_IO, "%s: cannot open: %s", path, strerror(errno));
-    reference *refs = NULL;
+    eval_landmark_reference *refs = NULL;
     int n = 0, cap = 0, line_no = 0;
     char line[8192];
     fr_status st = FR_OK;
@@ -111,14 +108,14 @@ static fr_status read_references(const char *path, reference **out, int *n_out) 
         }
         if (n == cap) {
             cap = cap ? 2 * cap : 256;
-            reference *grown = realloc(refs, (size_t)cap * sizeof *grown);
+            eval_landmark_reference *grown = realloc(refs, (size_t)cap * sizeof *grown);
             if (!grown) {
                 st = fr_error(FR_E_NOMEM, "out of memory reading %s", path);
                 break;
             }
             refs = grown;
         }
-        reference *r = &refs[n];
+        eval_landmark_reference *r = &refs[n];
         char *save = NULL, *tok = strtok_r(line, "\t\n", &save);
         if (!tok || strlen(tok) >= sizeof r->file || strstr(tok, "..") || tok[0] == '/') {
             st = fr_error(FR_E_FORMAT, "%s:%d: expected a file name inside the set", path, line_no);
@@ -165,9 +162,9 @@ static double quantile(const double *v, int n, double q) {
 fr_status eval_landmarks(const fr_config *cfg, const char *dir, const char *reference_path,
                          FILE *per_image, eval_landmark_errors *out) {
     memset(out, 0, sizeof *out);
-    reference *refs = NULL;
+    eval_landmark_reference *refs = NULL;
     int n = 0;
-    fr_status st = read_references(reference_path, &refs, &n);
+    fr_status st = eval_landmarks_read_references(reference_path, &refs, &n);
     if (st != FR_OK) return st;
     landmark_run run = {.dir = dir, .refs = refs};
     run.results = calloc((size_t)n, sizeof *run.results);

@@ -118,12 +118,21 @@ typedef struct pairs_reader {
     int n, cap;
 } pairs_reader;
 
+/* A person's folder inside the data folder: no path of its own, nothing above it. */
+static int is_folder_name(const char *name) {
+    return !strchr(name, '/') && strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
+}
+
 static fr_status reader_add(pairs_reader *r, int line, char **f, int same, int fold) {
     int i = parse_positive(f[1]);
     int j = parse_positive(same ? f[2] : f[3]);
     if (!i || !j)
         return fr_error(FR_E_FORMAT, "%s:%d: image numbers must be positive integers", r->file,
                         line);
+    const char *bad = !is_folder_name(f[0]) ? f[0] : !same && !is_folder_name(f[2]) ? f[2] : NULL;
+    if (bad)
+        return fr_error(FR_E_FORMAT, "%s:%d: '%s' is not a person's folder name (no '/', not "
+                        "'.' or '..')", r->file, line, bad);
     if (r->n == r->cap) {
         int cap = r->cap ? 2 * r->cap : 1024;
         named_pair *grown = realloc(r->pairs, (size_t)cap * sizeof *grown);

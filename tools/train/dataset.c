@@ -7,6 +7,7 @@
 #include "face/face.h"
 #include "nn/import/frmodel.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -256,6 +257,14 @@ fr_status train_set_save(const train_set *s, uint32_t key, const char *path) {
     return st;
 }
 
+/* Labels and photo indices are kept as float32, exact below 2^24. */
+#define TRAIN_CACHE_MAX_INDEX 16777216.0f
+
+/* Whether v is a whole number in [lo, hi). */
+static int whole_below(float v, float lo, float hi) {
+    return v >= lo && v < hi && v == floorf(v);
+}
+
 fr_status train_set_load(const char *path, uint32_t key, train_set *out) {
     memset(out, 0, sizeof *out);
     frmodel_info info;
@@ -275,10 +284,22 @@ fr_status train_set_load(const char *path, uint32_t key, train_set *out) {
         nn_weights_free(w);
         return fr_error(FR_E_FORMAT, "%s: not a training cache", path);
     }
+    /* labels, photo indices and the people count are whole numbers held as floats: each is
+     * checked before it becomes an int (a label must name one of the set's people) */
+    const float *meta = m->data;
+    int ok = whole_below(meta[2 * n], 1, TRAIN_CACHE_MAX_INDEX);
+    for (int i = 0; ok && i < n; i++)
+        ok = whole_below(meta[i], 0, meta[2 * n]) &&
+             whole_below(meta[n + i], 0, TRAIN_CACHE_MAX_INDEX);
+    if (!ok) {
+        nn_weights_free(w);
+        return fr_error(FR_E_FORMAT, "%s: a training cache whose labels, photo indices or people "
+                        "count are not whole numbers in range", path);
+    }
     out->n_photos = n;
     out->copies = e->shape[1];
     out->dim = e->shape[2];
-    out->n_people = (int)m->data[2 * n];
+    out->n_people = (int)meta[2 * n];
     out->labels = malloc((size_t)n * sizeof *out->labels);
     out->source = malloc((size_t)n * sizeof *out->source);
     out->embeddings = malloc(e->count * sizeof *out->embeddings);

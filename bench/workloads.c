@@ -253,7 +253,7 @@ static fr_status load_networks(bench *b, const char *models_dir) {
         (st = landmark68_load(path, 0, &b->landmarks)) != FR_OK)
         return st;
     if ((st = model_path(models_dir, "face_recognition_model", path, sizeof path)) != FR_OK ||
-        (st = dlib_resnet_load(path, &b->resnet)) != FR_OK)
+        (st = dlib_resnet_load(path, NULL, &b->resnet)) != FR_OK)
         return st;
     /* the files the embedder and detector registries name */
     if ((st = fr_model_path(models_dir, fr_embedder_find("mobilefacenet")->model_file, path,

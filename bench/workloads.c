@@ -168,6 +168,9 @@ const row_info rows[N_ROWS] = {
                            run_identify_warm, 0, NULL, 25.0, 0, 0, 0, NULL},
     [ROW_IDENTIFY_COLD] = {"identify_cold_start_ms", "facerec identify, cold (new process)",
                            run_identify_cold, 0, NULL, 300.0, 0, 0, 7, NULL},
+    [ROW_IDENTIFY_FIRST] = {"identify_first_start_ms",
+                            "facerec identify, first start (no prepared files)",
+                            run_identify_first, 0, NULL, 0, 0, 0, 5, NULL},
     [ROW_SEARCH_10K] = {"search_1_probe_10k_ms", "search 1 probe, 10k templates", run_search_1,
                         0, NULL, 0, 0, GALLERY_SMALL, 0, NULL},
     [ROW_SEARCH_100K] = {"search_1_probe_100k_ms", "search 1 probe, 100k templates",
@@ -307,7 +310,7 @@ const char *row_skip_reason(const bench *b, const row_info *row) {
         return "no models/nn4small2.frmodel: make it with `facerec import-keras-csv WEIGHTS_DIR "
                "--out models/nn4small2.frmodel` (the original's per-layer CSV weights)";
     if (row->gallery_size > b->max_gallery_size) return "not run (raise --gallery-size)";
-    if (row->run == run_identify_cold && !b->facerec_path[0])
+    if ((row->run == run_identify_cold || row->run == run_identify_first) && !b->facerec_path[0])
         return "not run (no facerec program beside facerec-bench)";
     if (b->search_only && row->gallery_size == 0) return "not run (--search)";
     return NULL;

@@ -325,8 +325,9 @@ void nn_prepared_save(const nn_prepared_spec *spec, const char *const *files, in
         why = "out of memory";
     else if (!make_header(spec, files, n_files, since, h))
         why = "its sources changed while it was loaded, or cannot be described";
-    else if (!absolute_path(spec->source, source_abs) || strcmp(source_abs, h->sources[0].path) ||
-             !file_name(spec, source_abs, path, sizeof path))
+    else if (!absolute_path(spec->source, source_abs) || strcmp(source_abs, h->sources[0].path))
+        why = "the first file read is not the model file";
+    else if (!file_name(spec, source_abs, path, sizeof path))
         why = "the path is too long";
     else if (!make_folder(spec->folder))
         why = strerror(errno);

@@ -217,20 +217,20 @@ static int flip_payload_byte(const char *file) {
     return c != EOF && patch(file, (long)(st.st_size * 2 / 3), &flipped, 1);
 }
 
-/* The array table's entry for the parameter array, found by its float count, given an offset
- * past the end of the address space; the checksum made right again, so that only the bounds
- * check can refuse it. */
-static int huge_offset(const char *file) {
+/* The array table's entry {offset, count} for the parameter array, found by its float
+ * count, given `value` in its field `field` (0: offset, 1: count); the checksum made right
+ * again, so that only the bounds and count checks can refuse the file. */
+static int patch_param_entry(const char *file, int field, uint64_t value) {
     uint8_t *data;
     size_t size;
     if (fr_read_file(file, SIZE_MAX, &data, &size) != FR_OK) return 0;
-    uint64_t count = dlib_resnet_param_count(), huge = UINT64_MAX - 63;
+    uint64_t count = dlib_resnet_param_count();
     int done = 0;
     for (size_t at = 8; !done && at + 8 <= FR_MIN(size, (size_t)65536); at += 8) {
         uint64_t v;
         memcpy(&v, data + at, 8);
         if (v != count) continue;
-        memcpy(data + at - 8, &huge, 8);
+        memcpy(data + at - 8 + 8 * field, &value, 8);
         done = 1;
     }
     uint64_t checksum = XXH3_64bits(data, size - 8);
@@ -240,6 +240,14 @@ static int huge_offset(const char *file) {
     if (f) ok = fclose(f) == 0 && ok;
     free(data);
     return ok;
+}
+
+/* an offset past the end of the address space */
+static int huge_offset(const char *file) { return patch_param_entry(file, 0, UINT64_MAX - 63); }
+
+/* one float fewer than the network has */
+static int wrong_count(const char *file) {
+    return patch_param_entry(file, 1, dlib_resnet_param_count() - 1);
 }
 
 static int replace_with_garbage(const char *file) {
@@ -258,8 +266,8 @@ TEST(damaged_files_are_prepared_again) {
     float expected[DLIB_RESNET_DIM];
     int was_mapped;
     CHECK_OK(load_and_embed(manifest, folder, crop, expected, &was_mapped));
-    int (*const damages[])(const char *) = {truncate_half, truncate_to_header, flip_payload_byte,
-                                            huge_offset, replace_with_garbage};
+    int (*const damages[])(const char *) = {truncate_half,  truncate_to_header, flip_payload_byte,
+                                            huge_offset,    wrong_count,        replace_with_garbage};
     for (size_t i = 0; i < sizeof damages / sizeof damages[0]; i++) {
         int before = test_failures_;
         check_recovers(manifest, folder, crop, expected, damages[i]);

@@ -366,28 +366,35 @@ TEST(folder_from_config_and_environment) {
     }
 }
 
-/* The engine passes fr_config.cache_dir to the networks: "" writes nothing, a folder gets
- * dlib-resnet's file. */
+/* The engine passes fr_config.cache_dir to the networks: a folder that does not exist yet
+ * is made (0700, with its parents) and gets dlib-resnet's file; "" writes nothing. */
 TEST(engine_uses_cache_dir) {
-    char manifest[1024], folder[512], file[4096];
+    char manifest[1024], folder[512], made[600], cache[700], file[4096];
     NEED_MODEL(manifest);
     CHECK(fresh_folder("engine", folder, sizeof folder));
+    snprintf(made, sizeof made, "%s/made", folder);
+    snprintf(cache, sizeof cache, "%s/here", made);
     fr_config cfg;
     fr_config_init(&cfg);
     cfg.models_dir = FR_TEST_MODELS_DIR;
     cfg.model = "dlib-resnet";
     cfg.threads = TEST_THREADS;
-    cfg.cache_dir = folder;
+    cfg.cache_dir = cache;
     fr_engine *eng;
     CHECK_OK(fr_engine_open(&cfg, &eng));
     fr_engine_close(eng);
-    CHECK(prepared_file(folder, file, sizeof file));
+    struct stat st;
+    CHECK(stat(made, &st) == 0 && (st.st_mode & 0777) == 0700);
+    CHECK(stat(cache, &st) == 0 && (st.st_mode & 0777) == 0700);
+    CHECK(prepared_file(cache, file, sizeof file));
     CHECK(!strncmp(strrchr(file, '/') + 1, "dlib-resnet-", 12));
     CHECK(remove(file) == 0);
     cfg.cache_dir = "";
     CHECK_OK(fr_engine_open(&cfg, &eng));
     fr_engine_close(eng);
-    CHECK(!prepared_file(folder, file, sizeof file));
+    CHECK(!prepared_file(cache, file, sizeof file));
+    remove_folder(cache);
+    remove_folder(made);
     remove_folder(folder);
 }
 

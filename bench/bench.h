@@ -117,7 +117,7 @@ typedef fr_status (*workload_fn)(bench *b, int threads, int *n_faces);
 enum { ROW_DESCRIPTOR_1, ROW_DESCRIPTOR_16, ROW_SSD, ROW_LANDMARKS, ROW_TINY,
        ROW_MOBILEFACENET_1, ROW_MOBILEFACENET_16, ROW_NN4SMALL2_1, ROW_NN4SMALL2_16, ROW_MTCNN,
        ROW_BLAZEFACE_SHORT, ROW_BLAZEFACE_FULL, ROW_HAAR, ROW_PIPELINE, ROW_IDENTIFY_WARM,
-       ROW_IDENTIFY_COLD, ROW_SEARCH_10K, ROW_SEARCH_100K,
+       ROW_IDENTIFY_COLD, ROW_IDENTIFY_FIRST, ROW_SEARCH_10K, ROW_SEARCH_100K,
        ROW_SEARCH_1000_100K, ROW_LOAD_100K, ROW_SEARCH_1M, ROW_LOAD_1M, N_ROWS };
 
 typedef struct row_info {
@@ -178,6 +178,7 @@ fr_status identify_setup(bench *b, const char *models_dir, const fr_image *photo
 void identify_cleanup(bench *b);
 fr_status run_identify_warm(bench *b, int threads, int *n_faces);
 fr_status run_identify_cold(bench *b, int threads, int *n_faces);
+fr_status run_identify_first(bench *b, int threads, int *n_faces);
 
 /* ---- synthetic_gallery.c ---- */
 

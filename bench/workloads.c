@@ -5,6 +5,7 @@
 #include "face/face.h"
 #include "gallery/gallery.h"
 #include "nn/nn.h"
+#include "nn/prepared.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -178,6 +179,9 @@ const row_info rows[N_ROWS] = {
                            run_identify_warm, 0, NULL, {0, 25.0}, 0, 0, 0, NULL},
     [ROW_IDENTIFY_COLD] = {"identify_cold_start_ms", "facerec identify, cold (new process)",
                            run_identify_cold, 0, NULL, {0, 300.0}, 0, 0, 7, NULL},
+    [ROW_IDENTIFY_FIRST] = {"identify_first_start_ms",
+                            "facerec identify, first (no prepared)",
+                            run_identify_first, 0, NULL, {0, 0}, 0, 0, 5, NULL},
     [ROW_SEARCH_10K] = {"search_1_probe_10k_ms", "search 1 probe, 10k templates", run_search_1,
                         0, NULL, {0, 0}, 0, GALLERY_SMALL, 0, NULL},
     [ROW_SEARCH_100K] = {"search_1_probe_100k_ms", "search 1 probe, 100k templates",
@@ -264,8 +268,11 @@ static fr_status load_networks(bench *b, const char *models_dir) {
     if ((st = model_path(models_dir, "face_landmark_68_model", path, sizeof path)) != FR_OK ||
         (st = landmark68_load(path, 0, &b->landmarks)) != FR_OK)
         return st;
+    /* in its prepared file's memory, as the engine loads it (nn/prepared.h) */
+    char prepared[4096];
+    int has_prepared = nn_prepared_folder(NULL, prepared, sizeof prepared);
     if ((st = model_path(models_dir, "face_recognition_model", path, sizeof path)) != FR_OK ||
-        (st = dlib_resnet_load(path, &b->resnet)) != FR_OK)
+        (st = dlib_resnet_load(path, has_prepared ? prepared : NULL, &b->resnet)) != FR_OK)
         return st;
     /* the files the embedder and detector registries name */
     if ((st = fr_model_path(models_dir, fr_embedder_find("mobilefacenet")->model_file, path,
@@ -319,7 +326,7 @@ const char *row_skip_reason(const bench *b, const row_info *row) {
         return "no models/nn4small2.frmodel: make it with `facerec import-keras-csv WEIGHTS_DIR "
                "--out models/nn4small2.frmodel` (the original's per-layer CSV weights)";
     if (row->gallery_size > b->max_gallery_size) return "not run (raise --gallery-size)";
-    if (row->run == run_identify_cold && !b->facerec_path[0])
+    if ((row->run == run_identify_cold || row->run == run_identify_first) && !b->facerec_path[0])
         return "not run (no facerec program beside facerec-bench)";
     if (b->search_only && row->gallery_size == 0) return "not run (--search)";
     return NULL;

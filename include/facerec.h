@@ -209,6 +209,14 @@ typedef struct fr_config {
                              * embedded: NULL or "none" (default), "histeq" (histogram
                              * equalisation of the luminance), "tan-triggs" (Tan and Triggs's
                              * illumination normalisation) */
+    const char *cache_dir;  /* the folder of prepared files: the networks' weights as they
+                             * run them (folded, transformed), written after a network's first
+                             * load and mapped at the next ones, which then read no model file
+                             * (a stale or damaged file is made again). NULL (default):
+                             * $FACEREC_CACHE if set, else $XDG_CACHE_HOME/facerec, else
+                             * $HOME/.cache/facerec; "" (here or in $FACEREC_CACHE): no prepared
+                             * files. A folder that cannot be made or written only costs the
+                             * time */
 } fr_config;
 
 FR_API void fr_config_init(fr_config *cfg);

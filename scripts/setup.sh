@@ -13,6 +13,7 @@ models="${FACEREC_MODELS_DEST:-$here/models}"
 
 packages=(build-essential cmake pkg-config libjpeg62-turbo-dev libpng-dev libgif-dev
           libopenblas-dev libsqlite3-dev libjpeg-turbo-progs libssl-dev libjansson-dev libexpat1-dev
+          libxxhash-dev
           libavformat-dev libavcodec-dev libswscale-dev libavutil-dev libavdevice-dev libespeak-ng-dev libsdl2-dev ffmpeg espeak-ng-data)
 # (FFmpeg, espeak-ng and SDL2 serve live recognition only, `facerec watch`: FACEREC_LIVE)
 packages+=(opencv-data) # the Haar cascade of --detector haar (copied into models/ below)

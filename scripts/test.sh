@@ -30,10 +30,11 @@ run_suite() { # build-folder, extra cmake args...
 
 run_suite "$here/build" -DCMAKE_BUILD_TYPE=Release
 # the Python package (python/) against the library just built, with Debian's Python (the one
-# that has python3-numpy and python3-pytest); LFW from the shared data folder if present
+# that has python3-numpy and python3-pytest); LFW from the shared data folder if present;
+# prepared files in the build tree, as for ctest
 status=0
 FACEREC_LIBRARY="$here/build/libfacerec.so" FACEREC_DATA="${FACEREC_DATA:-$here/../shared/data}" \
-  PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 -m pytest -q -p no:cacheprovider "$here/python/tests" \
+  FACEREC_CACHE="$here/build/tests/tmp/cache" PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 -m pytest -q -p no:cacheprovider "$here/python/tests" \
   || status=$?
 if [ "$status" = 5 ]; then
   echo "test.sh: pytest collected no tests in python/tests" >&2

@@ -242,7 +242,7 @@ TEST(descriptors_match_faceapi) {
     char path[1024];
     if (!model_path(DESCRIPTOR_MODEL, path, sizeof path)) SKIP("no model: %s", fr_last_error());
     dlib_resnet *net;
-    CHECK_OK(dlib_resnet_load(path, &net));
+    CHECK_OK(dlib_resnet_load(path, NULL, &net));
     int n_samples = 0;
     for (int k = 0; k < N_SAMPLES; k++) {
         sample s;
@@ -286,7 +286,7 @@ TEST(descriptor_on_synthetic_input) {
     char path[1024];
     if (!model_path(DESCRIPTOR_MODEL, path, sizeof path)) SKIP("no model: %s", fr_last_error());
     dlib_resnet *net;
-    CHECK_OK(dlib_resnet_load(path, &net));
+    CHECK_OK(dlib_resnet_load(path, NULL, &net));
     fr_image *img = synthetic_image(150, 150);
     CHECK(img);
     float out[128];
@@ -304,7 +304,7 @@ TEST(descriptor_batch_and_threads_agree) {
     char path[1024];
     if (!model_path(DESCRIPTOR_MODEL, path, sizeof path)) SKIP("no model: %s", fr_last_error());
     dlib_resnet *net;
-    CHECK_OK(dlib_resnet_load(path, &net));
+    CHECK_OK(dlib_resnet_load(path, NULL, &net));
     /* crops of different sizes and aspect ratios, so padding and resizing differ per face */
     const int sizes[4][2] = {{150, 150}, {90, 120}, {200, 140}, {61, 61}};
     fr_image *crops[4];
@@ -342,7 +342,7 @@ TEST(descriptor_net_is_shared_by_threads) {
     char path[1024];
     if (!model_path(DESCRIPTOR_MODEL, path, sizeof path)) SKIP("no model: %s", fr_last_error());
     dlib_resnet *net;
-    CHECK_OK(dlib_resnet_load(path, &net));
+    CHECK_OK(dlib_resnet_load(path, NULL, &net));
     fr_image *crops[4];
     for (int i = 0; i < 4; i++) CHECK((crops[i] = synthetic_image(100 + 20 * i, 140 - 10 * i)));
     float expected[4 * 128];
@@ -371,7 +371,7 @@ TEST(errors_name_the_problem) {
     snprintf(path, sizeof path, "%s/no_such_model-weights_manifest.json", FR_TEST_TMP_DIR);
     CHECK(landmark68_load(path, 0, &lm) != FR_OK && !lm);
     CHECK(strstr(fr_last_error(), "no_such_model"));
-    CHECK(dlib_resnet_load(path, &dr) != FR_OK && !dr);
+    CHECK(dlib_resnet_load(path, NULL, &dr) != FR_OK && !dr);
     CHECK(strstr(fr_last_error(), "no_such_model"));
 
     if (!model_path(DESCRIPTOR_MODEL, path, sizeof path)) SKIP("no model: %s", fr_last_error());
@@ -379,7 +379,7 @@ TEST(errors_name_the_problem) {
     CHECK(landmark68_load(path, 0, &lm) != FR_OK && !lm);
     CHECK(strstr(fr_last_error(), "dense0/conv0/filters"));
     CHECK(model_path(LANDMARK_MODEL, path, sizeof path));
-    CHECK(dlib_resnet_load(path, &dr) != FR_OK && !dr);
+    CHECK(dlib_resnet_load(path, NULL, &dr) != FR_OK && !dr);
     CHECK(strstr(fr_last_error(), "conv32_down"));
     CHECK(landmark68_load(path, 1, &lm) != FR_OK && !lm);
     CHECK(strstr(fr_last_error(), "fc/weights"));
@@ -396,7 +396,7 @@ TEST(errors_name_the_problem) {
     landmark68_free(lm);
 
     CHECK(model_path(DESCRIPTOR_MODEL, path, sizeof path));
-    CHECK_OK(dlib_resnet_load(path, &dr));
+    CHECK_OK(dlib_resnet_load(path, NULL, &dr));
     const fr_image *crops[2] = {img, NULL};
     float out[2 * 128];
     CHECK(dlib_resnet_embed(dr, TEST_THREADS, crops, 2, out) == FR_E_ARG);

@@ -177,21 +177,22 @@ class Engine:
     embed:    False loads the detector and landmarks only
     The other keywords are fr_config's (include/facerec.h): landmarks ("68", "68tiny"),
     align ("similarity", "dlib-chip", "faceapi"), align_scale, min_score, flip,
-    retry_padded, box_pad, models_dir."""
+    retry_padded, box_pad, models_dir, cache_dir (the folder of prepared files; "" for none)."""
 
     _shared = {}
     _shared_lock = threading.Lock()
 
     def __init__(self, model=None, detector=None, *, landmarks=None, align=None,
                  align_scale=None, min_score=None, flip=None, raw=False, retry_padded=None,
-                 box_pad=None, models_dir=None, embed=True):
+                 box_pad=None, models_dir=None, cache_dir=None, embed=True):
         cfg = _lib.Config()
         lib.fr_config_init(ctypes.byref(cfg))
         self._keep = []  # the bytes fr_config points to, alive while the engine opens
         for name, value in (("model", model), ("detector", detector), ("landmarks", landmarks),
-                            ("align", align), ("models_dir", models_dir)):
+                            ("align", align), ("models_dir", models_dir),
+                            ("cache_dir", cache_dir)):
             if value is not None:
-                value = os.fspath(value) if name == "models_dir" else value
+                value = os.fspath(value) if name in ("models_dir", "cache_dir") else value
                 encoded = _encode(value, name)
                 self._keep.append(encoded)
                 setattr(cfg, name, encoded)

@@ -39,7 +39,8 @@ class Config(ctypes.Structure):
                 ("min_score", ctypes.c_float), ("load_embedder", ctypes.c_int),
                 ("flip", ctypes.c_int), ("retry_padded", ctypes.c_int), ("box_pad", ctypes.c_int),
                 ("raw_embedding", ctypes.c_int), ("liveness", ctypes.c_int),
-                ("threads", ctypes.c_int), ("photometric", ctypes.c_char_p)]
+                ("threads", ctypes.c_int), ("photometric", ctypes.c_char_p),
+                ("cache_dir", ctypes.c_char_p)]
 
 
 class Template(ctypes.Structure):

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static fr_status dlib_load(const char *path, void **net) {
-    return dlib_resnet_load(path, (dlib_resnet **)net);
+static fr_status dlib_load(const char *path, const char *prepared_folder, void **net) {
+    return dlib_resnet_load(path, prepared_folder, (dlib_resnet **)net);
 }
 static fr_status dlib_embed(const void *net, int threads, const fr_image *const *crops, int n,
                             float *out) {
@@ -19,7 +19,9 @@ static fr_status dlib_embed(const void *net, int threads, const fr_image *const 
 }
 static void dlib_free(void *net) { dlib_resnet_free(net); }
 
-static fr_status mobilefacenet_load_any(const char *path, void **net) {
+static fr_status mobilefacenet_load_any(const char *path, const char *prepared_folder,
+                                        void **net) {
+    (void)prepared_folder; /* no prepared file yet */
     return mobilefacenet_load(path, (mobilefacenet **)net);
 }
 static fr_status mobilefacenet_embed_any(const void *net, int threads, const fr_image *const *crops,
@@ -28,7 +30,9 @@ static fr_status mobilefacenet_embed_any(const void *net, int threads, const fr_
 }
 static void mobilefacenet_free_any(void *net) { mobilefacenet_free(net); }
 
-static fr_status nn4small2_load_any(const char *path, void **net) {
+static fr_status nn4small2_load_any(const char *path, const char *prepared_folder,
+                                    void **net) {
+    (void)prepared_folder; /* no prepared file yet */
     return nn4small2_load(path, (nn4small2 **)net);
 }
 static fr_status nn4small2_embed_any(const void *net, int threads, const fr_image *const *crops,

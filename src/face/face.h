@@ -35,7 +35,9 @@ typedef struct fr_embedder {
     const char *model_file; /* relative to the models folder */
     int dim;
     const char *default_align;
-    fr_status (*load)(const char *path, void **net);
+    /* prepared_folder: where the network may keep a prepared file (nn/prepared.h), NULL:
+     * nowhere; networks that have none ignore it */
+    fr_status (*load)(const char *path, const char *prepared_folder, void **net);
     /* crops[i] are aligned face images; out is (n, dim) */
     fr_status (*embed)(const void *net, int threads, const fr_image *const *crops, int n,
                        float *out);

@@ -14,7 +14,9 @@
 #include "image/image_into.h"
 #include "nets/faceapi_nets.h"
 #include "nn/nn.h"
+#include "nn/prepared.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,8 +108,10 @@ static fr_status load_landmarks(const char *path, void **net) {
     return landmark68_load(path, tiny, (landmark68 **)net);
 }
 
-/* Load the model's member m with its alignment as the engine's next member. */
-static fr_status open_member(fr_engine *eng, const model_member *spec) {
+/* Load the model's member m with its alignment as the engine's next member, keeping its
+ * prepared file (if it has one) in prepared_folder (NULL: none). */
+static fr_status open_member(fr_engine *eng, const model_member *spec,
+                             const char *prepared_folder) {
     engine_member *m = &eng->members[eng->n_members];
     for (size_t i = 0; i < sizeof aligners / sizeof aligners[0]; i++)
         if (!strcmp(aligners[i].name, spec->align)) m->align = &aligners[i];
@@ -118,7 +122,7 @@ static fr_status open_member(fr_engine *eng, const model_member *spec) {
     if (st != FR_OK) return st;
     if (!m->align->tpl && spec->align_scale != 1.0f)
         return fr_error(FR_E_ARG, "the faceapi alignment has no scale: it crops as face-api.js does");
-    st = spec->embedder->load(spec->weights, &m->net);
+    st = spec->embedder->load(spec->weights, prepared_folder, &m->net);
     if (st != FR_OK) return st;
     m->spec = spec;
     m->embedder = spec->embedder;
@@ -183,9 +187,11 @@ fr_status fr_engine_open(const fr_config *cfg, fr_engine **out) {
     if (st != FR_OK) goto fail;
 
     if (cfg->load_embedder) {
+        char folder[PATH_MAX];
+        int prepared = nn_prepared_folder(cfg->cache_dir, folder, sizeof folder);
         st = model_resolve(cfg, &eng->model);
         for (int j = 0; st == FR_OK && j < eng->model.n_members; j++)
-            st = open_member(eng, &eng->model.members[j]);
+            st = open_member(eng, &eng->model.members[j], prepared ? folder : NULL);
         if (st != FR_OK) goto fail;
         eng->dim = eng->model.dim;
         eng->flip = cfg->flip != 0;

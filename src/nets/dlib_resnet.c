@@ -22,7 +22,9 @@
  *
  * The folded parameters live in one array (the layout in nets/dlib_resnet.h), read from
  * face-api's weight map or from our model file, and one forward pass serves inference and
- * training (which asks it to keep the activations).
+ * training (which asks it to keep the activations). With a folder for prepared files
+ * (nn/prepared.h), the array and the Winograd weights are saved after the first load and
+ * mapped read-only at the next ones: loading then reads no model file at all.
  */
 #include "nets/dlib_resnet.h"
 
@@ -30,6 +32,7 @@
 #include "nets/faceapi_input.h"
 #include "nn/import/frmodel.h"
 #include "nn/import/tfjs.h"
+#include "nn/prepared.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,29 +59,50 @@ static const struct residual_spec {
 };
 
 struct dlib_resnet {
-    float *params; /* dlib_resnet_param_count() floats */
-    dlib_resnet_params view;
-    float *winograd; /* the 3x3 stride-1 convs' Winograd weights (nn_winograd_weights) */
-    nn_arena_pool *arenas; /* kept between calls */
+    /* the parameter array and the 3x3 stride-1 convs' Winograd weights (nn_winograd_weights),
+     * read from the model file (params, winograd: owned) or mapped from a prepared file
+     * (prepared; params and winograd NULL) */
+    float *params, *winograd;
+    nn_prepared *prepared;
+    dlib_resnet_params view; /* points into the parameter array and the Winograd weights */
+    nn_arena_pool *arenas;   /* kept between calls */
 };
+
+/* The prepared file's arrays: the parameter array, then the Winograd weights. */
+enum { PREPARED_PARAMS, PREPARED_WINOGRAD, N_PREPARED };
+
+/* The floats of the Winograd weights of every conv of v, one after the other. */
+static size_t winograd_floats(const dlib_resnet_params *v) {
+    size_t total = 0;
+    for (int i = 0; i < DLIB_RESNET_CONVS; i++) total += nn_winograd_weight_floats(&v->convs[i]);
+    return total;
+}
+
+/* Point each conv of v that has Winograd weights at its part of `weights`. */
+static void point_winograd(dlib_resnet_params *v, const float *weights) {
+    for (int i = 0; i < DLIB_RESNET_CONVS; i++) {
+        nn_conv *cv = &v->convs[i];
+        size_t n = nn_winograd_weight_floats(cv);
+        if (!n) continue;
+        cv->winograd = weights;
+        weights += n;
+    }
+}
 
 /* The loaded weights of the 3x3 stride-1 convs transformed for Winograd F(2,3), which
  * nn_conv2d takes where it is the faster path. */
 static fr_status prepare_winograd(dlib_resnet *net, const char *path) {
-    size_t total = 0;
-    for (int i = 0; i < DLIB_RESNET_CONVS; i++) total += nn_winograd_weight_floats(&net->view.convs[i]);
-    size_t bytes = total * sizeof(float); /* in huge pages: tens of MB faulted in at load */
+    size_t bytes = winograd_floats(&net->view) * sizeof(float); /* in huge pages: tens of MB */
     if (!(net->winograd = nn_alloc_huge(&bytes)))
         return fr_error(FR_E_NOMEM, "%s: no memory for the descriptor net", path);
     float *at = net->winograd;
     for (int i = 0; i < DLIB_RESNET_CONVS; i++) {
         nn_conv *cv = &net->view.convs[i];
-        size_t n = nn_winograd_weight_floats(cv);
-        if (!n) continue;
+        if (!nn_winograd_weight_floats(cv)) continue;
         nn_winograd_weights(cv, at);
-        cv->winograd = at;
-        at += n;
+        at += nn_winograd_weight_floats(cv);
     }
+    point_winograd(&net->view, net->winograd);
     return FR_OK;
 }
 
@@ -128,7 +152,7 @@ void dlib_resnet_params_view(const float *params, dlib_resnet_params *view) {
     layout(params, view);
 }
 
-const float *dlib_resnet_param_data(const dlib_resnet *net) { return net->params; }
+const float *dlib_resnet_param_data(const dlib_resnet *net) { return net->view.convs[0].weight; }
 
 /* Load face-api's `prefix`/conv/{filters,bias} and `prefix`/scale/{weights,biases}, fold
  * the scale into the conv, w' = w * s (per output channel), b' = b * s + t, and copy both
@@ -165,16 +189,15 @@ static fr_status load_fc(const nn_weights *w, dlib_resnet *net) {
     return st;
 }
 
-static fr_status load_tfjs(dlib_resnet *net, const char *manifest_path) {
-    nn_weights *w = NULL;
-    fr_status st = nn_tfjs_load(manifest_path, &w);
+/* Fill the parameter array from face-api's weight map; *w keeps what was read (its files). */
+static fr_status load_tfjs(dlib_resnet *net, const char *manifest_path, nn_weights **w) {
+    fr_status st = nn_tfjs_load(manifest_path, w);
     for (int i = 0; i < DLIB_RESNET_CONVS && st == FR_OK; i++) {
         char prefix[64];
         conv_name(i, prefix, sizeof prefix);
-        st = load_tfjs_conv(w, prefix, &net->view.convs[i]);
+        st = load_tfjs_conv(*w, prefix, &net->view.convs[i]);
     }
-    if (st == FR_OK) st = load_fc(w, net);
-    if (w) nn_weights_free(w);
+    if (st == FR_OK) st = load_fc(*w, net);
     return st;
 }
 
@@ -191,18 +214,17 @@ static int is_dlib_model_id(const char *id) {
     return !strncmp(id, DLIB_RESNET_MODEL_ID, n) && (id[n] == '\0' || id[n] == '+');
 }
 
-static fr_status load_frmodel(dlib_resnet *net, const char *path) {
+/* Fill the parameter array from our model file; *out keeps what was read (its files). */
+static fr_status load_frmodel(dlib_resnet *net, const char *path, nn_weights **out) {
     frmodel_info info;
-    nn_weights *w;
-    fr_status st = frmodel_read(path, &info, &w);
+    fr_status st = frmodel_read(path, &info, out);
     if (st != FR_OK) return st;
+    const nn_weights *w = *out;
     if (!is_dlib_model_id(info.model_id) || info.input_h != DLIB_RESNET_INPUT ||
-        info.input_w != DLIB_RESNET_INPUT || info.input_c != 3) {
-        nn_weights_free(w);
+        info.input_w != DLIB_RESNET_INPUT || info.input_c != 3)
         return fr_error(FR_E_MODEL, "%s: not a %s model (model id '%s', input %dx%dx%d)", path,
                         DLIB_RESNET_MODEL_ID, info.model_id, info.input_h, info.input_w,
                         info.input_c);
-    }
     if (w->count != 2 * DLIB_RESNET_CONVS + 1)
         st = fr_error(FR_E_MODEL, "%s: a %s model has %d tensors, this file %d", path,
                       DLIB_RESNET_MODEL_ID, 2 * DLIB_RESNET_CONVS + 1, w->count);
@@ -219,7 +241,6 @@ static fr_status load_frmodel(dlib_resnet *net, const char *path) {
         if (st == FR_OK) memcpy((float *)cv->bias, data, (size_t)cv->cout * sizeof *data);
     }
     if (st == FR_OK) st = load_fc(w, net);
-    nn_weights_free(w);
     return st;
 }
 
@@ -251,19 +272,40 @@ fr_status dlib_resnet_save(const float *params, const char *model_id, const char
     return frmodel_write(path, &info, t, 2 * DLIB_RESNET_CONVS + 1);
 }
 
-fr_status dlib_resnet_load(const char *path, dlib_resnet **out) {
+/* The network read from its model file into memory of its own, folded and transformed;
+ * then saved as a prepared file for spec (if spec->folder) from what was read since
+ * `since`. */
+static fr_status load_source(dlib_resnet *net, const nn_prepared_spec *spec, int64_t since) {
+    const char *path = spec->source;
+    if (!(net->params = malloc(spec->counts[PREPARED_PARAMS] * sizeof *net->params)))
+        return fr_error(FR_E_NOMEM, "%s: no memory for the descriptor net", path);
+    layout(net->params, &net->view);
+    nn_weights *w = NULL;
+    fr_status st = frmodel_is_file(path) ? load_frmodel(net, path, &w) : load_tfjs(net, path, &w);
+    if (st == FR_OK) st = prepare_winograd(net, path);
+    if (st == FR_OK) {
+        const float *arrays[N_PREPARED] = {net->params, net->winograd};
+        nn_prepared_save(spec, (const char *const *)w->files, w->n_files, arrays, since);
+    }
+    nn_weights_free(w);
+    return st;
+}
+
+fr_status dlib_resnet_load(const char *path, const char *prepared_folder, dlib_resnet **out) {
     if (!path || !out) return fr_error(FR_E_ARG, "dlib_resnet_load: NULL argument");
     *out = NULL;
     dlib_resnet *net = calloc(1, sizeof *net);
-    size_t count = dlib_resnet_param_count();
-    if (net) net->params = malloc(count * sizeof *net->params);
-    if (!net || !net->params) {
-        free(net);
-        return fr_error(FR_E_NOMEM, "%s: no memory for the descriptor net", path);
+    if (!net) return fr_error(FR_E_NOMEM, "%s: no memory for the descriptor net", path);
+    size_t counts[N_PREPARED] = {layout(NULL, &net->view), winograd_floats(&net->view)};
+    nn_prepared_spec spec = {prepared_folder, DLIB_RESNET_MODEL_ID, path, N_PREPARED, counts};
+    int64_t since;
+    fr_status st = FR_OK;
+    if ((net->prepared = nn_prepared_map(&spec, &since))) {
+        layout(nn_prepared_array(net->prepared, PREPARED_PARAMS), &net->view);
+        point_winograd(&net->view, nn_prepared_array(net->prepared, PREPARED_WINOGRAD));
+    } else {
+        st = load_source(net, &spec, since);
     }
-    layout(net->params, &net->view);
-    fr_status st = frmodel_is_file(path) ? load_frmodel(net, path) : load_tfjs(net, path);
-    if (st == FR_OK) st = prepare_winograd(net, path);
     if (st == FR_OK && !(net->arenas = nn_arena_pool_new(FACEAPI_ARENAS_KEPT)))
         st = fr_error(FR_E_NOMEM, "%s: no memory for the descriptor net", path);
     if (st != FR_OK) {
@@ -278,6 +320,7 @@ void dlib_resnet_free(dlib_resnet *net) {
     if (!net) return;
     free(net->params);
     free(net->winograd);
+    nn_prepared_unmap(net->prepared);
     nn_arena_pool_free(net->arenas);
     free(net);
 }

@@ -36,8 +36,11 @@ void landmark68_free(landmark68 *net);
  * descriptors are face-api's as they are, not L2-normalised. */
 typedef struct dlib_resnet dlib_resnet;
 /* path: face-api's weights manifest, or a model file of nets/dlib_resnet.h (e.g. a network
- * fine-tuned by `facerec train --full`, whose descriptors are L2-normalised). */
-fr_status dlib_resnet_load(const char *path, dlib_resnet **out);
+ * fine-tuned by `facerec train --full`, whose descriptors are L2-normalised).
+ * prepared_folder: the folder of prepared files (nn/prepared.h: the weights mapped from the
+ * file saved by an earlier load, or saved after this one), or NULL to read the model file
+ * alone. A mapped network's weights are read-only (dlib_resnet_param_data). */
+fr_status dlib_resnet_load(const char *path, const char *prepared_folder, dlib_resnet **out);
 /* crops[i] are face crops of any size (each padded to square and resized to 150x150 as
  * face-api does); out is (n,128). All crops run as one batch. */
 fr_status dlib_resnet_embed(const dlib_resnet *net, int threads, const fr_image *const *crops,

@@ -50,7 +50,18 @@ void nn_weights_free(nn_weights *w) {
     }
     free(w->tensors);
     free(w->source);
+    for (int i = 0; i < w->n_files; i++) free(w->files[i]);
+    free(w->files);
     free(w);
+}
+
+fr_status nn_weights_add_file(nn_weights *w, const char *path) {
+    char **grown = realloc(w->files, (size_t)(w->n_files + 1) * sizeof *grown);
+    if (grown) w->files = grown;
+    char *copy = grown ? strdup(path) : NULL;
+    if (!copy) return fr_error(FR_E_NOMEM, "%s: out of memory", path);
+    w->files[w->n_files++] = copy;
+    return FR_OK;
 }
 
 float nn_half_to_float(uint16_t h) {

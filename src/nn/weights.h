@@ -23,6 +23,8 @@ typedef struct nn_weights {
     char *source; /* file the weights came from, for error messages */
     int count;
     nn_tensor_entry *tensors;
+    char **files; /* every file read for them (source first: a manifest, then its shards), */
+    int n_files;  /* whose identity a prepared file records (nn/prepared.h) */
 } nn_weights;
 
 /* The tensor called `name` with exactly the shape given (ndim values), or an error naming
@@ -36,6 +38,9 @@ fr_status nn_weights_get(const nn_weights *w, const char *name, int ndim, const 
 const nn_tensor_entry *nn_weights_find(const nn_weights *w, const char *name);
 
 void nn_weights_free(nn_weights *w);
+
+/* Record that the file at `path` was read for w (nn_weights.files). FR_E_NOMEM naming it. */
+fr_status nn_weights_add_file(nn_weights *w, const char *path);
 
 /* IEEE 754 binary16 to binary32, exactly (subnormals, infinities and NaN included): the
  * float16 weights of tfjs weight maps and TFLite files. */

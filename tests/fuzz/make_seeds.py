@@ -449,6 +449,24 @@ def pairs_seeds():
     write("fuzz_pairs", "short.txt", view1.rsplit("\n", 2)[0] + "\n")
 
 
+# ---- prepared files: lists of changes to the valid file the target makes (fuzz_prepared.c) ----
+
+def prepared_change(offset, xor):
+    return struct.pack("<IB", offset, xor)
+
+
+def prepared_seeds():
+    length = lambda cut: struct.pack("<I", cut)[:3]  # the file's length: base + 64 - cut
+    header_end = 192 + 8 * 1136  # the array table: after the fixed fields and the sources
+    write("fuzz_prepared", "unchanged", length(64) + b"\x00")
+    write("fuzz_prepared", "truncated", length(64 + 100) + b"\x00")
+    write("fuzz_prepared", "longer", length(0) + b"\x01")
+    write("fuzz_prepared", "huge-offset", length(64) + prepared_change(header_end + 7, 0x80) + b"\x01")
+    write("fuzz_prepared", "count", length(64) + prepared_change(header_end + 8, 0x01) + b"\x01")
+    write("fuzz_prepared", "magic", length(64) + prepared_change(0, 0x20) + b"\x01")
+    write("fuzz_prepared", "payload-flip", length(64) + prepared_change(9700, 0x04) + b"\x00")
+
+
 if __name__ == "__main__":
     pnm_seeds()
     png_seeds()
@@ -465,3 +483,4 @@ if __name__ == "__main__":
     train_cache_seeds()
     landmark_seeds()
     pairs_seeds()
+    prepared_seeds()

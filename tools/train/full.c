@@ -75,8 +75,10 @@ fr_status train_full_load(const char *path, train_full **out) {
         *out = f;
         return FR_OK;
     }
+    /* read from the model file (no prepared file): training changes its own copy of the
+     * parameters below, never the loaded network's */
     dlib_resnet *net;
-    fr_status st = dlib_resnet_load(path, &net);
+    fr_status st = dlib_resnet_load(path, NULL, &net);
     if (st != FR_OK) return st;
     st = full_alloc(out);
     if (st == FR_OK) {

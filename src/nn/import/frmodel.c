@@ -301,6 +301,7 @@ fr_status frmodel_read(const char *path, frmodel_info *info, nn_weights **out) {
     if (st == FR_OK && c.pos != c.size)
         st = fr_error(FR_E_MODEL, "%s: corrupt model file (%zu stray bytes after the tensors)",
                       path, c.size - c.pos);
+    if (st == FR_OK) st = nn_weights_add_file(w, path);
     free(data);
     if (st != FR_OK) {
         nn_weights_free(w);

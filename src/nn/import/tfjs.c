@@ -211,10 +211,10 @@ static fr_status check_shard_inside(const char *manifest, const char *shard, con
 /* Reads and concatenates the shard files of a group into *data (malloc'd, *size bytes).
  * On failure the message names the shard, the manifest and the first tensor of the group.
  * *shard_path receives the path of the last shard (malloc'd, also on failure), for
- * messages about the group's data as a whole. */
+ * messages about the group's data as a whole. Each shard read is recorded in w's files. */
 static fr_status read_shards(const char *manifest, const json_t *paths,
                              const char *first_tensor, uint8_t **data, size_t *size,
-                             char **shard_path) {
+                             char **shard_path, nn_weights *w) {
     *data = NULL;
     *size = 0;
     *shard_path = NULL;
@@ -264,6 +264,7 @@ static fr_status read_shards(const char *manifest, const json_t *paths,
             joined_size += shard_size;
         }
         free(shard);
+        if (st == FR_OK) st = nn_weights_add_file(w, path);
     }
     if (st != FR_OK) {
         free(joined);
@@ -295,7 +296,7 @@ static fr_status load_group(const char *manifest, size_t group, const json_t *g,
     uint8_t *data = NULL;
     size_t size = 0;
     char *shard = NULL;
-    if (st == FR_OK) st = read_shards(manifest, paths, s[0].name, &data, &size, &shard);
+    if (st == FR_OK) st = read_shards(manifest, paths, s[0].name, &data, &size, &shard, w);
     if (st == FR_OK && size != needed) {
         const char *file = shard ? shard : manifest;
         if (size < needed) {
@@ -392,6 +393,8 @@ fr_status nn_tfjs_load(const char *manifest_path, nn_weights **out) {
     if (w) w->tensors = calloc(total ? total : 1, sizeof *w->tensors);
     if (!w || !w->source || !w->tensors)
         st = fr_error(FR_E_NOMEM, "%s: out of memory", manifest_path);
+    else
+        st = nn_weights_add_file(w, manifest_path);
     for (size_t g = 0; g < json_array_size(manifest) && st == FR_OK; g++)
         st = load_group(manifest_path, g, json_array_get(manifest, g), w);
     if (st == FR_OK) st = check_unique_names(manifest_path, w);

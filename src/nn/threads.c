@@ -40,6 +40,7 @@
  * the gaps between the ops of a network (microseconds) cost no wake-up at all, while an
  * idle pool burns at most this much of a core after its last job, then sleeps. */
 #define SPIN_NS 100000
+#define LOCK_TRIES 1000 /* a few microseconds: see pool_lock */
 
 typedef struct pool_job {
     nn_task_fn fn;
@@ -135,6 +136,17 @@ static int spin_more(spinner *s) {
     return now_ns() < s->deadline;
 }
 
+/* The pool's critical sections are a few list operations, so a thread that finds the lock
+ * taken tries again a while before blocking on it, which would cost it a futex wait and the
+ * holder a wake-up (pthread mutexes block at once). */
+static void pool_lock(void) {
+    for (int i = 0; i < LOCK_TRIES; i++) {
+        if (pthread_mutex_trylock(&pool.lock) == 0) return;
+        cpu_relax();
+    }
+    pthread_mutex_lock(&pool.lock);
+}
+
 /* pool.lock held */
 static void unlist_job(pool_job *job) {
     if (!job->listed) return;
@@ -167,7 +179,7 @@ static void *worker_main(void *arg) {
             while (atomic_load_explicit(&pool.listings, memory_order_relaxed) == seen &&
                    spin_more(&s)) {
             }
-            pthread_mutex_lock(&pool.lock);
+            pool_lock();
             spun = 1;
             continue;
         }
@@ -181,7 +193,7 @@ static void *worker_main(void *arg) {
         atomic_fetch_add_explicit(&job->helpers, 1, memory_order_relaxed);
         pthread_mutex_unlock(&pool.lock);
         run_tasks(job);
-        pthread_mutex_lock(&pool.lock);
+        pool_lock();
         unlist_job(job); /* every task is claimed: nobody else need join */
         /* the last touch of the job (release: it publishes this worker's results to a
          * caller that reads 0 without the lock) */
@@ -219,7 +231,7 @@ void nn_parallel_for(int threads, int n, nn_task_fn fn, void *ctx) {
     atomic_init(&job.next_task, 0);
     atomic_init(&job.helpers, 0);
 
-    pthread_mutex_lock(&pool.lock);
+    pool_lock();
     start_workers(threads - 1);
     job.listed = 1;
     job.prev = pool.last_job;
@@ -236,7 +248,7 @@ void nn_parallel_for(int threads, int n, nn_task_fn fn, void *ctx) {
 
     /* Every task is claimed: unlisted, the job takes no more helpers. Wait for those still
      * running theirs (acquire: their results are then visible here). */
-    pthread_mutex_lock(&pool.lock);
+    pool_lock();
     unlist_job(&job);
     pthread_mutex_unlock(&pool.lock);
     spinner s = {0, 0};

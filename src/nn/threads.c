@@ -40,7 +40,7 @@
  * the gaps between the ops of a network (microseconds) cost no wake-up at all, while an
  * idle pool burns at most this much of a core after its last job, then sleeps. */
 #define SPIN_NS 100000
-#define LOCK_TRIES 1000 /* a few microseconds: see pool_lock */
+#define LOCK_TRIES 100 /* pauses: some microseconds at most (see pool_lock) */
 
 typedef struct pool_job {
     nn_task_fn fn;

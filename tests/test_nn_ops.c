@@ -852,6 +852,7 @@ TEST_MAIN(CASE(out_size_follows_tensorflow), CASE(conv2d_matches_reference_on_ma
           CASE(reductions_and_normalisations_match_reference),
           CASE(resize_canvas_matches_resize_of_the_built_canvas),
           CASE(arena_is_aligned_stable_and_stack_like), CASE(arena_pool_keeps_warm_arenas),
-          CASE(parallel_for_runs_each_task_once),
+          /* 3 threads last: the pool's idle workers spin only while they are fewer than
+           * the cores, and workers live as long as the process */
           CASE(results_do_not_depend_on_thread_count),
-          CASE(concurrent_callers_get_correct_results))
+          CASE(concurrent_callers_get_correct_results), CASE(parallel_for_runs_each_task_once))

@@ -15,6 +15,7 @@ packages=(build-essential cmake pkg-config libjpeg62-turbo-dev libpng-dev libgif
           libopenblas-dev libsqlite3-dev libjpeg-turbo-progs libssl-dev libjansson-dev libexpat1-dev
           libavformat-dev libavcodec-dev libswscale-dev libavutil-dev libavdevice-dev libespeak-ng-dev libsdl2-dev ffmpeg espeak-ng-data)
 # (FFmpeg, espeak-ng and SDL2 serve live recognition only, `facerec watch`: FACEREC_LIVE)
+# (OpenBLAS serves the bench only: the peer column of bench/conv_layers)
 packages+=(opencv-data) # the Haar cascade of --detector haar (copied into models/ below)
 packages+=(clang libclang-rt-14-dev) # the libFuzzer target that scripts/test.sh runs
 # the Python package (python/): numpy, pytest, and pip + setuptools + venv to install it

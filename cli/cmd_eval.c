@@ -453,8 +453,8 @@ static int eval_identify_cmd(eval_cli *ec) {
     }
     eval_identification id;
     int printed = 1;
-    st = eval_identify(enrolled, enrolled_labels, n_enrolled, probes, probe_labels, n_probes,
-                       e.dim, ec->fpir, ec->cohort_weight, &id);
+    st = eval_identify(ec->cfg.threads, enrolled, enrolled_labels, n_enrolled, probes,
+                       probe_labels, n_probes, e.dim, ec->fpir, ec->cohort_weight, &id);
     if (st != FR_OK) {
         rc = cli_fail(st);
         goto done;

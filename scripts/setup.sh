@@ -16,6 +16,7 @@ packages=(build-essential cmake pkg-config libjpeg62-turbo-dev libpng-dev libgif
           libxxhash-dev
           libavformat-dev libavcodec-dev libswscale-dev libavutil-dev libavdevice-dev libespeak-ng-dev libsdl2-dev ffmpeg espeak-ng-data)
 # (FFmpeg, espeak-ng and SDL2 serve live recognition only, `facerec watch`: FACEREC_LIVE)
+# (OpenBLAS serves the bench only: the peer column of bench/conv_layers)
 packages+=(opencv-data) # the Haar cascade of --detector haar (copied into models/ below)
 packages+=(clang libclang-rt-14-dev) # the libFuzzer target that scripts/test.sh runs
 packages+=(libdnnl-dev) # bench/conv_layers times oneDNN beside our convolutions (the library does not use it)

@@ -140,14 +140,16 @@ TEST(identification_rank1_and_fnir_at_fpir) {
     const float probes[] = {1, 0, 9, 0, 4, 0, 0, 5, 10, 3};
     const int probe_labels[] = {0, 1, 1, -1, -1};
     eval_identification id;
-    CHECK_OK(eval_identify(gallery, gallery_labels, 2, probes, probe_labels, 5, 2, 0.01, 0, &id));
+    CHECK_OK(eval_identify(TEST_THREADS, gallery, gallery_labels, 2, probes, probe_labels, 5, 2,
+                           0.01, 0, &id));
     CHECK(id.n_enrolled == 2 && id.n_mated == 3 && id.n_nonmated == 2);
     CHECK_NEAR(id.rank1, 2.0 / 3.0, 1e-12);
     CHECK(id.threshold < 3.0 && id.threshold > 2.99);
     CHECK_NEAR(id.fpir, 0.0, 0);
     CHECK_NEAR(id.fnir, 1.0 / 3.0, 1e-12);
     /* FPIR 50% lets the stranger at 3 through: the threshold stops below 5 */
-    CHECK_OK(eval_identify(gallery, gallery_labels, 2, probes, probe_labels, 5, 2, 0.5, 0, &id));
+    CHECK_OK(eval_identify(TEST_THREADS, gallery, gallery_labels, 2, probes, probe_labels, 5, 2,
+                           0.5, 0, &id));
     CHECK(id.threshold < 5.0 && id.threshold > 4.99);
     CHECK_NEAR(id.fpir, 0.5, 0);
 }
@@ -162,13 +164,14 @@ TEST(identification_cohort_normalisation) {
     const float probes[] = {10, 1, 0, 3};
     const int probe_labels[] = {1, -1};
     eval_identification id;
-    CHECK_OK(eval_identify(gallery, gallery_labels, 3, probes, probe_labels, 2, 2, 0.01, 0.5,
-                           &id));
+    CHECK_OK(eval_identify(TEST_THREADS, gallery, gallery_labels, 3, probes, probe_labels, 2, 2,
+                           0.01, 0.5, &id));
     /* the stranger's score, not its distance, sets the threshold: the mated probe misses */
     CHECK(id.threshold < -2.04 && id.threshold > -2.06);
     CHECK_NEAR(id.fnir, 1.0, 0);
     /* without normalisation the mated probe (1) is named below the stranger (3) */
-    CHECK_OK(eval_identify(gallery, gallery_labels, 3, probes, probe_labels, 2, 2, 0.01, 0, &id));
+    CHECK_OK(eval_identify(TEST_THREADS, gallery, gallery_labels, 3, probes, probe_labels, 2, 2,
+                           0.01, 0, &id));
     CHECK_NEAR(id.fnir, 0.0, 0);
 }
 

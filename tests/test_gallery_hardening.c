@@ -114,7 +114,7 @@ TEST(nan_distance_is_no_match) {
     tpl[0] = NAN;
     nn_sq_norms(probe, 1, DIM, &probe_sq);
     nn_sq_norms(tpl, 1, DIM, &tpl_sq);
-    nn_sq_distances(probe, &probe_sq, 1, tpl, &tpl_sq, 1, DIM, &d);
+    CHECK_OK(nn_sq_distances(1, probe, &probe_sq, 1, tpl, &tpl_sq, 1, DIM, &d));
     CHECK(d == INFINITY);
 }
 

@@ -206,29 +206,42 @@ static int search_is_exact(fr_gallery *g, float (*probes)[DIM], int n_probes, in
     return ok;
 }
 
+/* sq_distance at every level to the bit of the generic one; dot_u8s8 at every level (the
+ * generic one included) against the plain sum, for 1 to 8 probes at once and row counts that
+ * leave every remainder of the kernels' blocks of 4. */
 TEST(kernel_variants_agree_to_the_bit) {
     const nn_kernel_table *generic = nn_kernels_for(NN_ISA_GENERIC);
     static float a[512], b[512];
-    static int8_t probe[512];
-    static uint8_t rows[9 * 512];
+    static int8_t probe[8][512];
+    static uint8_t rows[11 * 512];
     uint64_t s = 5;
     for (int k = 0; k < 512; k++) {
         a[k] = rnd(&s) * 3;
         b[k] = rnd(&s) * 3;
-        probe[k] = (int8_t)(rnd(&s) * 127);
+        for (int p = 0; p < 8; p++) probe[p][k] = (int8_t)(rnd(&s) * 127);
     }
-    for (int k = 0; k < 9 * 512; k++) rows[k] = (uint8_t)((rnd(&s) + 1) * 127.5f);
-    for (int isa = NN_ISA_AVX2; isa <= (int)nn_cpu_info()->best; isa++) {
+    probe[1][3] = -127, probe[2][5] = 127; /* the codes' extremes */
+    for (int k = 0; k < 11 * 512; k++) rows[k] = (uint8_t)((rnd(&s) + 1) * 127.5f);
+    rows[7] = 0, rows[9] = 255;
+    const int8_t *probes[8];
+    for (int p = 0; p < 8; p++) probes[p] = probe[p];
+    for (int isa = NN_ISA_GENERIC; isa <= (int)nn_cpu_info()->best; isa++) {
         const nn_kernel_table *kern = nn_kernels_for((nn_isa)isa);
         for (int dim = 1; dim <= 512; dim += dim < 40 ? 1 : 37)
             CHECK(kern->sq_distance(a, b, dim) == generic->sq_distance(a, b, dim));
         for (int bytes = 64; bytes <= 512; bytes += 64)
-            for (int n = 1; n <= 9; n++) {
-                int32_t want[9], got[9];
-                generic->dot_u8s8(probe, rows, 512, bytes, n, want);
-                kern->dot_u8s8(probe, rows, 512, bytes, n, got);
-                CHECK(!memcmp(want, got, (size_t)n * sizeof want[0]));
-            }
+            for (int n_probes = 1; n_probes <= 8; n_probes++)
+                for (int n = 1; n <= 11; n++) {
+                    int32_t want[8 * 11], got[8 * 11];
+                    for (int p = 0; p < n_probes; p++)
+                        for (int j = 0; j < n; j++) {
+                            int32_t sum = 0;
+                            for (int k = 0; k < bytes; k++) sum += rows[j * 512 + k] * probes[p][k];
+                            want[p * n + j] = sum;
+                        }
+                    kern->dot_u8s8(probes, n_probes, rows, 512, bytes, n, got);
+                    CHECK(!memcmp(want, got, (size_t)n_probes * n * sizeof want[0]));
+                }
     }
     printf("  kernels in use: %s%s\n", nn_isa_name(nn_cpu_isa()),
            nn_cpu_isa() == NN_ISA_AVX512 && nn_cpu_info()->avx512_vnni ? " (VNNI)" : "");

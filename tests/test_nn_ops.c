@@ -3,6 +3,7 @@
  * callers). */
 #include "facerec.h"
 #include "nn/cpu.h"
+#include "nn/distance.h"
 #include "nn/kernels.h"
 #include "nn/nn.h"
 #include "test.h"
@@ -600,6 +601,51 @@ TEST(dense_matches_reference) {
     }
 }
 
+/* One probe (the sq_distance path) and many (the GEMM path: tiles of 64 templates, chunks of
+ * 96 rows, dim past the GEMM's k block of 256): every distance against the difference summed
+ * in double; a template equal to a probe at >= 0 and near 0; a template holding NaN at
+ * INFINITY in every row; the same bits on 1 thread and on 2. */
+TEST(sq_distances_match_reference) {
+    const int shapes[][3] = {{1, 300, 320}, {2, 5, 3}, {37, 130, 128}, {100, 70, 320},
+                             {3, 1, 17}, {130, 300, 300}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int na = shapes[s][0], nb = shapes[s][1], dim = shapes[s][2];
+        float *a = rand_array((size_t)na * dim), *b = rand_array((size_t)nb * dim);
+        float *a_sq = malloc((size_t)na * sizeof(float)), *b_sq = malloc((size_t)nb * sizeof(float));
+        float *got = malloc((size_t)na * nb * sizeof(float));
+        float *got1 = malloc((size_t)na * nb * sizeof(float));
+        float *want = malloc((size_t)na * nb * sizeof(float));
+        int same = nb / 2, nan_row = nb > 1 ? nb - 1 : -1; /* b[same] = a[na - 1] */
+        memcpy(b + (size_t)same * dim, a + (size_t)(na - 1) * dim, (size_t)dim * sizeof(float));
+        if (nan_row >= 0) b[(size_t)nan_row * dim + dim / 2] = NAN;
+        for (int i = 0; i < na; i++)
+            for (int j = 0; j < nb; j++) {
+                double sum = 0;
+                for (int k = 0; k < dim; k++) {
+                    double d = (double)a[(size_t)i * dim + k] - b[(size_t)j * dim + k];
+                    sum += d * d;
+                }
+                /* NaN's column is checked below */
+                want[(size_t)i * nb + j] = j == nan_row ? 0.0f : (float)sum;
+            }
+        nn_sq_norms(a, na, dim, a_sq);
+        nn_sq_norms(b, nb, dim, b_sq);
+        CHECK_OK(nn_sq_distances(TEST_THREADS, a, a_sq, na, b, b_sq, nb, dim, got));
+        CHECK_OK(nn_sq_distances(1, a, a_sq, na, b, b_sq, nb, dim, got1));
+        CHECK(memcmp(got, got1, (size_t)na * nb * sizeof(float)) == 0);
+        int nan_ok = 1, same_ok = got[(size_t)(na - 1) * nb + same] >= 0.0f &&
+                                  got[(size_t)(na - 1) * nb + same] < 1e-4f;
+        for (int i = 0; i < na && nan_row >= 0; i++) {
+            nan_ok &= got[(size_t)i * nb + nan_row] == INFINITY;
+            got[(size_t)i * nb + nan_row] = 0.0f;
+        }
+        CHECK(nan_ok);
+        CHECK(same_ok);
+        CHECK_ARRAYS(got, want, (size_t)na * nb, "distances %d x %d, dim %d", na, nb, dim);
+        free(a), free(b), free(a_sq), free(b_sq), free(got), free(got1), free(want);
+    }
+}
+
 TEST(reductions_and_normalisations_match_reference) {
     const int N = 3, H = 5, W = 7, C = 19;
     float *in = rand_array((size_t)N * H * W * C), mean[3 * 19], want[3 * 19];
@@ -849,6 +895,7 @@ TEST_MAIN(CASE(out_size_follows_tensorflow), CASE(conv2d_matches_reference_on_ma
           CASE(fold_batchnorm_equals_conv_then_batchnorm), CASE(pooling_matches_reference),
           CASE(resize_bilinear_matches_tensorflow), CASE(activations_match_reference),
           CASE(add_scale_shift_concat_pad_match_reference), CASE(dense_matches_reference),
+          CASE(sq_distances_match_reference),
           CASE(reductions_and_normalisations_match_reference),
           CASE(resize_canvas_matches_resize_of_the_built_canvas),
           CASE(arena_is_aligned_stable_and_stack_like), CASE(arena_pool_keeps_warm_arenas),

@@ -7,7 +7,7 @@
  * malloc, calloc, realloc, aligned_alloc, posix_memalign and memalign are defined here,
  * counting each call and handing it to glibc's own allocator (__libc_malloc ...). The test
  * links the static library, so every allocation of the library, and of the shared libraries
- * it uses (OpenBLAS, libc's own), comes through them. Under AddressSanitizer, whose
+ * it uses (libc's own among them), comes through them. Under AddressSanitizer, whose
  * allocator must see every allocation, they are not defined and the case skips. */
 #include "facerec.h"
 #include "test.h"

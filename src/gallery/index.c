@@ -40,6 +40,7 @@
 #define CODE_MAX 127      /* codes are in [-127, 127], stored + 128 as unsigned bytes */
 #define CODE_OFFSET 128
 #define SCAN_BLOCK 256    /* rows whose first-pass bounds are computed at once */
+#define PROBE_GROUP 8     /* probes searched together by one task (their rows read once) */
 #define REPLAN_MIN_ROWS 1024
 #define HASH_EMPTY (-1)
 #define HASH_DELETED (-2)
@@ -621,7 +622,8 @@ static float second_bound(const gallery_index *ix, const nn_kernel_table *kern,
                           const probe_codes *pc, int64_t j, float prefix_part, float margin) {
     if (ix->dim == ix->prefix) return prefix_part - margin;
     int32_t dot;
-    kern->dot_u8s8(pc->suffix, ix->suffix_codes + j * ix->suffix_bytes, 0, ix->suffix_bytes, 1,
+    const int8_t *suffix = pc->suffix;
+    kern->dot_u8s8(&suffix, 1, ix->suffix_codes + j * ix->suffix_bytes, 0, ix->suffix_bytes, 1,
                    &dot);
     return prefix_part - margin + part_bound(pc->s_sq, ix->s_norm[j], ix->s_err[j],
                                              pc->s_scale * ix->s_scale[j], dot - pc->s_offset,
@@ -636,21 +638,26 @@ typedef struct lane {
     atomic_uint *shared;
 } lane;
 
-/* Scan rows [r0, r1) for n_lanes probes at once: each block of rows is read from memory once
- * and compared with every probe while it is in the cache. */
+/* Scan rows [r0, r1) for n_lanes (at most PROBE_GROUP) probes at once: each block of rows is
+ * read from memory once, and its codes' dot products with every probe computed in one kernel
+ * call, which reads each row once for several probes. */
 static void scan(const gallery_index *ix, const nn_kernel_table *kern, lane *lanes, int n_lanes,
                  int64_t r0, int64_t r1, int64_t *examined) {
-    int32_t dots[SCAN_BLOCK];
+    int32_t dots[PROBE_GROUP * SCAN_BLOCK]; /* (n_lanes, nb) */
     float bound[SCAN_BLOCK], prefix_part[SCAN_BLOCK], margin[SCAN_BLOCK];
+    const int8_t *codes[PROBE_GROUP];
+    for (int l = 0; l < n_lanes; l++) codes[l] = lanes[l].pc.prefix;
     for (int64_t b0 = r0; b0 < r1; b0 += SCAN_BLOCK) {
         int nb = (int)FR_MIN(SCAN_BLOCK, r1 - b0);
+        kern->dot_u8s8(codes, n_lanes, ix->prefix_codes + b0 * ix->prefix_bytes, ix->prefix_bytes,
+                       ix->prefix_bytes, nb, dots);
         for (int l = 0; l < n_lanes; l++) {
             const probe_codes *pc = &lanes[l].pc;
             top_k *h = &lanes[l].heap;
-            kern->dot_u8s8(pc->prefix, ix->prefix_codes + b0 * ix->prefix_bytes,
-                           ix->prefix_bytes, ix->prefix_bytes, nb, dots);
+            /* vectorised (CMakeLists.txt: this file's flags) */
             for (int i = 0; i < nb; i++)
-                bound[i] = first_bound(ix, pc, b0 + i, dots[i], &prefix_part[i], &margin[i]);
+                bound[i] = first_bound(ix, pc, b0 + i, dots[l * nb + i], &prefix_part[i],
+                                       &margin[i]);
             float tau = FR_MIN(heap_bound(h), shared_get(lanes[l].shared));
             for (int i = 0; i < nb; i++) {
                 int64_t j = b0 + i;
@@ -683,8 +690,9 @@ fr_status gallery_index_check_bounds(fr_gallery *g, const float *probe, int64_t 
     for (int64_t j = 0; j < ix->n; j++) {
         int32_t dot;
         float prefix_part, margin;
-        kern->dot_u8s8(pc.prefix, ix->prefix_codes + j * ix->prefix_bytes, 0, ix->prefix_bytes, 1,
-                       &dot);
+        const int8_t *prefix = pc.prefix;
+        kern->dot_u8s8(&prefix, 1, ix->prefix_codes + j * ix->prefix_bytes, 0, ix->prefix_bytes,
+                       1, &dot);
         float first = first_bound(ix, &pc, j, dot, &prefix_part, &margin);
         float second = second_bound(ix, kern, &pc, j, prefix_part, margin);
         float d = kern->sq_distance(probe, ix->rows + j * ix->dim, ix->dim);
@@ -731,8 +739,6 @@ static void heap_clear(top_k *h) {
     h->n = 0;
 }
 
-/* Probes searched together by one task (their rows read once). */
-#define PROBE_GROUP 8
 
 /* One task's state: its lanes and their scratch. */
 typedef struct search_task {

@@ -3,6 +3,7 @@
 #include "gallery/db.h"
 #include "gallery/gallery.h"
 #include "nn/distance.h"
+#include "nn/nn.h"
 
 #include <errno.h>
 #include <math.h>
@@ -81,7 +82,7 @@ static float histogram_quantile(const histogram *h, double p) {
 }
 
 /* Bin the distance of every pair i < j by whether labels[i] == labels[j]. */
-static fr_status measure_pairs(const float *emb, const int *labels, int n, int dim,
+static fr_status measure_pairs(int threads, const float *emb, const int *labels, int n, int dim,
                                histogram *genuine, histogram *impostor, const char *path) {
     float *sq = malloc((size_t)n * sizeof(float));
     float *tile = malloc((size_t)PAIR_BLOCK * PAIR_BLOCK * sizeof(float));
@@ -91,12 +92,17 @@ static fr_status measure_pairs(const float *emb, const int *labels, int n, int d
         return fr_error(FR_E_NOMEM, "%s: out of memory calibrating", path);
     }
     nn_sq_norms(emb, n, dim, sq);
-    for (int i0 = 0; i0 < n; i0 += PAIR_BLOCK) {
+    fr_status st = FR_OK;
+    for (int i0 = 0; i0 < n && st == FR_OK; i0 += PAIR_BLOCK) {
         int ni = FR_MIN(PAIR_BLOCK, n - i0);
         for (int j0 = i0; j0 < n; j0 += PAIR_BLOCK) {
             int nj = FR_MIN(PAIR_BLOCK, n - j0);
-            nn_sq_distances(emb + (size_t)i0 * dim, sq + i0, ni, emb + (size_t)j0 * dim,
-                                 sq + j0, nj, dim, tile);
+            st = nn_sq_distances(threads, emb + (size_t)i0 * dim, sq + i0, ni,
+                                 emb + (size_t)j0 * dim, sq + j0, nj, dim, tile);
+            if (st != FR_OK) {
+                fr_error_prefix(st, "%s: calibrating", path);
+                break;
+            }
             for (int i = 0; i < ni; i++)
                 for (int j = (j0 == i0 ? i + 1 : 0); j < nj; j++) {
                     float d = sqrtf(tile[(size_t)i * nj + j]);
@@ -106,7 +112,7 @@ static fr_status measure_pairs(const float *emb, const int *labels, int n, int d
     }
     free(sq);
     free(tile);
-    return FR_OK;
+    return st;
 }
 
 /* The probabilities at which quantiles are stored: 20 per decade from 1e-6 to 0.1 in both
@@ -153,17 +159,18 @@ static void equal_error(const histogram *genuine, const histogram *impostor, flo
     }
 }
 
-/* Measure every pair of n labeled embeddings into cal (its model and dim are the caller's).
- * `what` names the object in error messages. */
-static fr_status measure_calibration(const float *embeddings, const int *labels, int n, int dim,
-                                     const char *source, const char *what, gallery_calibration *cal,
-                                     fr_calibration_stats *stats) {
+/* Measure every pair of n labeled embeddings into cal (its model and dim are the caller's),
+ * on up to `threads` threads. `what` names the object in error messages. */
+static fr_status measure_calibration(int threads, const float *embeddings, const int *labels,
+                                     int n, int dim, const char *source, const char *what,
+                                     gallery_calibration *cal, fr_calibration_stats *stats) {
     histogram genuine = {calloc(HIST_BINS, sizeof(uint64_t)), 0, 0, 0};
     histogram impostor = {calloc(HIST_BINS, sizeof(uint64_t)), 0, 0, 0};
     fr_status st = FR_OK;
     if (!genuine.count || !impostor.count)
         st = fr_error(FR_E_NOMEM, "%s: out of memory calibrating", what);
-    if (st == FR_OK) st = measure_pairs(embeddings, labels, n, dim, &genuine, &impostor, what);
+    if (st == FR_OK)
+        st = measure_pairs(threads, embeddings, labels, n, dim, &genuine, &impostor, what);
     if (st == FR_OK && (genuine.n == 0 || impostor.n == 0))
         st = fr_error(FR_E_ARG,
                       "%s: calibration needs at least two people, one of them with two photos "
@@ -206,7 +213,8 @@ fr_status fr_gallery_calibrate(fr_gallery *g, const float *embeddings, const int
         return fr_error(FR_E_ARG, "%s: no embedding model bound (fr_gallery_use_model)", g->path);
     gallery_calibration *cal = malloc(sizeof *cal);
     if (!cal) return fr_error(FR_E_NOMEM, "%s: out of memory calibrating", g->path);
-    fr_status st = measure_calibration(embeddings, labels, n, g->dim, source, g->path, cal, stats);
+    fr_status st = measure_calibration(nn_resolve_threads(g->threads), embeddings, labels, n,
+                                       g->dim, source, g->path, cal, stats);
     if (st == FR_OK) st = gallery_begin(g, "storing the calibration");
     if (st == FR_OK) {
         char text[32];
@@ -246,7 +254,8 @@ fr_status fr_calibration_export(const char *model, int dim, const float *embeddi
         return fr_error(FR_E_ARG, "fr_calibration_export: invalid arguments");
     gallery_calibration *cal = malloc(sizeof *cal);
     if (!cal) return fr_error(FR_E_NOMEM, "%s: out of memory calibrating", path);
-    fr_status st = measure_calibration(embeddings, labels, n, dim, source, path, cal, stats);
+    fr_status st = measure_calibration(nn_default_threads(), embeddings, labels, n, dim, source,
+                                       path, cal, stats);
     FILE *f = st == FR_OK ? fopen(path, "w") : NULL;
     if (st == FR_OK && !f) st = fr_error(FR_E_IO, "%s: cannot create: %s", path, strerror(errno));
     if (f) {

@@ -115,11 +115,12 @@ typedef struct nn_kernel_table {
      * sums (element k goes to sum k mod 16, by fused multiply-add), then added pairwise
      * (s_l + s_{l+8}, then + 4, + 2, + 1). */
     float (*sq_distance)(const float *a, const float *b, int dim);
-    /* out[j] = sum_k rows[j * stride + k] * probe[k] for k < n_bytes (a multiple of 64),
-     * j < n_rows: unsigned 8-bit codes times signed 8-bit ones, exact in 32 bits (VNNI's
-     * vpdpbusd where the CPU has AVX512_VNNI). */
-    void (*dot_u8s8)(const int8_t *probe, const uint8_t *rows, int64_t stride, int n_bytes,
-                     int n_rows, int32_t *out);
+    /* out[p * n_rows + j] = sum_k rows[j * stride + k] * probes[p][k] for k < n_bytes (a
+     * multiple of 64), j < n_rows, p < n_probes: unsigned 8-bit codes times signed 8-bit ones,
+     * exact in 32 bits (VNNI's vpdpbusd where the CPU has AVX512_VNNI). Several probes at once
+     * read each row once for all of them. */
+    void (*dot_u8s8)(const int8_t *const *probes, int n_probes, const uint8_t *rows,
+                     int64_t stride, int n_bytes, int n_rows, int32_t *out);
 } nn_kernel_table;
 #define NN_KERNEL_ENTRIES 8
 /* A new kernel is one more entry here, in kernels.inc's table, and in the count above. */

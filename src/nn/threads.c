@@ -17,7 +17,6 @@
 #include "common/common.h"
 #include "nn/nn.h"
 
-#include <cblas.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -85,12 +84,6 @@ static void pool_init(void) {
         if (*end == '\0' && v > 0) n = v;
     }
     default_threads = (int)FR_CLAMP(n, 1, MAX_THREADS);
-    /* OpenBLAS stays single-threaded: the GEMMs are split into row tiles across this pool
-     * instead. Measured on 2 cores (best of 30), 3x3 convs (1,75,75,64)->64 and
-     * (16,38,38,128)->128 take 2.6 and 56 ms this way, against 5.8 and 84 ms with the
-     * same tiles on 2 OpenBLAS threads, and 3.2 and 85 ms for one whole sgemm on them
-     * (im2col not even counted); OpenBLAS's idle spinning also slows the other ops. */
-    openblas_set_num_threads(1);
 }
 
 int nn_default_threads(void) {
@@ -222,7 +215,6 @@ static void start_workers(int wanted) {
 void nn_parallel_for(int threads, int n, nn_task_fn fn, void *ctx) {
     if (n <= 0) return;
     threads = FR_CLAMP(threads, 1, MAX_THREADS);
-    pthread_once(&pool_once, pool_init); /* OpenBLAS made single-threaded before any GEMM */
     if (n == 1 || threads == 1 || inside_task) {
         for (int i = 0; i < n; i++) fn(ctx, i);
         return;

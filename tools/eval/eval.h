@@ -223,10 +223,12 @@ typedef struct eval_identification {
  * with the label of their person, or -1 for people not enrolled. A probe's score is the
  * distance to its nearest template less cohort_weight times that template's cohort score
  * (its mean distance to its 10 nearest other templates; 0: the plain distance), a gallery-side
- * score normalisation measured in BENCHMARKS.md. */
-fr_status eval_identify(const float *gallery, const int *gallery_labels, int n_gallery,
-                        const float *probes, const int *probe_labels, int n_probes, int dim,
-                        double fpir_target, double cohort_weight, eval_identification *out);
+ * score normalisation measured in BENCHMARKS.md. Searched on up to `threads` threads (0: the
+ * default); the result does not depend on it. */
+fr_status eval_identify(int threads, const float *gallery, const int *gallery_labels,
+                        int n_gallery, const float *probes, const int *probe_labels, int n_probes,
+                        int dim, double fpir_target, double cohort_weight,
+                        eval_identification *out);
 
 /* ---- plot ------------------------------------------------------------------------------- */
 

@@ -3,6 +3,7 @@
 
 #include "common/common.h"
 #include "nn/distance.h"
+#include "nn/nn.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -311,20 +312,21 @@ fr_status eval_roc(const float *distances, const int *same, int n, eval_roc_poin
 
 /* ---- open-set identification ---------------------------------------------------------- */
 
-/* Probes searched per BLAS product. */
+/* Probes searched per matrix product. */
 #define PROBE_BLOCK 256
 /* Enrolled neighbours whose mean distance is a template's cohort score. */
 #define COHORT_SIZE 10
 
 /* cohort[j]: the mean distance from enrolled template j to its COHORT_SIZE nearest other
  * templates (all of them when there are fewer): how crowded its neighbourhood is. */
-static void gallery_cohort(const float *gallery, const float *g_sq, int n_gallery, int dim,
-                           float *tile, float *cohort) {
+static fr_status gallery_cohort(int threads, const float *gallery, const float *g_sq,
+                                int n_gallery, int dim, float *tile, float *cohort) {
     int size = FR_MIN(COHORT_SIZE, n_gallery - 1);
     for (int r0 = 0; r0 < n_gallery; r0 += PROBE_BLOCK) {
         int nr = FR_MIN(PROBE_BLOCK, n_gallery - r0);
-        nn_sq_distances(gallery + (size_t)r0 * dim, g_sq + r0, nr, gallery, g_sq, n_gallery, dim,
-                        tile);
+        fr_status st = nn_sq_distances(threads, gallery + (size_t)r0 * dim, g_sq + r0, nr,
+                                       gallery, g_sq, n_gallery, dim, tile);
+        if (st != FR_OK) return st;
         for (int i = 0; i < nr; i++) {
             float *row = tile + (size_t)i * n_gallery;
             row[r0 + i] = INFINITY; /* not its own neighbour */
@@ -340,14 +342,17 @@ static void gallery_cohort(const float *gallery, const float *g_sq, int n_galler
             cohort[r0 + i] = size > 0 ? (float)(sum / size) : 0;
         }
     }
+    return FR_OK;
 }
 
-fr_status eval_identify(const float *gallery, const int *gallery_labels, int n_gallery,
-                        const float *probes, const int *probe_labels, int n_probes, int dim,
-                        double fpir_target, double cohort_weight, eval_identification *out) {
+fr_status eval_identify(int threads, const float *gallery, const int *gallery_labels,
+                        int n_gallery, const float *probes, const int *probe_labels, int n_probes,
+                        int dim, double fpir_target, double cohort_weight,
+                        eval_identification *out) {
     memset(out, 0, sizeof *out);
     if (n_gallery < 1 || n_probes < 1 || dim < 1)
         return fr_error(FR_E_ARG, "eval_identify: %d enrolled, %d probes", n_gallery, n_probes);
+    threads = nn_resolve_threads(threads);
     float *g_sq = malloc((size_t)n_gallery * sizeof *g_sq);
     float *p_sq = malloc((size_t)n_probes * sizeof *p_sq);
     float *tile = malloc((size_t)PROBE_BLOCK * (size_t)n_gallery * sizeof *tile);
@@ -360,12 +365,15 @@ fr_status eval_identify(const float *gallery, const int *gallery_labels, int n_g
     }
     nn_sq_norms(gallery, n_gallery, dim, g_sq);
     nn_sq_norms(probes, n_probes, dim, p_sq);
-    if (cohort_weight != 0) gallery_cohort(gallery, g_sq, n_gallery, dim, tile, cohort);
+    fr_status st = FR_OK;
+    if (cohort_weight != 0)
+        st = gallery_cohort(threads, gallery, g_sq, n_gallery, dim, tile, cohort);
     int n_mated = 0, n_nonmated = 0, rank1 = 0;
-    for (int p0 = 0; p0 < n_probes; p0 += PROBE_BLOCK) {
+    for (int p0 = 0; p0 < n_probes && st == FR_OK; p0 += PROBE_BLOCK) {
         int np = FR_MIN(PROBE_BLOCK, n_probes - p0);
-        nn_sq_distances(probes + (size_t)p0 * dim, p_sq + p0, np, gallery, g_sq, n_gallery,
-                             dim, tile);
+        st = nn_sq_distances(threads, probes + (size_t)p0 * dim, p_sq + p0, np, gallery, g_sq,
+                             n_gallery, dim, tile);
+        if (st != FR_OK) break;
         for (int i = 0; i < np; i++) {
             const float *row = tile + (size_t)i * n_gallery;
             int best = 0;
@@ -384,6 +392,10 @@ fr_status eval_identify(const float *gallery, const int *gallery_labels, int n_g
         }
     }
     free(g_sq), free(p_sq), free(tile), free(cohort);
+    if (st != FR_OK) {
+        free(nonmated), free(mated);
+        return fr_error_prefix(st, "searching %d probes", n_probes);
+    }
     out->n_enrolled = n_gallery;
     out->n_mated = n_mated;
     out->n_nonmated = n_nonmated;

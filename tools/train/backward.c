@@ -1,24 +1,59 @@
 /* backward.c: the backward passes of the nn ops, as plain loops over the forward's layout
- * (the shapes are those of src/nn/nn.h). Written for correctness first: each is checked
- * against finite differences of its forward op in tests/test_train.c. */
+ * (the shapes are those of src/nn/nn.h), but for the dense layer's two matrix products.
+ * Written for correctness first: each is checked against finite differences of its forward
+ * op in tests/test_train.c. */
 #include "train/train_internal.h"
 
 #include "nn/kernels.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <string.h>
+
+/* The dense layer's two products run through the CPU level's GEMM (gemm_block, nn/kernels.h),
+ * which multiplies row-major A (m,k) by B (k,n); the operand that comes transposed (w for
+ * din, in for dw) is copied a block at a time into a buffer on the stack. That copy is cheap:
+ * each float moved takes part in N (for w) or Cout (for in) multiply-adds. They run on the
+ * calling thread: training runs its images in parallel chunks (full.c, graph_full.c). */
+#define TRANSPOSE_FLOATS 8192 /* 32 KB */
+#define K_BLOCK 256           /* the GEMM's own k block */
 
 void train_dense_backward(const float *in, int N, int Cin, const float *w, int Cout,
                           const float *dout, float *din, float *dw, float *db) {
     if (N <= 0) return;
-    /* din (N,Cin) = dout (N,Cout) * w^T; dw (Cin,Cout) += in^T * dout */
-    if (din)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, Cin, Cout, 1.0f, dout, Cout, w,
-                    Cout, 0.0f, din, Cin);
-    if (dw)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Cin, Cout, N, 1.0f, in, Cin, dout,
-                    Cout, 1.0f, dw, Cout);
+    const nn_kernel_table *kernels = nn_kernels();
+    float t[TRANSPOSE_FLOATS];
+    if (din) { /* din (N,Cin) = dout (N,Cout) * w^T, a block of din's columns at a time */
+        int kb = FR_CLAMP(Cout, 1, K_BLOCK), nb = TRANSPOSE_FLOATS / kb;
+        for (int j0 = 0; j0 < Cin; j0 += nb) {
+            int n = FR_MIN(nb, Cin - j0), c0 = 0;
+            do { /* once at least: Cout = 0 gives zeros */
+                int k = FR_MIN(kb, Cout - c0);
+                for (int j = 0; j < n; j++)
+                    for (int p = 0; p < k; p++) t[p * n + j] = w[(size_t)(j0 + j) * Cout + c0 + p];
+                nn_gemm_block b = {.m = N, .n = n, .k = k, .A = dout + c0, .lda = (size_t)Cout,
+                                   .B = t, .ldb = (size_t)n, .C = din + j0, .ldc = (size_t)Cin,
+                                   .accumulate = c0 > 0};
+                kernels->gemm_block(&b);
+                c0 += kb;
+            } while (c0 < Cout);
+        }
+    }
+    if (dw && Cout > 0) { /* dw (Cin,Cout) += in^T * dout, a block of the N rows at a time */
+        int kb = FR_MIN(N, K_BLOCK), mb = TRANSPOSE_FLOATS / kb;
+        for (int n0 = 0; n0 < N; n0 += kb) {
+            int k = FR_MIN(kb, N - n0);
+            for (int i0 = 0; i0 < Cin; i0 += mb) {
+                int m = FR_MIN(mb, Cin - i0);
+                for (int p = 0; p < k; p++)
+                    for (int i = 0; i < m; i++) t[i * k + p] = in[(size_t)(n0 + p) * Cin + i0 + i];
+                nn_gemm_block b = {.m = m, .n = Cout, .k = k, .A = t, .lda = (size_t)k,
+                                   .B = dout + (size_t)n0 * Cout, .ldb = (size_t)Cout,
+                                   .C = dw + (size_t)i0 * Cout, .ldc = (size_t)Cout,
+                                   .accumulate = 1};
+                kernels->gemm_block(&b);
+            }
+        }
+    }
     if (db)
         for (int n = 0; n < N; n++)
             for (int c = 0; c < Cout; c++) db[c] += dout[(size_t)n * Cout + c];

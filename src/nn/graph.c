@@ -746,7 +746,7 @@ fr_status nn_graph_load_tflite_replacing(const char *path, const nn_weights *rep
     return st == FR_OK ? graph_from_model(m, replace, out) : st;
 }
 
-fr_status nn_graph_load_tflite_buffer(uint8_t *data, size_t size, const char *name,
+fr_status nn_graph_load_tflite_buffer(const uint8_t *data, size_t size, const char *name,
                                       nn_graph **out) {
     *out = NULL;
     tflite_model *m;

@@ -192,9 +192,9 @@ static fr_status replace_constant(load_ctx *c, gtensor *t) {
 }
 
 /* Read the constant bytes of tensor t (FLOAT32, FLOAT16 or INT32) into its data or ints. The
- * file is little-endian, like every host this builds for. A float32 constant that only
- * feeds weights converted at load (dst->weights_only, set by the caller) is read where it
- * lies in the file when aligned for floats: it is converted, never kept. */
+ * file is little-endian, like every host this builds for. A constant that only feeds weights
+ * converted at load (dst->weights_only, see mark_weights_only) is read where it lies in the
+ * file: it is converted, never kept. */
 static fr_status load_constant(load_ctx *c, int t) {
     const tflite_tensor *src = &c->m->tensors[t];
     gtensor *dst = &c->g->tensors[t];
@@ -202,18 +202,15 @@ static fr_status load_constant(load_ctx *c, int t) {
     dst->is_const = 1;
     dst->count = n;
     if (src->type == TFLITE_INT32) {
-        dst->weights_only = 0;
         int32_t *ints = nn_arena_alloc_items(c->g->constants, n ? n : 1, sizeof *ints);
         if (!ints) return nomem(c);
         memcpy(ints, src->data, n * sizeof *ints);
         dst->ints = ints;
         return FR_OK;
     }
-    if (src->type == TFLITE_FLOAT32 && dst->weights_only &&
-        (uintptr_t)src->data % _Alignof(float) == 0) {
+    if (dst->weights_only) {
         dst->data = (const float *)(const void *)src->data;
     } else if (src->type == TFLITE_FLOAT32 || src->type == TFLITE_FLOAT16) {
-        dst->weights_only = 0;
         float *data = constant_floats(c, n);
         if (!data) return nomem(c);
         if (src->type == TFLITE_FLOAT32)
@@ -673,8 +670,9 @@ static fr_status check_dataflow(load_ctx *c) {
     return st;
 }
 
-/* A constant that only feeds weights converted at load (the weights of CONV_2D and
- * FULLY_CONNECTED) need not be kept: mark those. */
+/* A float32 constant that only feeds weights converted at load (the weights of CONV_2D and
+ * FULLY_CONNECTED) need not be kept: mark those whose bytes in the file are aligned for
+ * floats, to be read there. */
 static void mark_weights_only(load_ctx *c) {
     const tflite_model *m = c->m;
     gtensor *ts = c->g->tensors;
@@ -690,7 +688,10 @@ static void mark_weights_only(load_ctx *c) {
             if (t >= 0) ts[t].weights_only = converts && k == 1 && ts[t].weights_only != 0;
         }
     }
-    for (int t = 0; t < m->n_tensors; t++) ts[t].weights_only = ts[t].weights_only == 1;
+    for (int t = 0; t < m->n_tensors; t++)
+        ts[t].weights_only = ts[t].weights_only == 1 && m->tensors[t].type == TFLITE_FLOAT32 &&
+                             m->tensors[t].data &&
+                             (uintptr_t)m->tensors[t].data % _Alignof(float) == 0;
 }
 
 /* 64-byte rounding of an arena allocation of n floats */

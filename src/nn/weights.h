@@ -23,6 +23,11 @@ typedef struct nn_weights {
     char *source; /* file the weights came from, for error messages */
     int count;
     nn_tensor_entry *tensors;
+    /* When set, the tensors' data are no allocations of their own: they lie in these
+     * n_blocks blocks (an importer's few large allocations, NULL ones allowed), freed with
+     * the set. */
+    float **blocks;
+    size_t n_blocks;
 } nn_weights;
 
 /* The tensor called `name` with exactly the shape given (ndim values), or an error naming

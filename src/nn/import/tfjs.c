@@ -11,6 +11,7 @@
 
 #include "common/common.h"
 #include "common/json_read.h"
+#include "nn/nn.h"
 
 #include <limits.h>
 #include <math.h>
@@ -19,6 +20,8 @@
 
 #define TFJS_MAX_SHARD_BYTES ((size_t)1 << 30)
 #define TFJS_MAX_MANIFEST_BYTES ((size_t)16 << 20)
+/* a group's floats from this size on are allocated in huge pages */
+#define TFJS_HUGE_BLOCK_BYTES ((size_t)1 << 20)
 
 typedef enum stored_type {
     STORED_FLOAT32,
@@ -298,6 +301,13 @@ static fr_status read_shards(const char *manifest, const json_t *paths,
     return st;
 }
 
+/* Memory for n floats: in 2 MB pages when large (see nn_alloc_huge), so that a network's
+ * weights fault in a few pages rather than hundreds; free with free(). */
+static float *group_block(size_t n) {
+    size_t bytes = FR_MAX(n, (size_t)1) * sizeof(float);
+    return bytes >= TFJS_HUGE_BLOCK_BYTES ? nn_alloc_huge(&bytes) : malloc(bytes);
+}
+
 /* Checks the specs of one group against its shards and decodes them into w->tensors. */
 static fr_status load_group(const char *manifest, size_t group, const json_t *g,
                             nn_weights *w) {
@@ -336,16 +346,22 @@ static fr_status load_group(const char *manifest, size_t group, const json_t *g,
                           file, size, s[n - 1].name, needed, manifest);
         }
     }
-    size_t offset = 0;
+    /* the group's floats in one block, w->blocks[group]: no stored value is smaller than a
+     * byte, so the sizes checked above bound it */
+    float *block = NULL;
+    size_t floats = 0;
+    for (size_t i = 0; i < n; i++) floats += s[i].count;
+    if (st == FR_OK && !(block = w->blocks[group] = group_block(floats)))
+        st = fr_error(FR_E_NOMEM, "%s: out of memory for the tensors from '%s' on", manifest,
+                      s[0].name);
+    size_t offset = 0, at = 0;
     for (size_t i = 0; i < n && st == FR_OK; i++) {
         nn_tensor_entry *t = &w->tensors[w->count];
-        size_t float_bytes;
         t->name = strdup(s[i].name);
-        t->data = fr_mul_size(s[i].count, sizeof(float), &float_bytes)
-                      ? malloc(float_bytes ? float_bytes : 1)
-                      : NULL;
+        t->data = block + at;
+        at += s[i].count;
         w->count++; /* the entry is owned by w from here on, complete or not */
-        if (!t->name || !t->data) {
+        if (!t->name) {
             st = fr_error(FR_E_NOMEM, "%s: out of memory for tensor '%s'", manifest, s[i].name);
             break;
         }
@@ -414,7 +430,10 @@ fr_status nn_tfjs_load(const char *manifest_path, nn_weights **out) {
     nn_weights *w = calloc(1, sizeof *w);
     if (w) w->source = strdup(manifest_path);
     if (w) w->tensors = calloc(total ? total : 1, sizeof *w->tensors);
-    if (!w || !w->source || !w->tensors)
+    size_t n_groups = json_array_size(manifest);
+    if (w && w->tensors && (w->blocks = calloc(n_groups ? n_groups : 1, sizeof *w->blocks)))
+        w->n_blocks = n_groups;
+    if (!w || !w->source || !w->tensors || !w->blocks)
         st = fr_error(FR_E_NOMEM, "%s: out of memory", manifest_path);
     for (size_t g = 0; g < json_array_size(manifest) && st == FR_OK; g++)
         st = load_group(manifest_path, g, json_array_get(manifest, g), w);

@@ -739,7 +739,11 @@ static fr_status build_graph(load_ctx *c) {
     memcpy(g->inputs, m->inputs, (size_t)m->n_inputs * sizeof *g->inputs);
     memcpy(g->outputs, m->outputs, (size_t)m->n_outputs * sizeof *g->outputs);
     mark_weights_only(c);
-    if (!(g->constants = nn_arena_new(constants_bytes(c)))) return nomem(c);
+    /* from 1 MB on, a block in 2 MB pages: faulting in a few of them costs less than
+     * hundreds of 4 kB pages */
+    size_t constants = constants_bytes(c);
+    if (constants >= ((size_t)1 << 20)) constants = FR_MAX(constants, NN_ARENA_HUGE_BLOCK);
+    if (!(g->constants = nn_arena_new(constants))) return nomem(c);
     for (int t = 0; t < m->n_tensors; t++) {
         const tflite_tensor *src = &m->tensors[t];
         gtensor *dst = &g->tensors[t];

@@ -145,7 +145,7 @@ TEST(pinned_files_hash_cost) {
             if (round == 0) bytes += size, n++;
         }
     if (n == 0) SKIP("no model files");
-    printf("  %d pinned model files, %.1f MB: read in %.1f ms, read and SHA-256 checked in "
+    printf("  %d pinned model files, %.1f MB: read in %.1f ms, mapped and SHA-256 checked in "
            "%.1f ms of CPU time (mean of 2 rounds)\n", n, bytes / 1e6, plain / 2 * 1e3,
            checked / 2 * 1e3);
     CHECK(mismatched == 0);

@@ -51,8 +51,9 @@ const fr_model_pin *fr_model_pin_find(const char *relpath);
  * must have the pinned SHA-256, else FR_E_MODEL naming the file. A file without a pin is mapped
  * as it is: the engine reads only pinned files (and .frmodel files, which carry their own
  * checksum); other files reach the loaders only when a program names them itself (a test's
- * fixtures, for instance). The mapping shares the page cache's pages (no copy); release it
- * with fr_unmap_model_file(*data, *size). */
+ * fixtures, for instance). The mapping shares the page cache's pages (no copy); the loaders
+ * hold it only while they read the file (a file cut short meanwhile would fault), and release
+ * it with fr_unmap_model_file(*data, *size). */
 fr_status fr_map_model_file(const char *path, size_t max_bytes, const uint8_t **data,
                             size_t *size);
 void fr_unmap_model_file(const uint8_t *data, size_t size);

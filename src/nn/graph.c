@@ -698,24 +698,31 @@ static void mark_weights_only(load_ctx *c) {
 static size_t arena_bytes(size_t n) { return (FR_MAX(n, (size_t)1) * sizeof(float) + 63) / 64 * 64; }
 
 /* The constants arena's first block: room for the constants kept, the converted weights
- * and the PReLU slopes (at most one per MUL's constant), so that one block holds them. */
+ * and the PReLU slopes (made from MUL's constants), so that one block holds them. Counted
+ * once per constant (a constant converted by several operators, which no real model has,
+ * takes further blocks), so that the size stays a small multiple of the file's. 0 (blocks
+ * as needed) when out of memory. */
 static size_t constants_bytes(const load_ctx *c) {
+    enum { CONVERTED = 1, SLOPE = 2 };
     const tflite_model *m = c->m;
-    size_t bytes = 0;
-    for (int t = 0; t < m->n_tensors; t++)
-        if (m->tensors[t].data && !c->g->tensors[t].weights_only)
-            bytes += arena_bytes(shape_count(m->tensors[t].ndim, m->tensors[t].shape));
+    uint8_t *uses = calloc((size_t)m->n_tensors + 1, 1);
+    if (!uses) return 0;
     for (int op = 0; op < m->n_operators; op++) {
         const tflite_operator *o = &m->operators[op];
         int converts = o->builtin_code == TFLITE_OP_CONV_2D ||
                        o->builtin_code == TFLITE_OP_FULLY_CONNECTED;
-        int slope = o->builtin_code == TFLITE_OP_MUL;
-        for (int k = 0; k < o->n_inputs; k++) {
-            int t = o->inputs[k];
-            if (t >= 0 && m->tensors[t].data && ((converts && k == 1) || slope))
-                bytes += arena_bytes(shape_count(m->tensors[t].ndim, m->tensors[t].shape));
-        }
+        for (int k = 0; k < o->n_inputs; k++)
+            if (o->inputs[k] >= 0)
+                uses[o->inputs[k]] |= (converts && k == 1 ? CONVERTED : 0) |
+                                      (o->builtin_code == TFLITE_OP_MUL ? SLOPE : 0);
     }
+    size_t bytes = 0;
+    for (int t = 0; t < m->n_tensors; t++)
+        if (m->tensors[t].data)
+            bytes += arena_bytes(shape_count(m->tensors[t].ndim, m->tensors[t].shape)) *
+                     (size_t)(!c->g->tensors[t].weights_only + !!(uses[t] & CONVERTED) +
+                              !!(uses[t] & SLOPE));
+    free(uses);
     for (int i = 0; c->replace && i < c->replace->count; i++)
         bytes += arena_bytes(c->replace->tensors[i].count);
     return bytes;

@@ -46,12 +46,17 @@ extern const size_t fr_n_model_pins;
 /* The pin of a path relative to the models folder, or NULL. */
 const fr_model_pin *fr_model_pin_find(const char *relpath);
 
-/* Read a model file as fr_read_file does, and check it against its pin: a file whose path ends
- * (at a folder boundary) with a pinned relative path must have the pinned SHA-256, else
- * FR_E_MODEL naming the file. A file without a pin is read as it is: the engine reads only
- * pinned files (and .frmodel files, which carry their own checksum); other files reach the
- * loaders only when a program names them itself (a test's fixtures, for instance). */
-fr_status fr_read_model_file(const char *path, size_t max_bytes, uint8_t **data, size_t *size);
+/* Map a model file read-only (refusing files over max_bytes, as fr_read_file does) and check
+ * it against its pin: a file whose path ends (at a folder boundary) with a pinned relative path
+ * must have the pinned SHA-256, else FR_E_MODEL naming the file. A file without a pin is mapped
+ * as it is: the engine reads only pinned files (and .frmodel files, which carry their own
+ * checksum); other files reach the loaders only when a program names them itself (a test's
+ * fixtures, for instance). The mapping shares the page cache's pages (no copy); the loaders
+ * hold it only while they read the file (a file cut short meanwhile would fault), and release
+ * it with fr_unmap_model_file(*data, *size). */
+fr_status fr_map_model_file(const char *path, size_t max_bytes, const uint8_t **data,
+                            size_t *size);
+void fr_unmap_model_file(const uint8_t *data, size_t size);
 
 /* fr_model_path for a file a network loads: the engine loads only pinned files (and .frmodel
  * files, which carry their own checksum), so a file without a pin is FR_E_MODEL. */

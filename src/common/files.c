@@ -1,4 +1,4 @@
-/* files.c: reading whole files and finding model files. */
+/* files.c: reading whole files, mapping model files, and finding model files. */
 #define _GNU_SOURCE /* dladdr1: the file this code was loaded from */
 #include "common/common.h"
 
@@ -10,7 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 fr_status fr_read_file(const char *path, size_t max_bytes, uint8_t **data, size_t *size) {
     *data = NULL;
@@ -145,19 +148,66 @@ static const fr_model_pin *pin_of_path(const char *path) {
     return NULL;
 }
 
-fr_status fr_read_model_file(const char *path, size_t max_bytes, uint8_t **data, size_t *size) {
-    fr_status st = fr_read_file(path, max_bytes, data, size);
-    const fr_model_pin *pin = st == FR_OK ? pin_of_path(path) : NULL;
-    if (!pin) return st;
+/* The pin check of fr_map_model_file: FR_OK when path has no pin or data has its SHA-256. */
+static fr_status check_pin(const char *path, const uint8_t *data, size_t size) {
+    const fr_model_pin *pin = pin_of_path(path);
+    if (!pin) return FR_OK;
     uint8_t digest[32];
     char hex[65];
-    fr_sha256(*data, *size, digest);
+    fr_sha256(data, size, digest);
     for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", digest[i]);
     if (!strcmp(hex, pin->sha256)) return FR_OK;
-    free(*data);
-    *data = NULL;
-    *size = 0;
     return fr_error(FR_E_MODEL, "%s: SHA-256 %.16s... is not that of %s as shipped (%.16s...): "
                     "the file is damaged or was altered (scripts/setup.sh fetches it again)",
                     path, hex, pin->relpath, pin->sha256);
+}
+
+/* what an empty file maps to (mmap refuses length 0) */
+static const uint8_t empty_file[1];
+
+fr_status fr_map_model_file(const char *path, size_t max_bytes, const uint8_t **data,
+                            size_t *size) {
+    *data = NULL;
+    *size = 0;
+    /* O_NONBLOCK: a FIFO is refused below rather than waited on */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) return fr_error(FR_E_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return fr_error(FR_E_IO, "%s: not a regular file", path);
+    }
+    if ((uint64_t)st.st_size > max_bytes) {
+        close(fd);
+        return fr_error(FR_E_LIMIT, "%s: file is %lld bytes, over the limit of %zu", path,
+                        (long long)st.st_size, max_bytes);
+    }
+    size_t n = (size_t)st.st_size;
+    const uint8_t *p = empty_file;
+    if (n > 0) {
+        /* MAP_POPULATE: the page cache's pages are mapped at once rather than faulted in
+         * one by one as the hash and the loader first read them */
+        void *m = mmap(NULL, n, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+        if (m == MAP_FAILED) {
+            int err = errno;
+            close(fd);
+            return err == ENOMEM ? fr_error(FR_E_NOMEM, "%s: out of memory reading %zu bytes",
+                                            path, n)
+                                 : fr_error(FR_E_IO, "%s: read error", path);
+        }
+        p = m;
+    }
+    close(fd);
+    fr_status status = check_pin(path, p, n);
+    if (status != FR_OK) {
+        fr_unmap_model_file(p, n);
+        return status;
+    }
+    *data = p;
+    *size = n;
+    return FR_OK;
+}
+
+void fr_unmap_model_file(const uint8_t *data, size_t size) {
+    if (data && size > 0) munmap((void *)(uintptr_t)data, size);
 }

@@ -439,12 +439,12 @@ fr_status haar_parse(const char *xml, size_t size, const char *name, haar_cascad
 
 fr_status haar_load(const char *path, haar_cascade **out) {
     if (!path || !out) return fr_error(FR_E_ARG, "haar_load: NULL argument");
-    uint8_t *data;
+    const uint8_t *data;
     size_t size;
-    fr_status st = fr_read_model_file(path, HAAR_MAX_FILE_BYTES, &data, &size);
+    fr_status st = fr_map_model_file(path, HAAR_MAX_FILE_BYTES, &data, &size);
     if (st != FR_OK) return st;
     st = haar_parse((const char *)data, size, path, out);
-    free(data);
+    fr_unmap_model_file(data, size);
     return st;
 }
 

@@ -6,7 +6,7 @@
  * that does not fit in the rest of the current block starts the next block (the rest is
  * skipped). After a reset the same sequence of allocations reuses the same blocks.
  *
- * Blocks of HUGE_BLOCK bytes or more are aligned to and sized in 2 MB and advised to use
+ * Blocks of NN_ARENA_HUGE_BLOCK bytes or more are aligned to and sized in 2 MB and advised to use
  * transparent huge pages: a network's activations then fault in a few dozen huge pages
  * rather than thousands of 4 KB ones, and cost fewer TLB misses. */
 #define _DEFAULT_SOURCE /* madvise(MADV_HUGEPAGE) */
@@ -19,7 +19,6 @@
 
 #define ARENA_ALIGN 64
 #define HUGE_PAGE ((size_t)2 << 20)
-#define HUGE_BLOCK ((size_t)4 << 20)
 
 typedef struct arena_block {
     struct arena_block *next;
@@ -49,7 +48,7 @@ void *nn_alloc_huge(size_t *bytes) {
 static arena_block *block_new(size_t capacity, size_t base) {
     arena_block *b = malloc(sizeof *b);
     if (!b) return NULL;
-    b->data = capacity >= HUGE_BLOCK ? nn_alloc_huge(&capacity)
+    b->data = capacity >= NN_ARENA_HUGE_BLOCK ? nn_alloc_huge(&capacity)
                                      : aligned_alloc(ARENA_ALIGN, capacity);
     if (!b->data) {
         free(b);

@@ -61,8 +61,12 @@ typedef struct gtensor {
     int rank;
     int shape[NN_MAX_RANK]; /* as stored in the file */
     int is_const;
-    float *data;    /* float constants (owned) */
-    int32_t *ints;  /* int32 constants (owned) */
+    /* float and int32 constants, in the graph's constants arena; while loading, a float
+     * constant that only feeds the conversion of convolution or fully connected weights
+     * points into the file instead (weights_only), and is NULL once loaded */
+    const float *data;
+    const int32_t *ints;
+    int weights_only;
     size_t count;   /* elements of a constant */
     int consumers;  /* nodes reading it, plus one if it is a graph output */
 } gtensor;
@@ -76,8 +80,6 @@ typedef struct gnode {
     int *inputs; /* run-time inputs (constants folded into the fields below are not listed) */
     int output;
     nn_act act;          /* fused activation (and the activation of NODE_ACTIVATION) */
-    float *owned_weight; /* converted weights, owned */
-    float *owned_slope;  /* PReLU slopes, owned */
     /* NODE_CONV, NODE_DEPTHWISE, NODE_FULLY_CONNECTED (kh = kw = 1, cin, cout), pools */
     nn_conv cv;
     int keep_dims;
@@ -108,6 +110,9 @@ typedef struct session_pool {
 struct nn_graph {
     char *source;
     int n_tensors, n_nodes, n_inputs, n_outputs;
+    /* every constant the graph runs with (the file's, converted weights, PReLU slopes): a
+     * few large blocks rather than a malloc each, freed at once */
+    nn_arena *constants;
     gtensor *tensors;
     gnode *nodes; /* live nodes only, in execution order */
     int *inputs, *outputs;
@@ -165,21 +170,31 @@ static fr_status nomem(const load_ctx *c) {
     return fr_error(FR_E_NOMEM, "%s: out of memory loading the graph", c->g->source);
 }
 
-/* Convert the constant bytes of tensor t (FLOAT32, FLOAT16 or INT32) into its data or
- * ints. The file is little-endian, like every host this builds for. */
+static float *constant_floats(load_ctx *c, size_t n) {
+    return nn_arena_alloc(c->g->constants, n ? n : 1);
+}
+
 /* The values of float constant t from c->replace when it holds one of that name (checked
- * against its size). */
+ * against its size), in memory of their own (t's may be the file's or shared). */
 static fr_status replace_constant(load_ctx *c, gtensor *t) {
     const nn_tensor_entry *e = c->replace ? nn_weights_find(c->replace, t->name) : NULL;
     if (!e) return FR_OK;
     if (!t->data || e->count != t->count)
         return fr_error(FR_E_MODEL, "%s: '%s' has %zu values, the graph's constant %zu",
                         c->replace->source, t->name, e->count, t->data ? t->count : 0);
-    memcpy(t->data, e->data, t->count * sizeof *t->data);
+    float *values = constant_floats(c, t->count);
+    if (!values) return nomem(c);
+    memcpy(values, e->data, t->count * sizeof *values);
+    t->data = values;
+    t->weights_only = 0;
     c->n_replaced++;
     return FR_OK;
 }
 
+/* Read the constant bytes of tensor t (FLOAT32, FLOAT16 or INT32) into its data or ints. The
+ * file is little-endian, like every host this builds for. A constant that only feeds weights
+ * converted at load (dst->weights_only, see mark_weights_only) is read where it lies in the
+ * file: it is converted, never kept. */
 static fr_status load_constant(load_ctx *c, int t) {
     const tflite_tensor *src = &c->m->tensors[t];
     gtensor *dst = &c->g->tensors[t];
@@ -187,18 +202,23 @@ static fr_status load_constant(load_ctx *c, int t) {
     dst->is_const = 1;
     dst->count = n;
     if (src->type == TFLITE_INT32) {
-        dst->ints = malloc((n ? n : 1) * sizeof *dst->ints);
-        if (!dst->ints) return nomem(c);
-        memcpy(dst->ints, src->data, n * sizeof *dst->ints);
+        int32_t *ints = nn_arena_alloc_items(c->g->constants, n ? n : 1, sizeof *ints);
+        if (!ints) return nomem(c);
+        memcpy(ints, src->data, n * sizeof *ints);
+        dst->ints = ints;
         return FR_OK;
     }
-    dst->data = malloc((n ? n : 1) * sizeof *dst->data);
-    if (!dst->data) return nomem(c);
-    if (src->type == TFLITE_FLOAT32) {
-        memcpy(dst->data, src->data, n * sizeof *dst->data);
-    } else if (src->type == TFLITE_FLOAT16) {
-        for (size_t i = 0; i < n; i++)
-            dst->data[i] = nn_half_to_float((uint16_t)(src->data[2 * i] | src->data[2 * i + 1] << 8));
+    if (dst->weights_only) {
+        dst->data = (const float *)(const void *)src->data;
+    } else if (src->type == TFLITE_FLOAT32 || src->type == TFLITE_FLOAT16) {
+        float *data = constant_floats(c, n);
+        if (!data) return nomem(c);
+        if (src->type == TFLITE_FLOAT32)
+            memcpy(data, src->data, n * sizeof *data);
+        else
+            for (size_t i = 0; i < n; i++)
+                data[i] = nn_half_to_float((uint16_t)(src->data[2 * i] | src->data[2 * i + 1] << 8));
+        dst->data = data;
     } else {
         return fr_error(FR_E_UNSUPPORTED, "%s: constant tensor '%s' has type %s (FLOAT32, "
                         "FLOAT16 and INT32 are supported)", c->g->source, src->name,
@@ -258,6 +278,18 @@ static fr_status set_padding(const load_ctx *c, int op, const tflite_options *o,
     return FR_OK;
 }
 
+/* src (rows,cols) -> dst (cols,rows), in tiles that stay in the cache on both sides */
+static void transpose(const float *src, int rows, size_t cols, float *dst) {
+    enum { TILE = 32 };
+    for (int r0 = 0; r0 < rows; r0 += TILE)
+        for (size_t c0 = 0; c0 < cols; c0 += TILE) {
+            int r1 = FR_MIN(r0 + TILE, rows);
+            size_t c1 = FR_MIN(c0 + TILE, cols);
+            for (size_t k = c0; k < c1; k++)
+                for (int r = r0; r < r1; r++) dst[k * rows + r] = src[(size_t)r * cols + k];
+        }
+}
+
 /* CONV_2D: weights (Cout,KH,KW,Cin) -> (KH,KW,Cin,Cout); DEPTHWISE_CONV_2D: (1,KH,KW,C) is
  * already (KH,KW,C); FULLY_CONNECTED: (Cout,Cin) -> (Cin,Cout). */
 static fr_status build_weighted(load_ctx *c, int op, gnode *n) {
@@ -284,12 +316,10 @@ static fr_status build_weighted(load_ctx *c, int op, gnode *n) {
         int cin = w->shape[1];
         *cv = (nn_conv){.kh = 1, .kw = 1, .cin = cin, .cout = cout, .bias = cv->bias};
         n->keep_dims = o->options.keep_dims;
-        n->owned_weight = malloc((size_t)cin * cout * sizeof(float) + 1);
-        if (!n->owned_weight) return nomem(c);
-        for (int i = 0; i < cout; i++)
-            for (int k = 0; k < cin; k++)
-                n->owned_weight[(size_t)k * cout + i] = w->data[(size_t)i * cin + k];
-        cv->weight = n->owned_weight;
+        float *weight = constant_floats(c, (size_t)cin * cout);
+        if (!weight) return nomem(c);
+        transpose(w->data, cout, (size_t)cin, weight);
+        cv->weight = weight;
         return FR_OK;
     }
     if ((st = set_padding(c, op, &o->options, cv)) != FR_OK) return st;
@@ -306,12 +336,10 @@ static fr_status build_weighted(load_ctx *c, int op, gnode *n) {
     cv->cin = cin;
     cv->cout = cout;
     size_t per_out = (size_t)kh * kw * cin;
-    n->owned_weight = malloc(per_out * cout * sizeof(float) + 1);
-    if (!n->owned_weight) return nomem(c);
-    for (int oc = 0; oc < cout; oc++)
-        for (size_t k = 0; k < per_out; k++)
-            n->owned_weight[k * cout + oc] = w->data[oc * per_out + k];
-    cv->weight = n->owned_weight;
+    float *weight = constant_floats(c, per_out * cout);
+    if (!weight) return nomem(c);
+    transpose(w->data, cout, per_out, weight);
+    cv->weight = weight;
     return FR_OK;
 }
 
@@ -519,14 +547,13 @@ static int fuse_prelu_at(nn_graph *g, int a) {
                 }
             }
             if (factor == 0.0f) continue;
-            float *slope = malloc((size_t)channels * sizeof *slope);
+            float *slope = nn_arena_alloc(g->constants, (size_t)channels);
             if (!slope) return -1;
             for (int ch = 0; ch < channels; ch++) slope[ch] = factor * c->data[ch];
             for (int k = 0; k < 4; k++)
                 if (removed[k] >= 0) g->nodes[removed[k]].removed = 1;
             add->kind = NODE_ACTIVATION;
             add->act = (nn_act){.kind = NN_ACT_PRELU, .slope = slope};
-            add->owned_slope = slope;
             add->slope_tensor = mul->inputs[side];
             add->slope_factor = factor;
             add->cv.cout = channels;
@@ -556,10 +583,8 @@ static void fuse_activation_at(nn_graph *g, int a) {
         return;
     if (act->act.kind == NN_ACT_PRELU && act->cv.cout != prod->cv.cout) return;
     prod->act = act->act;
-    prod->owned_slope = act->owned_slope;
     prod->slope_tensor = act->slope_tensor;
     prod->slope_factor = act->slope_factor;
-    act->owned_slope = NULL;
     prod->output = act->output;
     /* names are short ("DEPTHWISE_CONV_2D+PRELU"); a longer one is cut at the buffer */
     char name[2 * sizeof prod->name + 1];
@@ -576,11 +601,7 @@ static void count_consumers(nn_graph *g) {
     for (int k = 0; k < g->n_outputs; k++) g->tensors[g->outputs[k]].consumers++;
 }
 
-static void free_node(gnode *n) {
-    free(n->inputs);
-    free(n->owned_weight);
-    free(n->owned_slope);
-}
+static void free_node(gnode *n) { free(n->inputs); }
 
 static fr_status fuse(load_ctx *c) {
     nn_graph *g = c->g;
@@ -649,6 +670,64 @@ static fr_status check_dataflow(load_ctx *c) {
     return st;
 }
 
+/* A float32 constant that only feeds weights converted at load (the weights of CONV_2D and
+ * FULLY_CONNECTED) need not be kept: mark those whose bytes in the file are aligned for
+ * floats, to be read there. */
+static void mark_weights_only(load_ctx *c) {
+    const tflite_model *m = c->m;
+    gtensor *ts = c->g->tensors;
+    for (int t = 0; t < m->n_tensors; t++) ts[t].weights_only = -1; /* not read yet */
+    for (int k = 0; k < m->n_inputs; k++) ts[m->inputs[k]].weights_only = 0;
+    for (int k = 0; k < m->n_outputs; k++) ts[m->outputs[k]].weights_only = 0;
+    for (int op = 0; op < m->n_operators; op++) {
+        const tflite_operator *o = &m->operators[op];
+        int converts = o->builtin_code == TFLITE_OP_CONV_2D ||
+                       o->builtin_code == TFLITE_OP_FULLY_CONNECTED;
+        for (int k = 0; k < o->n_inputs; k++) {
+            int t = o->inputs[k];
+            if (t >= 0) ts[t].weights_only = converts && k == 1 && ts[t].weights_only != 0;
+        }
+    }
+    for (int t = 0; t < m->n_tensors; t++)
+        ts[t].weights_only = ts[t].weights_only == 1 && m->tensors[t].type == TFLITE_FLOAT32 &&
+                             m->tensors[t].data &&
+                             (uintptr_t)m->tensors[t].data % _Alignof(float) == 0;
+}
+
+/* 64-byte rounding of an arena allocation of n floats */
+static size_t arena_bytes(size_t n) { return (FR_MAX(n, (size_t)1) * sizeof(float) + 63) / 64 * 64; }
+
+/* The constants arena's first block: room for the constants kept, the converted weights
+ * and the PReLU slopes (made from MUL's constants), so that one block holds them. Counted
+ * once per constant (a constant converted by several operators, which no real model has,
+ * takes further blocks), so that the size stays a small multiple of the file's. 0 (blocks
+ * as needed) when out of memory. */
+static size_t constants_bytes(const load_ctx *c) {
+    enum { CONVERTED = 1, SLOPE = 2 };
+    const tflite_model *m = c->m;
+    uint8_t *uses = calloc((size_t)m->n_tensors + 1, 1);
+    if (!uses) return 0;
+    for (int op = 0; op < m->n_operators; op++) {
+        const tflite_operator *o = &m->operators[op];
+        int converts = o->builtin_code == TFLITE_OP_CONV_2D ||
+                       o->builtin_code == TFLITE_OP_FULLY_CONNECTED;
+        for (int k = 0; k < o->n_inputs; k++)
+            if (o->inputs[k] >= 0)
+                uses[o->inputs[k]] |= (converts && k == 1 ? CONVERTED : 0) |
+                                      (o->builtin_code == TFLITE_OP_MUL ? SLOPE : 0);
+    }
+    size_t bytes = 0;
+    for (int t = 0; t < m->n_tensors; t++)
+        if (m->tensors[t].data)
+            bytes += arena_bytes(shape_count(m->tensors[t].ndim, m->tensors[t].shape)) *
+                     (size_t)(!c->g->tensors[t].weights_only + !!(uses[t] & CONVERTED) +
+                              !!(uses[t] & SLOPE));
+    free(uses);
+    for (int i = 0; c->replace && i < c->replace->count; i++)
+        bytes += arena_bytes(c->replace->tensors[i].count);
+    return bytes;
+}
+
 static fr_status build_graph(load_ctx *c) {
     const tflite_model *m = c->m;
     nn_graph *g = c->g;
@@ -666,6 +745,12 @@ static fr_status build_graph(load_ctx *c) {
     g->n_outputs = m->n_outputs;
     memcpy(g->inputs, m->inputs, (size_t)m->n_inputs * sizeof *g->inputs);
     memcpy(g->outputs, m->outputs, (size_t)m->n_outputs * sizeof *g->outputs);
+    mark_weights_only(c);
+    /* from 1 MB on, a block in 2 MB pages: faulting in a few of them costs less than
+     * hundreds of 4 kB pages */
+    size_t constants = constants_bytes(c);
+    if (constants >= ((size_t)1 << 20)) constants = FR_MAX(constants, NN_ARENA_HUGE_BLOCK);
+    if (!(g->constants = nn_arena_new(constants))) return nomem(c);
     for (int t = 0; t < m->n_tensors; t++) {
         const tflite_tensor *src = &m->tensors[t];
         gtensor *dst = &g->tensors[t];
@@ -689,9 +774,7 @@ static fr_status build_graph(load_ctx *c) {
                 return op_error(c, op, "%s", "input and output sizes differ");
             dst->is_const = 1;
             dst->count = g->tensors[in].count;
-            dst->data = malloc((dst->count ? dst->count : 1) * sizeof *dst->data);
-            if (!dst->data) return nomem(c);
-            memcpy(dst->data, g->tensors[in].data, dst->count * sizeof *dst->data);
+            dst->data = g->tensors[in].data; /* the converted values, shared */
             if ((st = replace_constant(c, dst)) != FR_OK) return st;
             continue;
         }
@@ -702,6 +785,9 @@ static fr_status build_graph(load_ctx *c) {
         return fr_error(FR_E_MODEL, "%s: %d of its %d tensors name no constant of %s",
                         c->replace->source, c->replace->count - c->n_replaced,
                         c->replace->count, g->source);
+    /* the file is not kept: nothing may point into it */
+    for (int t = 0; t < g->n_tensors; t++)
+        if (g->tensors[t].weights_only) g->tensors[t].data = NULL;
     if ((st = fuse(c)) != FR_OK) return st;
     return check_dataflow(c);
 }
@@ -746,7 +832,7 @@ fr_status nn_graph_load_tflite_replacing(const char *path, const nn_weights *rep
     return st == FR_OK ? graph_from_model(m, replace, out) : st;
 }
 
-fr_status nn_graph_load_tflite_buffer(uint8_t *data, size_t size, const char *name,
+fr_status nn_graph_load_tflite_buffer(const uint8_t *data, size_t size, const char *name,
                                       nn_graph **out) {
     *out = NULL;
     tflite_model *m;
@@ -756,12 +842,9 @@ fr_status nn_graph_load_tflite_buffer(uint8_t *data, size_t size, const char *na
 
 void nn_graph_free(nn_graph *g) {
     if (!g) return;
-    for (int t = 0; t < g->n_tensors; t++) {
-        free(g->tensors[t].name);
-        free(g->tensors[t].data);
-        free(g->tensors[t].ints);
-    }
+    for (int t = 0; t < g->n_tensors; t++) free(g->tensors[t].name);
     for (int i = 0; i < g->n_nodes; i++) free_node(&g->nodes[i]);
+    if (g->constants) nn_arena_free(g->constants);
     free(g->tensors);
     free(g->nodes);
     free(g->inputs);
@@ -1206,10 +1289,13 @@ float *nn_graph_input(nn_graph_session *s, int i) {
 
 /* ---- running ---- */
 
-static float *tensor_data(const nn_graph_session *s, int t) {
+static const float *tensor_data(const nn_graph_session *s, int t) {
     const gtensor *gt = &s->g->tensors[t];
     return gt->is_const ? gt->data : s->block + s->offsets[t];
 }
+
+/* where a node writes (never a constant: check_dataflow) */
+static float *tensor_out(const nn_graph_session *s, int t) { return s->block + s->offsets[t]; }
 
 /* P and C of a tensor seen as (P,C) rows of its last axis */
 static void rows_of(const nn_graph_session *s, int t, size_t *P, int *C) {
@@ -1221,7 +1307,7 @@ static void rows_of(const nn_graph_session *s, int t, size_t *P, int *C) {
 static void run_node(nn_graph_session *s, const gnode *n, int threads) {
     int in = n->inputs[0], out = n->output;
     const float *x = tensor_data(s, in);
-    float *y = tensor_data(s, out);
+    float *y = tensor_out(s, out);
     const int *xs = s->shapes[in];
     size_t count = shape_count(s->ranks[out], s->shapes[out]), P;
     int C, OH, OW;

@@ -51,9 +51,9 @@ typedef struct nn_graph_session nn_graph_session;
 
 /* Load the main graph of a .tflite file. */
 fr_status nn_graph_load_tflite(const char *path, nn_graph **out);
-/* The same from a file image of `size` bytes (malloc'd; freed here in every case); `name`
- * is used in messages. */
-fr_status nn_graph_load_tflite_buffer(uint8_t *data, size_t size, const char *name,
+/* The same from a file image of `size` bytes, only read during the call; `name` is used in
+ * messages. */
+fr_status nn_graph_load_tflite_buffer(const uint8_t *data, size_t size, const char *name,
                                       nn_graph **out);
 void nn_graph_free(nn_graph *g);
 

@@ -54,6 +54,8 @@ void nn_parallel_for(int threads, int n, nn_task_fn fn, void *ctx);
 /* A stack allocator for one inference call: blocks are allocated once, reused after
  * nn_arena_reset(), and never move, so pointers stay valid until reset or free. */
 typedef struct nn_arena nn_arena;
+/* Blocks of this size or more are in 2 MB pages (nn_alloc_huge). */
+#define NN_ARENA_HUGE_BLOCK ((size_t)4 << 20)
 nn_arena *nn_arena_new(size_t bytes_hint);
 /* 64-byte aligned; NULL when memory is exhausted. */
 float *nn_arena_alloc(nn_arena *a, size_t n_floats);

@@ -106,7 +106,7 @@ static int file_name(const nn_prepared_spec *spec, const char *source_abs, char 
 
 /* ---- the sources' identity ---- */
 
-/* The pinned SHA-256 of a model file by the rule fr_read_model_file applies: the pin whose
+/* The pinned SHA-256 of a model file by the rule fr_map_model_file applies: the pin whose
  * relative path ends `path` at a folder boundary. "" when there is none. */
 static const char *pinned_sha256(const char *path) {
     size_t n = strlen(path);

@@ -46,8 +46,10 @@ void nn_weights_free(nn_weights *w) {
     if (!w) return;
     for (int i = 0; i < w->count; i++) {
         free(w->tensors[i].name);
-        free(w->tensors[i].data);
+        if (!w->blocks) free(w->tensors[i].data);
     }
+    for (size_t i = 0; i < w->n_blocks; i++) free(w->blocks[i]);
+    free(w->blocks);
     free(w->tensors);
     free(w->source);
     for (int i = 0; i < w->n_files; i++) free(w->files[i]);

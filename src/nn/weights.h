@@ -25,6 +25,11 @@ typedef struct nn_weights {
     nn_tensor_entry *tensors;
     char **files; /* every file read for them (source first: a manifest, then its shards), */
     int n_files;  /* whose identity a prepared file records (nn/prepared.h) */
+    /* When set, the tensors' data are no allocations of their own: they lie in these
+     * n_blocks blocks (an importer's few large allocations, NULL ones allowed), freed with
+     * the set. */
+    float **blocks;
+    size_t n_blocks;
 } nn_weights;
 
 /* The tensor called `name` with exactly the shape given (ndim values), or an error naming

@@ -9,17 +9,12 @@
 #include "nn/graph.h"
 
 #include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    uint8_t *copy = malloc(size ? size : 1);
-    if (!copy) return 0;
-    memcpy(copy, data, size);
     nn_graph *g;
-    if (nn_graph_load_tflite_buffer(copy, size, "fuzz.tflite", &g) != FR_OK) return 0;
+    if (nn_graph_load_tflite_buffer(data, size, "fuzz.tflite", &g) != FR_OK) return 0;
     nn_graph_session *s;
     if (nn_graph_session_new(g, &s) == FR_OK) nn_graph_session_free(s);
     nn_graph_free(g);

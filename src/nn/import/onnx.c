@@ -626,12 +626,12 @@ fr_status onnx_parse(const uint8_t *data, size_t size, const char *name, onnx_mo
 fr_status onnx_load(const char *path, onnx_model **out) {
     *out = NULL;
     if (!path) return fr_error(FR_E_ARG, "onnx_load: NULL path");
-    uint8_t *data;
+    const uint8_t *data;
     size_t size;
-    fr_status st = fr_read_model_file(path, ONNX_MAX_FILE_BYTES, &data, &size);
+    fr_status st = fr_map_model_file(path, ONNX_MAX_FILE_BYTES, &data, &size);
     if (st != FR_OK) return st;
-    st = onnx_parse(data, size, path, out);
-    free(data);
+    st = onnx_parse(data, size, path, out); /* copies what it keeps */
+    fr_unmap_model_file(data, size);
     return st;
 }
 

@@ -11,6 +11,7 @@
 
 #include "common/common.h"
 #include "common/json_read.h"
+#include "nn/nn.h"
 
 #include <limits.h>
 #include <math.h>
@@ -19,6 +20,8 @@
 
 #define TFJS_MAX_SHARD_BYTES ((size_t)1 << 30)
 #define TFJS_MAX_MANIFEST_BYTES ((size_t)16 << 20)
+/* a group's floats from this size on are allocated in huge pages */
+#define TFJS_HUGE_BLOCK_BYTES ((size_t)1 << 20)
 
 typedef enum stored_type {
     STORED_FLOAT32,
@@ -208,18 +211,60 @@ static fr_status check_shard_inside(const char *manifest, const char *shard, con
     return st;
 }
 
-/* Reads and concatenates the shard files of a group into *data (malloc'd, *size bytes).
- * On failure the message names the shard, the manifest and the first tensor of the group.
- * *shard_path receives the path of the last shard (malloc'd, also on failure), for
- * messages about the group's data as a whole. Each shard read is recorded in w's files. */
+/* A group's data: its one shard's mapping as it is, or its shards joined (malloc'd). */
+typedef struct group_data {
+    const uint8_t *bytes;
+    size_t size;
+    const uint8_t *mapping; /* the one shard, mapped (NULL once joined) */
+    uint8_t *joined;        /* the shards joined */
+} group_data;
+
+static void group_data_free(group_data *d) {
+    if (d->mapping) fr_unmap_model_file(d->mapping, d->size);
+    free(d->joined);
+    *d = (group_data){0};
+}
+
+/* Appends one mapped shard to d (which releases it). */
+static fr_status add_shard(const char *manifest, const char *first_tensor, group_data *d,
+                           const uint8_t *shard, size_t shard_size) {
+    if (!d->mapping && !d->joined) {
+        *d = (group_data){.bytes = shard, .size = shard_size, .mapping = shard};
+        return FR_OK;
+    }
+    fr_status st = FR_OK;
+    uint8_t *grown = NULL; /* one spare byte: realloc of 0 bytes may free */
+    if (shard_size >= SIZE_MAX - d->size)
+        st = fr_error(FR_E_LIMIT,
+                      "%s: the shards of tensor '%s' and the tensors after it are too large",
+                      manifest, first_tensor);
+    else if (!(grown = realloc(d->joined, d->size + shard_size + 1)))
+        st = fr_error(FR_E_NOMEM, "%s: out of memory joining the shards", manifest);
+    if (grown) {
+        if (d->mapping) { /* the first shard, until now used in place */
+            memcpy(grown, d->mapping, d->size);
+            fr_unmap_model_file(d->mapping, d->size);
+            d->mapping = NULL;
+        }
+        memcpy(grown + d->size, shard, shard_size);
+        d->joined = grown;
+        d->bytes = grown;
+        d->size += shard_size;
+    }
+    fr_unmap_model_file(shard, shard_size);
+    return st;
+}
+
+/* Maps the shard files of a group into *d, joined when there are several. On failure the
+ * message names the shard, the manifest and the first tensor of the group. *shard_path
+ * receives the path of the last shard (malloc'd, also on failure), for messages about the
+ * group's data as a whole. Each shard read is recorded in w's files. */
 static fr_status read_shards(const char *manifest, const json_t *paths,
-                             const char *first_tensor, uint8_t **data, size_t *size,
-                             char **shard_path, nn_weights *w) {
-    *data = NULL;
-    *size = 0;
+                             const char *first_tensor, group_data *d, char **shard_path,
+                             nn_weights *w) {
+    *d = (group_data){0};
     *shard_path = NULL;
-    uint8_t *joined = NULL;
-    size_t joined_size = 0, folder = folder_length(manifest);
+    size_t folder = folder_length(manifest);
     fr_status st = FR_OK;
     for (size_t i = 0; i < json_array_size(paths) && st == FR_OK; i++) {
         const char *file = json_string_value(json_array_get(paths, i));
@@ -242,37 +287,27 @@ static fr_status read_shards(const char *manifest, const json_t *paths,
         *shard_path = path;
 
         if ((st = check_shard_inside(manifest, path, first_tensor)) != FR_OK) break;
-        uint8_t *shard;
+        const uint8_t *shard;
         size_t shard_size;
-        st = fr_read_model_file(path, TFJS_MAX_SHARD_BYTES, &shard, &shard_size);
+        st = fr_map_model_file(path, TFJS_MAX_SHARD_BYTES, &shard, &shard_size);
         if (st != FR_OK) {
             st = fr_error_prefix(st == FR_E_NOMEM ? st : FR_E_MODEL,
                                  "%s: shard of tensor '%s' and the tensors after it", manifest,
                                  first_tensor);
             break;
         }
-        uint8_t *grown = NULL; /* one spare byte: realloc of 0 bytes may free */
-        if (shard_size >= SIZE_MAX - joined_size)
-            st = fr_error(FR_E_LIMIT,
-                          "%s: the shards of tensor '%s' and the tensors after it are too large",
-                          manifest, first_tensor);
-        else if (!(grown = realloc(joined, joined_size + shard_size + 1)))
-            st = fr_error(FR_E_NOMEM, "%s: out of memory joining the shards", manifest);
-        if (grown) {
-            memcpy(grown + joined_size, shard, shard_size);
-            joined = grown;
-            joined_size += shard_size;
-        }
-        free(shard);
+        st = add_shard(manifest, first_tensor, d, shard, shard_size);
         if (st == FR_OK) st = nn_weights_add_file(w, path);
     }
-    if (st != FR_OK) {
-        free(joined);
-        return st;
-    }
-    *data = joined;
-    *size = joined_size;
-    return FR_OK;
+    if (st != FR_OK) group_data_free(d);
+    return st;
+}
+
+/* Memory for n floats: in 2 MB pages when large (see nn_alloc_huge), so that a network's
+ * weights fault in a few pages rather than hundreds; free with free(). */
+static float *group_block(size_t n) {
+    size_t bytes = FR_MAX(n, (size_t)1) * sizeof(float);
+    return bytes >= TFJS_HUGE_BLOCK_BYTES ? nn_alloc_huge(&bytes) : malloc(bytes);
 }
 
 /* Checks the specs of one group against its shards and decodes them into w->tensors. */
@@ -293,10 +328,10 @@ static fr_status load_group(const char *manifest, size_t group, const json_t *g,
         if (st == FR_OK && (needed += s[i].bytes) < s[i].bytes)
             st = fr_error(FR_E_MODEL, "%s: tensor '%s': group too large", manifest, s[i].name);
     }
-    uint8_t *data = NULL;
-    size_t size = 0;
+    group_data data = {0};
     char *shard = NULL;
-    if (st == FR_OK) st = read_shards(manifest, paths, s[0].name, &data, &size, &shard, w);
+    if (st == FR_OK) st = read_shards(manifest, paths, s[0].name, &data, &shard, w);
+    size_t size = data.size;
     if (st == FR_OK && size != needed) {
         const char *file = shard ? shard : manifest;
         if (size < needed) {
@@ -313,23 +348,29 @@ static fr_status load_group(const char *manifest, size_t group, const json_t *g,
                           file, size, s[n - 1].name, needed, manifest);
         }
     }
-    size_t offset = 0;
+    /* the group's floats in one block, w->blocks[group]: no stored value is smaller than a
+     * byte, so the sizes checked above bound it */
+    float *block = NULL;
+    size_t floats = 0;
+    for (size_t i = 0; i < n; i++) floats += s[i].count;
+    if (st == FR_OK && !(block = w->blocks[group] = group_block(floats)))
+        st = fr_error(FR_E_NOMEM, "%s: out of memory for the tensors from '%s' on", manifest,
+                      s[0].name);
+    size_t offset = 0, at = 0;
     for (size_t i = 0; i < n && st == FR_OK; i++) {
         nn_tensor_entry *t = &w->tensors[w->count];
-        size_t float_bytes;
         t->name = strdup(s[i].name);
-        t->data = fr_mul_size(s[i].count, sizeof(float), &float_bytes)
-                      ? malloc(float_bytes ? float_bytes : 1)
-                      : NULL;
+        t->data = block + at;
+        at += s[i].count;
         w->count++; /* the entry is owned by w from here on, complete or not */
-        if (!t->name || !t->data) {
+        if (!t->name) {
             st = fr_error(FR_E_NOMEM, "%s: out of memory for tensor '%s'", manifest, s[i].name);
             break;
         }
         t->ndim = s[i].ndim;
         memcpy(t->shape, s[i].shape, sizeof t->shape);
         t->count = s[i].count;
-        if (s[i].count) decode_tensor(&s[i], data + offset, t->data);
+        if (s[i].count) decode_tensor(&s[i], data.bytes + offset, t->data);
         offset += s[i].bytes;
         /* a float16 infinity, or a quantisation whose scale or min overflows */
         for (size_t k = 0; k < t->count; k++)
@@ -340,7 +381,7 @@ static fr_status load_group(const char *manifest, size_t group, const json_t *g,
             }
     }
     free(shard);
-    free(data);
+    group_data_free(&data);
     free(s);
     return st;
 }
@@ -367,13 +408,13 @@ static fr_status check_unique_names(const char *manifest, const nn_weights *w) {
 fr_status nn_tfjs_load(const char *manifest_path, nn_weights **out) {
     *out = NULL;
     json_t *manifest = NULL;
-    uint8_t *text;
+    const uint8_t *text;
     size_t text_size;
-    fr_status st = fr_read_model_file(manifest_path, TFJS_MAX_MANIFEST_BYTES, &text, &text_size);
+    fr_status st = fr_map_model_file(manifest_path, TFJS_MAX_MANIFEST_BYTES, &text, &text_size);
     if (st != FR_OK)
         return st == FR_E_NOMEM ? st : fr_error_prefix(FR_E_MODEL, "tfjs weights manifest");
     st = parse_json_text((const char *)text, text_size, manifest_path, &manifest);
-    free(text);
+    fr_unmap_model_file(text, text_size);
     if (st != FR_OK)
         return st == FR_E_NOMEM ? st : fr_error_prefix(FR_E_MODEL, "tfjs weights manifest");
     if (!json_is_array(manifest)) {
@@ -391,7 +432,10 @@ fr_status nn_tfjs_load(const char *manifest_path, nn_weights **out) {
     nn_weights *w = calloc(1, sizeof *w);
     if (w) w->source = strdup(manifest_path);
     if (w) w->tensors = calloc(total ? total : 1, sizeof *w->tensors);
-    if (!w || !w->source || !w->tensors)
+    size_t n_groups = json_array_size(manifest);
+    if (w && w->tensors && (w->blocks = calloc(n_groups ? n_groups : 1, sizeof *w->blocks)))
+        w->n_blocks = n_groups;
+    if (!w || !w->source || !w->tensors || !w->blocks)
         st = fr_error(FR_E_NOMEM, "%s: out of memory", manifest_path);
     else
         st = nn_weights_add_file(w, manifest_path);

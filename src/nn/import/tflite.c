@@ -528,14 +528,13 @@ static fr_status parse_model(parse_ctx *c) {
     return st;
 }
 
-fr_status tflite_parse(uint8_t *data, size_t size, const char *name, tflite_model **out) {
+fr_status tflite_parse(const uint8_t *data, size_t size, const char *name, tflite_model **out) {
     *out = NULL;
     tflite_model *m = calloc(1, sizeof *m);
     char *source = name ? strdup(name) : strdup("(memory)");
     if (!m || !source) {
         free(m);
         free(source);
-        free(data);
         return fr_error(FR_E_NOMEM, "%s: out of memory", name ? name : "(memory)");
     }
     m->source = source;
@@ -558,11 +557,16 @@ fr_status tflite_parse(uint8_t *data, size_t size, const char *name, tflite_mode
 fr_status tflite_load(const char *path, tflite_model **out) {
     *out = NULL;
     if (!path) return fr_error(FR_E_ARG, "tflite_load: NULL path");
-    uint8_t *data;
+    const uint8_t *data;
     size_t size;
-    fr_status st = fr_read_model_file(path, TFLITE_MAX_FILE_BYTES, &data, &size);
+    fr_status st = fr_map_model_file(path, TFLITE_MAX_FILE_BYTES, &data, &size);
     if (st != FR_OK) return st;
-    return tflite_parse(data, size, path, out);
+    st = tflite_parse(data, size, path, out);
+    if (st == FR_OK)
+        (*out)->file_mapped = 1;
+    else
+        fr_unmap_model_file(data, size);
+    return st;
 }
 
 void tflite_free(tflite_model *m) {
@@ -576,7 +580,7 @@ void tflite_free(tflite_model *m) {
     free(m->operators);
     free(m->inputs);
     free(m->outputs);
-    free(m->file);
+    if (m->file_mapped) fr_unmap_model_file(m->file, m->file_size);
     free(m->source);
     free(m);
 }

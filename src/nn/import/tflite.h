@@ -106,20 +106,21 @@ typedef struct tflite_operator {
 
 typedef struct tflite_model {
     char *source; /* file name, for messages */
-    uint8_t *file; /* the whole file; tensors' data point into it */
+    const uint8_t *file; /* the whole file image; tensors' data point into it */
     size_t file_size;
+    int file_mapped; /* file is tflite_load's mapping, released by tflite_free */
     int n_tensors, n_operators, n_inputs, n_outputs;
     tflite_tensor *tensors;
     tflite_operator *operators;
     int *inputs, *outputs; /* the subgraph's input and output tensor indices */
 } tflite_model;
 
-/* Read the .tflite file at `path`. */
+/* Read the .tflite file at `path` (mapped, and kept mapped until tflite_free). */
 fr_status tflite_load(const char *path, tflite_model **out);
 
-/* Parse a file image of `size` bytes; `name` is used in messages. The model takes ownership
- * of `data` (malloc'd) in every case: it is freed on failure. */
-fr_status tflite_parse(uint8_t *data, size_t size, const char *name, tflite_model **out);
+/* Parse a file image of `size` bytes; `name` is used in messages. The model points into
+ * `data` (not copied, not freed here), which must outlive it. */
+fr_status tflite_parse(const uint8_t *data, size_t size, const char *name, tflite_model **out);
 
 void tflite_free(tflite_model *m);
 

@@ -45,6 +45,9 @@ extern const size_t fr_n_model_pins;
 
 /* The pin of a path relative to the models folder, or NULL. */
 const fr_model_pin *fr_model_pin_find(const char *relpath);
+/* The pin whose relative path ends `path` (any model file path) at a folder boundary, or NULL:
+ * the rule fr_map_model_file checks files by. */
+const fr_model_pin *fr_model_pin_of_path(const char *path);
 
 /* Map a model file read-only (refusing files over max_bytes, as fr_read_file does) and check
  * it against its pin: a file whose path ends (at a folder boundary) with a pinned relative path

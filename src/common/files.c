@@ -136,8 +136,7 @@ const fr_model_pin *fr_model_pin_find(const char *relpath) {
     return NULL;
 }
 
-/* The pin whose relative path ends `path` at a folder boundary, or NULL. */
-static const fr_model_pin *pin_of_path(const char *path) {
+const fr_model_pin *fr_model_pin_of_path(const char *path) {
     size_t n = strlen(path);
     for (size_t i = 0; i < fr_n_model_pins; i++) {
         size_t m = strlen(fr_model_pins[i].relpath);
@@ -150,7 +149,7 @@ static const fr_model_pin *pin_of_path(const char *path) {
 
 /* The pin check of fr_map_model_file: FR_OK when path has no pin or data has its SHA-256. */
 static fr_status check_pin(const char *path, const uint8_t *data, size_t size) {
-    const fr_model_pin *pin = pin_of_path(path);
+    const fr_model_pin *pin = fr_model_pin_of_path(path);
     if (!pin) return FR_OK;
     uint8_t digest[32];
     char hex[65];

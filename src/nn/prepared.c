@@ -106,17 +106,11 @@ static int file_name(const nn_prepared_spec *spec, const char *source_abs, char 
 
 /* ---- the sources' identity ---- */
 
-/* The pinned SHA-256 of a model file by the rule fr_map_model_file applies: the pin whose
- * relative path ends `path` at a folder boundary. "" when there is none. */
+/* The pinned SHA-256 of a model file (the pin fr_map_model_file checks it by), "" when there
+ * is none. */
 static const char *pinned_sha256(const char *path) {
-    size_t n = strlen(path);
-    for (size_t i = 0; i < fr_n_model_pins; i++) {
-        size_t m = strlen(fr_model_pins[i].relpath);
-        if (m <= n && !strcmp(path + n - m, fr_model_pins[i].relpath) &&
-            (m == n || path[n - m - 1] == '/'))
-            return fr_model_pins[i].sha256;
-    }
-    return "";
+    const fr_model_pin *pin = fr_model_pin_of_path(path);
+    return pin ? pin->sha256 : "";
 }
 
 static int64_t ns_of(struct timespec t) { return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec; }

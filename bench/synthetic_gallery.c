@@ -36,8 +36,8 @@ static void random_direction(uint64_t *state, float *v, int n, double norm) {
 }
 
 /* n templates laid out as the default model's (fusion, src/face/embed.c): a random unit
- * MobileFaceNet embedding times sqrt(0.12), then a random unit dlib-resnet one times
- * sqrt(0.88), unit norm in all. */
+ * MobileFaceNet embedding times sqrt(0.3), then a random unit dlib-resnet one times
+ * sqrt(0.7), unit norm in all. */
 static void random_templates(uint64_t *state, float *out, int n) {
     for (int i = 0; i < n; i++) {
         float *v = out + (size_t)i * GALLERY_DIM;

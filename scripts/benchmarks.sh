@@ -90,7 +90,8 @@ identify_row() {
   identify_rows+=("| $label | \`$cmd\` | $(pct "$(field "$json" rank1)") | $(pct "$(field "$json" fnir)") | $(field "$json" threshold) | $(field "$json" enrolled) / $(field "$json" mated_probes) / $(field "$json" nonmated_probes) |")
 }
 
-# The Speed section alone: between its heading and the next one.
+# The Speed section's table alone: between its heading and the next heading (its
+# subsections, e.g. conv_layers' tables with their notes, stay as they are).
 if [ $speed_only = 1 ]; then
   if [ ! -x "$bench" ] || [ ! -f "$out" ]; then
     echo "benchmarks.sh: --speed-only needs $bench and an existing $out" >&2
@@ -115,7 +116,7 @@ $bench_text"
   } >"$tmp/speed"
   awk -v speed="$tmp/speed" '
     /^## Speed/ { while ((getline line < speed) > 0) print line; skipping = 1; next }
-    /^## / && skipping { skipping = 0 }
+    /^##/ && skipping { skipping = 0 }
     !skipping { print }' "$out" >"$tmp/out" && mv "$tmp/out" "$out"
   echo "benchmarks.sh: replaced the Speed section of $out" >&2
   exit 0

@@ -25,12 +25,12 @@ static void scale_to(float *v, int n, double norm) {
     for (int k = 0; k < n; k++) v[k] = (float)(v[k] * norm / sqrt(s));
 }
 
-/* A unit vector laid out as the default model's: its two members unit-norm, weighted 0.12 and
- * 0.88 (so the index's plan codes the last 128 dimensions first). */
+/* A unit vector laid out as a fusion's: its two members unit-norm, weighted 0.03 and 0.97 (so
+ * the index's plan codes the last 128 dimensions first, and the second pass has the rest). */
 static void fused_unit(float *v, uint64_t *s) {
     for (int k = 0; k < DIM; k++) v[k] = rnd(s);
-    scale_to(v, 192, sqrt(0.12));
-    scale_to(v + 192, 128, sqrt(0.88));
+    scale_to(v, 192, sqrt(0.03));
+    scale_to(v + 192, 128, sqrt(0.97));
 }
 
 /* The test's own copy of the gallery, for the brute-force answer. */

@@ -65,6 +65,15 @@ void fr_unmap_model_file(const uint8_t *data, size_t size);
  * files, which carry their own checksum), so a file without a pin is FR_E_MODEL. */
 fr_status fr_network_path(const char *models_dir, const char *relpath, char *out, size_t outsz);
 
+/* The user's cache folder for facerec: $XDG_CACHE_HOME/facerec, else $HOME/.cache/facerec
+ * (a relative one ignored, as the XDG specification says), into out; 0 when there is none
+ * or it does not fit. */
+int fr_user_cache_folder(char *out, size_t outsz);
+
+/* mkdir -p: path and its missing parents made with mode (existing ones kept as they are).
+ * FR_E_IO names the folder that could not be made; errno is left as mkdir set it. */
+fr_status fr_make_folders(const char *path, unsigned mode);
+
 /* Resolve a data file shipped with facerec (e.g. "calibration/dlib-resnet.txt") in
  * <prefix>/share/facerec, found as fr_model_path finds the models, or the source tree's data/
  * for code in the build tree. FR_E_NOT_FOUND if absent. Writes the full path to out. */

@@ -1,4 +1,4 @@
-/* files.c: reading whole files, mapping model files, and finding model files. */
+/* files.c: reading whole files, mapping model files, finding model files, making folders. */
 #define _GNU_SOURCE /* dladdr1: the file this code was loaded from */
 #include "common/common.h"
 
@@ -209,4 +209,31 @@ fr_status fr_map_model_file(const char *path, size_t max_bytes, const uint8_t **
 
 void fr_unmap_model_file(const uint8_t *data, size_t size) {
     if (data && size > 0) munmap((void *)(uintptr_t)data, size);
+}
+
+int fr_user_cache_folder(char *out, size_t outsz) {
+    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    int n = xdg && xdg[0] == '/'   ? snprintf(out, outsz, "%s/facerec", xdg)
+            : home && home[0] == '/' ? snprintf(out, outsz, "%s/.cache/facerec", home)
+                                     : -1;
+    return n > 0 && (size_t)n < outsz;
+}
+
+fr_status fr_make_folders(const char *path, unsigned mode) {
+    char dir[PATH_MAX];
+    if (snprintf(dir, sizeof dir, "%s", path) >= (int)sizeof dir)
+        return fr_error(FR_E_ARG, "%s: path too long", path);
+    for (char *c = dir + 1;; c++) {
+        if (*c != '/' && *c != '\0') continue;
+        char saved = *c;
+        *c = '\0';
+        if (mkdir(dir, (mode_t)mode) != 0 && errno != EEXIST) {
+            int err = errno;
+            fr_status st = fr_error(FR_E_IO, "%s: cannot create the folder: %s", dir, strerror(err));
+            errno = err;
+            return st;
+        }
+        *c = saved;
+        if (!saved) return FR_OK;
+    }
 }

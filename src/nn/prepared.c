@@ -68,17 +68,9 @@ struct nn_prepared {
 /* ---- the folder and the file's name ---- */
 
 int nn_prepared_folder(const char *configured, char *out, size_t outsz) {
-    const char *dir = configured, *suffix = "";
-    if (!dir) dir = getenv("FACEREC_CACHE");
-    if (!dir) {
-        const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-        if (xdg && xdg[0] == '/') /* the XDG specification ignores a relative one */
-            dir = xdg, suffix = "/facerec";
-        else if (home && home[0] == '/')
-            dir = home, suffix = "/.cache/facerec";
-    }
-    if (!dir || !*dir) return 0;
-    int n = snprintf(out, outsz, "%s%s", dir, suffix);
+    const char *dir = configured ? configured : getenv("FACEREC_CACHE");
+    if (!dir) return fr_user_cache_folder(out, outsz);
+    int n = *dir ? snprintf(out, outsz, "%s", dir) : 0;
     return n > 0 && (size_t)n < outsz;
 }
 
@@ -230,20 +222,6 @@ void nn_prepared_unmap(nn_prepared *p) {
 
 /* ---- writing ---- */
 
-/* mkdir -p, each folder made 0700 (the cache is the user's alone) */
-static int make_folder(const char *folder) {
-    char path[PATH_MAX];
-    int n = snprintf(path, sizeof path, "%s", folder);
-    if (n <= 0 || (size_t)n >= sizeof path) return 0;
-    for (char *c = path + 1; *c; c++) {
-        if (*c != '/') continue;
-        *c = '\0';
-        if (mkdir(path, 0700) != 0 && errno != EEXIST) return 0;
-        *c = '/';
-    }
-    return mkdir(path, 0700) == 0 || errno == EEXIST;
-}
-
 /* Write n bytes to fd, feeding them to the checksum. */
 static int write_all(int fd, const void *data, size_t n, XXH3_state_t *sum) {
     if (sum) XXH3_64bits_update(sum, data, n);
@@ -323,7 +301,7 @@ void nn_prepared_save(const nn_prepared_spec *spec, const char *const *files, in
         why = "the first file read is not the model file";
     else if (!file_name(spec, source_abs, path, sizeof path))
         why = "the path is too long";
-    else if (!make_folder(spec->folder))
+    else if (fr_make_folders(spec->folder, 0700) != FR_OK) /* the cache is the user's alone */
         why = strerror(errno);
     if (!why) {
         snprintf(tmp, sizeof tmp, "%s.XXXXXX", path);

@@ -6,6 +6,7 @@
 #ifndef FR_FUZZ_FRMODEL_CHECKSUMS_H
 #define FR_FUZZ_FRMODEL_CHECKSUMS_H
 
+#include "fuzz_files.h"
 #include "nn/import/frmodel.h"
 
 #include <stddef.h>
@@ -59,6 +60,19 @@ static void fuzz_frmodel_fix_checksums(uint8_t *data, size_t size) {
         c.pos += 4;
     }
     put_u32(data + size - 4, frmodel_crc32(0, data, size - 4));
+}
+
+/* The input with its checksums made right, written to the target's file `name` (its path in
+ * path); 0 when out of memory. */
+static inline int fuzz_write_frmodel(const char *name, const uint8_t *data, size_t size,
+                                     char *path, size_t path_size) {
+    uint8_t *copy = malloc(size ? size : 1);
+    if (!copy) return 0;
+    memcpy(copy, data, size);
+    fuzz_frmodel_fix_checksums(copy, size);
+    fuzz_write_file(name, copy, size, path, path_size);
+    free(copy);
+    return 1;
 }
 
 #endif

@@ -14,13 +14,8 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    uint8_t *copy = malloc(size ? size : 1);
-    if (!copy) return 0;
-    memcpy(copy, data, size);
-    fuzz_frmodel_fix_checksums(copy, size);
     char path[512];
-    fuzz_write_file("head.frmodel", copy, size, path, sizeof path);
-    free(copy);
+    if (!fuzz_write_frmodel("head.frmodel", data, size, path, sizeof path)) return 0;
     embed_head *h;
     if (!embed_head_is_file(path) || embed_head_load(path, &h) != FR_OK) return 0;
     if (h->dim < 1 || h->dim > FR_MAX_EMBEDDING || h->hidden < 0 ||

@@ -17,13 +17,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define FUZZ_KEY 0x0000abcdu /* the seeds' preprocessing id is "0000abcd" */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    uint8_t *copy = malloc(size ? size : 1);
-    if (!copy) return 0;
-    memcpy(copy, data, size);
-    fuzz_frmodel_fix_checksums(copy, size);
     char path[512];
-    fuzz_write_file("train-cache.frmodel", copy, size, path, sizeof path);
-    free(copy);
+    if (!fuzz_write_frmodel("train-cache.frmodel", data, size, path, sizeof path)) return 0;
     train_set s;
     if (train_set_load(path, FUZZ_KEY, &s) != FR_OK) return 0;
     if (s.n_photos < 1 || s.copies < 1 || s.dim < 1 || s.n_people < 1) abort();

@@ -80,15 +80,7 @@ static fr_status make_parent_dirs(const char *path) {
     char *slash = strrchr(dir, '/');
     if (!slash || slash == dir) return FR_OK;
     *slash = '\0';
-    for (char *p = dir + 1; ; p++) {
-        if (*p != '/' && *p != '\0') continue;
-        char saved = *p;
-        *p = '\0';
-        if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-            return fr_error(FR_E_IO, "%s: cannot create the folder: %s", dir, strerror(errno));
-        *p = saved;
-        if (!saved) return FR_OK;
-    }
+    return fr_make_folders(dir, 0755);
 }
 
 static fr_status cache_open(extract_run *run) {
@@ -223,11 +215,10 @@ static fr_status face_cache_put(extract_run *run, const uint8_t digest[32], cons
 }
 
 fr_status eval_default_cache_path(char *out, size_t out_size) {
-    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-    int len;
-    if (xdg && *xdg) len = snprintf(out, out_size, "%s/facerec/embeddings.db", xdg);
-    else if (home && *home) len = snprintf(out, out_size, "%s/.cache/facerec/embeddings.db", home);
-    else return fr_error(FR_E_ARG, "no cache folder: neither $XDG_CACHE_HOME nor $HOME is set");
+    char folder[4096];
+    if (!fr_user_cache_folder(folder, sizeof folder))
+        return fr_error(FR_E_ARG, "no cache folder: neither $XDG_CACHE_HOME nor $HOME is set");
+    int len = snprintf(out, out_size, "%s/embeddings.db", folder);
     if (len < 0 || (size_t)len >= out_size) return fr_error(FR_E_ARG, "cache path too long");
     return FR_OK;
 }

@@ -416,25 +416,10 @@ static fr_status make_dir(const char *path) {
     return FR_OK;
 }
 
-/* mkdir -p */
-static fr_status make_dirs(const char *path) {
-    char dir[4096];
-    if (snprintf(dir, sizeof dir, "%s", path) >= (int)sizeof dir)
-        return fr_error(FR_E_ARG, "%s: path too long", path);
-    for (char *p = dir + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        fr_status st = make_dir(dir);
-        *p = '/';
-        if (st != FR_OK) return st;
-    }
-    return make_dir(dir);
-}
-
 /* The output folder must be new or empty: the set is never written over other files. */
 static fr_status check_out_dir(const char *out) {
     DIR *d = opendir(out);
-    if (!d) return errno == ENOENT ? make_dirs(out)
+    if (!d) return errno == ENOENT ? fr_make_folders(out, 0755)
                                    : fr_error(FR_E_IO, "%s: cannot open the folder: %s", out, strerror(errno));
     struct dirent *e;
     int empty = 1;
@@ -708,7 +693,7 @@ fr_status eval_relight_generate(const eval_relight_options *o, eval_relight_summ
         for (int c = 0; st == FR_OK && c <= EVAL_RELIGHT_BANDS; c++) {
             char path[4096];
             snprintf(path, sizeof path, "%s/%s/%s", o->out_dir, half_name[h], eval_relight_condition[c]);
-            st = make_dirs(path);
+            st = fr_make_folders(path, 0755);
         }
     int n_photos = 0;
     for (int i = 0; i < ppl.n; i++) n_photos += ppl.items[i].n_photos;
